@@ -1,0 +1,19 @@
+//! A workflow is data: one YAML file per workflow under `workflows/`.
+//!
+//! This crate turns those files into a validated [`Workflow`] with its CEL
+//! rules compiled, and reports every problem with the file, the YAML path and
+//! the reason. It has no async and no I/O besides reading the given text, so
+//! the `workflows` crate can run it from a build script and fail the build.
+
+mod catalog;
+mod error;
+mod load;
+mod model;
+mod rules;
+mod validate;
+
+pub use catalog::{Catalog, Workflow};
+pub use error::{SpecError, SpecErrors};
+pub use load::parse_workflow;
+pub use model::*;
+pub use rules::{CompiledRule, RuleError, RuleInput};

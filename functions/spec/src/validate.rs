@@ -1,0 +1,268 @@
+//! Checks that need more than the YAML's shape: references between sections,
+//! expressions that must compile, numbers that must make sense.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::error::SpecError;
+use crate::model::*;
+use crate::rules::CompiledRule;
+
+/// Collects problems with their YAML path; the caller adds the file name.
+#[derive(Default)]
+pub(crate) struct Problems(pub Vec<(String, String)>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.0.push((path.into(), reason.into()));
+    }
+
+    pub(crate) fn into_errors(self, file: &str) -> Vec<SpecError> {
+        self.0
+            .into_iter()
+            .map(|(path, reason)| SpecError {
+                file: file.to_string(),
+                path,
+                reason,
+            })
+            .collect()
+    }
+}
+
+/// Validates everything and compiles the rules (in order) when all is well.
+pub(crate) fn validate(
+    stem: &str,
+    spec: &WorkflowSpec,
+) -> Result<Vec<CompiledRule>, Problems> {
+    let mut p = Problems::default();
+    if spec.name != stem {
+        p.add("name", format!("`{}` must match the file name `{stem}`", spec.name));
+    }
+    check_trigger(&spec.trigger, &mut p);
+    check_context(spec, &mut p);
+    check_reason(&spec.reason, &mut p);
+    let rules = check_rules(spec, &mut p);
+    if let Some(approval) = &spec.approval {
+        check_approval(approval, &mut p);
+    }
+    check_actions(&spec.actions, &mut p);
+    if p.0.is_empty() {
+        Ok(rules)
+    } else {
+        Err(p)
+    }
+}
+
+/// The canonical field the AI step reads.
+pub const TEXT_FIELD: &str = "text";
+
+fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
+    let sig = &t.signature;
+    if sig.secret.trim().is_empty() {
+        p.add("trigger.signature.secret", "missing secret name");
+    }
+    let generic = sig.scheme == SignatureScheme::Generic;
+    if generic && sig.header.is_none() {
+        p.add("trigger.signature.header", "the generic scheme needs the header that carries the digest");
+    }
+    if !generic && (sig.header.is_some() || sig.prefix.is_some() || sig.encoding.is_some()) {
+        p.add(
+            "trigger.signature",
+            "header, prefix and encoding apply to the generic scheme only",
+        );
+    }
+    if let Some(d) = &t.delivery_id {
+        match (&d.header, &d.json_path) {
+            (Some(_), None) => {}
+            (None, Some(path)) => check_json_path("trigger.delivery_id.json_path", path, p),
+            _ => p.add("trigger.delivery_id", "give exactly one of `header` or `json_path`"),
+        }
+    }
+    if !t.fields.contains_key(TEXT_FIELD) {
+        p.add("trigger.fields", "must map `text`, the field the AI step reads");
+    }
+    for (field, path) in &t.fields {
+        check_json_path(&format!("trigger.fields.{field}"), path, p);
+    }
+    for (i, field) in t.required.iter().enumerate() {
+        if !t.fields.contains_key(field) {
+            p.add(format!("trigger.required[{i}]"), format!("`{field}` is not a mapped field"));
+        }
+    }
+}
+
+fn check_json_path(at: &str, path: &str, p: &mut Problems) {
+    if let Err(e) = serde_json_path::JsonPath::parse(path) {
+        p.add(at, format!("invalid JSONPath `{path}`: {e}"));
+    }
+}
+
+fn check_context(spec: &WorkflowSpec, p: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for (i, lookup) in spec.context.lookups.iter().enumerate() {
+        let at = format!("context.lookups[{i}]");
+        if !seen.insert(lookup.name()) {
+            p.add(format!("{at}.name"), format!("duplicate lookup `{}`", lookup.name()));
+        }
+        if let LookupSpec::Static { key_field, .. } = lookup {
+            if !spec.trigger.fields.contains_key(key_field) {
+                p.add(format!("{at}.key_field"), format!("`{key_field}` is not a mapped trigger field"));
+            }
+        }
+    }
+    if spec.context.max_bytes == 0 {
+        p.add("context.max_bytes", "must be positive");
+    }
+}
+
+fn check_reason(r: &ReasonSpec, p: &mut Problems) {
+    if r.labels.len() < 2 {
+        p.add("reason.labels", "a classifier needs at least two labels");
+    }
+    let mut seen = BTreeSet::new();
+    for (i, label) in r.labels.iter().enumerate() {
+        if !seen.insert(label.name.as_str()) {
+            p.add(format!("reason.labels[{i}].name"), format!("duplicate label `{}`", label.name));
+        }
+        if label.examples.is_empty() {
+            p.add(format!("reason.labels[{i}].examples"), "each label needs at least one example");
+        }
+    }
+    if !(0.0..=1.0).contains(&r.review_below) {
+        p.add("reason.review_below", "must be between 0 and 1");
+    }
+    let mut fields = BTreeSet::new();
+    for (i, f) in r.extract.iter().enumerate() {
+        if !fields.insert(f.name.as_str()) {
+            p.add(format!("reason.extract[{i}].name"), format!("duplicate field `{}`", f.name));
+        }
+    }
+    if let Some(draft) = &r.draft {
+        check_template("reason.draft", draft, p);
+    }
+}
+
+fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
+    if spec.rules.is_empty() {
+        p.add("rules", "at least one rule is needed");
+    }
+    let labels: BTreeSet<&str> = spec.reason.labels.iter().map(|l| l.name.as_str()).collect();
+    let actions: BTreeSet<&str> = spec.actions.iter().map(|a| a.name.as_str()).collect();
+    let mut names = BTreeSet::new();
+    let mut compiled = Vec::new();
+    for (i, rule) in spec.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        if !names.insert(rule.name.as_str()) {
+            p.add(format!("{at}.name"), format!("duplicate rule `{}`", rule.name));
+        }
+        match CompiledRule::compile(&rule.name, &rule.when) {
+            Ok(c) => compiled.push(c),
+            Err(e) => p.add(format!("{at}.when"), format!("invalid CEL: {e}")),
+        }
+        for label in labels_named_in(&rule.when) {
+            if !labels.contains(label.as_str()) {
+                p.add(format!("{at}.when"), format!("unknown label `{label}`"));
+            }
+        }
+        for (j, action) in rule.actions.iter().enumerate() {
+            if !actions.contains(action.as_str()) {
+                p.add(format!("{at}.actions[{j}]"), format!("unknown action `{action}`"));
+            }
+        }
+        if rule.approval && spec.approval.is_none() {
+            p.add(format!("{at}.approval"), "the workflow has no `approval` section");
+        }
+    }
+    compiled
+}
+
+/// Label literals a rule compares `ai.label` with (`==`, `!=`, `in [...]`).
+fn labels_named_in(expr: &str) -> Vec<String> {
+    static CMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"ai\.label\s*[!=]=\s*["']([^"']*)["']|["']([^"']*)["']\s*[!=]=\s*ai\.label"#).unwrap()
+    });
+    static IN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"ai\.label\s+in\s+\[([^\]]*)\]").unwrap());
+    static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"["']([^"']*)["']"#).unwrap());
+    let mut out: Vec<String> = CMP
+        .captures_iter(expr)
+        .filter_map(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_string()))
+        .collect();
+    for list in IN.captures_iter(expr) {
+        out.extend(QUOTED.captures_iter(&list[1]).map(|c| c[1].to_string()));
+    }
+    out
+}
+
+fn check_approval(a: &ApprovalSpec, p: &mut Problems) {
+    if a.reviewers.is_empty() {
+        p.add("approval.reviewers", "at least one reviewer is needed");
+    }
+    if a.required == 0 || a.required > a.reviewers.len() {
+        p.add(
+            "approval.required",
+            format!("must be between 1 and the number of reviewers ({})", a.reviewers.len()),
+        );
+    }
+    if a.timeout_seconds == 0 {
+        p.add("approval.timeout_seconds", "must be positive");
+    }
+    if a.on_timeout == OnTimeout::Escalate && a.escalate_to.is_empty() {
+        p.add("approval.escalate_to", "on_timeout: escalate needs reviewers to escalate to");
+    }
+}
+
+fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for (i, action) in actions.iter().enumerate() {
+        let at = format!("actions[{i}]");
+        if !seen.insert(action.name.as_str()) {
+            p.add(format!("{at}.name"), format!("duplicate action `{}`", action.name));
+        }
+        match &action.connector {
+            Connector::Webhook { url, secret, body } => {
+                check_url(&format!("{at}.url"), url, p);
+                if secret.trim().is_empty() {
+                    p.add(format!("{at}.secret"), "missing secret name");
+                }
+                check_template(&format!("{at}.body"), body, p);
+            }
+            Connector::Slack { url, text } => {
+                check_url(&format!("{at}.url"), url, p);
+                check_template(&format!("{at}.text"), text, p);
+            }
+            Connector::Email { to, subject, body } => {
+                check_template(&format!("{at}.to"), to, p);
+                check_template(&format!("{at}.subject"), subject, p);
+                check_template(&format!("{at}.body"), body, p);
+            }
+            Connector::Http { method, url, headers, body } => {
+                if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+                    p.add(format!("{at}.method"), format!("unsupported method `{method}`"));
+                }
+                check_url(&format!("{at}.url"), url, p);
+                for (name, value) in headers {
+                    check_template(&format!("{at}.headers.{name}"), value, p);
+                }
+                check_template(&format!("{at}.body"), body, p);
+            }
+        }
+    }
+}
+
+fn check_url(at: &str, url: &str, p: &mut Problems) {
+    let templated_base = url.starts_with("{{");
+    if !templated_base && !(url.starts_with("https://") || url.starts_with("http://")) {
+        p.add(at, format!("`{url}` has no http:// or https:// scheme"));
+    }
+    check_template(at, url, p);
+}
+
+fn check_template(at: &str, source: &str, p: &mut Problems) {
+    let env = minijinja::Environment::new();
+    if let Err(e) = env.template_from_str(source) {
+        p.add(at, format!("invalid template: {e}"));
+    }
+}
