@@ -1,0 +1,233 @@
+//! The typed form of an ASL document. Fields keep AWS's names; values that may hold a JSONata
+//! template (`{% … %}`) stay as JSON until evaluated.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::choice::ChoiceRule;
+use crate::error::DefinitionError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QueryLanguage {
+    #[default]
+    JSONPath,
+    JSONata,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateMachine {
+    pub start_at: String,
+    pub states: HashMap<String, State>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl StateMachine {
+    pub fn from_json(text: &str) -> Result<Arc<StateMachine>, DefinitionError> {
+        Self::from_value(serde_json::from_str(text)?)
+    }
+
+    pub fn from_value(value: Value) -> Result<Arc<StateMachine>, DefinitionError> {
+        let mut machine: StateMachine = serde_json::from_value(value)?;
+        machine.inherit_query_language(QueryLanguage::JSONPath);
+        if !machine.states.contains_key(&machine.start_at) {
+            return Err(DefinitionError::Invalid(format!(
+                "StartAt '{}' does not name a state",
+                machine.start_at
+            )));
+        }
+        Ok(Arc::new(machine))
+    }
+
+    /// States without their own QueryLanguage take the enclosing machine's, so the engine never
+    /// has to look further than the state itself.
+    fn inherit_query_language(&mut self, outer: QueryLanguage) {
+        let lang = *self.query_language.get_or_insert(outer);
+        for state in self.states.values_mut() {
+            let own = *state.query_language.get_or_insert(lang);
+            for branch in state.branches.iter_mut() {
+                Arc::make_mut(branch).inherit_query_language(own);
+            }
+            if let Some(p) = state.processor_mut() {
+                Arc::make_mut(p).inherit_query_language(own);
+            }
+        }
+    }
+
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.get(name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StateType {
+    Task,
+    Pass,
+    Choice,
+    Wait,
+    Succeed,
+    Fail,
+    Parallel,
+    Map,
+}
+
+/// One state. A single flat struct keeps the engine's field handling uniform; which fields are
+/// allowed for which type is the validator's concern.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    #[serde(rename = "Type")]
+    pub kind: StateType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub end: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
+
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub result_path: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_selector: Option<Value>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub result: Option<Option<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub output: Option<Option<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retrier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catcher>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds_path: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<ChoiceRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_path: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause_path: Option<String>,
+
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<Arc<StateMachine>>,
+
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Value>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub items_path: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_selector: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_processor: Option<Arc<StateMachine>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterator: Option<Arc<StateMachine>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_count: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_count_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_percentage: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_percentage_path: Option<String>,
+}
+
+impl State {
+    pub fn language(&self) -> QueryLanguage {
+        self.query_language.unwrap_or_default()
+    }
+
+    /// The Map state's iteration machine under either of its names.
+    pub fn processor(&self) -> Option<&Arc<StateMachine>> {
+        self.item_processor.as_ref().or(self.iterator.as_ref())
+    }
+
+    fn processor_mut(&mut self) -> Option<&mut Arc<StateMachine>> {
+        match self.item_processor.as_mut() {
+            Some(p) => Some(p),
+            None => self.iterator.as_mut(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Retrier {
+    pub error_equals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_strategy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Catcher {
+    pub error_equals: Vec<String>,
+    pub next: String,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub result_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Option::is_none")]
+    pub output: Option<Option<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Value>,
+}
+
+/// Tells an explicit `null` (meaningful for InputPath, ResultPath, …) apart from an absent field.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
