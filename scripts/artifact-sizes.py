@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Check and size the `sam build` artifacts.
+
+Every function in the template must have a `bootstrap` that is an aarch64 ELF
+(the template deploys arm64 only). Prints each one's size zipped the way SAM
+uploads it (deflate) and warns above the 4 MiB goal; a large zip slows cold
+starts, so the warning is a prompt to look, not a failure.
+
+usage: artifact-sizes.py TEMPLATE BUILD_DIR
+"""
+import io
+import os
+import re
+import sys
+import zipfile
+
+GOAL = 4 * 1024 * 1024
+EM_AARCH64 = 183
+
+
+def template_functions(template: str) -> list[str]:
+    # Logical ids of functions with a BuildMethod; the template has CFN tags
+    # (!Ref, !Sub) that a plain YAML loader rejects, so scan its text.
+    ids, current = [], None
+    for line in open(template, encoding="utf-8"):
+        m = re.match(r"^  ([A-Za-z0-9]+):\s*$", line)
+        if m:
+            current = m.group(1)
+        elif current and re.match(r"^\s+BuildMethod:\s*rust-cargolambda\s*$", line):
+            ids.append(current)
+    return ids
+
+
+def elf_machine(path: str) -> int | None:
+    with open(path, "rb") as f:
+        header = f.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF" or header[5] != 1:
+        return None  # not a little-endian ELF
+    return int.from_bytes(header[18:20], "little")
+
+
+def zipped_size(path: str) -> int:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(path, "bootstrap")
+    return buf.tell()
+
+
+def mib(n: int) -> str:
+    return f"{n / 1024 / 1024:6.2f} MiB"
+
+
+def main(template: str, build_dir: str) -> int:
+    functions = template_functions(template)
+    problems, over = [], []
+    print(f"{'function':<20} {'bootstrap':>12} {'zipped':>12}")
+    for fn in functions:
+        path = os.path.join(build_dir, fn, "bootstrap")
+        if not os.path.isfile(path):
+            problems.append(f"{fn}: no bootstrap at {path}")
+            continue
+        machine = elf_machine(path)
+        if machine != EM_AARCH64:
+            problems.append(f"{fn}: bootstrap is not an aarch64 ELF (machine {machine})")
+            continue
+        size = zipped_size(path)
+        flag = "  over 4 MiB goal" if size > GOAL else ""
+        if flag:
+            over.append(fn)
+        print(f"{fn:<20} {mib(os.path.getsize(path)):>12} {mib(size):>12}{flag}")
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    for fn in over:
+        print(f"warning: {fn} zips to more than 4 MiB", file=sys.stderr)
+    if not functions:
+        print("error: no rust-cargolambda functions in the template", file=sys.stderr)
+        return 1
+    if problems:
+        return 1
+    print(f"{len(functions)} aarch64 bootstrap artifacts")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.strip().splitlines()[-1])
+    sys.exit(main(sys.argv[1], sys.argv[2]))
