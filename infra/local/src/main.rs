@@ -1,1 +1,10 @@
-fn main() {}
+//! `handoff`: the local runtime's command line.
+mod cli;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let args = cli::Cli::parse();
+    let code = cli::run(args)?;
+    std::process::exit(code);
+}

@@ -107,7 +107,12 @@ impl Op {
     fn is_type_test(self) -> bool {
         matches!(
             self,
-            Op::IsNull | Op::IsPresent | Op::IsNumeric | Op::IsString | Op::IsBoolean | Op::IsTimestamp
+            Op::IsNull
+                | Op::IsPresent
+                | Op::IsNumeric
+                | Op::IsString
+                | Op::IsBoolean
+                | Op::IsTimestamp
         )
     }
 }
@@ -144,11 +149,19 @@ pub fn parse_condition(map: &Map<String, Value>) -> Result<Condition, String> {
     };
     if let Some(v) = map.get("And") {
         let rules = v.as_array().ok_or("And must be an array")?;
-        return rules.iter().map(nested).collect::<Result<_, _>>().map(Condition::And);
+        return rules
+            .iter()
+            .map(nested)
+            .collect::<Result<_, _>>()
+            .map(Condition::And);
     }
     if let Some(v) = map.get("Or") {
         let rules = v.as_array().ok_or("Or must be an array")?;
-        return rules.iter().map(nested).collect::<Result<_, _>>().map(Condition::Or);
+        return rules
+            .iter()
+            .map(nested)
+            .collect::<Result<_, _>>()
+            .map(Condition::Or);
     }
     if let Some(v) = map.get("Not") {
         return Ok(Condition::Not(Box::new(nested(v)?)));
@@ -167,7 +180,9 @@ pub fn parse_condition(map: &Map<String, Value>) -> Result<Condition, String> {
             });
         }
         if let Some(v) = map.get(&format!("{name}Path")) {
-            let path = v.as_str().ok_or_else(|| format!("{name}Path must be a string"))?;
+            let path = v
+                .as_str()
+                .ok_or_else(|| format!("{name}Path must be a string"))?;
             return Ok(Condition::Compare {
                 variable,
                 op: *op,
@@ -175,12 +190,18 @@ pub fn parse_condition(map: &Map<String, Value>) -> Result<Condition, String> {
             });
         }
     }
-    Err(format!("choice rule on '{variable}' has no comparison operator"))
+    Err(format!(
+        "choice rule on '{variable}' has no comparison operator"
+    ))
 }
 
 impl Condition {
     /// Evaluates a JSONPath rule; `jsonata` evaluates `Condition` templates.
-    pub fn evaluate(&self, scope: &Scope, jsonata: &dyn Fn(&Value) -> Result<Value, Fault>) -> Result<bool, Fault> {
+    pub fn evaluate(
+        &self,
+        scope: &Scope,
+        jsonata: &dyn Fn(&Value) -> Result<Value, Fault>,
+    ) -> Result<bool, Fault> {
         match self {
             Condition::And(rules) => {
                 for r in rules {
@@ -369,20 +390,40 @@ mod tests {
 
     #[test]
     fn type_mismatch_is_false_not_an_error() {
-        assert!(!check(json!({"Variable": "$.v", "NumericEquals": 1}), json!({"v": true})).unwrap());
-        assert!(!check(json!({"Variable": "$.v", "BooleanEquals": true}), json!({"v": 1})).unwrap());
+        assert!(!check(
+            json!({"Variable": "$.v", "NumericEquals": 1}),
+            json!({"v": true})
+        )
+        .unwrap());
+        assert!(!check(
+            json!({"Variable": "$.v", "BooleanEquals": true}),
+            json!({"v": 1})
+        )
+        .unwrap());
     }
 
     #[test]
     fn is_tests_with_false_negate() {
         assert!(check(json!({"Variable": "$.v", "IsNull": false}), json!({"v": 0})).unwrap());
-        assert!(!check(json!({"Variable": "$.v", "IsPresent": false}), json!({"v": null})).unwrap());
-        assert!(check(json!({"Variable": "$.w", "IsPresent": false}), json!({"v": 1})).unwrap());
+        assert!(!check(
+            json!({"Variable": "$.v", "IsPresent": false}),
+            json!({"v": null})
+        )
+        .unwrap());
+        assert!(check(
+            json!({"Variable": "$.w", "IsPresent": false}),
+            json!({"v": 1})
+        )
+        .unwrap());
     }
 
     #[test]
     fn numbers_compare_by_value() {
-        assert!(check(json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}), json!({"v": 0, "w": 0.0})).unwrap());
+        assert!(check(
+            json!({"Variable": "$.v", "NumericEqualsPath": "$.w"}),
+            json!({"v": 0, "w": 0.0})
+        )
+        .unwrap());
     }
 
     #[test]

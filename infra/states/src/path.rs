@@ -52,7 +52,11 @@ pub struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    pub fn new(input: &'a Value, vars: &'a Map<String, Value>, make_context: &'a dyn Fn() -> Value) -> Self {
+    pub fn new(
+        input: &'a Value,
+        vars: &'a Map<String, Value>,
+        make_context: &'a dyn Fn() -> Value,
+    ) -> Self {
         Scope {
             input,
             vars,
@@ -234,7 +238,9 @@ fn set_at(node: &mut Value, segs: &[Segment], value: Value, text: &str) -> Resul
                 map.insert(name.clone(), value);
                 return Ok(());
             }
-            let child = map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let child = map
+                .entry(name.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !child.is_object() && !child.is_array() {
                 *child = Value::Object(Map::new());
             }
@@ -499,7 +505,9 @@ impl<'t> Parser<'t> {
             if s.is_empty() {
                 Ok(None)
             } else {
-                s.parse().map(Some).map_err(|_| self.error(&format!("bad index '{s}'")))
+                s.parse()
+                    .map(Some)
+                    .map_err(|_| self.error(&format!("bad index '{s}'")))
             }
         };
         if body.contains(':') {
@@ -573,7 +581,10 @@ mod tests {
 
     #[test]
     fn member_names_may_contain_dashes() {
-        assert_eq!(eval("$.delivery-partner", json!({"delivery-partner": 1})).unwrap(), json!(1));
+        assert_eq!(
+            eval("$.delivery-partner", json!({"delivery-partner": 1})).unwrap(),
+            json!(1)
+        );
     }
 
     #[test]
@@ -585,12 +596,20 @@ mod tests {
     #[test]
     fn missing_definite_path_names_the_normalised_path() {
         let err = eval("$.a.b", json!({})).unwrap_err();
-        assert!(err.message.ends_with("No results for path: $['a']['b']"), "{}", err.message);
+        assert!(
+            err.message.ends_with("No results for path: $['a']['b']"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn filters_select_matching_elements() {
-        let out = eval("$.xs[?(@.n > 1)].n", json!({"xs": [{"n": 1}, {"n": 2}, {"n": 3}]})).unwrap();
+        let out = eval(
+            "$.xs[?(@.n > 1)].n",
+            json!({"xs": [{"n": 1}, {"n": 2}, {"n": 3}]}),
+        )
+        .unwrap();
         assert_eq!(out, json!([2, 3]));
     }
 
@@ -602,6 +621,9 @@ mod tests {
     #[test]
     fn result_path_creates_missing_objects() {
         let p = Path::parse("$.a.b").unwrap();
-        assert_eq!(p.assign(json!({"x": 1}), json!(2)).unwrap(), json!({"x": 1, "a": {"b": 2}}));
+        assert_eq!(
+            p.assign(json!({"x": 1}), json!(2)).unwrap(),
+            json!({"x": 1, "a": {"b": 2}})
+        );
     }
 }

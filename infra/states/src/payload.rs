@@ -22,7 +22,11 @@ pub fn render(template: &Value, scope: &Scope) -> Result<Value, Fault> {
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| render(v, scope)).collect::<Result<_, _>>().map(Value::Array),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| render(v, scope))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         other => Ok(other.clone()),
     }
 }
@@ -64,7 +68,11 @@ pub fn select_path(path: &Option<Option<String>>, scope: &Scope) -> Result<Value
 }
 
 /// ResultPath: where the state's result goes inside its raw input.
-pub fn apply_result_path(result_path: &Option<Option<String>>, raw_input: &Value, result: Value) -> Result<Value, Fault> {
+pub fn apply_result_path(
+    result_path: &Option<Option<String>>,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, Fault> {
     match result_path {
         None => Ok(result),
         Some(None) => Ok(raw_input.clone()),
@@ -84,7 +92,11 @@ mod tests {
         let vars = Map::new();
         let ctx = || json!({});
         let scope = Scope::new(&input, &vars, &ctx);
-        let out = render(&json!({"x.$": "$.a", "y": {"z.$": "States.Array($.a)"}, "w": "$.a"}), &scope).unwrap();
+        let out = render(
+            &json!({"x.$": "$.a", "y": {"z.$": "States.Array($.a)"}, "w": "$.a"}),
+            &scope,
+        )
+        .unwrap();
         assert_eq!(out, json!({"x": 1, "y": {"z": [1]}, "w": "$.a"}));
     }
 

@@ -6,7 +6,9 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     if text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The format AWS uses for timestamps in the context object.

@@ -29,8 +29,12 @@ pub(super) fn apply(name: &str, args: Vec<Value>) -> Result<Value, Fault> {
         "MathRandom" => f.math_random(),
         "MathAdd" => f.math_add(),
         "StringSplit" => f.string_split(),
-        "UUID" => f.exactly(0).map(|_| Value::String(uuid::Uuid::new_v4().to_string())),
-        _ => Err(Fault::intrinsic(format!("Unknown intrinsic function '{name}'"))),
+        "UUID" => f
+            .exactly(0)
+            .map(|_| Value::String(uuid::Uuid::new_v4().to_string())),
+        _ => Err(Fault::intrinsic(format!(
+            "Unknown intrinsic function '{name}'"
+        ))),
     }
 }
 
@@ -60,27 +64,44 @@ impl Args<'_> {
 
     fn string(&self, i: usize) -> Result<&str, Fault> {
         let v = self.arg(i)?;
-        v.as_str()
-            .ok_or_else(|| self.fail(format!("argument {} must be a string, got {}", i + 1, type_name(v))))
+        v.as_str().ok_or_else(|| {
+            self.fail(format!(
+                "argument {} must be a string, got {}",
+                i + 1,
+                type_name(v)
+            ))
+        })
     }
 
     fn array(&self, i: usize) -> Result<&Vec<Value>, Fault> {
         let v = self.arg(i)?;
-        v.as_array()
-            .ok_or_else(|| self.fail(format!("argument {} must be an array, got {}", i + 1, type_name(v))))
+        v.as_array().ok_or_else(|| {
+            self.fail(format!(
+                "argument {} must be an array, got {}",
+                i + 1,
+                type_name(v)
+            ))
+        })
     }
 
     fn number(&self, i: usize) -> Result<f64, Fault> {
         let v = self.arg(i)?;
-        v.as_f64()
-            .ok_or_else(|| self.fail(format!("argument {} must be a number, got {}", i + 1, type_name(v))))
+        v.as_f64().ok_or_else(|| {
+            self.fail(format!(
+                "argument {} must be a number, got {}",
+                i + 1,
+                type_name(v)
+            ))
+        })
     }
 
     fn integer(&self, i: usize) -> Result<i64, Fault> {
         let v = self.arg(i)?;
         match v {
             Value::Number(n) if n.is_i64() => Ok(n.as_i64().expect("i64")),
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => Ok(n.as_f64().expect("f64") as i64),
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                Ok(n.as_f64().expect("f64") as i64)
+            }
             _ => Err(self.fail(format!("argument {} must be an integer, got {v}", i + 1))),
         }
     }
@@ -118,7 +139,8 @@ impl Args<'_> {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        let parsed: Value = serde_json::from_str(text).map_err(|e| self.fail(format!("invalid JSON: {e}")))?;
+        let parsed: Value =
+            serde_json::from_str(text).map_err(|e| self.fail(format!("invalid JSON: {e}")))?;
         Ok(normalize_negative_zero(parsed))
     }
 
@@ -130,7 +152,10 @@ impl Args<'_> {
             return Err(self.fail("chunk size must be greater than 0"));
         }
         Ok(Value::Array(
-            items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect(),
+            items
+                .chunks(size as usize)
+                .map(|c| Value::Array(c.to_vec()))
+                .collect(),
         ))
     }
 
@@ -167,7 +192,12 @@ impl Args<'_> {
             .ok()
             .and_then(|i| items.get(i))
             .cloned()
-            .ok_or_else(|| self.fail(format!("index {i} out of bounds for length {}", items.len())))
+            .ok_or_else(|| {
+                self.fail(format!(
+                    "index {i} out of bounds for length {}",
+                    items.len()
+                ))
+            })
     }
 
     fn array_unique(&self) -> Result<Value, Fault> {
@@ -184,7 +214,9 @@ impl Args<'_> {
     fn base64_encode(&self) -> Result<Value, Fault> {
         self.exactly(1)?;
         let s = self.string(0)?;
-        Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s)))
+        Ok(Value::String(
+            base64::engine::general_purpose::STANDARD.encode(s),
+        ))
     }
 
     fn base64_decode(&self) -> Result<Value, Fault> {
@@ -241,7 +273,9 @@ impl Args<'_> {
             return Err(self.fail("start must be less than end"));
         }
         let n = match self.args.get(2) {
-            Some(_) => rand::rngs::StdRng::seed_from_u64(self.integer(2)? as u64).gen_range(start..end),
+            Some(_) => {
+                rand::rngs::StdRng::seed_from_u64(self.integer(2)? as u64).gen_range(start..end)
+            }
             None => rand::thread_rng().gen_range(start..end),
         };
         Ok(Value::from(n))
@@ -283,7 +317,10 @@ fn normalize_negative_zero(v: Value) -> Value {
 fn java_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(java_string).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(java_string).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()

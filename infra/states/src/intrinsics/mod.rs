@@ -112,7 +112,11 @@ impl Parser<'_> {
             Some(c) if c == '-' || c.is_ascii_digit() => self.number(),
             Some(_) if self.rest_starts_with("States.") => self.call().map(Arg::Call),
             Some(_) => {
-                for (word, value) in [("true", Value::Bool(true)), ("false", Value::Bool(false)), ("null", Value::Null)] {
+                for (word, value) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
                     if self.rest_starts_with(word) {
                         self.pos += word.len();
                         return Ok(Arg::Literal(value));
@@ -203,13 +207,21 @@ mod tests {
 
     #[test]
     fn format_renders_objects_the_way_java_prints_maps() {
-        let out = run("States.Format('x={}', $.o)", json!({"o": {"A": 1, "B": []}})).unwrap();
+        let out = run(
+            "States.Format('x={}', $.o)",
+            json!({"o": {"A": 1, "B": []}}),
+        )
+        .unwrap();
         assert_eq!(out, json!("x={A=1, B=[]}"));
     }
 
     #[test]
     fn nested_calls_and_literals_evaluate_inside_out() {
-        let out = run("States.ArrayLength(States.Array(1, 'a', null, true))", json!({})).unwrap();
+        let out = run(
+            "States.ArrayLength(States.Array(1, 'a', null, true))",
+            json!({}),
+        )
+        .unwrap();
         assert_eq!(out, json!(4));
     }
 

@@ -11,23 +11,40 @@ pub(super) fn register(jsonata: &JsonAta) {
     jsonata.register_function("parse", 1, parse);
 }
 
-fn partition<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+fn partition<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
     via_intrinsic("States.ArrayPartition", ctx, args)
 }
 
-fn range<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+fn range<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
     via_intrinsic("States.ArrayRange", ctx, args)
 }
 
-fn hash<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+fn hash<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
     via_intrinsic("States.Hash", ctx, args)
 }
 
-fn parse<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> jsonata_rs::Result<&'a JValue<'a>> {
+fn parse<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
     let text = to_json(args.first().copied());
     let parsed = match text.as_str() {
-        Some(s) => serde_json::from_str(s).map_err(|e| jsonata_rs::Error::D3137Error(format!("$parse: {e}")))?,
-        None => return Err(jsonata_rs::Error::D3137Error("$parse expects a string".into())),
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| jsonata_rs::Error::D3137Error(format!("$parse: {e}")))?,
+        None => {
+            return Err(jsonata_rs::Error::D3137Error(
+                "$parse expects a string".into(),
+            ))
+        }
     };
     Ok(from_json(ctx.arena, &parsed))
 }
@@ -46,7 +63,8 @@ fn via_intrinsic<'a>(
     let vars = serde_json::Map::new();
     let make = || Value::Null;
     let scope = crate::path::Scope::new(&Value::Null, &vars, &make);
-    let out = intrinsics::evaluate(&call, &scope).map_err(|f| jsonata_rs::Error::D3137Error(f.message))?;
+    let out = intrinsics::evaluate(&call, &scope)
+        .map_err(|f| jsonata_rs::Error::D3137Error(f.message))?;
     Ok(from_json(ctx.arena, &out))
 }
 
@@ -106,7 +124,11 @@ pub(super) fn integral_numbers(v: Value) -> Value {
             }
         }
         Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, integral_numbers(v))).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
         other => other,
     }
 }

@@ -47,7 +47,11 @@ pub fn render(value: &Value, field: &str, bindings: &Bindings) -> Result<Value, 
 
 /// Evaluates one expression; `undefined` and functions are errors, as on AWS.
 pub fn evaluate(expr: &str, field: &str, bindings: &Bindings) -> Result<Value, Fault> {
-    let quoted = |tail: &str| Fault::query(format!("The JSONata expression '{expr}' specified for the field '{field}' {tail}"));
+    let quoted = |tail: &str| {
+        Fault::query(format!(
+            "The JSONata expression '{expr}' specified for the field '{field}' {tail}"
+        ))
+    };
     match evaluate_raw(expr, bindings) {
         Ok(Outcome::Value(v)) => Ok(v),
         Ok(Outcome::Undefined) => Err(quoted("returned nothing (undefined).")),
@@ -66,7 +70,8 @@ fn evaluate_raw(expr: &str, bindings: &Bindings) -> Result<Outcome, String> {
     let arena = Bump::new();
     let jsonata = JsonAta::new(expr, &arena).map_err(describe)?;
     functions::register(&jsonata);
-    let mut vars: HashMap<&str, &Value> = bindings.vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut vars: HashMap<&str, &Value> =
+        bindings.vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
     vars.insert("states", bindings.states);
     let result = jsonata.evaluate(None, Some(&vars)).map_err(describe)?;
     if result.is_undefined() {
@@ -94,33 +99,60 @@ mod tests {
 
     fn eval(expr: &str, states: Value) -> Result<Value, Fault> {
         let vars = Map::new();
-        evaluate(expr, "Output", &Bindings { states: &states, vars: &vars })
+        evaluate(
+            expr,
+            "Output",
+            &Bindings {
+                states: &states,
+                vars: &vars,
+            },
+        )
     }
 
     #[test]
     fn reads_state_input_and_keeps_integers_integral() {
-        let out = eval("$sum($states.input.xs) + 1", json!({"input": {"xs": [1, 2, 3]}})).unwrap();
+        let out = eval(
+            "$sum($states.input.xs) + 1",
+            json!({"input": {"xs": [1, 2, 3]}}),
+        )
+        .unwrap();
         assert_eq!(out, json!(7));
         assert!(out.is_i64());
     }
 
     #[test]
     fn aws_functions_are_available() {
-        assert_eq!(eval("$partition([1,2,3], 2)", json!({})).unwrap(), json!([[1, 2], [3]]));
-        assert_eq!(eval("$range(1, 9, 4)", json!({})).unwrap(), json!([1, 5, 9]));
-        assert_eq!(eval("$parse('[1, \"a\"]')", json!({})).unwrap(), json!([1, "a"]));
+        assert_eq!(
+            eval("$partition([1,2,3], 2)", json!({})).unwrap(),
+            json!([[1, 2], [3]])
+        );
+        assert_eq!(
+            eval("$range(1, 9, 4)", json!({})).unwrap(),
+            json!([1, 5, 9])
+        );
+        assert_eq!(
+            eval("$parse('[1, \"a\"]')", json!({})).unwrap(),
+            json!([1, "a"])
+        );
     }
 
     #[test]
     fn undefined_results_are_query_errors() {
         let err = eval("$nothing", json!({})).unwrap_err();
-        assert!(err.message.contains("returned nothing (undefined)"), "{}", err.message);
+        assert!(
+            err.message.contains("returned nothing (undefined)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn only_whole_templates_are_evaluated() {
         let vars = Map::new();
-        let b = Bindings { states: &json!({}), vars: &vars };
+        let b = Bindings {
+            states: &json!({}),
+            vars: &vars,
+        };
         let out = render(&json!({"a": " {% 1 %} ", "b": "{% 1 + 1 %}"}), "Output", &b).unwrap();
         assert_eq!(out, json!({"a": " {% 1 %} ", "b": 2}));
     }

@@ -1,0 +1,250 @@
+//! The step-wise engine API the host drives: start an execution, advance it, feed task results
+//! and token callbacks, persist it (it is plain serde data) and resume it later.
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::context::ExecutionInfo;
+use crate::definition::StateMachine;
+use crate::error::{names, Failure};
+use crate::frame::{Frame, Shared, TaskRequest, TaskWait};
+use crate::history::{History, HistoryEvent};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Status {
+    Running,
+    Succeeded(Value),
+    Failed(Failure),
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("no open task with id {0}")]
+    UnknownTask(u64),
+    #[error("Invalid token: no open task waits for it")]
+    InvalidToken,
+    #[error("the execution has already finished")]
+    NotRunning,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Execution {
+    info: ExecutionInfo,
+    input: Value,
+    root: Frame,
+    history: History,
+    next_task: u64,
+    status: Status,
+    deadline: Option<DateTime<Utc>>,
+}
+
+impl Execution {
+    /// Creates the execution and records `ExecutionStarted`; call [`Execution::advance`] to run it.
+    pub fn start(machine: Arc<StateMachine>, input: Value, info: ExecutionInfo) -> Execution {
+        let mut history = History::default();
+        history.record(
+            info.start_time,
+            "ExecutionStarted",
+            json!({"input": input, "roleArn": info.role_arn}),
+        );
+        let deadline = machine
+            .timeout_seconds
+            .map(|s| info.start_time + chrono::Duration::seconds(s as i64));
+        Execution {
+            root: Frame::new(machine, input.clone(), Default::default()),
+            info,
+            input,
+            history,
+            next_task: 0,
+            status: Status::Running,
+            deadline,
+        }
+    }
+
+    /// Runs every transition that is due at `now` and returns the tasks newly handed to the host.
+    pub fn advance(&mut self, now: DateTime<Utc>) -> Vec<TaskRequest> {
+        let mut issued = Vec::new();
+        if self.status != Status::Running {
+            return issued;
+        }
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.finish(
+                now,
+                Err(Failure::new(names::TIMEOUT, "The execution timed out")),
+            );
+            return issued;
+        }
+        let mut shared = Shared {
+            now,
+            info: &self.info,
+            input: &self.input,
+            history: &mut self.history,
+            next_task: &mut self.next_task,
+            issued: &mut issued,
+        };
+        self.root.run(&mut shared);
+        if let Some(outcome) = self.root.outcome().cloned() {
+            self.finish(now, outcome);
+        }
+        issued
+    }
+
+    fn finish(&mut self, now: DateTime<Utc>, outcome: Result<Value, Failure>) {
+        self.status = match outcome {
+            Ok(output) => {
+                self.history
+                    .record(now, "ExecutionSucceeded", json!({"output": output}));
+                Status::Succeeded(output)
+            }
+            Err(f) => {
+                self.history.record(
+                    now,
+                    "ExecutionFailed",
+                    json!({"error": f.error, "cause": f.cause}),
+                );
+                Status::Failed(f)
+            }
+        };
+    }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    pub fn info(&self) -> &ExecutionInfo {
+        &self.info
+    }
+
+    pub fn history(&self) -> &[HistoryEvent] {
+        self.history.events()
+    }
+
+    /// When the host should call [`Execution::advance`] again if nothing else happens first
+    /// (a Wait, a retry back-off, a task or heartbeat timeout).
+    pub fn next_wake(&self) -> Option<DateTime<Utc>> {
+        if self.status != Status::Running {
+            return None;
+        }
+        match (self.root.next_wake(), self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Tasks still waiting for a result; after a restart the host re-dispatches these.
+    pub fn open_tasks(&self) -> Vec<TaskRequest> {
+        let mut out = Vec::new();
+        self.root.open_tasks(&mut out);
+        out.into_iter().map(|t| t.request.clone()).collect()
+    }
+
+    /// The host's result for task `id`. For `.waitForTaskToken` tasks this only records that
+    /// the task was handed over; the token callback completes it.
+    pub fn task_succeeded(
+        &mut self,
+        now: DateTime<Utc>,
+        id: u64,
+        output: Value,
+    ) -> Result<(), CallbackError> {
+        let task = self.open_task(id)?;
+        if task.request.token.is_some() {
+            task.submitted = true;
+            self.history
+                .record(now, "TaskSubmitted", json!({"output": output}));
+        } else {
+            task.settle(Ok(output.clone()));
+            self.history
+                .record(now, "TaskSucceeded", json!({"output": output}));
+        }
+        Ok(())
+    }
+
+    pub fn task_failed(
+        &mut self,
+        now: DateTime<Utc>,
+        id: u64,
+        failure: Failure,
+    ) -> Result<(), CallbackError> {
+        let task = self.open_task(id)?;
+        task.settle(Err(failure.clone()));
+        self.history.record(
+            now,
+            "TaskFailed",
+            json!({"error": failure.error, "cause": failure.cause}),
+        );
+        Ok(())
+    }
+
+    /// SendTaskSuccess.
+    pub fn send_task_success(
+        &mut self,
+        now: DateTime<Utc>,
+        token: &str,
+        output: Value,
+    ) -> Result<(), CallbackError> {
+        let task = self.token_task(token)?;
+        task.settle(Ok(output.clone()));
+        self.history
+            .record(now, "TaskSucceeded", json!({"output": output}));
+        Ok(())
+    }
+
+    /// SendTaskFailure.
+    pub fn send_task_failure(
+        &mut self,
+        now: DateTime<Utc>,
+        token: &str,
+        failure: Failure,
+    ) -> Result<(), CallbackError> {
+        let task = self.token_task(token)?;
+        task.settle(Err(failure.clone()));
+        self.history.record(
+            now,
+            "TaskFailed",
+            json!({"error": failure.error, "cause": failure.cause}),
+        );
+        Ok(())
+    }
+
+    /// SendTaskHeartbeat: pushes the HeartbeatSeconds deadline out.
+    pub fn send_task_heartbeat(
+        &mut self,
+        now: DateTime<Utc>,
+        token: &str,
+    ) -> Result<(), CallbackError> {
+        self.token_task(token)?.heartbeat(now);
+        Ok(())
+    }
+
+    /// StopExecution.
+    pub fn stop(&mut self, now: DateTime<Utc>, error: Option<String>, cause: Option<String>) {
+        if self.status == Status::Running {
+            self.history.record(
+                now,
+                "ExecutionAborted",
+                json!({"error": error, "cause": cause}),
+            );
+            self.status = Status::Failed(Failure { error, cause });
+        }
+    }
+
+    fn open_task(&mut self, id: u64) -> Result<&mut TaskWait, CallbackError> {
+        if self.status != Status::Running {
+            return Err(CallbackError::NotRunning);
+        }
+        self.root
+            .find_task(&|t| t.request.id == id)
+            .ok_or(CallbackError::UnknownTask(id))
+    }
+
+    fn token_task(&mut self, token: &str) -> Result<&mut TaskWait, CallbackError> {
+        if self.status != Status::Running {
+            return Err(CallbackError::NotRunning);
+        }
+        self.root
+            .find_task(&|t| t.is_open() && t.request.token.as_deref() == Some(token))
+            .ok_or(CallbackError::InvalidToken)
+    }
+}
