@@ -1,0 +1,18 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The record of one action of one run. Its key is the idempotency key, so a
+/// re-run of the `act` stage skips what already succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub name: String,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub succeeded: bool,
+    pub attempts: u32,
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    #[serde(default)]
+    pub response_excerpt: Option<String>,
+    pub at: DateTime<Utc>,
+}

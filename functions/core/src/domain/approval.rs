@@ -1,0 +1,124 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::RunId;
+
+/// Unguessable: 128 random bits, hex.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApprovalId(pub String);
+
+impl ApprovalId {
+    pub fn random() -> Self {
+        Self(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApprovalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+/// One reviewer's answer. `edits` holds changed draft text or fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub reviewer: String,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub edits: Option<serde_json::Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// A request for human approval. The task token never leaves the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: ApprovalId,
+    pub run_id: RunId,
+    pub workflow: String,
+    pub task_token: String,
+    pub reviewers: Vec<String>,
+    pub required: usize,
+    pub status: ApprovalStatus,
+    pub escalation: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub votes: Vec<Vote>,
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Where an n-of-m tally stands after a vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    Open,
+    Approved,
+    /// Enough reviewers rejected that `required` approvals can no longer come.
+    Rejected,
+}
+
+impl Approval {
+    pub fn vote_of(&self, reviewer: &str) -> Option<&Vote> {
+        self.votes.iter().find(|v| v.reviewer == reviewer)
+    }
+
+    pub fn tally(&self) -> Tally {
+        let approvals = self
+            .votes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Approve)
+            .count();
+        let rejections = self
+            .votes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Reject)
+            .count();
+        if approvals >= self.required {
+            Tally::Approved
+        } else if self.reviewers.len().saturating_sub(rejections) < self.required {
+            Tally::Rejected
+        } else {
+            Tally::Open
+        }
+    }
+}
+
+/// What the state machine receives through SendTaskSuccess, and what the
+/// approval-timeout task returns: `decision` is read by the `Approved` choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalOutcome {
+    /// `approved`, `rejected`, or `escalate` (timeout only).
+    pub decision: String,
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub edits: Option<serde_json::Value>,
+    /// For `escalate`: how long the escalation reviewers get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}

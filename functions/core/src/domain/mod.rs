@@ -1,0 +1,19 @@
+//! The nouns of a governed run.
+
+mod action;
+mod ai;
+mod approval;
+mod audit;
+mod decision;
+mod event;
+mod feedback;
+mod run;
+
+pub use action::*;
+pub use ai::*;
+pub use approval::*;
+pub use audit::*;
+pub use decision::*;
+pub use event::*;
+pub use feedback::*;
+pub use run::*;

@@ -1,0 +1,15 @@
+//! The behaviour of handoff, written once against ports.
+//!
+//! Each Lambda's `main.rs` and the local runtime build adapters for the
+//! ports and call the same stage functions in [`stages`]; nothing here knows
+//! whether it runs in AWS or on a laptop.
+
+pub mod domain;
+pub mod http;
+pub mod memory;
+pub mod model;
+pub mod ports;
+pub mod stages;
+pub mod trigger;
+
+pub use handoff_spec as spec;

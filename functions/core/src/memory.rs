@@ -1,0 +1,431 @@
+//! In-memory ports with the same conditional semantics as the real stores,
+//! for tests and for driving handlers from `events/` samples.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::*;
+use crate::ports::*;
+
+#[derive(Default)]
+struct Tables {
+    runs: BTreeMap<RunId, Run>,
+    events: BTreeMap<RunId, CanonicalEvent>,
+    dedupe: BTreeMap<(String, String), RunId>,
+    slots: BTreeMap<(RunId, String), serde_json::Value>,
+    audit: Vec<AuditEvent>,
+    approvals: BTreeMap<ApprovalId, Approval>,
+    feedback: Vec<Feedback>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts of stored items, for tests that assert nothing was written.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let t = self.tables.lock().unwrap();
+        (t.runs.len(), t.dedupe.len(), t.audit.len())
+    }
+}
+
+fn page<T: Clone>(items: Vec<T>, limit: usize, cursor: Option<&str>) -> Page<T> {
+    let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+    let limit = if limit == 0 { 50 } else { limit };
+    let end = (start + limit).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Page {
+        items: items.get(start..end).map(<[T]>::to_vec).unwrap_or_default(),
+        next,
+    }
+}
+
+#[async_trait]
+impl Runs for MemoryStore {
+    async fn create_run(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+    ) -> Result<Created, StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let key = (dedupe.workflow.clone(), dedupe.delivery_id.clone());
+        if let Some(existing) = t.dedupe.get(&key) {
+            return Ok(Created::Duplicate(existing.clone()));
+        }
+        t.dedupe.insert(key, run.id.clone());
+        t.runs.insert(run.id.clone(), run.clone());
+        t.events.insert(run.id.clone(), event.clone());
+        Ok(Created::New)
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        Ok(self.tables.lock().unwrap().runs.get(id).cloned())
+    }
+
+    async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
+        Ok(self.tables.lock().unwrap().events.get(id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        id: &RunId,
+        from: &[RunStatus],
+        to: RunStatus,
+        stage: Stage,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let run = t
+            .runs
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if !from.contains(&run.status) {
+            return Err(StoreError::Conflict(format!(
+                "{id} is {}, not {from:?}",
+                run.status
+            )));
+        }
+        run.status = to;
+        run.stage = stage;
+        run.updated_at = at;
+        Ok(())
+    }
+
+    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let run = t
+            .runs
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        run.summary = summary.clone();
+        Ok(())
+    }
+
+    async fn list_runs(&self, q: &RunQuery) -> Result<Page<Run>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut runs: Vec<Run> = t
+            .runs
+            .values()
+            .filter(|r| q.workflow.as_deref().is_none_or(|w| r.workflow == w))
+            .filter(|r| q.status.is_none_or(|s| r.status == s))
+            .filter(|r| q.sender.is_none() || r.sender == q.sender)
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(page(runs, q.limit, q.cursor.as_deref()))
+    }
+}
+
+#[async_trait]
+impl RunData for MemoryStore {
+    async fn put_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        t.slots.insert((id.clone(), slot.key()), value.clone());
+        Ok(())
+    }
+
+    async fn get_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .tables
+            .lock()
+            .unwrap()
+            .slots
+            .get(&(id.clone(), slot.key()))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.tables.lock().unwrap().audit.push(event.clone());
+        Ok(())
+    }
+
+    async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.audit
+            .iter()
+            .filter(|e| &e.run_id == id)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Approvals for MemoryStore {
+    async fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        t.approvals.insert(approval.id.clone(), approval.clone());
+        Ok(())
+    }
+
+    async fn get_approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
+        Ok(self.tables.lock().unwrap().approvals.get(id).cloned())
+    }
+
+    async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let a = t
+            .approvals
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if a.status != ApprovalStatus::Pending {
+            return Err(StoreError::Conflict(format!("approval is {:?}", a.status)));
+        }
+        if a.vote_of(&vote.reviewer).is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{} already voted",
+                vote.reviewer
+            )));
+        }
+        a.votes.push(vote.clone());
+        Ok(a.clone())
+    }
+
+    async fn close_approval(
+        &self,
+        id: &ApprovalId,
+        to: ApprovalStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let a = t
+            .approvals
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if a.status != ApprovalStatus::Pending {
+            return Err(StoreError::Conflict(format!("approval is {:?}", a.status)));
+        }
+        a.status = to;
+        a.decided_at = Some(at);
+        Ok(())
+    }
+
+    async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut list: Vec<Approval> = t
+            .approvals
+            .values()
+            .filter(|a| &a.run_id == run)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(list)
+    }
+
+    async fn pending_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut list: Vec<Approval> = t
+            .approvals
+            .values()
+            .filter(|a| a.status == ApprovalStatus::Pending)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(page(list, limit, cursor.as_deref()))
+    }
+}
+
+#[async_trait]
+impl FeedbackLog for MemoryStore {
+    async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError> {
+        self.tables.lock().unwrap().feedback.push(feedback.clone());
+        Ok(())
+    }
+
+    async fn list_feedback(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<Feedback>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.feedback
+            .iter()
+            .rev()
+            .filter(|f| f.workflow == workflow)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub messages: Mutex<Vec<RunMessage>>,
+}
+
+#[async_trait]
+impl RunQueue for MemoryQueue {
+    async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
+        self.messages.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// Records starts and task answers; a token answered once is closed.
+#[derive(Default)]
+pub struct MemoryExecutions {
+    pub started: Mutex<Vec<(RunId, serde_json::Value)>>,
+    pub answers: Mutex<Vec<(String, Result<serde_json::Value, String>)>>,
+}
+
+#[async_trait]
+impl Executions for MemoryExecutions {
+    async fn start(
+        &self,
+        run: &RunId,
+        input: &serde_json::Value,
+    ) -> Result<Started, ExecutionError> {
+        let mut started = self.started.lock().unwrap();
+        if started.iter().any(|(id, _)| id == run) {
+            return Ok(Started::AlreadyStarted);
+        }
+        started.push((run.clone(), input.clone()));
+        Ok(Started::New)
+    }
+
+    async fn send_task_success(
+        &self,
+        token: &str,
+        output: &serde_json::Value,
+    ) -> Result<(), ExecutionError> {
+        self.answer(token, Ok(output.clone()))
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), ExecutionError> {
+        self.answer(token, Err(format!("{error}: {cause}")))
+    }
+
+    async fn send_task_heartbeat(&self, _token: &str) -> Result<(), ExecutionError> {
+        Ok(())
+    }
+}
+
+impl MemoryExecutions {
+    fn answer(
+        &self,
+        token: &str,
+        result: Result<serde_json::Value, String>,
+    ) -> Result<(), ExecutionError> {
+        let mut answers = self.answers.lock().unwrap();
+        if answers.iter().any(|(t, _)| t == token) {
+            return Err(ExecutionError::TaskClosed(format!(
+                "token {token} already answered"
+            )));
+        }
+        answers.push((token.to_string(), result));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct StaticSecrets {
+    pub values: Mutex<BTreeMap<String, Secret>>,
+}
+
+impl StaticSecrets {
+    pub fn with(pairs: &[(&str, &str)]) -> Self {
+        let s = Self::default();
+        for (name, value) in pairs {
+            s.values
+                .lock()
+                .unwrap()
+                .insert((*name).to_string(), Secret::new(*value));
+        }
+        s
+    }
+}
+
+#[async_trait]
+impl Secrets for StaticSecrets {
+    async fn get(&self, name: &str) -> Result<Secret, SecretError> {
+        self.values
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SecretError::NotFound(name.to_string()))
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingNotifier {
+    pub sent: Mutex<Vec<Notification>>,
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<(), NotifyError> {
+        self.sent.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingSink {
+    pub performed: Mutex<Vec<ActionRequest>>,
+}
+
+#[async_trait]
+impl ActionSink for RecordingSink {
+    async fn perform(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError> {
+        self.performed.lock().unwrap().push(request.clone());
+        Ok(ActionDelivery {
+            status_code: Some(200),
+            attempts: 1,
+            response_excerpt: None,
+        })
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock(pub Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn at(rfc3339: &str) -> Self {
+        Self(Mutex::new(
+            DateTime::parse_from_rfc3339(rfc3339)
+                .expect("RFC 3339")
+                .with_timezone(&Utc),
+        ))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}

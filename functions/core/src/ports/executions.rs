@@ -1,0 +1,42 @@
+use async_trait::async_trait;
+
+use crate::domain::RunId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    /// The task token is no longer waiting: timed out, already answered,
+    /// or the execution ended. One domain error for the engine's three.
+    #[error("approval no longer open: {0}")]
+    TaskClosed(String),
+    #[error("execution service unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    New,
+    /// An execution with this name exists: the run was started before.
+    AlreadyStarted,
+}
+
+#[async_trait]
+pub trait Executions: Send + Sync {
+    /// Starts the state machine with execution name = run id.
+    async fn start(
+        &self,
+        run: &RunId,
+        input: &serde_json::Value,
+    ) -> Result<Started, ExecutionError>;
+    async fn send_task_success(
+        &self,
+        token: &str,
+        output: &serde_json::Value,
+    ) -> Result<(), ExecutionError>;
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), ExecutionError>;
+    async fn send_task_heartbeat(&self, token: &str) -> Result<(), ExecutionError>;
+}

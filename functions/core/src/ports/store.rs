@@ -1,0 +1,150 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the item in another state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend failed; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The outcome of creating a run for a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New,
+    /// The delivery was seen before; this is the run it started.
+    Duplicate(RunId),
+}
+
+/// Filters for listing runs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub sender: Option<String>,
+    pub limit: usize,
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Named slots of a run's stage data (claim check): each stage writes its
+/// own and reads the earlier ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    Context,
+    Ai,
+    Decision,
+    Action(String),
+}
+
+impl Slot {
+    pub fn key(&self) -> String {
+        match self {
+            Slot::Context => "context".into(),
+            Slot::Ai => "ai".into(),
+            Slot::Decision => "decision".into(),
+            Slot::Action(name) => format!("action#{name}"),
+        }
+    }
+}
+
+#[async_trait]
+pub trait Runs: Send + Sync {
+    /// Stores the dedupe key, the run and its event together, or nothing:
+    /// a duplicate delivery returns the run it started first.
+    async fn create_run(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+    ) -> Result<Created, StoreError>;
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
+    async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError>;
+    /// Moves a run to `to` only if its status is one of `from`
+    /// (`StoreError::Conflict` otherwise). Never read-modify-write.
+    async fn transition(
+        &self,
+        id: &RunId,
+        from: &[RunStatus],
+        to: RunStatus,
+        stage: Stage,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError>;
+    async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError>;
+}
+
+#[async_trait]
+pub trait RunData: Send + Sync {
+    async fn put_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    async fn get_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Oldest first.
+    async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+#[async_trait]
+pub trait Approvals: Send + Sync {
+    async fn put_approval(&self, approval: &Approval) -> Result<(), StoreError>;
+    async fn get_approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError>;
+    /// Adds a vote only while the approval is pending and this reviewer has
+    /// not voted (`Conflict` otherwise); returns the approval after the vote.
+    async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError>;
+    /// Pending → `to`, once (`Conflict` if it was no longer pending).
+    async fn close_approval(
+        &self,
+        id: &ApprovalId,
+        to: ApprovalStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The run's approvals, newest first.
+    async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError>;
+    /// Pending approvals across workflows, oldest first.
+    async fn pending_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError>;
+}
+
+#[async_trait]
+pub trait FeedbackLog: Send + Sync {
+    async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_feedback(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<Feedback>, StoreError>;
+}
+
+/// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
+pub trait RunStore: Runs + RunData + AuditLog + Approvals + FeedbackLog {}
+
+impl<T: Runs + RunData + AuditLog + Approvals + FeedbackLog> RunStore for T {}

@@ -1,0 +1,239 @@
+//! Performs the decided actions, each once: a completed action is recorded
+//! under its idempotency key and skipped when the stage runs again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use handoff_spec::{Catalog, Connector};
+
+use crate::domain::*;
+use crate::ports::*;
+use crate::stages::{audit, render, StageError};
+use crate::trigger::hmac_hex;
+
+pub struct Act {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub sink: Arc<dyn ActionSink>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Act {
+    pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
+        let t0 = Instant::now();
+        let run_id = &input.run_id;
+        let workflow = self
+            .catalog
+            .get(&input.workflow)
+            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
+        let event = self
+            .store
+            .get_event(run_id)
+            .await?
+            .ok_or_else(|| StageError::RunNotFound(run_id.to_string()))?;
+        let decision = self
+            .store
+            .get_slot(run_id, &Slot::Decision)
+            .await?
+            .unwrap_or(Value::Null);
+        let decided: Decision = serde_json::from_value(decision.clone())
+            .map_err(|e| StageError::Invalid(format!("no decision: {e}")))?;
+        let context = self
+            .store
+            .get_slot(run_id, &Slot::Context)
+            .await?
+            .unwrap_or(json!({}));
+        let mut ai = self
+            .store
+            .get_slot(run_id, &Slot::Ai)
+            .await?
+            .unwrap_or(json!({}));
+        apply_reviewer_edits(self.store.as_ref(), run_id, &mut ai).await?;
+        let data = render::template_data(run_id, &event, &context, &ai, &decision);
+
+        let mut performed = Vec::new();
+        let mut skipped = Vec::new();
+        for name in &decided.actions {
+            let slot = Slot::Action(name.clone());
+            if let Some(done) = self.store.get_slot(run_id, &slot).await? {
+                if done.get("succeeded") == Some(&Value::Bool(true)) {
+                    skipped.push(name.clone());
+                    continue;
+                }
+            }
+            let spec = workflow
+                .action(name)
+                .ok_or_else(|| StageError::Invalid(format!("unknown action `{name}`")))?;
+            let request = self
+                .build_request(run_id, name, &spec.connector, &data)
+                .await?;
+            let result = self.sink.perform(&request).await;
+            let record = ActionRecord {
+                name: name.clone(),
+                kind: request.kind.clone(),
+                idempotency_key: request.idempotency_key.clone(),
+                succeeded: result.is_ok(),
+                attempts: match &result {
+                    Ok(d) => d.attempts,
+                    Err(
+                        ActionError::Rejected { attempts, .. }
+                        | ActionError::Exhausted { attempts, .. },
+                    ) => *attempts,
+                },
+                status_code: match &result {
+                    Ok(d) => d.status_code,
+                    Err(ActionError::Rejected { status, .. }) => Some(*status),
+                    Err(_) => None,
+                },
+                response_excerpt: match &result {
+                    Ok(d) => d.response_excerpt.clone(),
+                    Err(e) => Some(e.to_string()),
+                },
+                at: self.clock.now(),
+            };
+            let record_json = serde_json::to_value(&record).expect("records serialise");
+            self.store.put_slot(run_id, &slot, &record_json).await?;
+            audit::record(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                run_id,
+                Stage::Act,
+                "action.performed",
+                record_json,
+            )
+            .await?;
+            result.map_err(|source| StageError::Action {
+                action: name.clone(),
+                source,
+            })?;
+            performed.push(name.clone());
+        }
+        audit::finished(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Act,
+            t0,
+            json!({ "performed": performed, "skipped": skipped }),
+        )
+        .await?;
+        Ok(json!({ "performed": performed.len(), "skipped": skipped.len() }))
+    }
+
+    async fn build_request(
+        &self,
+        run_id: &RunId,
+        name: &str,
+        connector: &Connector,
+        data: &Value,
+    ) -> Result<ActionRequest, StageError> {
+        let at = |field: &str| format!("actions.{name}.{field}");
+        let idempotency_key = format!("{run_id}:{name}");
+        let mut headers = BTreeMap::new();
+        headers.insert("idempotency-key".to_string(), idempotency_key.clone());
+        let (method, target, body, subject) = match connector {
+            Connector::Webhook { url, secret, body } => {
+                let body = render::render(&at("body"), body, data)?;
+                let secret = self.secrets.get(secret).await?;
+                let timestamp = self.clock.now().timestamp();
+                let signed = format!("{timestamp}.{body}");
+                headers.insert("content-type".into(), "application/json".into());
+                headers.insert("x-handoff-timestamp".into(), timestamp.to_string());
+                headers.insert(
+                    "x-handoff-signature".into(),
+                    format!("v1={}", hmac_hex(&secret.current, signed.as_bytes())),
+                );
+                (
+                    "POST".to_string(),
+                    render::render(&at("url"), url, data)?,
+                    body,
+                    None,
+                )
+            }
+            Connector::Slack { url, text } => {
+                let text = render::render(&at("text"), text, data)?;
+                headers.insert("content-type".into(), "application/json".into());
+                let body = json!({ "text": text }).to_string();
+                (
+                    "POST".to_string(),
+                    render::render(&at("url"), url, data)?,
+                    body,
+                    None,
+                )
+            }
+            Connector::Email { to, subject, body } => (
+                "SEND".to_string(),
+                render::render(&at("to"), to, data)?,
+                render::render(&at("body"), body, data)?,
+                Some(render::render(&at("subject"), subject, data)?),
+            ),
+            Connector::Http {
+                method,
+                url,
+                headers: extra,
+                body,
+            } => {
+                for (k, v) in extra {
+                    headers.insert(
+                        k.to_ascii_lowercase(),
+                        render::render(&at("headers"), v, data)?,
+                    );
+                }
+                (
+                    method.clone(),
+                    render::render(&at("url"), url, data)?,
+                    render::render(&at("body"), body, data)?,
+                    None,
+                )
+            }
+        };
+        Ok(ActionRequest {
+            run_id: run_id.to_string(),
+            action: name.to_string(),
+            kind: connector.kind().to_string(),
+            idempotency_key,
+            method,
+            target,
+            headers,
+            body,
+            subject,
+        })
+    }
+}
+
+/// A reviewer may have edited the draft or the extracted fields on the
+/// approval page; actions carry the edited version.
+async fn apply_reviewer_edits(
+    store: &dyn RunStore,
+    run_id: &RunId,
+    ai: &mut Value,
+) -> Result<(), StageError> {
+    let approvals = store.approvals_of_run(run_id).await?;
+    let edits = approvals
+        .iter()
+        .filter(|a| a.status == ApprovalStatus::Approved)
+        .flat_map(|a| a.votes.iter())
+        .filter(|v| v.verdict == Verdict::Approve)
+        .filter_map(|v| v.edits.as_ref())
+        .next_back();
+    if let (Some(Value::Object(edits)), Value::Object(ai)) = (edits, ai) {
+        if let Some(draft) = edits.get("draft") {
+            ai.insert("draft".into(), draft.clone());
+        }
+        if let (Some(Value::Object(fields)), Some(Value::Object(target))) =
+            (edits.get("fields"), ai.get_mut("fields"))
+        {
+            for (k, v) in fields {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(label) = edits.get("label") {
+            ai.insert("label".into(), label.clone());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Ordered rules over the AI output and context: the first match decides.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use handoff_spec::{Catalog, Priority, RuleInput, Workflow};
+
+use crate::domain::*;
+use crate::ports::*;
+use crate::stages::{audit, StageError};
+
+pub struct Decide {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Decide {
+    /// Returns the flags the state machine branches on; the decision itself
+    /// stays in the run store.
+    pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
+        let t0 = Instant::now();
+        let workflow = self
+            .catalog
+            .get(&input.workflow)
+            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
+        let event = self
+            .store
+            .get_event(&input.run_id)
+            .await?
+            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        let ai_json = self
+            .store
+            .get_slot(&input.run_id, &Slot::Ai)
+            .await?
+            .ok_or_else(|| StageError::Invalid("the reason stage has not run".into()))?;
+        let ai: AiResult = serde_json::from_value(ai_json.clone())
+            .map_err(|e| StageError::Invalid(e.to_string()))?;
+        let context = self
+            .store
+            .get_slot(&input.run_id, &Slot::Context)
+            .await?
+            .unwrap_or(json!({}));
+        let event_json = serde_json::to_value(&event.fields).expect("fields serialise");
+
+        let decision = decide(
+            workflow,
+            &ai,
+            &RuleInput {
+                event: &event_json,
+                ai: &ai_json,
+                context: &context,
+            },
+        )?;
+        self.store
+            .put_slot(
+                &input.run_id,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).expect("decisions serialise"),
+            )
+            .await?;
+        if let Some(mut run) = self.store.get_run(&input.run_id).await? {
+            run.summary.route = Some(decision.route.clone());
+            self.store.set_summary(&input.run_id, &run.summary).await?;
+        }
+        audit::finished(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &input.run_id,
+            Stage::Decide,
+            t0,
+            serde_json::to_value(&decision).expect("decisions serialise"),
+        )
+        .await?;
+        let timeout = workflow
+            .spec
+            .approval
+            .as_ref()
+            .map_or(0, |a| a.timeout_seconds);
+        Ok(json!({
+            "needs_approval": decision.needs_approval,
+            "approval_timeout_seconds": timeout,
+            "route": decision.route,
+        }))
+    }
+}
+
+/// The decision for one run: pure, so tests pin rule order directly.
+pub fn decide(
+    workflow: &Workflow,
+    ai: &AiResult,
+    input: &RuleInput<'_>,
+) -> Result<Decision, StageError> {
+    for (rule, compiled) in workflow.spec.rules.iter().zip(&workflow.rules) {
+        let matched = compiled
+            .matches(input)
+            .map_err(|e| StageError::Invalid(e.to_string()))?;
+        if matched {
+            let (needs_approval, reason) = match (rule.approval, ai.needs_review) {
+                (true, _) => (true, format!("rule `{}` requires approval", rule.name)),
+                (false, true) => (
+                    true,
+                    format!(
+                        "the AI step asked for review: {}",
+                        ai.review_reasons.join("; ")
+                    ),
+                ),
+                (false, false) => (false, format!("rule `{}` acts without approval", rule.name)),
+            };
+            return Ok(Decision {
+                rule: Some(rule.name.clone()),
+                route: rule.route.clone(),
+                priority: rule.priority,
+                actions: rule.actions.clone(),
+                needs_approval,
+                reason,
+            });
+        }
+    }
+    Ok(Decision {
+        rule: None,
+        route: "unrouted".into(),
+        priority: Priority::Normal,
+        actions: Vec::new(),
+        needs_approval: true,
+        reason: "no rule matched; a person decides".into(),
+    })
+}

@@ -1,0 +1,51 @@
+use crate::ports::{
+    ActionError, ExecutionError, ModelError, NotifyError, QueueError, SecretError, StoreError,
+};
+
+/// A stage's failure. `name()` is the Step Functions error name the state
+/// machine's Retry and Catch match on.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("unknown workflow `{0}`")]
+    UnknownWorkflow(String),
+    #[error("run `{0}` not found")]
+    RunNotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("action `{action}` failed: {source}")]
+    Action {
+        action: String,
+        #[source]
+        source: ActionError,
+    },
+}
+
+impl StageError {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StageError::UnknownWorkflow(_)
+            | StageError::RunNotFound(_)
+            | StageError::Invalid(_) => "Handoff.ValidationError",
+            StageError::Store(StoreError::Conflict(_)) => "Handoff.Conflict",
+            StageError::Store(_)
+            | StageError::Queue(_)
+            | StageError::Execution(_)
+            | StageError::Secret(_) => "Handoff.Unavailable",
+            StageError::Model(_) => "Handoff.ModelError",
+            StageError::Notify(_) => "Handoff.NotifyError",
+            StageError::Action { .. } => "Handoff.ActionFailed",
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Records the run's outcome and, where a person decided, the feedback that
+//! teaches the AI step.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::domain::*;
+use crate::ports::*;
+use crate::stages::{audit, StageError};
+
+/// The `Catch` output Step Functions hands to `RecordFailure`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskFailure {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FinalizeInput {
+    pub run_id: RunId,
+    pub workflow: String,
+    #[serde(default)]
+    pub failure: Option<TaskFailure>,
+}
+
+pub struct Finalize {
+    pub store: Arc<dyn RunStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+const OPEN: [RunStatus; 3] = [
+    RunStatus::Received,
+    RunStatus::Running,
+    RunStatus::AwaitingApproval,
+];
+
+impl Finalize {
+    pub async fn run(&self, input: &FinalizeInput) -> Result<Value, StageError> {
+        let t0 = Instant::now();
+        let run = self
+            .store
+            .get_run(&input.run_id)
+            .await?
+            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        if run.status.is_final() {
+            return Ok(json!({ "status": run.status }));
+        }
+        let approvals = self.store.approvals_of_run(&run.id).await?;
+        let last = approvals.first();
+        let status = match (&input.failure, last.map(|a| a.status)) {
+            (Some(_), _) => RunStatus::Failed,
+            (None, Some(ApprovalStatus::Rejected | ApprovalStatus::Expired)) => RunStatus::Rejected,
+            _ => RunStatus::Completed,
+        };
+        let mut summary = run.summary.clone();
+        summary.reviewed = approvals.iter().any(|a| !a.votes.is_empty());
+        if let Some(f) = &input.failure {
+            summary.error = Some(format!("{}: {}", f.error, truncate(&f.cause, 500)));
+        }
+        self.store.set_summary(&run.id, &summary).await?;
+        match self
+            .store
+            .transition(&run.id, &OPEN, status, Stage::Finalize, self.clock.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let now = self.store.get_run(&run.id).await?.map(|r| r.status);
+                return Ok(json!({ "status": now }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(approval) = last {
+            self.record_feedback(&run, approval).await?;
+        }
+        audit::finished(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &run.id,
+            Stage::Finalize,
+            t0,
+            json!({ "status": status, "error": summary.error }),
+        )
+        .await?;
+        Ok(json!({ "status": status }))
+    }
+
+    /// AI output against the reviewer's answer; a relabel or an edit is a
+    /// training example for the next run.
+    async fn record_feedback(&self, run: &Run, approval: &Approval) -> Result<(), StageError> {
+        let Some(vote) = approval.votes.last() else {
+            return Ok(());
+        };
+        let Some(ai) = self.store.get_slot(&run.id, &Slot::Ai).await? else {
+            return Ok(());
+        };
+        let ai: AiResult =
+            serde_json::from_value(ai).map_err(|e| StageError::Invalid(e.to_string()))?;
+        let relabel = vote
+            .edits
+            .as_ref()
+            .and_then(|e| e.get("label"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let final_label = relabel.unwrap_or_else(|| ai.label.clone());
+        if final_label.is_empty() {
+            return Ok(());
+        }
+        let event = self.store.get_event(&run.id).await?;
+        self.store
+            .put_feedback(&Feedback {
+                workflow: run.workflow.clone(),
+                run_id: run.id.clone(),
+                at: self.clock.now(),
+                text: event.map(|e| e.text()).unwrap_or_default(),
+                predicted_label: ai.label.clone(),
+                confidence: ai.confidence,
+                final_label,
+                edits: vote.edits.clone(),
+                reviewer: vote.reviewer.clone(),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

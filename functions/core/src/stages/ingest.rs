@@ -1,0 +1,188 @@
+//! `POST /webhooks/{workflow}`: verify, normalise, de-duplicate, store, enqueue.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::json;
+use tracing::{info, warn};
+
+use handoff_spec::Catalog;
+
+use crate::domain::*;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::ports::*;
+use crate::stages::audit;
+use crate::trigger::{self, MAX_BODY_BYTES};
+
+/// Senders retry for up to three days (Stripe); the dedupe record outlives that.
+pub const DEDUPE_RETENTION: Duration = Duration::days(4);
+
+pub struct Ingest {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub queue: Arc<dyn RunQueue>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ingest {
+    pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        match self.accept(req).await {
+            Ok(response) => response,
+            Err(rejection) => rejection,
+        }
+    }
+
+    async fn accept(&self, req: &HttpRequest) -> Result<HttpResponse, HttpResponse> {
+        if req.method != "POST" {
+            return Err(HttpResponse::error(
+                405,
+                "method_not_allowed",
+                "webhooks are POSTed",
+            ));
+        }
+        let name = req
+            .path_params
+            .get("workflow")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let workflow = self.catalog.get(name).ok_or_else(|| {
+            HttpResponse::error(
+                404,
+                "unknown_workflow",
+                &format!("no workflow named `{name}`"),
+            )
+        })?;
+        if req.body.len() > MAX_BODY_BYTES {
+            return Err(HttpResponse::error(
+                413,
+                "payload_too_large",
+                &format!(
+                    "body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                    req.body.len()
+                ),
+            ));
+        }
+        let trigger_spec = &workflow.spec.trigger;
+        let secret = self
+            .secrets
+            .get(&trigger_spec.signature.secret)
+            .await
+            .map_err(|e| {
+                warn!(workflow = name, error = %e, "webhook secret unavailable");
+                HttpResponse::error(
+                    503,
+                    "secret_unavailable",
+                    "the webhook secret could not be read; retry later",
+                )
+            })?;
+        let content_type = req.header("content-type");
+        trigger::check_content_type(content_type)
+            .map_err(|e| HttpResponse::error(415, "unsupported_media_type", &e.to_string()))?;
+        let now = self.clock.now();
+        trigger::verify(&trigger_spec.signature, &secret, req, now).map_err(|e| {
+            info!(workflow = name, reason = e.code(), "webhook refused");
+            HttpResponse::error(401, e.code(), &e.to_string())
+        })?;
+        let payload = trigger::parse_body(content_type, &req.body)
+            .map_err(|e| HttpResponse::error(400, "malformed_body", &e.to_string()))?;
+        let fields = trigger::map_fields(trigger_spec, &payload)
+            .map_err(|e| HttpResponse::error(422, "missing_field", &e.to_string()))?;
+        let delivery_id = trigger::delivery_id(trigger_spec, req, &payload);
+
+        let run = Run {
+            id: RunId::new(),
+            workflow: name.to_string(),
+            status: RunStatus::Received,
+            stage: Stage::Ingest,
+            delivery_id: delivery_id.clone(),
+            sender: fields
+                .get("sender")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            created_at: now,
+            updated_at: now,
+            summary: RunSummary::default(),
+        };
+        let event = CanonicalEvent {
+            workflow: name.to_string(),
+            delivery_id: delivery_id.clone(),
+            received_at: now,
+            fields,
+            payload,
+        };
+        let dedupe = DedupeKey {
+            workflow: name.to_string(),
+            delivery_id,
+            expires_at: now + DEDUPE_RETENTION,
+        };
+        let unavailable = |e: &dyn std::fmt::Display| {
+            warn!(workflow = name, error = %e, "intake failed");
+            HttpResponse::error(
+                503,
+                "unavailable",
+                "the run could not be stored; retry later",
+            )
+        };
+        match self
+            .store
+            .create_run(&run, &event, &dedupe)
+            .await
+            .map_err(|e| unavailable(&e))?
+        {
+            Created::Duplicate(existing) => {
+                info!(workflow = name, run_id = %existing, "duplicate delivery");
+                self.requeue_if_never_started(&existing, name)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Ok(HttpResponse::json(
+                    200,
+                    &json!({ "run_id": existing, "duplicate": true }),
+                ))
+            }
+            Created::New => {
+                audit::record(
+                    self.store.as_ref(),
+                    self.clock.as_ref(),
+                    &run.id,
+                    Stage::Ingest,
+                    "run.received",
+                    json!({ "delivery_id": run.delivery_id, "bytes": req.body.len() }),
+                )
+                .await
+                .map_err(|e| unavailable(&e))?;
+                let message = RunMessage {
+                    run_id: run.id.clone(),
+                    workflow: name.to_string(),
+                };
+                self.queue
+                    .enqueue(&message)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                info!(workflow = name, run_id = %run.id, "run accepted");
+                Ok(HttpResponse::json(
+                    202,
+                    &json!({ "run_id": run.id, "duplicate": false }),
+                ))
+            }
+        }
+    }
+
+    /// A sender retries when we answered 5xx after storing but before
+    /// enqueueing; the retry is a duplicate and must still get the run going.
+    /// Enqueueing twice is harmless: the execution name is the run id.
+    async fn requeue_if_never_started(&self, id: &RunId, workflow: &str) -> Result<(), StageError> {
+        if let Some(run) = self.store.get_run(id).await? {
+            if run.status == RunStatus::Received {
+                let message = RunMessage {
+                    run_id: id.clone(),
+                    workflow: workflow.to_string(),
+                };
+                self.queue.enqueue(&message).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+use crate::stages::StageError;
