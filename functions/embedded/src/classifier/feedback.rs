@@ -12,7 +12,12 @@ use super::{Classifier, ClassifierError, Example, TrainConfig};
 #[derive(Debug, Clone)]
 pub struct TrainingSet {
     spec: Vec<Example>,
-    feedback: VecDeque<Example>,
+    /// Corrections oldest first, each with its sequence number; an entry is
+    /// stale once `latest` points past it.
+    feedback: VecDeque<(u64, String, Example)>,
+    /// The newest correction of each message.
+    latest: BTreeMap<String, u64>,
+    next: u64,
     max_feedback: usize,
     feedback_weight: f32,
 }
@@ -34,6 +39,8 @@ impl TrainingSet {
         Self {
             spec,
             feedback: VecDeque::new(),
+            latest: BTreeMap::new(),
+            next: 0,
             max_feedback,
             feedback_weight: FEEDBACK_WEIGHT,
         }
@@ -43,26 +50,37 @@ impl TrainingSet {
     /// same message replaces an earlier one.
     pub fn add_feedback(&mut self, example: Example) {
         let k = key(&example.text);
-        self.feedback.retain(|e| key(&e.text) != k);
-        self.feedback.push_back(example);
-        while self.feedback.len() > self.max_feedback {
-            self.feedback.pop_front();
+        self.latest.insert(k.clone(), self.next);
+        self.feedback.push_back((self.next, k, example));
+        self.next += 1;
+        while self.latest.len() > self.max_feedback {
+            let Some((seq, k, _)) = self.feedback.pop_front() else {
+                break;
+            };
+            if self.latest.get(&k) == Some(&seq) {
+                self.latest.remove(&k);
+            }
         }
     }
 
     pub fn feedback_len(&self) -> usize {
-        self.feedback.len()
+        self.latest.len()
+    }
+
+    fn live_feedback(&self) -> impl Iterator<Item = &Example> {
+        self.feedback
+            .iter()
+            .filter(|(seq, k, _)| self.latest.get(k) == Some(seq))
+            .map(|(_, _, e)| e)
     }
 
     /// Spec examples then corrections, in a fixed order; a correction
     /// overrides a spec example with the same text.
     pub fn examples(&self) -> Vec<Example> {
-        let corrected: BTreeMap<String, &Example> =
-            self.feedback.iter().map(|e| (key(&e.text), e)).collect();
         self.spec
             .iter()
-            .filter(|e| !corrected.contains_key(&key(&e.text)))
-            .chain(self.feedback.iter())
+            .filter(|e| !self.latest.contains_key(&key(&e.text)))
+            .chain(self.live_feedback())
             .cloned()
             .collect()
     }
@@ -75,7 +93,7 @@ impl TrainingSet {
 
     pub fn train(&self, config: &TrainConfig) -> Result<Classifier, ClassifierError> {
         let examples = self.examples();
-        let spec = examples.len() - self.feedback.len();
+        let spec = examples.len() - self.feedback_len();
         let weights: Vec<f32> = (0..examples.len())
             .map(|i| if i < spec { 1.0 } else { self.feedback_weight })
             .collect();
