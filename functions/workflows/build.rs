@@ -6,7 +6,11 @@ use std::{env, fs};
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let dir = manifest.join("../../workflows");
+    // Overridable so a test can prove that a broken spec fails the build.
+    println!("cargo:rerun-if-env-changed=HANDOFF_WORKFLOWS_DIR");
+    let dir = env::var_os("HANDOFF_WORKFLOWS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../workflows"));
     println!("cargo:rerun-if-changed={}", dir.display());
 
     let files = spec_files(&dir);
@@ -15,11 +19,16 @@ fn main() {
         .map(|path| {
             let name = format!("workflows/{}", path.file_name().unwrap().to_string_lossy());
             println!("cargo:rerun-if-changed={}", path.display());
-            (name, fs::read_to_string(path).expect("readable workflow spec"))
+            (
+                name,
+                fs::read_to_string(path).expect("readable workflow spec"),
+            )
         })
         .collect();
 
-    if let Err(errors) = handoff_spec::Catalog::from_files(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))) {
+    if let Err(errors) =
+        handoff_spec::Catalog::from_files(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))
+    {
         for e in &errors.0 {
             println!("cargo::error={e}");
         }
@@ -31,11 +40,18 @@ fn main() {
         .zip(&texts)
         .map(|(path, (name, _))| {
             let abs = fs::canonicalize(path).unwrap();
-            format!("    ({name:?}, include_str!({:?})),\n", abs.display().to_string())
+            format!(
+                "    ({name:?}, include_str!({:?})),\n",
+                abs.display().to_string()
+            )
         })
         .collect();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("embedded.rs");
-    fs::write(out, format!("pub static FILES: &[(&str, &str)] = &[\n{entries}];\n")).unwrap();
+    fs::write(
+        out,
+        format!("pub static FILES: &[(&str, &str)] = &[\n{entries}];\n"),
+    )
+    .unwrap();
 }
 
 fn spec_files(dir: &Path) -> Vec<PathBuf> {

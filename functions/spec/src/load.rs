@@ -30,9 +30,10 @@ fn strip_location(msg: &str) -> &str {
     msg.split(" at line ").next().unwrap_or(msg)
 }
 
-/// serde_yaml prefixes the path too; we report it in its own column.
+/// serde_yaml prefixes the path (or its parent) too; we report it once.
 fn strip_path<'a>(msg: &'a str, path: &str) -> &'a str {
-    msg.strip_prefix(path)
-        .and_then(|rest| rest.strip_prefix(": "))
-        .unwrap_or(msg)
+    match msg.split_once(": ") {
+        Some((prefix, rest)) if !prefix.is_empty() && path.starts_with(prefix) => rest,
+        _ => msg,
+    }
 }

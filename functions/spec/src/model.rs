@@ -89,7 +89,7 @@ pub struct DeliveryIdSpec {
 
 // ---------------------------------------------------------------- context
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContextSpec {
     /// Upper bound on the serialised context of one run.
@@ -97,6 +97,15 @@ pub struct ContextSpec {
     pub max_bytes: usize,
     #[serde(default)]
     pub lookups: Vec<LookupSpec>,
+}
+
+impl Default for ContextSpec {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_context_bytes(),
+            lookups: Vec::new(),
+        }
+    }
 }
 
 fn default_context_bytes() -> usize {
@@ -278,9 +287,23 @@ pub enum Connector {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 enum RawAction {
-    Webhook { name: String, url: String, secret: String, body: String },
-    Slack { name: String, url: String, text: String },
-    Email { name: String, to: String, subject: String, body: String },
+    Webhook {
+        name: String,
+        url: String,
+        secret: String,
+        body: String,
+    },
+    Slack {
+        name: String,
+        url: String,
+        text: String,
+    },
+    Email {
+        name: String,
+        to: String,
+        subject: String,
+        body: String,
+    },
     Http {
         name: String,
         method: String,
@@ -294,12 +317,34 @@ enum RawAction {
 impl From<RawAction> for ActionSpec {
     fn from(raw: RawAction) -> Self {
         let (name, connector) = match raw {
-            RawAction::Webhook { name, url, secret, body } => (name, Connector::Webhook { url, secret, body }),
+            RawAction::Webhook {
+                name,
+                url,
+                secret,
+                body,
+            } => (name, Connector::Webhook { url, secret, body }),
             RawAction::Slack { name, url, text } => (name, Connector::Slack { url, text }),
-            RawAction::Email { name, to, subject, body } => (name, Connector::Email { to, subject, body }),
-            RawAction::Http { name, method, url, headers, body } => {
-                (name, Connector::Http { method, url, headers, body })
-            }
+            RawAction::Email {
+                name,
+                to,
+                subject,
+                body,
+            } => (name, Connector::Email { to, subject, body }),
+            RawAction::Http {
+                name,
+                method,
+                url,
+                headers,
+                body,
+            } => (
+                name,
+                Connector::Http {
+                    method,
+                    url,
+                    headers,
+                    body,
+                },
+            ),
         };
         ActionSpec { name, connector }
     }
@@ -309,10 +354,31 @@ impl From<ActionSpec> for RawAction {
     fn from(a: ActionSpec) -> Self {
         let name = a.name;
         match a.connector {
-            Connector::Webhook { url, secret, body } => RawAction::Webhook { name, url, secret, body },
+            Connector::Webhook { url, secret, body } => RawAction::Webhook {
+                name,
+                url,
+                secret,
+                body,
+            },
             Connector::Slack { url, text } => RawAction::Slack { name, url, text },
-            Connector::Email { to, subject, body } => RawAction::Email { name, to, subject, body },
-            Connector::Http { method, url, headers, body } => RawAction::Http { name, method, url, headers, body },
+            Connector::Email { to, subject, body } => RawAction::Email {
+                name,
+                to,
+                subject,
+                body,
+            },
+            Connector::Http {
+                method,
+                url,
+                headers,
+                body,
+            } => RawAction::Http {
+                name,
+                method,
+                url,
+                headers,
+                body,
+            },
         }
     }
 }

@@ -26,7 +26,9 @@ pub struct CompiledRule {
 
 impl std::fmt::Debug for CompiledRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledRule").field("name", &self.name).finish()
+        f.debug_struct("CompiledRule")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

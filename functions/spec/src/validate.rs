@@ -32,20 +32,24 @@ impl Problems {
 }
 
 /// Validates everything and compiles the rules (in order) when all is well.
-pub(crate) fn validate(
-    stem: &str,
-    spec: &WorkflowSpec,
-) -> Result<Vec<CompiledRule>, Problems> {
+pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRule>, Problems> {
     let mut p = Problems::default();
     if spec.name != stem {
-        p.add("name", format!("`{}` must match the file name `{stem}`", spec.name));
+        p.add(
+            "name",
+            format!("`{}` must match the file name `{stem}`", spec.name),
+        );
     }
     check_trigger(&spec.trigger, &mut p);
     check_context(spec, &mut p);
     check_reason(&spec.reason, &mut p);
     let rules = check_rules(spec, &mut p);
-    if let Some(approval) = &spec.approval {
-        check_approval(approval, &mut p);
+    match &spec.approval {
+        Some(approval) => check_approval(approval, &mut p),
+        None => p.add(
+            "approval",
+            "missing: low-confidence answers and unmatched runs go to a person, so every workflow names its reviewers",
+        ),
     }
     check_actions(&spec.actions, &mut p);
     if p.0.is_empty() {
@@ -65,7 +69,10 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
     }
     let generic = sig.scheme == SignatureScheme::Generic;
     if generic && sig.header.is_none() {
-        p.add("trigger.signature.header", "the generic scheme needs the header that carries the digest");
+        p.add(
+            "trigger.signature.header",
+            "the generic scheme needs the header that carries the digest",
+        );
     }
     if !generic && (sig.header.is_some() || sig.prefix.is_some() || sig.encoding.is_some()) {
         p.add(
@@ -77,18 +84,27 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
         match (&d.header, &d.json_path) {
             (Some(_), None) => {}
             (None, Some(path)) => check_json_path("trigger.delivery_id.json_path", path, p),
-            _ => p.add("trigger.delivery_id", "give exactly one of `header` or `json_path`"),
+            _ => p.add(
+                "trigger.delivery_id",
+                "give exactly one of `header` or `json_path`",
+            ),
         }
     }
     if !t.fields.contains_key(TEXT_FIELD) {
-        p.add("trigger.fields", "must map `text`, the field the AI step reads");
+        p.add(
+            "trigger.fields",
+            "must map `text`, the field the AI step reads",
+        );
     }
     for (field, path) in &t.fields {
         check_json_path(&format!("trigger.fields.{field}"), path, p);
     }
     for (i, field) in t.required.iter().enumerate() {
         if !t.fields.contains_key(field) {
-            p.add(format!("trigger.required[{i}]"), format!("`{field}` is not a mapped field"));
+            p.add(
+                format!("trigger.required[{i}]"),
+                format!("`{field}` is not a mapped field"),
+            );
         }
     }
 }
@@ -104,11 +120,17 @@ fn check_context(spec: &WorkflowSpec, p: &mut Problems) {
     for (i, lookup) in spec.context.lookups.iter().enumerate() {
         let at = format!("context.lookups[{i}]");
         if !seen.insert(lookup.name()) {
-            p.add(format!("{at}.name"), format!("duplicate lookup `{}`", lookup.name()));
+            p.add(
+                format!("{at}.name"),
+                format!("duplicate lookup `{}`", lookup.name()),
+            );
         }
         if let LookupSpec::Static { key_field, .. } = lookup {
             if !spec.trigger.fields.contains_key(key_field) {
-                p.add(format!("{at}.key_field"), format!("`{key_field}` is not a mapped trigger field"));
+                p.add(
+                    format!("{at}.key_field"),
+                    format!("`{key_field}` is not a mapped trigger field"),
+                );
             }
         }
     }
@@ -124,10 +146,16 @@ fn check_reason(r: &ReasonSpec, p: &mut Problems) {
     let mut seen = BTreeSet::new();
     for (i, label) in r.labels.iter().enumerate() {
         if !seen.insert(label.name.as_str()) {
-            p.add(format!("reason.labels[{i}].name"), format!("duplicate label `{}`", label.name));
+            p.add(
+                format!("reason.labels[{i}].name"),
+                format!("duplicate label `{}`", label.name),
+            );
         }
         if label.examples.is_empty() {
-            p.add(format!("reason.labels[{i}].examples"), "each label needs at least one example");
+            p.add(
+                format!("reason.labels[{i}].examples"),
+                "each label needs at least one example",
+            );
         }
     }
     if !(0.0..=1.0).contains(&r.review_below) {
@@ -136,7 +164,10 @@ fn check_reason(r: &ReasonSpec, p: &mut Problems) {
     let mut fields = BTreeSet::new();
     for (i, f) in r.extract.iter().enumerate() {
         if !fields.insert(f.name.as_str()) {
-            p.add(format!("reason.extract[{i}].name"), format!("duplicate field `{}`", f.name));
+            p.add(
+                format!("reason.extract[{i}].name"),
+                format!("duplicate field `{}`", f.name),
+            );
         }
     }
     if let Some(draft) = &r.draft {
@@ -155,7 +186,10 @@ fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
     for (i, rule) in spec.rules.iter().enumerate() {
         let at = format!("rules[{i}]");
         if !names.insert(rule.name.as_str()) {
-            p.add(format!("{at}.name"), format!("duplicate rule `{}`", rule.name));
+            p.add(
+                format!("{at}.name"),
+                format!("duplicate rule `{}`", rule.name),
+            );
         }
         match CompiledRule::compile(&rule.name, &rule.when) {
             Ok(c) => compiled.push(c),
@@ -168,11 +202,17 @@ fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
         }
         for (j, action) in rule.actions.iter().enumerate() {
             if !actions.contains(action.as_str()) {
-                p.add(format!("{at}.actions[{j}]"), format!("unknown action `{action}`"));
+                p.add(
+                    format!("{at}.actions[{j}]"),
+                    format!("unknown action `{action}`"),
+                );
             }
         }
         if rule.approval && spec.approval.is_none() {
-            p.add(format!("{at}.approval"), "the workflow has no `approval` section");
+            p.add(
+                format!("{at}.approval"),
+                "the workflow has no `approval` section",
+            );
         }
     }
     compiled
@@ -181,7 +221,8 @@ fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
 /// Label literals a rule compares `ai.label` with (`==`, `!=`, `in [...]`).
 fn labels_named_in(expr: &str) -> Vec<String> {
     static CMP: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"ai\.label\s*[!=]=\s*["']([^"']*)["']|["']([^"']*)["']\s*[!=]=\s*ai\.label"#).unwrap()
+        Regex::new(r#"ai\.label\s*[!=]=\s*["']([^"']*)["']|["']([^"']*)["']\s*[!=]=\s*ai\.label"#)
+            .unwrap()
     });
     static IN: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"ai\.label\s+in\s+\[([^\]]*)\]").unwrap());
@@ -203,14 +244,20 @@ fn check_approval(a: &ApprovalSpec, p: &mut Problems) {
     if a.required == 0 || a.required > a.reviewers.len() {
         p.add(
             "approval.required",
-            format!("must be between 1 and the number of reviewers ({})", a.reviewers.len()),
+            format!(
+                "must be between 1 and the number of reviewers ({})",
+                a.reviewers.len()
+            ),
         );
     }
     if a.timeout_seconds == 0 {
         p.add("approval.timeout_seconds", "must be positive");
     }
     if a.on_timeout == OnTimeout::Escalate && a.escalate_to.is_empty() {
-        p.add("approval.escalate_to", "on_timeout: escalate needs reviewers to escalate to");
+        p.add(
+            "approval.escalate_to",
+            "on_timeout: escalate needs reviewers to escalate to",
+        );
     }
 }
 
@@ -219,7 +266,10 @@ fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
     for (i, action) in actions.iter().enumerate() {
         let at = format!("actions[{i}]");
         if !seen.insert(action.name.as_str()) {
-            p.add(format!("{at}.name"), format!("duplicate action `{}`", action.name));
+            p.add(
+                format!("{at}.name"),
+                format!("duplicate action `{}`", action.name),
+            );
         }
         match &action.connector {
             Connector::Webhook { url, secret, body } => {
@@ -238,9 +288,17 @@ fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
                 check_template(&format!("{at}.subject"), subject, p);
                 check_template(&format!("{at}.body"), body, p);
             }
-            Connector::Http { method, url, headers, body } => {
+            Connector::Http {
+                method,
+                url,
+                headers,
+                body,
+            } => {
                 if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-                    p.add(format!("{at}.method"), format!("unsupported method `{method}`"));
+                    p.add(
+                        format!("{at}.method"),
+                        format!("unsupported method `{method}`"),
+                    );
                 }
                 check_url(&format!("{at}.url"), url, p);
                 for (name, value) in headers {

@@ -1,0 +1,180 @@
+//! Each kind of spec mistake is reported with the file, the YAML path and a
+//! reason a workflow author can act on.
+
+use handoff_spec::{SpecError, Workflow};
+
+const FILE: &str = "workflows/demo.yaml";
+
+const VALID: &str = r#"
+name: demo
+version: 1
+trigger:
+  signature: { scheme: github, secret: demo/webhook }
+  fields: { text: $.body, sender: $.user.email }
+  required: [text]
+reason:
+  labels:
+    - { name: refund, description: Money back, examples: [please refund me] }
+    - { name: other, description: Anything else, examples: [hello there] }
+rules:
+  - { name: refunds, when: 'ai.label == "refund"', route: billing, actions: [notify], approval: true }
+  - { name: rest, when: "true", route: general }
+approval: { reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }
+actions:
+  - { name: notify, type: slack, url: "https://hooks.example.com/x", text: "{{ ai.label }}" }
+"#;
+
+fn errors_of(yaml: &str) -> Vec<SpecError> {
+    match Workflow::from_yaml(FILE, yaml) {
+        Ok(_) => panic!("expected the spec to be rejected"),
+        Err(e) => e.0,
+    }
+}
+
+fn assert_reported(yaml: &str, path: &str, reason_part: &str) {
+    let errors = errors_of(yaml);
+    let hit = errors
+        .iter()
+        .find(|e| e.path == path && e.reason.contains(reason_part));
+    assert!(
+        hit.is_some(),
+        "no error at `{path}` containing `{reason_part}`; got {errors:#?}"
+    );
+    let shown = hit.unwrap().to_string();
+    assert!(
+        shown.starts_with(FILE),
+        "message must name the file: {shown}"
+    );
+    assert!(shown.contains(path), "message must name the path: {shown}");
+}
+
+#[test]
+fn the_valid_spec_loads() {
+    let w = Workflow::from_yaml(FILE, VALID).expect("valid");
+    assert_eq!(w.rules.len(), 2);
+}
+
+#[test]
+fn bad_cel_names_the_rule() {
+    let yaml = VALID.replace(
+        r#"when: 'ai.label == "refund"'"#,
+        r#"when: 'ai.label == == "refund"'"#,
+    );
+    assert_reported(&yaml, "rules[0].when", "invalid CEL");
+}
+
+#[test]
+fn unknown_variable_in_rule_is_a_typo() {
+    let yaml = VALID.replace(
+        r#"when: 'ai.label == "refund"'"#,
+        r#"when: 'aii.label == "refund"'"#,
+    );
+    assert_reported(&yaml, "rules[0].when", "unknown variable `aii`");
+}
+
+#[test]
+fn unknown_label_in_rule() {
+    let yaml = VALID.replace(r#"ai.label == "refund""#, r#"ai.label == "refunds""#);
+    assert_reported(&yaml, "rules[0].when", "unknown label `refunds`");
+}
+
+#[test]
+fn unknown_label_in_an_in_list() {
+    let yaml = VALID.replace(
+        r#"ai.label == "refund""#,
+        r#"ai.label in ["refund", "chargeback"]"#,
+    );
+    assert_reported(&yaml, "rules[0].when", "unknown label `chargeback`");
+}
+
+#[test]
+fn missing_required_field() {
+    let yaml = VALID.replace("version: 1\n", "");
+    assert_reported(&yaml, "", "missing field `version`");
+}
+
+#[test]
+fn unknown_action_type() {
+    let yaml = VALID.replace("type: slack", "type: fax");
+    assert_reported(&yaml, "actions[0].type", "unknown variant `fax`");
+}
+
+#[test]
+fn rule_names_an_unknown_action() {
+    let yaml = VALID.replace("actions: [notify]", "actions: [notify, page_oncall]");
+    assert_reported(&yaml, "rules[0].actions[1]", "unknown action `page_oncall`");
+}
+
+#[test]
+fn typo_in_a_key_is_not_ignored() {
+    let yaml = VALID.replace("route: general", "route: general, aproval: true");
+    assert_reported(&yaml, "rules[1].aproval", "unknown field `aproval`");
+}
+
+#[test]
+fn name_must_match_file() {
+    let yaml = VALID.replace("name: demo", "name: other-demo");
+    assert_reported(&yaml, "name", "must match the file name `demo`");
+}
+
+#[test]
+fn invalid_json_path() {
+    let yaml = VALID.replace("text: $.body", "text: '$.body[?'");
+    assert_reported(&yaml, "trigger.fields.text", "invalid JSONPath");
+}
+
+#[test]
+fn required_approvals_cannot_exceed_reviewers() {
+    let yaml = VALID.replace(
+        "reviewers: [a@example.com]",
+        "reviewers: [a@example.com], required: 2",
+    );
+    assert_reported(
+        &yaml,
+        "approval.required",
+        "between 1 and the number of reviewers",
+    );
+}
+
+#[test]
+fn escalation_needs_someone_to_escalate_to() {
+    let yaml = VALID.replace("on_timeout: reject", "on_timeout: escalate");
+    assert_reported(&yaml, "approval.escalate_to", "needs reviewers");
+}
+
+#[test]
+fn url_without_scheme() {
+    let yaml = VALID.replace("https://hooks.example.com/x", "hooks.example.com/x");
+    assert_reported(&yaml, "actions[0].url", "no http:// or https:// scheme");
+}
+
+#[test]
+fn template_that_does_not_parse() {
+    let yaml = VALID.replace("{{ ai.label }}", "{{ ai.label ");
+    assert_reported(&yaml, "actions[0].text", "invalid template");
+}
+
+#[test]
+fn text_must_be_mapped() {
+    let yaml = VALID.replace("text: $.body, ", "");
+    assert_reported(&yaml, "trigger.fields", "must map `text`");
+}
+
+#[test]
+fn missing_secret_name() {
+    let yaml = VALID.replace("secret: demo/webhook", "secret: ' '");
+    assert_reported(&yaml, "trigger.signature.secret", "missing secret name");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let broken = VALID
+        .replace(r#"ai.label == "refund""#, r#"ai.label == "nope""#)
+        .replace("reviewers: [a@example.com]", "reviewers: []");
+    let paths: Vec<String> = errors_of(&broken).into_iter().map(|e| e.path).collect();
+    assert!(paths.contains(&"rules[0].when".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"approval.reviewers".to_string()),
+        "{paths:?}"
+    );
+}
