@@ -1,0 +1,215 @@
+//! The stages chained as the state machine chains them, on in-memory ports.
+
+mod support;
+
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+use handoff_core::stages::finalize::FinalizeInput;
+use serde_json::{json, Value};
+use support::*;
+
+#[tokio::test]
+async fn support_refund_is_classified_routed_and_held_for_approval() {
+    let h = Harness::new();
+    let run = h.accept("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    let ai = h.reason().run(&run).await.unwrap();
+    assert_eq!(ai["label"], "refund_request", "{ai}");
+    let flags = h.decide().run(&run).await.unwrap();
+    assert_eq!(flags["needs_approval"], true);
+    assert_eq!(flags["approval_timeout_seconds"], 14400);
+
+    let stored: AiResult = serde_json::from_value(
+        h.store
+            .get_slot(&run.run_id, &Slot::Ai)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored.fields["amount"],
+        json!({ "value": 129.0, "currency": "EUR" })
+    );
+    assert!(
+        stored
+            .draft
+            .as_deref()
+            .unwrap()
+            .contains("Hi Dana Whitfield"),
+        "{:?}",
+        stored.draft
+    );
+    let decision: Decision = serde_json::from_value(
+        h.store
+            .get_slot(&run.run_id, &Slot::Decision)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decision.rule.as_deref(), Some("large-refund"));
+    assert_eq!(decision.route, "billing-team");
+}
+
+#[tokio::test]
+async fn hot_enterprise_lead_needs_a_sales_lead() {
+    let h = Harness::new();
+    let run = h.accept("webhook-lead-qualification.json").await;
+    h.context().run(&run).await.unwrap();
+    let ai = h.reason().run(&run).await.unwrap();
+    assert_eq!(ai["label"], "ready_to_buy", "{ai}");
+    let flags = h.decide().run(&run).await.unwrap();
+    assert_eq!(flags["route"], "enterprise-sales");
+    assert_eq!(flags["needs_approval"], true);
+}
+
+#[tokio::test]
+async fn matched_invoice_is_paid_without_approval_and_completes() {
+    let h = Harness::new();
+    let run = h.accept("webhook-invoice-approval.json").await;
+    h.context().run(&run).await.unwrap();
+    let ai = h.reason().run(&run).await.unwrap();
+    assert_eq!(ai["label"], "invoice", "{ai}");
+    let flags = h.decide().run(&run).await.unwrap();
+    assert_eq!(flags["route"], "auto-pay", "{flags}");
+    assert_eq!(flags["needs_approval"], false);
+
+    let acted = h.act().run(&run).await.unwrap();
+    assert_eq!(acted["performed"], 2);
+    let performed = h.sink.performed.lock().unwrap().clone();
+    assert_eq!(performed[0].action, "schedule_payment");
+    let body: Value = serde_json::from_str(&performed[0].body).unwrap();
+    assert_eq!(body["po"], "PO-4471");
+    assert_eq!(body["amount"]["value"], 1250.0);
+    assert_eq!(
+        performed[0].headers["idempotency-key"],
+        format!("{}:schedule_payment", run.run_id)
+    );
+
+    let done = h
+        .finalize()
+        .run(&FinalizeInput {
+            run_id: run.run_id.clone(),
+            workflow: run.workflow.clone(),
+            failure: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "COMPLETED");
+    let trail: Vec<String> = h
+        .store
+        .trail(&run.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "run.received",
+        "start.finished",
+        "context.finished",
+        "reason.finished",
+        "decide.finished",
+        "action.performed",
+        "act.finished",
+        "finalize.finished",
+    ] {
+        assert!(
+            trail.contains(&kind.to_string()),
+            "missing {kind} in {trail:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_retried_act_stage_performs_nothing_twice() {
+    let h = Harness::new();
+    let run = h.accept("webhook-invoice-approval.json").await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    h.decide().run(&run).await.unwrap();
+    h.act().run(&run).await.unwrap();
+    let again = h.act().run(&run).await.unwrap();
+    assert_eq!(again["performed"], 0);
+    assert_eq!(again["skipped"], 2);
+    assert_eq!(h.sink.performed.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_failure_is_recorded_and_final() {
+    let h = Harness::new();
+    let run = h.accept("webhook-support-triage.json").await;
+    let failure: FinalizeInput = serde_json::from_value(json!({
+        "run_id": run.run_id, "workflow": run.workflow,
+        "failure": { "Error": "Handoff.ActionFailed", "Cause": "receiver said 400" }
+    }))
+    .unwrap();
+    let done = h.finalize().run(&failure).await.unwrap();
+    assert_eq!(done["status"], "FAILED");
+    let stored = h.store.get_run(&run.run_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Failed);
+    assert!(stored.summary.error.unwrap().contains("receiver said 400"));
+    // A second finalize (a retried task) changes nothing.
+    let again = h
+        .finalize()
+        .run(&FinalizeInput {
+            failure: None,
+            ..failure
+        })
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "FAILED");
+}
+
+/// Claim check: what travels between states stays small however large the
+/// webhook body is.
+#[tokio::test]
+async fn state_payloads_stay_under_8_kib_for_a_200_kib_body() {
+    use handoff_core::trigger::hmac_hex;
+    let h = Harness::new();
+    let filler = "lorem ipsum dolor sit amet ".repeat(200 * 1024 / 27);
+    let body = json!({
+        "message_id": "<big@acme-supplies.example>",
+        "from": "billing@acme-supplies.example",
+        "subject": "Invoice INV-2026-0999 for PO-4480",
+        "supplier": "acme-supplies",
+        "body": format!("Invoice INV-2026-0999 for PO-4480, total EUR 300.00. {filler}"),
+    })
+    .to_string();
+    assert!(body.len() >= 200 * 1024);
+    let mut req = sample_request("webhook-invoice-approval.json");
+    req.headers.insert(
+        "x-signature".into(),
+        format!("sha256={}", hmac_hex(TEST_SECRET, body.as_bytes())),
+    );
+    req.headers.insert("x-delivery-id".into(), "big-one".into());
+    req.body = body.into_bytes();
+    let response = h.ingest().handle(&req).await;
+    assert_eq!(response.status, 202);
+    let message = h.queue.messages.lock().unwrap()[0].clone();
+
+    let mut state = json!({ "run_id": message.run_id, "workflow": message.workflow });
+    let run = RunRef {
+        run_id: message.run_id.clone(),
+        workflow: message.workflow.clone(),
+    };
+    h.starter().start(&message).await.unwrap();
+    let outputs = [
+        ("context", h.context().run(&run).await.unwrap()),
+        ("reason", h.reason().run(&run).await.unwrap()),
+        ("decide", h.decide().run(&run).await.unwrap()),
+        ("act", h.act().run(&run).await.unwrap()),
+    ];
+    for (slot, output) in outputs {
+        state[slot] = json!({ "result": output });
+        let size = serde_json::to_vec(&state).unwrap().len();
+        assert!(size < 8 * 1024, "state after {slot} is {size} bytes");
+    }
+    assert!(
+        serde_json::to_vec(&serde_json::to_value(&message).unwrap())
+            .unwrap()
+            .len()
+            < 8 * 1024
+    );
+}
