@@ -1,0 +1,328 @@
+//! Domain types ⇄ DynamoDB items, by hand: a few flat attributes per item
+//! (keys, status, timestamps) and nested data as JSON strings. Pure, so the
+//! key layout and round trips are unit-tested without a table.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use handoff_core::domain::*;
+use handoff_core::ports::StoreError;
+use serde::de::DeserializeOwned;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const BY_STATUS: &str = "ByStatus";
+pub const BY_SENDER: &str = "BySender";
+pub const META: &str = "META";
+pub const PENDING_APPROVALS: &str = "APPROVAL#pending";
+
+/// Fixed width (microseconds, `Z`) so string order is time order in keys.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn run_pk(id: &RunId) -> String {
+    format!("RUN#{id}")
+}
+
+pub fn status_pk(status: RunStatus) -> String {
+    format!("STATUS#{status}")
+}
+
+pub fn sender_pk(workflow: &str, sender: &str) -> String {
+    format!("SENDER#{workflow}#{sender}")
+}
+
+/// The run's position in both indexes: newest first sorts by this.
+pub fn run_sort_key(run: &Run) -> String {
+    format!("{}#{}", ts(run.created_at), run.id)
+}
+
+pub fn approval_pk(id: &ApprovalId) -> String {
+    format!("APPROVAL#{id}")
+}
+
+pub fn approval_pointer_sk(approval: &Approval) -> String {
+    format!("APPROVAL#{}#{}", ts(approval.created_at), approval.id)
+}
+
+pub fn dedupe_pk(key: &DedupeKey) -> String {
+    format!("DEDUPE#{}#{}", key.workflow, key.delivery_id)
+}
+
+pub fn feedback_pk(workflow: &str) -> String {
+    format!("FEEDBACK#{workflow}")
+}
+
+pub fn slot_sk(slot: &handoff_core::ports::Slot) -> String {
+    format!("SLOT#{}", slot.key())
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn json_attr<T: serde::Serialize>(value: &T) -> AttributeValue {
+    s(serde_json::to_string(value).expect("domain types serialise to JSON"))
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("stored item has a bad `{what}`: {detail}"))
+}
+
+/// Typed reads of one item's attributes; a missing or mistyped attribute is
+/// a corrupt item, reported as `Unavailable` with the attribute's name.
+pub struct Reader<'a>(pub &'a Item);
+
+impl<'a> Reader<'a> {
+    pub fn opt_str(&self, name: &str) -> Option<&'a str> {
+        match self.0.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Result<&'a str, StoreError> {
+        self.opt_str(name).ok_or_else(|| corrupt(name, "missing"))
+    }
+
+    pub fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
+        parse_time(self.str(name)?).map_err(|e| corrupt(name, e))
+    }
+
+    pub fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.opt_str(name)
+            .map(|v| parse_time(v).map_err(|e| corrupt(name, e)))
+            .transpose()
+    }
+
+    pub fn json<T: DeserializeOwned>(&self, name: &str) -> Result<T, StoreError> {
+        serde_json::from_str(self.str(name)?).map_err(|e| corrupt(name, e))
+    }
+
+    pub fn number(&self, name: &str) -> Result<i64, StoreError> {
+        match self.0.get(name) {
+            Some(AttributeValue::N(v)) => v.parse().map_err(|e| corrupt(name, e)),
+            _ => Err(corrupt(name, "missing")),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, StoreError> {
+        match self.0.get(name) {
+            Some(AttributeValue::Bool(v)) => Ok(*v),
+            _ => Err(corrupt(name, "missing")),
+        }
+    }
+}
+
+fn parse_time(v: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc))
+}
+
+pub fn run_item(run: &Run) -> Item {
+    let sort = run_sort_key(run);
+    let mut item = Item::from([
+        (PK.into(), s(run_pk(&run.id))),
+        (SK.into(), s(META)),
+        ("id".into(), s(run.id.as_str())),
+        ("workflow".into(), s(&run.workflow)),
+        ("status".into(), s(run.status.as_str())),
+        ("stage".into(), s(run.stage.as_str())),
+        ("delivery_id".into(), s(&run.delivery_id)),
+        ("created_at".into(), s(ts(run.created_at))),
+        ("updated_at".into(), s(ts(run.updated_at))),
+        ("summary".into(), json_attr(&run.summary)),
+        (GSI1PK.into(), s(status_pk(run.status))),
+        (GSI1SK.into(), s(sort.clone())),
+    ]);
+    if let Some(sender) = &run.sender {
+        item.insert("sender".into(), s(sender));
+        item.insert(GSI2PK.into(), s(sender_pk(&run.workflow, sender)));
+        item.insert(GSI2SK.into(), s(sort));
+    }
+    item
+}
+
+pub fn parse_stage(v: &str) -> Option<Stage> {
+    serde_json::from_value(serde_json::Value::String(v.to_string())).ok()
+}
+
+pub fn run_from_item(item: &Item) -> Result<Run, StoreError> {
+    let r = Reader(item);
+    let status = r.str("status")?;
+    let stage = r.str("stage")?;
+    Ok(Run {
+        id: RunId(r.str("id")?.to_string()),
+        workflow: r.str("workflow")?.to_string(),
+        status: RunStatus::parse(status).ok_or_else(|| corrupt("status", status))?,
+        stage: parse_stage(stage).ok_or_else(|| corrupt("stage", stage))?,
+        delivery_id: r.str("delivery_id")?.to_string(),
+        sender: r.opt_str("sender").map(str::to_string),
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        summary: match r.opt_str("summary") {
+            Some(_) => r.json("summary")?,
+            None => RunSummary::default(),
+        },
+    })
+}
+
+pub fn event_item(id: &RunId, event: &CanonicalEvent) -> Item {
+    Item::from([
+        (PK.into(), s(run_pk(id))),
+        (SK.into(), s("EVENT")),
+        ("event".into(), json_attr(event)),
+    ])
+}
+
+/// `expires_at` is the table's TTL attribute: epoch seconds, so DynamoDB
+/// drops the key once senders stop retrying.
+pub fn dedupe_item(key: &DedupeKey, run: &RunId) -> Item {
+    Item::from([
+        (PK.into(), s(dedupe_pk(key))),
+        (SK.into(), s(META)),
+        ("run_id".into(), s(run.as_str())),
+        ("expires_at".into(), n(key.expires_at.timestamp())),
+    ])
+}
+
+pub fn slot_item(id: &RunId, slot: &handoff_core::ports::Slot, value: &serde_json::Value) -> Item {
+    Item::from([
+        (PK.into(), s(run_pk(id))),
+        (SK.into(), s(slot_sk(slot))),
+        ("value".into(), json_attr(value)),
+    ])
+}
+
+/// `suffix` keeps two events of the same microsecond apart.
+pub fn audit_item(event: &AuditEvent, suffix: &str) -> Item {
+    Item::from([
+        (PK.into(), s(run_pk(&event.run_id))),
+        (SK.into(), s(format!("EVT#{}#{suffix}", ts(event.at)))),
+        ("event".into(), json_attr(event)),
+    ])
+}
+
+pub fn feedback_item(feedback: &Feedback) -> Item {
+    Item::from([
+        (PK.into(), s(feedback_pk(&feedback.workflow))),
+        (
+            SK.into(),
+            s(format!("{}#{}", ts(feedback.at), feedback.run_id)),
+        ),
+        ("feedback".into(), json_attr(feedback)),
+    ])
+}
+
+/// Votes are a map reviewer → vote JSON so one conditional `SET` adds a vote
+/// only for a reviewer who has none. The approval's expiry is stored as
+/// `link_expires_at` (a string): `expires_at` is the table's TTL attribute
+/// and must not delete approvals.
+pub fn approval_item(approval: &Approval) -> Item {
+    let votes = approval
+        .votes
+        .iter()
+        .map(|v| (v.reviewer.clone(), json_attr(v)))
+        .collect();
+    let mut item = Item::from([
+        (PK.into(), s(approval_pk(&approval.id))),
+        (SK.into(), s(META)),
+        ("id".into(), s(approval.id.as_str())),
+        ("run_id".into(), s(approval.run_id.as_str())),
+        ("workflow".into(), s(&approval.workflow)),
+        ("task_token".into(), s(&approval.task_token)),
+        ("reviewers".into(), json_attr(&approval.reviewers)),
+        ("required".into(), n(approval.required)),
+        ("status".into(), json_attr(&approval.status)),
+        (
+            "escalation".into(),
+            AttributeValue::Bool(approval.escalation),
+        ),
+        ("created_at".into(), s(ts(approval.created_at))),
+        ("link_expires_at".into(), s(ts(approval.expires_at))),
+        ("votes".into(), AttributeValue::M(votes)),
+    ]);
+    if let Some(at) = approval.decided_at {
+        item.insert("decided_at".into(), s(ts(at)));
+    }
+    if approval.status == ApprovalStatus::Pending {
+        item.insert(GSI1PK.into(), s(PENDING_APPROVALS));
+        item.insert(
+            GSI1SK.into(),
+            s(format!("{}#{}", ts(approval.created_at), approval.id)),
+        );
+    }
+    item
+}
+
+/// The status as stored: the JSON string of the enum (`"pending"`).
+pub fn approval_status_attr(status: ApprovalStatus) -> AttributeValue {
+    json_attr(&status)
+}
+
+pub fn approval_from_item(item: &Item) -> Result<Approval, StoreError> {
+    let r = Reader(item);
+    let mut votes = match item.get("votes") {
+        Some(AttributeValue::M(map)) => map
+            .values()
+            .map(|v| match v {
+                AttributeValue::S(json) => {
+                    serde_json::from_str::<Vote>(json).map_err(|e| corrupt("votes", e))
+                }
+                _ => Err(corrupt("votes", "not a string")),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    votes.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.reviewer.cmp(&b.reviewer)));
+    Ok(Approval {
+        id: ApprovalId(r.str("id")?.to_string()),
+        run_id: RunId(r.str("run_id")?.to_string()),
+        workflow: r.str("workflow")?.to_string(),
+        task_token: r.str("task_token")?.to_string(),
+        reviewers: r.json("reviewers")?,
+        required: usize::try_from(r.number("required")?).map_err(|e| corrupt("required", e))?,
+        status: r.json("status")?,
+        escalation: r.bool("escalation")?,
+        created_at: r.time("created_at")?,
+        expires_at: r.time("link_expires_at")?,
+        votes,
+        decided_at: r.opt_time("decided_at")?,
+    })
+}
+
+/// A page position: the index sort key (`<created_at>#<id>`) of the last
+/// item returned. One string serves every index query and the merge across
+/// statuses, and stays valid when a run moves between status partitions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    pub after: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).expect("cursor serialises"))
+    }
+
+    /// A cursor that does not decode names no page: `NotFound`.
+    pub fn decode(text: &str) -> Result<Self, StoreError> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|_| StoreError::NotFound(format!("page cursor `{text}`")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| StoreError::NotFound(format!("page cursor `{text}`")))
+    }
+}

@@ -1,0 +1,674 @@
+//! The run store on one DynamoDB table (DESIGN §3). Every status change is a
+//! conditional write; nothing is read-modify-written.
+//!
+//! Items (PK / SK):
+//! - run `RUN#<id>` / `META`, indexed by status (`ByStatus`: `STATUS#<status>`,
+//!   `<created_at>#<id>`) and, when it has one, sender (`BySender`:
+//!   `SENDER#<workflow>#<sender>`, `<created_at>#<id>`)
+//! - event `RUN#<id>` / `EVENT`, slots `RUN#<id>` / `SLOT#<key>`, audit
+//!   `RUN#<id>` / `EVT#<ts>#<random>`
+//! - approval `APPROVAL#<id>` / `META` (in `ByStatus` as `APPROVAL#pending`
+//!   while pending) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
+//! - dedupe `DEDUPE#<workflow>#<delivery>` / `META` with TTL `expires_at`
+//! - feedback `FEEDBACK#<workflow>` / `<ts>#<run id>`
+
+pub mod codec;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
+};
+use chrono::{DateTime, Utc};
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+
+use codec::*;
+
+pub struct DynamoStore {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(aws_sdk_dynamodb::Client::new(config), table)
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn put_tx(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// All items of one partition whose sort key starts with `prefix`, in
+    /// sort-key order.
+    async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+        ascending: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk.clone()));
+            request = if prefix.is_empty() {
+                request.key_condition_expression("#pk = :pk")
+            } else {
+                request
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = request
+                .scan_index_forward(ascending)
+                .consistent_read(true)
+                .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            if limit.is_some_and(|l| items.len() >= l) {
+                items.truncate(limit.unwrap_or(usize::MAX));
+                return Ok(items);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Up to `want` items of one index partition past `after` (exclusive) in
+    /// the given direction, applying `filter` and reading on until `want`
+    /// items passed it or the partition ends.
+    async fn query_index(&self, q: IndexQuery<'_>, want: usize) -> Result<Vec<Item>, StoreError> {
+        let (pk_attr, sk_attr) = match q.index {
+            BY_SENDER => (GSI2PK, GSI2SK),
+            _ => (GSI1PK, GSI1SK),
+        };
+        let mut key_condition = "#ipk = :ipk".to_string();
+        let mut values: HashMap<String, AttributeValue> =
+            HashMap::from([(":ipk".to_string(), s(q.partition.clone()))]);
+        if let Some(after) = q.after {
+            key_condition.push_str(if q.ascending {
+                " AND #isk > :after"
+            } else {
+                " AND #isk < :after"
+            });
+            values.insert(":after".into(), s(after));
+        }
+        let mut names = HashMap::from([
+            ("#ipk".to_string(), pk_attr.to_string()),
+            ("#isk".to_string(), sk_attr.to_string()),
+        ]);
+        let mut filters = Vec::new();
+        for (i, (attr, value)) in q.filters.iter().enumerate() {
+            names.insert(format!("#f{i}"), attr.to_string());
+            values.insert(format!(":f{i}"), s(value.clone()));
+            filters.push(format!("#f{i} = :f{i}"));
+        }
+        if q.after.is_none() {
+            names.remove("#isk");
+        }
+        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(q.index)
+                .key_condition_expression(&key_condition)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(q.ascending)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            if items.len() >= want {
+                items.truncate(want);
+                return Ok(items);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Fresh copies of items by key, in the order of `keys`.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<Vec<Item>, StoreError> {
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))]))
+                .collect();
+            // Unprocessed keys come back under throttling; a few rounds with
+            // the SDK's own retries underneath are enough.
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let r = Reader(&item);
+                    let key = (r.str(PK)?.to_string(), r.str(SK)?.to_string());
+                    found.insert(key, item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "batch read left keys unprocessed".into(),
+                ));
+            }
+        }
+        Ok(keys.into_iter().filter_map(|k| found.remove(&k)).collect())
+    }
+}
+
+struct IndexQuery<'a> {
+    index: &'static str,
+    partition: String,
+    after: Option<&'a str>,
+    ascending: bool,
+    /// Attribute = value conditions applied after the key condition.
+    filters: Vec<(&'static str, String)>,
+}
+
+fn unavailable<E>(err: SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+/// For a conditional update that failed: the item as it was (requested with
+/// `ReturnValuesOnConditionCheckFailure::AllOld`) tells a conflict from a
+/// missing item.
+fn conditional_failure(
+    err: SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
+    what: &str,
+) -> StoreError {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match err.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(e)) => match e.item() {
+            Some(old) if !old.is_empty() => {
+                let status = Reader(old).opt_str("status").unwrap_or("?").to_string();
+                StoreError::Conflict(format!("{what} is {status}"))
+            }
+            _ => StoreError::NotFound(what.to_string()),
+        },
+        _ => unavailable(err),
+    }
+}
+
+fn page_limit(limit: usize) -> usize {
+    if limit == 0 {
+        50
+    } else {
+        limit
+    }
+}
+
+/// Takes one page from items sorted in page order; the cursor is the sort
+/// key of the page's last item when more follow.
+fn paginate(
+    mut items: Vec<Item>,
+    limit: usize,
+    sort_attr: &str,
+) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = match (more, items.last()) {
+        (true, Some(last)) => Some(
+            Cursor {
+                after: Reader(last).str(sort_attr)?.to_string(),
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok((items, next))
+}
+
+#[async_trait]
+impl Runs for DynamoStore {
+    async fn create_run(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+    ) -> Result<Created, StoreError> {
+        // A dedupe item past its expiry may linger until TTL deletes it; it
+        // no longer counts.
+        let dedupe_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(dedupe_item(dedupe, &run.id)))
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(dedupe_put).build())
+            .transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?)
+            .transact_items(self.put_tx(event_item(&run.id, event), None)?)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Created::New),
+            Err(err) => err,
+        };
+        let reasons = err
+            .as_service_error()
+            .and_then(|e| match e {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Some(c.cancellation_reasons().to_vec())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if code(0) == "ConditionalCheckFailed" {
+            let item = self
+                .get(dedupe_pk(dedupe), META)
+                .await?
+                .ok_or_else(|| StoreError::Conflict("dedupe key vanished; retry".into()))?;
+            let existing = RunId(Reader(&item).str("run_id")?.to_string());
+            return Ok(Created::Duplicate(existing));
+        }
+        if code(1) == "ConditionalCheckFailed" {
+            return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+        }
+        Err(unavailable(err))
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        self.get(run_pk(id), META)
+            .await?
+            .map(|item| run_from_item(&item))
+            .transpose()
+    }
+
+    async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
+        self.get(run_pk(id), "EVENT")
+            .await?
+            .map(|item| Reader(&item).json("event"))
+            .transpose()
+    }
+
+    async fn transition(
+        &self,
+        id: &RunId,
+        from: &[RunStatus],
+        to: RunStatus,
+        stage: Stage,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if from.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "{id}: no status to move from"
+            )));
+        }
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(run_pk(id)))
+            .key(SK, s(META))
+            .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
+            .update_expression(
+                "SET #status = :to, #stage = :stage, updated_at = :at, GSI1PK = :gsi1pk",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#stage", "stage")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":stage", s(stage.as_str()))
+            .expression_attribute_values(":at", s(ts(at)))
+            .expression_attribute_values(":gsi1pk", s(status_pk(to)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (p, status) in placeholders.iter().zip(from) {
+            request = request.expression_attribute_values(p, s(status.as_str()));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| conditional_failure(e, &format!("run {id}")))?;
+        Ok(())
+    }
+
+    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
+        let json = serde_json::to_string(summary).expect("summary serialises");
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(run_pk(id)))
+            .key(SK, s(META))
+            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET summary = :summary")
+            .expression_attribute_values(":summary", s(json))
+            .send()
+            .await
+            .map_err(|e| conditional_failure(e, &format!("run {id}")))?;
+        Ok(())
+    }
+
+    /// Newest first. A status selects its `ByStatus` partition; a sender of a
+    /// workflow without a status its `BySender` partition; otherwise every
+    /// status partition is queried and merged (six queries, no scan). Other
+    /// criteria are filter expressions, read on until the page is full.
+    async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError> {
+        let limit = page_limit(query.limit);
+        let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let after = cursor.as_ref().map(|c| c.after.as_str());
+        let want = limit + 1;
+        let mut filters = Vec::new();
+        if let Some(w) = &query.workflow {
+            filters.push(("workflow", w.clone()));
+        }
+
+        let (mut items, sort_attr) = match (query.status, &query.sender, &query.workflow) {
+            (None, Some(sender), Some(workflow)) => {
+                let q = IndexQuery {
+                    index: BY_SENDER,
+                    partition: sender_pk(workflow, sender),
+                    after,
+                    ascending: false,
+                    filters: Vec::new(),
+                };
+                (self.query_index(q, want).await?, GSI2SK)
+            }
+            (status, sender, _) => {
+                if let Some(sender) = sender {
+                    filters.push(("sender", sender.clone()));
+                }
+                let statuses = match status {
+                    Some(s) => vec![s],
+                    None => RunStatus::ALL.to_vec(),
+                };
+                let mut merged = Vec::new();
+                for status in statuses {
+                    let q = IndexQuery {
+                        index: BY_STATUS,
+                        partition: status_pk(status),
+                        after,
+                        ascending: false,
+                        filters: filters.clone(),
+                    };
+                    merged.extend(self.query_index(q, want).await?);
+                }
+                (merged, GSI1SK)
+            }
+        };
+        items.sort_by(|a, b| {
+            let key = |i: &Item| Reader(i).opt_str(sort_attr).unwrap_or_default().to_string();
+            key(b).cmp(&key(a))
+        });
+        let (items, next) = paginate(items, limit, sort_attr)?;
+        Ok(Page {
+            items: items.iter().map(run_from_item).collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+}
+
+#[async_trait]
+impl RunData for DynamoStore {
+    async fn put_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.put(slot_item(id, slot, value)).await
+    }
+
+    async fn get_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.get(run_pk(id), &slot_sk(slot))
+            .await?
+            .map(|item| Reader(&item).json("value"))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let suffix = format!("{:08x}", rand::random::<u32>());
+        self.put(audit_item(event, &suffix)).await
+    }
+
+    async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.query_prefix(run_pk(id), "EVT#", true, None)
+            .await?
+            .iter()
+            .map(|item| Reader(item).json("event"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Approvals for DynamoStore {
+    /// The approval and its pointer under the run, together.
+    async fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+        let pointer = Item::from([
+            (PK.into(), s(run_pk(&approval.run_id))),
+            (SK.into(), s(approval_pointer_sk(approval))),
+            ("approval_id".into(), s(approval.id.as_str())),
+        ]);
+        self.client
+            .transact_write_items()
+            .transact_items(self.put_tx(approval_item(approval), None)?)
+            .transact_items(self.put_tx(pointer, None)?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
+        self.get(approval_pk(id), META)
+            .await?
+            .map(|item| approval_from_item(&item))
+            .transpose()
+    }
+
+    async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
+        let json = serde_json::to_string(vote).expect("votes serialise");
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(approval_pk(id)))
+            .key(SK, s(META))
+            .condition_expression("#status = :pending AND attribute_not_exists(votes.#r)")
+            .update_expression("SET votes.#r = :vote")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#r", &vote.reviewer)
+            .expression_attribute_values(":pending", approval_status_attr(ApprovalStatus::Pending))
+            .expression_attribute_values(":vote", s(json))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+            .map_err(|e| conditional_failure(e, &format!("approval {id}")))?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Unavailable("vote returned no item".into()))?;
+        approval_from_item(&item)
+    }
+
+    async fn close_approval(
+        &self,
+        id: &ApprovalId,
+        to: ApprovalStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(approval_pk(id)))
+            .key(SK, s(META))
+            .condition_expression("#status = :pending")
+            .update_expression("SET #status = :to, decided_at = :at REMOVE GSI1PK, GSI1SK")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", approval_status_attr(ApprovalStatus::Pending))
+            .expression_attribute_values(":to", approval_status_attr(to))
+            .expression_attribute_values(":at", s(ts(at)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+            .map_err(|e| conditional_failure(e, &format!("approval {id}")))?;
+        Ok(())
+    }
+
+    /// One Query for the run's pointers (newest first), then one consistent
+    /// batch read of the approvals themselves, so votes and status are
+    /// current rather than copied.
+    async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError> {
+        let pointers = self
+            .query_prefix(run_pk(run), "APPROVAL#", false, None)
+            .await?;
+        let keys = pointers
+            .iter()
+            .map(|p| {
+                Reader(p)
+                    .str("approval_id")
+                    .map(|id| (approval_pk(&ApprovalId(id.to_string())), META.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_get(keys)
+            .await?
+            .iter()
+            .map(approval_from_item)
+            .collect()
+    }
+
+    async fn pending_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let limit = page_limit(limit);
+        let cursor = cursor.as_deref().map(Cursor::decode).transpose()?;
+        let q = IndexQuery {
+            index: BY_STATUS,
+            partition: PENDING_APPROVALS.to_string(),
+            after: cursor.as_ref().map(|c| c.after.as_str()),
+            ascending: true,
+            filters: Vec::new(),
+        };
+        let items = self.query_index(q, limit + 1).await?;
+        let (items, next) = paginate(items, limit, GSI1SK)?;
+        Ok(Page {
+            items: items
+                .iter()
+                .map(approval_from_item)
+                .collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+}
+
+#[async_trait]
+impl FeedbackLog for DynamoStore {
+    async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError> {
+        self.put(feedback_item(feedback)).await
+    }
+
+    async fn list_feedback(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<Feedback>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.query_prefix(feedback_pk(workflow), "", false, Some(limit))
+            .await?
+            .iter()
+            .map(|item| Reader(item).json("feedback"))
+            .collect()
+    }
+}

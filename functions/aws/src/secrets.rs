@@ -1,0 +1,109 @@
+//! [`Secrets`] on Secrets Manager. Both the current and the previous version
+//! are read so signatures made with a secret being rotated still verify.
+//! Values are cached per process for `ttl`: a warm Lambda does not pay a
+//! round trip per request, and a rotation reaches it within `ttl`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use handoff_core::ports::{Secret, SecretError, Secrets};
+use tokio::sync::Mutex;
+
+pub struct SecretsManager {
+    pub client: aws_sdk_secretsmanager::Client,
+    /// Prepended to a spec's secret name, e.g. `handoff/prod/`.
+    pub prefix: String,
+    pub ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, Secret)>>,
+}
+
+impl SecretsManager {
+    pub fn new(
+        client: aws_sdk_secretsmanager::Client,
+        prefix: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            client,
+            prefix: prefix.into(),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        prefix: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self::new(aws_sdk_secretsmanager::Client::new(config), prefix, ttl)
+    }
+
+    /// One version stage of a secret; `None` when that stage does not exist.
+    async fn stage(&self, id: &str, stage: &str) -> Result<Option<String>, SecretError> {
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(id)
+            .version_stage(stage)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let value = match (out.secret_string, out.secret_binary) {
+                    (Some(s), _) => s,
+                    (None, Some(b)) => String::from_utf8(b.into_inner()).map_err(|_| {
+                        SecretError::Unavailable(format!("secret `{id}` is binary, not text"))
+                    })?,
+                    (None, None) => {
+                        return Err(SecretError::Unavailable(format!(
+                            "secret `{id}` has no value"
+                        )))
+                    }
+                };
+                Ok(Some(value))
+            }
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(SecretError::Unavailable(
+                DisplayErrorContext(&err).to_string(),
+            )),
+        }
+    }
+}
+
+fn is_not_found(err: &SdkError<GetSecretValueError>) -> bool {
+    err.as_service_error()
+        .is_some_and(GetSecretValueError::is_resource_not_found_exception)
+}
+
+#[async_trait]
+impl Secrets for SecretsManager {
+    async fn get(&self, name: &str) -> Result<Secret, SecretError> {
+        if let Some((at, secret)) = self.cache.lock().await.get(name) {
+            if at.elapsed() < self.ttl {
+                return Ok(secret.clone());
+            }
+        }
+        let id = format!("{}{}", self.prefix, name);
+        let (current, previous) = tokio::join!(
+            self.stage(&id, "AWSCURRENT"),
+            self.stage(&id, "AWSPREVIOUS")
+        );
+        let current = current?.ok_or_else(|| SecretError::NotFound(name.to_string()))?;
+        // A missing previous version is normal; a failed read of it only
+        // costs rotation overlap, so it does not fail the request.
+        let previous = previous.unwrap_or_else(|e| {
+            tracing::warn!(secret = name, error = %e, "previous secret version unreadable");
+            None
+        });
+        let secret = Secret { current, previous };
+        self.cache
+            .lock()
+            .await
+            .insert(name.to_string(), (Instant::now(), secret.clone()));
+        Ok(secret)
+    }
+}
