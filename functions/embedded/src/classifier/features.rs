@@ -31,7 +31,9 @@ impl Default for FeatureConfig {
             char_ngrams: (2, 5),
             word_weight: 1.0,
             char_across_words: false,
-            pair_window: 0,
+            // Measured on BANKING77 5-fold: +0.4 points full data, +0.8 at
+            // 10 per label; a window keeps long e-mails from going quadratic.
+            pair_window: 20,
         }
     }
 }
