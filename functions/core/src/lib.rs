@@ -6,8 +6,10 @@
 
 pub mod domain;
 pub mod http;
+pub mod links;
 pub mod memory;
 pub mod model;
+pub mod pages;
 pub mod ports;
 pub mod stages;
 pub mod trigger;

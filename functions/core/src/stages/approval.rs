@@ -1,1 +1,379 @@
-//! Placeholder replaced by the approval stage (request, timeout policy).
+//! The `approval` function: asks reviewers (`.waitForTaskToken`) and applies
+//! the spec's on-timeout policy when nobody answered in time.
+//!
+//! The task token is stored with the approval and never leaves the server;
+//! each reviewer gets a link signed for them alone.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use handoff_spec::{ApprovalSpec, Catalog, OnTimeout, Workflow};
+
+use crate::domain::*;
+use crate::links;
+use crate::ports::*;
+use crate::stages::{audit, StageError};
+
+/// What the state machine sends: `RequestApproval` / `EscalateApproval`
+/// (with a task token) and `ApprovalTimedOut`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ApprovalTask {
+    Request {
+        run_id: RunId,
+        workflow: String,
+        #[serde(default)]
+        escalation: bool,
+        task_token: String,
+    },
+    Timeout {
+        run_id: RunId,
+        workflow: String,
+    },
+}
+
+/// Who answers for an automatic approval, in the outcome and the audit.
+pub const APPROVE_ON_TIMEOUT: &str = "policy:approve-on-timeout";
+
+pub struct ApprovalStage {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub notifier: Arc<dyn Notifier>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+    /// Name of the secret that signs approval links.
+    pub link_secret: String,
+    /// Where reviewers open links, without a trailing slash.
+    pub public_url: String,
+}
+
+impl ApprovalStage {
+    pub async fn handle(&self, task: &ApprovalTask) -> Result<Value, StageError> {
+        match task {
+            ApprovalTask::Request {
+                run_id,
+                workflow,
+                escalation,
+                task_token,
+            } => {
+                self.request(run_id, workflow, *escalation, task_token)
+                    .await
+            }
+            ApprovalTask::Timeout { run_id, workflow } => self.timeout(run_id, workflow).await,
+        }
+    }
+
+    fn policy(&self, workflow: &str) -> Result<(&Arc<Workflow>, &ApprovalSpec), StageError> {
+        let wf = self
+            .catalog
+            .get(workflow)
+            .ok_or_else(|| StageError::UnknownWorkflow(workflow.to_string()))?;
+        let spec = wf.spec.approval.as_ref().ok_or_else(|| {
+            StageError::Invalid(format!("workflow `{workflow}` has no approval policy"))
+        })?;
+        Ok((wf, spec))
+    }
+
+    async fn request(
+        &self,
+        run_id: &RunId,
+        workflow: &str,
+        escalation: bool,
+        task_token: &str,
+    ) -> Result<Value, StageError> {
+        let (_, spec) = self.policy(workflow)?;
+        let run = self
+            .store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| StageError::RunNotFound(run_id.to_string()))?;
+        let now = self.clock.now();
+        // Escalation keeps the run waiting; a retried request finds it waiting.
+        match self
+            .store
+            .transition(
+                run_id,
+                &[RunStatus::Running],
+                RunStatus::AwaitingApproval,
+                Stage::Approval,
+                now,
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) if run.status == RunStatus::AwaitingApproval => {}
+            Err(StoreError::Conflict(why)) => {
+                let current = self.store.get_run(run_id).await?.map(|r| r.status);
+                if current != Some(RunStatus::AwaitingApproval) {
+                    return Err(StoreError::Conflict(why).into());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+
+        let secret = self.secrets.get(&self.link_secret).await?;
+        let existing = self
+            .store
+            .approvals_of_run(run_id)
+            .await?
+            .into_iter()
+            .find(|a| a.task_token == task_token && a.status == ApprovalStatus::Pending);
+        let approval = match existing {
+            // A retried invocation with the same token: one approval, same links.
+            Some(a) => a,
+            None => {
+                let approval = new_approval(&run, workflow, spec, escalation, task_token, now);
+                self.store.put_approval(&approval).await?;
+                approval
+            }
+        };
+
+        let sender_excluded = run.sender.as_deref().is_some_and(|s| {
+            escalation_pool(spec, escalation)
+                .iter()
+                .any(|r| same_person(s, r))
+        });
+        let understaffed = approval.reviewers.len() < approval.required;
+        if understaffed {
+            warn!(run_id = %run_id, workflow, "fewer eligible reviewers than required");
+        }
+
+        let ai = self
+            .store
+            .get_slot(run_id, &Slot::Ai)
+            .await?
+            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
+        let event = self.store.get_event(run_id).await?;
+        let expires = approval.expires_at.timestamp();
+        let mut notified = Vec::new();
+        let mut failed = Vec::new();
+        for reviewer in &approval.reviewers {
+            let link =
+                links::approval_link(&self.public_url, &secret, &approval.id, reviewer, expires);
+            let notification = notification(&approval, ai.as_ref(), event.as_ref(), reviewer, link);
+            match self.notifier.notify(&notification).await {
+                Ok(()) => notified.push(reviewer.clone()),
+                Err(e) => {
+                    warn!(run_id = %run_id, error = %e, "reviewer not notified");
+                    failed.push(reviewer.clone());
+                }
+            }
+        }
+        audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Approval,
+            "approval.requested",
+            json!({
+                "approval_id": approval.id,
+                "reviewers": approval.reviewers,
+                "notified": notified,
+                "not_notified": failed,
+                "required": approval.required,
+                "escalation": escalation,
+                "expires_at": approval.expires_at,
+                "sender_excluded": sender_excluded,
+                "understaffed": understaffed.then(|| format!(
+                    "{} eligible reviewer(s) for {} required approval(s): the approval cannot pass and will time out per policy",
+                    approval.reviewers.len(),
+                    approval.required
+                )),
+            }),
+        )
+        .await?;
+        if notified.is_empty() && !failed.is_empty() {
+            // Nobody can answer; fail so the state machine's retry tries again.
+            return Err(NotifyError(format!("no reviewer of {} was notified", approval.id)).into());
+        }
+        info!(run_id = %run_id, workflow, approval_id = %approval.id, "approval requested");
+        Ok(json!({ "approval_id": approval.id, "reviewers": notified.len() }))
+    }
+
+    async fn timeout(&self, run_id: &RunId, workflow: &str) -> Result<Value, StageError> {
+        let (_, spec) = self.policy(workflow)?;
+        let approvals = self.store.approvals_of_run(run_id).await?;
+        let expired = approvals
+            .iter()
+            .find(|a| a.status == ApprovalStatus::Pending)
+            .or(approvals.first());
+        let was_escalation = expired.is_some_and(|a| a.escalation);
+
+        let outcome = match spec.on_timeout {
+            OnTimeout::Reject => rejected_by_timeout(),
+            OnTimeout::Approve => ApprovalOutcome {
+                decision: "approved".into(),
+                reviewers: vec![APPROVE_ON_TIMEOUT.into()],
+                reason: "approved by policy: nobody answered in time".into(),
+                edits: None,
+                timeout_seconds: None,
+            },
+            OnTimeout::Escalate if !was_escalation && !spec.escalate_to.is_empty() => {
+                ApprovalOutcome {
+                    decision: "escalate".into(),
+                    reviewers: spec.escalate_to.clone(),
+                    reason: "escalated: nobody answered in time".into(),
+                    edits: None,
+                    timeout_seconds: Some(escalation_timeout(spec)),
+                }
+            }
+            OnTimeout::Escalate => rejected_by_timeout(),
+        };
+        // Approve-on-timeout closes the approval as approved: the run's
+        // outcome (finalize) reads the newest approval's status.
+        let closed_as = if outcome.decision == "approved" {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Expired
+        };
+        if let Some(a) = expired.filter(|a| a.status == ApprovalStatus::Pending) {
+            match self
+                .store
+                .close_approval(&a.id, closed_as, self.clock.now())
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Approval,
+            "approval.timed_out",
+            json!({
+                "approval_id": expired.map(|a| &a.id),
+                "escalation": was_escalation,
+                "policy": spec.on_timeout,
+                "decision": outcome.decision,
+                "timeout_seconds": outcome.timeout_seconds,
+            }),
+        )
+        .await?;
+        info!(run_id = %run_id, workflow, decision = %outcome.decision, "approval timed out");
+        Ok(serde_json::to_value(&outcome).expect("outcomes serialise"))
+    }
+}
+
+fn rejected_by_timeout() -> ApprovalOutcome {
+    ApprovalOutcome {
+        decision: "rejected".into(),
+        reviewers: Vec::new(),
+        reason: "rejected by policy: nobody answered in time".into(),
+        edits: None,
+        timeout_seconds: None,
+    }
+}
+
+fn escalation_timeout(spec: &ApprovalSpec) -> u64 {
+    spec.escalation_timeout_seconds
+        .unwrap_or(spec.timeout_seconds)
+}
+
+fn escalation_pool(spec: &ApprovalSpec, escalation: bool) -> &[String] {
+    if escalation {
+        &spec.escalate_to
+    } else {
+        &spec.reviewers
+    }
+}
+
+fn same_person(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+/// Reviewers per the spec, minus the run's sender: nobody approves their
+/// own request. `required` is never lowered to fit.
+fn new_approval(
+    run: &Run,
+    workflow: &str,
+    spec: &ApprovalSpec,
+    escalation: bool,
+    task_token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Approval {
+    let (required, timeout) = if escalation {
+        (1, escalation_timeout(spec))
+    } else {
+        (spec.required, spec.timeout_seconds)
+    };
+    let mut reviewers: Vec<String> = Vec::new();
+    for r in escalation_pool(spec, escalation) {
+        let is_sender = run.sender.as_deref().is_some_and(|s| same_person(s, r));
+        if !is_sender && !reviewers.iter().any(|x| same_person(x, r)) {
+            reviewers.push(r.clone());
+        }
+    }
+    Approval {
+        id: ApprovalId::random(),
+        run_id: run.id.clone(),
+        workflow: workflow.to_string(),
+        task_token: task_token.to_string(),
+        reviewers,
+        required,
+        status: ApprovalStatus::Pending,
+        escalation,
+        created_at: now,
+        expires_at: now + Duration::seconds(i64::try_from(timeout).unwrap_or(i64::MAX / 2)),
+        votes: Vec::new(),
+        decided_at: None,
+    }
+}
+
+fn notification(
+    approval: &Approval,
+    ai: Option<&AiResult>,
+    event: Option<&CanonicalEvent>,
+    reviewer: &str,
+    link: String,
+) -> Notification {
+    let label = ai.map_or("unclassified", |a| a.label.as_str());
+    let subject_line = event
+        .and_then(|e| e.field_str("subject"))
+        .map(|s| excerpt(s, 120))
+        .unwrap_or_default();
+    let escalated = if approval.escalation {
+        "Escalated: "
+    } else {
+        ""
+    };
+    let mut text = format!(
+        "{escalated}a {} run needs your decision.\nAI label: {label}",
+        approval.workflow
+    );
+    if let Some(ai) = ai {
+        text.push_str(&format!(" ({:.0}% confident)", ai.confidence * 100.0));
+    }
+    if !subject_line.is_empty() {
+        text.push_str(&format!("\nSubject: {subject_line}"));
+    }
+    text.push_str(&format!(
+        "\n{} of {} approval(s) needed. Review, edit and decide here (the link is yours alone and expires {}):\n{link}",
+        approval.required,
+        approval.reviewers.len(),
+        approval.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    ));
+    Notification {
+        run_id: approval.run_id.clone(),
+        workflow: approval.workflow.clone(),
+        reviewer: reviewer.to_string(),
+        subject: format!(
+            "{escalated}Approval needed: {} ({label})",
+            approval.workflow
+        ),
+        text,
+        link,
+    }
+}
+
+fn excerpt(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}

@@ -1,1 +1,669 @@
-//! Placeholder replaced by the approval stage (request, timeout policy).
+//! The `callback` function: `GET|HEAD|POST /approvals/{id}`.
+//!
+//! GET and HEAD only show the page: mail scanners and chat unfurlers open
+//! links, so opening one must never decide. POST verifies the link, records
+//! the reviewer's vote once, and when the n-of-m tally is settled closes the
+//! approval (a conditional write only one caller wins) and answers the task
+//! token. Every outcome is a page (or JSON) with its own status; none is a 500.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tracing::{info, warn};
+
+use handoff_spec::Catalog;
+
+use crate::domain::*;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::links::{self, LinkClaims, LinkError};
+use crate::pages::{self, approval::ApprovalView};
+use crate::ports::*;
+use crate::stages::audit;
+
+/// A decision form is small; anything larger is not one.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+const MAX_REASON_CHARS: usize = 2000;
+/// SendTaskSuccess is retried this often when the service is unavailable.
+const DELIVERY_ATTEMPTS: u32 = 3;
+
+pub struct Callback {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub executions: Arc<dyn Executions>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+    /// Name of the secret that signs approval links.
+    pub link_secret: String,
+}
+
+/// One outcome, rendered as a page or as `{"status", "message", …}`.
+struct Reply {
+    status: u16,
+    code: &'static str,
+    title: String,
+    message: String,
+    extra: Map<String, Value>,
+    page: Option<String>,
+}
+
+impl Reply {
+    fn new(status: u16, code: &'static str, title: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            title: title.to_string(),
+            message: message.into(),
+            extra: Map::new(),
+            page: None,
+        }
+    }
+
+    fn with(mut self, key: &str, value: Value) -> Self {
+        self.extra.insert(key.to_string(), value);
+        self
+    }
+
+    fn unavailable() -> Self {
+        Self::new(
+            503,
+            "unavailable",
+            "Try again shortly",
+            "The service is briefly unavailable; nothing was decided. Please try again in a minute.",
+        )
+    }
+
+    fn into_response(self, as_json: bool) -> HttpResponse {
+        if as_json {
+            let mut body = Map::new();
+            body.insert("status".into(), json!(self.code));
+            body.insert("message".into(), json!(self.message));
+            body.extend(self.extra);
+            HttpResponse::json(self.status, &Value::Object(body))
+        } else {
+            let page = self
+                .page
+                .unwrap_or_else(|| pages::message(&self.title, &self.message));
+            HttpResponse::html(self.status, page)
+        }
+    }
+}
+
+/// What a reviewer submitted.
+#[derive(Debug, Default, Deserialize)]
+struct Submission {
+    #[serde(default)]
+    verdict: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    draft: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+impl Callback {
+    pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
+        let as_json = req.wants_json();
+        let reply = match req.method.as_str() {
+            "GET" | "HEAD" => self.show(req).await,
+            "POST" => self.decide(req).await,
+            _ => Err(Reply::new(
+                405,
+                "method_not_allowed",
+                "Not allowed",
+                "Open the link, or use the buttons on its page.",
+            )),
+        };
+        let mut response = reply.unwrap_or_else(|r| r).into_response(as_json);
+        if response.status == 405 {
+            response
+                .headers
+                .push(("allow".into(), "GET, HEAD, POST".into()));
+        }
+        if req.method == "HEAD" {
+            response.body.clear();
+        }
+        response
+    }
+
+    /// Verifies the link and finds its approval. Forged links are refused
+    /// before anything is read from the store.
+    async fn open(&self, req: &HttpRequest) -> Result<(Approval, LinkClaims), Reply> {
+        let id = req
+            .path_params
+            .get("id")
+            .filter(|id| !id.is_empty())
+            .map(|id| ApprovalId(id.clone()))
+            .ok_or_else(not_found)?;
+        let secret = self.secrets.get(&self.link_secret).await.map_err(|e| {
+            warn!(error = %e, "link secret unavailable");
+            Reply::unavailable()
+        })?;
+        let claims =
+            links::verify_link(&secret, &id, &req.query, self.clock.now()).map_err(|e| match e {
+                LinkError::BadSignature => Reply::new(
+                    403,
+                    "bad_signature",
+                    "This link is not valid",
+                    "The link was changed or is incomplete. Open the link exactly as you received it.",
+                ),
+                LinkError::Expired => Reply::new(
+                    410,
+                    "expired",
+                    "This link has expired",
+                    "The time to answer this request has passed; the workflow's timeout policy decides it.",
+                ),
+                LinkError::Malformed(why) => Reply::new(
+                    400,
+                    "malformed_link",
+                    "This link is incomplete",
+                    format!("The link is missing a part ({why}). Open the link exactly as you received it."),
+                ),
+            })?;
+        let approval = self
+            .store
+            .get_approval(&id)
+            .await
+            .map_err(|_| Reply::unavailable())?
+            .ok_or_else(not_found)?;
+        if !approval.reviewers.contains(&claims.reviewer) {
+            return Err(Reply::new(
+                403,
+                "not_a_reviewer",
+                "Not your approval",
+                "This link is not for a reviewer of this request.",
+            ));
+        }
+        Ok((approval, claims))
+    }
+
+    async fn show(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+        let (approval, claims) = self.open(req).await?;
+        let sig = req.query.get("sig").map_or("", String::as_str);
+        let page = self.page(&approval, &claims, sig).await?;
+        let mut reply = Reply::new(
+            200,
+            "open",
+            "Approval",
+            pages::approval::closed_notice(&approval),
+        )
+        .with("approval_status", json!(approval.status))
+        .with("required", json!(approval.required))
+        .with("reviewers", json!(approval.reviewers.len()));
+        if let Some(vote) = approval.vote_of(&claims.reviewer) {
+            reply = reply.with("your_vote", json!(vote.verdict));
+        }
+        reply.page = Some(page);
+        Ok(reply)
+    }
+
+    async fn page(
+        &self,
+        approval: &Approval,
+        claims: &LinkClaims,
+        sig: &str,
+    ) -> Result<String, Reply> {
+        let run = &approval.run_id;
+        let unavailable = |_| Reply::unavailable();
+        let event = self.store.get_event(run).await.map_err(unavailable)?;
+        let ai = self.ai(run).await?;
+        let decision: Option<Decision> = self
+            .store
+            .get_slot(run, &Slot::Decision)
+            .await
+            .map_err(unavailable)?
+            .and_then(|v| serde_json::from_value(v).ok());
+        let workflow = self.catalog.get(&approval.workflow);
+        let actions = decision
+            .as_ref()
+            .map(|d| {
+                d.actions
+                    .iter()
+                    .map(|name| {
+                        let kind = workflow
+                            .and_then(|w| w.action(name))
+                            .map_or("unknown", |a| a.connector.kind());
+                        (name.clone(), kind.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let view = ApprovalView {
+            approval,
+            reviewer: &claims.reviewer,
+            received_at: event
+                .as_ref()
+                .map(|e| e.received_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            route: decision.as_ref().map(|d| d.route.clone()),
+            priority: decision.as_ref().map(|d| {
+                serde_json::to_value(d.priority)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            }),
+            decision_reason: decision.as_ref().map(|d| d.reason.clone()),
+            subject: event
+                .as_ref()
+                .and_then(|e| e.field_str("subject"))
+                .map(str::to_string),
+            text: event
+                .as_ref()
+                .and_then(|e| e.field_str("text"))
+                .map(str::to_string),
+            ai: ai.as_ref(),
+            actions,
+            labels: workflow
+                .map(|w| {
+                    w.spec
+                        .reason
+                        .labels
+                        .iter()
+                        .map(|l| l.name.clone())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            form_action: format!(
+                "?r={}&exp={}&sig={}",
+                urlencoding::encode(&claims.reviewer),
+                claims.expires,
+                urlencoding::encode(sig)
+            ),
+        };
+        Ok(pages::approval::render(&view))
+    }
+
+    async fn ai(&self, run: &RunId) -> Result<Option<AiResult>, Reply> {
+        Ok(self
+            .store
+            .get_slot(run, &Slot::Ai)
+            .await
+            .map_err(|_| Reply::unavailable())?
+            .and_then(|v| serde_json::from_value(v).ok()))
+    }
+
+    async fn decide(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+        let (approval, claims) = self.open(req).await?;
+        let reviewer = claims.reviewer.clone();
+        let submission = parse_submission(req)?;
+        let verdict = match submission.verdict.trim() {
+            "approve" => Verdict::Approve,
+            "reject" => Verdict::Reject,
+            _ => {
+                return Err(Reply::new(
+                    422,
+                    "invalid_verdict",
+                    "Choose approve or reject",
+                    "The decision must be `approve` or `reject`.",
+                ))
+            }
+        };
+        if approval.status != ApprovalStatus::Pending || approval.vote_of(&reviewer).is_some() {
+            return self.already_decided(&approval, &reviewer).await;
+        }
+        let edits = self.edits(&approval, &submission).await?;
+        let now = self.clock.now();
+        let vote = Vote {
+            reviewer: reviewer.clone(),
+            verdict,
+            reason: pages::truncate(submission.reason.trim(), MAX_REASON_CHARS),
+            edits: edits.clone(),
+            at: now,
+        };
+        let approval = match self.store.record_vote(&approval.id, &vote).await {
+            Ok(a) => a,
+            Err(StoreError::Conflict(_)) => {
+                let current = self.reload(&approval.id).await?;
+                return self.already_decided(&current, &reviewer).await;
+            }
+            Err(StoreError::NotFound(_)) => return Err(not_found()),
+            Err(_) => return Err(Reply::unavailable()),
+        };
+        self.audit(
+            &approval.run_id,
+            "approval.vote",
+            json!({
+                "approval_id": approval.id,
+                "reviewer": reviewer,
+                "verdict": verdict,
+                "reason": vote.reason,
+                "at": now,
+                "edits": edits,
+            }),
+        )
+        .await;
+        info!(run_id = %approval.run_id, approval_id = %approval.id, verdict = ?verdict, "vote recorded");
+
+        let rejects = count(&approval, Verdict::Reject);
+        let to = match approval.tally() {
+            Tally::Approved => ApprovalStatus::Approved,
+            // Understaffed (the sender was a reviewer): only a person's
+            // rejection closes it; otherwise it times out per policy.
+            Tally::Rejected if rejects > 0 => ApprovalStatus::Rejected,
+            Tally::Rejected | Tally::Open => return Ok(waiting(&approval, verdict)),
+        };
+        match self.store.close_approval(&approval.id, to, now).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let current = self.reload(&approval.id).await?;
+                return self.already_decided(&current, &reviewer).await;
+            }
+            Err(_) => return Err(Reply::unavailable()),
+        }
+        let mut closed = approval;
+        closed.status = to;
+        closed.decided_at = Some(now);
+        self.deliver(&closed, false).await
+    }
+
+    /// Answers the task token with the outcome the stored approval implies,
+    /// so a repeated delivery sends the same answer.
+    async fn deliver(&self, approval: &Approval, redelivery: bool) -> Result<Reply, Reply> {
+        let outcome = outcome_of(approval);
+        let output = serde_json::to_value(&outcome).expect("outcomes serialise");
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            match self
+                .executions
+                .send_task_success(&approval.task_token, &output)
+                .await
+            {
+                Err(ExecutionError::Unavailable(e)) if attempt < DELIVERY_ATTEMPTS => {
+                    warn!(approval_id = %approval.id, error = %e, attempt, "task answer failed; retrying");
+                }
+                other => break other,
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.audit(
+                    &approval.run_id,
+                    "approval.decided",
+                    json!({
+                        "approval_id": approval.id,
+                        "decision": outcome.decision,
+                        "reviewers": outcome.reviewers,
+                        "reason": outcome.reason,
+                        "edits": outcome.edits,
+                        "at": approval.decided_at,
+                    }),
+                )
+                .await;
+                info!(run_id = %approval.run_id, decision = %outcome.decision, "approval decided");
+                let (title, message) = if outcome.decision == "approved" {
+                    (
+                        "Approved",
+                        "Thank you. The request is approved and the run continues.",
+                    )
+                } else {
+                    (
+                        "Rejected",
+                        "Thank you. The request is rejected; no action will be taken.",
+                    )
+                };
+                let code = if outcome.decision == "approved" {
+                    "approved"
+                } else {
+                    "rejected"
+                };
+                Ok(Reply::new(200, code, title, message)
+                    .with("reviewers", json!(outcome.reviewers)))
+            }
+            Err(ExecutionError::TaskClosed(_)) if redelivery => Err(closed_task()),
+            Err(ExecutionError::TaskClosed(why)) => {
+                self.audit(
+                    &approval.run_id,
+                    "approval.task_closed",
+                    json!({ "approval_id": approval.id, "decision": outcome.decision, "detail": why }),
+                )
+                .await;
+                Err(closed_task())
+            }
+            Err(ExecutionError::Unavailable(e)) => {
+                warn!(approval_id = %approval.id, error = %e, "task answer not delivered");
+                Err(Reply::new(
+                    503,
+                    "unavailable",
+                    "Your answer is saved but not yet delivered",
+                    "The workflow service did not respond. Open your link again in a minute and press the same button to deliver it.",
+                ))
+            }
+        }
+    }
+
+    /// A second click, another reviewer's earlier decision, or a timeout.
+    /// When this reviewer's own decision closed the approval but never
+    /// reached the workflow, the repeated click delivers it.
+    async fn already_decided(&self, approval: &Approval, reviewer: &str) -> Result<Reply, Reply> {
+        let settled = matches!(
+            (approval.status, approval.tally()),
+            (ApprovalStatus::Approved, Tally::Approved)
+                | (ApprovalStatus::Rejected, Tally::Rejected)
+        );
+        if settled && approval.vote_of(reviewer).is_some() {
+            match self.deliver(approval, true).await {
+                Err(r) if r.status == 410 => {}
+                delivered_now_or_unavailable => return delivered_now_or_unavailable,
+            }
+        }
+        if approval.status == ApprovalStatus::Expired {
+            return Err(closed_task().with("approval_status", json!(approval.status)));
+        }
+        let mut message = match approval.vote_of(reviewer) {
+            Some(vote) => pages::approval::your_vote(vote),
+            None => String::new(),
+        };
+        if approval.status != ApprovalStatus::Pending {
+            if !message.is_empty() {
+                message.push(' ');
+            }
+            message.push_str(&pages::approval::closed_notice(approval));
+        }
+        let votes: Vec<Value> = approval
+            .votes
+            .iter()
+            .map(|v| json!({ "reviewer": v.reviewer, "verdict": v.verdict, "at": v.at }))
+            .collect();
+        Err(
+            Reply::new(409, "already_decided", "Already decided", message)
+                .with("approval_status", json!(approval.status))
+                .with("votes", json!(votes))
+                .with("decided_at", json!(approval.decided_at)),
+        )
+    }
+
+    /// `{"draft", "label"}`, only what the reviewer changed.
+    async fn edits(
+        &self,
+        approval: &Approval,
+        submission: &Submission,
+    ) -> Result<Option<Value>, Reply> {
+        let ai = self.ai(&approval.run_id).await?;
+        let mut edits = Map::new();
+        if let Some(draft) = &submission.draft {
+            let draft = draft.replace("\r\n", "\n");
+            let original = ai
+                .as_ref()
+                .and_then(|a| a.draft.as_deref())
+                .unwrap_or("")
+                .replace("\r\n", "\n");
+            if draft.trim_end() != original.trim_end() {
+                edits.insert("draft".into(), json!(draft));
+            }
+        }
+        if let Some(label) = submission.label.as_deref().map(str::trim) {
+            if !label.is_empty() && ai.as_ref().is_none_or(|a| a.label != label) {
+                let known = self
+                    .catalog
+                    .get(&approval.workflow)
+                    .is_some_and(|w| w.spec.reason.labels.iter().any(|l| l.name == label));
+                if !known {
+                    return Err(Reply::new(
+                        422,
+                        "unknown_label",
+                        "Unknown label",
+                        format!("`{label}` is not a label of this workflow."),
+                    ));
+                }
+                edits.insert("label".into(), json!(label));
+            }
+        }
+        Ok((!edits.is_empty()).then_some(Value::Object(edits)))
+    }
+
+    async fn reload(&self, id: &ApprovalId) -> Result<Approval, Reply> {
+        self.store
+            .get_approval(id)
+            .await
+            .map_err(|_| Reply::unavailable())?
+            .ok_or_else(not_found)
+    }
+
+    /// The audit trail must not turn a decided approval into an error page.
+    async fn audit(&self, run: &RunId, kind: &str, detail: Value) {
+        if let Err(e) = audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run,
+            Stage::Approval,
+            kind,
+            detail,
+        )
+        .await
+        {
+            warn!(run_id = %run, kind, error = %e, "audit event not written");
+        }
+    }
+}
+
+fn not_found() -> Reply {
+    Reply::new(
+        404,
+        "not_found",
+        "Approval not found",
+        "There is no approval at this address.",
+    )
+}
+
+fn closed_task() -> Reply {
+    Reply::new(
+        410,
+        "closed",
+        "This approval is closed",
+        "The request stopped waiting before your answer arrived (it timed out or the run ended), so your answer did not change the outcome.",
+    )
+}
+
+fn count(approval: &Approval, verdict: Verdict) -> usize {
+    approval
+        .votes
+        .iter()
+        .filter(|v| v.verdict == verdict)
+        .count()
+}
+
+fn waiting(approval: &Approval, verdict: Verdict) -> Reply {
+    let approvals = count(approval, Verdict::Approve);
+    let more = approval.required.saturating_sub(approvals);
+    let possible = approval.reviewers.len() >= approval.required;
+    let yours = match verdict {
+        Verdict::Approve => "Your approval is recorded",
+        Verdict::Reject => "Your rejection is recorded",
+    };
+    let message = if possible {
+        format!("{yours}; waiting for {more} more approval(s).")
+    } else {
+        format!(
+            "{yours}. Fewer reviewers can answer than the {} approvals required, so the request will be settled by the workflow's timeout policy.",
+            approval.required
+        )
+    };
+    Reply::new(202, "recorded", "Recorded", message)
+        .with("waiting_for", json!(more))
+        .with("required", json!(approval.required))
+}
+
+/// The deciding side's reviewers, reasons and (latest) edits.
+fn outcome_of(approval: &Approval) -> ApprovalOutcome {
+    let (decision, side) = if approval.status == ApprovalStatus::Approved {
+        ("approved", Verdict::Approve)
+    } else {
+        ("rejected", Verdict::Reject)
+    };
+    let votes: Vec<&Vote> = approval
+        .votes
+        .iter()
+        .filter(|v| v.verdict == side)
+        .collect();
+    ApprovalOutcome {
+        decision: decision.to_string(),
+        reviewers: votes.iter().map(|v| v.reviewer.clone()).collect(),
+        reason: votes
+            .iter()
+            .filter(|v| !v.reason.is_empty())
+            .map(|v| v.reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        edits: votes.iter().filter_map(|v| v.edits.clone()).next_back(),
+        timeout_seconds: None,
+    }
+}
+
+fn parse_submission(req: &HttpRequest) -> Result<Submission, Reply> {
+    if req.body.len() > MAX_FORM_BYTES {
+        return Err(Reply::new(
+            413,
+            "payload_too_large",
+            "Too large",
+            format!("The form is limited to {MAX_FORM_BYTES} bytes."),
+        ));
+    }
+    let malformed = |why: &str| {
+        Reply::new(
+            400,
+            "malformed_body",
+            "Unreadable form",
+            format!("The submitted form could not be read: {why}."),
+        )
+    };
+    let content_type = req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        return serde_json::from_slice(&req.body).map_err(|e| malformed(&e.to_string()));
+    }
+    if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(Reply::new(
+            415,
+            "unsupported_media_type",
+            "Unsupported form",
+            "Send the form as application/x-www-form-urlencoded or JSON.",
+        ));
+    }
+    let body = std::str::from_utf8(&req.body).map_err(|_| malformed("not UTF-8"))?;
+    let form = parse_form(body).ok_or_else(|| malformed("bad percent-encoding"))?;
+    Ok(Submission {
+        verdict: form.get("verdict").cloned().unwrap_or_default(),
+        reason: form.get("reason").cloned().unwrap_or_default(),
+        draft: form.get("draft").cloned(),
+        label: form.get("label").cloned(),
+    })
+}
+
+/// `application/x-www-form-urlencoded`; the first value of a name wins.
+fn parse_form(body: &str) -> Option<BTreeMap<String, String>> {
+    let mut form = BTreeMap::new();
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            urlencoding::decode(&s.replace('+', " "))
+                .ok()
+                .map(|c| c.into_owned())
+        };
+        form.entry(decode(k)?).or_insert(decode(v)?);
+    }
+    Some(form)
+}

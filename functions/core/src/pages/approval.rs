@@ -1,0 +1,188 @@
+//! The page a reviewer's link opens: what the run is, what the AI concluded,
+//! what would happen, and a form that decides only when POSTed.
+
+use maud::html;
+
+use crate::domain::{AiResult, Approval, ApprovalStatus, Vote};
+use crate::pages::{layout, truncate};
+
+/// How much of the incoming text a reviewer sees on the page.
+pub const TEXT_EXCERPT: usize = 4000;
+
+/// Everything the page shows; the stage gathers it from the run store.
+pub struct ApprovalView<'a> {
+    pub approval: &'a Approval,
+    pub reviewer: &'a str,
+    pub received_at: Option<String>,
+    pub route: Option<String>,
+    pub priority: Option<String>,
+    pub decision_reason: Option<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub ai: Option<&'a AiResult>,
+    /// `(action name, connector kind)`.
+    pub actions: Vec<(String, String)>,
+    /// The workflow's labels, for relabelling.
+    pub labels: Vec<String>,
+    /// The form's action: the link's own query, so the POST carries the
+    /// same signature.
+    pub form_action: String,
+}
+
+pub fn render(view: &ApprovalView<'_>) -> String {
+    let a = view.approval;
+    let own_vote = a.vote_of(view.reviewer);
+    let approvals = a
+        .votes
+        .iter()
+        .filter(|v| v.verdict == crate::domain::Verdict::Approve)
+        .count();
+    let open = a.status == ApprovalStatus::Pending && own_vote.is_none();
+    let title = format!("Approve {} run?", a.workflow);
+    layout(
+        &title,
+        html! {
+            h1 { (title) }
+            @if a.escalation {
+                p.notice { "Escalated: the first reviewers did not answer in time." }
+            }
+            @if let Some(vote) = own_vote {
+                p.notice { (your_vote(vote)) }
+            }
+            @if a.status != ApprovalStatus::Pending {
+                p.notice { (closed_notice(a)) }
+            }
+            h2 { "Run" }
+            table {
+                tr { th { "Workflow" } td { (a.workflow) } }
+                tr { th { "Run" } td { code { (a.run_id) } } }
+                tr { th { "Received" } td { (view.received_at.as_deref().unwrap_or("–")) } }
+                tr { th { "Route" } td { (view.route.as_deref().unwrap_or("–")) } }
+                tr { th { "Priority" } td { (view.priority.as_deref().unwrap_or("–")) } }
+                @if let Some(reason) = &view.decision_reason {
+                    tr { th { "Why approval" } td { (reason) } }
+                }
+                tr { th { "Approvals" } td { (approvals) " of " (a.required) " needed (" (a.reviewers.len()) " reviewers)" } }
+                tr { th { "Link expires" } td { (a.expires_at.format("%Y-%m-%d %H:%M UTC")) } }
+            }
+            h2 { "Input" }
+            @if let Some(subject) = &view.subject {
+                p { strong { (truncate(subject, 300)) } }
+            }
+            @if let Some(text) = &view.text {
+                pre { (truncate(text, TEXT_EXCERPT)) }
+            }
+            h2 { "AI output" }
+            @match view.ai {
+                Some(ai) => {
+                    table {
+                        tr { th { "Label" } td { (ai.label) } }
+                        tr { th { "Confidence" } td { (format!("{:.0}%", ai.confidence * 100.0)) " · " (ai.tier) } }
+                        tr { th { "Rationale" } td { (ai.rationale) } }
+                        @for (name, value) in &ai.fields {
+                            tr { th { (name) } td { (field_text(value)) } }
+                        }
+                        @if !ai.review_reasons.is_empty() {
+                            tr { th { "Review because" } td { (ai.review_reasons.join("; ")) } }
+                        }
+                    }
+                }
+                None => { p.muted { "The AI step left no output for this run." } }
+            }
+            h2 { "Proposed actions" }
+            @if view.actions.is_empty() {
+                p.muted { "None: approving only records the decision." }
+            } @else {
+                ul {
+                    @for (name, kind) in &view.actions {
+                        li { code { (name) } " (" (kind) ")" }
+                    }
+                }
+            }
+            @if open {
+                form method="post" action=(view.form_action) {
+                    h2 { "Your decision" }
+                    p.muted { "Signed in as " (view.reviewer) ". Nothing is decided until you press a button." }
+                    label for="draft" { "Draft (edit before it is sent)" }
+                    textarea id="draft" name="draft" {
+                        (view.ai.and_then(|ai| ai.draft.as_deref()).unwrap_or(""))
+                    }
+                    @if !view.labels.is_empty() {
+                        p {
+                            label for="label" { "Label" }
+                            select id="label" name="label" {
+                                @for l in &view.labels {
+                                    option value=(l) selected[view.ai.is_some_and(|ai| &ai.label == l)] { (l) }
+                                }
+                            }
+                        }
+                    }
+                    p {
+                        label for="reason" { "Reason (optional)" }
+                        input type="text" id="reason" name="reason" maxlength="2000";
+                    }
+                    div.actions {
+                        button.approve type="submit" name="verdict" value="approve" { "Approve" }
+                        button.reject type="submit" name="verdict" value="reject" { "Reject" }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn field_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn your_vote(vote: &Vote) -> String {
+    format!(
+        "You answered “{}” on {}.",
+        verdict_word(vote),
+        vote.at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+fn verdict_word(vote: &Vote) -> &'static str {
+    match vote.verdict {
+        crate::domain::Verdict::Approve => "approve",
+        crate::domain::Verdict::Reject => "reject",
+    }
+}
+
+/// "Approved by a, b on …": who closed the approval and when.
+pub fn closed_notice(a: &Approval) -> String {
+    let when = a
+        .decided_at
+        .map(|t| t.format(" on %Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let by = |verdict| {
+        a.votes
+            .iter()
+            .filter(|v| v.verdict == verdict)
+            .map(|v| v.reviewer.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match a.status {
+        ApprovalStatus::Pending => "This approval is still open.".to_string(),
+        ApprovalStatus::Approved => {
+            let who = by(crate::domain::Verdict::Approve);
+            if who.is_empty() {
+                format!("This request was approved by policy{when}.")
+            } else {
+                format!("This request was already approved by {who}{when}.")
+            }
+        }
+        ApprovalStatus::Rejected => format!(
+            "This request was already rejected by {}{when}.",
+            by(crate::domain::Verdict::Reject)
+        ),
+        ApprovalStatus::Expired => {
+            format!("This approval closed without a decision: nobody answered in time{when}.")
+        }
+    }
+}
