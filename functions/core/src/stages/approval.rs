@@ -275,6 +275,17 @@ fn escalation_timeout(spec: &ApprovalSpec) -> u64 {
         .unwrap_or(spec.timeout_seconds)
 }
 
+/// Links stop working a little before the state machine's own timeout: its
+/// clock started before this stage ran, and an answer that closes the
+/// approval after the task timed out would contradict the timeout policy.
+pub fn link_lifetime(timeout_seconds: u64) -> i64 {
+    let timeout = i64::try_from(timeout_seconds).unwrap_or(i64::MAX / 4);
+    timeout - (timeout / 10).min(LINK_MARGIN_SECONDS)
+}
+
+/// At most this much earlier than the state machine's timeout.
+pub const LINK_MARGIN_SECONDS: i64 = 60;
+
 fn escalation_pool(spec: &ApprovalSpec, escalation: bool) -> &[String] {
     if escalation {
         &spec.escalate_to
@@ -319,7 +330,7 @@ fn new_approval(
         status: ApprovalStatus::Pending,
         escalation,
         created_at: now,
-        expires_at: now + Duration::seconds(i64::try_from(timeout).unwrap_or(i64::MAX / 2)),
+        expires_at: now + Duration::seconds(link_lifetime(timeout)),
         votes: Vec::new(),
         decided_at: None,
     }

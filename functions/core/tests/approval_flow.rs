@@ -1,0 +1,905 @@
+//! Approvals end to end through the in-memory ports: the request stage sends
+//! signed links, the callback page shows and decides, the timeout stage
+//! applies the spec's policy.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use handoff_core::domain::*;
+use handoff_core::http::{HttpRequest, HttpResponse};
+use handoff_core::links;
+use handoff_core::memory::*;
+use handoff_core::ports::*;
+use handoff_core::spec::{Catalog, Workflow};
+use handoff_core::stages::approval::{
+    link_lifetime, ApprovalStage, ApprovalTask, APPROVE_ON_TIMEOUT,
+};
+use handoff_core::stages::callback::Callback;
+
+const LINK_SECRET: &str = "approval-links";
+const PUBLIC_URL: &str = "https://handoff.example.com";
+const NOW: &str = "2026-01-15T09:30:00Z";
+
+struct Bed {
+    catalog: Arc<Catalog>,
+    store: Arc<MemoryStore>,
+    notifier: Arc<RecordingNotifier>,
+    executions: Arc<MemoryExecutions>,
+    secrets: Arc<StaticSecrets>,
+    clock: Arc<ManualClock>,
+}
+
+impl Bed {
+    fn new() -> Self {
+        Self::with_catalog(handoff_workflows::catalog().clone())
+    }
+
+    fn with_catalog(catalog: Catalog) -> Self {
+        Self {
+            catalog: Arc::new(catalog),
+            store: Arc::new(MemoryStore::new()),
+            notifier: Arc::new(RecordingNotifier::default()),
+            executions: Arc::new(MemoryExecutions::default()),
+            secrets: Arc::new(StaticSecrets::with(&[(LINK_SECRET, "link-key-1")])),
+            clock: Arc::new(ManualClock::at(NOW)),
+        }
+    }
+
+    fn stage(&self) -> ApprovalStage {
+        ApprovalStage {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            notifier: self.notifier.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            link_secret: LINK_SECRET.into(),
+            public_url: PUBLIC_URL.into(),
+        }
+    }
+
+    fn callback(&self) -> Callback {
+        Callback {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            executions: self.executions.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            link_secret: LINK_SECRET.into(),
+        }
+    }
+
+    /// A run that reached the approval step, with AI output and a decision.
+    async fn run(&self, workflow: &str, sender: &str, subject: &str, text: &str) -> RunId {
+        let now = self.clock.now();
+        let id = RunId::new();
+        let label = self.catalog.get(workflow).unwrap().spec.reason.labels[0]
+            .name
+            .clone();
+        let run = Run {
+            id: id.clone(),
+            workflow: workflow.into(),
+            status: RunStatus::Running,
+            stage: Stage::Decide,
+            delivery_id: format!("d-{id}"),
+            sender: Some(sender.into()),
+            created_at: now,
+            updated_at: now,
+            summary: RunSummary::default(),
+        };
+        let event = CanonicalEvent {
+            workflow: workflow.into(),
+            delivery_id: run.delivery_id.clone(),
+            received_at: now,
+            fields: BTreeMap::from([
+                ("sender".to_string(), json!(sender)),
+                ("subject".to_string(), json!(subject)),
+                ("text".to_string(), json!(text)),
+            ]),
+            payload: json!({}),
+        };
+        let dedupe = DedupeKey {
+            workflow: workflow.into(),
+            delivery_id: run.delivery_id.clone(),
+            expires_at: now,
+        };
+        self.store.create_run(&run, &event, &dedupe).await.unwrap();
+        let ai = AiResult {
+            label,
+            confidence: 0.62,
+            rationale: "close to the examples".into(),
+            fields: BTreeMap::from([("amount".to_string(), json!({"value": 120}))]),
+            draft: Some("Hello,\nwe are on it.".into()),
+            tier: "embedded".into(),
+            needs_review: true,
+            review_reasons: vec!["low confidence".into()],
+        };
+        self.store
+            .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
+            .await
+            .unwrap();
+        let actions: Vec<String> = self
+            .catalog
+            .get(workflow)
+            .unwrap()
+            .spec
+            .actions
+            .iter()
+            .map(|a| a.name.clone())
+            .take(1)
+            .collect();
+        let decision = Decision {
+            rule: Some("test".into()),
+            route: "queue-a".into(),
+            priority: Priority::High,
+            actions,
+            needs_approval: true,
+            reason: "rule `test` requires approval".into(),
+        };
+        self.store
+            .put_slot(
+                &id,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).unwrap(),
+            )
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn request(&self, run: &RunId, workflow: &str, escalation: bool, token: &str) -> Value {
+        self.stage()
+            .handle(&ApprovalTask::Request {
+                run_id: run.clone(),
+                workflow: workflow.into(),
+                escalation,
+                task_token: token.into(),
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn timeout(&self, run: &RunId, workflow: &str) -> ApprovalOutcome {
+        let out = self
+            .stage()
+            .handle(&ApprovalTask::Timeout {
+                run_id: run.clone(),
+                workflow: workflow.into(),
+            })
+            .await
+            .unwrap();
+        serde_json::from_value(out).unwrap()
+    }
+
+    fn link_for(&self, reviewer: &str) -> String {
+        self.notifier
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|n| n.reviewer == reviewer)
+            .unwrap_or_else(|| panic!("no link sent to {reviewer}"))
+            .link
+            .clone()
+    }
+
+    async fn approval(&self, run: &RunId) -> Approval {
+        self.store.approvals_of_run(run).await.unwrap()[0].clone()
+    }
+
+    fn answers(&self) -> Vec<(String, Result<Value, String>)> {
+        self.executions.answers.lock().unwrap().clone()
+    }
+
+    async fn trail_kinds(&self, run: &RunId) -> Vec<String> {
+        self.store
+            .trail(run)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}
+
+/// A request for a link as a browser sends it.
+fn request(method: &str, link: &str, body: &str) -> HttpRequest {
+    let rest = link.split_once("/approvals/").unwrap().1;
+    let (id, raw_query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query = raw_query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), urlencoding::decode(v).unwrap().into_owned())
+        })
+        .collect();
+    let mut headers = BTreeMap::new();
+    if method == "POST" {
+        headers.insert(
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        );
+    }
+    HttpRequest {
+        method: method.into(),
+        path: format!("/approvals/{id}"),
+        path_params: BTreeMap::from([("id".to_string(), id.to_string())]),
+        query,
+        raw_query: raw_query.into(),
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn json_request(link: &str, body: Value) -> HttpRequest {
+    let mut req = request("POST", link, "");
+    req.headers
+        .insert("content-type".into(), "application/json".into());
+    req.headers
+        .insert("accept".into(), "application/json".into());
+    req.body = serde_json::to_vec(&body).unwrap();
+    req
+}
+
+fn text(resp: &HttpResponse) -> String {
+    String::from_utf8(resp.body.clone()).unwrap()
+}
+
+fn with_query(link: &str, key: &str, value: &str) -> String {
+    let (base, query) = link.split_once('?').unwrap();
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| {
+            if kv.starts_with(&format!("{key}=")) {
+                format!("{key}={value}")
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+const SUPPORT: &str = "support-triage";
+const INVOICE: &str = "invoice-approval";
+const LEADS: &str = "lead-qualification";
+const LEAD: &str = "lead@support.example.com";
+const BILLING: &str = "billing@support.example.com";
+const HEAD: &str = "head-of-support@support.example.com";
+const CONTROLLER: &str = "controller@finance.example.com";
+const CFO: &str = "cfo@finance.example.com";
+const AP_LEAD: &str = "ap-lead@finance.example.com";
+
+#[tokio::test]
+async fn request_sends_each_reviewer_only_their_own_link() {
+    let bed = Bed::new();
+    let run = bed
+        .run(SUPPORT, "ada@customer.example", "Card lost", "Help")
+        .await;
+    let out = bed.request(&run, SUPPORT, false, "token-secret-1").await;
+    assert_eq!(out["reviewers"], 2);
+
+    let sent = bed.notifier.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    for n in &sent {
+        let own = format!("r={}", urlencoding::encode(&n.reviewer));
+        assert!(n.link.starts_with(PUBLIC_URL), "{}", n.link);
+        assert!(n.link.contains(&own), "{}", n.link);
+        assert!(n.text.contains(&n.link));
+        for other in sent.iter().filter(|o| o.reviewer != n.reviewer) {
+            assert!(!n.text.contains(&other.link));
+        }
+        assert!(!n.text.contains("token-secret-1") && !n.link.contains("token-secret-1"));
+    }
+    let run_now = bed.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(run_now.status, RunStatus::AwaitingApproval);
+
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.required, 1);
+    assert_eq!(
+        approval.expires_at,
+        bed.clock.now() + chrono::Duration::seconds(14400 - 60)
+    );
+    let trail = bed.store.trail(&run).await.unwrap();
+    let requested = trail
+        .iter()
+        .find(|e| e.kind == "approval.requested")
+        .unwrap();
+    assert!(!requested.detail.to_string().contains("token-secret-1"));
+    assert_eq!(requested.detail["reviewers"], json!([LEAD, BILLING]));
+}
+
+#[tokio::test]
+async fn a_retried_request_creates_one_approval() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    let first = bed.request(&run, SUPPORT, false, "tok").await;
+    let second = bed.request(&run, SUPPORT, false, "tok").await;
+    assert_eq!(first["approval_id"], second["approval_id"]);
+    assert_eq!(bed.store.approvals_of_run(&run).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_sender_who_reviews_gets_no_link() {
+    let bed = Bed::new();
+    let run = bed.run(INVOICE, CONTROLLER, "Invoice 7", "Pay me").await;
+    let out = bed.request(&run, INVOICE, false, "tok").await;
+    assert_eq!(out["reviewers"], 2);
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.reviewers, vec![CFO, AP_LEAD]);
+    assert_eq!(approval.required, 2);
+    assert!(bed
+        .notifier
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|n| n.reviewer != CONTROLLER));
+}
+
+#[tokio::test]
+async fn too_few_reviewers_after_excluding_the_sender_waits_for_the_timeout() {
+    let (file, yaml) = handoff_workflows::files()
+        .iter()
+        .find(|(f, _)| f.contains(INVOICE))
+        .unwrap();
+    let yaml = yaml.replace("required: 2", "required: 3");
+    let mut catalog = handoff_workflows::catalog().clone();
+    catalog.insert(Workflow::from_yaml(file, &yaml).unwrap());
+    let bed = Bed::with_catalog(catalog);
+    let run = bed.run(INVOICE, CONTROLLER, "Invoice 7", "Pay me").await;
+    bed.request(&run, INVOICE, false, "tok").await;
+
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.required, 3, "the requirement is never lowered");
+    let trail = bed.store.trail(&run).await.unwrap();
+    let requested = trail
+        .iter()
+        .find(|e| e.kind == "approval.requested")
+        .unwrap();
+    assert!(requested.detail["understaffed"]
+        .as_str()
+        .unwrap()
+        .contains("time out"));
+    assert_eq!(requested.detail["sender_excluded"], true);
+
+    let resp = bed
+        .callback()
+        .handle(&request("POST", &bed.link_for(CFO), "verdict=approve"))
+        .await;
+    assert_eq!(resp.status, 202, "{}", text(&resp));
+    assert!(bed.answers().is_empty());
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Pending);
+}
+
+#[tokio::test]
+async fn get_and_head_never_decide() {
+    let bed = Bed::new();
+    let run = bed
+        .run(SUPPORT, "ada@customer.example", "Card lost", "Help")
+        .await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let link = bed.link_for(LEAD);
+    let callback = bed.callback();
+
+    for _ in 0..3 {
+        let get = callback.handle(&request("GET", &link, "")).await;
+        assert_eq!(get.status, 200);
+        let page = text(&get);
+        assert!(page.contains("Approve") && page.contains("Reject"));
+        assert!(page.contains("method=\"post\""));
+        assert!(page.contains("name=\"draft\""));
+        assert!(page.contains("queue-a") && page.contains("62%"));
+        assert!(!page.contains("<script"));
+        assert_eq!(get.header("cache-control"), Some("no-store"));
+        assert_eq!(get.header("referrer-policy"), Some("no-referrer"));
+
+        let head = callback.handle(&request("HEAD", &link, "")).await;
+        assert_eq!(head.status, 200);
+        assert!(head.body.is_empty());
+        assert_eq!(head.headers, get.headers);
+    }
+    // Even a GET carrying the form's fields decides nothing.
+    let mut sneaky = request("GET", &link, "verdict=approve");
+    sneaky.query.insert("verdict".into(), "approve".into());
+    assert_eq!(callback.handle(&sneaky).await.status, 200);
+
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.status, ApprovalStatus::Pending);
+    assert!(approval.votes.is_empty());
+    assert!(bed.answers().is_empty());
+    assert!(!bed
+        .trail_kinds(&run)
+        .await
+        .iter()
+        .any(|k| k == "approval.vote"));
+}
+
+#[tokio::test]
+async fn the_form_posts_back_to_the_signed_link() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let link = bed.link_for(LEAD);
+    let page = text(&bed.callback().handle(&request("GET", &link, "")).await);
+    let query = link.split_once('?').unwrap().1;
+    assert!(
+        page.contains(&format!("action=\"?{}\"", query.replace('&', "&amp;"))),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn approving_sends_the_outcome_and_records_the_vote() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-approve").await;
+    let resp = bed
+        .callback()
+        .handle(&request(
+            "POST",
+            &bed.link_for(LEAD),
+            "verdict=approve&reason=looks+right",
+        ))
+        .await;
+    assert_eq!(resp.status, 200, "{}", text(&resp));
+    assert!(text(&resp).contains("approved"));
+
+    let answers = bed.answers();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, "tok-approve");
+    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    assert_eq!(outcome.decision, "approved");
+    assert_eq!(outcome.reviewers, vec![LEAD]);
+    assert_eq!(outcome.reason, "looks right");
+    assert_eq!(outcome.edits, None);
+
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.status, ApprovalStatus::Approved);
+    assert_eq!(approval.decided_at, Some(bed.clock.now()));
+    let kinds = bed.trail_kinds(&run).await;
+    assert!(kinds.contains(&"approval.vote".to_string()));
+    assert!(kinds.contains(&"approval.decided".to_string()));
+}
+
+#[tokio::test]
+async fn second_click_says_already_decided() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let callback = bed.callback();
+    let link = bed.link_for(LEAD);
+    assert_eq!(
+        callback
+            .handle(&request("POST", &link, "verdict=approve"))
+            .await
+            .status,
+        200
+    );
+
+    let again = callback
+        .handle(&request("POST", &link, "verdict=reject"))
+        .await;
+    assert_eq!(again.status, 409);
+    let page = text(&again);
+    assert!(page.contains("Already decided"));
+    assert!(page.contains(LEAD), "names who decided: {page}");
+    assert!(page.contains("2026-01-15 09:30 UTC"), "says when: {page}");
+
+    let other = callback
+        .handle(&json_request(
+            &bed.link_for(BILLING),
+            json!({"verdict": "reject"}),
+        ))
+        .await;
+    assert_eq!(other.status, 409);
+    let body = other.body_json().unwrap();
+    assert_eq!(body["status"], "already_decided");
+    assert!(body["message"].as_str().unwrap().contains(LEAD));
+    assert_eq!(bed.answers().len(), 1, "one answer for the task token");
+    assert_eq!(bed.approval(&run).await.votes.len(), 1);
+}
+
+#[tokio::test]
+async fn expired_link_shows_expired_page() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let link = bed.link_for(LEAD);
+    bed.clock.advance(link_lifetime(14400));
+    let callback = bed.callback();
+
+    let get = callback.handle(&request("GET", &link, "")).await;
+    assert_eq!(get.status, 410);
+    assert!(text(&get).contains("expired"));
+    let post = callback
+        .handle(&request("POST", &link, "verdict=approve"))
+        .await;
+    assert_eq!(post.status, 410);
+    let json = callback
+        .handle(&json_request(&link, json!({"verdict": "approve"})))
+        .await;
+    assert_eq!(json.status, 410);
+    assert_eq!(json.body_json().unwrap()["status"], "expired");
+    assert!(bed.answers().is_empty());
+    assert!(bed.approval(&run).await.votes.is_empty());
+}
+
+#[tokio::test]
+async fn tampered_signature_is_403() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let link = bed.link_for(LEAD);
+    let callback = bed.callback();
+
+    let sig = link.rsplit_once("sig=").unwrap().1;
+    let mut flipped = sig.to_string();
+    let first = if flipped.starts_with('A') { "B" } else { "A" };
+    flipped.replace_range(0..1, first);
+    let forged = [
+        with_query(&link, "sig", &flipped),
+        with_query(&link, "r", &urlencoding::encode(BILLING)),
+        with_query(&link, "exp", "99999999999"),
+        with_query(&link, "sig", "not*base64"),
+    ];
+    for bad in &forged {
+        for method in ["GET", "POST"] {
+            let resp = callback
+                .handle(&request(method, bad, "verdict=approve"))
+                .await;
+            assert_eq!(resp.status, 403, "{method} {bad}");
+            assert!(!text(&resp).contains("queue-a"), "no run data leaks");
+        }
+    }
+    let json = callback
+        .handle(&json_request(&forged[0], json!({"verdict": "approve"})))
+        .await;
+    assert_eq!(json.body_json().unwrap()["status"], "bad_signature");
+
+    let unsigned = link.split_once('?').unwrap().0.to_string();
+    assert_eq!(
+        callback.handle(&request("GET", &unsigned, "")).await.status,
+        400
+    );
+    assert!(bed.answers().is_empty());
+    assert!(bed.approval(&run).await.votes.is_empty());
+}
+
+#[tokio::test]
+async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let approval = bed.approval(&run).await;
+    let secret = Secret::new("link-key-1");
+    let exp = approval.expires_at.timestamp();
+    let callback = bed.callback();
+
+    let outsider = links::approval_link(PUBLIC_URL, &secret, &approval.id, "eve@x.example", exp);
+    let resp = callback
+        .handle(&request("POST", &outsider, "verdict=approve"))
+        .await;
+    assert_eq!(resp.status, 403);
+
+    let nowhere = links::approval_link(PUBLIC_URL, &secret, &ApprovalId::random(), LEAD, exp);
+    assert_eq!(
+        callback.handle(&request("GET", &nowhere, "")).await.status,
+        404
+    );
+    assert!(bed.answers().is_empty());
+}
+
+#[tokio::test]
+async fn two_of_three_approvals_resume_the_run() {
+    let bed = Bed::new();
+    let run = bed
+        .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
+        .await;
+    bed.request(&run, INVOICE, false, "tok-2of3").await;
+    let callback = bed.callback();
+
+    let first = callback
+        .handle(&request(
+            "POST",
+            &bed.link_for(CONTROLLER),
+            "verdict=approve",
+        ))
+        .await;
+    assert_eq!(first.status, 202);
+    assert!(text(&first).contains("waiting for 1 more"));
+    assert!(bed.answers().is_empty());
+
+    let second = callback
+        .handle(&json_request(
+            &bed.link_for(CFO),
+            json!({"verdict": "approve"}),
+        ))
+        .await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body_json().unwrap()["status"], "approved");
+    let answers = bed.answers();
+    assert_eq!(answers.len(), 1);
+    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    assert_eq!(outcome.decision, "approved");
+    assert_eq!(outcome.reviewers, vec![CONTROLLER, CFO]);
+
+    let third = callback
+        .handle(&request("POST", &bed.link_for(AP_LEAD), "verdict=reject"))
+        .await;
+    assert_eq!(third.status, 409);
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
+}
+
+#[tokio::test]
+async fn rejection_that_makes_approval_impossible_rejects() {
+    let bed = Bed::new();
+    let run = bed
+        .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
+        .await;
+    bed.request(&run, INVOICE, false, "tok-reject").await;
+    let callback = bed.callback();
+
+    let first = callback
+        .handle(&request(
+            "POST",
+            &bed.link_for(CONTROLLER),
+            "verdict=reject&reason=no+PO",
+        ))
+        .await;
+    assert_eq!(first.status, 202, "two approvals are still possible");
+    assert!(bed.answers().is_empty());
+
+    let second = callback
+        .handle(&request(
+            "POST",
+            &bed.link_for(CFO),
+            "verdict=reject&reason=duplicate",
+        ))
+        .await;
+    assert_eq!(second.status, 200);
+    let outcome: ApprovalOutcome =
+        serde_json::from_value(bed.answers()[0].1.clone().unwrap()).unwrap();
+    assert_eq!(outcome.decision, "rejected");
+    assert_eq!(outcome.reviewers, vec![CONTROLLER, CFO]);
+    assert_eq!(outcome.reason, "no PO; duplicate");
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Rejected);
+}
+
+#[tokio::test]
+async fn edits_are_sent_only_when_changed() {
+    let bed = Bed::new();
+    let labels: Vec<String> = bed
+        .catalog
+        .get(SUPPORT)
+        .unwrap()
+        .spec
+        .reason
+        .labels
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let callback = bed.callback();
+
+    // The same draft (as a browser sends it, CRLF) and the same label.
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-same").await;
+    let body = format!(
+        "verdict=approve&draft={}&label={}",
+        urlencoding::encode("Hello,\r\nwe are on it."),
+        labels[0]
+    );
+    let resp = callback
+        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .await;
+    assert_eq!(resp.status, 200);
+    let outcome: ApprovalOutcome =
+        serde_json::from_value(bed.answers()[0].1.clone().unwrap()).unwrap();
+    assert_eq!(outcome.edits, None);
+
+    // A rewritten draft and another label.
+    let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-edit").await;
+    let body = format!(
+        "verdict=approve&draft={}&label={}",
+        urlencoding::encode("Hi Bob, refund sent."),
+        labels[1]
+    );
+    callback
+        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .await;
+    let outcome: ApprovalOutcome =
+        serde_json::from_value(bed.answers()[1].1.clone().unwrap()).unwrap();
+    assert_eq!(
+        outcome.edits,
+        Some(json!({"draft": "Hi Bob, refund sent.", "label": labels[1]}))
+    );
+    let vote = bed.approval(&run).await.votes[0].clone();
+    assert_eq!(vote.edits, outcome.edits);
+
+    // A label the workflow does not have is refused and nothing is recorded.
+    let run = bed.run(SUPPORT, "cy@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-bad").await;
+    let resp = callback
+        .handle(&request(
+            "POST",
+            &bed.link_for(LEAD),
+            "verdict=approve&label=made_up",
+        ))
+        .await;
+    assert_eq!(resp.status, 422);
+    assert!(bed.approval(&run).await.votes.is_empty());
+    let resp = callback
+        .handle(&request("POST", &bed.link_for(LEAD), "verdict=maybe"))
+        .await;
+    assert_eq!(resp.status, 422);
+}
+
+#[tokio::test]
+async fn closed_task_shows_closed_page_not_500() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-closed").await;
+    // The execution stopped waiting (timed out, or ended) behind our back.
+    bed.executions
+        .answers
+        .lock()
+        .unwrap()
+        .push(("tok-closed".into(), Err("States.Timeout".into())));
+
+    let resp = bed
+        .callback()
+        .handle(&request("POST", &bed.link_for(LEAD), "verdict=approve"))
+        .await;
+    assert_eq!(resp.status, 410);
+    assert!(text(&resp).contains("closed"));
+
+    let json = bed
+        .callback()
+        .handle(&json_request(
+            &bed.link_for(BILLING),
+            json!({"verdict": "approve"}),
+        ))
+        .await;
+    assert!(json.status < 500, "{}", json.status);
+    assert!(bed
+        .trail_kinds(&run)
+        .await
+        .contains(&"approval.task_closed".to_string()));
+}
+
+#[tokio::test]
+async fn html_escapes_attacker_text() {
+    let bed = Bed::new();
+    let run = bed
+        .run(
+            SUPPORT,
+            "mallory@evil.example",
+            "<script>alert('subject')</script>",
+            "\"><img src=x onerror=alert(1)></textarea><script>alert(2)</script>",
+        )
+        .await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    let page = text(
+        &bed.callback()
+            .handle(&request("GET", &bed.link_for(LEAD), ""))
+            .await,
+    );
+    assert!(!page.contains("<script"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert"));
+    assert_eq!(page.matches("</textarea>").count(), 1);
+}
+
+#[tokio::test]
+async fn timeout_policies_reject_escalate_approve() {
+    let bed = Bed::new();
+
+    // reject: invoice-approval
+    let run = bed.run(INVOICE, "s@vendor.example", "s", "t").await;
+    bed.request(&run, INVOICE, false, "tok-i").await;
+    let outcome = bed.timeout(&run, INVOICE).await;
+    assert_eq!(outcome.decision, "rejected");
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Expired);
+
+    // approve: lead-qualification
+    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
+    bed.request(&run, LEADS, false, "tok-l").await;
+    let outcome = bed.timeout(&run, LEADS).await;
+    assert_eq!(outcome.decision, "approved");
+    assert_eq!(outcome.reviewers, vec![APPROVE_ON_TIMEOUT]);
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
+
+    // escalate once, then reject: support-triage
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-s").await;
+    let first_link = bed.link_for(LEAD);
+    bed.clock.advance(14400);
+    let outcome = bed.timeout(&run, SUPPORT).await;
+    assert_eq!(outcome.decision, "escalate");
+    assert_eq!(outcome.timeout_seconds, Some(7200));
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Expired);
+    let trail = bed.store.trail(&run).await.unwrap();
+    let timed_out = trail
+        .iter()
+        .find(|e| e.kind == "approval.timed_out")
+        .unwrap();
+    assert_eq!(timed_out.detail["policy"], "escalate");
+
+    // The run keeps waiting while the escalation reviewer decides.
+    let out = bed.request(&run, SUPPORT, true, "tok-s2").await;
+    assert_eq!(out["reviewers"], 1);
+    let escalated = bed.approval(&run).await;
+    assert!(escalated.escalation);
+    assert_eq!(escalated.reviewers, vec![HEAD]);
+    assert_eq!(escalated.required, 1);
+    assert_eq!(
+        escalated.expires_at,
+        bed.clock.now() + chrono::Duration::seconds(7200 - 60)
+    );
+    assert_eq!(
+        bed.store.get_run(&run).await.unwrap().unwrap().status,
+        RunStatus::AwaitingApproval
+    );
+    // The first reviewers' links no longer decide anything.
+    let late = bed
+        .callback()
+        .handle(&request("POST", &first_link, "verdict=approve"))
+        .await;
+    assert_eq!(late.status, 410);
+
+    let outcome = bed.timeout(&run, SUPPORT).await;
+    assert_eq!(
+        outcome.decision, "rejected",
+        "an escalation does not escalate"
+    );
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Expired);
+    assert!(bed.answers().is_empty());
+}
+
+#[tokio::test]
+async fn escalation_reviewer_can_approve() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-1").await;
+    bed.clock.advance(14400);
+    bed.timeout(&run, SUPPORT).await;
+    bed.request(&run, SUPPORT, true, "tok-2").await;
+    let resp = bed
+        .callback()
+        .handle(&request("POST", &bed.link_for(HEAD), "verdict=approve"))
+        .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(bed.answers()[0].0, "tok-2");
+}
+
+#[tokio::test]
+async fn task_input_reads_the_state_machine_payload() {
+    let task: ApprovalTask = serde_json::from_value(json!({
+        "kind": "request", "run_id": "run-1", "workflow": SUPPORT,
+        "escalation": false, "task_token": "t"
+    }))
+    .unwrap();
+    assert!(matches!(
+        task,
+        ApprovalTask::Request {
+            escalation: false,
+            ..
+        }
+    ));
+    let task: ApprovalTask = serde_json::from_value(json!({
+        "kind": "timeout", "run_id": "run-1", "workflow": SUPPORT
+    }))
+    .unwrap();
+    assert!(matches!(task, ApprovalTask::Timeout { .. }));
+}
+
+#[test]
+fn links_expire_before_the_state_machine_times_out() {
+    assert_eq!(link_lifetime(14400), 14400 - 60);
+    assert_eq!(link_lifetime(300), 270);
+    assert!(link_lifetime(5) <= 5);
+}
