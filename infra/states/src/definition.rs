@@ -29,6 +29,28 @@ pub struct StateMachine {
     pub comment: Option<String>,
 }
 
+/// Resolves `${Name}` placeholders the way SAM's DefinitionSubstitutions do; unknown names stay.
+pub fn substitute(text: &str, substitutions: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) if substitutions.contains_key(&after[..end]) => {
+                out.push_str(&substitutions[&after[..end]]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 impl StateMachine {
     pub fn from_json(text: &str) -> Result<Arc<StateMachine>, DefinitionError> {
         Self::from_value(serde_json::from_str(text)?)
