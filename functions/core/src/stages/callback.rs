@@ -489,7 +489,8 @@ impl Callback {
                 .and_then(|a| a.draft.as_deref())
                 .unwrap_or("")
                 .replace("\r\n", "\n");
-            if draft.trim_end() != original.trim_end() {
+            // Browsers send CRLF and drop a textarea's leading newline.
+            if draft.trim() != original.trim() {
                 edits.insert("draft".into(), json!(draft));
             }
         }
