@@ -159,10 +159,7 @@ impl HttpActionSink {
                     let reason = format!("status {code}");
                     (Attempt::Status { code, retry_after }, Some(text), reason)
                 }
-                Err(err)
-                    if err.is_builder()
-                        || err.is_request() && !err.is_timeout() && !err.is_connect() =>
-                {
+                Err(err) if err.is_builder() => {
                     // A malformed target or header: no attempt will fare better.
                     return Err(ActionError::Exhausted {
                         reason: format!("request could not be sent: {err}"),

@@ -95,15 +95,20 @@ impl Secrets for SecretsManager {
         let current = current?.ok_or_else(|| SecretError::NotFound(name.to_string()))?;
         // A missing previous version is normal; a failed read of it only
         // costs rotation overlap, so it does not fail the request.
-        let previous = previous.unwrap_or_else(|e| {
-            tracing::warn!(secret = name, error = %e, "previous secret version unreadable");
-            None
-        });
+        let (previous, cacheable) = match previous {
+            Ok(previous) => (previous, true),
+            Err(e) => {
+                tracing::warn!(secret = name, error = %e, "previous secret version unreadable");
+                (None, false)
+            }
+        };
         let secret = Secret { current, previous };
-        self.cache
-            .lock()
-            .await
-            .insert(name.to_string(), (Instant::now(), secret.clone()));
+        if cacheable {
+            self.cache
+                .lock()
+                .await
+                .insert(name.to_string(), (Instant::now(), secret.clone()));
+        }
         Ok(secret)
     }
 }

@@ -37,11 +37,15 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match err.code() {
-        Some(code) if TASK_CLOSED.contains(&code) => {
+        Some(code) if is_task_closed(code) => {
             ExecutionError::TaskClosed(err.message().unwrap_or(code).to_string())
         }
         _ => ExecutionError::Unavailable(DisplayErrorContext(&err).to_string()),
     }
+}
+
+fn is_task_closed(code: &str) -> bool {
+    TASK_CLOSED.contains(&code)
 }
 
 #[async_trait]
@@ -108,5 +112,20 @@ impl Executions for StepFunctions {
             .await
             .map(|_| ())
             .map_err(token_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_task_codes_are_told_apart_from_outages() {
+        for code in ["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"] {
+            assert!(is_task_closed(code), "{code}");
+        }
+        for code in ["ThrottlingException", "InvalidOutput", "ServiceUnavailable"] {
+            assert!(!is_task_closed(code), "{code}");
+        }
     }
 }

@@ -326,3 +326,225 @@ impl Cursor {
             .map_err(|_| StoreError::NotFound(format!("page cursor `{text}`")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handoff_core::ports::Slot;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        parse_time(text).unwrap()
+    }
+
+    fn run(sender: Option<&str>) -> Run {
+        Run {
+            id: RunId("run-abc".into()),
+            workflow: "support-triage".into(),
+            status: RunStatus::AwaitingApproval,
+            stage: Stage::Approval,
+            delivery_id: "evt_1".into(),
+            sender: sender.map(str::to_string),
+            created_at: at("2025-03-01T10:00:00.123456Z"),
+            updated_at: at("2025-03-01T10:05:00Z"),
+            summary: RunSummary {
+                label: Some("refund".into()),
+                confidence: Some(0.91),
+                route: Some("billing".into()),
+                reviewed: false,
+                error: None,
+            },
+        }
+    }
+
+    fn approval(status: ApprovalStatus) -> Approval {
+        let vote = |reviewer: &str, secs: u32| Vote {
+            reviewer: reviewer.into(),
+            verdict: Verdict::Approve,
+            reason: "ok".into(),
+            edits: Some(serde_json::json!({ "draft": "hi" })),
+            at: at(&format!("2025-03-01T10:06:{secs:02}Z")),
+        };
+        Approval {
+            id: ApprovalId("a1b2".into()),
+            run_id: RunId("run-abc".into()),
+            workflow: "support-triage".into(),
+            task_token: "token".into(),
+            reviewers: vec!["zed@example.com".into(), "ana@example.com".into()],
+            required: 2,
+            status,
+            escalation: false,
+            created_at: at("2025-03-01T10:05:00Z"),
+            expires_at: at("2025-03-02T10:05:00Z"),
+            votes: vec![vote("zed@example.com", 1), vote("ana@example.com", 2)],
+            decided_at: None,
+        }
+    }
+
+    fn string(item: &Item, name: &str) -> String {
+        Reader(item).str(name).unwrap().to_string()
+    }
+
+    #[test]
+    fn run_round_trips_with_its_index_keys() {
+        let original = run(Some("cust@example.com"));
+        let item = run_item(&original);
+        assert_eq!(string(&item, PK), "RUN#run-abc");
+        assert_eq!(string(&item, SK), "META");
+        assert_eq!(string(&item, GSI1PK), "STATUS#AWAITING_APPROVAL");
+        assert_eq!(string(&item, GSI1SK), "2025-03-01T10:00:00.123456Z#run-abc");
+        assert_eq!(
+            string(&item, GSI2PK),
+            "SENDER#support-triage#cust@example.com"
+        );
+        assert_eq!(string(&item, GSI2SK), string(&item, GSI1SK));
+        assert_eq!(run_from_item(&item).unwrap(), original);
+    }
+
+    #[test]
+    fn run_without_sender_stays_out_of_the_sender_index() {
+        let original = run(None);
+        let item = run_item(&original);
+        assert!(!item.contains_key(GSI2PK) && !item.contains_key("sender"));
+        assert_eq!(run_from_item(&item).unwrap(), original);
+    }
+
+    #[test]
+    fn a_corrupt_item_names_the_attribute() {
+        let mut item = run_item(&run(None));
+        item.insert("status".into(), s("SLEEPING"));
+        let err = run_from_item(&item).unwrap_err();
+        assert!(err.to_string().contains("status"), "{err}");
+    }
+
+    #[test]
+    fn every_stage_name_parses_back() {
+        for stage in [
+            Stage::Ingest,
+            Stage::Start,
+            Stage::Context,
+            Stage::Reason,
+            Stage::Decide,
+            Stage::Approval,
+            Stage::Act,
+            Stage::Finalize,
+        ] {
+            assert_eq!(parse_stage(stage.as_str()), Some(stage));
+        }
+    }
+
+    #[test]
+    fn timestamps_sort_as_strings() {
+        let early = ts(at("2025-03-01T10:00:00Z"));
+        let later = ts(at("2025-03-01T10:00:00.5Z"));
+        assert_eq!(early.len(), later.len());
+        assert!(early < later);
+    }
+
+    #[test]
+    fn approval_round_trips_with_votes_in_time_order() {
+        let original = approval(ApprovalStatus::Pending);
+        let item = approval_item(&original);
+        assert_eq!(string(&item, PK), "APPROVAL#a1b2");
+        assert_eq!(string(&item, GSI1PK), PENDING_APPROVALS);
+        assert!(matches!(item.get("votes"), Some(AttributeValue::M(m)) if m.len() == 2));
+        assert_eq!(approval_from_item(&item).unwrap(), original);
+    }
+
+    #[test]
+    fn decided_approval_is_not_listed_as_pending() {
+        let mut original = approval(ApprovalStatus::Approved);
+        original.decided_at = Some(at("2025-03-01T10:07:00Z"));
+        let item = approval_item(&original);
+        assert!(!item.contains_key(GSI1PK) && !item.contains_key(GSI1SK));
+        assert_eq!(approval_from_item(&item).unwrap(), original);
+    }
+
+    #[test]
+    fn approval_expiry_is_not_the_tables_ttl_attribute() {
+        let item = approval_item(&approval(ApprovalStatus::Pending));
+        assert!(!item.contains_key("expires_at"));
+    }
+
+    #[test]
+    fn stored_status_matches_the_condition_value() {
+        let item = approval_item(&approval(ApprovalStatus::Pending));
+        assert_eq!(
+            item.get("status"),
+            Some(&approval_status_attr(ApprovalStatus::Pending))
+        );
+    }
+
+    #[test]
+    fn dedupe_key_expires_by_epoch_seconds() {
+        let key = DedupeKey {
+            workflow: "support-triage".into(),
+            delivery_id: "evt_1".into(),
+            expires_at: at("2025-03-04T00:00:00Z"),
+        };
+        let item = dedupe_item(&key, &RunId("run-abc".into()));
+        assert_eq!(string(&item, PK), "DEDUPE#support-triage#evt_1");
+        assert_eq!(string(&item, "run_id"), "run-abc");
+        assert_eq!(Reader(&item).number("expires_at").unwrap(), 1_741_046_400);
+    }
+
+    #[test]
+    fn json_payload_items_round_trip() {
+        let id = RunId("run-abc".into());
+        let value = serde_json::json!({ "profile": { "tier": "gold" } });
+        let item = slot_item(&id, &Slot::Action("ticket".into()), &value);
+        assert_eq!(string(&item, SK), "SLOT#action#ticket");
+        assert_eq!(
+            Reader(&item).json::<serde_json::Value>("value").unwrap(),
+            value
+        );
+
+        let event = AuditEvent::new(
+            &id,
+            at("2025-03-01T10:00:00Z"),
+            Stage::Reason,
+            "ai.classified",
+            serde_json::json!({ "label": "refund" }),
+        );
+        let item = audit_item(&event, "0000beef");
+        assert_eq!(
+            string(&item, SK),
+            "EVT#2025-03-01T10:00:00.000000Z#0000beef"
+        );
+        assert_eq!(Reader(&item).json::<AuditEvent>("event").unwrap(), event);
+
+        let feedback = Feedback {
+            workflow: "support-triage".into(),
+            run_id: id,
+            at: at("2025-03-01T11:00:00Z"),
+            text: "refund please".into(),
+            predicted_label: "refund".into(),
+            confidence: 0.6,
+            final_label: "billing".into(),
+            edits: None,
+            reviewer: "ana@example.com".into(),
+        };
+        let item = feedback_item(&feedback);
+        assert_eq!(string(&item, PK), "FEEDBACK#support-triage");
+        assert_eq!(string(&item, SK), "2025-03-01T11:00:00.000000Z#run-abc");
+        assert_eq!(
+            Reader(&item).json::<Feedback>("feedback").unwrap(),
+            feedback
+        );
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor {
+            after: "2025-03-01T10:00:00.000000Z#run-abc".into(),
+        };
+        let text = cursor.encode();
+        assert!(text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(Cursor::decode(&text).unwrap(), cursor);
+        assert!(matches!(
+            Cursor::decode("not a cursor!"),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

@@ -422,7 +422,8 @@ impl Runs for DynamoStore {
             .key(PK, s(run_pk(id)))
             .key(SK, s(META))
             .condition_expression("attribute_exists(PK)")
-            .update_expression("SET summary = :summary")
+            .update_expression("SET #summary = :summary")
+            .expression_attribute_names("#summary", "summary")
             .expression_attribute_values(":summary", s(json))
             .send()
             .await
