@@ -148,15 +148,18 @@ impl Execution {
         id: u64,
         output: Value,
     ) -> Result<(), CallbackError> {
-        let task = self.open_task(id)?;
-        if task.request.token.is_some() {
-            task.submitted = true;
-            self.history
-                .record(now, "TaskSubmitted", json!({"output": output}));
+        let is_token_task = self.open_task(id)?.request.token.is_some();
+        let kind = if is_token_task {
+            "TaskSubmitted"
         } else {
-            task.settle(Ok(output.clone()));
-            self.history
-                .record(now, "TaskSucceeded", json!({"output": output}));
+            "TaskSucceeded"
+        };
+        self.history.record_io(now, kind, None, "output", &output);
+        let task = self.open_task(id)?;
+        if is_token_task {
+            task.submitted = true;
+        } else {
+            task.settle(Ok(output));
         }
         Ok(())
     }
@@ -184,10 +187,10 @@ impl Execution {
         token: &str,
         output: Value,
     ) -> Result<(), CallbackError> {
-        let task = self.token_task(token)?;
-        task.settle(Ok(output.clone()));
+        self.token_task(token)?;
         self.history
-            .record(now, "TaskSucceeded", json!({"output": output}));
+            .record_io(now, "TaskSucceeded", None, "output", &output);
+        self.token_task(token)?.settle(Ok(output));
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! Each frame advances state by state until it must wait for the host (a task result, a timer)
 //! or finishes; nested branches are frames inside their Parallel/Map state, so the whole tree
 //! serialises with the execution.
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -64,6 +65,18 @@ struct Active {
     retry_attempts: Vec<u32>,
     retry_count: u32,
     step: Step,
+    /// InputPath left the input unchanged, so `effective` is not a separate copy.
+    effective_is_raw: bool,
+}
+
+impl Active {
+    fn effective(&self) -> &Value {
+        if self.effective_is_raw {
+            &self.raw_input
+        } else {
+            &self.effective
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +158,26 @@ impl Env<'_> {
                 map_item: self.map_item,
             },
         )
+    }
+
+    /// OutputPath (and similar) that hands the value back untouched when there is nothing to select.
+    fn output_path(&self, path: &Option<Option<String>>, value: Value) -> Result<Value, Fault> {
+        if payload::is_identity(path) {
+            return Ok(value);
+        }
+        self.with_scope(&value, |s| payload::select_path(path, s))
+    }
+
+    fn input_path<'v>(
+        &self,
+        path: &Option<Option<String>>,
+        input: &'v Value,
+    ) -> Result<Cow<'v, Value>, Fault> {
+        if payload::is_identity(path) {
+            return Ok(Cow::Borrowed(input));
+        }
+        self.with_scope(input, |s| payload::select_path(path, s))
+            .map(Cow::Owned)
     }
 
     fn with_scope<T>(&self, input: &Value, f: impl FnOnce(&Scope) -> T) -> T {
@@ -248,24 +281,28 @@ impl Frame {
             )));
             return;
         };
-        let entered_event = sh.history.record(
+        let entered_event = sh.history.record_io(
             sh.now,
             state_event(st.kind, "Entered"),
-            json!({"name": name, "input": input}),
+            Some(&name),
+            "input",
+            &input,
         );
         let entered_at = sh.now;
         match st.kind {
             StateType::Pass | StateType::Choice | StateType::Succeed | StateType::Fail => {
-                if let Err(f) = self.run_instant(&name, st, &input, entered_at, sh) {
+                if let Err(f) = self.run_instant(&name, st, input, entered_at, sh) {
                     self.cursor = Cursor::Done(Err(f.in_state(&name, entered_event)));
                 }
             }
             _ => {
-                let effective = if st.language() == QueryLanguage::JSONPath {
+                let effective_is_raw =
+                    st.language() == QueryLanguage::JSONata || payload::is_identity(&st.input_path);
+                let effective = if effective_is_raw {
+                    Ok(Value::Null)
+                } else {
                     let env = self.env(sh, &name, entered_at);
                     env.with_scope(&input, |s| payload::select_path(&st.input_path, s))
-                } else {
-                    Ok(input.clone())
                 };
                 let mut active = Box::new(Active {
                     state: name,
@@ -276,6 +313,7 @@ impl Frame {
                     retry_attempts: vec![0; st.retry.len()],
                     retry_count: 0,
                     step: Step::Settled(Ok(Value::Null)),
+                    effective_is_raw,
                 });
                 match effective {
                     Ok(e) => {
@@ -296,7 +334,7 @@ impl Frame {
         &mut self,
         name: &str,
         st: &State,
-        input: &Value,
+        input: Value,
         entered_at: DateTime<Utc>,
         sh: &mut Shared,
     ) -> Result<(), Fault> {
@@ -304,61 +342,64 @@ impl Frame {
         let jsonpath = st.language() == QueryLanguage::JSONPath;
         let (output, next, assigned) = match st.kind {
             StateType::Fail => {
-                let failure = self.fail_state(st, input, &env)?;
+                let failure = self.fail_state(st, &input, &env)?;
                 self.cursor = Cursor::Done(Err(failure));
                 return Ok(());
             }
             StateType::Choice if jsonpath => {
-                let effective =
-                    env.with_scope(input, |s| payload::select_path(&st.input_path, s))?;
+                let effective = env.input_path(&st.input_path, &input)?;
                 let (next, assign) = choose(st, &env, &effective, &Value::Null)?;
                 let assigned = jsonpath_assign(assign, &env, &effective)?;
-                let output =
-                    env.with_scope(&effective, |s| payload::select_path(&st.output_path, s))?;
+                let effective = match effective {
+                    Cow::Borrowed(_) => input,
+                    Cow::Owned(v) => v,
+                };
+                let output = env.output_path(&st.output_path, effective)?;
                 (output, Some(next), assigned)
             }
             StateType::Choice => {
-                let states = env.states(input, None);
+                let states = env.states(&input, None);
                 let (next, assign, rule_output) = choose_jsonata(st, &env, &states)?;
                 let assigned = jsonata_assign(assign, &env, &states)?;
                 let output = match rule_output
                     .or(st.output.as_ref().map(|o| o.clone().unwrap_or(Value::Null)))
                 {
                     Some(o) => env.render(&o, "Output", &states)?,
-                    None => input.clone(),
+                    None => input,
                 };
                 (output, Some(next), assigned)
             }
             StateType::Pass if jsonpath => {
-                let effective =
-                    env.with_scope(input, |s| payload::select_path(&st.input_path, s))?;
-                let effective = match &st.parameters {
-                    Some(p) => env.with_scope(&effective, |s| payload::render(p, s))?,
-                    None => effective,
+                let effective = env.input_path(&st.input_path, &input)?;
+                let rendered = match &st.parameters {
+                    Some(p) => Some(env.with_scope(&effective, |s| payload::render(p, s))?),
+                    None => None,
                 };
-                let result = match &st.result {
-                    Some(r) => r.clone().unwrap_or(Value::Null),
-                    None => effective,
+                let result = match (&st.result, rendered) {
+                    (Some(r), _) => r.clone().unwrap_or(Value::Null),
+                    (None, Some(v)) => v,
+                    (None, None) => effective.into_owned(),
                 };
                 let assigned = jsonpath_assign(st.assign.as_ref(), &env, &result)?;
-                let output = payload::apply_result_path(&st.result_path, input, result)?;
-                let output =
-                    env.with_scope(&output, |s| payload::select_path(&st.output_path, s))?;
+                let output = payload::merge_result(&st.result_path, input, result)?;
+                let output = env.output_path(&st.output_path, output)?;
                 (output, None, assigned)
             }
             _ if jsonpath => {
-                let effective =
-                    env.with_scope(input, |s| payload::select_path(&st.input_path, s))?;
-                let output =
-                    env.with_scope(&effective, |s| payload::select_path(&st.output_path, s))?;
+                let effective = env.input_path(&st.input_path, &input)?;
+                let effective = match effective {
+                    Cow::Borrowed(_) => input,
+                    Cow::Owned(v) => v,
+                };
+                let output = env.output_path(&st.output_path, effective)?;
                 (output, None, None)
             }
             _ => {
-                let states = env.states(input, None);
+                let states = env.states(&input, None);
                 let assigned = jsonata_assign(st.assign.as_ref(), &env, &states)?;
                 let output = match &st.output {
                     Some(o) => env.render(&o.clone().unwrap_or(Value::Null), "Output", &states)?,
-                    None => input.clone(),
+                    None => input,
                 };
                 (output, None, assigned)
             }
@@ -422,10 +463,12 @@ impl Frame {
         next: Option<String>,
         sh: &mut Shared,
     ) {
-        sh.history.record(
+        sh.history.record_io(
             sh.now,
             state_event(st.kind, "Exited"),
-            json!({"name": name, "output": output}),
+            Some(name),
+            "output",
+            &output,
         );
         let next = next.or_else(|| if st.end { None } else { st.next.clone() });
         self.cursor = match next {
@@ -462,8 +505,8 @@ impl Frame {
         env.token = token.as_deref();
         let (payload, timeout, heartbeat) = if st.language() == QueryLanguage::JSONPath {
             let payload = match &st.parameters {
-                Some(p) => env.with_scope(&active.effective, |s| payload::render(p, s))?,
-                None => active.effective.clone(),
+                Some(p) => env.with_scope(active.effective(), |s| payload::render(p, s))?,
+                None => active.effective().clone(),
             };
             let seconds = |fixed: &Option<Value>,
                            path: &Option<String>,
@@ -471,7 +514,8 @@ impl Frame {
              -> Result<Option<i64>, Fault> {
                 match path {
                     Some(p) => {
-                        let v = env.with_scope(&active.effective, |s| Path::parse(p)?.select(s))?;
+                        let v =
+                            env.with_scope(active.effective(), |s| Path::parse(p)?.select(s))?;
                         positive_integer(&v).map(Some).ok_or_else(|| {
                             Fault::runtime(format!("The {field} field refers to value {v} which is not a valid integer: {p}"))
                         })
@@ -525,10 +569,12 @@ impl Frame {
             payload,
             token,
         };
-        sh.history.record(
+        sh.history.record_io(
             sh.now,
             "TaskScheduled",
-            json!({"resource": resource, "parameters": request.payload}),
+            Some(&resource),
+            "parameters",
+            &request.payload,
         );
         sh.issued.push(request.clone());
         Ok(Step::Task(Box::new(TaskWait {
@@ -544,7 +590,7 @@ impl Frame {
     fn start_wait(&mut self, active: &Active, st: &State, sh: &mut Shared) -> Result<Step, Fault> {
         let env = self.env(sh, &active.state, active.entered_at);
         let until = if st.language() == QueryLanguage::JSONPath {
-            let input = &active.effective;
+            let input = active.effective();
             if let Some(s) = &st.seconds {
                 let secs = s
                     .as_f64()
@@ -599,7 +645,7 @@ impl Frame {
             }
         };
         if until <= sh.now {
-            return Ok(Step::Settled(Ok(active.effective.clone())));
+            return Ok(Step::Settled(Ok(active.effective().clone())));
         }
         Ok(Step::Wait { until })
     }
@@ -613,8 +659,8 @@ impl Frame {
         let env = self.env(sh, &active.state, active.entered_at);
         let input = if st.language() == QueryLanguage::JSONPath {
             match &st.parameters {
-                Some(p) => env.with_scope(&active.effective, |s| payload::render(p, s))?,
-                None => active.effective.clone(),
+                Some(p) => env.with_scope(active.effective(), |s| payload::render(p, s))?,
+                None => active.effective().clone(),
             }
         } else {
             let states = env.states(&active.raw_input, None);
@@ -645,7 +691,7 @@ impl Frame {
         let jsonpath = st.language() == QueryLanguage::JSONPath;
         let states = (!jsonpath).then(|| env.states(&active.raw_input, None));
         let items = if jsonpath {
-            let items = env.with_scope(&active.effective, |s| {
+            let items = env.with_scope(active.effective(), |s| {
                 payload::select_path(&st.items_path, s)
             })?;
             match items {
@@ -722,7 +768,7 @@ impl Frame {
             let mut item_env = self.env(sh, &active.state, active.entered_at);
             item_env.map_item = Some(&item);
             let rendered = if jsonpath {
-                item_env.with_scope(&active.effective, |s| payload::render(selector, s))?
+                item_env.with_scope(active.effective(), |s| payload::render(selector, s))?
             } else {
                 let states = item_env.states(&active.raw_input, None);
                 item_env.render(selector, "ItemSelector", &states)?
@@ -752,7 +798,7 @@ impl Frame {
         field: &str,
     ) -> Result<Option<f64>, Fault> {
         if let Some(p) = path {
-            let v = env.with_scope(&active.effective, |s| Path::parse(p)?.select(s))?;
+            let v = env.with_scope(active.effective(), |s| Path::parse(p)?.select(s))?;
             let n = match &v {
                 Value::Number(n) => n.as_f64(),
                 Value::String(s) => s.trim().parse::<i64>().ok().map(|n| n as f64),
@@ -813,7 +859,7 @@ impl Frame {
                 if sh.now < *until {
                     return false;
                 }
-                active.step = Step::Settled(Ok(active.effective.clone()));
+                active.step = Step::Settled(Ok(active.effective().clone()));
                 true
             }
             Step::Backoff { until } => {
@@ -874,7 +920,7 @@ impl Frame {
     /// The result half of Task, Parallel, Map and Wait: selectors, ResultPath, Output, Assign.
     fn complete(
         &mut self,
-        active: &Active,
+        active: &mut Active,
         st: &State,
         result: Value,
         sh: &mut Shared,
@@ -885,8 +931,8 @@ impl Frame {
         }
         let (output, assigned) = if st.language() == QueryLanguage::JSONPath {
             if st.kind == StateType::Wait {
-                let assigned = jsonpath_assign(st.assign.as_ref(), &env, &active.effective)?;
-                let out = env.with_scope(&active.effective, |s| {
+                let assigned = jsonpath_assign(st.assign.as_ref(), &env, active.effective())?;
+                let out = env.with_scope(active.effective(), |s| {
                     payload::select_path(&st.output_path, s)
                 })?;
                 (out, assigned)
@@ -896,8 +942,13 @@ impl Frame {
                     None => result,
                 };
                 let assigned = jsonpath_assign(st.assign.as_ref(), &env, &selected)?;
-                let out = payload::apply_result_path(&st.result_path, &active.raw_input, selected)?;
-                let out = env.with_scope(&out, |s| payload::select_path(&st.output_path, s))?;
+                let out = if payload::is_identity(&st.output_path) {
+                    let raw = std::mem::take(&mut active.raw_input);
+                    payload::merge_result(&st.result_path, raw, selected)?
+                } else {
+                    payload::apply_result_path(&st.result_path, &active.raw_input, selected)?
+                };
+                let out = env.output_path(&st.output_path, out)?;
                 (out, assigned)
             }
         } else {

@@ -5,6 +5,7 @@
 //! expressions are delegated to `serde_json_path`.
 use std::cell::OnceCell;
 use std::fmt::Write;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -83,9 +84,25 @@ impl<'a> Scope<'a> {
     }
 }
 
+thread_local! {
+    /// Definitions repeat the same few paths on every transition; parse each once per thread.
+    static PARSED: std::cell::RefCell<std::collections::HashMap<String, Rc<Path>>> = Default::default();
+}
+
 impl Path {
-    pub fn parse(text: &str) -> Result<Path, Fault> {
-        Parser::new(text).parse()
+    pub fn parse(text: &str) -> Result<Rc<Path>, Fault> {
+        if let Some(p) = PARSED.with(|c| c.borrow().get(text).cloned()) {
+            return Ok(p);
+        }
+        let parsed = Rc::new(Parser::new(text).parse()?);
+        PARSED.with(|c| {
+            let mut cache = c.borrow_mut();
+            if cache.len() > 4096 {
+                cache.clear();
+            }
+            cache.insert(text.to_string(), parsed.clone());
+        });
+        Ok(parsed)
     }
 
     pub fn text(&self) -> &str {

@@ -81,6 +81,29 @@ pub fn apply_result_path(
     }
 }
 
+/// ResultPath when the raw input is no longer needed afterwards, so it is not copied.
+pub fn merge_result(
+    result_path: &Option<Option<String>>,
+    raw_input: Value,
+    result: Value,
+) -> Result<Value, Fault> {
+    match result_path {
+        None => Ok(result),
+        Some(None) => Ok(raw_input),
+        Some(Some(p)) if p == "$" => Ok(result),
+        Some(Some(p)) => Path::parse(p)?.assign(raw_input, result),
+    }
+}
+
+/// True when the path leaves the value as it is (absent or `$`).
+pub fn is_identity(path: &Option<Option<String>>) -> bool {
+    match path {
+        None => true,
+        Some(Some(p)) => p == "$",
+        Some(None) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

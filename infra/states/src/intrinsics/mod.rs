@@ -9,7 +9,7 @@ use crate::path::{Path, Scope};
 #[derive(Debug, Clone, PartialEq)]
 enum Arg {
     Literal(Value),
-    Path(Path),
+    Path(std::rc::Rc<Path>),
     Call(Call),
 }
 
