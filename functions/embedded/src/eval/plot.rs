@@ -73,7 +73,7 @@ impl Chart {
                 TOP,
                 H - BOTTOM,
                 H - BOTTOM + 18.0,
-                tick(xv)
+                tick(xv, self.x_range)
             );
             let _ = writeln!(
                 s,
@@ -81,7 +81,7 @@ impl Chart {
                 W - RIGHT,
                 LEFT - 6.0,
                 y + 4.0,
-                tick(yv)
+                tick(yv, self.y_range)
             );
         }
         let _ = writeln!(
@@ -143,8 +143,8 @@ impl Chart {
     }
 }
 
-fn tick(v: f64) -> String {
-    if v.abs() >= 10.0 {
+fn tick(v: f64, (lo, hi): (f64, f64)) -> String {
+    if hi - lo >= 10.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
