@@ -11,6 +11,10 @@ use handoff_states::definition::substitute;
 use handoff_states::{Execution, ExecutionInfo, StateMachine, Status, TaskRequest};
 use serde_json::{json, Value};
 
+// The `handoff` binary uses the same allocator; the engine allocates many small JSON nodes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FUNCTIONS: &[&str] = &[
     "Context",
     "Reason",

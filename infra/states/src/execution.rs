@@ -95,7 +95,7 @@ impl Execution {
         self.status = match outcome {
             Ok(output) => {
                 self.history
-                    .record(now, "ExecutionSucceeded", json!({"output": output}));
+                    .record_io(now, "ExecutionSucceeded", None, "output", &output);
                 Status::Succeeded(output)
             }
             Err(f) => {

@@ -33,7 +33,13 @@ impl History {
         kind: impl Into<String>,
         details: Value,
     ) -> u64 {
-        self.push(timestamp, kind.into(), details.to_string())
+        let mut text = Vec::with_capacity(128);
+        write_json(&mut text, &details);
+        self.push(
+            timestamp,
+            kind.into(),
+            String::from_utf8(text).expect("serde_json writes UTF-8"),
+        )
     }
 
     /// Records `{"name": …, "<key>": <value>}` without copying `value`.
@@ -45,18 +51,19 @@ impl History {
         key: &str,
         value: &Value,
     ) -> u64 {
-        let mut text = String::with_capacity(64);
-        text.push('{');
+        let mut text: Vec<u8> = Vec::with_capacity(256);
+        text.push(b'{');
         if let Some(n) = name {
-            text.push_str("\"name\":");
-            text.push_str(&Value::String(n.to_string()).to_string());
-            text.push(',');
+            text.extend_from_slice(b"\"name\":");
+            write_json(&mut text, &n);
+            text.push(b',');
         }
-        text.push('"');
-        text.push_str(key);
-        text.push_str("\":");
-        text.push_str(&value.to_string());
-        text.push('}');
+        text.push(b'"');
+        text.extend_from_slice(key.as_bytes());
+        text.extend_from_slice(b"\":");
+        write_json(&mut text, value);
+        text.push(b'}');
+        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
         self.push(timestamp, kind.into(), text)
     }
 
@@ -77,7 +84,31 @@ impl History {
     }
 }
 
+/// Serialises straight into bytes; `Value`'s Display goes through the slower fmt machinery.
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("JSON values always serialise");
+}
+
 /// `Pass` + `Entered` → `PassStateEntered`.
-pub fn state_event(kind: crate::definition::StateType, suffix: &str) -> String {
-    format!("{kind:?}State{suffix}")
+pub fn state_event(kind: crate::definition::StateType, suffix: &str) -> &'static str {
+    use crate::definition::StateType::*;
+    let entered = suffix == "Entered";
+    match kind {
+        Task if entered => "TaskStateEntered",
+        Task => "TaskStateExited",
+        Pass if entered => "PassStateEntered",
+        Pass => "PassStateExited",
+        Choice if entered => "ChoiceStateEntered",
+        Choice => "ChoiceStateExited",
+        Wait if entered => "WaitStateEntered",
+        Wait => "WaitStateExited",
+        Succeed if entered => "SucceedStateEntered",
+        Succeed => "SucceedStateExited",
+        Fail if entered => "FailStateEntered",
+        Fail => "FailStateExited",
+        Parallel if entered => "ParallelStateEntered",
+        Parallel => "ParallelStateExited",
+        Map if entered => "MapStateEntered",
+        Map => "MapStateExited",
+    }
 }
