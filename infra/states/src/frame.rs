@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::context::{self, ExecutionInfo, MapItem, StateContext};
 use crate::definition::{QueryLanguage, State, StateMachine, StateType};
 use crate::error::{names, Failure, Fault};
-use crate::history::{state_event, History};
+use crate::history::{json_text, state_event, History};
 use crate::jsonata::{self, Bindings};
 use crate::path::{Path, Scope};
 use crate::payload;
@@ -49,7 +49,13 @@ pub(crate) struct Frame {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Cursor {
-    Enter { state: String, input: Value },
+    Enter {
+        state: String,
+        input: Value,
+        /// The input as already written to the history by the previous state's exit.
+        #[serde(skip)]
+        input_json: Option<String>,
+    },
     Active(Box<Active>),
     Done(Result<Value, Failure>),
     Taken,
@@ -223,6 +229,7 @@ impl Frame {
             cursor: Cursor::Enter {
                 state: start,
                 input,
+                input_json: None,
             },
         }
     }
@@ -238,7 +245,11 @@ impl Frame {
     pub fn run(&mut self, sh: &mut Shared) {
         loop {
             match std::mem::replace(&mut self.cursor, Cursor::Taken) {
-                Cursor::Enter { state, input } => self.enter(state, input, sh),
+                Cursor::Enter {
+                    state,
+                    input,
+                    input_json,
+                } => self.enter(state, input, input_json, sh),
                 Cursor::Active(mut active) => {
                     if !self.poll(&mut active, sh) {
                         if matches!(self.cursor, Cursor::Taken) {
@@ -272,7 +283,7 @@ impl Frame {
         }
     }
 
-    fn enter(&mut self, name: String, input: Value, sh: &mut Shared) {
+    fn enter(&mut self, name: String, input: Value, input_json: Option<String>, sh: &mut Shared) {
         let machine = self.machine.clone();
         let Some(st) = machine.state(&name) else {
             self.cursor = Cursor::Done(Err(Failure::new(
@@ -281,13 +292,15 @@ impl Frame {
             )));
             return;
         };
-        let entered_event = sh.history.record_io(
-            sh.now,
-            state_event(st.kind, "Entered"),
-            Some(&name),
-            "input",
-            &input,
-        );
+        let kind = state_event(st.kind, "Entered");
+        let entered_event = match input_json {
+            Some(text) => sh
+                .history
+                .record_text(sh.now, kind, Some(&name), "input", &text),
+            None => sh
+                .history
+                .record_io(sh.now, kind, Some(&name), "input", &input),
+        };
         let entered_at = sh.now;
         match st.kind {
             StateType::Pass | StateType::Choice | StateType::Succeed | StateType::Fail => {
@@ -463,18 +476,20 @@ impl Frame {
         next: Option<String>,
         sh: &mut Shared,
     ) {
-        sh.history.record_io(
+        let output_json = json_text(&output);
+        sh.history.record_text(
             sh.now,
             state_event(st.kind, "Exited"),
             Some(name),
             "output",
-            &output,
+            &output_json,
         );
         let next = next.or_else(|| if st.end { None } else { st.next.clone() });
         self.cursor = match next {
             Some(n) if st.kind != StateType::Succeed => Cursor::Enter {
                 state: n,
                 input: output,
+                input_json: Some(output_json),
             },
             _ => Cursor::Done(Ok(output)),
         };

@@ -51,7 +51,19 @@ impl History {
         key: &str,
         value: &Value,
     ) -> u64 {
-        let mut text: Vec<u8> = Vec::with_capacity(256);
+        self.record_text(timestamp, kind, name, key, &json_text(value))
+    }
+
+    /// Like `record_io` with the value already serialised (an output is the next state's input).
+    pub fn record_text(
+        &mut self,
+        timestamp: DateTime<Utc>,
+        kind: impl Into<String>,
+        name: Option<&str>,
+        key: &str,
+        value_json: &str,
+    ) -> u64 {
+        let mut text: Vec<u8> = Vec::with_capacity(value_json.len() + 48);
         text.push(b'{');
         if let Some(n) = name {
             text.extend_from_slice(b"\"name\":");
@@ -61,7 +73,7 @@ impl History {
         text.push(b'"');
         text.extend_from_slice(key.as_bytes());
         text.extend_from_slice(b"\":");
-        write_json(&mut text, value);
+        text.extend_from_slice(value_json.as_bytes());
         text.push(b'}');
         let text = String::from_utf8(text).expect("serde_json writes UTF-8");
         self.push(timestamp, kind.into(), text)
@@ -82,6 +94,12 @@ impl History {
     pub fn events(&self) -> &[HistoryEvent] {
         &self.events
     }
+}
+
+pub fn json_text(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_json(&mut out, value);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// Serialises straight into bytes; `Value`'s Display goes through the slower fmt machinery.
