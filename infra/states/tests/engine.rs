@@ -1,0 +1,133 @@
+//! The host-facing engine API: task requests, token callbacks, timers, persistence.
+use chrono::{Duration, TimeZone, Utc};
+use handoff_states::{Execution, ExecutionInfo, Failure, StateMachine, Status};
+use serde_json::{json, Value};
+
+fn approval_machine() -> std::sync::Arc<StateMachine> {
+    StateMachine::from_value(json!({
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"token.$": "$$.Task.Token", "run.$": "$.run"},
+                "TimeoutSeconds": 60,
+                "ResultPath": "$.approval",
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}],
+                "Next": "Done"
+            },
+            "Done": {"Type": "Succeed"},
+            "TimedOut": {"Type": "Fail", "Error": "ApprovalTimedOut"}
+        }
+    }))
+    .unwrap()
+}
+
+fn start() -> (Execution, chrono::DateTime<Utc>) {
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let info = ExecutionInfo::local("approval", "run-1", t0);
+    (
+        Execution::start(approval_machine(), json!({"run": "r1"}), info),
+        t0,
+    )
+}
+
+#[test]
+fn token_task_resumes_after_a_restart_and_finishes_on_send_task_success() {
+    let (mut execution, t0) = start();
+    let requests = execution.advance(t0);
+    assert_eq!(requests.len(), 1);
+    let token = requests[0]
+        .token
+        .clone()
+        .expect("waitForTaskToken tasks carry a token");
+    assert_eq!(requests[0].payload["token"], Value::String(token.clone()));
+    execution
+        .task_succeeded(t0, requests[0].id, json!({}))
+        .unwrap();
+
+    let saved = serde_json::to_string(&execution).unwrap();
+    let mut resumed: Execution = serde_json::from_str(&saved).unwrap();
+    assert_eq!(resumed.open_tasks().len(), 1);
+
+    let t1 = t0 + Duration::seconds(5);
+    resumed
+        .send_task_success(t1, &token, json!({"decision": "approved"}))
+        .unwrap();
+    resumed.advance(t1);
+    assert_eq!(
+        resumed.status(),
+        &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
+    );
+    let kinds: Vec<&str> = resumed.history().iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[test]
+fn unanswered_token_task_times_out_into_its_catcher() {
+    let (mut execution, t0) = start();
+    execution.advance(t0);
+    let wake = execution.next_wake().expect("the task timeout is a timer");
+    assert_eq!(wake, t0 + Duration::seconds(60));
+    execution.advance(wake);
+    assert_eq!(
+        execution.status(),
+        &Status::Failed(Failure {
+            error: Some("ApprovalTimedOut".into()),
+            cause: None
+        })
+    );
+}
+
+#[test]
+fn unknown_tokens_are_rejected() {
+    let (mut execution, t0) = start();
+    execution.advance(t0);
+    assert!(execution
+        .send_task_success(t0, "not-a-token", json!({}))
+        .is_err());
+}
+
+#[test]
+fn retries_back_off_then_succeed() {
+    let machine = StateMachine::from_value(json!({
+        "StartAt": "Call",
+        "States": {"Call": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true,
+            "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 2, "BackoffRate": 3}]
+        }}
+    }))
+    .unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let mut execution = Execution::start(machine, json!({}), ExecutionInfo::local("m", "e", t0));
+    let first = execution.advance(t0);
+    execution
+        .task_failed(
+            t0,
+            first[0].id,
+            Failure::new("Lambda.ServiceException", "boom"),
+        )
+        .unwrap();
+    assert!(execution.advance(t0).is_empty());
+    assert_eq!(execution.next_wake(), Some(t0 + Duration::seconds(2)));
+    let second = execution.advance(t0 + Duration::seconds(2));
+    assert_eq!(second.len(), 1);
+    execution
+        .task_succeeded(t0, second[0].id, json!({"ok": true}))
+        .unwrap();
+    execution.advance(t0 + Duration::seconds(2));
+    assert_eq!(execution.status(), &Status::Succeeded(json!({"ok": true})));
+}
