@@ -15,3 +15,9 @@ pub mod stages;
 pub mod trigger;
 
 pub use handoff_spec as spec;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+// Lets `testing` name this crate the same way from inside and from tests.
+extern crate self as handoff_core;

@@ -229,7 +229,7 @@ impl Approvals for MemoryStore {
             .filter(|a| &a.run_id == run)
             .cloned()
             .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        list.sort_by_key(|a| std::cmp::Reverse(a.created_at));
         Ok(list)
     }
 

@@ -311,8 +311,10 @@ fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
 }
 
 fn check_url(at: &str, url: &str, p: &mut Problems) {
-    let templated_base = url.starts_with("{{");
-    if !templated_base && !(url.starts_with("https://") || url.starts_with("http://")) {
+    let has_base = ["{{", "https://", "http://"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if !has_base {
         p.add(at, format!("`{url}` has no http:// or https:// scheme"));
     }
     check_template(at, url, p);

@@ -1,6 +1,6 @@
 //! The deployment's workflows, validated when this crate was built.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use handoff_spec::Catalog;
 
@@ -20,4 +20,10 @@ pub fn catalog() -> &'static Catalog {
         Catalog::from_files(files().iter().copied()).expect("specs were validated at build time")
     });
     &CATALOG
+}
+
+/// The same catalog, shared the way the stages hold it.
+pub fn shared() -> Arc<Catalog> {
+    static SHARED: LazyLock<Arc<Catalog>> = LazyLock::new(|| Arc::new(catalog().clone()));
+    SHARED.clone()
 }

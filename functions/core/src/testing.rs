@@ -1,0 +1,293 @@
+//! For tests of this crate and of the function crates: a run store, queue
+//! and engine in memory, every stage built on them, and the events/ samples
+//! loaded as requests. Enabled by the `testing` feature.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use handoff_core::domain::*;
+use handoff_core::http::HttpRequest;
+use handoff_core::memory::*;
+use handoff_core::model::EmbeddedModel;
+use handoff_core::stages::{
+    act::Act, context::ContextStage, decide::Decide, finalize::Finalize, ingest::Ingest,
+    reason::Reason, starter::Starter,
+};
+use handoff_core::stages::{approval::ApprovalStage, callback::Callback, read::ReadApi};
+use handoff_spec::Catalog;
+
+/// The secret the samples in events/ are signed with (events/README.md).
+pub const TEST_SECRET: &str = "handoff-test-secret";
+/// The run id the stage samples in events/ refer to.
+pub const SAMPLE_RUN_ID: &str = "run-0f8fad5bd9cb469fa16570867728950e";
+/// The time the samples were signed at.
+pub const SIGNED_AT: &str = "2026-01-15T09:30:00Z";
+
+pub struct Harness {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<MemoryStore>,
+    pub queue: Arc<MemoryQueue>,
+    pub executions: Arc<MemoryExecutions>,
+    pub sink: Arc<RecordingSink>,
+    pub secrets: Arc<StaticSecrets>,
+    pub clock: Arc<ManualClock>,
+    pub model: Arc<EmbeddedModel>,
+    pub notifier: Arc<RecordingNotifier>,
+}
+
+/// The approval-link secret's name in the harness, and the links' base URL.
+pub const LINK_SECRET: &str = "approval-links";
+pub const PUBLIC_URL: &str = "https://handoff.example.com";
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        let secret_names = [
+            "support-triage/webhook",
+            "support-triage/outbound",
+            "lead-qualification/webhook",
+            "invoice-approval/webhook",
+            "invoice-approval/outbound",
+            "approval-links",
+        ];
+        let pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();
+        Self {
+            catalog: Arc::new(handoff_workflows::catalog().clone()),
+            store: Arc::new(MemoryStore::new()),
+            queue: Arc::new(MemoryQueue::default()),
+            executions: Arc::new(MemoryExecutions::default()),
+            sink: Arc::new(RecordingSink::default()),
+            secrets: Arc::new(StaticSecrets::with(&pairs)),
+            clock: Arc::new(ManualClock::at(SIGNED_AT)),
+            model: Arc::new(EmbeddedModel::new()),
+            notifier: Arc::new(RecordingNotifier::default()),
+        }
+    }
+
+    pub fn ingest(&self) -> Ingest {
+        Ingest {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn starter(&self) -> Starter {
+        Starter {
+            store: self.store.clone(),
+            executions: self.executions.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn context(&self) -> ContextStage {
+        ContextStage {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn reason(&self) -> Reason {
+        Reason {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            model: self.model.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn decide(&self) -> Decide {
+        Decide {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn act(&self) -> Act {
+        Act {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            sink: self.sink.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    pub fn approval(&self) -> ApprovalStage {
+        ApprovalStage {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            notifier: self.notifier.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            link_secret: LINK_SECRET.into(),
+            public_url: PUBLIC_URL.into(),
+        }
+    }
+
+    pub fn callback(&self) -> Callback {
+        Callback {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            executions: self.executions.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            link_secret: LINK_SECRET.into(),
+        }
+    }
+
+    pub fn read_api(&self) -> ReadApi {
+        ReadApi {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            link_secret: LINK_SECRET.into(),
+        }
+    }
+
+    pub fn finalize(&self) -> Finalize {
+        Finalize {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
+    /// Ingests a sample webhook and starts its run; returns the run ref.
+    pub async fn accept(&self, sample: &str) -> RunRef {
+        let response = self.ingest().handle(&sample_request(sample)).await;
+        assert_eq!(
+            response.status,
+            202,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let message = self
+            .queue
+            .messages
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("enqueued");
+        self.starter().start(&message).await.expect("started");
+        RunRef {
+            run_id: message.run_id,
+            workflow: message.workflow,
+        }
+    }
+}
+
+impl Harness {
+    /// Stores the run the stage samples refer to, with the event of a
+    /// webhook sample, as ingest would have (status `RUNNING`).
+    pub async fn seed_sample_run(&self, webhook_sample: &str) -> RunRef {
+        use handoff_core::ports::Runs;
+        let req = sample_request(webhook_sample);
+        let name = req.path_params["workflow"].clone();
+        let workflow = self.catalog.get(&name).expect("sample names a workflow");
+        let payload =
+            handoff_core::trigger::parse_body(req.header("content-type"), &req.body).unwrap();
+        let fields = handoff_core::trigger::map_fields(&workflow.spec.trigger, &payload).unwrap();
+        let now = handoff_core::ports::Clock::now(self.clock.as_ref());
+        let id = RunId(SAMPLE_RUN_ID.into());
+        let run = Run {
+            id: id.clone(),
+            workflow: name.clone(),
+            status: RunStatus::Running,
+            stage: Stage::Start,
+            delivery_id: "sample".into(),
+            sender: fields
+                .get("sender")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            created_at: now,
+            updated_at: now,
+            summary: RunSummary::default(),
+        };
+        let event = CanonicalEvent {
+            workflow: name.clone(),
+            delivery_id: "sample".into(),
+            received_at: now,
+            fields,
+            payload,
+        };
+        let dedupe = DedupeKey {
+            workflow: name.clone(),
+            delivery_id: "sample".into(),
+            expires_at: now,
+        };
+        self.store.create_run(&run, &event, &dedupe).await.unwrap();
+        RunRef {
+            run_id: id,
+            workflow: name,
+        }
+    }
+}
+
+/// A JSON sample from events/, parsed as the type its function receives.
+pub fn sample<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    serde_json::from_str(&repo_file(&format!("events/{name}")))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+pub fn repo_file(rel: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An API Gateway v2 sample from events/ as a plain request.
+pub fn sample_request(name: &str) -> HttpRequest {
+    let event: serde_json::Value =
+        serde_json::from_str(&repo_file(&format!("events/{name}"))).unwrap();
+    let strings = |v: &serde_json::Value| -> BTreeMap<String, String> {
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_ascii_lowercase(),
+                            v.as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut path_params = BTreeMap::new();
+    if let Some(p) = event["pathParameters"].as_object() {
+        for (k, v) in p {
+            path_params.insert(k.clone(), v.as_str().unwrap().to_string());
+        }
+    }
+    HttpRequest {
+        method: event["requestContext"]["http"]["method"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        path: event["rawPath"].as_str().unwrap().to_string(),
+        path_params,
+        query: strings(&event["queryStringParameters"]),
+        raw_query: event["rawQueryString"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        headers: strings(&event["headers"]),
+        body: event["body"]
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    }
+}
