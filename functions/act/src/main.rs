@@ -1,0 +1,30 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::http_sink::HttpActionSink;
+use handoff_aws::lambda::{self, env};
+use handoff_aws::secrets::SecretsManager;
+use handoff_aws::ses::SesMailer;
+use handoff_core::ports::SystemClock;
+use handoff_core::stages::act::Act;
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let config = lambda::aws_config().await;
+    let mailer = SesMailer::from_env(&config).ok().map(|m| Arc::new(m) as _);
+    let stage = Act {
+        catalog: handoff_workflows::shared(),
+        store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
+        sink: Arc::new(HttpActionSink::new(mailer)?),
+        secrets: Arc::new(SecretsManager::from_config(
+            &config,
+            env("HANDOFF_SECRET_PREFIX")?,
+            Duration::from_secs(300),
+        )),
+        clock: Arc::new(SystemClock),
+    };
+    lambda_runtime::run(service_fn(|event| act::handle(&stage, event))).await
+}

@@ -1,0 +1,47 @@
+use handoff_core::domain::RunRef;
+use handoff_core::testing::*;
+use handoff_core::trigger::hmac_hex;
+use lambda_runtime::{Context, LambdaEvent};
+
+#[tokio::test]
+async fn decided_actions_are_rendered_signed_and_sent_once() {
+    let h = Harness::new();
+    let run = h.seed_sample_run("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    h.decide().run(&run).await.unwrap();
+    let input: RunRef = sample("stage-act.json");
+    let out = act::handle(
+        &h.act(),
+        LambdaEvent::new(input.clone(), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["performed"], 2);
+
+    let sent = h.sink.performed.lock().unwrap().clone();
+    let reply = &sent[0];
+    assert_eq!(
+        (reply.action.as_str(), reply.kind.as_str()),
+        ("reply_to_customer", "webhook")
+    );
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["ticket_id"], "48213");
+    let signed = format!("{}.{}", reply.headers["x-handoff-timestamp"], reply.body);
+    assert_eq!(
+        reply.headers["x-handoff-signature"],
+        format!("v1={}", hmac_hex(TEST_SECRET, signed.as_bytes()))
+    );
+    let update = &sent[1];
+    assert_eq!(update.method, "PUT");
+    assert_eq!(
+        update.target,
+        "https://example.zendesk.com/api/v2/tickets/48213.json"
+    );
+
+    let again = act::handle(&h.act(), LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(again["skipped"], 2);
+    assert_eq!(h.sink.performed.lock().unwrap().len(), 2);
+}

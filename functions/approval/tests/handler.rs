@@ -1,0 +1,56 @@
+use handoff_core::stages::approval::ApprovalTask;
+use handoff_core::testing::*;
+use lambda_runtime::{Context, LambdaEvent};
+
+async fn decided_refund(h: &Harness) {
+    let run = h.seed_sample_run("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    h.decide().run(&run).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_request_sample_sends_each_reviewer_a_signed_link() {
+    let h = Harness::new();
+    decided_refund(&h).await;
+    let task: ApprovalTask = sample("stage-approval-request.json");
+    let out = approval::handle(&h.approval(), LambdaEvent::new(task, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(out["reviewers"], 2);
+    let sent = h.notifier.sent.lock().unwrap().clone();
+    let to: Vec<&str> = sent.iter().map(|n| n.reviewer.as_str()).collect();
+    assert_eq!(
+        to,
+        ["lead@support.example.com", "billing@support.example.com"]
+    );
+    for n in &sent {
+        assert!(
+            n.link.starts_with(&format!("{PUBLIC_URL}/approvals/")),
+            "{}",
+            n.link
+        );
+        assert!(n.link.contains("&sig="));
+        assert!(
+            !n.text.contains("SampleTaskToken"),
+            "the task token never leaves the server"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_timeout_sample_escalates_per_the_support_spec() {
+    let h = Harness::new();
+    decided_refund(&h).await;
+    let request: ApprovalTask = sample("stage-approval-request.json");
+    approval::handle(&h.approval(), LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap();
+    h.clock.advance(14_400);
+    let timeout: ApprovalTask = sample("stage-approval-timeout.json");
+    let out = approval::handle(&h.approval(), LambdaEvent::new(timeout, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(out["decision"], "escalate");
+    assert_eq!(out["timeout_seconds"], 7200);
+}

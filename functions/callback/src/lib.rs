@@ -1,0 +1,14 @@
+//! `GET` and `POST /approvals/{id}`: the approval page (never decides) and the decision.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use handoff_aws::lambda::{http_request, http_response};
+use handoff_core::stages::callback::Callback;
+use lambda_runtime::{Error, LambdaEvent};
+
+pub async fn handle(
+    stage: &Callback,
+    event: LambdaEvent<ApiGatewayV2httpRequest>,
+) -> Result<ApiGatewayV2httpResponse, Error> {
+    let request = http_request(event.payload);
+    Ok(http_response(stage.handle(&request).await))
+}

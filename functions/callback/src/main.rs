@@ -1,0 +1,30 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::lambda::{self, env};
+use handoff_aws::secrets::SecretsManager;
+use handoff_aws::sfn::StepFunctions;
+use handoff_core::ports::SystemClock;
+use handoff_core::stages::callback::Callback;
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let config = lambda::aws_config().await;
+    let stage = Callback {
+        catalog: handoff_workflows::shared(),
+        store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
+        // Task tokens carry their execution; the ARN is only for starting.
+        executions: Arc::new(StepFunctions::from_config(&config, String::new())),
+        secrets: Arc::new(SecretsManager::from_config(
+            &config,
+            env("HANDOFF_SECRET_PREFIX")?,
+            Duration::from_secs(300),
+        )),
+        clock: Arc::new(SystemClock),
+        link_secret: env("HANDOFF_LINK_SECRET")?,
+    };
+    lambda_runtime::run(service_fn(|event| callback::handle(&stage, event))).await
+}

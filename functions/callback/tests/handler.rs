@@ -1,0 +1,89 @@
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use handoff_core::domain::{Approval, ApprovalId, ApprovalStatus, RunId};
+use handoff_core::links;
+use handoff_core::ports::{Approvals, Secret};
+use handoff_core::testing::*;
+use lambda_runtime::{Context, LambdaEvent};
+
+const APPROVAL: &str = "3f2a9c1d5e7b4a6c8d0e1f2a3b4c5d6e";
+const REVIEWER: &str = "lead@support.example.com";
+
+/// The sample's approval, pending, and the sample request re-signed with
+/// the harness's link secret (the committed sample carries no valid sig).
+async fn signed(h: &Harness, name: &str) -> ApiGatewayV2httpRequest {
+    let run = h.seed_sample_run("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    h.decide().run(&run).await.unwrap();
+    let now = handoff_core::ports::Clock::now(h.clock.as_ref());
+    let expires = now + chrono::Duration::hours(4);
+    h.store
+        .put_approval(&Approval {
+            id: ApprovalId(APPROVAL.into()),
+            run_id: RunId(SAMPLE_RUN_ID.into()),
+            workflow: "support-triage".into(),
+            task_token: "token-1".into(),
+            reviewers: vec![REVIEWER.into(), "billing@support.example.com".into()],
+            required: 1,
+            status: ApprovalStatus::Pending,
+            escalation: false,
+            created_at: now,
+            expires_at: expires,
+            votes: vec![],
+            decided_at: None,
+        })
+        .await
+        .unwrap();
+    let mut event: ApiGatewayV2httpRequest = sample(name);
+    let query = links::link_query(
+        &Secret::new(TEST_SECRET),
+        &ApprovalId(APPROVAL.into()),
+        REVIEWER,
+        expires.timestamp(),
+    );
+    event.raw_query_string = Some(query.clone());
+    event.query_string_parameters = query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_string(), urlencoding::decode(v).unwrap().into_owned())
+        })
+        .collect::<std::collections::HashMap<_, _>>()
+        .into();
+    event
+}
+
+fn text(response: &ApiGatewayV2httpResponse) -> String {
+    match &response.body {
+        Some(Body::Text(t)) => t.clone(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_get_sample_shows_the_page_and_decides_nothing() {
+    let h = Harness::new();
+    let event = signed(&h, "approval-get.json").await;
+    let response = callback::handle(&h.callback(), LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.status_code, 200, "{}", text(&response));
+    assert!(text(&response).contains("refund_request"));
+    assert!(h.executions.answers.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_post_sample_approves_and_resumes_the_execution() {
+    let h = Harness::new();
+    let event = signed(&h, "approval-post.json").await;
+    let response = callback::handle(&h.callback(), LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(response.status_code, 200, "{}", text(&response));
+    let answers = h.executions.answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1);
+    let (token, outcome) = &answers[0];
+    assert_eq!(token, "token-1");
+    assert_eq!(outcome.as_ref().unwrap()["decision"], "approved");
+}

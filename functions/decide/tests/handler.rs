@@ -1,0 +1,28 @@
+use handoff_core::domain::{Decision, RunRef};
+use handoff_core::ports::{RunData, Slot};
+use handoff_core::testing::*;
+use lambda_runtime::{Context, LambdaEvent};
+
+#[tokio::test]
+async fn a_large_refund_goes_to_billing_with_approval() {
+    let h = Harness::new();
+    let run = h.seed_sample_run("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    let input: RunRef = sample("stage-decide.json");
+    let flags = decide::handle(&h.decide(), LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(flags["needs_approval"], true);
+    assert_eq!(flags["approval_timeout_seconds"], 14400);
+    let decision: Decision = serde_json::from_value(
+        h.store
+            .get_slot(&run.run_id, &Slot::Decision)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decision.rule.as_deref(), Some("large-refund"));
+    assert_eq!(decision.actions, vec!["reply_to_customer", "update_ticket"]);
+}

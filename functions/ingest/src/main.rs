@@ -1,0 +1,28 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::lambda::{self, env};
+use handoff_aws::secrets::SecretsManager;
+use handoff_aws::sqs::SqsQueue;
+use handoff_core::ports::SystemClock;
+use handoff_core::stages::ingest::Ingest;
+use lambda_runtime::{service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda::init_tracing();
+    let config = lambda::aws_config().await;
+    let stage = Ingest {
+        catalog: handoff_workflows::shared(),
+        store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
+        queue: Arc::new(SqsQueue::from_config(&config, env("HANDOFF_QUEUE_URL")?)),
+        secrets: Arc::new(SecretsManager::from_config(
+            &config,
+            env("HANDOFF_SECRET_PREFIX")?,
+            Duration::from_secs(300),
+        )),
+        clock: Arc::new(SystemClock),
+    };
+    lambda_runtime::run(service_fn(|event| ingest::handle(&stage, event))).await
+}

@@ -1,0 +1,32 @@
+use handoff_core::domain::{AiResult, RunRef};
+use handoff_core::ports::{RunData, Slot};
+use handoff_core::testing::*;
+use lambda_runtime::{Context, LambdaEvent};
+
+#[tokio::test]
+async fn the_sample_ticket_is_a_refund_with_its_amount_and_a_draft() {
+    let h = Harness::new();
+    let run = h.seed_sample_run("webhook-support-triage.json").await;
+    h.context().run(&run).await.unwrap();
+    let input: RunRef = sample("stage-reason.json");
+    let out = reason::handle(&h.reason(), LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(out["label"], "refund_request");
+    let confidence = out["confidence"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&confidence));
+    let ai: AiResult = serde_json::from_value(
+        h.store
+            .get_slot(&run.run_id, &Slot::Ai)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ai.fields["order_id"], "ORD-55120");
+    assert_eq!(ai.tier, "embedded");
+    assert!(ai
+        .draft
+        .unwrap()
+        .contains("refund request for order ORD-55120"));
+}
