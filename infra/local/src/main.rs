@@ -1,5 +1,7 @@
 //! `handoff`: the local runtime's command line.
 mod cli;
+#[allow(dead_code)]
+mod store;
 
 use clap::Parser;
 
