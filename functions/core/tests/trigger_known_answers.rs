@@ -171,7 +171,11 @@ async fn a_slack_slash_command_is_read_from_its_form_body() {
     );
     assert_eq!(event.fields["command"], "/triage");
     // A slash command carries no event id: the verified body's hash is the key.
-    assert!(event.delivery_id.starts_with("sha256:"), "{}", event.delivery_id);
+    assert!(
+        event.delivery_id.starts_with("sha256:"),
+        "{}",
+        event.delivery_id
+    );
 }
 
 #[tokio::test]

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{info, info_span, warn, Instrument};
 
 use handoff_spec::Catalog;
 
@@ -17,6 +17,12 @@ use crate::trigger::{self, MAX_BODY_BYTES};
 /// Senders retry for up to three days (Stripe); the dedupe record outlives that.
 pub const DEDUPE_RETENTION: Duration = Duration::days(4);
 
+/// How long the first attempt at a delivery may still be on its way from
+/// storing the run to enqueueing it. Past the function's timeout (10 s) it
+/// has either enqueued or died; before, a duplicate must not enqueue again,
+/// or ten concurrent copies of one delivery would queue ten messages.
+pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(30);
+
 pub struct Ingest {
     pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
@@ -27,9 +33,26 @@ pub struct Ingest {
 
 impl Ingest {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
-        match self.accept(req).await {
+        let workflow = req
+            .path_params
+            .get("workflow")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let span = info_span!("ingest", workflow);
+        match self.accept(req).instrument(span.clone()).await {
             Ok(response) => response,
-            Err(rejection) => rejection,
+            Err(rejection) => {
+                // The status and the stable code only: never the body, a
+                // header or the human message (which may quote the input).
+                let code = rejection
+                    .body_json()
+                    .and_then(|b| b["error"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                span.in_scope(
+                    || info!(status = rejection.status, error = %code, "webhook refused"),
+                );
+                rejection
+            }
         }
     }
 
@@ -80,10 +103,8 @@ impl Ingest {
         trigger::check_content_type(content_type)
             .map_err(|e| HttpResponse::error(415, "unsupported_media_type", &e.to_string()))?;
         let now = self.clock.now();
-        trigger::verify(&trigger_spec.signature, &secret, req, now).map_err(|e| {
-            info!(workflow = name, reason = e.code(), "webhook refused");
-            HttpResponse::error(401, e.code(), &e.to_string())
-        })?;
+        trigger::verify(&trigger_spec.signature, &secret, req, now)
+            .map_err(|e| HttpResponse::error(401, e.code(), &e.to_string()))?;
         let payload = trigger::parse_body(content_type, &req.body)
             .map_err(|e| HttpResponse::error(400, "malformed_body", &e.to_string()))?;
         let fields = trigger::map_fields(trigger_spec, &payload)
@@ -132,7 +153,7 @@ impl Ingest {
         {
             Created::Duplicate(existing) => {
                 info!(workflow = name, run_id = %existing, "duplicate delivery");
-                self.requeue_if_never_started(&existing, name)
+                self.requeue_if_abandoned(&existing, name, now)
                     .await
                     .map_err(|e| unavailable(&e))?;
                 Ok(HttpResponse::json(
@@ -169,11 +190,17 @@ impl Ingest {
     }
 
     /// A sender retries when we answered 5xx after storing but before
-    /// enqueueing; the retry is a duplicate and must still get the run going.
-    /// Enqueueing twice is harmless: the execution name is the run id.
-    async fn requeue_if_never_started(&self, id: &RunId, workflow: &str) -> Result<(), StageError> {
+    /// enqueueing; the retry is a duplicate and must still get the run going,
+    /// once the first attempt can no longer be in flight. Enqueueing twice
+    /// is harmless all the same: the execution name is the run id.
+    async fn requeue_if_abandoned(
+        &self,
+        id: &RunId,
+        workflow: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StageError> {
         if let Some(run) = self.store.get_run(id).await? {
-            if run.status == RunStatus::Received {
+            if run.status == RunStatus::Received && now - run.created_at > INTAKE_IN_FLIGHT {
                 let message = RunMessage {
                     run_id: id.clone(),
                     workflow: workflow.to_string(),

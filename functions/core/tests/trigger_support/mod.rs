@@ -114,10 +114,11 @@ pub fn scheme_harness() -> Harness {
     let mut catalog: Catalog = (*h.catalog).clone();
     for (scheme, signature, fields, delivery) in SCHEMES {
         catalog.insert(scheme_workflow(scheme, signature, fields, delivery));
-        h.secrets.values.lock().unwrap().insert(
-            format!("scheme-{scheme}/webhook"),
-            Secret::new(TEST_SECRET),
-        );
+        h.secrets
+            .values
+            .lock()
+            .unwrap()
+            .insert(format!("scheme-{scheme}/webhook"), Secret::new(TEST_SECRET));
     }
     h.catalog = Arc::new(catalog);
     h
