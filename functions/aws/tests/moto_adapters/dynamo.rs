@@ -1,0 +1,427 @@
+//! The run store's conditional writes and index queries on a real table.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use chrono::{Duration, Utc};
+use handoff_aws::dynamo::codec::{dedupe_pk, META, PK, SK};
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_deliveries_of_one_event_store_one_run() {
+    let config = sdk_config().await;
+    let store = Arc::new(table(&config).await);
+    let delivery = unique("delivery");
+    let attempts: Vec<Run> = (0..10)
+        .map(|_| run("support-triage", &delivery, None, at(0)))
+        .collect();
+
+    let tasks: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|r| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let outcome = store.create_run(&r, &event(&r), &dedupe(&r)).await;
+                (r.id, outcome)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut duplicates_of = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            (id, Ok(Created::New)) => winners.push(id),
+            (_, Ok(Created::Duplicate(first))) => duplicates_of.push(first),
+            (id, Err(e)) => panic!("create of {id} failed: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one create wins: {winners:?}");
+    assert_eq!(duplicates_of, vec![winners[0].clone(); 9]);
+    for r in &attempts {
+        let stored = store.get_run(&r.id).await.expect("get run");
+        assert_eq!(stored.is_some(), r.id == winners[0], "run {} stored", r.id);
+    }
+    assert!(store.get_event(&winners[0]).await.expect("event").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_concurrent_creates_of_one_run_id_store_it_once() {
+    let config = sdk_config().await;
+    let store = Arc::new(table(&config).await);
+    let first = run("support-triage", &unique("delivery"), None, at(0));
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            // Same run id, each with its own delivery: only the run's own
+            // condition can stop the other nine.
+            let mut r = first.clone();
+            r.delivery_id = unique("delivery");
+            let store = store.clone();
+            tokio::spawn(async move { store.create_run(&r, &event(&r), &dedupe(&r)).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(Created::New) => created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn a_seen_delivery_returns_the_run_it_started() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let first = run("support-triage", "evt_1", None, at(0));
+    let retry = run("support-triage", "evt_1", None, at(1));
+    assert_eq!(
+        store
+            .create_run(&first, &event(&first), &dedupe(&first))
+            .await
+            .unwrap(),
+        Created::New
+    );
+    assert_eq!(
+        store
+            .create_run(&retry, &event(&retry), &dedupe(&retry))
+            .await
+            .unwrap(),
+        Created::Duplicate(first.id.clone())
+    );
+    assert!(store.get_run(&retry.id).await.unwrap().is_none());
+    // Another workflow's delivery with the same id is its own run.
+    let other = run("lead-qualification", "evt_1", None, at(2));
+    assert_eq!(
+        store
+            .create_run(&other, &event(&other), &dedupe(&other))
+            .await
+            .unwrap(),
+        Created::New
+    );
+}
+
+#[tokio::test]
+async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let r = run("support-triage", &unique("delivery"), None, at(0));
+    let key = dedupe(&r);
+    store.create_run(&r, &event(&r), &key).await.unwrap();
+
+    let item = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .key(PK, AttributeValue::S(dedupe_pk(&key)))
+        .key(SK, AttributeValue::S(META.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("dedupe item");
+    assert_eq!(
+        item.get(TTL_ATTRIBUTE),
+        Some(&AttributeValue::N(key.expires_at.timestamp().to_string())),
+        "TTL attribute in epoch seconds"
+    );
+    let ttl = store
+        .client
+        .describe_time_to_live()
+        .table_name(&store.table)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .expect("ttl description");
+    assert_eq!(ttl.attribute_name(), Some(TTL_ATTRIBUTE));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+
+    // A key past its expiry that TTL has not deleted yet no longer counts.
+    let stale = run("support-triage", &unique("delivery"), None, at(0));
+    let mut stale_key = dedupe(&stale);
+    stale_key.expires_at = Utc::now() - Duration::hours(1);
+    store
+        .create_run(&stale, &event(&stale), &stale_key)
+        .await
+        .unwrap();
+    let again = run("support-triage", &stale.delivery_id, None, at(5));
+    assert_eq!(
+        store
+            .create_run(&again, &event(&again), &dedupe(&again))
+            .await
+            .unwrap(),
+        Created::New
+    );
+}
+
+#[tokio::test]
+async fn a_stale_status_transition_is_refused() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let r = run("support-triage", &unique("delivery"), None, at(0));
+    store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+
+    store
+        .transition(
+            &r.id,
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            at(1),
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .transition(
+            &r.id,
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            at(2),
+        )
+        .await;
+    assert!(
+        matches!(&stale, Err(StoreError::Conflict(m)) if m.contains("RUNNING")),
+        "{stale:?}"
+    );
+    let missing = store
+        .transition(
+            &RunId::new(),
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            at(2),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    let stored = store.get_run(&r.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.stage),
+        (RunStatus::Running, Stage::Start)
+    );
+    assert_eq!(
+        stored.updated_at,
+        at(1),
+        "the refused write changed nothing"
+    );
+    // The run moved to its new status partition of ByStatus.
+    let running = store
+        .list_runs(&RunQuery {
+            status: Some(RunStatus::Running),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&running.items), std::slice::from_ref(&r.id));
+    let received = store
+        .list_runs(&RunQuery {
+            status: Some(RunStatus::Received),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(received.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_vote_by_the_same_reviewer_conflicts() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let a = approval(&RunId::new(), at(0));
+    store.put_approval(&a).await.unwrap();
+
+    let after = store
+        .record_vote(&a.id, &vote("ana@example.com", Verdict::Approve, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(after.votes.len(), 1);
+    let again = store
+        .record_vote(&a.id, &vote("ana@example.com", Verdict::Reject, at(2)))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let other = store
+        .record_vote(&a.id, &vote("bo@example.com", Verdict::Approve, at(3)))
+        .await
+        .unwrap();
+    assert_eq!(other.tally(), Tally::Approved);
+    assert_eq!(
+        other.vote_of("ana@example.com").map(|v| v.verdict),
+        Some(Verdict::Approve),
+        "the refused vote did not overwrite the first"
+    );
+
+    store
+        .close_approval(&a.id, ApprovalStatus::Approved, at(4))
+        .await
+        .unwrap();
+    let closed_twice = store
+        .close_approval(&a.id, ApprovalStatus::Rejected, at(5))
+        .await;
+    assert!(
+        matches!(closed_twice, Err(StoreError::Conflict(_))),
+        "{closed_twice:?}"
+    );
+    let late = store
+        .record_vote(&a.id, &vote("cy@example.com", Verdict::Reject, at(6)))
+        .await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    let missing = store
+        .record_vote(
+            &ApprovalId::random(),
+            &vote("ana@example.com", Verdict::Approve, at(1)),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(
+        store.approvals_of_run(&a.run_id).await.unwrap()[0].status,
+        ApprovalStatus::Approved
+    );
+}
+
+#[tokio::test]
+async fn pending_approvals_are_listed_oldest_first_across_pages() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let mut approvals = Vec::new();
+    for minute in [4, 0, 3, 1, 2] {
+        let a = approval(&RunId::new(), at(minute));
+        store.put_approval(&a).await.unwrap();
+        approvals.push(a);
+    }
+    // A closed approval leaves the index.
+    store
+        .close_approval(&approvals[2].id, ApprovalStatus::Rejected, at(10))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor = None;
+    loop {
+        let page = store.pending_approvals(2, cursor).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|a| a.created_at));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [at(0), at(1), at(2), at(4)]);
+    assert_eq!(pages, 2);
+}
+
+#[tokio::test]
+async fn runs_of_one_status_are_listed_newest_first_across_pages() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let mut created = Vec::new();
+    for minute in 0..5 {
+        let r = run("support-triage", &unique("delivery"), None, at(minute));
+        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+        created.push(r);
+    }
+    let moved = &created[1];
+    store
+        .transition(
+            &moved.id,
+            &[RunStatus::Received],
+            RunStatus::Failed,
+            Stage::Start,
+            at(9),
+        )
+        .await
+        .unwrap();
+
+    let query = RunQuery {
+        status: Some(RunStatus::Received),
+        limit: 2,
+        ..Default::default()
+    };
+    let listed = all_pages(&store, query).await;
+    let expected: Vec<RunId> = [4, 3, 2, 0]
+        .iter()
+        .map(|&i| created[i].id.clone())
+        .collect();
+    assert_eq!(listed, expected);
+
+    // Without a status every status partition is merged, still in order.
+    let everything = all_pages(
+        &store,
+        RunQuery {
+            limit: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let expected: Vec<RunId> = created.iter().rev().map(|r| r.id.clone()).collect();
+    assert_eq!(everything, expected);
+}
+
+#[tokio::test]
+async fn runs_of_one_sender_come_from_the_by_sender_index() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let mut from_ana = Vec::new();
+    for minute in 0..3 {
+        let r = run(
+            "support-triage",
+            &unique("d"),
+            Some("ana@example.com"),
+            at(minute),
+        );
+        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+        from_ana.push(r.id);
+    }
+    for (workflow, sender) in [
+        ("support-triage", "bo@example.com"),
+        ("lead-qualification", "ana@example.com"),
+    ] {
+        let r = run(workflow, &unique("d"), Some(sender), at(7));
+        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+    }
+
+    let listed = all_pages(
+        &store,
+        RunQuery {
+            workflow: Some("support-triage".into()),
+            sender: Some("ana@example.com".into()),
+            limit: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    from_ana.reverse();
+    assert_eq!(listed, from_ana);
+}
+
+fn ids(runs: &[Run]) -> Vec<RunId> {
+    runs.iter().map(|r| r.id.clone()).collect()
+}
+
+async fn all_pages(store: &handoff_aws::dynamo::DynamoStore, mut query: RunQuery) -> Vec<RunId> {
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let page = store.list_runs(&query).await.unwrap();
+        assert!(page.items.len() <= query.limit);
+        out.extend(ids(&page.items));
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => return out,
+        }
+    }
+    panic!("more than 20 pages");
+}
