@@ -1,7 +1,8 @@
 //! `handoff`: the local runtime's command line.
 mod cli;
-#[allow(dead_code)]
-mod store;
+// The contract and its SQLite adapter live in the library (src/lib.rs).
+#[allow(unused_imports)]
+use handoff_local::{sqlite, store};
 
 use clap::Parser;
 

@@ -1,0 +1,667 @@
+//! The core's run store ports. Status changes are conditional UPDATEs
+//! (`WHERE ... AND status = ...`); the row count tells success, and only a
+//! failed one reads again to tell a conflict from a missing row.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::{from_json, parse_ts, to_json, ts, unavailable, SqliteStore};
+
+const RUN_COLUMNS: &str =
+    "id, workflow, status, stage, delivery_id, sender, created_at, updated_at, summary";
+
+fn page_limit(limit: usize) -> usize {
+    if limit == 0 {
+        50
+    } else {
+        limit
+    }
+}
+
+/// Keyset cursor: the sort key (`created_at`, `id`) of a page's last item.
+fn encode_cursor(at: &str, id: &str) -> String {
+    format!("{at}|{id}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    cursor
+        .split_once('|')
+        .map(|(at, id)| (at.to_string(), id.to_string()))
+        .ok_or_else(|| StoreError::Conflict(format!("bad cursor {cursor:?}")))
+}
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RawRun> {
+    Ok(RawRun {
+        id: row.get(0)?,
+        workflow: row.get(1)?,
+        status: row.get(2)?,
+        stage: row.get(3)?,
+        delivery_id: row.get(4)?,
+        sender: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+        summary: row.get(8)?,
+    })
+}
+
+/// A run row as text, decoded outside rusqlite's row closure so decoding
+/// errors keep their own message.
+struct RawRun {
+    id: String,
+    workflow: String,
+    status: String,
+    stage: String,
+    delivery_id: String,
+    sender: Option<String>,
+    created_at: String,
+    updated_at: String,
+    summary: String,
+}
+
+impl RawRun {
+    fn decode(self) -> Result<Run, StoreError> {
+        Ok(Run {
+            status: RunStatus::parse(&self.status)
+                .ok_or_else(|| super::corrupt("run status", &self.status))?,
+            stage: from_json(
+                "run stage",
+                &serde_json::Value::String(self.stage).to_string(),
+            )?,
+            id: RunId(self.id),
+            workflow: self.workflow,
+            delivery_id: self.delivery_id,
+            sender: self.sender,
+            created_at: parse_ts(&self.created_at)?,
+            updated_at: parse_ts(&self.updated_at)?,
+            summary: from_json("run summary", &self.summary)?,
+        })
+    }
+}
+
+fn load_run(conn: &Connection, id: &str) -> Result<Option<Run>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+        .and_then(|mut st| st.query_row([id], run_from_row).optional())
+        .map_err(unavailable)?
+        .map(RawRun::decode)
+        .transpose()
+}
+
+fn approval_status_str(status: ApprovalStatus) -> &'static str {
+    match status {
+        ApprovalStatus::Pending => "pending",
+        ApprovalStatus::Approved => "approved",
+        ApprovalStatus::Rejected => "rejected",
+        ApprovalStatus::Expired => "expired",
+    }
+}
+
+fn parse_approval_status(text: &str) -> Result<ApprovalStatus, StoreError> {
+    from_json(
+        "approval status",
+        &serde_json::Value::String(text.into()).to_string(),
+    )
+}
+
+const APPROVAL_COLUMNS: &str = "id, status, decided_at, body";
+
+struct RawApproval {
+    id: String,
+    status: String,
+    decided_at: Option<String>,
+    body: String,
+}
+
+fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<RawApproval> {
+    Ok(RawApproval {
+        id: row.get(0)?,
+        status: row.get(1)?,
+        decided_at: row.get(2)?,
+        body: row.get(3)?,
+    })
+}
+
+impl RawApproval {
+    /// The approval as put, with its current status, decision time and
+    /// votes (in the order they were cast).
+    fn decode(self, conn: &Connection) -> Result<Approval, StoreError> {
+        let mut approval: Approval = from_json("approval", &self.body)?;
+        approval.status = parse_approval_status(&self.status)?;
+        approval.decided_at = self.decided_at.as_deref().map(parse_ts).transpose()?;
+        let votes: Vec<String> = conn
+            .prepare_cached("SELECT vote FROM votes WHERE approval_id = ?1 ORDER BY seq")
+            .and_then(|mut st| {
+                st.query_map([&self.id], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(unavailable)?;
+        approval.votes = votes
+            .iter()
+            .map(|v| from_json("vote", v))
+            .collect::<Result<_, _>>()?;
+        Ok(approval)
+    }
+}
+
+fn load_approval(conn: &Connection, id: &str) -> Result<Option<Approval>, StoreError> {
+    let raw = conn
+        .prepare_cached(&format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"
+        ))
+        .and_then(|mut st| st.query_row([id], approval_from_row).optional())
+        .map_err(unavailable)?;
+    raw.map(|r| r.decode(conn)).transpose()
+}
+
+#[async_trait]
+impl Runs for SqliteStore {
+    async fn create_run(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+    ) -> Result<Created, StoreError> {
+        let run = run.clone();
+        let event = to_json(event)?;
+        let summary = to_json(&run.summary)?;
+        let dedupe = dedupe.clone();
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            // A dedupe row past its expiry may linger; it no longer counts.
+            let seen: Option<String> = tx
+                .prepare_cached(
+                    "SELECT run_id FROM dedupe
+                     WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
+                )
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![dedupe.workflow, dedupe.delivery_id, Utc::now().timestamp()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                })
+                .map_err(unavailable)?;
+            if let Some(existing) = seen {
+                return Ok(Created::Duplicate(RunId(existing)));
+            }
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    dedupe.workflow,
+                    dedupe.delivery_id,
+                    run.id.as_str(),
+                    dedupe.expires_at.timestamp()
+                ])
+            })
+            .map_err(unavailable)?;
+            let inserted = tx
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO runs ({RUN_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ))
+                .and_then(|mut st| {
+                    st.execute(params![
+                        run.id.as_str(),
+                        run.workflow,
+                        run.status.as_str(),
+                        run.stage.as_str(),
+                        run.delivery_id,
+                        run.sender,
+                        ts(run.created_at),
+                        ts(run.updated_at),
+                        summary,
+                    ])
+                })
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                // Dropping the transaction rolls the dedupe row back.
+                return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
+                .and_then(|mut st| st.execute(params![run.id.as_str(), event]))
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(Created::New)
+        })
+        .await
+    }
+
+    async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |conn| load_run(conn, &id)).await
+    }
+
+    async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT event FROM events WHERE run_id = ?1")
+                .and_then(|mut st| st.query_row([&id], |row| row.get(0)).optional())
+                .map_err(unavailable)?;
+            text.map(|t| from_json("event", &t)).transpose()
+        })
+        .await
+    }
+
+    async fn transition(
+        &self,
+        id: &RunId,
+        from: &[RunStatus],
+        to: RunStatus,
+        stage: Stage,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        let from: Vec<&'static str> = from.iter().map(|s| s.as_str()).collect();
+        self.write(move |conn| {
+            let placeholders: Vec<String> =
+                (0..from.len()).map(|i| format!("?{}", i + 5)).collect();
+            let sql = format!(
+                "UPDATE runs SET status = ?2, stage = ?3, updated_at = ?4
+                 WHERE id = ?1 AND status IN ({})",
+                placeholders.join(", ")
+            );
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(4 + from.len());
+            let (at, to, stage) = (ts(at), to.as_str(), stage.as_str());
+            values.push(&id);
+            values.push(&to);
+            values.push(&stage);
+            values.push(&at);
+            for status in &from {
+                values.push(status);
+            }
+            let changed = conn
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.execute(values.as_slice()))
+                .map_err(unavailable)?;
+            if changed == 1 {
+                return Ok(());
+            }
+            match load_run(conn, &id)? {
+                Some(run) => Err(StoreError::Conflict(format!(
+                    "{id} is {}, not {from:?}",
+                    run.status
+                ))),
+                None => Err(StoreError::NotFound(id)),
+            }
+        })
+        .await
+    }
+
+    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        let summary = to_json(summary)?;
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE runs SET summary = ?2 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![id, summary]))
+                .map_err(unavailable)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Newest first (`created_at`, then id, both descending), keyset paged.
+    async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let limit = page_limit(query.limit);
+            let mut clauses: Vec<String> = Vec::new();
+            let mut values: Vec<String> = Vec::new();
+            let mut bind = |clause: &str, value: String, values: &mut Vec<String>| {
+                values.push(value);
+                clauses.push(clause.replace('?', &format!("?{}", values.len())));
+            };
+            if let Some(w) = &query.workflow {
+                bind("workflow = ?", w.clone(), &mut values);
+            }
+            if let Some(s) = query.status {
+                bind("status = ?", s.as_str().to_string(), &mut values);
+            }
+            if let Some(s) = &query.sender {
+                bind("sender = ?", s.clone(), &mut values);
+            }
+            if let Some(cursor) = &query.cursor {
+                let (at, id) = decode_cursor(cursor)?;
+                values.push(at);
+                values.push(id);
+                let (a, i) = (values.len() - 1, values.len());
+                clauses.push(format!("(created_at, id) < (?{a}, ?{i})"));
+            }
+            let filter = if clauses.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", clauses.join(" AND "))
+            };
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs {filter}
+                 ORDER BY created_at DESC, id DESC LIMIT {}",
+                limit + 1
+            );
+            let raw: Vec<RawRun> = conn
+                .prepare_cached(&sql)
+                .and_then(|mut st| {
+                    st.query_map(rusqlite::params_from_iter(values.iter()), run_from_row)?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            let more = raw.len() > limit;
+            let mut items = raw
+                .into_iter()
+                .map(RawRun::decode)
+                .collect::<Result<Vec<_>, _>>()?;
+            items.truncate(limit);
+            let next = match (more, items.last()) {
+                (true, Some(last)) => Some(encode_cursor(&ts(last.created_at), last.id.as_str())),
+                _ => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RunData for SqliteStore {
+    async fn put_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        let key = slot.key();
+        let value = to_json(value)?;
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO slots (run_id, slot, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id, slot) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut st| st.execute(params![id, key, value]))
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_slot(
+        &self,
+        id: &RunId,
+        slot: &Slot,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let id = id.0.clone();
+        let key = slot.key();
+        self.read(move |conn| {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT value FROM slots WHERE run_id = ?1 AND slot = ?2")
+                .and_then(|mut st| st.query_row(params![id, key], |row| row.get(0)).optional())
+                .map_err(unavailable)?;
+            text.map(|t| from_json("slot", &t)).transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let id = event.run_id.0.clone();
+        let at = ts(event.at);
+        let body = to_json(event)?;
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO audit (run_id, at, event) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| st.execute(params![id, at, body]))
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Oldest first; events at the same instant in the order appended.
+    async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |conn| {
+            let rows: Vec<String> = conn
+                .prepare_cached("SELECT event FROM audit WHERE run_id = ?1 ORDER BY at, seq")
+                .and_then(|mut st| {
+                    st.query_map([&id], |row| row.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            rows.iter().map(|r| from_json("audit event", r)).collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Approvals for SqliteStore {
+    /// Replaces the approval, votes included.
+    async fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+        let approval = approval.clone();
+        let mut body = approval.clone();
+        body.votes.clear();
+        let body = to_json(&body)?;
+        let votes = approval
+            .votes
+            .iter()
+            .map(|v| Ok((v.reviewer.clone(), to_json(v)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO approvals (id, run_id, status, created_at, decided_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    approval.id.as_str(),
+                    approval.run_id.as_str(),
+                    approval_status_str(approval.status),
+                    ts(approval.created_at),
+                    approval.decided_at.map(ts),
+                    body,
+                ])
+            })
+            .map_err(unavailable)?;
+            tx.prepare_cached("DELETE FROM votes WHERE approval_id = ?1")
+                .and_then(|mut st| st.execute([approval.id.as_str()]))
+                .map_err(unavailable)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO votes (approval_id, reviewer, vote) VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(unavailable)?;
+                for (reviewer, vote) in &votes {
+                    insert
+                        .execute(params![approval.id.as_str(), reviewer, vote])
+                        .map_err(unavailable)?;
+                }
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn get_approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |conn| load_approval(conn, &id)).await
+    }
+
+    async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
+        let id = id.0.clone();
+        let reviewer = vote.reviewer.clone();
+        let body = to_json(vote)?;
+        self.write(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            // Conditional insert: only onto a pending approval, and the
+            // (approval, reviewer) key refuses a second vote.
+            let added = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO votes (approval_id, reviewer, vote)
+                     SELECT id, ?2, ?3 FROM approvals WHERE id = ?1 AND status = 'pending'",
+                )
+                .and_then(|mut st| st.execute(params![id, reviewer, body]))
+                .map_err(unavailable)?;
+            let approval = load_approval(&tx, &id)?;
+            let approval = match (added, approval) {
+                (_, None) => return Err(StoreError::NotFound(id)),
+                (1, Some(a)) => a,
+                (_, Some(a)) if a.status != ApprovalStatus::Pending => {
+                    return Err(StoreError::Conflict(format!("approval is {:?}", a.status)))
+                }
+                (_, Some(_)) => {
+                    return Err(StoreError::Conflict(format!("{reviewer} already voted")))
+                }
+            };
+            tx.commit().map_err(unavailable)?;
+            Ok(approval)
+        })
+        .await
+    }
+
+    async fn close_approval(
+        &self,
+        id: &ApprovalId,
+        to: ApprovalStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = id.0.clone();
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE approvals SET status = ?2, decided_at = ?3
+                     WHERE id = ?1 AND status = 'pending'",
+                )
+                .and_then(|mut st| st.execute(params![id, approval_status_str(to), ts(at)]))
+                .map_err(unavailable)?;
+            if changed == 1 {
+                return Ok(());
+            }
+            let status: Option<String> = conn
+                .prepare_cached("SELECT status FROM approvals WHERE id = ?1")
+                .and_then(|mut st| st.query_row([&id], |row| row.get(0)).optional())
+                .map_err(unavailable)?;
+            match status {
+                Some(s) => Err(StoreError::Conflict(format!("approval is {s}"))),
+                None => Err(StoreError::NotFound(id)),
+            }
+        })
+        .await
+    }
+
+    /// Newest first.
+    async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError> {
+        let run = run.0.clone();
+        self.read(move |conn| {
+            let raw: Vec<RawApproval> = conn
+                .prepare_cached(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = ?1
+                     ORDER BY created_at DESC, id"
+                ))
+                .and_then(|mut st| {
+                    st.query_map([&run], approval_from_row)?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            raw.into_iter().map(|r| r.decode(conn)).collect()
+        })
+        .await
+    }
+
+    /// Oldest first (`created_at`, then id), keyset paged.
+    async fn pending_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        self.read(move |conn| {
+            let limit = page_limit(limit);
+            let (after_at, after_id) = match cursor.as_deref() {
+                Some(c) => decode_cursor(c)?,
+                None => (String::new(), String::new()),
+            };
+            let raw: Vec<RawApproval> = conn
+                .prepare_cached(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals
+                     WHERE status = 'pending' AND (created_at, id) > (?1, ?2)
+                     ORDER BY created_at, id LIMIT ?3"
+                ))
+                .and_then(|mut st| {
+                    st.query_map(
+                        params![after_at, after_id, (limit + 1) as i64],
+                        approval_from_row,
+                    )?
+                    .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            let more = raw.len() > limit;
+            let mut items = raw
+                .into_iter()
+                .take(limit)
+                .map(|r| r.decode(conn))
+                .collect::<Result<Vec<_>, _>>()?;
+            items.truncate(limit);
+            let next = match (more, items.last()) {
+                (true, Some(last)) => Some(encode_cursor(&ts(last.created_at), last.id.as_str())),
+                _ => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl FeedbackLog for SqliteStore {
+    async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError> {
+        let workflow = feedback.workflow.clone();
+        let at = ts(feedback.at);
+        let body = to_json(feedback)?;
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO feedback (workflow, at, body) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| st.execute(params![workflow, at, body]))
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Newest first.
+    async fn list_feedback(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<Feedback>, StoreError> {
+        let workflow = workflow.to_string();
+        self.read(move |conn| {
+            let rows: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT body FROM feedback WHERE workflow = ?1
+                     ORDER BY at DESC, seq DESC LIMIT ?2",
+                )
+                .and_then(|mut st| {
+                    st.query_map(params![workflow, limit as i64], |row| row.get(0))?
+                        .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            rows.iter().map(|r| from_json("feedback", r)).collect()
+        })
+        .await
+    }
+}

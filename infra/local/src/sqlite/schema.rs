@@ -1,0 +1,159 @@
+//! The schema, as migrations numbered by `PRAGMA user_version`: a database
+//! at version n has run the first n. Append; never edit a shipped one.
+
+use handoff_core::ports::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::unavailable;
+
+/// Timestamps are RFC 3339 text of fixed width (see `ts`), so they order as
+/// text; JSON blobs are TEXT.
+const MIGRATIONS: &[&str] = &[
+    // 1: the run store, executions, the intake queue and the outbox.
+    r#"
+    CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        workflow    TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        stage       TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        sender      TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        summary     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX runs_by_created ON runs (created_at, id);
+    CREATE INDEX runs_by_status ON runs (status, created_at, id);
+    CREATE INDEX runs_by_workflow ON runs (workflow, created_at, id);
+
+    CREATE TABLE events (
+        run_id TEXT PRIMARY KEY,
+        event  TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- expires_at: Unix seconds; a row past it no longer counts.
+    CREATE TABLE dedupe (
+        workflow    TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (workflow, delivery_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE slots (
+        run_id TEXT NOT NULL,
+        slot   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (run_id, slot)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE audit (
+        seq    INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        at     TEXT NOT NULL,
+        event  TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_run ON audit (run_id, at, seq);
+
+    -- body: the approval as put; status, decided_at and the votes table
+    -- are what changes after.
+    CREATE TABLE approvals (
+        id         TEXT PRIMARY KEY,
+        run_id     TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        decided_at TEXT,
+        body       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX approvals_by_run ON approvals (run_id, created_at);
+    CREATE INDEX approvals_by_status ON approvals (status, created_at, id);
+
+    CREATE TABLE votes (
+        seq         INTEGER PRIMARY KEY,
+        approval_id TEXT NOT NULL,
+        reviewer    TEXT NOT NULL,
+        vote        TEXT NOT NULL,
+        UNIQUE (approval_id, reviewer)
+    );
+
+    CREATE TABLE feedback (
+        seq      INTEGER PRIMARY KEY,
+        workflow TEXT NOT NULL,
+        at       TEXT NOT NULL,
+        body     TEXT NOT NULL
+    );
+    CREATE INDEX feedback_by_workflow ON feedback (workflow, at, seq);
+
+    CREATE TABLE executions (
+        name       TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        next_wake  TEXT,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX executions_by_status ON executions (status, name);
+
+    CREATE TABLE task_tokens (
+        token     TEXT PRIMARY KEY,
+        execution TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX task_tokens_by_execution ON task_tokens (execution);
+
+    -- visible_at: Unix milliseconds. AUTOINCREMENT so a message id (and so
+    -- a receipt) is never reused after a delete.
+    CREATE TABLE queue (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        body          TEXT NOT NULL,
+        sent_at       TEXT NOT NULL,
+        visible_at    INTEGER NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        receipt       TEXT,
+        dead          INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX queue_ready ON queue (dead, seq);
+    CREATE INDEX queue_by_receipt ON queue (receipt);
+
+    CREATE TABLE outbox (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        run_id    TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        body      TEXT NOT NULL,
+        link      TEXT,
+        delivered INTEGER NOT NULL
+    );
+    "#,
+];
+
+pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(unavailable)
+}
+
+/// Runs the migrations the database has not run, each in its own
+/// transaction together with the version bump.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current = version(conn)? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "database schema version {current} is newer than this binary's {}",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        // Another process may have migrated while we waited for the lock.
+        if version(&tx)? as usize > i {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
