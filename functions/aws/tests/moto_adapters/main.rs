@@ -1,7 +1,7 @@
 //! The AWS adapters through the real SDK clients against a moto server.
 //!
 //! Run by the test command as
-//! `python scripts/with-moto.py -- cargo test -p handoff-aws --features moto-tests,dynamodb,sqs,sfn,secrets --test moto_adapters`;
+//! `python scripts/with-moto.py -- cargo test -p handoff-aws --features moto-tests,dynamodb,sqs,sfn,secrets,http --test moto_adapters`;
 //! the `moto-tests` feature keeps them out of a plain `cargo test`, and with
 //! the feature on but no `MOTO_ENDPOINT` every test fails rather than skips.
 //! One test binary (one link of the SDKs); each test makes its own table,
@@ -13,3 +13,4 @@ mod secrets;
 mod sfn;
 mod support;
 mod table_schema;
+mod whole_path;

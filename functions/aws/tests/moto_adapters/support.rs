@@ -29,7 +29,7 @@ pub async fn sdk_config() -> SdkConfig {
         _ => panic!(
             "MOTO_ENDPOINT is not set. These tests need a moto server: run them as \
              `.venv/bin/python scripts/with-moto.py -- cargo test -p handoff-aws \
-             --features moto-tests,dynamodb,sqs,sfn,secrets --test moto_adapters` \
+             --features moto-tests,dynamodb,sqs,sfn,secrets,http --test moto_adapters` \
              (scripts/test does)"
         ),
     };

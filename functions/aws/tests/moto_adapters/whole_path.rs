@@ -1,0 +1,272 @@
+//! The deployed state machine definition (infra/statemachine/workflow.asl.json)
+//! run by moto's interpreter, its Lambda tasks answered by moto's stub
+//! functions with scripted results, and the approval wait resumed through
+//! the `StepFunctions` adapter.
+//!
+//! What this proves: the ASL parses and executes outside the SAM linter; its
+//! paths (`ResultSelector`, `ResultPath`, the `NeedsApproval` and `Approved`
+//! choices, `TimeoutSecondsPath`) read the fields the stages return; the
+//! task token reaches the approval function's payload; an `ApprovalOutcome`
+//! sent by the adapter resumes the run to Act and Finalize; and answering the
+//! token again is `TaskClosed`. What it does not prove: the stubs return
+//! what this test scripts, not what the Rust functions compute, so the stage
+//! outputs' shapes are pinned by the stages' own tests, not here.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::types::HistoryEventType;
+use handoff_aws::sfn::StepFunctions;
+use handoff_core::domain::{ApprovalOutcome, RunId};
+use handoff_core::ports::{ExecutionError, Executions};
+use serde_json::json;
+
+use crate::support::*;
+
+/// moto routes by the credential scope of the Authorization header and does
+/// not check the signature.
+fn auth(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    )
+}
+
+fn endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (checked by sdk_config)")
+}
+
+async fn post(http: &reqwest::Client, url: String, service: &str, body: String) -> String {
+    let response = http
+        .post(url)
+        .header("authorization", auth(service))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("moto answers");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert!(status.is_success(), "{service}: {status} {text}");
+    text
+}
+
+async fn lambda_role(http: &reqwest::Client) -> String {
+    let name = unique("stages");
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }]
+    });
+    let form = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+        urlencode(&policy.to_string())
+    );
+    let response = http
+        .post(format!("{}/", endpoint()))
+        .header("authorization", auth("iam"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(
+        response.status().is_success(),
+        "create role: {}",
+        response.status()
+    );
+    format!("arn:aws:iam::123456789012:role/{name}")
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A stub function (moto without Docker never runs the code).
+async fn stub_function(http: &reqwest::Client, role: &str, stage: &str) -> String {
+    // An empty zip archive: 22-byte end-of-central-directory record.
+    let mut empty_zip = vec![0x50, 0x4b, 0x05, 0x06];
+    empty_zip.resize(22, 0);
+    use base64::Engine as _;
+    let body = json!({
+        "FunctionName": unique(stage),
+        "Runtime": "provided.al2023",
+        "Role": role,
+        "Handler": "bootstrap",
+        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(empty_zip) },
+    });
+    let created: serde_json::Value = serde_json::from_str(
+        &post(
+            http,
+            format!("{}/2015-03-31/functions", endpoint()),
+            "lambda",
+            body.to_string(),
+        )
+        .await,
+    )
+    .expect("json");
+    created["FunctionArn"].as_str().expect("arn").to_string()
+}
+
+/// The ASL with every `${<Stage>FunctionArn}` substitution resolved.
+async fn definition(http: &reqwest::Client) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../infra/statemachine/workflow.asl.json"
+    );
+    let mut text = std::fs::read_to_string(path).expect("workflow.asl.json");
+    let role = lambda_role(http).await;
+    while let Some(start) = text.find("${") {
+        let end = start + text[start..].find('}').expect("closing brace");
+        let name = text[start + 2..end].to_string();
+        let stage = name
+            .strip_suffix("FunctionArn")
+            .unwrap_or_else(|| panic!("unexpected substitution ${{{name}}}"))
+            .to_lowercase();
+        let arn = stub_function(http, &role, &stage).await;
+        text = text.replace(&format!("${{{name}}}"), &arn);
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
+    let config = sdk_config().await;
+    let http = reqwest::Client::new();
+    let definition: serde_json::Value =
+        serde_json::from_str(&definition(&http).await).expect("resolved ASL is JSON");
+    let machine = state_machine(&config, &definition).await;
+
+    // The stubs answer invocations in order from one queue: context,
+    // reason, decide, the approval request (its result is ignored while
+    // the task waits for its token), act, finalize.
+    let results = [
+        json!({ "slot": "context" }),
+        json!({ "label": "billing", "confidence": 0.62 }),
+        json!({ "route": "finance", "needs_approval": true, "approval_timeout_seconds": 3600 }),
+        json!({ "requested": true }),
+        json!({ "performed": ["notify"] }),
+        json!({ "status": "COMPLETED" }),
+    ];
+    post(
+        &http,
+        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
+        "lambda",
+        json!({
+            "results": results.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+            "region": "us-east-1",
+        })
+        .to_string(),
+    )
+    .await;
+
+    let engine = StepFunctions::new(aws_sdk_sfn::Client::new(&config), &machine);
+    let run = RunId::new();
+    engine
+        .start(
+            &run,
+            &json!({ "run_id": run, "workflow": "invoice-approval" }),
+        )
+        .await
+        .unwrap();
+    let execution = format!(
+        "{}:{}",
+        machine.replace(":stateMachine:", ":execution:"),
+        run
+    );
+
+    let token = approval_token(&config, &execution).await;
+    let outcome = ApprovalOutcome {
+        decision: "approved".into(),
+        reviewers: vec!["ana@example.com".into()],
+        reason: "looks right".into(),
+        edits: None,
+        timeout_seconds: None,
+    };
+    engine
+        .send_task_success(&token, &serde_json::to_value(&outcome).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(finished(&config, &execution).await, "SUCCEEDED");
+
+    let entered = states_entered(&config, &execution).await;
+    assert_eq!(
+        entered,
+        [
+            "LoadContext",
+            "Reason",
+            "Decide",
+            "NeedsApproval",
+            "RequestApproval",
+            "Approved",
+            "Act",
+            "Finalize"
+        ]
+    );
+    let output: serde_json::Value = serde_json::from_str(
+        &aws_sdk_sfn::Client::new(&config)
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .output
+            .expect("output"),
+    )
+    .unwrap();
+    assert_eq!(output["run_id"], json!(run));
+    assert_eq!(output["approval"]["decision"], "approved");
+    assert_eq!(output["finalize"]["result"], results[5]);
+
+    let again = engine.send_task_success(&token, &json!({})).await;
+    assert!(
+        matches!(again, Err(ExecutionError::TaskClosed(_))),
+        "{again:?}"
+    );
+}
+
+/// The token in the approval request's payload, from the execution history.
+async fn approval_token(config: &aws_config::SdkConfig, execution: &str) -> String {
+    let client = aws_sdk_sfn::Client::new(config);
+    for _ in 0..100 {
+        let history = client
+            .get_execution_history()
+            .execution_arn(execution)
+            .send()
+            .await
+            .expect("history");
+        for event in history.events() {
+            if let Some(details) = event.task_scheduled_event_details() {
+                let parameters: serde_json::Value =
+                    serde_json::from_str(details.parameters()).expect("parameters");
+                if let Some(token) = parameters["Payload"]["task_token"].as_str() {
+                    return token.to_string();
+                }
+            }
+            if event.r#type() == &HistoryEventType::ExecutionFailed {
+                panic!("execution failed before the approval: {event:?}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no approval request within 5 s");
+}
+
+async fn states_entered(config: &aws_config::SdkConfig, execution: &str) -> Vec<String> {
+    aws_sdk_sfn::Client::new(config)
+        .get_execution_history()
+        .execution_arn(execution)
+        .send()
+        .await
+        .expect("history")
+        .events()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details())
+        .map(|d| d.name().to_string())
+        .collect()
+}
