@@ -2,3 +2,13 @@
 //! and the benchmarks share one `store` contract and its SQLite adapter.
 pub mod sqlite;
 pub mod store;
+
+// The runtime around them: `handoff up` and friends.
+pub mod adapters;
+pub mod client;
+pub mod gateway;
+pub mod pages;
+pub mod runtime;
+pub mod sign;
+pub mod stack;
+pub mod template;

@@ -1,5 +1,6 @@
 mod asl;
 mod asl_tasks;
+mod local;
 
 use clap::{Parser, Subcommand};
 
@@ -12,6 +13,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the template's routes and state machine on 127.0.0.1.
+    Up(local::UpArgs),
+    /// Run one event to completion and print its timeline.
+    Run(local::RunArgs),
+    /// List runs.
+    Runs(local::RunsArgs),
+    /// Show one run's timeline.
+    Show(local::ShowArgs),
+    /// Play the events/ samples of every workflow through a running stack.
+    Demo(local::DemoArgs),
+    /// Print the local secrets (webhook, link and outbound signing keys).
+    Secrets(local::SecretsArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -20,6 +33,12 @@ enum Command {
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Up(args) => local::up(args),
+        Command::Run(args) => local::run(args),
+        Command::Runs(args) => local::runs(args),
+        Command::Show(args) => local::show(args),
+        Command::Demo(args) => local::demo(args),
+        Command::Secrets(args) => local::secrets(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }

@@ -1,0 +1,550 @@
+//! `handoff up`, `run`, `runs`, `show`, `demo` and `secrets`: the local
+//! stack served from the template, and the commands that look into it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use handoff_core::domain::{RunId, RunStatus};
+use handoff_core::ports::Runs;
+use handoff_local::adapters::Delivery;
+use handoff_local::client::{self, Client};
+use handoff_local::pages::{self, run_view, RunView};
+use handoff_local::sqlite::SqliteStore;
+use handoff_local::stack::{catalog_from_dir, Options, Stack};
+use handoff_local::template::Template;
+use serde_json::{json, Value};
+
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// Where the database, secrets and state live.
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+    /// The SAM template (default: template.yaml here or in a parent directory).
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Load workflow specs from this directory instead of the built-in ones.
+    #[arg(long)]
+    pub workflows: Option<PathBuf>,
+    /// Deliver actions to the URLs the workflows name (plain HTTP only).
+    #[arg(long)]
+    pub deliver: bool,
+    /// Deliver actions to this base URL (keeping each action's path).
+    #[arg(long, value_name = "URL")]
+    pub actions_to: Option<String>,
+}
+
+impl StackArgs {
+    fn options(&self, quiet: bool) -> anyhow::Result<Options> {
+        let template = match &self.template {
+            Some(path) => Template::load(path)?,
+            None => Template::discover(&std::env::current_dir()?)?,
+        };
+        let mut options = Options::new(&self.data_dir, template);
+        if let Some(dir) = &self.workflows {
+            options.catalog = Arc::new(catalog_from_dir(dir)?);
+        }
+        options.delivery = match (&self.actions_to, self.deliver) {
+            (Some(base), _) => Delivery::To(base.clone()),
+            (None, true) => Delivery::AsWritten,
+            (None, false) => Delivery::Record,
+        };
+        options.quiet = quiet;
+        Ok(options)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Once up, play the events/ samples of every workflow through the stack.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The workflow the event is for (default: the event's own).
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// An API Gateway webhook event (as in events/) or a bare JSON payload.
+    pub event: PathBuf,
+    /// Approve when the run asks for approval.
+    #[arg(long, conflicts_with = "reject")]
+    pub approve: bool,
+    /// Reject when the run asks for approval.
+    #[arg(long)]
+    pub reject: bool,
+    /// Print a machine-readable summary instead of the timeline.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub workflow: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub run_id: String,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The running stack (default: the one `handoff up` recorded in the data dir).
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+    /// Leave approvals waiting instead of approving them.
+    #[arg(long)]
+    pub no_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HANDOFF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Binds, builds the stack on the bound address, resumes and serves.
+async fn serve(
+    options: Options,
+    port: u16,
+) -> anyhow::Result<(Arc<Stack>, SocketAddr, tokio::task::JoinHandle<()>, usize)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{port} (is another `handoff up` running?)"))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let data_dir = options.data_dir.clone();
+    let stack = Stack::build(options, &url)?;
+    let router = handoff_local::gateway::router(stack.clone())?;
+    let resumed = stack.run_background().await?;
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            eprintln!("server stopped: {e}");
+        }
+    });
+    std::fs::write(
+        data_dir.join("up.json"),
+        serde_json::to_string_pretty(&json!({ "url": url, "pid": std::process::id() }))?,
+    )?;
+    Ok((stack, addr, server, resumed))
+}
+
+pub fn up(args: UpArgs) -> anyhow::Result<i32> {
+    init_logs();
+    let options = args.stack.options(false)?;
+    let data_dir = args.stack.data_dir.clone();
+    runtime()?.block_on(async move {
+        let (stack, addr, server, resumed) = serve(options, args.port).await?;
+        let url = format!("http://{addr}");
+        let t = &stack.template;
+        println!("handoff is up: {url}/");
+        println!("  dashboard   {url}/");
+        println!("  outbox      {url}/outbox");
+        for r in &t.routes {
+            println!("  {:<6} {url}{}  → {}", r.method, r.path, r.function);
+        }
+        println!(
+            "  state machine {} ({}), queue: visibility {} s, dead-letter after {} receives",
+            t.state_machine.logical_id,
+            t.state_machine.definition_uri,
+            t.queue.visibility_timeout_seconds,
+            t.queue.max_receive_count
+        );
+        println!(
+            "  data in {}, secrets in {} (`handoff secrets` prints them)",
+            data_dir.display(),
+            stack.secrets.path.display()
+        );
+        if resumed > 0 {
+            println!("  resumed {resumed} running execution(s)");
+        }
+        println!("Open {url}/ — Ctrl-C stops.");
+        let _ = std::io::stdout().flush();
+        if args.demo {
+            let client = Client {
+                base: url.clone(),
+                catalog: stack.catalog.clone(),
+                secrets: stack.secrets.values().clone(),
+            };
+            let stack = stack.clone();
+            tokio::spawn(async move {
+                if let Err(e) = play_demo(&client, true).await {
+                    eprintln!("demo failed: {e:#}");
+                } else {
+                    println!("\nDemo done: open {}/ to see the runs.", stack.public_url);
+                }
+                let _ = std::io::stdout().flush();
+            });
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = server => {}
+        }
+        Ok(0)
+    })
+}
+
+/// Plays the samples, approves what waits (unless told not to) and prints
+/// where each run ended.
+async fn play_demo(client: &Client, approve: bool) -> anyhow::Result<()> {
+    let stamp = chrono::Utc::now().timestamp_millis();
+    let mut runs = Vec::new();
+    for (i, (workflow, payload)) in client::samples().into_iter().enumerate() {
+        let delivery = format!("demo-{stamp}-{i}");
+        let (status, body) = client.webhook(&workflow, &payload, Some(&delivery)).await?;
+        if status >= 300 {
+            bail!("webhook for {workflow}: {status} {body}");
+        }
+        let run_id = body["run_id"].as_str().unwrap_or_default().to_string();
+        println!("webhook  {workflow:<20} → {status} run {run_id}");
+        runs.push((workflow, run_id));
+    }
+    for (workflow, run_id) in &runs {
+        let status = client
+            .wait_for(run_id, Duration::from_secs(30), |s| {
+                s == "AWAITING_APPROVAL" || is_final(s)
+            })
+            .await?;
+        let status = if status == "AWAITING_APPROVAL" && approve {
+            let n = client.decide_all(run_id, "approve").await?;
+            println!("approved {workflow:<20}   run {run_id} ({n} reviewer link(s) POSTed)");
+            client
+                .wait_for(run_id, Duration::from_secs(30), is_final)
+                .await?
+        } else {
+            status
+        };
+        println!(
+            "finished {workflow:<20}   run {run_id}: {status}  {}/timeline/{run_id}",
+            client.base
+        );
+    }
+    Ok(())
+}
+
+fn is_final(s: &str) -> bool {
+    matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+}
+
+pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
+    let url = match args.url {
+        Some(u) => u,
+        None => {
+            let path = args.data_dir.join("up.json");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "{} not found: start `handoff up` first or pass --url",
+                    path.display()
+                )
+            })?;
+            let v: Value = serde_json::from_str(&text)?;
+            v["url"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let secrets: std::collections::BTreeMap<String, String> = serde_json::from_str(
+        &std::fs::read_to_string(args.data_dir.join("secrets.json"))
+            .context("reading the data dir's secrets.json")?,
+    )?;
+    let client = Client {
+        base: url.trim_end_matches('/').to_string(),
+        catalog: handoff_workflows::shared(),
+        secrets,
+    };
+    runtime()?.block_on(play_demo(&client, !args.no_approve))?;
+    println!("Open {}/", client.base);
+    Ok(0)
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    init_logs();
+    let text = std::fs::read_to_string(&args.event)
+        .with_context(|| format!("reading {}", args.event.display()))?;
+    let event: Value = serde_json::from_str(&text).context("the event is not JSON")?;
+    let (sample_workflow, payload) = match client::sample_payload(&event) {
+        Some((w, p)) => (Some(w), p),
+        None => (None, event),
+    };
+    let workflow = args
+        .workflow
+        .clone()
+        .or(sample_workflow)
+        .ok_or_else(|| anyhow!("--workflow is required for a bare payload"))?;
+    let options = args.stack.options(true)?;
+    let verdict = match (args.approve, args.reject) {
+        (true, _) => Some("approve"),
+        (_, true) => Some("reject"),
+        _ => None,
+    };
+    runtime()?.block_on(async move {
+        let (stack, addr, _server, _) = serve(options, 0).await?;
+        let client = Client {
+            base: format!("http://{addr}"),
+            catalog: stack.catalog.clone(),
+            secrets: stack.secrets.values().clone(),
+        };
+        let started = Instant::now();
+        let delivery = format!("cli-{}", uuid_like());
+        let (status, body) = client.webhook(&workflow, &payload, Some(&delivery)).await?;
+        if status >= 300 {
+            bail!("the webhook was refused: {status} {body}");
+        }
+        let run_id = body["run_id"].as_str().unwrap_or_default().to_string();
+        let mut status = client
+            .wait_for(&run_id, Duration::from_secs(60), |s| {
+                s == "AWAITING_APPROVAL" || is_final(s)
+            })
+            .await?;
+        if status == "AWAITING_APPROVAL" {
+            if let Some(v) = verdict {
+                client.decide_all(&run_id, v).await?;
+                status = client
+                    .wait_for(&run_id, Duration::from_secs(60), is_final)
+                    .await?;
+            }
+        }
+        // Let the execution record its end before reading the timeline.
+        wait_execution_end(&stack, &run_id, Duration::from_secs(5)).await;
+        let view = run_view(&stack, &run_id)
+            .await
+            .map_err(|e| anyhow!(e))?
+            .ok_or_else(|| anyhow!("run {run_id} vanished"))?;
+        let links = if status == "AWAITING_APPROVAL" {
+            client.approval_links(&run_id).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if args.json {
+            let mut summary = summary_json(&view);
+            summary["elapsed_ms"] = json!(started.elapsed().as_secs_f64() * 1000.0);
+            summary["approval_links"] = json!(links);
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print_view(&view);
+            if !links.is_empty() {
+                println!(
+                    "\nWaiting for approval. `handoff up --data-dir {}` serves these links:",
+                    args.stack.data_dir.display()
+                );
+                for l in &links {
+                    println!("  {l}");
+                }
+            }
+            println!(
+                "\n{status} in {:.0} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        Ok(if status == "FAILED" { 1 } else { 0 })
+    })
+}
+
+async fn wait_execution_end(stack: &Stack, run_id: &str, timeout: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        match stack.executions.load_execution(run_id).await {
+            Ok(Some(e)) if e.status != "RUNNING" => return,
+            Ok(None) => return,
+            _ => {}
+        }
+        let run = stack.store.get_run(&RunId(run_id.to_string())).await;
+        if matches!(run, Ok(Some(r)) if r.status == RunStatus::AwaitingApproval) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn summary_json(view: &RunView) -> Value {
+    json!({
+        "run_id": view.run.id,
+        "workflow": view.run.workflow,
+        "status": view.run.status.as_str(),
+        "execution": view.execution_status,
+        "stages": view.rows.iter().map(|r| json!({
+            "at": r.at, "stage": r.stage, "event": r.what, "duration_ms": r.duration_ms,
+        })).collect::<Vec<_>>(),
+        "ai": view.ai,
+        "decision": view.decision,
+        "approvals": view.approvals.iter().map(|a| json!({
+            "id": a.id.to_string(), "status": format!("{:?}", a.status),
+            "votes": a.votes.iter().map(|v| json!({"reviewer": v.reviewer, "verdict": format!("{:?}", v.verdict)})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "actions": view.actions,
+    })
+}
+
+fn print_view(view: &RunView) {
+    let r = &view.run;
+    println!(
+        "run {}  workflow {}  status {}",
+        r.id,
+        r.workflow,
+        r.status.as_str()
+    );
+    println!(
+        "{:<12} {:<10} {:<28} {:>10}",
+        "at", "stage", "event", "duration"
+    );
+    for row in &view.rows {
+        println!(
+            "{:<12} {:<10} {:<28} {:>10}",
+            row.at.format("%H:%M:%S%.3f"),
+            row.stage,
+            row.what,
+            row.duration_ms
+                .map(|d| format!("{d:.1} ms"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(ai) = &view.ai {
+        println!(
+            "AI: {} ({})",
+            ai["label"].as_str().unwrap_or("?"),
+            ai["confidence"]
+        );
+    }
+    if let Some(d) = &view.decision {
+        println!(
+            "decision: route {} priority {} approval {}",
+            d["route"], d["priority"], d["needs_approval"]
+        );
+    }
+    for a in &view.approvals {
+        println!(
+            "approval {} {:?} ({} vote(s))",
+            a.id,
+            a.status,
+            a.votes.len()
+        );
+    }
+    for a in &view.actions {
+        println!(
+            "action {}: {}",
+            a["name"].as_str().unwrap_or("?"),
+            if a["succeeded"] == true {
+                "ok"
+            } else {
+                "failed"
+            }
+        );
+    }
+}
+
+fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
+    let path = data_dir.join("handoff.db");
+    if !path.exists() {
+        bail!(
+            "no runs yet: {} does not exist (start `handoff up`)",
+            path.display()
+        );
+    }
+    SqliteStore::open(&path).map_err(|e| anyhow!("{e}"))
+}
+
+pub fn runs(args: RunsArgs) -> anyhow::Result<i32> {
+    let store = open_store(&args.data_dir)?;
+    let status = match &args.status {
+        Some(s) => Some(RunStatus::parse(&s.to_ascii_uppercase()).ok_or_else(|| {
+            let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+            anyhow!("unknown status {s}; one of {}", known.join(", "))
+        })?),
+        None => None,
+    };
+    let runs = runtime()?
+        .block_on(pages::all_runs(&store, status, args.limit.max(1)))
+        .map_err(|e| anyhow!(e))?;
+    println!(
+        "{:<38} {:<20} {:<18} {:<9} {:<18} created",
+        "run", "workflow", "status", "stage", "label"
+    );
+    for r in runs
+        .iter()
+        .filter(|r| args.workflow.as_ref().is_none_or(|w| &r.workflow == w))
+    {
+        println!(
+            "{:<38} {:<20} {:<18} {:<9} {:<18} {}",
+            r.id,
+            r.workflow,
+            r.status.as_str(),
+            r.stage.as_str(),
+            r.summary.label.clone().unwrap_or_default(),
+            r.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    Ok(0)
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<i32> {
+    open_store(&args.stack.data_dir)?;
+    let options = args.stack.options(true)?;
+    let stack = Stack::build(options, "http://127.0.0.1")?;
+    let view = runtime()?
+        .block_on(run_view(&stack, &args.run_id))
+        .map_err(|e| anyhow!(e))?;
+    let Some(view) = view else {
+        eprintln!("no run {}", args.run_id);
+        return Ok(1);
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary_json(&view))?);
+    } else {
+        print_view(&view);
+    }
+    Ok(0)
+}
+
+pub fn secrets(args: SecretsArgs) -> anyhow::Result<i32> {
+    let path = args.data_dir.join("secrets.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{} not found: `handoff up` creates it", path.display()))?;
+    println!("# {}", path.display());
+    println!("{text}");
+    Ok(0)
+}

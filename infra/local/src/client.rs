@@ -1,0 +1,210 @@
+//! Talking to a running local stack over HTTP the way a sender and a
+//! reviewer would: signed webhooks in, approval links answered. Used by
+//! `handoff run`, `handoff demo` and the end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use chrono::Utc;
+use handoff_spec::Catalog;
+use serde_json::Value;
+
+use crate::adapters::http_call;
+use crate::sign;
+
+/// The events/ webhook samples, one per seed workflow: `(workflow, payload)`.
+pub fn samples() -> Vec<(String, Value)> {
+    const FILES: [&str; 3] = [
+        include_str!("../../../events/webhook-support-triage.json"),
+        include_str!("../../../events/webhook-lead-qualification.json"),
+        include_str!("../../../events/webhook-invoice-approval.json"),
+    ];
+    FILES
+        .iter()
+        .map(|text| {
+            let event: Value = serde_json::from_str(text).expect("samples are JSON");
+            sample_payload(&event).expect("samples are API Gateway events")
+        })
+        .collect()
+}
+
+/// `(workflow, payload)` of an API Gateway v2 webhook event.
+pub fn sample_payload(event: &Value) -> Option<(String, Value)> {
+    let workflow = event["pathParameters"]["workflow"].as_str()?.to_string();
+    let payload = serde_json::from_str(event["body"].as_str()?).ok()?;
+    Some((workflow, payload))
+}
+
+pub struct Client {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub catalog: std::sync::Arc<Catalog>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Client {
+    fn authority(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map(|(_, a)| a)
+            .unwrap_or(&self.base)
+    }
+
+    /// Signs `payload` as `workflow`'s sender does, with `delivery_id` where
+    /// the spec reads it, and POSTs it: the status and the JSON answer.
+    pub async fn webhook(
+        &self,
+        workflow: &str,
+        payload: &Value,
+        delivery_id: Option<&str>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let wf = self
+            .catalog
+            .get(workflow)
+            .ok_or_else(|| anyhow!("no workflow named {workflow}"))?;
+        let trigger = &wf.spec.trigger;
+        let mut payload = payload.clone();
+        let extra = delivery_id.and_then(|id| sign::set_delivery_id(trigger, &mut payload, id));
+        let body = serde_json::to_vec(&payload)?;
+        let secret = self
+            .secrets
+            .get(&trigger.signature.secret)
+            .ok_or_else(|| anyhow!("no local secret {}", trigger.signature.secret))?;
+        let path = format!("/webhooks/{workflow}");
+        let mut builder = hyper::Request::builder()
+            .method("POST")
+            .header("content-type", "application/json");
+        for (k, v) in
+            sign::signature_headers(trigger, secret, &body, self.authority(), &path, Utc::now())
+                .into_iter()
+                .chain(extra)
+        {
+            builder = builder.header(k, v);
+        }
+        let (status, bytes) = http_call(&format!("{}{path}", self.base), builder, body)
+            .await
+            .map_err(|e| anyhow!(e))?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        get_json(&format!("{}{path}", self.base)).await
+    }
+
+    /// The run as the read API reports it (`{"run": …, "audit": …}`).
+    pub async fn run(&self, id: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.get_json(&format!("/runs/{id}")).await?;
+        if status != 200 {
+            bail!("GET /runs/{id}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    pub async fn run_status(&self, id: &str) -> anyhow::Result<String> {
+        Ok(self.run(id).await?["run"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Polls until the run's status satisfies `done`; returns that status.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<String> {
+        let start = Instant::now();
+        loop {
+            let status = self.run_status(id).await.unwrap_or_default();
+            if done(&status) {
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                bail!("run {id} still {status} after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The reviewer links the outbox holds for a run, newest first.
+    pub async fn approval_links(&self, run_id: &str) -> anyhow::Result<Vec<String>> {
+        let builder = hyper::Request::builder()
+            .method("GET")
+            .header("accept", "application/json");
+        let (status, bytes) = http_call(&format!("{}/outbox", self.base), builder, Vec::new())
+            .await
+            .map_err(|e| anyhow!(e))?;
+        if status != 200 {
+            bail!("GET /outbox: {status}");
+        }
+        let body: Value = serde_json::from_slice(&bytes).context("outbox JSON")?;
+        Ok(body["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["run_id"] == run_id)
+            .filter_map(|e| e["link"].as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Answers every distinct reviewer's newest link with `verdict`
+    /// (`approve` / `reject`) until the approval no longer takes votes.
+    pub async fn decide_all(&self, run_id: &str, verdict: &str) -> anyhow::Result<usize> {
+        let mut seen = std::collections::HashSet::new();
+        let mut answered = 0;
+        for link in self.approval_links(run_id).await? {
+            let reviewer = link
+                .split(['?', '&'])
+                .find_map(|p| p.strip_prefix("r="))
+                .unwrap_or_default()
+                .to_string();
+            let approval = link.split('?').next().unwrap_or_default().to_string();
+            if !seen.insert((approval, reviewer)) {
+                continue;
+            }
+            let (status, _) = decide(&link, verdict, "decided from the local runtime").await?;
+            if status == 200 {
+                answered += 1;
+            }
+            let current = self.run_status(run_id).await.unwrap_or_default();
+            if current != "AWAITING_APPROVAL" {
+                break;
+            }
+        }
+        Ok(answered)
+    }
+}
+
+pub async fn get_json(url: &str) -> anyhow::Result<(u16, Value)> {
+    let builder = hyper::Request::builder()
+        .method("GET")
+        .header("accept", "application/json");
+    let (status, bytes) = http_call(url, builder, Vec::new())
+        .await
+        .map_err(|e| anyhow!(e))?;
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+/// POSTs the approval form to a reviewer's link, as the page's button does.
+pub async fn decide(link: &str, verdict: &str, reason: &str) -> anyhow::Result<(u16, String)> {
+    let form = format!(
+        "verdict={}&reason={}",
+        urlencoding::encode(verdict),
+        urlencoding::encode(reason)
+    );
+    let builder = hyper::Request::builder()
+        .method("POST")
+        .header("content-type", "application/x-www-form-urlencoded");
+    let (status, bytes) = http_call(link, builder, form.into_bytes())
+        .await
+        .map_err(|e| anyhow!(e))?;
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}

@@ -1,0 +1,240 @@
+//! The local API Gateway: the template's HttpApi routes on axum, each
+//! request turned into the core's `HttpRequest` (raw body bytes, lower-case
+//! headers, path parameters, query) and handed to the same stage the Lambda
+//! runs. Local extras beside them: the dashboard at `/` (in place of the
+//! API function's simpler one), a run's timeline and the outbox.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use axum::body::{Body, Bytes};
+use axum::extract::RawPathParams;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, on, MethodFilter};
+use axum::Router;
+use handoff_core::http::{HttpRequest, HttpResponse};
+
+use crate::pages;
+use crate::stack::Stack;
+use crate::template::Template;
+
+/// Which core handler serves a function's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Ingest,
+    Callback,
+    ReadApi,
+}
+
+impl Handler {
+    /// By the function's binary (`Metadata.BuildProperties.Binary`).
+    pub fn for_binary(binary: &str) -> Option<Self> {
+        Some(match binary {
+            "ingest" => Handler::Ingest,
+            "callback" => Handler::Callback,
+            "api" => Handler::ReadApi,
+            _ => return None,
+        })
+    }
+}
+
+/// Every HttpApi route of the template with its handler; an error names a
+/// route whose function has no local handler.
+pub fn resolve_routes(template: &Template) -> anyhow::Result<Vec<(Method, String, Handler)>> {
+    let mut out = Vec::new();
+    for route in &template.routes {
+        let function = template
+            .functions
+            .get(&route.function)
+            .ok_or_else(|| anyhow!("route {} {} names no function", route.method, route.path))?;
+        let Some(handler) = Handler::for_binary(&function.binary) else {
+            bail!(
+                "route {} {} → {} (binary {}) has no local handler",
+                route.method,
+                route.path,
+                route.function,
+                function.binary
+            );
+        };
+        let method = Method::from_bytes(route.method.as_bytes())
+            .map_err(|_| anyhow!("route {} {}: bad method", route.method, route.path))?;
+        out.push((method, route.path.clone(), handler));
+    }
+    Ok(out)
+}
+
+/// The whole local gateway.
+pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
+    let mut by_path: BTreeMap<String, Vec<(Method, Handler)>> = BTreeMap::new();
+    for (method, path, handler) in resolve_routes(&stack.template)? {
+        by_path.entry(path).or_default().push((method, handler));
+    }
+    let mut router = Router::new();
+    for (path, methods) in by_path {
+        let mut method_router = axum::routing::MethodRouter::new();
+        let mut any = false;
+        for (method, handler) in methods {
+            // The local dashboard stands in for the API function's page at `/`.
+            if path == "/" && method == Method::GET {
+                continue;
+            }
+            any = true;
+            let filter = MethodFilter::try_from(method.clone())
+                .map_err(|_| anyhow!("{method} {path}: method not routable"))?;
+            let s = stack.clone();
+            method_router = method_router.merge(on(
+                filter,
+                move |method: Method,
+                      uri: Uri,
+                      headers: HeaderMap,
+                      params: RawPathParams,
+                      body: Bytes| async move {
+                    let req = to_core(method, &uri, &headers, &params, body);
+                    let res = match handler {
+                        Handler::Ingest => s.ingest.handle(&req).await,
+                        Handler::Callback => s.callback.handle(&req).await,
+                        Handler::ReadApi => s.read_api.handle(&req).await,
+                    };
+                    from_core(res)
+                },
+            ));
+        }
+        if any {
+            router = router.route(&path, method_router);
+        }
+    }
+    let s = stack.clone();
+    let dashboard = get(move |uri: Uri| {
+        let s = s.clone();
+        async move { from_core(pages::dashboard(&s, uri.query().unwrap_or("")).await) }
+    });
+    router = router.route("/", dashboard);
+    let s = stack.clone();
+    router = router.route(
+        "/timeline/{id}",
+        get(move |params: RawPathParams| {
+            let s = s.clone();
+            async move {
+                let id = params
+                    .iter()
+                    .next()
+                    .map(|(_, v)| decode(v))
+                    .unwrap_or_default();
+                from_core(pages::timeline(&s, &id).await)
+            }
+        }),
+    );
+    let s = stack.clone();
+    router = router.route(
+        "/outbox",
+        get(move |headers: HeaderMap| {
+            let s = s.clone();
+            async move {
+                let json = headers
+                    .get("accept")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|a| a.contains("application/json"));
+                from_core(pages::outbox(&s, json).await)
+            }
+        }),
+    );
+    router = router.route("/healthz", get(|| async { "ok" }));
+    Ok(router
+        .fallback(|| async { from_core(HttpResponse::error(404, "not_found", "no such route")) }))
+}
+
+fn decode(s: &str) -> String {
+    urlencoding::decode(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| s.to_string())
+}
+
+fn decode_query_part(s: &str) -> String {
+    decode(&s.replace('+', " "))
+}
+
+/// An axum request as API Gateway hands it to a Lambda.
+pub fn to_core(
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    params: &RawPathParams,
+    body: Bytes,
+) -> HttpRequest {
+    let raw_query = uri.query().unwrap_or("").to_string();
+    let mut query = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query
+            .entry(decode_query_part(k))
+            .or_insert_with(|| decode_query_part(v));
+    }
+    let mut header_map = BTreeMap::new();
+    for (name, value) in headers {
+        if let Ok(v) = value.to_str() {
+            header_map
+                .entry(name.as_str().to_ascii_lowercase())
+                .and_modify(|existing: &mut String| {
+                    existing.push(',');
+                    existing.push_str(v);
+                })
+                .or_insert_with(|| v.to_string());
+        }
+    }
+    HttpRequest {
+        method: method.as_str().to_string(),
+        path: uri.path().to_string(),
+        path_params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), decode(v)))
+            .collect(),
+        query,
+        raw_query,
+        headers: header_map,
+        body: body.to_vec(),
+    }
+}
+
+pub fn from_core(res: HttpResponse) -> Response {
+    let mut response = Response::new(Body::from(res.body));
+    *response.status_mut() =
+        StatusCode::from_u16(res.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in res.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::EMBEDDED_TEMPLATE;
+
+    #[test]
+    fn every_template_route_has_a_local_handler() {
+        let template = Template::parse(EMBEDDED_TEMPLATE, None).unwrap();
+        let routes = resolve_routes(&template).expect("every route resolves");
+        assert_eq!(routes.len(), template.routes.len());
+        assert!(routes.iter().any(|(m, p, h)| m == Method::POST
+            && p == "/webhooks/{workflow}"
+            && *h == Handler::Ingest));
+        assert!(routes.iter().any(|(m, p, h)| m == Method::POST
+            && p == "/approvals/{id}"
+            && *h == Handler::Callback));
+    }
+
+    #[test]
+    fn a_route_to_an_unknown_function_is_refused() {
+        let yaml = EMBEDDED_TEMPLATE.replace("Binary: api", "Binary: mystery");
+        let template = Template::parse(&yaml, None).unwrap();
+        let err = resolve_routes(&template).unwrap_err().to_string();
+        assert!(err.contains("no local handler"), "{err}");
+    }
+}

@@ -1,0 +1,118 @@
+//! The intake queue between ingest and the starter, with the SQS settings
+//! from the template: a message that fails to start comes back after the
+//! visibility timeout and moves to the dead-letter queue after
+//! `maxReceiveCount` receives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use handoff_core::domain::RunMessage;
+use handoff_core::ports::{Clock, QueueError, RunQueue};
+use handoff_core::stages::starter::Starter;
+use tokio::sync::{Notify, Semaphore};
+use tracing::{error, warn};
+
+use crate::store::IntakeQueue;
+use crate::template::QueueSettings;
+
+/// The core `RunQueue` port (what ingest sends to) over the local queue.
+pub struct QueueAdapter {
+    pub queue: Arc<dyn IntakeQueue>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the intake loop at once instead of at its next poll.
+    pub wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl RunQueue for QueueAdapter {
+    async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).expect("run messages serialise");
+        self.queue
+            .send(&body, self.clock.now())
+            .await
+            .map_err(|e| QueueError(e.to_string()))?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// How many runs the starter starts at once.
+const CONCURRENCY: usize = 64;
+/// SQS's largest batch.
+const BATCH: usize = 10;
+/// How often an idle loop looks again (messages becoming visible again).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Receives run messages and starts one execution per run, forever.
+pub async fn intake_loop(
+    queue: Arc<dyn IntakeQueue>,
+    starter: Arc<Starter>,
+    settings: QueueSettings,
+    wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+) {
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    loop {
+        let room = permits.available_permits().min(BATCH);
+        if room == 0 {
+            // Wait for one start to finish before receiving more.
+            drop(permits.acquire().await);
+            continue;
+        }
+        let received = queue
+            .receive(
+                room,
+                settings.visibility_timeout_seconds,
+                settings.max_receive_count,
+                clock.now(),
+            )
+            .await;
+        let messages = match received {
+            Ok(m) => m,
+            Err(e) => {
+                error!(error = %e, "intake queue unavailable");
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        for message in messages {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
+            let queue = queue.clone();
+            let starter = starter.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let parsed: Result<RunMessage, _> = serde_json::from_str(&message.body);
+                let outcome = match parsed {
+                    Ok(run) => starter
+                        .start(&run)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("not a run message: {e}")),
+                };
+                match outcome {
+                    Ok(()) => {
+                        if let Err(e) = queue.delete(&message.receipt).await {
+                            warn!(message_id = %message.id, error = %e, "started but not deleted; it will be seen again");
+                        }
+                    }
+                    Err(reason) => {
+                        error!(message_id = %message.id, receive_count = message.receive_count, %reason, "run not started; the queue will redeliver");
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The whole local stack wired from the template: the SQLite store, the
+//! intake queue, the engine host and every stage, built on the same core
+//! code the Lambdas run, with local adapters in place of AWS.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use handoff_core::model::EmbeddedModel;
+use handoff_core::ports::{Clock, SystemClock};
+use handoff_core::stages::{
+    act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
+    finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
+};
+use handoff_spec::{Catalog, Connector};
+use handoff_states::StateMachine;
+use tokio::sync::Notify;
+
+use crate::adapters::{ConsoleNotifier, Delivery, FileSecrets, LocalActionSink};
+use crate::runtime::{self, Host, HostExecutions, QueueAdapter, StageKind, TaskStages};
+use crate::sqlite::SqliteStore;
+use crate::store::{ExecutionLog, IntakeQueue, Outbox};
+use crate::template::{local_function_arn, LocalValues, Template};
+
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub template: Template,
+    pub catalog: Arc<Catalog>,
+    pub delivery: Delivery,
+    /// Do not print notifications (the store still records them).
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn new(data_dir: &Path, template: Template) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            template,
+            catalog: handoff_workflows::shared(),
+            delivery: Delivery::Record,
+            quiet: false,
+        }
+    }
+}
+
+/// Workflow specs from a directory at run time instead of the built-in ones.
+pub fn catalog_from_dir(dir: &Path) -> anyhow::Result<Catalog> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            files.push((name, std::fs::read_to_string(&path)?));
+        }
+    }
+    if files.is_empty() {
+        return Err(anyhow!("no workflow specs (*.yaml) in {}", dir.display()));
+    }
+    Catalog::from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .map_err(|e| anyhow!("{e}"))
+}
+
+pub struct Stack {
+    pub template: Template,
+    pub catalog: Arc<Catalog>,
+    pub public_url: String,
+    pub store: Arc<SqliteStore>,
+    pub outbox: Arc<dyn Outbox>,
+    pub queue: Arc<dyn IntakeQueue>,
+    pub executions: Arc<dyn ExecutionLog>,
+    pub host: Arc<Host>,
+    pub secrets: Arc<FileSecrets>,
+    pub ingest: Ingest,
+    pub callback: Callback,
+    pub read_api: ReadApi,
+    pub starter: Arc<Starter>,
+    pub clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+impl Stack {
+    /// Opens (or creates) the data directory and wires every stage.
+    pub fn build(options: Options, public_url: &str) -> anyhow::Result<Arc<Self>> {
+        let Options {
+            data_dir,
+            template,
+            catalog,
+            delivery,
+            quiet,
+        } = options;
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let store = Arc::new(
+            SqliteStore::open(data_dir.join("handoff.db"))
+                .map_err(|e| anyhow!("opening the local database: {e}"))?,
+        );
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let local = LocalValues {
+            public_url: public_url.to_string(),
+            ..Default::default()
+        };
+        let env = |binary: &str| {
+            template
+                .function_by_binary(binary)
+                .map(|f| template.environment(&f.logical_id, &local))
+                .unwrap_or_default()
+        };
+        let approval_env = env("approval");
+        let link_secret = approval_env
+            .get("HANDOFF_LINK_SECRET")
+            .cloned()
+            .unwrap_or_else(|| "approval-links".into());
+        let callback_link_secret = env("callback")
+            .get("HANDOFF_LINK_SECRET")
+            .cloned()
+            .unwrap_or_else(|| link_secret.clone());
+
+        let mut names = vec![link_secret.clone(), callback_link_secret.clone()];
+        for name in catalog.names() {
+            let wf = catalog.get(name).expect("listed");
+            names.push(wf.spec.trigger.signature.secret.clone());
+            for action in &wf.spec.actions {
+                if let Connector::Webhook { secret, .. } = &action.connector {
+                    names.push(secret.clone());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        let secrets = Arc::new(FileSecrets::ensure(&data_dir.join("secrets.json"), &names)?);
+
+        let outbox: Arc<dyn Outbox> = store.clone();
+        let queue: Arc<dyn IntakeQueue> = store.clone();
+        let log: Arc<dyn ExecutionLog> = store.clone();
+        let notifier = Arc::new(ConsoleNotifier {
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+            quiet,
+        });
+        let sink = Arc::new(LocalActionSink {
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+            delivery,
+            attempts: 3,
+        });
+        let model = Arc::new(EmbeddedModel::new());
+
+        // DefinitionSubstitutions → local function ARNs → in-process stages.
+        let mut substitutions = HashMap::new();
+        let mut functions = HashMap::new();
+        for name in template.state_machine.substitutions.keys() {
+            let function = template
+                .substituted_function(name)
+                .ok_or_else(|| anyhow!("substitution {name} names no function of the template"))?;
+            let kind = StageKind::from_binary(&function.binary).ok_or_else(|| {
+                anyhow!(
+                    "substitution {name}: function {} (binary {}) is not a state machine stage",
+                    function.logical_id,
+                    function.binary
+                )
+            })?;
+            let arn = local_function_arn(&function.logical_id);
+            substitutions.insert(name.clone(), arn.clone());
+            functions.insert(arn, kind);
+            functions.insert(function.logical_id.clone(), kind);
+        }
+        let definition =
+            handoff_states::definition::substitute(&template.definition_text()?, &substitutions);
+        let machine = StateMachine::from_json(&definition)
+            .map_err(|e| anyhow!("{}: {e}", template.state_machine.definition_uri))?;
+
+        let stages = TaskStages {
+            context: ContextStage {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                clock: clock.clone(),
+            },
+            reason: Reason {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                model,
+                clock: clock.clone(),
+            },
+            decide: Decide {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                clock: clock.clone(),
+            },
+            approval: ApprovalStage {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                notifier,
+                secrets: secrets.clone(),
+                clock: clock.clone(),
+                link_secret: link_secret.clone(),
+                public_url: public_url.trim_end_matches('/').to_string(),
+            },
+            act: Act {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                sink,
+                secrets: secrets.clone(),
+                clock: clock.clone(),
+            },
+            finalize: Finalize {
+                store: store.clone(),
+                clock: clock.clone(),
+            },
+            functions,
+        };
+        let host = Host::new(
+            machine,
+            &template.state_machine.logical_id,
+            stages,
+            log.clone(),
+            clock.clone(),
+        );
+        let executions = Arc::new(HostExecutions(host.clone()));
+        let wake = Arc::new(Notify::new());
+        let run_queue = Arc::new(QueueAdapter {
+            queue: queue.clone(),
+            clock: clock.clone(),
+            wake: wake.clone(),
+        });
+        Ok(Arc::new(Stack {
+            ingest: Ingest {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                queue: run_queue,
+                secrets: secrets.clone(),
+                clock: clock.clone(),
+            },
+            callback: Callback {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                executions: executions.clone(),
+                secrets: secrets.clone(),
+                clock: clock.clone(),
+                link_secret: callback_link_secret,
+            },
+            read_api: ReadApi {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                secrets: secrets.clone(),
+                clock: clock.clone(),
+                link_secret,
+            },
+            starter: Arc::new(Starter {
+                store: store.clone(),
+                executions,
+                clock: clock.clone(),
+            }),
+            template,
+            catalog,
+            public_url: public_url.to_string(),
+            store,
+            outbox,
+            queue,
+            executions: log,
+            host,
+            secrets,
+            clock,
+            wake,
+        }))
+    }
+
+    /// Resumes what a previous process left running and starts the intake
+    /// loop. Returns how many executions were resumed.
+    pub async fn run_background(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let resumed = self
+            .host
+            .resume()
+            .await
+            .map_err(|e| anyhow!("resuming executions: {e}"))?;
+        tokio::spawn(runtime::intake_loop(
+            self.queue.clone(),
+            self.starter.clone(),
+            self.template.queue,
+            self.wake.clone(),
+            self.clock.clone(),
+        ));
+        Ok(resumed)
+    }
+}
