@@ -1,0 +1,260 @@
+//! The real `handoff` binary on loopback, and a receiver standing in for
+//! the systems actions go to.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Uri};
+use handoff_local::client::Client;
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh data directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n: u64 = rand_u64();
+    let dir = std::env::temp_dir().join(format!("handoff-{tag}-{}-{n:x}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `handoff up`; killed when dropped.
+pub struct Up {
+    pub child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub output: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct UpOptions {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub actions_to: Option<String>,
+    pub workflows: Option<PathBuf>,
+}
+
+impl UpOptions {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            port: 0,
+            data_dir: data_dir.to_path_buf(),
+            actions_to: None,
+            workflows: None,
+        }
+    }
+}
+
+impl Up {
+    pub fn start(o: &UpOptions) -> Up {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        cmd.arg("up")
+            .arg("--port")
+            .arg(o.port.to_string())
+            .arg("--data-dir")
+            .arg(&o.data_dir)
+            .arg("--template")
+            .arg(repo_root().join("template.yaml"));
+        if let Some(to) = &o.actions_to {
+            cmd.arg("--actions-to").arg(to);
+        }
+        if let Some(dir) = &o.workflows {
+            cmd.arg("--workflows").arg(dir);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn handoff");
+        let stdout = child.stdout.take().unwrap();
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = output.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("handoff is up: ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(rest.trim_end_matches('/').to_string());
+                    }
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("handoff up printed its URL");
+        Up {
+            child,
+            url,
+            data_dir: o.data_dir.clone(),
+            output,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        let secrets: BTreeMap<String, String> = serde_json::from_str(
+            &std::fs::read_to_string(self.data_dir.join("secrets.json")).unwrap(),
+        )
+        .unwrap();
+        Client {
+            base: self.url.clone(),
+            catalog: handoff_workflows::shared(),
+            secrets,
+        }
+    }
+
+    pub fn secret(&self, name: &str) -> String {
+        self.client().secrets[name].clone()
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Received {
+    /// Checks `x-handoff-signature: v1=HMAC(secret, "{timestamp}.{body}")`.
+    pub fn signature_valid(&self, secret: &str) -> bool {
+        let (Some(ts), Some(sig)) = (
+            self.headers.get("x-handoff-timestamp"),
+            self.headers.get("x-handoff-signature"),
+        ) else {
+            return false;
+        };
+        let expected = format!(
+            "v1={}",
+            handoff_core::trigger::hmac_hex(secret, format!("{ts}.{}", self.body).as_bytes())
+        );
+        &expected == sig
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// An HTTP receiver on loopback that records every request and answers 200
+/// (after `delay`, to hold a stage mid-flight).
+pub struct Receiver {
+    pub url: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    pub delay: Arc<Mutex<Duration>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let delay: Arc<Mutex<Duration>> = Arc::default();
+        let (g, d) = (got.clone(), delay.clone());
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (g, d) = (g.clone(), d.clone());
+            async move {
+                let wait = *d.lock().unwrap();
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                g.lock().unwrap().push(Received {
+                    path: uri.path().to_string(),
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                        .collect(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                "{\"ok\":true}"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, got, delay }
+    }
+
+    pub fn for_run(&self, idempotency_prefix: &str) -> Vec<Received> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.headers
+                    .get("idempotency-key")
+                    .is_some_and(|k| k.starts_with(idempotency_prefix))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The events/ sample payload of `workflow`.
+pub fn sample(workflow: &str) -> Value {
+    handoff_local::client::samples()
+        .into_iter()
+        .find(|(w, _)| w == workflow)
+        .map(|(_, p)| p)
+        .unwrap()
+}
+
+/// Every run the read API lists.
+pub async fn all_runs(client: &Client) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/runs?limit=100&cursor={}", urlencoding::encode(c)),
+            None => "/runs?limit=100".to_string(),
+        };
+        let (status, body) = client.get_json(&path).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        out.extend(body["runs"].as_array().cloned().unwrap_or_default());
+        match body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return out,
+        }
+    }
+}

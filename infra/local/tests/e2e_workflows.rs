@@ -1,0 +1,263 @@
+//! One seed workflow end to end over real HTTP on loopback: a signed webhook
+//! into the real `handoff` binary, the reviewer's link POSTed where the
+//! workflow asks for approval, the actions received (and their signatures
+//! checked) by a local receiver, and the run's audit trail.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn audit_kinds(run: &Value) -> Vec<String> {
+    run["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn assert_full_trail(run: &Value, approved: bool) {
+    let kinds = audit_kinds(run);
+    let mut expected = vec![
+        "run.received",
+        "start.finished",
+        "context.finished",
+        "reason.finished",
+        "decide.finished",
+    ];
+    if approved {
+        expected.extend(["approval.requested", "approval.decided"]);
+    }
+    expected.extend(["action.performed", "act.finished", "finalize.finished"]);
+    for kind in expected {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+    }
+}
+
+async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir(workflow);
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let up = Up::start(&options);
+    let client = up.client();
+
+    let (status, body) = client
+        .webhook(workflow, &sample(workflow), Some("e2e-approved-1"))
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+
+    let status = client
+        .wait_for(&run_id, WAIT, |s| {
+            s == "AWAITING_APPROVAL" || s == "COMPLETED"
+        })
+        .await
+        .unwrap();
+    let needed_approval = status == "AWAITING_APPROVAL";
+    if needed_approval {
+        assert!(
+            receiver.for_run(&run_id).is_empty(),
+            "no action before approval"
+        );
+        let links = client.approval_links(&run_id).await.unwrap();
+        assert!(!links.is_empty(), "the outbox lists the reviewer links");
+        assert!(links.iter().all(|l| l.starts_with(&up.url)));
+        let answered = client.decide_all(&run_id, "approve").await.unwrap();
+        assert!(answered >= 1);
+    }
+    let status = client
+        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+        .await
+        .unwrap();
+    assert_eq!(status, "COMPLETED");
+
+    let received = receiver.for_run(&run_id);
+    assert!(!received.is_empty(), "actions reached the receiver");
+    if let Some((action, secret_name)) = signed_action {
+        let webhook = received
+            .iter()
+            .find(|r| r.headers["idempotency-key"] == format!("{run_id}:{action}"))
+            .unwrap_or_else(|| panic!("{action} not received: {received:?}"));
+        assert!(
+            webhook.signature_valid(&up.secret(secret_name)),
+            "x-handoff-signature verifies with {secret_name}"
+        );
+        assert!(!webhook.signature_valid("some-other-secret"));
+    }
+    let run = client.run(&run_id).await.unwrap();
+    assert_full_trail(&run, needed_approval);
+    assert_eq!(run["run"]["summary"]["reviewed"], needed_approval);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_triage_refund_is_approved_and_replied_to() {
+    approved_path(
+        "support-triage",
+        Some(("reply_to_customer", "support-triage/outbound")),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lead_qualification_runs_to_the_crm() {
+    approved_path("lead-qualification", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoice_approval_schedules_a_signed_payment() {
+    approved_path(
+        "invoice-approval",
+        Some(("schedule_payment", "invoice-approval/outbound")),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_run_takes_no_action() {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("reject");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook(
+            "support-triage",
+            &sample("support-triage"),
+            Some("e2e-reject"),
+        )
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
+        .await
+        .unwrap();
+    client.decide_all(&run_id, "reject").await.unwrap();
+    let status = client
+        .wait_for(&run_id, WAIT, |s| {
+            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "REJECTED");
+    assert!(
+        receiver.for_run(&run_id).is_empty(),
+        "a rejected run acts on nothing"
+    );
+    let run = client.run(&run_id).await.unwrap();
+    let kinds = audit_kinds(&run);
+    assert!(kinds.iter().any(|k| k == "approval.decided"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "finalize.finished"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "action.performed"), "{kinds:?}");
+
+    // The link is single-use: a second click gets a page, not a 500.
+    let link = client.approval_links(&run_id).await.unwrap().remove(0);
+    let (again, _) = handoff_local::client::decide(&link, "approve", "late")
+        .await
+        .unwrap();
+    assert!(
+        (400..500).contains(&again) || again == 200,
+        "status {again}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_approval_times_out_per_policy() {
+    // The support-triage spec with a two-second approval that rejects on timeout.
+    let specs = temp_dir("specs");
+    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "support-triage.yaml" {
+            text = text
+                .replace("timeout_seconds: 14400", "timeout_seconds: 2")
+                .replace("on_timeout: escalate", "on_timeout: reject");
+        }
+        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
+    }
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("timeout");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    options.workflows = Some(specs);
+    let up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook(
+            "support-triage",
+            &sample("support-triage"),
+            Some("e2e-timeout"),
+        )
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
+        .await
+        .unwrap();
+    let status = client
+        .wait_for(&run_id, WAIT, |s| {
+            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "REJECTED");
+    assert!(receiver.for_run(&run_id).is_empty());
+    let run = client.run(&run_id).await.unwrap();
+    let kinds = audit_kinds(&run);
+    assert!(
+        kinds
+            .iter()
+            .any(|k| k.contains("timeout") || k.contains("timed")),
+        "{kinds:?}"
+    );
+
+    // The link of a timed-out approval answers with a page, never a 500.
+    let link = client.approval_links(&run_id).await.unwrap().remove(0);
+    let (late, _) = handoff_local::client::decide(&link, "approve", "too late")
+        .await
+        .unwrap();
+    assert!(late < 500, "status {late}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_start_one_run() {
+    let dir = temp_dir("dupes");
+    let up = Up::start(&UpOptions::new(&dir));
+    let client = std::sync::Arc::new(up.client());
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .webhook(
+                    "invoice-approval",
+                    &sample("invoice-approval"),
+                    Some("same-delivery"),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status == 202 || status == 200, "{status} {body}");
+        ids.insert(body["run_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "one run for ten deliveries: {ids:?}");
+    let run_id = ids.into_iter().next().unwrap();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "COMPLETED")
+        .await
+        .unwrap();
+    assert_eq!(all_runs(&client).await.len(), 1);
+}
