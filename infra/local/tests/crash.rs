@@ -1,0 +1,103 @@
+//! Kill -9 the real binary while runs wait for approval and others are in
+//! the middle of a stage; start it again on the same data: every run ends in
+//! a final state, once.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_runs_survive_sigkill_and_finish_once() {
+    let receiver = Receiver::start().await;
+    // Hold every action so the auto-approved runs are mid-stage (Act) at the kill.
+    *receiver.delay.lock().unwrap() = Duration::from_secs(3);
+    let dir = temp_dir("crash");
+    let mut options = UpOptions::new(&dir);
+    options.port = free_port();
+    options.actions_to = Some(receiver.url.clone());
+    let mut up = Up::start(&options);
+    let client = Arc::new(up.client());
+
+    let mut runs: BTreeMap<String, &str> = BTreeMap::new();
+    for i in 0..50 {
+        // Even: needs approval; odd: runs straight to its actions.
+        let workflow = if i % 2 == 0 {
+            "support-triage"
+        } else {
+            "invoice-approval"
+        };
+        let (status, body) = client
+            .webhook(workflow, &sample(workflow), Some(&format!("crash-{i}")))
+            .await
+            .unwrap();
+        assert_eq!(status, 202, "{body}");
+        runs.insert(body["run_id"].as_str().unwrap().to_string(), workflow);
+    }
+    for (id, workflow) in &runs {
+        let expected = if *workflow == "support-triage" {
+            "AWAITING_APPROVAL"
+        } else {
+            "RUNNING"
+        };
+        client.wait_for(id, WAIT, |s| s == expected).await.unwrap();
+    }
+    // Let the held actions arrive at the receiver, then kill mid-Act.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    up.kill();
+    assert!(
+        receiver.got.lock().unwrap().is_empty(),
+        "no action finished before the kill"
+    );
+
+    *receiver.delay.lock().unwrap() = Duration::ZERO;
+    let up = Up::start(&options);
+    let client = Arc::new(up.client());
+    for (id, workflow) in &runs {
+        if *workflow == "support-triage" {
+            let status = client.run_status(id).await.unwrap();
+            assert_eq!(
+                status, "AWAITING_APPROVAL",
+                "{id} still waits after the restart"
+            );
+            let answered = client.decide_all(id, "approve").await.unwrap();
+            assert!(answered >= 1, "the pre-crash link of {id} still works");
+        }
+    }
+    for id in runs.keys() {
+        let status = client
+            .wait_for(id, WAIT, |s| {
+                matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+            })
+            .await
+            .unwrap();
+        assert_eq!(status, "COMPLETED", "{id}");
+    }
+
+    let listed = all_runs(&client).await;
+    let ids: BTreeSet<String> = listed
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), 50, "no run lost or duplicated");
+    assert_eq!(ids, runs.keys().cloned().collect());
+    for id in runs.keys() {
+        let run = client.run(id).await.unwrap();
+        let finals = run["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "finalize.finished")
+            .count();
+        assert_eq!(finals, 1, "{id} finalized once");
+        assert!(
+            !receiver.for_run(id).is_empty(),
+            "{id}'s actions were delivered after the restart"
+        );
+    }
+}
