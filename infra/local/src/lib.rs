@@ -5,6 +5,7 @@ pub mod store;
 
 // The runtime around them: `handoff up` and friends.
 pub mod adapters;
+pub mod bench;
 pub mod client;
 pub mod gateway;
 pub mod pages;

@@ -25,6 +25,8 @@ enum Command {
     Demo(local::DemoArgs),
     /// Print the local secrets (webhook, link and outbound signing keys).
     Secrets(local::SecretsArgs),
+    /// Intake and end-to-end throughput on loopback, beside a bare axum server.
+    Bench(local::BenchArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Show(args) => local::show(args),
         Command::Demo(args) => local::demo(args),
         Command::Secrets(args) => local::secrets(args),
+        Command::Bench(args) => local::bench(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }
