@@ -813,3 +813,44 @@ async fn an_unreadable_secret_is_a_503_and_stores_nothing() {
     assert_eq!(response.body_json().unwrap()["error"], "secret_unavailable");
     assert_untouched(&h, "no secret");
 }
+
+#[tokio::test]
+async fn a_blank_delivery_header_does_not_merge_two_deliveries() {
+    // Found while building this catalogue: a blank X-Delivery-Id was taken
+    // as the id "", so every later delivery with a blank header was answered
+    // as a duplicate of the first and silently dropped.
+    let h = scheme_harness();
+    let mut ids = std::collections::BTreeSet::new();
+    for text in ["first invoice", "second invoice"] {
+        let mut req = scheme_request("generic-hex");
+        set(&mut req, "x-delivery-id", "");
+        let body = format!(r#"{{"from":"ar@globex.example","body":"{text}"}}"#);
+        signed_body(&mut req, body.as_bytes());
+        let response = h.ingest().handle(&req).await;
+        assert_eq!(response.status, 202, "{text}: {:?}", response.body_json());
+        ids.insert(response.body_json().unwrap()["run_id"].to_string());
+    }
+    assert_eq!(ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_delivery_id_longer_than_a_key_allows_is_hashed_not_refused() {
+    let h = scheme_harness();
+    let mut req = scheme_request("generic-hex");
+    set(&mut req, "x-delivery-id", &"d".repeat(4096));
+    sign_at(&mut req, AT);
+    let response = h.ingest().handle(&req).await;
+    assert_eq!(response.status, 202, "{:?}", response.body_json());
+    let id = handoff_core::domain::RunId(
+        response.body_json().unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .into(),
+    );
+    let run = handoff_core::ports::Runs::get_run(h.store.as_ref(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(run.delivery_id.len() <= handoff_core::trigger::MAX_DELIVERY_ID_BYTES);
+    assert!(run.delivery_id.starts_with("sha256:"));
+}

@@ -4,7 +4,7 @@ mod delivery;
 mod normalize;
 mod signature;
 
-pub use delivery::delivery_id;
+pub use delivery::{delivery_id, MAX_DELIVERY_ID_BYTES};
 pub use normalize::{check_content_type, map_fields, parse_body, BodyError, MappingError};
 pub use signature::{hmac_hex, verify, SignatureError};
 
