@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::stack::Stack;
 
-const EXTRA_STYLE: &str = "main{max-width:72rem!important}nav a{margin-right:1rem}\
+const EXTRA_STYLE: &str = "body{max-width:72rem!important}th{width:auto!important}nav a{margin-right:1rem}\
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:1rem}\
 .card{border:1px solid #ddd;border-radius:6px;padding:.8rem}.big{font-size:1.6rem;font-weight:600}\
 td.num{text-align:right}.s-COMPLETED{color:#0a7d32}.s-FAILED,.s-REJECTED{color:#b3261e}.s-AWAITING_APPROVAL{color:#8a6d00}";

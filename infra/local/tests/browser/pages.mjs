@@ -1,0 +1,61 @@
+// Opens the local dashboard, a run's timeline and the outbox in headless
+// Chromium and checks what a reviewer needs to see: a pending approval, a
+// timeline with stages, the reviewer links. Screenshots go to OUT_DIR.
+// Usage: node pages.mjs BASE_URL OUT_DIR
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) {
+  console.error("usage: node pages.mjs BASE_URL OUT_DIR");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const fail = (msg) => { console.error(`FAIL: ${msg}`); process.exitCode = 1; };
+try {
+  // Reading needs no JavaScript.
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 1000 } });
+  const page = await context.newPage();
+
+  await page.goto(`${base}/`);
+  if (!(await page.title()).includes("Dashboard")) fail("dashboard title");
+  const pending = page.locator("#pending + table tr td a");
+  if ((await pending.count()) === 0) fail("the dashboard lists no pending approval");
+  if ((await page.locator("svg[aria-label='runs per minute'] rect").count()) === 0) fail("no runs-per-minute chart");
+  await page.screenshot({ path: `${outDir}/dashboard.png`, fullPage: true });
+  console.log("dashboard: ok");
+
+  await pending.first().click();
+  await page.waitForLoadState();
+  const rows = await page.locator("#timeline tr").count();
+  if (rows < 5) fail(`the timeline has ${rows - 1} rows`);
+  const text = await page.locator("main").innerText();
+  for (const part of ["reason.finished", "decide.finished", "approval.requested", "AI output", "Decision"]) {
+    if (!text.includes(part)) fail(`the timeline page lacks "${part}"`);
+  }
+  await page.screenshot({ path: `${outDir}/timeline.png`, fullPage: true });
+  console.log("timeline: ok");
+
+  await page.goto(`${base}/outbox`);
+  const links = page.locator("#outbox a.review");
+  if ((await links.count()) === 0) fail("the outbox lists no reviewer link");
+  await page.screenshot({ path: `${outDir}/outbox.png`, fullPage: true });
+  console.log("outbox: ok");
+
+  // The reviewer's page behind a link shows the decision form.
+  await links.first().click();
+  await page.waitForLoadState();
+  if ((await page.locator("form button").count()) === 0) fail("the approval page has no decision buttons");
+  await page.screenshot({ path: `${outDir}/approval.png`, fullPage: true });
+  console.log("approval page: ok");
+} finally {
+  await browser.close();
+}

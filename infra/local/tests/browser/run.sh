@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Browser check of the local pages: installs Debian's chromium and
+# playwright-core when missing, starts `handoff up` on a scratch data dir,
+# plays the samples leaving approvals pending, and checks the dashboard, a
+# timeline, the outbox and an approval page in headless Chromium.
+# Screenshots: artifacts/browser/*.png.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../../.." && pwd)
+cd "$root"
+
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "browser check needs chromium (apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+if [[ ! -d $here/node_modules/playwright-core ]]; then
+  (cd "$here" && npm install --no-audit --no-fund --silent)
+fi
+
+cargo build --quiet -p handoff-local
+bin=${CARGO_TARGET_DIR:-target}/debug/handoff
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" up --port "$port" --data-dir "$data" >"$data/up.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+  [[ -f $data/up.json ]] && break
+  sleep 0.1
+done
+"$bin" demo --data-dir "$data" --no-approve
+node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
+echo "screenshots in artifacts/browser/"
