@@ -143,11 +143,34 @@ fn init_logs() {
         .try_init();
 }
 
+/// Two processes resuming the same executions would run their tasks twice.
+fn refuse_if_served(data_dir: &Path) -> anyhow::Result<()> {
+    let Ok(text) = std::fs::read_to_string(data_dir.join("up.json")) else {
+        return Ok(());
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return Ok(());
+    };
+    let pid = v["pid"].as_u64().unwrap_or(0);
+    let alive = pid != 0
+        && pid != u64::from(std::process::id())
+        && Path::new(&format!("/proc/{pid}")).exists();
+    if alive {
+        bail!(
+            "handoff (pid {pid}) already serves {} at {}; use `handoff demo`, stop it, or pass another --data-dir",
+            data_dir.display(),
+            v["url"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
 /// Binds, builds the stack on the bound address, resumes and serves.
 async fn serve(
     options: Options,
     port: u16,
 ) -> anyhow::Result<(Arc<Stack>, SocketAddr, tokio::task::JoinHandle<()>, usize)> {
+    refuse_if_served(&options.data_dir)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{port} (is another `handoff up` running?)"))?;
@@ -181,7 +204,12 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         println!("  dashboard   {url}/");
         println!("  outbox      {url}/outbox");
         for r in &t.routes {
-            println!("  {:<6} {url}{}  → {}", r.method, r.path, r.function);
+            let note = if r.method == "GET" && r.path == "/" {
+                " (the local dashboard serves this page)"
+            } else {
+                ""
+            };
+            println!("  {:<6} {url}{}  → {}{note}", r.method, r.path, r.function);
         }
         println!(
             "  state machine {} ({}), queue: visibility {} s, dead-letter after {} receives",

@@ -29,6 +29,9 @@ use tracing::{debug, warn};
 
 use crate::store::{ExecutionLog, StoredExecution};
 
+/// Marks where the persisted state left out the definition.
+const MACHINE_REF: &str = "$machine";
+
 /// One execution in memory, behind its own lock so transitions of one run
 /// are serial while runs proceed side by side.
 struct Live {
@@ -39,6 +42,8 @@ struct Live {
 
 pub struct Host {
     machine: Arc<StateMachine>,
+    /// The definition as the engine serialises it, put back on load.
+    machine_json: Value,
     machine_name: String,
     stages: TaskStages,
     log: Arc<dyn ExecutionLog>,
@@ -56,6 +61,7 @@ impl Host {
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         Arc::new(Host {
+            machine_json: serde_json::to_value(&*machine).expect("definitions serialise"),
             machine,
             machine_name: machine_name.to_string(),
             stages,
@@ -85,7 +91,7 @@ impl Host {
         let now = self.clock.now();
         let info = ExecutionInfo::local(&self.machine_name, name, now);
         let execution = Execution::start(self.machine.clone(), input, info);
-        let stored = stored(name, &execution, now);
+        let stored = self.stored(name, &execution, now);
         if !self.log.create_execution(&stored).await? {
             return Ok(Started::AlreadyStarted);
         }
@@ -103,7 +109,7 @@ impl Host {
         let count = running.len();
         for stored in running {
             let submitted = submitted_task_ids(&stored.state);
-            let execution: Execution = match serde_json::from_value(stored.state) {
+            let execution: Execution = match self.restore(stored.state) {
                 Ok(e) => e,
                 Err(e) => {
                     warn!(execution = %stored.name, error = %e, "cannot resume execution");
@@ -135,6 +141,40 @@ impl Host {
         Ok(count)
     }
 
+    /// The execution as persisted, without the (shared, large) definition:
+    /// every save would otherwise write the whole state machine again.
+    fn stored(&self, name: &str, execution: &Execution, now: DateTime<Utc>) -> StoredExecution {
+        let mut state = serde_json::to_value(execution).expect("executions serialise");
+        if let Some(root) = state.get_mut("root").and_then(Value::as_object_mut) {
+            if root.contains_key("machine") {
+                root.insert(
+                    "machine".into(),
+                    serde_json::json!({ MACHINE_REF: self.machine_name }),
+                );
+            }
+        }
+        StoredExecution {
+            name: name.to_string(),
+            state,
+            status: status_name(execution).to_string(),
+            next_wake: execution.next_wake(),
+            updated_at: now,
+        }
+    }
+
+    /// The inverse of [`Host::stored`]: puts this process's definition back.
+    fn restore(&self, mut state: Value) -> Result<Execution, serde_json::Error> {
+        if let Some(root) = state.get_mut("root").and_then(Value::as_object_mut) {
+            if root
+                .get("machine")
+                .is_some_and(|m| m.get(MACHINE_REF).is_some())
+            {
+                root.insert("machine".into(), self.machine_json.clone());
+            }
+        }
+        serde_json::from_value(state)
+    }
+
     async fn open_task_ids(&self, name: &str) -> Option<HashSet<u64>> {
         let live = self.live.lock().expect("live map").get(name).cloned()?;
         let live = live.lock().await;
@@ -158,7 +198,8 @@ impl Host {
         // Not in memory: finished, or never started here.
         match self.log.load_execution(name).await? {
             Some(s) if s.status == "RUNNING" => {
-                let execution: Execution = serde_json::from_value(s.state)
+                let execution: Execution = self
+                    .restore(s.state)
                     .map_err(|e| StepError::Store(StoreError::Unavailable(e.to_string())))?;
                 let mut map = self.live.lock().expect("live map");
                 Ok(map
@@ -188,7 +229,7 @@ impl Host {
         let now = self.clock.now();
         change(&mut guard.execution, now)?;
         let issued = guard.execution.advance(now);
-        let snapshot = stored(name, &guard.execution, now);
+        let snapshot = self.stored(name, &guard.execution, now);
         let tokens: Vec<String> = guard
             .execution
             .open_tasks()
@@ -334,16 +375,6 @@ pub fn status_name(execution: &Execution) -> &'static str {
                 "FAILED"
             }
         }
-    }
-}
-
-fn stored(name: &str, execution: &Execution, now: DateTime<Utc>) -> StoredExecution {
-    StoredExecution {
-        name: name.to_string(),
-        state: serde_json::to_value(execution).expect("executions serialise"),
-        status: status_name(execution).to_string(),
-        next_wake: execution.next_wake(),
-        updated_at: now,
     }
 }
 
