@@ -26,15 +26,8 @@ impl Act {
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
         let t0 = Instant::now();
         let run_id = &input.run_id;
-        let workflow = self
-            .catalog
-            .get(&input.workflow)
-            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
-        let event = self
-            .store
-            .get_event(run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(run_id.to_string()))?;
+        let workflow = super::workflow(&self.catalog, &input.workflow)?;
+        let event = super::event_of(self.store.as_ref(), run_id).await?;
         let decision = self
             .store
             .get_slot(run_id, &Slot::Decision)

@@ -68,10 +68,7 @@ impl ApprovalStage {
     }
 
     fn policy(&self, workflow: &str) -> Result<(&Arc<Workflow>, &ApprovalSpec), StageError> {
-        let wf = self
-            .catalog
-            .get(workflow)
-            .ok_or_else(|| StageError::UnknownWorkflow(workflow.to_string()))?;
+        let wf = super::workflow(&self.catalog, workflow)?;
         let spec = wf.spec.approval.as_ref().ok_or_else(|| {
             StageError::Invalid(format!("workflow `{workflow}` has no approval policy"))
         })?;
@@ -86,11 +83,7 @@ impl ApprovalStage {
         task_token: &str,
     ) -> Result<Value, StageError> {
         let (_, spec) = self.policy(workflow)?;
-        let run = self
-            .store
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(run_id.to_string()))?;
+        let run = super::run_of(self.store.as_ref(), run_id).await?;
         let now = self.clock.now();
         // Escalation keeps the run waiting; a retried request finds it waiting.
         match self

@@ -25,15 +25,8 @@ impl ContextStage {
         if let Some(existing) = self.store.get_slot(&input.run_id, &Slot::Context).await? {
             return Ok(summary(&existing, true));
         }
-        let workflow = self
-            .catalog
-            .get(&input.workflow)
-            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
-        let event = self
-            .store
-            .get_event(&input.run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        let workflow = super::workflow(&self.catalog, &input.workflow)?;
+        let event = super::event_of(self.store.as_ref(), &input.run_id).await?;
 
         let mut context = Map::new();
         for lookup in &workflow.spec.context.lookups {

@@ -22,15 +22,8 @@ impl Decide {
     /// stays in the run store.
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
         let t0 = Instant::now();
-        let workflow = self
-            .catalog
-            .get(&input.workflow)
-            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
-        let event = self
-            .store
-            .get_event(&input.run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        let workflow = super::workflow(&self.catalog, &input.workflow)?;
+        let event = super::event_of(self.store.as_ref(), &input.run_id).await?;
         let ai_json = self
             .store
             .get_slot(&input.run_id, &Slot::Ai)

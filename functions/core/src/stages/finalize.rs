@@ -42,11 +42,7 @@ const OPEN: [RunStatus; 3] = [
 impl Finalize {
     pub async fn run(&self, input: &FinalizeInput) -> Result<Value, StageError> {
         let t0 = Instant::now();
-        let run = self
-            .store
-            .get_run(&input.run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        let run = super::run_of(self.store.as_ref(), &input.run_id).await?;
         if run.status.is_final() {
             return Ok(json!({ "status": run.status }));
         }

@@ -16,3 +16,37 @@ pub mod starter;
 
 mod error;
 pub use error::StageError;
+
+use std::sync::Arc;
+
+use handoff_spec::{Catalog, Workflow};
+
+use crate::domain::{CanonicalEvent, Run, RunId};
+use crate::ports::RunStore;
+
+/// The workflow a task names; unknown is a validation error Catch can match.
+pub(crate) fn workflow<'a>(
+    catalog: &'a Catalog,
+    name: &str,
+) -> Result<&'a Arc<Workflow>, StageError> {
+    catalog
+        .get(name)
+        .ok_or_else(|| StageError::UnknownWorkflow(name.to_string()))
+}
+
+pub(crate) async fn run_of(store: &dyn RunStore, id: &RunId) -> Result<Run, StageError> {
+    store
+        .get_run(id)
+        .await?
+        .ok_or_else(|| StageError::RunNotFound(id.to_string()))
+}
+
+pub(crate) async fn event_of(
+    store: &dyn RunStore,
+    id: &RunId,
+) -> Result<CanonicalEvent, StageError> {
+    store
+        .get_event(id)
+        .await?
+        .ok_or_else(|| StageError::RunNotFound(id.to_string()))
+}

@@ -30,15 +30,8 @@ impl Reason {
                 serde_json::from_value(existing).map_err(|e| StageError::Invalid(e.to_string()))?;
             return Ok(summary(&ai));
         }
-        let workflow = self
-            .catalog
-            .get(&input.workflow)
-            .ok_or_else(|| StageError::UnknownWorkflow(input.workflow.clone()))?;
-        let event = self
-            .store
-            .get_event(&input.run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(input.run_id.to_string()))?;
+        let workflow = super::workflow(&self.catalog, &input.workflow)?;
+        let event = super::event_of(self.store.as_ref(), &input.run_id).await?;
         let context = self
             .store
             .get_slot(&input.run_id, &Slot::Context)

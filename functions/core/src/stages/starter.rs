@@ -20,11 +20,7 @@ impl Starter {
     /// Safe to call again for the same message (SQS delivers at least once).
     pub async fn start(&self, message: &RunMessage) -> Result<Started, StageError> {
         let t0 = Instant::now();
-        let run = self
-            .store
-            .get_run(&message.run_id)
-            .await?
-            .ok_or_else(|| StageError::RunNotFound(message.run_id.to_string()))?;
+        let run = super::run_of(self.store.as_ref(), &message.run_id).await?;
         if run.status != RunStatus::Received {
             info!(run_id = %run.id, status = %run.status, "already started");
             return Ok(Started::AlreadyStarted);
