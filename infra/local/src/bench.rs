@@ -117,6 +117,7 @@ async fn hello_world() -> anyhow::Result<std::net::SocketAddr> {
 async fn stack_on(
     data_dir: &Path,
     template: Template,
+    background: bool,
 ) -> anyhow::Result<(Arc<Stack>, std::net::SocketAddr)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -124,7 +125,9 @@ async fn stack_on(
     options.quiet = true;
     let stack = Stack::build(options, &format!("http://{addr}"))?;
     let router = crate::gateway::router(stack.clone())?;
-    stack.run_background().await?;
+    if background {
+        stack.run_background().await?;
+    }
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -194,15 +197,22 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
         Arc::new(|_| ("GET".into(), "/".into(), Vec::new(), Vec::new()));
     let hello = load(hello_addr, hello_req, o.connections, duration).await?;
 
-    let (stack, addr) = stack_on(&base.join("intake"), o.template.clone()).await?;
+    // Intake alone (the starter paused: webhooks verified, stored, queued)
+    // and with the whole stack running the runs it accepts.
+    let (stack, addr) = stack_on(&base.join("intake"), o.template.clone(), false).await?;
     let intake = load(addr, webhooks(&stack, "bench")?, o.connections, duration).await?;
+    drop(stack);
+    let (stack, addr) = stack_on(&base.join("busy"), o.template.clone(), true).await?;
+    let busy = load(addr, webhooks(&stack, "busy")?, o.connections, duration).await?;
+    drop(stack);
     println!(
         "{:<28} {:>10} {:>9} {:>9} {:>7}",
         "", "req/s", "p50 ms", "p99 ms", "errors"
     );
     for (name, r) in [
         ("axum hello-world", &hello),
-        ("handoff POST /webhooks", &intake),
+        ("POST /webhooks (intake)", &intake),
+        ("  … while runs execute", &busy),
     ] {
         println!(
             "{:<28} {:>10.0} {:>9.2} {:>9.2} {:>7}",
@@ -219,7 +229,7 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
     );
 
     // End to end: N no-approval runs from webhook to finished execution.
-    let (stack, addr) = stack_on(&base.join("e2e"), o.template).await?;
+    let (stack, addr) = stack_on(&base.join("e2e"), o.template, true).await?;
     let mut finished = stack.host.subscribe();
     let make = webhooks(&stack, "e2e")?;
     let started = Instant::now();

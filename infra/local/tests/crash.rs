@@ -101,3 +101,47 @@ async fn fifty_runs_survive_sigkill_and_finish_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_timer_fires_after_a_restart() {
+    // support-triage with a 3 s approval that rejects on timeout.
+    let specs = temp_dir("crash-specs");
+    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "support-triage.yaml" {
+            text = text
+                .replace("timeout_seconds: 14400", "timeout_seconds: 3")
+                .replace("on_timeout: escalate", "on_timeout: reject");
+        }
+        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
+    }
+    let dir = temp_dir("crash-timer");
+    let mut options = UpOptions::new(&dir);
+    options.workflows = Some(specs);
+    let mut up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook("support-triage", &sample("support-triage"), Some("timer-1"))
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
+        .await
+        .unwrap();
+    let killed_at = std::time::Instant::now();
+    up.kill();
+    // Down across the deadline: the timer is due when the process returns.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let up = Up::start(&options);
+    let client = up.client();
+    let status = client
+        .wait_for(&run_id, Duration::from_secs(10), |s| {
+            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "REJECTED");
+    assert!(killed_at.elapsed() < Duration::from_secs(12));
+}

@@ -38,7 +38,7 @@ impl RunQueue for QueueAdapter {
 }
 
 /// How many runs the starter starts at once.
-const CONCURRENCY: usize = 64;
+const CONCURRENCY: usize = 16;
 /// SQS's largest batch.
 const BATCH: usize = 10;
 /// How often an idle loop looks again (messages becoming visible again).
