@@ -83,6 +83,13 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
         Err(e) => return unavailable(e),
     };
     let now = stack.clock.now();
+    let depth = stack.queue.depth().await.unwrap_or(0);
+    let dead = stack
+        .queue
+        .dead_letters()
+        .await
+        .map(|d| d.len())
+        .unwrap_or(0);
 
     let mut by: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
     for run in &runs {
@@ -127,6 +134,10 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
                 div class="card" { div class="big" { (runs.len()) } "runs" }
                 div class="card" { div class="big" { (pending.len()) } "pending approvals" }
                 div class="card" { div class="big" { (auto) " / " (reviewed) } "auto-resolved / reviewed" }
+                div class="card" {
+                    div class="big" { (depth) " / " (dead) }
+                    "intake queue / dead-lettered (after " (stack.template.queue.max_receive_count) " receives)"
+                }
                 div class="card" {
                     div class="big" { (rate(overridden, feedback.len())) }
                     "override rate (" (overridden) " of " (feedback.len()) " reviewed AI answers changed)"

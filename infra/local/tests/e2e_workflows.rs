@@ -12,6 +12,17 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A page's HTML over HTTP (status 200 asserted).
+async fn page(base: &str, path: &str) -> String {
+    let builder = hyper::Request::builder().method("GET");
+    let (status, body) =
+        handoff_local::adapters::http_call(&format!("{base}{path}"), builder, Vec::new())
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "GET {base}{path}");
+    String::from_utf8(body).unwrap()
+}
+
 fn audit_kinds(run: &Value) -> Vec<String> {
     run["audit"]
         .as_array()
@@ -69,6 +80,28 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) {
         let links = client.approval_links(&run_id).await.unwrap();
         assert!(!links.is_empty(), "the outbox lists the reviewer links");
         assert!(links.iter().all(|l| l.starts_with(&up.url)));
+        let dashboard = page(&up.url, "/").await;
+        assert!(dashboard.contains("Pending approvals"));
+        assert!(
+            dashboard.contains(&format!("/timeline/{run_id}")),
+            "the pending run is listed"
+        );
+        let timeline = page(&up.url, &format!("/timeline/{run_id}")).await;
+        for part in [
+            "reason.finished",
+            "approval.requested",
+            "AI output",
+            "Decision",
+        ] {
+            assert!(timeline.contains(part), "timeline lacks {part}");
+        }
+        // A GET of the link only shows the page; it never decides.
+        let shown = page(&links[0], "").await;
+        assert!(shown.contains("<form"), "the approval page has the form");
+        assert_eq!(
+            client.run_status(&run_id).await.unwrap(),
+            "AWAITING_APPROVAL"
+        );
         let answered = client.decide_all(&run_id, "approve").await.unwrap();
         assert!(answered >= 1);
     }
