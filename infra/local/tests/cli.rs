@@ -1,0 +1,74 @@
+//! `handoff run`, `runs` and `show` as a user types them.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn handoff(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run handoff");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn run_prints_a_timeline_and_runs_and_show_find_it() {
+    let dir = temp_dir("cli");
+    let data = dir.to_str().unwrap();
+    let (code, out) = handoff(&[
+        "run",
+        "--data-dir",
+        data,
+        "--approve",
+        "--json",
+        "events/webhook-support-triage.json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let summary: Value = serde_json::from_str(&out).expect("--json prints JSON");
+    assert_eq!(summary["status"], "COMPLETED");
+    assert_eq!(summary["workflow"], "support-triage");
+    let stages: Vec<&str> = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    for stage in [
+        "ingest", "context", "reason", "decide", "approval", "act", "finalize",
+    ] {
+        assert!(stages.contains(&stage), "{stage} missing from {stages:?}");
+    }
+    let run_id = summary["run_id"].as_str().unwrap();
+
+    let (code, out) = handoff(&[
+        "run",
+        "--data-dir",
+        data,
+        "--reject",
+        "events/webhook-support-triage.json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("REJECTED"), "{out}");
+    assert!(
+        out.contains("decide.finished"),
+        "the timeline is printed: {out}"
+    );
+
+    let (code, out) = handoff(&["runs", "--data-dir", data, "--status", "completed"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(run_id), "{out}");
+    assert!(!out.contains("REJECTED"), "filtered by status: {out}");
+
+    let (code, out) = handoff(&["show", "--data-dir", data, run_id]);
+    assert_eq!(code, 0);
+    assert!(out.contains("finalize.finished"), "{out}");
+    assert!(out.contains("approval"), "{out}");
+}
