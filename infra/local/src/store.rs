@@ -29,7 +29,11 @@ pub trait ExecutionLog: Send + Sync {
     async fn create_execution(&self, execution: &StoredExecution) -> Result<bool, StoreError>;
     /// Replaces the state after a transition, together with the task tokens
     /// it is now waiting on (so a callback finds its execution).
-    async fn save_execution(&self, execution: &StoredExecution, open_tokens: &[String]) -> Result<(), StoreError>;
+    async fn save_execution(
+        &self,
+        execution: &StoredExecution,
+        open_tokens: &[String],
+    ) -> Result<(), StoreError>;
     async fn load_execution(&self, name: &str) -> Result<Option<StoredExecution>, StoreError>;
     /// Every execution still `RUNNING`: what a restarted process resumes.
     async fn running_executions(&self) -> Result<Vec<StoredExecution>, StoreError>;
