@@ -283,8 +283,20 @@ impl Host {
         let host = self.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            let outcome = host.stages.invoke(&task).await;
             let id = task.id;
+            // Its own task, so a panicking stage fails the task (as a crashed
+            // Lambda does) instead of leaving the execution waiting forever.
+            let invoked = {
+                let host = host.clone();
+                tokio::spawn(async move { host.stages.invoke(&task).await })
+            };
+            let outcome = match invoked.await {
+                Ok(outcome) => outcome,
+                Err(e) => Err(Failure::new(
+                    "Lambda.Unknown",
+                    format!("the stage stopped unexpectedly: {e}"),
+                )),
+            };
             let result = host
                 .step(&name, move |e, now| match outcome {
                     Ok(output) => e.task_succeeded(now, id, output),
