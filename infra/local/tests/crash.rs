@@ -58,6 +58,22 @@ async fn fifty_runs_survive_sigkill_and_finish_once() {
     *receiver.delay.lock().unwrap() = Duration::ZERO;
     let up = Up::start(&options);
     let client = Arc::new(up.client());
+    // A request already handed to the approval stage is not asked again.
+    let (_, outbox) = client.get_json("/outbox").await.unwrap();
+    for (id, workflow) in &runs {
+        if *workflow == "support-triage" {
+            let notified = outbox["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "notification" && e["run_id"] == id.as_str())
+                .count();
+            assert_eq!(
+                notified, 2,
+                "{id}: one notification per reviewer, none again"
+            );
+        }
+    }
     for (id, workflow) in &runs {
         if *workflow == "support-triage" {
             let status = client.run_status(id).await.unwrap();
