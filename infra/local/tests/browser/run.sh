@@ -18,7 +18,7 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 if [[ ! -d $here/node_modules/playwright-core ]]; then
-  (cd "$here" && npm install --no-audit --no-fund --silent)
+  (cd "$here" && npm install --no-audit --no-fund --no-package-lock --silent)
 fi
 
 cargo build --quiet -p handoff-local
