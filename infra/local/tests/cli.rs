@@ -72,3 +72,24 @@ fn run_prints_a_timeline_and_runs_and_show_find_it() {
     assert!(out.contains("finalize.finished"), "{out}");
     assert!(out.contains("approval"), "{out}");
 }
+
+#[test]
+fn run_goes_through_the_stack_already_serving_the_data_dir() {
+    let dir = temp_dir("cli-live");
+    let up = Up::start(&UpOptions::new(&dir));
+    let data = dir.to_str().unwrap();
+    let (code, out) = handoff(&[
+        "run",
+        "--data-dir",
+        data,
+        "--approve",
+        "events/webhook-lead-qualification.json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("served by {}", up.url)), "{out}");
+    assert!(out.contains("COMPLETED"), "{out}");
+    assert!(out.contains("finalize.finished"), "{out}");
+    // A second server on the same data dir is refused.
+    let (code, _) = handoff(&["up", "--port", "0", "--data-dir", data]);
+    assert_ne!(code, 0);
+}

@@ -143,26 +143,96 @@ fn init_logs() {
         .try_init();
 }
 
-/// Two processes resuming the same executions would run their tasks twice.
-fn refuse_if_served(data_dir: &Path) -> anyhow::Result<()> {
-    let Ok(text) = std::fs::read_to_string(data_dir.join("up.json")) else {
-        return Ok(());
-    };
-    let Ok(v) = serde_json::from_str::<Value>(&text) else {
-        return Ok(());
-    };
+/// The URL and pid of a live `handoff up` serving `data_dir`, if any.
+fn live_stack(data_dir: &Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(data_dir.join("up.json")).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
     let pid = v["pid"].as_u64().unwrap_or(0);
     let alive = pid != 0
         && pid != u64::from(std::process::id())
         && Path::new(&format!("/proc/{pid}")).exists();
-    if alive {
+    alive.then(|| (v["url"].as_str().unwrap_or_default().to_string(), pid))
+}
+
+/// Two processes resuming the same executions would run their tasks twice.
+fn refuse_if_served(data_dir: &Path) -> anyhow::Result<()> {
+    if let Some((url, pid)) = live_stack(data_dir) {
         bail!(
-            "handoff (pid {pid}) already serves {} at {}; use `handoff demo`, stop it, or pass another --data-dir",
+            "handoff (pid {pid}) already serves {} at {url}; use `handoff demo`, stop it, or pass another --data-dir",
             data_dir.display(),
-            v["url"].as_str().unwrap_or("?")
         );
     }
     Ok(())
+}
+
+/// `handoff run` against the `handoff up` already serving the data dir.
+async fn run_remote(
+    url: &str,
+    args: &RunArgs,
+    workflow: &str,
+    payload: &Value,
+    verdict: Option<&str>,
+) -> anyhow::Result<i32> {
+    let secrets = serde_json::from_str(
+        &std::fs::read_to_string(args.stack.data_dir.join("secrets.json"))
+            .context("reading the data dir's secrets.json")?,
+    )?;
+    let catalog = match &args.stack.workflows {
+        Some(dir) => Arc::new(catalog_from_dir(dir)?),
+        None => handoff_workflows::shared(),
+    };
+    let client = Client {
+        base: url.trim_end_matches('/').to_string(),
+        catalog,
+        secrets,
+    };
+    let started = Instant::now();
+    let (status, body) = client
+        .webhook(workflow, payload, Some(&format!("cli-{}", uuid_like())))
+        .await?;
+    if status >= 300 {
+        bail!("the webhook was refused: {status} {body}");
+    }
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_string();
+    let mut status = client
+        .wait_for(&run_id, Duration::from_secs(60), |s| {
+            s == "AWAITING_APPROVAL" || is_final(s)
+        })
+        .await?;
+    if let (true, Some(v)) = (status == "AWAITING_APPROVAL", verdict) {
+        client.decide_all(&run_id, v).await?;
+        status = client
+            .wait_for(&run_id, Duration::from_secs(60), is_final)
+            .await?;
+    }
+    let run = client.run(&run_id).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+    } else {
+        println!("run {run_id}  workflow {workflow}  status {status}  (served by {url})");
+        println!(
+            "{:<12} {:<10} {:<28} {:>10}",
+            "at", "stage", "event", "duration"
+        );
+        for e in run["audit"].as_array().into_iter().flatten() {
+            let at = e["at"].as_str().unwrap_or_default();
+            println!(
+                "{:<12} {:<10} {:<28} {:>10}",
+                at.get(11..23).unwrap_or(at),
+                e["stage"].as_str().unwrap_or_default(),
+                e["kind"].as_str().unwrap_or_default(),
+                e["detail"]["duration_ms"]
+                    .as_f64()
+                    .map(|d| format!("{d:.1} ms"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "\n{status} in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    Ok(if status == "FAILED" { 1 } else { 0 })
 }
 
 /// Binds, builds the stack on the bound address, resumes and serves.
@@ -343,6 +413,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         (_, true) => Some("reject"),
         _ => None,
     };
+    if let Some((url, _)) = live_stack(&args.stack.data_dir) {
+        return runtime()?.block_on(run_remote(&url, &args, &workflow, &payload, verdict));
+    }
     runtime()?.block_on(async move {
         let (stack, addr, _server, _) = serve(options, 0).await?;
         let client = Client {
