@@ -340,6 +340,11 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
     };
     let r = &view.run;
     let pretty = |v: &Value| truncate(&serde_json::to_string_pretty(v).unwrap_or_default(), 4000);
+    let slowest = view
+        .rows
+        .iter()
+        .filter_map(|r| r.duration_ms)
+        .fold(0.001, f64::max);
     page(
         &format!("Run {}", r.id),
         html! {
@@ -354,13 +359,20 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
             }
             h2 { "Timeline" }
             table id="timeline" {
-                tr { th { "at" } th { "stage" } th { "event" } th { "duration" } }
+                tr { th { "at" } th { "stage" } th { "event" } th { "duration" } th {} }
                 @for row in &view.rows {
                     tr {
                         td { (row.at.format("%H:%M:%S%.3f")) }
                         td { (row.stage) }
                         td { (row.what) }
                         td class="num" { @if let Some(ms) = row.duration_ms { (format!("{ms:.1} ms")) } }
+                        td {
+                            @if let Some(ms) = row.duration_ms {
+                                svg width="200" height="12" role="img" aria-label="duration" xmlns="http://www.w3.org/2000/svg" {
+                                    rect x="0" y="1" width=(format!("{:.1}", 200.0 * ms / slowest)) height="10" fill="#3b6fd8" {}
+                                }
+                            }
+                        }
                     }
                 }
             }
