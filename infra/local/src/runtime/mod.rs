@@ -246,10 +246,26 @@ impl Host {
                 }
             }
         }
+        // Only waiting for callbacks (an approval): nothing to keep in memory;
+        // the next callback or timer loads it again.
+        let open = guard.execution.open_tasks();
+        let parked = running && !open.is_empty() && open.iter().all(|t| t.token.is_some()) && {
+            let submitted = submitted_task_ids(&snapshot.state);
+            open.iter().all(|t| submitted.contains(&t.id))
+        };
         drop(guard);
         if !running {
             self.live.lock().expect("live map").remove(name);
             let _ = self.finished.send(name.to_string());
+        } else if parked {
+            let mut map = self.live.lock().expect("live map");
+            // Evict only if no other step holds this copy.
+            if map
+                .get(name)
+                .is_some_and(|l| Arc::ptr_eq(l, &live) && Arc::strong_count(&live) == 2)
+            {
+                map.remove(name);
+            }
         }
         let ids = issued.iter().map(|t| t.id).collect();
         for task in issued {
@@ -265,8 +281,8 @@ impl Host {
             let wait = (at - Utc::now()).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
             let live = host.live.lock().expect("live map").get(&name).cloned();
-            let Some(live) = live else { return };
-            {
+            // Not in memory: parked or finished; the step loads it if it runs.
+            if let Some(live) = live {
                 let mut guard = live.lock().await;
                 if guard.wake_at == Some(at) {
                     guard.wake_at = None;
