@@ -49,6 +49,8 @@ pub struct Host {
     log: Arc<dyn ExecutionLog>,
     clock: Arc<dyn Clock>,
     live: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Live>>>>,
+    /// Held while an execution is loaded into or parked out of memory.
+    loads: tokio::sync::Mutex<()>,
     finished: tokio::sync::broadcast::Sender<String>,
 }
 
@@ -68,6 +70,7 @@ impl Host {
             log,
             clock,
             live: Mutex::new(HashMap::new()),
+            loads: tokio::sync::Mutex::new(()),
             finished: tokio::sync::broadcast::channel(1024).0,
         })
     }
@@ -195,7 +198,13 @@ impl Host {
         if let Some(live) = self.live.lock().expect("live map").get(name).cloned() {
             return Ok(live);
         }
-        // Not in memory: finished, or never started here.
+        // Not in memory: parked, finished, or never started here. One load
+        // at a time, so a copy read from the log is never older than one a
+        // concurrent step saved and parked meanwhile.
+        let _loading = self.loads.lock().await;
+        if let Some(live) = self.live.lock().expect("live map").get(name).cloned() {
+            return Ok(live);
+        }
         match self.log.load_execution(name).await? {
             Some(s) if s.status == "RUNNING" => {
                 let execution: Execution = self
@@ -258,6 +267,7 @@ impl Host {
             self.live.lock().expect("live map").remove(name);
             let _ = self.finished.send(name.to_string());
         } else if parked {
+            let _loading = self.loads.lock().await;
             let mut map = self.live.lock().expect("live map");
             // Evict only if no other step holds this copy.
             if map
