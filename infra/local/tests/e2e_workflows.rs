@@ -294,3 +294,60 @@ async fn duplicate_deliveries_start_one_run() {
         .unwrap();
     assert_eq!(all_runs(&client).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_clicking_at_once_decide_once() {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("concurrent-votes");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook(
+            "support-triage",
+            &sample("support-triage"),
+            Some("e2e-votes"),
+        )
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
+        .await
+        .unwrap();
+    let links = client.approval_links(&run_id).await.unwrap();
+    assert_eq!(links.len(), 2, "one link per reviewer");
+    let votes: Vec<_> = links
+        .into_iter()
+        .map(|link| {
+            tokio::spawn(async move {
+                handoff_local::client::decide(&link, "approve", "at once")
+                    .await
+                    .unwrap()
+                    .0
+            })
+        })
+        .collect();
+    for v in votes {
+        assert!(v.await.unwrap() < 500);
+    }
+    let status = client
+        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+        .await
+        .unwrap();
+    assert_eq!(status, "COMPLETED");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let replies = receiver
+        .for_run(&run_id)
+        .into_iter()
+        .filter(|r| r.headers["idempotency-key"].ends_with(":reply_to_customer"))
+        .count();
+    assert_eq!(replies, 1, "the customer is answered once");
+    let run = client.run(&run_id).await.unwrap();
+    let finals = audit_kinds(&run)
+        .iter()
+        .filter(|k| *k == "finalize.finished")
+        .count();
+    assert_eq!(finals, 1);
+}
