@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::ports::StoreError;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{from_json, parse_ts, to_json, ts, unavailable, SqliteStore};
 use crate::store::{
@@ -99,10 +99,7 @@ impl ExecutionLog for SqliteStore {
         let row = ExecutionRow::new(execution)?;
         let tokens = open_tokens.to_vec();
         self.write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            tx.prepare_cached(&format!(
+            conn.prepare_cached(&format!(
                 "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (name) DO UPDATE SET state = excluded.state,
                      status = excluded.status, next_wake = excluded.next_wake,
@@ -118,11 +115,11 @@ impl ExecutionLog for SqliteStore {
                 ])
             })
             .map_err(unavailable)?;
-            tx.prepare_cached("DELETE FROM task_tokens WHERE execution = ?1")
+            conn.prepare_cached("DELETE FROM task_tokens WHERE execution = ?1")
                 .and_then(|mut st| st.execute([&row.name]))
                 .map_err(unavailable)?;
             if !tokens.is_empty() {
-                let mut insert = tx
+                let mut insert = conn
                     .prepare_cached(
                         "INSERT OR REPLACE INTO task_tokens (token, execution) VALUES (?1, ?2)",
                     )
@@ -133,7 +130,7 @@ impl ExecutionLog for SqliteStore {
                         .map_err(unavailable)?;
                 }
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }
@@ -209,20 +206,17 @@ fn received(
     }
 }
 
-/// One receive, in one IMMEDIATE transaction: the oldest visible messages,
+/// One receive, all or nothing (one write job): the oldest visible messages,
 /// each either handed out (count + 1, hidden until the visibility timeout
 /// ends) or, having been received `max_receive_count` times already, moved
 /// to the dead-letter queue. `max_receive_count` 0: no dead-lettering.
 fn receive_batch(
-    conn: &mut Connection,
+    conn: &Connection,
     max: usize,
     visibility_seconds: u64,
     max_receive_count: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<ReceivedMessage>, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(unavailable)?;
     let now_ms = millis(now);
     let hidden_until =
         now_ms.saturating_add(i64::try_from(visibility_seconds).unwrap_or(i64::MAX / 2000) * 1000);
@@ -235,7 +229,7 @@ fn receive_batch(
         if want == 0 {
             break;
         }
-        let batch: Vec<(i64, String, i64)> = tx
+        let batch: Vec<(i64, String, i64)> = conn
             .prepare_cached(
                 "SELECT seq, body, receive_count FROM queue
                  WHERE dead = 0 AND seq > ?3 AND visible_at <= ?1 ORDER BY seq LIMIT ?2",
@@ -253,14 +247,14 @@ fn receive_batch(
         for (seq, body, count) in batch {
             after = seq;
             if max_receive_count > 0 && count >= i64::from(max_receive_count) {
-                tx.prepare_cached("UPDATE queue SET dead = 1 WHERE seq = ?1")
+                conn.prepare_cached("UPDATE queue SET dead = 1 WHERE seq = ?1")
                     .and_then(|mut st| st.execute([seq]))
                     .map_err(unavailable)?;
                 continue;
             }
             let count = count + 1;
             let handle = receipt(seq, count);
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "UPDATE queue SET receive_count = ?2, visible_at = ?3, receipt = ?4
                  WHERE seq = ?1",
             )
@@ -269,7 +263,6 @@ fn receive_batch(
             out.push(received(seq, body, count, Some(handle)));
         }
     }
-    tx.commit().map_err(unavailable)?;
     Ok(out)
 }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::domain::*;
 use handoff_core::ports::*;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{from_json, parse_ts, to_json, ts, unavailable, SqliteStore};
 
@@ -168,11 +168,8 @@ impl Runs for SqliteStore {
         let summary = to_json(&run.summary)?;
         let dedupe = dedupe.clone();
         self.write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
             // A dedupe row past its expiry may linger; it no longer counts.
-            let seen: Option<String> = tx
+            let seen: Option<String> = conn
                 .prepare_cached(
                     "SELECT run_id FROM dedupe
                      WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
@@ -188,7 +185,7 @@ impl Runs for SqliteStore {
             if let Some(existing) = seen {
                 return Ok(Created::Duplicate(RunId(existing)));
             }
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
                  VALUES (?1, ?2, ?3, ?4)",
             )
@@ -201,7 +198,7 @@ impl Runs for SqliteStore {
                 ])
             })
             .map_err(unavailable)?;
-            let inserted = tx
+            let inserted = conn
                 .prepare_cached(&format!(
                     "INSERT OR IGNORE INTO runs ({RUN_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -221,13 +218,12 @@ impl Runs for SqliteStore {
                 })
                 .map_err(unavailable)?;
             if inserted == 0 {
-                // Dropping the transaction rolls the dedupe row back.
+                // The error rolls the job's savepoint, dedupe row too, back.
                 return Err(StoreError::Conflict(format!("run {} exists", run.id)));
             }
-            tx.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
+            conn.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
                 .and_then(|mut st| st.execute(params![run.id.as_str(), event]))
                 .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
             Ok(Created::New)
         })
         .await
@@ -458,10 +454,7 @@ impl Approvals for SqliteStore {
             .map(|v| Ok((v.reviewer.clone(), to_json(v)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            tx.prepare_cached(
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO approvals (id, run_id, status, created_at, decided_at, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
@@ -476,11 +469,11 @@ impl Approvals for SqliteStore {
                 ])
             })
             .map_err(unavailable)?;
-            tx.prepare_cached("DELETE FROM votes WHERE approval_id = ?1")
+            conn.prepare_cached("DELETE FROM votes WHERE approval_id = ?1")
                 .and_then(|mut st| st.execute([approval.id.as_str()]))
                 .map_err(unavailable)?;
             {
-                let mut insert = tx
+                let mut insert = conn
                     .prepare_cached(
                         "INSERT OR REPLACE INTO votes (approval_id, reviewer, vote) VALUES (?1, ?2, ?3)",
                     )
@@ -491,7 +484,7 @@ impl Approvals for SqliteStore {
                         .map_err(unavailable)?;
                 }
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }
@@ -506,19 +499,16 @@ impl Approvals for SqliteStore {
         let reviewer = vote.reviewer.clone();
         let body = to_json(vote)?;
         self.write(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
             // Conditional insert: only onto a pending approval, and the
             // (approval, reviewer) key refuses a second vote.
-            let added = tx
+            let added = conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO votes (approval_id, reviewer, vote)
                      SELECT id, ?2, ?3 FROM approvals WHERE id = ?1 AND status = 'pending'",
                 )
                 .and_then(|mut st| st.execute(params![id, reviewer, body]))
                 .map_err(unavailable)?;
-            let approval = load_approval(&tx, &id)?;
+            let approval = load_approval(conn, &id)?;
             let approval = match (added, approval) {
                 (_, None) => return Err(StoreError::NotFound(id)),
                 (1, Some(a)) => a,
@@ -529,7 +519,6 @@ impl Approvals for SqliteStore {
                     return Err(StoreError::Conflict(format!("{reviewer} already voted")))
                 }
             };
-            tx.commit().map_err(unavailable)?;
             Ok(approval)
         })
         .await
