@@ -137,7 +137,7 @@ impl ExecutionLog for SqliteStore {
 
     async fn load_execution(&self, name: &str) -> Result<Option<StoredExecution>, StoreError> {
         let name = name.to_string();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             conn.prepare_cached(&format!(
                 "SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"
             ))
@@ -169,7 +169,7 @@ impl ExecutionLog for SqliteStore {
 
     async fn execution_for_token(&self, token: &str) -> Result<Option<String>, StoreError> {
         let token = token.to_string();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             conn.prepare_cached("SELECT execution FROM task_tokens WHERE token = ?1")
                 .and_then(|mut st| st.query_row([&token], |row| row.get(0)).optional())
                 .map_err(unavailable)

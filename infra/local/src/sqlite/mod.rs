@@ -13,7 +13,10 @@
 //! plus a mutex, is what lets many concurrent runs share the disk.
 //!
 //! Reads go to a few reader connections, which WAL lets run beside the
-//! writer; SQLite calls block, so reads run on tokio's blocking pool.
+//! writer: a lookup by key runs in place when a reader is free, anything
+//! longer on tokio's blocking pool. A checkpointer thread copies the WAL
+//! back into the database file (PASSIVE, every 100 ms after new commits),
+//! so the writer's batches do not wait on a checkpoint's fsyncs.
 //! `synchronous=NORMAL` in WAL mode survives a killed process (a committed
 //! transaction is in the WAL file, which the OS keeps); only a power cut or
 //! OS crash can lose the last commits.
@@ -24,7 +27,7 @@ mod schema;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -38,6 +41,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READERS: usize = 2;
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
+/// How often the checkpointer looks for new commits to copy back.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// WAL pages past which the writer checkpoints itself (SQLite's default
+/// is 1000): only if the checkpointer cannot keep up.
+const WAL_BACKSTOP_PAGES: i64 = 16_000;
 
 /// The local runtime's store. Cheap to clone: clones share the connections.
 #[derive(Clone)]
@@ -62,6 +70,10 @@ struct Inner {
     /// `None` only while dropping.
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    /// Commits so far, for the checkpointer.
+    commits: Arc<AtomicU64>,
+    /// The checkpointer thread (file databases) and how to stop it.
+    checkpointer: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
     /// Empty for an in-memory database, which only the writer's connection
     /// sees: reads then go through the writer thread too.
     readers: Vec<Mutex<Connection>>,
@@ -75,6 +87,11 @@ impl Drop for Inner {
         drop(self.jobs.take());
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
+        }
+        if let Some((thread, stop)) = self.checkpointer.take() {
+            stop.store(true, Ordering::Relaxed);
+            thread.thread().unpark();
+            let _ = thread.join();
         }
     }
 }
@@ -96,6 +113,13 @@ impl SqliteStore {
             )));
         }
         schema::migrate(&mut writer)?;
+        // The checkpointer copies the WAL back; the writer itself only
+        // if the WAL grows far past what the checkpointer keeps it to.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+            .map_err(unavailable)?;
+        let checkpoints = Connection::open(path).map_err(unavailable)?;
+        configure(&checkpoints)?;
         let readers = (0..READERS)
             .map(|_| {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -106,7 +130,18 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Self::from_parts(writer, readers)
+        let mut store = Self::from_parts(writer, readers)?;
+        let commits = store.inner.commits.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoints, commits, stopping))
+            .map_err(|e| StoreError::Unavailable(format!("start sqlite checkpointer: {e}")))?;
+        Arc::get_mut(&mut store.inner)
+            .expect("a new store is not shared")
+            .checkpointer = Some((thread, stop));
+        Ok(store)
     }
 
     /// A private database that lives as long as the store: for tests.
@@ -119,14 +154,18 @@ impl SqliteStore {
 
     fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>) -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(writer, queue))
+            .spawn(move || write_loop(writer, queue, &counted))
             .map_err(|e| StoreError::Unavailable(format!("start sqlite writer: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs: Some(jobs),
                 writer: Some(writer),
+                commits,
+                checkpointer: None,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
@@ -195,6 +234,28 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// A lookup by key, quick enough to run right here on the async thread
+    /// when a reader connection is free, saving two thread hand-offs;
+    /// otherwise (or for an in-memory database) as [`SqliteStore::read`].
+    async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let readers = &self.inner.readers;
+        if !readers.is_empty() {
+            let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            for i in 0..readers.len() {
+                if let Ok(conn) = readers[(start + i) % readers.len()].try_lock() {
+                    return f(&conn);
+                }
+            }
+        }
+        self.read(f).await
+    }
+}
+
 /// Wraps `f` as a job whose reply gets `f`'s result, or the batch's error
 /// if the batch did not commit.
 fn job<R, F, S>(f: F, send: S) -> Job
@@ -220,10 +281,29 @@ fn stopped() -> StoreError {
 }
 
 /// The writer thread: one batch at a time until every sender is gone.
-fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>) {
+fn write_loop(conn: Connection, queue: mpsc::Receiver<Job>, commits: &AtomicU64) {
     let mut replies = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         write_batch(&conn, first, &queue, &mut replies);
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Copies committed WAL frames back into the database file (PASSIVE: it
+/// never blocks the writer or readers), so the writer thread does not stall
+/// its batches on a checkpoint's fsyncs. Durability does not depend on it:
+/// a commit is durable once in the WAL.
+fn checkpoint_loop(conn: Connection, commits: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
+    let mut seen = 0;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::park_timeout(CHECKPOINT_EVERY);
+        let now = commits.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "sqlite checkpoint failed; the next one retries");
+            }
+        }
     }
 }
 

@@ -231,12 +231,12 @@ impl Runs for SqliteStore {
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let id = id.0.clone();
-        self.read(move |conn| load_run(conn, &id)).await
+        self.lookup(move |conn| load_run(conn, &id)).await
     }
 
     async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
         let id = id.0.clone();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             let text: Option<String> = conn
                 .prepare_cached("SELECT event FROM events WHERE run_id = ?1")
                 .and_then(|mut st| st.query_row([&id], |row| row.get(0)).optional())
@@ -397,7 +397,7 @@ impl RunData for SqliteStore {
     ) -> Result<Option<serde_json::Value>, StoreError> {
         let id = id.0.clone();
         let key = slot.key();
-        self.read(move |conn| {
+        self.lookup(move |conn| {
             let text: Option<String> = conn
                 .prepare_cached("SELECT value FROM slots WHERE run_id = ?1 AND slot = ?2")
                 .and_then(|mut st| st.query_row(params![id, key], |row| row.get(0)).optional())
@@ -491,7 +491,7 @@ impl Approvals for SqliteStore {
 
     async fn get_approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
         let id = id.0.clone();
-        self.read(move |conn| load_approval(conn, &id)).await
+        self.lookup(move |conn| load_approval(conn, &id)).await
     }
 
     async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
