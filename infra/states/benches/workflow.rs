@@ -126,6 +126,18 @@ fn peer(seconds: f64, per_run: usize) -> Option<f64> {
 }
 
 fn main() {
+    // A fixed number of executions and no peer: a load-independent figure under
+    // `valgrind --tool=callgrind` (instructions per transition).
+    if let Some(runs) = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        let machine = StateMachine::from_json(&definition()).expect("the shipped workflow parses");
+        let input = json!({"run_id": "run-1", "workflow": "triage"});
+        let transitions: usize = (0..runs).map(|_| run_once(&machine, &input)).sum();
+        println!("{runs} executions, {transitions} state transitions");
+        return;
+    }
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -54,33 +54,55 @@ pub struct StateContext<'a> {
     pub map_item: Option<&'a MapItem>,
 }
 
-pub fn build(info: &ExecutionInfo, input: &Value, state: &StateContext) -> Value {
-    let mut state_obj = Map::new();
-    state_obj.insert(
-        "EnteredTime".into(),
-        timestamp::format(state.entered_time).into(),
-    );
-    state_obj.insert("Name".into(), state.name.into());
-    if let Some(n) = state.retry_count {
-        state_obj.insert("RetryCount".into(), n.into());
-    }
-    let mut ctx = json!({
-        "Execution": {
+/// The top-level members of the context object, in the order [`build`] assembles them.
+pub const PARTS: [&str; 5] = ["Execution", "StateMachine", "State", "Task", "Map"];
+
+/// One top-level member of the context object (`None` when this state's context lacks it), so
+/// a `$$.Task.Token` lookup need not build the rest.
+pub fn part(
+    info: &ExecutionInfo,
+    input: &Value,
+    state: &StateContext,
+    name: &str,
+) -> Option<Value> {
+    match name {
+        "Execution" => Some(json!({
             "Id": info.execution_arn,
             "Input": input,
             "Name": info.name,
             "RoleArn": info.role_arn,
             "StartTime": timestamp::format(info.start_time),
             "RedriveCount": 0,
-        },
-        "StateMachine": {"Id": info.state_machine_arn, "Name": info.state_machine_name},
-        "State": state_obj,
-    });
-    if let Some(token) = state.task_token {
-        ctx["Task"] = json!({ "Token": token });
+        })),
+        "StateMachine" => {
+            Some(json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}))
+        }
+        "State" => {
+            let mut state_obj = Map::new();
+            state_obj.insert(
+                "EnteredTime".into(),
+                timestamp::format(state.entered_time).into(),
+            );
+            state_obj.insert("Name".into(), state.name.into());
+            if let Some(n) = state.retry_count {
+                state_obj.insert("RetryCount".into(), n.into());
+            }
+            Some(Value::Object(state_obj))
+        }
+        "Task" => state.task_token.map(|token| json!({ "Token": token })),
+        "Map" => state
+            .map_item
+            .map(|item| json!({"Item": {"Index": item.index, "Value": item.value}})),
+        _ => None,
     }
-    if let Some(item) = state.map_item {
-        ctx["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
+}
+
+pub fn build(info: &ExecutionInfo, input: &Value, state: &StateContext) -> Value {
+    let mut ctx = Map::new();
+    for name in PARTS {
+        if let Some(v) = part(info, input, state, name) {
+            ctx.insert(name.to_string(), v);
+        }
     }
-    ctx
+    Value::Object(ctx)
 }

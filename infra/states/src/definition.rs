@@ -1,13 +1,15 @@
 //! The typed form of an ASL document. Fields keep AWS's names; values that may hold a JSONata
 //! template (`{% … %}`) stay as JSON until evaluated.
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::choice::ChoiceRule;
 use crate::error::DefinitionError;
+use crate::path::Path;
+use crate::payload::{self, Template};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum QueryLanguage {
@@ -220,11 +222,43 @@ pub struct State {
     pub tolerated_failure_percentage: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage_path: Option<String>,
+
+    /// JSONPath templates and paths compiled on first use; not part of the definition's data.
+    #[serde(skip)]
+    compiled: OnceLock<Box<Compiled>>,
+}
+
+/// A JSONPath state's templates and paths in their compiled forms (see [`payload::Template`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Compiled {
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    pub assign: Option<Template>,
+    pub input_path: Option<Path>,
+    pub output_path: Option<Path>,
+    pub result_path: Option<Path>,
 }
 
 impl State {
     pub fn language(&self) -> QueryLanguage {
         self.query_language.unwrap_or_default()
+    }
+
+    /// The compiled JSONPath templates and paths (empty for JSONata states), built once.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| {
+            if self.language() != QueryLanguage::JSONPath {
+                return Box::default();
+            }
+            Box::new(Compiled {
+                parameters: self.parameters.as_ref().map(Template::compile),
+                result_selector: self.result_selector.as_ref().map(Template::compile),
+                assign: self.assign.as_ref().map(Template::compile),
+                input_path: payload::precompile_path(&self.input_path),
+                output_path: payload::precompile_path(&self.output_path),
+                result_path: payload::precompile_path(&self.result_path),
+            })
+        })
     }
 
     /// The Map state's iteration machine under either of its names.

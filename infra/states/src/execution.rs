@@ -10,7 +10,7 @@ use crate::context::ExecutionInfo;
 use crate::definition::StateMachine;
 use crate::error::{names, Failure};
 use crate::frame::{Frame, Shared, TaskRequest, TaskWait};
-use crate::history::{History, HistoryEvent};
+use crate::history::{json_text, History, HistoryEvent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Status {
@@ -44,16 +44,19 @@ impl Execution {
     /// Creates the execution and records `ExecutionStarted`; call [`Execution::advance`] to run it.
     pub fn start(machine: Arc<StateMachine>, input: Value, info: ExecutionInfo) -> Execution {
         let mut history = History::default();
-        history.record(
-            info.start_time,
-            "ExecutionStarted",
-            json!({"input": input, "roleArn": info.role_arn}),
+        let input_json = json_text(&input);
+        // `{"input": …, "roleArn": …}`, reusing the input's text for the first state's entry.
+        let details = format!(
+            "{{\"input\":{input_json},\"roleArn\":{}}}",
+            json_text(&Value::String(info.role_arn.clone()))
         );
+        history.record_details(info.start_time, "ExecutionStarted", details);
         let deadline = machine
             .timeout_seconds
             .map(|s| info.start_time + chrono::Duration::seconds(s as i64));
         Execution {
-            root: Frame::new(machine, input.clone(), Default::default()),
+            root: Frame::new(machine, input.clone(), Default::default())
+                .with_input_json(input_json),
             info,
             input,
             history,
@@ -94,8 +97,16 @@ impl Execution {
     fn finish(&mut self, now: DateTime<Utc>, outcome: Result<Value, Failure>) {
         self.status = match outcome {
             Ok(output) => {
-                self.history
-                    .record_io(now, "ExecutionSucceeded", None, "output", &output);
+                match self.root.take_output_json() {
+                    Some(text) => {
+                        self.history
+                            .record_text(now, "ExecutionSucceeded", None, "output", &text)
+                    }
+                    None => {
+                        self.history
+                            .record_io(now, "ExecutionSucceeded", None, "output", &output)
+                    }
+                };
                 Status::Succeeded(output)
             }
             Err(f) => {

@@ -45,6 +45,9 @@ pub(crate) struct Frame {
     machine: Arc<StateMachine>,
     vars: Map<String, Value>,
     cursor: Cursor,
+    /// The final output as already written to the history by the last state's exit.
+    #[serde(skip)]
+    output_json: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,43 +155,54 @@ struct Env<'a> {
 }
 
 impl Env<'_> {
+    fn state_context(&self) -> StateContext<'_> {
+        StateContext {
+            name: self.name,
+            entered_time: self.entered_at,
+            retry_count: self.retry_count,
+            task_token: self.token,
+            map_item: self.map_item,
+        }
+    }
+
     fn context(&self) -> Value {
-        context::build(
-            self.info,
-            self.exec_input,
-            &StateContext {
-                name: self.name,
-                entered_time: self.entered_at,
-                retry_count: self.retry_count,
-                task_token: self.token,
-                map_item: self.map_item,
-            },
-        )
+        context::build(self.info, self.exec_input, &self.state_context())
+    }
+
+    fn context_part(&self, name: &str) -> Option<Value> {
+        context::part(self.info, self.exec_input, &self.state_context(), name)
     }
 
     /// OutputPath (and similar) that hands the value back untouched when there is nothing to select.
-    fn output_path(&self, path: &Option<Option<String>>, value: Value) -> Result<Value, Fault> {
+    fn output_path(
+        &self,
+        path: &Option<Option<String>>,
+        pre: Option<&Path>,
+        value: Value,
+    ) -> Result<Value, Fault> {
         if payload::is_identity(path) {
             return Ok(value);
         }
-        self.with_scope(&value, |s| payload::select_path(path, s))
+        self.with_scope(&value, |s| payload::select_path_pre(path, pre, s))
     }
 
     fn input_path<'v>(
         &self,
         path: &Option<Option<String>>,
+        pre: Option<&Path>,
         input: &'v Value,
     ) -> Result<Cow<'v, Value>, Fault> {
         if payload::is_identity(path) {
             return Ok(Cow::Borrowed(input));
         }
-        self.with_scope(input, |s| payload::select_path(path, s))
+        self.with_scope(input, |s| payload::select_path_pre(path, pre, s))
             .map(Cow::Owned)
     }
 
     fn with_scope<T>(&self, input: &Value, f: impl FnOnce(&Scope) -> T) -> T {
         let make = || self.context();
-        f(&Scope::new(input, self.vars, &make))
+        let part = |name: &str| self.context_part(name);
+        f(&Scope::new(input, self.vars, &make).with_parts(&part))
     }
 
     fn states(&self, input: &Value, extra: Option<(&str, &Value)>) -> Value {
@@ -231,7 +245,22 @@ impl Frame {
                 input,
                 input_json: None,
             },
+            output_json: None,
         }
+    }
+
+    /// Tells the frame its input's JSON text (already written to the history), so the first
+    /// state's entry need not serialise it again.
+    pub fn with_input_json(mut self, text: String) -> Frame {
+        if let Cursor::Enter { input_json, .. } = &mut self.cursor {
+            *input_json = Some(text);
+        }
+        self
+    }
+
+    /// The finished frame's output as JSON text, when the last state's exit wrote it.
+    pub fn take_output_json(&mut self) -> Option<String> {
+        self.output_json.take()
     }
 
     pub fn outcome(&self) -> Option<&Result<Value, Failure>> {
@@ -315,7 +344,13 @@ impl Frame {
                     Ok(Value::Null)
                 } else {
                     let env = self.env(sh, &name, entered_at);
-                    env.with_scope(&input, |s| payload::select_path(&st.input_path, s))
+                    env.with_scope(&input, |s| {
+                        payload::select_path_pre(
+                            &st.input_path,
+                            st.compiled().input_path.as_ref(),
+                            s,
+                        )
+                    })
                 };
                 let mut active = Box::new(Active {
                     state: name,
@@ -353,6 +388,7 @@ impl Frame {
     ) -> Result<(), Fault> {
         let env = self.env(sh, name, entered_at);
         let jsonpath = st.language() == QueryLanguage::JSONPath;
+        let compiled = st.compiled();
         let (output, next, assigned) = match st.kind {
             StateType::Fail => {
                 let failure = self.fail_state(st, &input, &env)?;
@@ -360,14 +396,16 @@ impl Frame {
                 return Ok(());
             }
             StateType::Choice if jsonpath => {
-                let effective = env.input_path(&st.input_path, &input)?;
+                let effective =
+                    env.input_path(&st.input_path, compiled.input_path.as_ref(), &input)?;
                 let (next, assign) = choose(st, &env, &effective, &Value::Null)?;
                 let assigned = jsonpath_assign(assign, &env, &effective)?;
                 let effective = match effective {
                     Cow::Borrowed(_) => input,
                     Cow::Owned(v) => v,
                 };
-                let output = env.output_path(&st.output_path, effective)?;
+                let output =
+                    env.output_path(&st.output_path, compiled.output_path.as_ref(), effective)?;
                 (output, Some(next), assigned)
             }
             StateType::Choice => {
@@ -383,9 +421,10 @@ impl Frame {
                 (output, Some(next), assigned)
             }
             StateType::Pass if jsonpath => {
-                let effective = env.input_path(&st.input_path, &input)?;
-                let rendered = match &st.parameters {
-                    Some(p) => Some(env.with_scope(&effective, |s| payload::render(p, s))?),
+                let effective =
+                    env.input_path(&st.input_path, compiled.input_path.as_ref(), &input)?;
+                let rendered = match &compiled.parameters {
+                    Some(p) => Some(env.with_scope(&effective, |s| p.render(s))?),
                     None => None,
                 };
                 let result = match (&st.result, rendered) {
@@ -393,18 +432,26 @@ impl Frame {
                     (None, Some(v)) => v,
                     (None, None) => effective.into_owned(),
                 };
-                let assigned = jsonpath_assign(st.assign.as_ref(), &env, &result)?;
-                let output = payload::merge_result(&st.result_path, input, result)?;
-                let output = env.output_path(&st.output_path, output)?;
+                let assigned = compiled_assign(compiled.assign.as_ref(), &env, &result)?;
+                let output = payload::merge_result_pre(
+                    &st.result_path,
+                    compiled.result_path.as_ref(),
+                    input,
+                    result,
+                )?;
+                let output =
+                    env.output_path(&st.output_path, compiled.output_path.as_ref(), output)?;
                 (output, None, assigned)
             }
             _ if jsonpath => {
-                let effective = env.input_path(&st.input_path, &input)?;
+                let effective =
+                    env.input_path(&st.input_path, compiled.input_path.as_ref(), &input)?;
                 let effective = match effective {
                     Cow::Borrowed(_) => input,
                     Cow::Owned(v) => v,
                 };
-                let output = env.output_path(&st.output_path, effective)?;
+                let output =
+                    env.output_path(&st.output_path, compiled.output_path.as_ref(), effective)?;
                 (output, None, None)
             }
             _ => {
@@ -491,7 +538,10 @@ impl Frame {
                 input: output,
                 input_json: Some(output_json),
             },
-            _ => Cursor::Done(Ok(output)),
+            _ => {
+                self.output_json = Some(output_json);
+                Cursor::Done(Ok(output))
+            }
         };
     }
 
@@ -512,15 +562,18 @@ impl Frame {
 
     fn start_task(&mut self, active: &Active, st: &State, sh: &mut Shared) -> Result<Step, Fault> {
         let resource = st.resource.clone().unwrap_or_default();
-        let token = resource
-            .ends_with(".waitForTaskToken")
-            .then(|| uuid::Uuid::new_v4().to_string());
+        let token = resource.ends_with(".waitForTaskToken").then(|| {
+            // A random (v4) UUID from the thread's CSPRNG rather than one OS call per token.
+            uuid::Builder::from_random_bytes(rand::random::<[u8; 16]>())
+                .into_uuid()
+                .to_string()
+        });
         let mut env = self.env(sh, &active.state, active.entered_at);
         env.retry_count = Some(active.retry_count);
         env.token = token.as_deref();
         let (payload, timeout, heartbeat) = if st.language() == QueryLanguage::JSONPath {
-            let payload = match &st.parameters {
-                Some(p) => env.with_scope(active.effective(), |s| payload::render(p, s))?,
+            let payload = match &st.compiled().parameters {
+                Some(p) => env.with_scope(active.effective(), |s| p.render(s))?,
                 None => active.effective().clone(),
             };
             let seconds = |fixed: &Option<Value>,
@@ -673,8 +726,8 @@ impl Frame {
     ) -> Result<Step, Fault> {
         let env = self.env(sh, &active.state, active.entered_at);
         let input = if st.language() == QueryLanguage::JSONPath {
-            match &st.parameters {
-                Some(p) => env.with_scope(active.effective(), |s| payload::render(p, s))?,
+            match &st.compiled().parameters {
+                Some(p) => env.with_scope(active.effective(), |s| p.render(s))?,
                 None => active.effective().clone(),
             }
         } else {
@@ -945,25 +998,32 @@ impl Frame {
             env.retry_count = Some(active.retry_count);
         }
         let (output, assigned) = if st.language() == QueryLanguage::JSONPath {
+            let compiled = st.compiled();
             if st.kind == StateType::Wait {
-                let assigned = jsonpath_assign(st.assign.as_ref(), &env, active.effective())?;
+                let assigned = compiled_assign(compiled.assign.as_ref(), &env, active.effective())?;
                 let out = env.with_scope(active.effective(), |s| {
-                    payload::select_path(&st.output_path, s)
+                    payload::select_path_pre(&st.output_path, compiled.output_path.as_ref(), s)
                 })?;
                 (out, assigned)
             } else {
-                let selected = match &st.result_selector {
-                    Some(rs) => env.with_scope(&result, |s| payload::render(rs, s))?,
+                let selected = match &compiled.result_selector {
+                    Some(rs) => env.with_scope(&result, |s| rs.render(s))?,
                     None => result,
                 };
-                let assigned = jsonpath_assign(st.assign.as_ref(), &env, &selected)?;
+                let assigned = compiled_assign(compiled.assign.as_ref(), &env, &selected)?;
+                let result_path = compiled.result_path.as_ref();
                 let out = if payload::is_identity(&st.output_path) {
                     let raw = std::mem::take(&mut active.raw_input);
-                    payload::merge_result(&st.result_path, raw, selected)?
+                    payload::merge_result_pre(&st.result_path, result_path, raw, selected)?
                 } else {
-                    payload::apply_result_path(&st.result_path, &active.raw_input, selected)?
+                    payload::apply_result_path_pre(
+                        &st.result_path,
+                        result_path,
+                        &active.raw_input,
+                        selected,
+                    )?
                 };
-                let out = env.output_path(&st.output_path, out)?;
+                let out = env.output_path(&st.output_path, compiled.output_path.as_ref(), out)?;
                 (out, assigned)
             }
         } else {
@@ -1211,6 +1271,20 @@ fn positive_integer(v: &Value) -> Option<i64> {
 fn jsonpath_assign(assign: Option<&Value>, env: &Env, input: &Value) -> Result<Assignments, Fault> {
     match assign {
         Some(template) => match env.with_scope(input, |s| payload::render(template, s))? {
+            Value::Object(map) => Ok(Some(map)),
+            _ => Err(Fault::runtime("Assign must be an object")),
+        },
+        None => Ok(None),
+    }
+}
+
+fn compiled_assign(
+    assign: Option<&payload::Template>,
+    env: &Env,
+    input: &Value,
+) -> Result<Assignments, Fault> {
+    match assign {
+        Some(template) => match env.with_scope(input, |s| template.render(s))? {
             Value::Object(map) => Ok(Some(map)),
             _ => Err(Fault::runtime("Assign must be an object")),
         },

@@ -51,7 +51,12 @@ impl History {
         key: &str,
         value: &Value,
     ) -> u64 {
-        self.record_text(timestamp, kind, name, key, &json_text(value))
+        let mut text: Vec<u8> = Vec::with_capacity(256);
+        open_details(&mut text, name, key);
+        write_json(&mut text, value);
+        text.push(b'}');
+        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+        self.push(timestamp, kind.into(), text)
     }
 
     /// Like `record_io` with the value already serialised (an output is the next state's input).
@@ -64,19 +69,21 @@ impl History {
         value_json: &str,
     ) -> u64 {
         let mut text: Vec<u8> = Vec::with_capacity(value_json.len() + 48);
-        text.push(b'{');
-        if let Some(n) = name {
-            text.extend_from_slice(b"\"name\":");
-            write_json(&mut text, &n);
-            text.push(b',');
-        }
-        text.push(b'"');
-        text.extend_from_slice(key.as_bytes());
-        text.extend_from_slice(b"\":");
+        open_details(&mut text, name, key);
         text.extend_from_slice(value_json.as_bytes());
         text.push(b'}');
         let text = String::from_utf8(text).expect("serde_json writes UTF-8");
         self.push(timestamp, kind.into(), text)
+    }
+
+    /// Records details already in their JSON text form.
+    pub fn record_details(
+        &mut self,
+        timestamp: DateTime<Utc>,
+        kind: impl Into<String>,
+        details: String,
+    ) -> u64 {
+        self.push(timestamp, kind.into(), details)
     }
 
     fn push(&mut self, timestamp: DateTime<Utc>, kind: String, details: String) -> u64 {
@@ -94,6 +101,19 @@ impl History {
     pub fn events(&self) -> &[HistoryEvent] {
         &self.events
     }
+}
+
+/// `{"name":<name>,"<key>":` — the start of an input/output event's details.
+fn open_details(text: &mut Vec<u8>, name: Option<&str>, key: &str) {
+    text.push(b'{');
+    if let Some(n) = name {
+        text.extend_from_slice(b"\"name\":");
+        write_json(text, &n);
+        text.push(b',');
+    }
+    text.push(b'"');
+    text.extend_from_slice(key.as_bytes());
+    text.extend_from_slice(b"\":");
 }
 
 pub fn json_text(value: &Value) -> String {

@@ -43,6 +43,9 @@ pub struct Path {
     segments: Vec<Segment>,
 }
 
+/// Builds one named top-level member of the context object, if it has that member.
+pub type MakePart<'a> = dyn Fn(&str) -> Option<Value> + 'a;
+
 /// What a path evaluates against: the effective input, the context object (built only when a
 /// `$$` path asks for it) and the variables in scope.
 pub struct Scope<'a> {
@@ -50,6 +53,10 @@ pub struct Scope<'a> {
     pub vars: &'a Map<String, Value>,
     context: OnceCell<Value>,
     make_context: &'a dyn Fn() -> Value,
+    /// Builds one top-level member of the context object (see `context::PARTS`), when the
+    /// caller can; then a `$$.Member…` lookup builds only that member.
+    make_part: Option<&'a MakePart<'a>>,
+    parts: [OnceCell<Option<Value>>; 5],
 }
 
 impl<'a> Scope<'a> {
@@ -63,7 +70,15 @@ impl<'a> Scope<'a> {
             vars,
             context: OnceCell::new(),
             make_context,
+            make_part: None,
+            parts: Default::default(),
         }
+    }
+
+    /// Lets `$$.Member…` lookups build just that member of the context object.
+    pub fn with_parts(mut self, make_part: &'a MakePart<'a>) -> Self {
+        self.make_part = Some(make_part);
+        self
     }
 
     pub fn with_input<'b>(&'b self, input: &'b Value) -> Scope<'b> {
@@ -76,7 +91,24 @@ impl<'a> Scope<'a> {
             vars: self.vars,
             context,
             make_context: self.make_context,
+            make_part: self.make_part,
+            parts: self.parts.clone(),
         }
+    }
+
+    /// The context object's top-level member `name`, built alone unless the whole object
+    /// already exists; `None` when the context object has no such member.
+    fn context_member(&self, name: &str) -> Option<&Value> {
+        if let Some(full) = self.context.get() {
+            return full.get(name);
+        }
+        let (Some(make), Some(i)) = (
+            self.make_part,
+            crate::context::PARTS.iter().position(|p| *p == name),
+        ) else {
+            return self.context().get(name);
+        };
+        self.parts[i].get_or_init(|| make(name)).as_ref()
     }
 
     pub fn context(&self) -> &Value {
@@ -103,6 +135,11 @@ impl Path {
             cache.insert(text.to_string(), parsed.clone());
         });
         Ok(parsed)
+    }
+
+    /// Parses without the per-thread cache, for forms compiled once and kept with the definition.
+    pub fn compile(text: &str) -> Result<Path, Fault> {
+        Parser::new(text).parse()
     }
 
     pub fn text(&self) -> &str {
@@ -137,8 +174,14 @@ impl Path {
 
     /// Definite paths: the value, or `None` when it does not exist.
     pub fn find<'v>(&self, scope: &'v Scope) -> Result<Option<&'v Value>, Fault> {
-        let mut current = self.root_value(scope)?;
-        for seg in &self.segments {
+        let (mut current, segments) = match (&self.root, self.segments.first()) {
+            (Root::Context, Some(Segment::Field(name))) => match scope.context_member(name) {
+                Some(v) => (v, &self.segments[1..]),
+                None => return Ok(None),
+            },
+            _ => (self.root_value(scope)?, &self.segments[..]),
+        };
+        for seg in segments {
             let next = match (seg, current) {
                 (Segment::Field(name), Value::Object(map)) => map.get(name),
                 (Segment::Index(i), Value::Array(items)) => index(items, *i),

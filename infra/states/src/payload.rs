@@ -31,12 +31,99 @@ pub fn render(template: &Value, scope: &Scope) -> Result<Value, Fault> {
     }
 }
 
+/// A payload template compiled once per state: `.$` paths parsed ahead, subtrees without any
+/// `.$` key kept whole. Rendering gives exactly what [`render`] gives for the source template.
+#[derive(Debug, Clone)]
+pub enum Template {
+    Literal(Value),
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+    /// A `.$` value; `path` is set when it is a path that parses (anything else is evaluated
+    /// as [`expression`] does, errors included).
+    Expr {
+        field: String,
+        expr: String,
+        path: Option<Box<Path>>,
+    },
+}
+
+impl Template {
+    pub fn compile(template: &Value) -> Template {
+        if !is_dynamic(template) {
+            return Template::Literal(template.clone());
+        }
+        match template {
+            Value::Object(map) => Template::Object(
+                map.iter()
+                    .map(|(key, value)| match (key.strip_suffix(".$"), value) {
+                        (Some(name), Value::String(expr)) => (
+                            name.to_string(),
+                            Template::Expr {
+                                field: key.clone(),
+                                expr: expr.clone(),
+                                path: (!intrinsics::is_intrinsic(expr))
+                                    .then(|| Path::compile(expr).ok().map(Box::new))
+                                    .flatten(),
+                            },
+                        ),
+                        _ => (key.clone(), Template::compile(value)),
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Template::Array(items.iter().map(Template::compile).collect()),
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    pub fn render(&self, scope: &Scope) -> Result<Value, Fault> {
+        match self {
+            Template::Literal(v) => Ok(v.clone()),
+            Template::Object(entries) => {
+                let mut out = Map::new();
+                for (key, value) in entries {
+                    out.insert(key.clone(), value.render(scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|v| v.render(scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Expr {
+                field,
+                expr,
+                path: Some(path),
+            } => path_expression(field, expr, path, scope),
+            Template::Expr {
+                field,
+                expr,
+                path: None,
+            } => expression(field, expr, scope),
+        }
+    }
+}
+
+/// True when rendering could give anything other than the template itself.
+fn is_dynamic(template: &Value) -> bool {
+    match template {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| (key.ends_with(".$") && value.is_string()) || is_dynamic(value)),
+        Value::Array(items) => items.iter().any(is_dynamic),
+        _ => false,
+    }
+}
+
 /// One `.$` value: an intrinsic function call or a path.
 pub fn expression(field: &str, expr: &str, scope: &Scope) -> Result<Value, Fault> {
     if intrinsics::is_intrinsic(expr) {
         return intrinsics::evaluate(expr, scope);
     }
-    let path = Path::parse(expr)?;
+    path_expression(field, expr, &*Path::parse(expr)?, scope)
+}
+
+fn path_expression(field: &str, expr: &str, path: &Path, scope: &Scope) -> Result<Value, Fault> {
     if path.is_definite() {
         return match path.find(scope)? {
             Some(v) => Ok(v.clone()),
@@ -64,6 +151,53 @@ pub fn select_path(path: &Option<Option<String>>, scope: &Scope) -> Result<Value
             }
             Path::parse(p)?.select(scope)
         }
+    }
+}
+
+/// [`select_path`] with the path compiled ahead (`pre`, when it is a plain path that parses).
+pub fn select_path_pre(
+    path: &Option<Option<String>>,
+    pre: Option<&Path>,
+    scope: &Scope,
+) -> Result<Value, Fault> {
+    match pre {
+        Some(p) => p.select(scope),
+        None => select_path(path, scope),
+    }
+}
+
+/// The form of an InputPath / OutputPath / ItemsPath / ResultPath worth compiling ahead: a
+/// path other than `$` that is not an intrinsic call and parses.
+pub fn precompile_path(path: &Option<Option<String>>) -> Option<Path> {
+    match path {
+        Some(Some(p)) if p != "$" && !intrinsics::is_intrinsic(p) => Path::compile(p).ok(),
+        _ => None,
+    }
+}
+
+/// [`apply_result_path`] with the path compiled ahead.
+pub fn apply_result_path_pre(
+    result_path: &Option<Option<String>>,
+    pre: Option<&Path>,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, Fault> {
+    match pre {
+        Some(p) => p.assign(raw_input.clone(), result),
+        None => apply_result_path(result_path, raw_input, result),
+    }
+}
+
+/// [`merge_result`] with the path compiled ahead.
+pub fn merge_result_pre(
+    result_path: &Option<Option<String>>,
+    pre: Option<&Path>,
+    raw_input: Value,
+    result: Value,
+) -> Result<Value, Fault> {
+    match pre {
+        Some(p) => p.assign(raw_input, result),
+        None => merge_result(result_path, raw_input, result),
     }
 }
 
@@ -121,6 +255,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, json!({"x": 1, "y": {"z": [1]}, "w": "$.a"}));
+    }
+
+    #[test]
+    fn compiled_templates_render_like_the_source() {
+        let input = json!({"a": 1, "b": [1, 2, {"c": "x"}]});
+        let vars = Map::new();
+        let ctx = || json!({"Task": {"Token": "t"}});
+        let part = |name: &str| ctx().get(name).cloned();
+        let templates = [
+            json!({"x.$": "$.a", "y": {"z.$": "States.Array($.a)"}, "w": "$.a"}),
+            json!({"x": 1, "x.$": "$.a", "l": [{"m.$": "$.b[*]"}, 3], "k.$": 5}),
+            json!({"t.$": "$$.Task.Token", "n.$": "$$.Nope.X", "d.$": "$..c"}),
+            json!({"bad.$": "not a path"}),
+            json!({"missing.$": "$.zz"}),
+            json!([{"a.$": "$.a"}, "b"]),
+            json!("plain"),
+        ];
+        for t in templates {
+            let scope = Scope::new(&input, &vars, &ctx);
+            let parts = Scope::new(&input, &vars, &ctx).with_parts(&part);
+            let want = render(&t, &scope);
+            let got = Template::compile(&t).render(&parts);
+            match (want, got) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{t}"),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{t}"),
+                (a, b) => panic!("{t}: {a:?} vs {b:?}"),
+            }
+        }
     }
 
     #[test]
