@@ -161,6 +161,7 @@ impl Model for EmbeddedModel {
             ),
             fields: self.extract(request.workflow, request.text),
             tier: "embedded".into(),
+            usage: None,
         })
     }
 }

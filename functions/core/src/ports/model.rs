@@ -20,6 +20,15 @@ pub struct ModelAnswer {
     pub rationale: String,
     pub fields: BTreeMap<String, serde_json::Value>,
     pub tier: String,
+    /// Tokens and time spent, for tiers that bill by the token.
+    pub usage: Option<ModelUsage>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

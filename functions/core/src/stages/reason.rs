@@ -51,6 +51,7 @@ impl Reason {
                 feedback: &feedback,
             })
             .await;
+        let usage = answer.as_ref().ok().and_then(|a| a.usage);
         let mut ai = match answer {
             Ok(answer) => validate(workflow, answer),
             Err(ModelError::Invalid(why)) => {
@@ -87,6 +88,7 @@ impl Reason {
                 "tier": ai.tier, "label": ai.label, "confidence": ai.confidence,
                 "needs_review": ai.needs_review, "review_reasons": ai.review_reasons,
                 "fields": ai.fields.keys().collect::<Vec<_>>(),
+                "usage": usage,
             }),
         )
         .await?;
