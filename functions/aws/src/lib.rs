@@ -27,6 +27,8 @@
 pub mod lambda;
 pub mod mail;
 
+#[cfg(feature = "bedrock")]
+pub mod bedrock;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
 #[cfg(feature = "http")]

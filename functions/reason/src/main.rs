@@ -1,9 +1,10 @@
 use std::sync::Arc;
 
+use handoff_aws::bedrock::BedrockModel;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
-use handoff_core::model::EmbeddedModel;
-use handoff_core::ports::SystemClock;
+use handoff_core::model::{CascadeModel, EmbeddedModel};
+use handoff_core::ports::{Model, SystemClock};
 use handoff_core::stages::reason::Reason;
 use lambda_runtime::{service_fn, Error};
 
@@ -11,10 +12,19 @@ use lambda_runtime::{service_fn, Error};
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let config = lambda::aws_config().await;
+    // The embedded classifier answers alone unless a Bedrock model is
+    // configured; then Bedrock is asked only when it is unsure.
+    let model: Arc<dyn Model> = match std::env::var("HANDOFF_MODEL_ID") {
+        Ok(id) if !id.trim().is_empty() => Arc::new(CascadeModel::new(vec![
+            Arc::new(EmbeddedModel::new()),
+            Arc::new(BedrockModel::from_config(&config, id.trim())),
+        ])),
+        _ => Arc::new(EmbeddedModel::new()),
+    };
     let stage = Reason {
         catalog: handoff_workflows::shared(),
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        model: Arc::new(EmbeddedModel::new()),
+        model,
         clock: Arc::new(SystemClock),
     };
     lambda_runtime::run(service_fn(|event| reason::handle(&stage, event))).await
