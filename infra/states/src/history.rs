@@ -3,6 +3,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {
     pub id: u64,
@@ -33,13 +35,7 @@ impl History {
         kind: impl Into<String>,
         details: Value,
     ) -> u64 {
-        let mut text = Vec::with_capacity(128);
-        write_json(&mut text, &details);
-        self.push(
-            timestamp,
-            kind.into(),
-            String::from_utf8(text).expect("serde_json writes UTF-8"),
-        )
+        self.push(timestamp, kind.into(), json_text(&details))
     }
 
     /// Records `{"name": …, "<key>": <value>}` without copying `value`.
@@ -51,11 +47,10 @@ impl History {
         key: &str,
         value: &Value,
     ) -> u64 {
-        let mut text: Vec<u8> = Vec::with_capacity(256);
+        let mut text = String::with_capacity(256);
         open_details(&mut text, name, key);
-        write_json(&mut text, value);
-        text.push(b'}');
-        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+        json::write_value(&mut text, value);
+        text.push('}');
         self.push(timestamp, kind.into(), text)
     }
 
@@ -68,11 +63,10 @@ impl History {
         key: &str,
         value_json: &str,
     ) -> u64 {
-        let mut text: Vec<u8> = Vec::with_capacity(value_json.len() + 48);
+        let mut text = String::with_capacity(value_json.len() + 48);
         open_details(&mut text, name, key);
-        text.extend_from_slice(value_json.as_bytes());
-        text.push(b'}');
-        let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+        text.push_str(value_json);
+        text.push('}');
         self.push(timestamp, kind.into(), text)
     }
 
@@ -104,27 +98,22 @@ impl History {
 }
 
 /// `{"name":<name>,"<key>":` — the start of an input/output event's details.
-fn open_details(text: &mut Vec<u8>, name: Option<&str>, key: &str) {
-    text.push(b'{');
+fn open_details(text: &mut String, name: Option<&str>, key: &str) {
+    text.push('{');
     if let Some(n) = name {
-        text.extend_from_slice(b"\"name\":");
-        write_json(text, &n);
-        text.push(b',');
+        text.push_str("\"name\":");
+        json::write_str(text, n);
+        text.push(',');
     }
-    text.push(b'"');
-    text.extend_from_slice(key.as_bytes());
-    text.extend_from_slice(b"\":");
+    json::write_str(text, key);
+    text.push(':');
 }
 
+/// Compact JSON text, exactly as `serde_json::to_string` writes it.
 pub fn json_text(value: &Value) -> String {
-    let mut out = Vec::with_capacity(256);
-    write_json(&mut out, value);
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
-/// Serialises straight into bytes; `Value`'s Display goes through the slower fmt machinery.
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    serde_json::to_writer(out, value).expect("JSON values always serialise");
+    let mut out = String::with_capacity(256);
+    json::write_value(&mut out, value);
+    out
 }
 
 /// `Pass` + `Entered` → `PassStateEntered`.

@@ -15,6 +15,7 @@ mod execution;
 mod frame;
 mod history;
 mod intrinsics;
+mod json;
 mod jsonata;
 pub mod path;
 mod payload;
