@@ -1,6 +1,7 @@
 //! The typed form of an ASL document. Fields keep AWS's names; values that may hold a JSONata
 //! template (`{% … %}`) stay as JSON until evaluated.
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -29,6 +30,32 @@ pub struct StateMachine {
     pub timeout_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// `states` keyed with a cheaper hash for the engine's by-name lookups, built on first use.
+    #[serde(skip)]
+    lookup: OnceLock<HashMap<String, State, BuildHasherDefault<Fnv>>>,
+}
+
+/// FNV-1a: state names are short, and SipHash's DoS resistance buys nothing for a definition.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Resolves `${Name}` placeholders the way SAM's DefinitionSubstitutions do; unknown names stay.
@@ -86,7 +113,14 @@ impl StateMachine {
     }
 
     pub fn state(&self, name: &str) -> Option<&State> {
-        self.states.get(name)
+        self.lookup
+            .get_or_init(|| {
+                self.states
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .get(name)
     }
 }
 

@@ -322,18 +322,32 @@ impl Frame {
             return;
         };
         let kind = state_event(st.kind, "Entered");
-        let entered_event = match input_json {
-            Some(text) => sh
-                .history
-                .record_text(sh.now, kind, Some(&name), "input", &text),
-            None => sh
-                .history
-                .record_io(sh.now, kind, Some(&name), "input", &input),
+        // An instant state that passes its input through unchanged exits with the same text.
+        let unchanged = passes_input_through(st);
+        let (entered_event, input_text) = match input_json {
+            Some(text) => {
+                let id = sh
+                    .history
+                    .record_text(sh.now, kind, Some(&name), "input", &text);
+                (id, unchanged.then_some(text))
+            }
+            None if unchanged => {
+                let text = json_text(&input);
+                let id = sh
+                    .history
+                    .record_text(sh.now, kind, Some(&name), "input", &text);
+                (id, Some(text))
+            }
+            None => (
+                sh.history
+                    .record_io(sh.now, kind, Some(&name), "input", &input),
+                None,
+            ),
         };
         let entered_at = sh.now;
         match st.kind {
             StateType::Pass | StateType::Choice | StateType::Succeed | StateType::Fail => {
-                if let Err(f) = self.run_instant(&name, st, input, entered_at, sh) {
+                if let Err(f) = self.run_instant(&name, st, input, input_text, entered_at, sh) {
                     self.cursor = Cursor::Done(Err(f.in_state(&name, entered_event)));
                 }
             }
@@ -383,6 +397,7 @@ impl Frame {
         name: &str,
         st: &State,
         input: Value,
+        input_text: Option<String>,
         entered_at: DateTime<Utc>,
         sh: &mut Shared,
     ) -> Result<(), Fault> {
@@ -465,7 +480,7 @@ impl Frame {
             }
         };
         self.apply(assigned);
-        self.leave(name, st, output, next, sh);
+        self.leave(name, st, output, input_text, next, sh);
         Ok(())
     }
 
@@ -520,10 +535,11 @@ impl Frame {
         name: &str,
         st: &State,
         output: Value,
+        output_json: Option<String>,
         next: Option<String>,
         sh: &mut Shared,
     ) {
-        let output_json = json_text(&output);
+        let output_json = output_json.unwrap_or_else(|| json_text(&output));
         sh.history.record_text(
             sh.now,
             state_event(st.kind, "Exited"),
@@ -1038,7 +1054,7 @@ impl Frame {
             (out, assigned)
         };
         self.apply(assigned);
-        self.leave(&active.state, st, output, None, sh);
+        self.leave(&active.state, st, output, None, None, sh);
         Ok(())
     }
 
@@ -1092,7 +1108,14 @@ impl Frame {
             match caught {
                 Ok((output, assigned)) => {
                     self.apply(assigned);
-                    self.leave(&active.state, st, output, Some(catcher.next.clone()), sh);
+                    self.leave(
+                        &active.state,
+                        st,
+                        output,
+                        None,
+                        Some(catcher.next.clone()),
+                        sh,
+                    );
                 }
                 Err(fault) => {
                     self.cursor =
@@ -1256,6 +1279,24 @@ fn poll_branches(
         return Some(Ok(Value::Array(results)));
     }
     None
+}
+
+/// JSONPath Pass, Choice and Succeed states whose output is their input as it is: no paths,
+/// no Parameters or Result (Assign does not touch the output).
+fn passes_input_through(st: &State) -> bool {
+    if st.language() != QueryLanguage::JSONPath
+        || !payload::is_identity(&st.input_path)
+        || !payload::is_identity(&st.output_path)
+    {
+        return false;
+    }
+    match st.kind {
+        StateType::Choice | StateType::Succeed => true,
+        StateType::Pass => {
+            st.parameters.is_none() && st.result.is_none() && payload::is_identity(&st.result_path)
+        }
+        _ => false,
+    }
 }
 
 fn positive_integer(v: &Value) -> Option<i64> {
