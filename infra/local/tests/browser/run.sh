@@ -2,7 +2,9 @@
 # Browser check of the local pages: installs Debian's chromium and
 # playwright-core when missing, starts `handoff up` on a scratch data dir,
 # plays the samples leaving approvals pending, and checks the dashboard, a
-# timeline, the outbox and an approval page in headless Chromium.
+# timeline, the outbox and an approval page in headless Chromium; then a
+# reviewer's side of approvals (approval.mjs): edits, reject, 2-of-3, a second
+# POST, an expired link, a tampered signature, prefetches, hostile input.
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +26,17 @@ fi
 cargo build --quiet -p handoff-local
 bin=${CARGO_TARGET_DIR:-target}/debug/handoff
 data=$(mktemp -d)
+# The seed workflows, plus quick-approval: support-triage with a 3 s approval
+# that rejects on timeout, so a link expires while the check runs.
+specs=$data/workflows
+mkdir -p "$specs"
+cp workflows/*.yaml "$specs/"
+sed -e 's/^name: support-triage$/name: quick-approval/' \
+  -e 's/timeout_seconds: 14400/timeout_seconds: 3/' \
+  -e 's/on_timeout: escalate/on_timeout: reject/' \
+  workflows/support-triage.yaml >"$specs/quick-approval.yaml"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" up --port "$port" --data-dir "$data" >"$data/up.log" 2>&1 &
+"$bin" up --port "$port" --data-dir "$data" --workflows "$specs" >"$data/up.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
@@ -34,4 +45,5 @@ for _ in $(seq 100); do
 done
 "$bin" demo --data-dir "$data" --no-approve
 node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
+node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
 echo "screenshots in artifacts/browser/"
