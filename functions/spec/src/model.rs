@@ -232,6 +232,137 @@ pub struct ApprovalSpec {
     pub escalate_to: Vec<String>,
     #[serde(default)]
     pub escalation_timeout_seconds: Option<u64>,
+    /// Reviewers who have not answered are reminded this long before
+    /// their link expires.
+    #[serde(default)]
+    pub remind_before_seconds: Option<u64>,
+    /// How reviewers hear of a request, each on every channel listed;
+    /// e-mail when empty.
+    #[serde(default)]
+    pub notify: Vec<NotifyChannel>,
+}
+
+/// `notify: [email, {slack: {webhook_secret: …}}, {webhook: {url, secret}}]`
+/// (serde_yaml reads externally tagged enums only from `!tags`, so the
+/// one-key maps are read by hand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_yaml_ng::Value", into = "serde_yaml_ng::Value")]
+pub enum NotifyChannel {
+    /// Each reviewer at their address (SES in AWS; console and outbox locally).
+    Email,
+    /// A Slack incoming webhook. Its URL is a credential, so the spec names
+    /// the secret holding it.
+    Slack { webhook_secret: String },
+    /// A JSON POST signed like the `webhook` action.
+    Webhook { url: String, secret: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlackFields {
+    webhook_secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookFields {
+    url: String,
+    secret: String,
+}
+
+impl TryFrom<serde_yaml_ng::Value> for NotifyChannel {
+    type Error = String;
+
+    fn try_from(value: serde_yaml_ng::Value) -> Result<Self, String> {
+        use serde_yaml_ng::Value;
+        let (name, fields) =
+            match value {
+                Value::String(name) => (name, Value::Null),
+                Value::Mapping(map) if map.len() == 1 => {
+                    let (key, fields) = map.into_iter().next().expect("one entry");
+                    match key {
+                        Value::String(name) => (name, fields),
+                        _ => return Err("a channel is named by a string".into()),
+                    }
+                }
+                _ => return Err(
+                    "expected `email`, `{slack: {webhook_secret}}` or `{webhook: {url, secret}}`"
+                        .into(),
+                ),
+            };
+        let fields_of = |fields: Value| -> Result<_, String> {
+            if fields.is_null() {
+                Err(format!("`{name}` needs its settings"))
+            } else {
+                Ok(fields)
+            }
+        };
+        match name.as_str() {
+            "email" if fields.is_null() => Ok(NotifyChannel::Email),
+            "email" => Err("`email` takes no settings".into()),
+            "slack" => {
+                let f: SlackFields = serde_yaml_ng::from_value(fields_of(fields)?)
+                    .map_err(|e| format!("slack: {e}"))?;
+                Ok(NotifyChannel::Slack {
+                    webhook_secret: f.webhook_secret,
+                })
+            }
+            "webhook" => {
+                let f: WebhookFields = serde_yaml_ng::from_value(fields_of(fields)?)
+                    .map_err(|e| format!("webhook: {e}"))?;
+                Ok(NotifyChannel::Webhook {
+                    url: f.url,
+                    secret: f.secret,
+                })
+            }
+            other => Err(format!(
+                "unknown channel `{other}`; one of email, slack, webhook"
+            )),
+        }
+    }
+}
+
+impl From<NotifyChannel> for serde_yaml_ng::Value {
+    fn from(channel: NotifyChannel) -> Self {
+        use serde_yaml_ng::{Mapping, Value};
+        let one = |key: &str, fields: Vec<(&str, String)>| {
+            let mut inner = Mapping::new();
+            for (k, v) in fields {
+                inner.insert(Value::from(k), Value::from(v));
+            }
+            let mut outer = Mapping::new();
+            outer.insert(Value::from(key), Value::Mapping(inner));
+            Value::Mapping(outer)
+        };
+        match channel {
+            NotifyChannel::Email => Value::from("email"),
+            NotifyChannel::Slack { webhook_secret } => {
+                one("slack", vec![("webhook_secret", webhook_secret)])
+            }
+            NotifyChannel::Webhook { url, secret } => {
+                one("webhook", vec![("url", url), ("secret", secret)])
+            }
+        }
+    }
+}
+
+impl NotifyChannel {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NotifyChannel::Email => "email",
+            NotifyChannel::Slack { .. } => "slack",
+            NotifyChannel::Webhook { .. } => "webhook",
+        }
+    }
+
+    /// The secret the channel needs, if any.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            NotifyChannel::Email => None,
+            NotifyChannel::Slack { webhook_secret } => Some(webhook_secret),
+            NotifyChannel::Webhook { secret, .. } => Some(secret),
+        }
+    }
 }
 
 fn one() -> usize {

@@ -259,6 +259,46 @@ fn check_approval(a: &ApprovalSpec, p: &mut Problems) {
             "on_timeout: escalate needs reviewers to escalate to",
         );
     }
+    if let Some(before) = a.remind_before_seconds {
+        let shortest = a
+            .escalation_timeout_seconds
+            .map_or(a.timeout_seconds, |e| e.min(a.timeout_seconds));
+        if before == 0 || before >= shortest {
+            p.add(
+                "approval.remind_before_seconds",
+                format!("must be between 1 and the timeout ({shortest} s) minus one"),
+            );
+        }
+    }
+    for (i, channel) in a.notify.iter().enumerate() {
+        let at = format!("approval.notify[{i}]");
+        if a.notify[..i].contains(channel) {
+            p.add(&at, "listed twice: reviewers would get every message twice");
+        }
+        match channel {
+            NotifyChannel::Email => {}
+            NotifyChannel::Slack { webhook_secret } => {
+                if webhook_secret.trim().is_empty() {
+                    p.add(format!("{at}.slack.webhook_secret"), "missing secret name");
+                }
+            }
+            NotifyChannel::Webhook { url, secret } => {
+                check_notify_url(&format!("{at}.webhook.url"), url, p);
+                if secret.trim().is_empty() {
+                    p.add(format!("{at}.webhook.secret"), "missing secret name");
+                }
+            }
+        }
+    }
+}
+
+/// Notification URLs are sent as written: no template, an absolute http(s) URL.
+fn check_notify_url(at: &str, url: &str, p: &mut Problems) {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    let host = url.split_once("://").map_or("", |(_, rest)| rest);
+    if !scheme_ok || host.is_empty() || host.starts_with('/') {
+        p.add(at, format!("`{url}` is not an absolute http(s) URL"));
+    }
 }
 
 fn check_actions(actions: &[ActionSpec], p: &mut Problems) {

@@ -178,3 +178,99 @@ fn every_problem_is_reported_at_once() {
         "{paths:?}"
     );
 }
+
+const APPROVAL: &str =
+    "approval: { reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }";
+
+fn with_notify(channels: &str) -> String {
+    VALID.replace(
+        APPROVAL,
+        &format!(
+            "approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject, notify: {channels} }}"
+        ),
+    )
+}
+
+#[test]
+fn notify_channels_load_in_order() {
+    let yaml = with_notify(
+        "[email, {slack: {webhook_secret: demo/slack}}, {webhook: {url: 'https://hooks.example.com/approvals', secret: demo/notify}}]",
+    );
+    let w = Workflow::from_yaml(FILE, &yaml).expect("valid");
+    let kinds: Vec<&str> = w
+        .spec
+        .approval
+        .unwrap()
+        .notify
+        .iter()
+        .map(|c| c.kind())
+        .collect();
+    assert_eq!(kinds, ["email", "slack", "webhook"]);
+}
+
+#[test]
+fn notify_channel_mistakes_name_the_channel() {
+    assert_reported(
+        &with_notify("[{slack: {webhook_secret: ' '}}]"),
+        "approval.notify[0].slack.webhook_secret",
+        "missing secret name",
+    );
+    assert_reported(
+        &with_notify("[email, {webhook: {url: 'hooks.example.com/x', secret: demo/notify}}]"),
+        "approval.notify[1].webhook.url",
+        "not an absolute http(s) URL",
+    );
+    assert_reported(
+        &with_notify("[email, email]"),
+        "approval.notify[1]",
+        "listed twice",
+    );
+}
+
+#[test]
+fn unknown_notify_channel_or_key_is_an_error() {
+    assert_reported(
+        &with_notify("[email, pager]"),
+        "approval.notify[1]",
+        "unknown channel `pager`",
+    );
+    assert_reported(
+        &with_notify("[{slack: {webhook_secret: x, channel: y}}]"),
+        "approval.notify[0]",
+        "unknown field `channel`",
+    );
+    assert_reported(
+        &with_notify("[{webhook: {url: 'https://h.example.com/x'}}]"),
+        "approval.notify[0]",
+        "missing field `secret`",
+    );
+}
+
+#[test]
+fn notify_channels_serialise_as_written() {
+    let yaml = with_notify(
+        "[email, {slack: {webhook_secret: demo/slack}}, {webhook: {url: 'https://h.example.com/x', secret: demo/notify}}]",
+    );
+    let w = Workflow::from_yaml(FILE, &yaml).expect("valid");
+    let json = serde_json::to_value(&w.spec.approval.unwrap().notify).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!(["email", {"slack": {"webhook_secret": "demo/slack"}}, {"webhook": {"url": "https://h.example.com/x", "secret": "demo/notify"}}])
+    );
+}
+
+#[test]
+fn a_reminder_must_come_before_the_timeout() {
+    let yaml = VALID.replace(
+        APPROVAL,
+        "approval: { reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject, remind_before_seconds: 60 }",
+    );
+    assert_reported(
+        &yaml,
+        "approval.remind_before_seconds",
+        "between 1 and the timeout",
+    );
+    let ok = yaml.replace("remind_before_seconds: 60", "remind_before_seconds: 30");
+    let w = Workflow::from_yaml(FILE, &ok).expect("valid");
+    assert_eq!(w.spec.approval.unwrap().remind_before_seconds, Some(30));
+}
