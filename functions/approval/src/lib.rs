@@ -16,6 +16,7 @@ pub async fn handle(
             run_id, workflow, ..
         }
         | ApprovalTask::Timeout { run_id, workflow } => (run_id.to_string(), workflow.clone()),
+        ApprovalTask::RemindDue {} => (String::new(), String::new()),
     };
     let span = tracing::info_span!("stage", stage = "approval", %run_id, %workflow);
     Ok(stage.handle(&task).instrument(span).await?)

@@ -2,9 +2,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::ses::{SesMailer, SesNotifier};
+use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::approval::ApprovalStage;
 use lambda_runtime::{service_fn, Error};
@@ -14,16 +16,26 @@ async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let config = lambda::aws_config().await;
     let mailer = Arc::new(SesMailer::from_env(&config)?);
+    let catalog = handoff_workflows::shared();
+    let secrets = Arc::new(SecretsManager::from_config(
+        &config,
+        env("HANDOFF_SECRET_PREFIX")?,
+        Duration::from_secs(300),
+    ));
+    let clock = Arc::new(SystemClock);
+    let notifier = ChannelNotifier {
+        catalog: catalog.clone(),
+        email: Arc::new(SesNotifier::new(mailer)),
+        sink: Arc::new(HttpActionSink::new(None)?),
+        secrets: secrets.clone(),
+        clock: clock.clone(),
+    };
     let stage = ApprovalStage {
-        catalog: handoff_workflows::shared(),
+        catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        notifier: Arc::new(SesNotifier::new(mailer)),
-        secrets: Arc::new(SecretsManager::from_config(
-            &config,
-            env("HANDOFF_SECRET_PREFIX")?,
-            Duration::from_secs(300),
-        )),
-        clock: Arc::new(SystemClock),
+        notifier: Arc::new(notifier),
+        secrets,
+        clock,
         link_secret: env("HANDOFF_LINK_SECRET")?,
         public_url: env("HANDOFF_PUBLIC_URL")?,
     };

@@ -103,17 +103,19 @@ impl Notifier for SesNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use handoff_core::domain::RunId;
+    use handoff_core::domain::{ApprovalId, RunId};
 
     #[test]
     fn notification_body_ends_with_the_reviewers_link() {
         let text = notification_text(&Notification {
             run_id: RunId("run-1".into()),
+            approval_id: ApprovalId("a1".into()),
             workflow: "support-triage".into(),
             reviewer: "ana@example.com".into(),
             subject: "Approval needed".into(),
             text: "Refund of 120 EUR\n".into(),
             link: "https://x.example/approvals/abc?sig=1".into(),
+            reminder: false,
         });
         assert!(text.starts_with(
             "Refund of 120 EUR\n\nReview and decide: https://x.example/approvals/abc?sig=1\n"

@@ -903,3 +903,65 @@ fn links_expire_before_the_state_machine_times_out() {
     assert_eq!(link_lifetime(300), 270);
     assert!(link_lifetime(5) <= 5);
 }
+
+#[tokio::test]
+async fn unanswered_reviewers_are_reminded_once_before_expiry() {
+    let yaml = include_str!("../../../workflows/invoice-approval.yaml").replace(
+        "  on_timeout: reject\n",
+        "  on_timeout: reject\n  remind_before_seconds: 3600\n",
+    );
+    let mut catalog = handoff_workflows::catalog().clone();
+    catalog.insert(Workflow::from_yaml("invoice-approval.yaml", &yaml).unwrap());
+    let bed = Bed::with_catalog(catalog);
+    let run = bed.run(INVOICE, "s@vendor.example", "s", "t").await;
+    bed.request(&run, INVOICE, false, "tok-remind").await;
+    let voted = bed
+        .callback()
+        .handle(&request(
+            "POST",
+            &bed.link_for(CONTROLLER),
+            "verdict=approve",
+        ))
+        .await;
+    assert_eq!(voted.status, 202);
+    let links_before: Vec<String> = [CFO, AP_LEAD].iter().map(|r| bed.link_for(r)).collect();
+    let sent_before = bed.notifier.sent.lock().unwrap().len();
+
+    assert_eq!(bed.stage().remind_due().await.unwrap(), 0, "not due yet");
+    let approval = bed.approval(&run).await;
+    let until_due = (approval.expires_at - bed.clock.now()).num_seconds() - 3600;
+    bed.clock.advance(until_due - 1);
+    assert_eq!(
+        bed.stage().remind_due().await.unwrap(),
+        0,
+        "one second early"
+    );
+    bed.clock.advance(1);
+    assert_eq!(bed.stage().remind_due().await.unwrap(), 1);
+
+    let reminders: Vec<Notification> = bed.notifier.sent.lock().unwrap()[sent_before..].to_vec();
+    let to: Vec<&str> = reminders.iter().map(|n| n.reviewer.as_str()).collect();
+    assert_eq!(to, [CFO, AP_LEAD], "only those who have not answered");
+    for (n, link) in reminders.iter().zip(&links_before) {
+        assert!(n.subject.starts_with("Reminder: "), "{}", n.subject);
+        assert_eq!(&n.link, link, "the same link, still valid");
+    }
+    assert_eq!(
+        bed.stage().remind_due().await.unwrap(),
+        0,
+        "once per approval"
+    );
+    let trail = bed.store.trail(&run).await.unwrap();
+    let reminded = trail
+        .iter()
+        .find(|e| e.kind == "approval.reminded")
+        .unwrap();
+    assert_eq!(reminded.detail["reminded"], json!([CFO, AP_LEAD]));
+
+    bed.clock.advance(3600);
+    assert_eq!(
+        bed.stage().remind_due().await.unwrap(),
+        0,
+        "not after expiry"
+    );
+}

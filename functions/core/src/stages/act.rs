@@ -132,14 +132,7 @@ impl Act {
             Connector::Webhook { url, secret, body } => {
                 let body = render::render(&at("body"), body, data)?;
                 let secret = self.secrets.get(secret).await?;
-                let timestamp = self.clock.now().timestamp();
-                let signed = format!("{timestamp}.{body}");
-                headers.insert("content-type".into(), "application/json".into());
-                headers.insert("x-handoff-timestamp".into(), timestamp.to_string());
-                headers.insert(
-                    "x-handoff-signature".into(),
-                    format!("v1={}", hmac_hex(&secret.current, signed.as_bytes())),
-                );
+                sign_outbound(&mut headers, &secret, self.clock.now().timestamp(), &body);
                 (
                     "POST".to_string(),
                     render::render(&at("url"), url, data)?,
@@ -196,6 +189,24 @@ impl Act {
             subject,
         })
     }
+}
+
+/// Signs an outbound JSON body the way every handoff webhook is signed:
+/// `x-handoff-signature: v1=HMAC-SHA256(secret, "{timestamp}.{body}")` beside
+/// `x-handoff-timestamp`, so receivers can refuse replays.
+pub fn sign_outbound(
+    headers: &mut BTreeMap<String, String>,
+    secret: &Secret,
+    timestamp: i64,
+    body: &str,
+) {
+    let signed = format!("{timestamp}.{body}");
+    headers.insert("content-type".into(), "application/json".into());
+    headers.insert("x-handoff-timestamp".into(), timestamp.to_string());
+    headers.insert(
+        "x-handoff-signature".into(),
+        format!("v1={}", hmac_hex(&secret.current, signed.as_bytes())),
+    );
 }
 
 /// A reviewer may have edited the draft or the extracted fields on the

@@ -34,6 +34,8 @@ pub enum ApprovalTask {
         run_id: RunId,
         workflow: String,
     },
+    /// From a schedule: remind reviewers whose links expire soon.
+    RemindDue {},
 }
 
 /// Who answers for an automatic approval, in the outcome and the audit.
@@ -64,6 +66,7 @@ impl ApprovalStage {
                     .await
             }
             ApprovalTask::Timeout { run_id, workflow } => self.timeout(run_id, workflow).await,
+            ApprovalTask::RemindDue {} => Ok(json!({ "reminded": self.remind_due().await? })),
         }
     }
 
@@ -253,6 +256,100 @@ impl ApprovalStage {
     }
 }
 
+impl ApprovalStage {
+    /// Reminds the reviewers who have not answered, once per approval, when
+    /// its links expire within the spec's `remind_before_seconds`. The local
+    /// runtime calls this on a timer; in AWS a schedule invokes it.
+    pub async fn remind_due(&self) -> Result<usize, StageError> {
+        let mut reminded = 0;
+        let mut cursor = None;
+        loop {
+            let page = self.store.pending_approvals(100, cursor).await?;
+            for approval in &page.items {
+                if self.remind(approval).await? {
+                    reminded += 1;
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(reminded),
+            }
+        }
+    }
+
+    async fn remind(&self, approval: &Approval) -> Result<bool, StageError> {
+        let Some(before) = self
+            .catalog
+            .get(&approval.workflow)
+            .and_then(|w| w.spec.approval.as_ref())
+            .and_then(|spec| spec.remind_before_seconds)
+        else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let due = approval.expires_at - Duration::seconds(i64::try_from(before).unwrap_or(0));
+        if now < due || now >= approval.expires_at {
+            return Ok(false);
+        }
+        let run_id = &approval.run_id;
+        let already = self.store.trail(run_id).await?.iter().any(|e| {
+            e.kind == "approval.reminded" && e.detail["approval_id"] == json!(approval.id)
+        });
+        if already {
+            return Ok(false);
+        }
+        let secret = self.secrets.get(&self.link_secret).await?;
+        let ai = self
+            .store
+            .get_slot(run_id, &Slot::Ai)
+            .await?
+            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
+        let event = self.store.get_event(run_id).await?;
+        let expires = approval.expires_at.timestamp();
+        let mut notified = Vec::new();
+        let mut failed = Vec::new();
+        for reviewer in approval
+            .reviewers
+            .iter()
+            .filter(|r| approval.vote_of(r).is_none())
+        {
+            let link =
+                links::approval_link(&self.public_url, &secret, &approval.id, reviewer, expires);
+            let mut n = notification(approval, ai.as_ref(), event.as_ref(), reviewer, link);
+            n.reminder = true;
+            n.subject = format!("Reminder: {}", n.subject);
+            n.text = format!(
+                "Reminder: your answer is still needed; the link expires {}.\n{}",
+                approval.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                n.text
+            );
+            match self.notifier.notify(&n).await {
+                Ok(()) => notified.push(reviewer.clone()),
+                Err(e) => {
+                    warn!(run_id = %run_id, error = %e, "reviewer not reminded");
+                    failed.push(reviewer.clone());
+                }
+            }
+        }
+        audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Approval,
+            "approval.reminded",
+            json!({
+                "approval_id": approval.id,
+                "reminded": notified,
+                "not_reminded": failed,
+                "expires_at": approval.expires_at,
+            }),
+        )
+        .await?;
+        info!(run_id = %run_id, approval_id = %approval.id, "reviewers reminded");
+        Ok(true)
+    }
+}
+
 fn rejected_by_timeout() -> ApprovalOutcome {
     ApprovalOutcome {
         decision: "rejected".into(),
@@ -364,6 +461,7 @@ fn notification(
     ));
     Notification {
         run_id: approval.run_id.clone(),
+        approval_id: approval.id.clone(),
         workflow: approval.workflow.clone(),
         reviewer: reviewer.to_string(),
         subject: format!(
@@ -372,6 +470,7 @@ fn notification(
         ),
         text,
         link,
+        reminder: false,
     }
 }
 
