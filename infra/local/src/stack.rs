@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use handoff_core::model::EmbeddedModel;
+use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, SystemClock};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
@@ -83,6 +84,8 @@ pub struct Stack {
     pub read_api: ReadApi,
     pub starter: Arc<Starter>,
     pub clock: Arc<dyn Clock>,
+    /// Sends the reminders specs ask for (`remind_before_seconds`).
+    pub reminders: Arc<ApprovalStage>,
     wake: Arc<Notify>,
 }
 
@@ -132,6 +135,9 @@ impl Stack {
                     names.push(secret.clone());
                 }
             }
+            for channel in wf.spec.approval.iter().flat_map(|a| &a.notify) {
+                names.extend(channel.secret().map(str::to_string));
+            }
         }
         names.sort();
         names.dedup();
@@ -140,16 +146,24 @@ impl Stack {
         let outbox: Arc<dyn Outbox> = store.clone();
         let queue: Arc<dyn IntakeQueue> = store.clone();
         let log: Arc<dyn ExecutionLog> = store.clone();
-        let notifier = Arc::new(ConsoleNotifier {
-            outbox: outbox.clone(),
-            clock: clock.clone(),
-            quiet,
-        });
         let sink = Arc::new(LocalActionSink {
             outbox: outbox.clone(),
             clock: clock.clone(),
             delivery,
             attempts: 3,
+        });
+        // E-mail is the console and the outbox; Slack and webhook
+        // notifications go out (or are recorded) like actions.
+        let notifier = Arc::new(ChannelNotifier {
+            catalog: catalog.clone(),
+            email: Arc::new(ConsoleNotifier {
+                outbox: outbox.clone(),
+                clock: clock.clone(),
+                quiet,
+            }),
+            sink: sink.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
         });
         let model = Arc::new(EmbeddedModel::new());
 
@@ -177,6 +191,16 @@ impl Stack {
         let machine = StateMachine::from_json(&definition)
             .map_err(|e| anyhow!("{}: {e}", template.state_machine.definition_uri))?;
 
+        let approval_stage = || ApprovalStage {
+            catalog: catalog.clone(),
+            store: store.clone(),
+            notifier: notifier.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            link_secret: link_secret.clone(),
+            public_url: public_url.trim_end_matches('/').to_string(),
+        };
+        let reminders = Arc::new(approval_stage());
         let stages = TaskStages {
             context: ContextStage {
                 catalog: catalog.clone(),
@@ -194,15 +218,7 @@ impl Stack {
                 store: store.clone(),
                 clock: clock.clone(),
             },
-            approval: ApprovalStage {
-                catalog: catalog.clone(),
-                store: store.clone(),
-                notifier,
-                secrets: secrets.clone(),
-                clock: clock.clone(),
-                link_secret: link_secret.clone(),
-                public_url: public_url.trim_end_matches('/').to_string(),
-            },
+            approval: approval_stage(),
             act: Act {
                 catalog: catalog.clone(),
                 store: store.clone(),
@@ -268,6 +284,7 @@ impl Stack {
             host,
             secrets,
             clock,
+            reminders,
             wake,
         }))
     }
@@ -287,6 +304,27 @@ impl Stack {
             self.wake.clone(),
             self.clock.clone(),
         ));
+        let reminding = self.catalog.names().any(|name| {
+            self.catalog
+                .get(name)
+                .and_then(|w| w.spec.approval.as_ref())
+                .is_some_and(|a| a.remind_before_seconds.is_some())
+        });
+        if reminding {
+            tokio::spawn(reminder_loop(self.reminders.clone()));
+        }
         Ok(resumed)
+    }
+}
+
+/// The local stand-in for a schedule: looks for due reminders every second.
+/// What was sent is in the audit trail, so a restart sends nothing twice.
+async fn reminder_loop(stage: Arc<ApprovalStage>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Err(e) = stage.remind_due().await {
+            tracing::warn!(error = %e, "reminders not sent");
+        }
     }
 }

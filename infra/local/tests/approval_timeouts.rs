@@ -1,0 +1,306 @@
+//! Each on-timeout policy through the real `handoff` binary: support-triage
+//! with a two-second approval nobody answers ends as its policy says
+//! (approve-default acts, escalate sends fresh links to the escalation
+//! reviewers with their own timeout, which reject when they too stay silent),
+//! with an `approval.timed_out` audit entry naming the policy and outcome.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use handoff_local::client::Client;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+const ESCALATION_REVIEWER: &str = "head-of-support@support.example.com";
+
+/// The seed specs with support-triage's approval section replaced.
+fn specs_with_policy(tag: &str, on_timeout: &str, escalation_timeout: u64) -> PathBuf {
+    specs_with(tag, 2, on_timeout, escalation_timeout, "")
+}
+
+fn specs_with(
+    tag: &str,
+    timeout: u64,
+    on_timeout: &str,
+    escalation_timeout: u64,
+    extra: &str,
+) -> PathBuf {
+    let specs = temp_dir(tag);
+    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "support-triage.yaml" {
+            for (from, to) in [
+                (
+                    "timeout_seconds: 14400",
+                    format!("timeout_seconds: {timeout}"),
+                ),
+                (
+                    "on_timeout: escalate",
+                    format!("on_timeout: {on_timeout}{extra}"),
+                ),
+                (
+                    "escalation_timeout_seconds: 7200",
+                    format!("escalation_timeout_seconds: {escalation_timeout}"),
+                ),
+            ] {
+                assert!(text.contains(from), "support-triage.yaml has `{from}`");
+                text = text.replace(from, &to);
+            }
+        }
+        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
+    }
+    specs
+}
+
+struct Waiting {
+    _up: Up,
+    receiver: Receiver,
+    client: Client,
+    run_id: String,
+}
+
+/// A support-triage run under `specs`, waiting for its first approval.
+async fn waiting_run(tag: &str, specs: PathBuf) -> Waiting {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir(tag);
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    options.workflows = Some(specs);
+    let up = Up::start(&options);
+    let client = up.client();
+    let (status, body) = client
+        .webhook(
+            "support-triage",
+            &sample("support-triage"),
+            Some(&format!("e2e-{tag}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    let status = client
+        .wait_for(&run_id, WAIT, |s| !matches!(s, "" | "RECEIVED" | "RUNNING"))
+        .await
+        .unwrap();
+    assert_eq!(status, "AWAITING_APPROVAL");
+    Waiting {
+        _up: up,
+        receiver,
+        client,
+        run_id,
+    }
+}
+
+async fn final_status(w: &Waiting) -> String {
+    w.client
+        .wait_for(&w.run_id, WAIT, |s| {
+            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+        })
+        .await
+        .unwrap()
+}
+
+fn events<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
+    run["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+/// `(reviewer, link)` per notification of the run, oldest first.
+async fn notifications(w: &Waiting) -> Vec<(String, String)> {
+    let (status, body) = w.client.get_json("/outbox").await.unwrap();
+    assert_eq!(status, 200);
+    let mut out: Vec<(String, String)> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["run_id"] == w.run_id.as_str() && e["kind"] == "notification")
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap().to_string(),
+                e["link"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+fn approval_id(link: &str) -> &str {
+    link.split("/approvals/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_default_acts_when_nobody_answers() {
+    let w = waiting_run(
+        "timeout-approve",
+        specs_with_policy("specs-approve", "approve", 2),
+    )
+    .await;
+    assert_eq!(final_status(&w).await, "COMPLETED");
+    let run = w.client.run(&w.run_id).await.unwrap();
+    let timed_out = events(&run, "approval.timed_out");
+    assert_eq!(timed_out.len(), 1, "{run}");
+    assert_eq!(timed_out[0]["detail"]["policy"], "approve");
+    assert_eq!(timed_out[0]["detail"]["decision"], "approved");
+    assert!(
+        !events(&run, "action.performed").is_empty(),
+        "approved by policy, so it acts"
+    );
+    assert!(
+        !w.receiver.for_run(&w.run_id).is_empty(),
+        "the reply reached the receiver"
+    );
+    assert!(events(&run, "approval.vote").is_empty(), "no person voted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_policy_ends_rejected_without_acting() {
+    let w = waiting_run(
+        "timeout-reject",
+        specs_with_policy("specs-reject", "reject", 2),
+    )
+    .await;
+    assert_eq!(final_status(&w).await, "REJECTED");
+    let run = w.client.run(&w.run_id).await.unwrap();
+    let timed_out = events(&run, "approval.timed_out");
+    assert_eq!(timed_out.len(), 1, "{run}");
+    assert_eq!(timed_out[0]["detail"]["policy"], "reject");
+    assert_eq!(timed_out[0]["detail"]["decision"], "rejected");
+    assert!(events(&run, "action.performed").is_empty());
+    assert!(w.receiver.for_run(&w.run_id).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_sends_fresh_links_that_can_approve() {
+    let w = waiting_run(
+        "timeout-escalate",
+        specs_with_policy("specs-escalate", "escalate", 30),
+    )
+    .await;
+    let first = notifications(&w).await;
+    assert_eq!(first.len(), 2, "the two first reviewers: {first:?}");
+
+    // After the first timeout the run keeps waiting, for the escalation reviewer.
+    let start = std::time::Instant::now();
+    let escalated = loop {
+        let all = notifications(&w).await;
+        if let Some(n) = all.iter().find(|(r, _)| r == ESCALATION_REVIEWER) {
+            break n.clone();
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "no escalation notification: {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        w.client.run_status(&w.run_id).await.unwrap(),
+        "AWAITING_APPROVAL"
+    );
+    assert_ne!(
+        approval_id(&escalated.1),
+        approval_id(&first[0].1),
+        "a fresh approval"
+    );
+    assert_eq!(
+        notifications(&w).await.len(),
+        3,
+        "only the escalation reviewer is notified again"
+    );
+
+    // The first reviewers' links are closed; the escalation link decides.
+    let (late, _) = handoff_local::client::decide(&first[0].1, "approve", "late")
+        .await
+        .unwrap();
+    assert!(
+        late == 410 || late == 409,
+        "an old link after escalation: {late}"
+    );
+    let (status, body) = handoff_local::client::decide(&escalated.1, "approve", "escalated ok")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(final_status(&w).await, "COMPLETED");
+
+    let run = w.client.run(&w.run_id).await.unwrap();
+    let timed_out = events(&run, "approval.timed_out");
+    assert_eq!(timed_out.len(), 1, "{run}");
+    assert_eq!(timed_out[0]["detail"]["policy"], "escalate");
+    assert_eq!(timed_out[0]["detail"]["decision"], "escalate");
+    assert_eq!(timed_out[0]["detail"]["timeout_seconds"], 30);
+    let requested = events(&run, "approval.requested");
+    assert_eq!(requested.len(), 2);
+    assert_eq!(requested[1]["detail"]["escalation"], true);
+    assert_eq!(
+        requested[1]["detail"]["reviewers"],
+        serde_json::json!([ESCALATION_REVIEWER])
+    );
+    let decided = events(&run, "approval.decided");
+    assert_eq!(
+        decided[0]["detail"]["reviewers"],
+        serde_json::json!([ESCALATION_REVIEWER])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_escalation_is_rejected() {
+    let w = waiting_run(
+        "timeout-escalate-silent",
+        specs_with_policy("specs-escalate-silent", "escalate", 2),
+    )
+    .await;
+    assert_eq!(final_status(&w).await, "REJECTED");
+    let run = w.client.run(&w.run_id).await.unwrap();
+    let timed_out = events(&run, "approval.timed_out");
+    assert_eq!(timed_out.len(), 2, "{run}");
+    assert_eq!(timed_out[0]["detail"]["decision"], "escalate");
+    assert_eq!(timed_out[1]["detail"]["escalation"], true);
+    assert_eq!(timed_out[1]["detail"]["decision"], "rejected");
+    assert!(w.receiver.for_run(&w.run_id).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_reviewers_are_reminded_before_the_timeout() {
+    let specs = specs_with(
+        "specs-remind",
+        5,
+        "reject",
+        5,
+        "\n  remind_before_seconds: 3",
+    );
+    let w = waiting_run("remind", specs).await;
+    assert_eq!(final_status(&w).await, "REJECTED");
+    let (_, body) = w.client.get_json("/outbox").await.unwrap();
+    let subjects: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["run_id"] == w.run_id.as_str() && e["kind"] == "notification")
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    let reminders = subjects
+        .iter()
+        .filter(|s| s.starts_with("Reminder: "))
+        .count();
+    assert_eq!(reminders, 2, "one reminder per reviewer: {subjects:?}");
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    let run = w.client.run(&w.run_id).await.unwrap();
+    let reminded = events(&run, "approval.reminded");
+    assert_eq!(reminded.len(), 1, "{run}");
+    assert_eq!(
+        reminded[0]["detail"]["reminded"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(events(&run, "approval.timed_out").len(), 1);
+}
