@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use handoff_aws::http_fetch::HttpFetcher;
 use handoff_core::model::EmbeddedModel;
 use handoff_core::ports::{Clock, SystemClock};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
 };
-use handoff_spec::{Catalog, Connector};
+use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec};
 use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
@@ -30,6 +31,8 @@ pub struct Options {
     pub delivery: Delivery,
     /// Do not print notifications (the store still records them).
     pub quiet: bool,
+    /// Render and record every action, send none (`handoff up --dry-run`).
+    pub dry_run: bool,
 }
 
 impl Options {
@@ -40,6 +43,7 @@ impl Options {
             catalog: handoff_workflows::shared(),
             delivery: Delivery::Record,
             quiet: false,
+            dry_run: false,
         }
     }
 }
@@ -95,6 +99,7 @@ impl Stack {
             catalog,
             delivery,
             quiet,
+            dry_run,
         } = options;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -130,6 +135,14 @@ impl Stack {
             for action in &wf.spec.actions {
                 if let Connector::Webhook { secret, .. } = &action.connector {
                     names.push(secret.clone());
+                }
+            }
+            for lookup in &wf.spec.context.lookups {
+                if let LookupSpec::Http(HttpLookup {
+                    auth: Some(auth), ..
+                }) = lookup
+                {
+                    names.push(auth.secret.clone());
                 }
             }
         }
@@ -181,6 +194,10 @@ impl Stack {
             context: ContextStage {
                 catalog: catalog.clone(),
                 store: store.clone(),
+                fetcher: Arc::new(
+                    HttpFetcher::new().map_err(|e| anyhow!("building the HTTP client: {e}"))?,
+                ),
+                secrets: secrets.clone(),
                 clock: clock.clone(),
             },
             reason: Reason {
@@ -209,6 +226,7 @@ impl Stack {
                 sink,
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                dry_run,
             },
             finalize: Finalize {
                 store: store.clone(),

@@ -14,6 +14,7 @@ use handoff_core::ports::Runs;
 use handoff_local::adapters::Delivery;
 use handoff_local::client::{self, Client};
 use handoff_local::pages::{self, run_view, RunView};
+use handoff_local::redrive::Redriven;
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::stack::{catalog_from_dir, Options, Stack};
 use handoff_local::template::Template;
@@ -36,6 +37,10 @@ pub struct StackArgs {
     /// Deliver actions to this base URL (keeping each action's path).
     #[arg(long, value_name = "URL")]
     pub actions_to: Option<String>,
+    /// Render and record every action in the audit trail, send none
+    /// (what `dry_run: true` in a spec does for one workflow).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl StackArgs {
@@ -54,6 +59,7 @@ impl StackArgs {
             (None, false) => Delivery::Record,
         };
         options.quiet = quiet;
+        options.dry_run = self.dry_run;
         Ok(options)
     }
 }
@@ -99,6 +105,14 @@ pub struct RunsArgs {
     pub limit: usize,
     #[arg(long, default_value = ".handoff")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The failed run.
+    pub run_id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 #[derive(Debug, Args)]
@@ -476,6 +490,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             );
         }
         Ok(if status == "FAILED" { 1 } else { 0 })
+    })
+}
+
+pub fn redrive(args: RedriveArgs) -> anyhow::Result<i32> {
+    init_logs();
+    let options = args.stack.options(true)?;
+    runtime()?.block_on(async move {
+        let (stack, _, _server, _) = serve(options, 0).await?;
+        let run_id = RunId(args.run_id.clone());
+        let status = match handoff_local::redrive::redrive(&stack, &run_id).await? {
+            Redriven::Act(status) => status,
+            Redriven::Execution(name) => {
+                println!("started execution {name}");
+                let started = Instant::now();
+                loop {
+                    let status = stack
+                        .store
+                        .get_run(&run_id)
+                        .await?
+                        .map_or(RunStatus::Failed, |r| r.status);
+                    if status.is_final()
+                        || status == RunStatus::AwaitingApproval
+                        || started.elapsed() > Duration::from_secs(60)
+                    {
+                        break status;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        println!("{run_id}: {}", status.as_str());
+        Ok(if status == RunStatus::Failed { 1 } else { 0 })
     })
 }
 
