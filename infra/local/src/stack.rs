@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use handoff_aws::http_fetch::HttpFetcher;
+use handoff_aws::http_sink::HttpActionSink;
 use handoff_core::model::EmbeddedModel;
 use handoff_core::ports::{Clock, SystemClock};
 use handoff_core::stages::{
@@ -162,7 +163,8 @@ impl Stack {
             outbox: outbox.clone(),
             clock: clock.clone(),
             delivery,
-            attempts: 3,
+            transport: HttpActionSink::new(None)
+                .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
         });
         let model = Arc::new(EmbeddedModel::new());
 

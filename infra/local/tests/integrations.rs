@@ -20,17 +20,12 @@ fn audit_kinds(run: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Approves through the reviewer links once the outbox lists them (the
-/// status may say AWAITING_APPROVAL a moment before the links are out).
 async fn approve(client: &handoff_local::client::Client, run_id: &str) {
-    let until = std::time::Instant::now() + WAIT;
-    while client.decide_all(run_id, "approve").await.unwrap() == 0 {
-        assert!(
-            std::time::Instant::now() < until,
-            "no approval link for {run_id}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let answered = client
+        .decide_when_notified(run_id, "approve", WAIT)
+        .await
+        .unwrap();
+    assert!(answered > 0, "no approval link for {run_id}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,7 @@ pub struct StackArgs {
     /// Load workflow specs from this directory instead of the built-in ones.
     #[arg(long)]
     pub workflows: Option<PathBuf>,
-    /// Deliver actions to the URLs the workflows name (plain HTTP only).
+    /// Deliver actions to the URLs the workflows name.
     #[arg(long)]
     pub deliver: bool,
     /// Deliver actions to this base URL (keeping each action's path).
@@ -214,7 +214,9 @@ async fn run_remote(
         })
         .await?;
     if let (true, Some(v)) = (status == "AWAITING_APPROVAL", verdict) {
-        client.decide_all(&run_id, v).await?;
+        client
+            .decide_when_notified(&run_id, v, Duration::from_secs(10))
+            .await?;
         status = client
             .wait_for(&run_id, Duration::from_secs(60), is_final)
             .await?;
@@ -358,7 +360,9 @@ async fn play_demo(client: &Client, approve: bool) -> anyhow::Result<()> {
             })
             .await?;
         let status = if status == "AWAITING_APPROVAL" && approve {
-            let n = client.decide_all(run_id, "approve").await?;
+            let n = client
+                .decide_when_notified(run_id, "approve", Duration::from_secs(10))
+                .await?;
             println!("approved {workflow:<20}   run {run_id} ({n} reviewer link(s) POSTed)");
             client
                 .wait_for(run_id, Duration::from_secs(30), is_final)
@@ -451,7 +455,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             .await?;
         if status == "AWAITING_APPROVAL" {
             if let Some(v) = verdict {
-                client.decide_all(&run_id, v).await?;
+                client
+                    .decide_when_notified(&run_id, v, Duration::from_secs(10))
+                    .await?;
                 status = client
                     .wait_for(&run_id, Duration::from_secs(60), is_final)
                     .await?;
@@ -617,6 +623,8 @@ fn print_view(view: &RunView) {
             a["name"].as_str().unwrap_or("?"),
             if a["succeeded"] == true {
                 "ok"
+            } else if a["dry_run"] == true {
+                "dry run, not sent"
             } else {
                 "failed"
             }
