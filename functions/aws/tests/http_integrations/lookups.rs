@@ -187,6 +187,16 @@ async fn budget_overflow_is_truncated_and_audited() {
     assert_eq!(total["limit"], 3000);
     let finished = &audit_of(&h, &run, "context.finished").await[0];
     assert_eq!(finished["bytes"].as_u64().unwrap() as usize, size(&stored));
+
+    // What the run store keeps for a retry is already cut to the lookup's budget.
+    let cached = h
+        .store
+        .get_slot(&run.run_id, &Slot::Lookup("big".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(size(&cached["value"]) <= 4000);
+    assert!(cached["bytes"].as_u64().unwrap() > 20_000);
 }
 
 #[tokio::test]

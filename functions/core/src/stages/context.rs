@@ -36,6 +36,7 @@ impl ContextStage {
             "event": event.fields,
         });
 
+        let total = workflow.spec.context.budget_bytes();
         let mut context = Map::new();
         let mut failed = Vec::new();
         let mut cached = Vec::new();
@@ -57,6 +58,12 @@ impl ContextStage {
                         .unwrap_or(Value::Null)
                 }
                 LookupSpec::Http(http) => {
+                    // Cut before it is stored: to its own budget, else to the
+                    // total it could never exceed in the context anyway.
+                    let (limit, budget_name) = match http.max_bytes {
+                        Some(own) => (own, "lookup"),
+                        None => (total, "total"),
+                    };
                     let outcome = lookup_http::fetch(
                         self.store.as_ref(),
                         self.fetcher.as_ref(),
@@ -64,12 +71,20 @@ impl ContextStage {
                         run_id,
                         http,
                         &url_data,
+                        limit,
                     )
                     .await?;
                     match outcome {
                         Ok(found) => {
                             if found.cached {
                                 cached.push(http.name.clone());
+                            }
+                            let kept = budget::size(&found.value);
+                            if found.original_bytes > kept {
+                                truncated.push(json!({
+                                    "lookup": http.name, "budget": budget_name, "limit": limit,
+                                    "from_bytes": found.original_bytes, "to_bytes": kept,
+                                }));
                             }
                             found.value
                         }
@@ -106,7 +121,6 @@ impl ContextStage {
             }
             context.insert(lookup.name().to_string(), value);
         }
-        let total = workflow.spec.context.budget_bytes();
         for (name, from, to) in budget::fit_total(&mut context, total) {
             truncated.push(json!({
                 "lookup": name, "budget": "total", "limit": total,

@@ -12,20 +12,24 @@ use handoff_spec::HttpLookup;
 
 use crate::domain::RunId;
 use crate::ports::*;
-use crate::stages::{render, StageError};
+use crate::stages::{budget, render, StageError};
 
 /// The most a lookup's response may be before mapping; its own budget then
 /// applies to what the mapping keeps.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 pub struct Found {
+    /// Cut down to the limit `fetch` was given.
     pub value: Value,
+    /// The mapped answer's size before the cut.
+    pub original_bytes: usize,
     /// Taken from the run's earlier attempt; no request was made.
     pub cached: bool,
 }
 
 /// `Ok(Err(reason))` is a failed lookup, for its failure policy to judge;
-/// `Err` is the run store failing.
+/// `Err` is the run store failing. The answer is cut to `limit` bytes
+/// before it is stored, so a large response never reaches the run store.
 pub async fn fetch(
     store: &dyn RunStore,
     fetcher: &dyn Fetcher,
@@ -33,21 +37,32 @@ pub async fn fetch(
     run_id: &RunId,
     lookup: &HttpLookup,
     url_data: &Value,
+    limit: usize,
 ) -> Result<Result<Found, String>, StageError> {
     let slot = Slot::Lookup(lookup.name.clone());
-    if let Some(value) = store.get_slot(run_id, &slot).await? {
+    if let Some(stored) = store.get_slot(run_id, &slot).await? {
         return Ok(Ok(Found {
-            value,
+            original_bytes: stored["bytes"].as_u64().unwrap_or_default() as usize,
+            value: stored.get("value").cloned().unwrap_or(Value::Null),
             cached: true,
         }));
     }
-    let value = match call(fetcher, secrets, lookup, url_data).await {
+    let mut value = match call(fetcher, secrets, lookup, url_data).await {
         Ok(v) => v,
         Err(reason) => return Ok(Err(reason)),
     };
-    store.put_slot(run_id, &slot, &value).await?;
+    let original_bytes = budget::size(&value);
+    budget::fit(&mut value, limit);
+    store
+        .put_slot(
+            run_id,
+            &slot,
+            &serde_json::json!({ "value": value, "bytes": original_bytes }),
+        )
+        .await?;
     Ok(Ok(Found {
         value,
+        original_bytes,
         cached: false,
     }))
 }
