@@ -25,6 +25,7 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(300),
         )),
         clock: Arc::new(SystemClock),
+        dry_run: false,
     };
     lambda_runtime::run(service_fn(|event| act::handle(&stage, event))).await
 }

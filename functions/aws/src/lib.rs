@@ -32,6 +32,8 @@ pub mod bedrock;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
 #[cfg(feature = "http")]
+pub mod http_fetch;
+#[cfg(feature = "http")]
 pub mod http_sink;
 #[cfg(feature = "secrets")]
 pub mod secrets;

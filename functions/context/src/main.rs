@@ -1,7 +1,10 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::secrets::SecretsManager;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::context::ContextStage;
 use lambda_runtime::{service_fn, Error};
@@ -13,6 +16,12 @@ async fn main() -> Result<(), Error> {
     let stage = ContextStage {
         catalog: handoff_workflows::shared(),
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
+        fetcher: Arc::new(HttpFetcher::new()?),
+        secrets: Arc::new(SecretsManager::from_config(
+            &config,
+            env("HANDOFF_SECRET_PREFIX")?,
+            Duration::from_secs(300),
+        )),
         clock: Arc::new(SystemClock),
     };
     lambda_runtime::run(service_fn(|event| context::handle(&stage, event))).await

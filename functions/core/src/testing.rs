@@ -33,6 +33,10 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub model: Arc<EmbeddedModel>,
     pub notifier: Arc<RecordingNotifier>,
+    /// HTTP context lookups; none by default (the seed workflows make none).
+    pub fetcher: Arc<dyn handoff_core::ports::Fetcher>,
+    /// `Act::dry_run`, the process-wide override.
+    pub dry_run: bool,
 }
 
 /// The approval-link secret's name in the harness, and the links' base URL.
@@ -66,6 +70,8 @@ impl Harness {
             clock: Arc::new(ManualClock::at(SIGNED_AT)),
             model: Arc::new(EmbeddedModel::new()),
             notifier: Arc::new(RecordingNotifier::default()),
+            fetcher: Arc::new(handoff_core::ports::NoFetcher),
+            dry_run: false,
         }
     }
 
@@ -91,6 +97,8 @@ impl Harness {
         ContextStage {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
+            fetcher: self.fetcher.clone(),
+            secrets: self.secrets.clone(),
             clock: self.clock.clone(),
         }
     }
@@ -119,6 +127,7 @@ impl Harness {
             sink: self.sink.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            dry_run: self.dry_run,
         }
     }
 

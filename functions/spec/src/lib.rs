@@ -10,6 +10,7 @@ mod error;
 mod load;
 mod model;
 mod rules;
+mod sample;
 mod validate;
 
 pub use catalog::{Catalog, Workflow};

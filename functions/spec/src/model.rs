@@ -21,6 +21,9 @@ pub struct WorkflowSpec {
     pub approval: Option<ApprovalSpec>,
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// Pilot mode: actions are rendered and recorded, never sent.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 // ---------------------------------------------------------------- trigger
@@ -95,6 +98,10 @@ pub struct ContextSpec {
     /// Upper bound on the serialised context of one run.
     #[serde(default = "default_context_bytes")]
     pub max_bytes: usize,
+    /// Upper bound in estimated LLM tokens (bytes / 4); the tighter of the
+    /// two budgets applies.
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
     #[serde(default)]
     pub lookups: Vec<LookupSpec>,
 }
@@ -103,7 +110,21 @@ impl Default for ContextSpec {
     fn default() -> Self {
         Self {
             max_bytes: default_context_bytes(),
+            max_tokens: None,
             lookups: Vec::new(),
+        }
+    }
+}
+
+/// Bytes per token, the usual estimate for English text and JSON.
+pub const BYTES_PER_TOKEN: usize = 4;
+
+impl ContextSpec {
+    /// The total budget in bytes: `max_bytes`, or less if `max_tokens` says so.
+    pub fn budget_bytes(&self) -> usize {
+        match self.max_tokens {
+            Some(tokens) => self.max_bytes.min(tokens.saturating_mul(BYTES_PER_TOKEN)),
+            None => self.max_bytes,
         }
     }
 }
@@ -120,6 +141,8 @@ pub enum LookupSpec {
         name: String,
         #[serde(default = "default_prior_runs")]
         limit: usize,
+        #[serde(default)]
+        max_bytes: Option<usize>,
     },
     /// A table shipped with the workflow, keyed by a canonical field.
     Static {
@@ -128,13 +151,79 @@ pub enum LookupSpec {
         table: BTreeMap<String, serde_json::Value>,
         #[serde(default)]
         default: Option<serde_json::Value>,
+        #[serde(default)]
+        max_bytes: Option<usize>,
     },
+    /// An HTTP GET to another system (a CRM, a billing API).
+    Http(HttpLookup),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpLookup {
+    pub name: String,
+    /// A minijinja template over `event` (the canonical fields) and `run`.
+    pub url: String,
+    #[serde(default)]
+    pub auth: Option<LookupAuth>,
+    #[serde(default = "default_lookup_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Context field → JSONPath into the JSON response. Empty: the whole body.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+}
+
+/// A header whose value is a secret from the secrets store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupAuth {
+    #[serde(default = "default_auth_header")]
+    pub header: String,
+    /// Name of the secret in the secrets store.
+    pub secret: String,
+    /// Text before the secret, e.g. `Bearer `.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn default_auth_header() -> String {
+    "Authorization".into()
+}
+
+fn default_lookup_timeout_ms() -> u64 {
+    2000
+}
+
+/// What a failed lookup does to the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Go on without it; the failure is recorded in the audit trail.
+    #[default]
+    Continue,
+    /// Fail the context stage.
+    Fail,
 }
 
 impl LookupSpec {
     pub fn name(&self) -> &str {
         match self {
             LookupSpec::PriorRuns { name, .. } | LookupSpec::Static { name, .. } => name,
+            LookupSpec::Http(h) => &h.name,
+        }
+    }
+
+    /// This lookup's own byte budget, if it has one.
+    pub fn max_bytes(&self) -> Option<usize> {
+        match self {
+            LookupSpec::PriorRuns { max_bytes, .. } | LookupSpec::Static { max_bytes, .. } => {
+                *max_bytes
+            }
+            LookupSpec::Http(h) => h.max_bytes,
         }
     }
 }

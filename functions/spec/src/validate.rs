@@ -9,6 +9,7 @@ use regex::Regex;
 use crate::error::SpecError;
 use crate::model::*;
 use crate::rules::CompiledRule;
+use crate::sample;
 
 /// Collects problems with their YAML path; the caller adds the file name.
 #[derive(Default)]
@@ -44,6 +45,7 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
     check_context(spec, &mut p);
     check_reason(&spec.reason, &mut p);
     let rules = check_rules(spec, &mut p);
+    let data = sample::run_data(spec);
     match &spec.approval {
         Some(approval) => check_approval(approval, &mut p),
         None => p.add(
@@ -52,6 +54,10 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
         ),
     }
     check_actions(&spec.actions, &mut p);
+    if let Some(draft) = &spec.reason.draft {
+        check_renders("reason.draft", draft, &data, &mut p);
+    }
+    check_action_renders(&spec.actions, &data, &mut p);
     if p.0.is_empty() {
         Ok(rules)
     } else {
@@ -125,17 +131,46 @@ fn check_context(spec: &WorkflowSpec, p: &mut Problems) {
                 format!("duplicate lookup `{}`", lookup.name()),
             );
         }
-        if let LookupSpec::Static { key_field, .. } = lookup {
-            if !spec.trigger.fields.contains_key(key_field) {
-                p.add(
-                    format!("{at}.key_field"),
-                    format!("`{key_field}` is not a mapped trigger field"),
-                );
+        if lookup.max_bytes() == Some(0) {
+            p.add(format!("{at}.max_bytes"), "must be positive");
+        }
+        match lookup {
+            LookupSpec::Static { key_field, .. } => {
+                if !spec.trigger.fields.contains_key(key_field) {
+                    p.add(
+                        format!("{at}.key_field"),
+                        format!("`{key_field}` is not a mapped trigger field"),
+                    );
+                }
             }
+            LookupSpec::Http(h) => check_http_lookup(&at, h, &sample::lookup_data(spec), p),
+            LookupSpec::PriorRuns { .. } => {}
         }
     }
     if spec.context.max_bytes == 0 {
         p.add("context.max_bytes", "must be positive");
+    }
+    if spec.context.max_tokens == Some(0) {
+        p.add("context.max_tokens", "must be positive");
+    }
+}
+
+fn check_http_lookup(at: &str, h: &HttpLookup, data: &serde_json::Value, p: &mut Problems) {
+    check_url(&format!("{at}.url"), &h.url, p);
+    check_renders(&format!("{at}.url"), &h.url, data, p);
+    if let Some(auth) = &h.auth {
+        if auth.secret.trim().is_empty() {
+            p.add(format!("{at}.auth.secret"), "missing secret name");
+        }
+        if auth.header.trim().is_empty() {
+            p.add(format!("{at}.auth.header"), "missing header name");
+        }
+    }
+    if h.timeout_ms == 0 {
+        p.add(format!("{at}.timeout_ms"), "must be positive");
+    }
+    for (field, path) in &h.fields {
+        check_json_path(&format!("{at}.fields.{field}"), path, p);
     }
 }
 
@@ -358,6 +393,93 @@ fn check_url(at: &str, url: &str, p: &mut Problems) {
         p.add(at, format!("`{url}` has no http:// or https:// scheme"));
     }
     check_template(at, url, p);
+}
+
+/// Renders each action template against the sample run data.
+fn check_action_renders(actions: &[ActionSpec], data: &serde_json::Value, p: &mut Problems) {
+    for (i, action) in actions.iter().enumerate() {
+        let at = |field: &str| format!("actions[{i}].{field}");
+        let templates: Vec<(String, &String)> = match &action.connector {
+            Connector::Webhook { url, body, .. } => vec![(at("url"), url), (at("body"), body)],
+            Connector::Slack { url, text } => vec![(at("url"), url), (at("text"), text)],
+            Connector::Email { to, subject, body } => {
+                vec![(at("to"), to), (at("subject"), subject), (at("body"), body)]
+            }
+            Connector::Http {
+                url, headers, body, ..
+            } => {
+                let mut t = vec![(at("url"), url), (at("body"), body)];
+                t.extend(
+                    headers
+                        .iter()
+                        .map(|(k, v)| (at(&format!("headers.{k}")), v)),
+                );
+                t
+            }
+        };
+        for (path, source) in templates {
+            check_renders(&path, source, data, p);
+        }
+    }
+}
+
+/// A template that parses but names something the workflow never defines
+/// (`event.sendr`, `ai.fields.iban`) fails here rather than at run time.
+/// Templates that do not parse are reported by [`check_template`] already.
+fn check_renders(at: &str, source: &str, data: &serde_json::Value, p: &mut Problems) {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let Ok(template) = env.template_from_str(source) else {
+        return;
+    };
+    // Filters and tests accept undefined values even in strict mode
+    // (`{{ event.sendr | urlencode }}` renders ""), so the names the template
+    // reads are checked against the data first.
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|name| !is_defined(data, name))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        p.add(
+            at,
+            format!(
+                "template does not render against the workflow's fields: `{}` is not defined",
+                unknown.join("`, `")
+            ),
+        );
+        return;
+    }
+    if let Err(e) = template.render(minijinja::Value::from(minijinja::value::Serde(data))) {
+        p.add(
+            at,
+            format!("template does not render against the workflow's fields: {e}"),
+        );
+    }
+}
+
+/// Whether a dotted name (`event.sender`, `ai.fields.amount.value`) exists
+/// in the sample data. Names outside the data's roots (template globals)
+/// and paths into values of unknown shape count as defined.
+fn is_defined(data: &serde_json::Value, name: &str) -> bool {
+    let mut parts = name.split('.');
+    let Some(root) = parts.next() else {
+        return true;
+    };
+    let Some(mut at) = data.get(root) else {
+        return true;
+    };
+    for part in parts {
+        match at {
+            serde_json::Value::Object(map) => match map.get(part) {
+                Some(next) => at = next,
+                None => return false,
+            },
+            _ => return true,
+        }
+    }
+    true
 }
 
 fn check_template(at: &str, source: &str, p: &mut Problems) {

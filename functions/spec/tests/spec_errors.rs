@@ -274,3 +274,97 @@ fn a_reminder_must_come_before_the_timeout() {
     let w = Workflow::from_yaml(FILE, &ok).expect("valid");
     assert_eq!(w.spec.approval.unwrap().remind_before_seconds, Some(30));
 }
+
+/// `VALID` with an HTTP lookup of a CRM, for the context checks below.
+fn with_crm_lookup(lookup: &str) -> String {
+    VALID.replace(
+        "reason:\n",
+        &format!("context:\n  lookups:\n    - {lookup}\nreason:\n"),
+    )
+}
+
+const CRM: &str = r#"{ name: crm, kind: http, url: "https://crm.example.com/people?email={{ event.sender | urlencode }}", auth: { secret: demo/crm, prefix: "Bearer " }, timeout_ms: 500, on_failure: fail, max_bytes: 2048, fields: { plan: $.data.plan } }"#;
+
+#[test]
+fn an_http_lookup_loads_with_its_policy_and_budget() {
+    let w = Workflow::from_yaml(FILE, &with_crm_lookup(CRM)).expect("valid");
+    let handoff_spec::LookupSpec::Http(h) = &w.spec.context.lookups[0] else {
+        panic!("not an http lookup")
+    };
+    assert_eq!(h.on_failure, handoff_spec::OnFailure::Fail);
+    assert_eq!(h.timeout_ms, 500);
+    assert_eq!(h.max_bytes, Some(2048));
+    assert_eq!(h.auth.as_ref().unwrap().header, "Authorization");
+}
+
+#[test]
+fn lookup_url_without_scheme() {
+    let yaml = with_crm_lookup(&CRM.replace("https://crm.example.com", "crm.example.com"));
+    assert_reported(
+        &yaml,
+        "context.lookups[0].url",
+        "no http:// or https:// scheme",
+    );
+}
+
+#[test]
+fn lookup_auth_without_a_secret_name() {
+    let yaml = with_crm_lookup(&CRM.replace("secret: demo/crm", "secret: ''"));
+    assert_reported(
+        &yaml,
+        "context.lookups[0].auth.secret",
+        "missing secret name",
+    );
+}
+
+#[test]
+fn lookup_url_naming_an_unmapped_field() {
+    let yaml = with_crm_lookup(&CRM.replace("event.sender", "event.customer_id"));
+    assert_reported(&yaml, "context.lookups[0].url", "does not render");
+}
+
+#[test]
+fn lookup_field_with_invalid_json_path() {
+    let yaml = with_crm_lookup(&CRM.replace("$.data.plan", "'$.data[?'"));
+    assert_reported(&yaml, "context.lookups[0].fields.plan", "invalid JSONPath");
+}
+
+#[test]
+fn unknown_lookup_kind() {
+    let yaml = with_crm_lookup(&CRM.replace("kind: http", "kind: ftp"));
+    assert_reported(&yaml, "context.lookups[0].kind", "unknown variant `ftp`");
+}
+
+#[test]
+fn action_template_naming_an_unmapped_field() {
+    let yaml = VALID.replace("{{ ai.label }}", "{{ event.sendr }}");
+    assert_reported(&yaml, "actions[0].text", "does not render");
+}
+
+#[test]
+fn action_template_naming_an_undeclared_lookup_field() {
+    let ok = with_crm_lookup(CRM).replace("{{ ai.label }}", "{{ context.crm.plan }}");
+    Workflow::from_yaml(FILE, &ok).expect("a mapped lookup field renders");
+    let yaml = ok.replace("context.crm.plan", "context.crm.tier");
+    assert_reported(&yaml, "actions[0].text", "does not render");
+}
+
+#[test]
+fn webhook_without_a_secret_name() {
+    let yaml = VALID.replace(
+        r#"type: slack, url: "https://hooks.example.com/x", text: "{{ ai.label }}""#,
+        r#"type: webhook, url: "https://hooks.example.com/x", secret: "", body: "{}""#,
+    );
+    assert_reported(&yaml, "actions[0].secret", "missing secret name");
+}
+
+#[test]
+fn dry_run_is_part_of_the_spec() {
+    let w = Workflow::from_yaml(
+        FILE,
+        &VALID.replace("version: 1\n", "version: 1\ndry_run: true\n"),
+    )
+    .expect("valid");
+    assert!(w.spec.dry_run);
+    assert!(!Workflow::from_yaml(FILE, VALID).unwrap().spec.dry_run);
+}

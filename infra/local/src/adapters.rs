@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use handoff_aws::http_sink::HttpActionSink;
 use handoff_core::ports::{
     ActionDelivery, ActionError, ActionRequest, ActionSink, Clock, Notification, Notifier,
     NotifyError, Secret, SecretError, Secrets,
@@ -123,7 +124,7 @@ pub enum Delivery {
     /// Recorded in the outbox only.
     #[default]
     Record,
-    /// Sent to the URL the workflow names (plain HTTP only: no TLS locally).
+    /// Sent to the URL the workflow names.
     AsWritten,
     /// Sent to this base URL, keeping the action URL's path and query.
     To(String),
@@ -133,7 +134,8 @@ pub struct LocalActionSink {
     pub outbox: Arc<dyn Outbox>,
     pub clock: Arc<dyn Clock>,
     pub delivery: Delivery,
-    pub attempts: u32,
+    /// The Lambda's sink: the same retries, backoff and `Retry-After`.
+    pub transport: HttpActionSink,
 }
 
 #[async_trait]
@@ -152,35 +154,13 @@ impl ActionSink for LocalActionSink {
                 response_excerpt: Some("recorded in the local outbox".into()),
             });
         };
-        let mut last = String::new();
-        for attempt in 1..=self.attempts.max(1) {
-            match send(&url, request).await {
-                Ok((status, body)) if (200..300).contains(&status) => {
-                    self.record(request, &url, true).await?;
-                    return Ok(ActionDelivery {
-                        status_code: Some(status),
-                        attempts: attempt,
-                        response_excerpt: Some(excerpt(&body)),
-                    });
-                }
-                Ok((status, body)) if (400..500).contains(&status) && status != 429 => {
-                    self.record(request, &url, false).await?;
-                    return Err(ActionError::Rejected {
-                        status,
-                        excerpt: excerpt(&body),
-                        attempts: attempt,
-                    });
-                }
-                Ok((status, _)) => last = format!("status {status}"),
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100 * (1 << attempt.min(5)))).await;
-        }
-        self.record(request, &url, false).await?;
-        Err(ActionError::Exhausted {
-            reason: last,
-            attempts: self.attempts.max(1),
-        })
+        let routed = ActionRequest {
+            target: url.clone(),
+            ..request.clone()
+        };
+        let result = self.transport.perform(&routed).await;
+        self.record(request, &url, result.is_ok()).await?;
+        result
     }
 }
 
@@ -212,31 +192,12 @@ impl LocalActionSink {
     }
 }
 
-fn excerpt(body: &str) -> String {
-    body.chars().take(500).collect()
-}
-
 /// `https://erp.example.com/hooks/pay?x=1` on `http://127.0.0.1:9000` →
 /// `http://127.0.0.1:9000/hooks/pay?x=1`.
 pub fn rebase(url: &str, base: &str) -> String {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let path = rest.find('/').map(|i| &rest[i..]).unwrap_or("/");
     format!("{}{}", base.trim_end_matches('/'), path)
-}
-
-/// One HTTP/1.1 request over plain TCP: the status and the body.
-pub async fn send(url: &str, request: &ActionRequest) -> Result<(u16, String), String> {
-    let method = if request.method == "SEND" {
-        "POST"
-    } else {
-        request.method.as_str()
-    };
-    let mut builder = hyper::Request::builder().method(method);
-    for (k, v) in &request.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    let (status, body) = http_call(url, builder, request.body.clone().into_bytes()).await?;
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// A minimal HTTP/1.1 client for loopback and plain-HTTP receivers.

@@ -154,6 +154,24 @@ impl Client {
 
     /// Answers every distinct reviewer's newest link with `verdict`
     /// (`approve` / `reject`) until the approval no longer takes votes.
+    /// [`Client::decide_all`] once the links are out: a run reads
+    /// `AWAITING_APPROVAL` a moment before its reviewers are notified.
+    pub async fn decide_when_notified(
+        &self,
+        run_id: &str,
+        verdict: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<usize> {
+        let until = Instant::now() + timeout;
+        loop {
+            let answered = self.decide_all(run_id, verdict).await?;
+            if answered > 0 || Instant::now() >= until {
+                return Ok(answered);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn decide_all(&self, run_id: &str, verdict: &str) -> anyhow::Result<usize> {
         let mut seen = std::collections::HashSet::new();
         let mut answered = 0;

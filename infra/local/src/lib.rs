@@ -9,6 +9,7 @@ pub mod bench;
 pub mod client;
 pub mod gateway;
 pub mod pages;
+pub mod redrive;
 pub mod runtime;
 pub mod sign;
 pub mod stack;

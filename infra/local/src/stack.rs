@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use handoff_aws::http_fetch::HttpFetcher;
+use handoff_aws::http_sink::HttpActionSink;
 use handoff_core::model::EmbeddedModel;
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, SystemClock};
@@ -14,7 +16,7 @@ use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
 };
-use handoff_spec::{Catalog, Connector};
+use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec};
 use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
@@ -31,6 +33,8 @@ pub struct Options {
     pub delivery: Delivery,
     /// Do not print notifications (the store still records them).
     pub quiet: bool,
+    /// Render and record every action, send none (`handoff up --dry-run`).
+    pub dry_run: bool,
 }
 
 impl Options {
@@ -41,6 +45,7 @@ impl Options {
             catalog: handoff_workflows::shared(),
             delivery: Delivery::Record,
             quiet: false,
+            dry_run: false,
         }
     }
 }
@@ -98,6 +103,7 @@ impl Stack {
             catalog,
             delivery,
             quiet,
+            dry_run,
         } = options;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -138,6 +144,14 @@ impl Stack {
             for channel in wf.spec.approval.iter().flat_map(|a| &a.notify) {
                 names.extend(channel.secret().map(str::to_string));
             }
+            for lookup in &wf.spec.context.lookups {
+                if let LookupSpec::Http(HttpLookup {
+                    auth: Some(auth), ..
+                }) = lookup
+                {
+                    names.push(auth.secret.clone());
+                }
+            }
         }
         names.sort();
         names.dedup();
@@ -150,7 +164,8 @@ impl Stack {
             outbox: outbox.clone(),
             clock: clock.clone(),
             delivery,
-            attempts: 3,
+            transport: HttpActionSink::new(None)
+                .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
         });
         // E-mail is the console and the outbox; Slack and webhook
         // notifications go out (or are recorded) like actions.
@@ -205,6 +220,10 @@ impl Stack {
             context: ContextStage {
                 catalog: catalog.clone(),
                 store: store.clone(),
+                fetcher: Arc::new(
+                    HttpFetcher::new().map_err(|e| anyhow!("building the HTTP client: {e}"))?,
+                ),
+                secrets: secrets.clone(),
                 clock: clock.clone(),
             },
             reason: Reason {
@@ -225,6 +244,7 @@ impl Stack {
                 sink,
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                dry_run,
             },
             finalize: Finalize {
                 store: store.clone(),

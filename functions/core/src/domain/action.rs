@@ -15,4 +15,8 @@ pub struct ActionRecord {
     #[serde(default)]
     pub response_excerpt: Option<String>,
     pub at: DateTime<Utc>,
+    /// Rendered and recorded only: the workflow (or the process) runs in
+    /// dry-run mode. Never counts as done, so a real run performs it.
+    #[serde(default)]
+    pub dry_run: bool,
 }

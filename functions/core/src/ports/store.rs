@@ -48,6 +48,9 @@ pub enum Slot {
     Ai,
     Decision,
     Action(String),
+    /// One context lookup's result, kept so a retried stage does not call
+    /// the other system again.
+    Lookup(String),
 }
 
 impl Slot {
@@ -57,6 +60,7 @@ impl Slot {
             Slot::Ai => "ai".into(),
             Slot::Decision => "decision".into(),
             Slot::Action(name) => format!("action#{name}"),
+            Slot::Lookup(name) => format!("lookup#{name}"),
         }
     }
 }

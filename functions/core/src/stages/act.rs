@@ -20,6 +20,8 @@ pub struct Act {
     pub sink: Arc<dyn ActionSink>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
+    /// Dry-run every workflow, whatever its spec says (`handoff up --dry-run`).
+    pub dry_run: bool,
 }
 
 impl Act {
@@ -48,8 +50,10 @@ impl Act {
         apply_reviewer_edits(self.store.as_ref(), run_id, &mut ai).await?;
         let data = render::template_data(run_id, &event, &context, &ai, &decision);
 
+        let dry_run = self.dry_run || workflow.spec.dry_run;
         let mut performed = Vec::new();
         let mut skipped = Vec::new();
+        let mut rehearsed = Vec::new();
         for name in &decided.actions {
             let slot = Slot::Action(name.clone());
             if let Some(done) = self.store.get_slot(run_id, &slot).await? {
@@ -64,6 +68,11 @@ impl Act {
             let request = self
                 .build_request(run_id, name, &spec.connector, &data)
                 .await?;
+            if dry_run {
+                self.record_dry_run(run_id, &slot, &request).await?;
+                rehearsed.push(name.clone());
+                continue;
+            }
             let result = self.sink.perform(&request).await;
             let record = ActionRecord {
                 name: name.clone(),
@@ -87,6 +96,7 @@ impl Act {
                     Err(e) => Some(e.to_string()),
                 },
                 at: self.clock.now(),
+                dry_run: false,
             };
             let record_json = serde_json::to_value(&record).expect("records serialise");
             self.store.put_slot(run_id, &slot, &record_json).await?;
@@ -111,10 +121,54 @@ impl Act {
             run_id,
             Stage::Act,
             t0,
-            json!({ "performed": performed, "skipped": skipped }),
+            json!({ "performed": performed, "skipped": skipped, "dry_run": rehearsed }),
         )
         .await?;
-        Ok(json!({ "performed": performed.len(), "skipped": skipped.len() }))
+        Ok(json!({
+            "performed": performed.len(),
+            "skipped": skipped.len(),
+            "dry_run": rehearsed.len(),
+        }))
+    }
+
+    /// What would have been sent, in the audit trail; nothing leaves.
+    async fn record_dry_run(
+        &self,
+        run_id: &RunId,
+        slot: &Slot,
+        request: &ActionRequest,
+    ) -> Result<(), StageError> {
+        let record = ActionRecord {
+            name: request.action.clone(),
+            kind: request.kind.clone(),
+            idempotency_key: request.idempotency_key.clone(),
+            succeeded: false,
+            attempts: 0,
+            status_code: None,
+            response_excerpt: Some("dry run: not sent".into()),
+            at: self.clock.now(),
+            dry_run: true,
+        };
+        let record_json = serde_json::to_value(&record).expect("records serialise");
+        self.store.put_slot(run_id, slot, &record_json).await?;
+        audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Act,
+            "action.dry_run",
+            json!({
+                "name": request.action,
+                "kind": request.kind,
+                "idempotency_key": request.idempotency_key,
+                "method": request.method,
+                "target": request.target,
+                "subject": request.subject,
+                "body": request.body,
+            }),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn build_request(

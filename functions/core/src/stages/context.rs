@@ -5,34 +5,46 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use handoff_spec::{Catalog, LookupSpec};
+use handoff_spec::{LookupSpec, OnFailure, BYTES_PER_TOKEN};
 
 use crate::domain::*;
 use crate::ports::*;
-use crate::stages::{audit, StageError};
+use crate::stages::{audit, budget, lookup_http, StageError};
 
 pub struct ContextStage {
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<handoff_spec::Catalog>,
     pub store: Arc<dyn RunStore>,
+    pub fetcher: Arc<dyn Fetcher>,
+    pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl ContextStage {
     /// Returns the lookup names that produced data. A retried stage reuses
-    /// the stored context instead of looking things up again.
+    /// the stored context instead of looking things up again, and reuses
+    /// each HTTP lookup that answered before the stage failed.
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
         let t0 = Instant::now();
-        if let Some(existing) = self.store.get_slot(&input.run_id, &Slot::Context).await? {
+        let run_id = &input.run_id;
+        if let Some(existing) = self.store.get_slot(run_id, &Slot::Context).await? {
             return Ok(summary(&existing, true));
         }
         let workflow = super::workflow(&self.catalog, &input.workflow)?;
-        let event = super::event_of(self.store.as_ref(), &input.run_id).await?;
+        let event = super::event_of(self.store.as_ref(), run_id).await?;
+        let url_data = json!({
+            "run": { "id": run_id, "workflow": event.workflow },
+            "event": event.fields,
+        });
 
+        let total = workflow.spec.context.budget_bytes();
         let mut context = Map::new();
+        let mut failed = Vec::new();
+        let mut cached = Vec::new();
+        let mut truncated = Vec::new();
         for lookup in &workflow.spec.context.lookups {
-            let value = match lookup {
+            let mut value = match lookup {
                 LookupSpec::PriorRuns { limit, .. } => {
-                    self.prior_runs(&input.run_id, &event, *limit).await?
+                    self.prior_runs(run_id, &event, *limit).await?
                 }
                 LookupSpec::Static {
                     key_field,
@@ -45,21 +57,106 @@ impl ContextStage {
                         .or_else(|| default.clone())
                         .unwrap_or(Value::Null)
                 }
+                LookupSpec::Http(http) => {
+                    // Cut before it is stored: to its own budget, else to the
+                    // total it could never exceed in the context anyway.
+                    let (limit, budget_name) = match http.max_bytes {
+                        Some(own) => (own, "lookup"),
+                        None => (total, "total"),
+                    };
+                    let outcome = lookup_http::fetch(
+                        self.store.as_ref(),
+                        self.fetcher.as_ref(),
+                        self.secrets.as_ref(),
+                        run_id,
+                        http,
+                        &url_data,
+                        limit,
+                    )
+                    .await?;
+                    match outcome {
+                        Ok(found) => {
+                            if found.cached {
+                                cached.push(http.name.clone());
+                            }
+                            let kept = budget::size(&found.value);
+                            if found.original_bytes > kept {
+                                truncated.push(json!({
+                                    "lookup": http.name, "budget": budget_name, "limit": limit,
+                                    "from_bytes": found.original_bytes, "to_bytes": kept,
+                                }));
+                            }
+                            found.value
+                        }
+                        Err(reason) => {
+                            let policy = http.on_failure;
+                            audit::record(
+                                self.store.as_ref(),
+                                self.clock.as_ref(),
+                                run_id,
+                                Stage::Context,
+                                "context.lookup_failed",
+                                json!({ "lookup": http.name, "reason": reason, "on_failure": policy }),
+                            )
+                            .await?;
+                            if policy == OnFailure::Fail {
+                                return Err(StageError::Lookup {
+                                    lookup: http.name.clone(),
+                                    reason,
+                                });
+                            }
+                            failed.push(json!({ "lookup": http.name, "reason": reason }));
+                            continue;
+                        }
+                    }
+                }
             };
+            if let Some(limit) = lookup.max_bytes() {
+                if let Some((from, to)) = budget::fit(&mut value, limit) {
+                    truncated.push(json!({
+                        "lookup": lookup.name(), "budget": "lookup", "limit": limit,
+                        "from_bytes": from, "to_bytes": to,
+                    }));
+                }
+            }
             context.insert(lookup.name().to_string(), value);
         }
-        let truncated = enforce_budget(&mut context, workflow.spec.context.max_bytes);
+        for (name, from, to) in budget::fit_total(&mut context, total) {
+            truncated.push(json!({
+                "lookup": name, "budget": "total", "limit": total,
+                "from_bytes": from, "to_bytes": to,
+            }));
+        }
+        if !truncated.is_empty() {
+            audit::record(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                run_id,
+                Stage::Context,
+                "context.truncated",
+                json!({ "truncated": truncated }),
+            )
+            .await?;
+        }
         let context = Value::Object(context);
+        let bytes = budget::size(&context);
         self.store
-            .put_slot(&input.run_id, &Slot::Context, &context)
+            .put_slot(run_id, &Slot::Context, &context)
             .await?;
         audit::finished(
             self.store.as_ref(),
             self.clock.as_ref(),
-            &input.run_id,
+            run_id,
             Stage::Context,
             t0,
-            json!({ "lookups": context.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()), "truncated": truncated }),
+            json!({
+                "lookups": context.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+                "failed": failed,
+                "cached": cached,
+                "truncated": truncated,
+                "bytes": bytes,
+                "estimated_tokens": bytes.div_ceil(BYTES_PER_TOKEN),
+            }),
         )
         .await?;
         Ok(summary(&context, false))
@@ -104,22 +201,6 @@ fn value_as_key(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// Drops the largest lookups until the context fits; returns their names.
-fn enforce_budget(context: &mut Map<String, Value>, max_bytes: usize) -> Vec<String> {
-    let mut dropped = Vec::new();
-    while serde_json::to_vec(context).map_or(0, |b| b.len()) > max_bytes {
-        let largest = context
-            .iter()
-            .filter(|(_, v)| !v.get("truncated").is_some_and(|t| t == true))
-            .max_by_key(|(_, v)| serde_json::to_vec(v).map_or(0, |b| b.len()))
-            .map(|(k, _)| k.clone());
-        let Some(name) = largest else { break };
-        context.insert(name.clone(), json!({ "truncated": true }));
-        dropped.push(name);
-    }
-    dropped
 }
 
 fn summary(context: &Value, cached: bool) -> Value {

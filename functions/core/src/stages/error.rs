@@ -24,6 +24,9 @@ pub enum StageError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// A context lookup whose policy is `on_failure: fail` did not answer.
+    #[error("context lookup `{lookup}` failed: {reason}")]
+    Lookup { lookup: String, reason: String },
     #[error("action `{action}` failed: {source}")]
     Action {
         action: String,
@@ -46,6 +49,7 @@ impl StageError {
             StageError::Model(_) => "Handoff.ModelError",
             StageError::Notify(_) => "Handoff.NotifyError",
             StageError::Action { .. } => "Handoff.ActionFailed",
+            StageError::Lookup { .. } => "Handoff.LookupFailed",
         }
     }
 }

@@ -4,11 +4,13 @@
 pub mod act;
 pub mod approval;
 pub mod audit;
+pub mod budget;
 pub mod callback;
 pub mod context;
 pub mod decide;
 pub mod finalize;
 pub mod ingest;
+pub mod lookup_http;
 pub mod read;
 pub mod reason;
 pub mod render;

@@ -14,6 +14,7 @@ use handoff_core::ports::Runs;
 use handoff_local::adapters::Delivery;
 use handoff_local::client::{self, Client};
 use handoff_local::pages::{self, run_view, RunView};
+use handoff_local::redrive::Redriven;
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::stack::{catalog_from_dir, Options, Stack};
 use handoff_local::template::Template;
@@ -30,12 +31,16 @@ pub struct StackArgs {
     /// Load workflow specs from this directory instead of the built-in ones.
     #[arg(long)]
     pub workflows: Option<PathBuf>,
-    /// Deliver actions to the URLs the workflows name (plain HTTP only).
+    /// Deliver actions to the URLs the workflows name.
     #[arg(long)]
     pub deliver: bool,
     /// Deliver actions to this base URL (keeping each action's path).
     #[arg(long, value_name = "URL")]
     pub actions_to: Option<String>,
+    /// Render and record every action in the audit trail, send none
+    /// (what `dry_run: true` in a spec does for one workflow).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl StackArgs {
@@ -54,6 +59,7 @@ impl StackArgs {
             (None, false) => Delivery::Record,
         };
         options.quiet = quiet;
+        options.dry_run = self.dry_run;
         Ok(options)
     }
 }
@@ -99,6 +105,14 @@ pub struct RunsArgs {
     pub limit: usize,
     #[arg(long, default_value = ".handoff")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The failed run.
+    pub run_id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 #[derive(Debug, Args)]
@@ -200,7 +214,9 @@ async fn run_remote(
         })
         .await?;
     if let (true, Some(v)) = (status == "AWAITING_APPROVAL", verdict) {
-        client.decide_all(&run_id, v).await?;
+        client
+            .decide_when_notified(&run_id, v, Duration::from_secs(10))
+            .await?;
         status = client
             .wait_for(&run_id, Duration::from_secs(60), is_final)
             .await?;
@@ -344,7 +360,9 @@ async fn play_demo(client: &Client, approve: bool) -> anyhow::Result<()> {
             })
             .await?;
         let status = if status == "AWAITING_APPROVAL" && approve {
-            let n = client.decide_all(run_id, "approve").await?;
+            let n = client
+                .decide_when_notified(run_id, "approve", Duration::from_secs(10))
+                .await?;
             println!("approved {workflow:<20}   run {run_id} ({n} reviewer link(s) POSTed)");
             client
                 .wait_for(run_id, Duration::from_secs(30), is_final)
@@ -437,7 +455,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             .await?;
         if status == "AWAITING_APPROVAL" {
             if let Some(v) = verdict {
-                client.decide_all(&run_id, v).await?;
+                client
+                    .decide_when_notified(&run_id, v, Duration::from_secs(10))
+                    .await?;
                 status = client
                     .wait_for(&run_id, Duration::from_secs(60), is_final)
                     .await?;
@@ -476,6 +496,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             );
         }
         Ok(if status == "FAILED" { 1 } else { 0 })
+    })
+}
+
+pub fn redrive(args: RedriveArgs) -> anyhow::Result<i32> {
+    init_logs();
+    let options = args.stack.options(true)?;
+    runtime()?.block_on(async move {
+        let (stack, _, _server, _) = serve(options, 0).await?;
+        let run_id = RunId(args.run_id.clone());
+        let status = match handoff_local::redrive::redrive(&stack, &run_id).await? {
+            Redriven::Act(status) => status,
+            Redriven::Execution(name) => {
+                println!("started execution {name}");
+                let started = Instant::now();
+                loop {
+                    let status = stack
+                        .store
+                        .get_run(&run_id)
+                        .await?
+                        .map_or(RunStatus::Failed, |r| r.status);
+                    if status.is_final()
+                        || status == RunStatus::AwaitingApproval
+                        || started.elapsed() > Duration::from_secs(60)
+                    {
+                        break status;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        println!("{run_id}: {}", status.as_str());
+        Ok(if status == RunStatus::Failed { 1 } else { 0 })
     })
 }
 
@@ -571,6 +623,8 @@ fn print_view(view: &RunView) {
             a["name"].as_str().unwrap_or("?"),
             if a["succeeded"] == true {
                 "ok"
+            } else if a["dry_run"] == true {
+                "dry run, not sent"
             } else {
                 "failed"
             }

@@ -19,6 +19,8 @@ enum Command {
     Run(local::RunArgs),
     /// List runs.
     Runs(local::RunsArgs),
+    /// Run a failed run again from the step that failed.
+    Redrive(local::RedriveArgs),
     /// Show one run's timeline.
     Show(local::ShowArgs),
     /// Play the events/ samples of every workflow through a running stack.
@@ -38,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Up(args) => local::up(args),
         Command::Run(args) => local::run(args),
         Command::Runs(args) => local::runs(args),
+        Command::Redrive(args) => local::redrive(args),
         Command::Show(args) => local::show(args),
         Command::Demo(args) => local::demo(args),
         Command::Secrets(args) => local::secrets(args),

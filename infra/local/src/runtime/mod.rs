@@ -80,6 +80,12 @@ impl Host {
         self.finished.subscribe()
     }
 
+    /// The in-process stages the tasks run (`handoff redrive` runs act and
+    /// finalize directly).
+    pub fn stages(&self) -> &TaskStages {
+        &self.stages
+    }
+
     /// Executions in memory (running ones).
     pub fn running(&self) -> usize {
         self.live.lock().expect("live map").len()

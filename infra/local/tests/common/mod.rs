@@ -60,6 +60,7 @@ pub struct UpOptions {
     pub data_dir: PathBuf,
     pub actions_to: Option<String>,
     pub workflows: Option<PathBuf>,
+    pub dry_run: bool,
 }
 
 impl UpOptions {
@@ -69,6 +70,7 @@ impl UpOptions {
             data_dir: data_dir.to_path_buf(),
             actions_to: None,
             workflows: None,
+            dry_run: false,
         }
     }
 }
@@ -88,6 +90,9 @@ impl Up {
         }
         if let Some(dir) = &o.workflows {
             cmd.arg("--workflows").arg(dir);
+        }
+        if o.dry_run {
+            cmd.arg("--dry-run");
         }
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -179,21 +184,24 @@ impl Received {
     }
 }
 
-/// An HTTP receiver on loopback that records every request and answers 200
-/// (after `delay`, to hold a stage mid-flight).
+/// An HTTP receiver on loopback that records every request and answers
+/// `status` (200 unless a test changes it), after `delay` (to hold a stage
+/// mid-flight).
 pub struct Receiver {
     pub url: String,
     pub got: Arc<Mutex<Vec<Received>>>,
     pub delay: Arc<Mutex<Duration>>,
+    pub status: Arc<Mutex<u16>>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let delay: Arc<Mutex<Duration>> = Arc::default();
-        let (g, d) = (got.clone(), delay.clone());
+        let status = Arc::new(Mutex::new(200u16));
+        let (g, d, s) = (got.clone(), delay.clone(), status.clone());
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (g, d) = (g.clone(), d.clone());
+            let (g, d, s) = (g.clone(), d.clone(), s.clone());
             async move {
                 let wait = *d.lock().unwrap();
                 if !wait.is_zero() {
@@ -207,13 +215,19 @@ impl Receiver {
                         .collect(),
                     body: String::from_utf8_lossy(&body).into_owned(),
                 });
-                "{\"ok\":true}"
+                let code = axum::http::StatusCode::from_u16(*s.lock().unwrap()).unwrap();
+                (code, "{\"ok\":true}")
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url, got, delay }
+        Receiver {
+            url,
+            got,
+            delay,
+            status,
+        }
     }
 
     pub fn for_run(&self, idempotency_prefix: &str) -> Vec<Received> {

@@ -1,0 +1,168 @@
+//! The action side of the seed workflows through the real `handoff` binary:
+//! dry-run sends nothing, and a failed action is redriven from `act`.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn audit_kinds(run: &Value) -> Vec<String> {
+    run["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn approve(client: &handoff_local::client::Client, run_id: &str) {
+    let answered = client
+        .decide_when_notified(run_id, "approve", WAIT)
+        .await
+        .unwrap();
+    assert!(answered > 0, "no approval link for {run_id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_sends_nothing_for_any_seed_workflow() {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("dry-run");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    options.dry_run = true;
+    let up = Up::start(&options);
+    let client = up.client();
+    for workflow in ["support-triage", "lead-qualification", "invoice-approval"] {
+        let (status, body) = client
+            .webhook(
+                workflow,
+                &sample(workflow),
+                Some(&format!("dry-{workflow}")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 202, "{body}");
+        let run_id = body["run_id"].as_str().unwrap().to_string();
+        let status = client
+            .wait_for(&run_id, WAIT, |s| {
+                s == "AWAITING_APPROVAL" || s == "COMPLETED" || s == "FAILED"
+            })
+            .await
+            .unwrap();
+        if status == "AWAITING_APPROVAL" {
+            approve(&client, &run_id).await;
+        }
+        let status = client
+            .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+            .await
+            .unwrap();
+        assert_eq!(status, "COMPLETED", "{workflow}");
+        let run = client.run(&run_id).await.unwrap();
+        let kinds = audit_kinds(&run);
+        assert!(
+            kinds.iter().any(|k| k == "action.dry_run"),
+            "{workflow}: {kinds:?}"
+        );
+        assert!(
+            !kinds.iter().any(|k| k == "action.performed"),
+            "{workflow}: {kinds:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = receiver.got.lock().unwrap().len();
+    assert_eq!(got, 0, "dry-run reached the receiver {got} times");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
+    let receiver = Receiver::start().await;
+    *receiver.status.lock().unwrap() = 400;
+    let dir = temp_dir("redrive");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let mut up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook(
+            "invoice-approval",
+            &sample("invoice-approval"),
+            Some("redrive-1"),
+        )
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    let status = client
+        .wait_for(&run_id, WAIT, |s| {
+            s == "AWAITING_APPROVAL" || s == "COMPLETED" || s == "FAILED"
+        })
+        .await
+        .unwrap();
+    if status == "AWAITING_APPROVAL" {
+        approve(&client, &run_id).await;
+    }
+    let status = client
+        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+        .await
+        .unwrap();
+    assert_eq!(status, "FAILED", "the receiver refused the action");
+    let refused = receiver.for_run(&run_id);
+    assert_eq!(refused.len(), 1, "a 400 is not retried: {refused:?}");
+    let key = refused[0].headers["idempotency-key"].clone();
+    up.kill();
+
+    *receiver.status.lock().unwrap() = 200;
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .arg("redrive")
+        .arg(&run_id)
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--template")
+        .arg(repo_root().join("template.yaml"))
+        .arg("--actions-to")
+        .arg(&receiver.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+
+    let received = receiver.for_run(&run_id);
+    let resent: Vec<_> = received
+        .iter()
+        .filter(|r| r.headers["idempotency-key"] == key)
+        .collect();
+    assert_eq!(
+        resent.len(),
+        2,
+        "refused once, then delivered with the same key"
+    );
+
+    let up = Up::start(&options);
+    let run = up.client().run(&run_id).await.unwrap();
+    assert_eq!(run["run"]["status"], "COMPLETED");
+    assert!(run["run"]["summary"]["error"].is_null(), "{run}");
+    let kinds = audit_kinds(&run);
+    assert!(kinds.iter().any(|k| k == "run.redriven"), "{kinds:?}");
+
+    // A completed run is not redriven again.
+    drop(up);
+    let again = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(["redrive", &run_id, "--data-dir"])
+        .arg(&dir)
+        .arg("--template")
+        .arg(repo_root().join("template.yaml"))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let why = String::from_utf8_lossy(&again.stderr);
+    assert!(why.contains("only failed runs are redriven"), "{why}");
+}
