@@ -152,6 +152,24 @@ impl Client {
             .collect())
     }
 
+    /// The run's reviewer links once at least `count` are out: a run reads
+    /// `AWAITING_APPROVAL` a moment before its reviewers are notified.
+    pub async fn links_when_notified(
+        &self,
+        run_id: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<String>> {
+        let until = Instant::now() + timeout;
+        loop {
+            let links = self.approval_links(run_id).await?;
+            if links.len() >= count || Instant::now() >= until {
+                return Ok(links);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Answers every distinct reviewer's newest link with `verdict`
     /// (`approve` / `reject`) until the approval no longer takes votes.
     /// [`Client::decide_all`] once the links are out: a run reads

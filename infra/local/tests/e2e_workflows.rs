@@ -77,7 +77,7 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) {
             receiver.for_run(&run_id).is_empty(),
             "no action before approval"
         );
-        let links = client.approval_links(&run_id).await.unwrap();
+        let links = client.links_when_notified(&run_id, 1, WAIT).await.unwrap();
         assert!(!links.is_empty(), "the outbox lists the reviewer links");
         assert!(links.iter().all(|l| l.starts_with(&up.url)));
         let dashboard = page(&up.url, "/").await;
@@ -316,7 +316,7 @@ async fn reviewers_clicking_at_once_decide_once() {
         .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
         .await
         .unwrap();
-    let links = client.approval_links(&run_id).await.unwrap();
+    let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();
     assert_eq!(links.len(), 2, "one link per reviewer");
     let votes: Vec<_> = links
         .into_iter()
