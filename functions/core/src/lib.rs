@@ -9,6 +9,7 @@ pub mod http;
 pub mod links;
 pub mod memory;
 pub mod model;
+pub mod observe;
 pub mod pages;
 pub mod ports;
 pub mod stages;

@@ -33,6 +33,7 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub model: Arc<EmbeddedModel>,
     pub notifier: Arc<RecordingNotifier>,
+    pub metrics: Arc<RecordingMetrics>,
 }
 
 /// The approval-link secret's name in the harness, and the links' base URL.
@@ -66,6 +67,7 @@ impl Harness {
             clock: Arc::new(ManualClock::at(SIGNED_AT)),
             model: Arc::new(EmbeddedModel::new()),
             notifier: Arc::new(RecordingNotifier::default()),
+            metrics: Arc::new(RecordingMetrics::default()),
         }
     }
 
@@ -76,6 +78,7 @@ impl Harness {
             queue: self.queue.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -84,6 +87,7 @@ impl Harness {
             store: self.store.clone(),
             executions: self.executions.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -101,6 +105,8 @@ impl Harness {
             store: self.store.clone(),
             model: self.model.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            price: Default::default(),
         }
     }
 
@@ -159,6 +165,7 @@ impl Harness {
         Finalize {
             store: self.store.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

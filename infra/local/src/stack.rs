@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use handoff_core::model::EmbeddedModel;
-use handoff_core::ports::{Clock, SystemClock};
+use handoff_core::ports::{Clock, NoMetrics, SystemClock};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
@@ -188,6 +188,8 @@ impl Stack {
                 store: store.clone(),
                 model,
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
+                price: Default::default(),
             },
             decide: Decide {
                 catalog: catalog.clone(),
@@ -213,6 +215,7 @@ impl Stack {
             finalize: Finalize {
                 store: store.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             },
             functions,
         };
@@ -237,6 +240,7 @@ impl Stack {
                 queue: run_queue,
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             },
             callback: Callback {
                 catalog: catalog.clone(),
@@ -257,6 +261,7 @@ impl Stack {
                 store: store.clone(),
                 executions,
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             }),
             template,
             catalog,

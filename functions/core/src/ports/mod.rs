@@ -5,6 +5,7 @@
 mod actions;
 mod clock;
 mod executions;
+mod metrics;
 mod model;
 mod notifier;
 mod queue;
@@ -14,6 +15,7 @@ mod store;
 pub use actions::*;
 pub use clock::*;
 pub use executions::*;
+pub use metrics::*;
 pub use model::*;
 pub use notifier::*;
 pub use queue::*;
