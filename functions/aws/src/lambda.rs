@@ -377,7 +377,7 @@ mod tests {
         let doc = &docs[0];
         assert_eq!(
             doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            serde_json::json!([["workflow", "stage"]])
+            serde_json::json!([["workflow", "stage"], []])
         );
         assert_eq!(doc["stage"], "decide");
         assert_eq!(doc["StageErrors"], 1.0);

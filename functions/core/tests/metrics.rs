@@ -19,7 +19,10 @@ fn well_formed(doc: &Value) -> &Value {
     let cw = &doc["_aws"]["CloudWatchMetrics"][0];
     assert_eq!(cw["Namespace"], "handoff", "{doc}");
     assert!(doc["_aws"]["Timestamp"].is_i64(), "{doc}");
-    let dims = cw["Dimensions"][0].as_array().expect("one dimension set");
+    assert_eq!(cw["Dimensions"][1], json!([]), "the total: {doc}");
+    let dims = cw["Dimensions"][0]
+        .as_array()
+        .expect("the document's dimensions");
     assert_eq!(dims[0], "workflow", "{doc}");
     for dim in dims {
         assert!(doc[dim.as_str().unwrap()].is_string(), "{dim} in {doc}");
@@ -84,7 +87,7 @@ async fn reason_reports_confidence_by_tier_and_no_tokens_for_the_embedded_model(
     let doc = &docs[0];
     assert_eq!(
         doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-        json!([["workflow", "tier"]])
+        json!([["workflow", "tier"], []])
     );
     assert_eq!(doc["tier"], "embedded");
     assert_eq!(doc["ModelTier"], 1.0);
@@ -156,7 +159,13 @@ async fn a_run_without_review_counts_as_auto_resolved() {
     let doc = &docs[0];
     assert_eq!(doc["workflow"], "invoice-approval");
     assert_eq!(doc["AutoResolved"], 1.0);
-    for absent in ["Reviewed", "ApprovalLatency", "Override", "RunsFailed"] {
+    for absent in [
+        "Reviewed",
+        "ApprovalLatency",
+        "ApprovalsOverdue",
+        "Override",
+        "RunsFailed",
+    ] {
         assert!(doc.get(absent).is_none(), "{absent} in {doc}");
     }
 }
@@ -200,6 +209,7 @@ async fn a_relabelled_review_counts_as_reviewed_override_with_its_latency() {
     let doc = &declaring(&h, Metric::RunsCompleted)[0];
     assert_eq!(doc["Reviewed"], 1.0);
     assert_eq!(doc["ApprovalLatency"], 95_000.0);
+    assert_eq!(doc["ApprovalsOverdue"], 0.0);
     assert_eq!(doc["Override"], 1.0);
     assert!(doc.get("AutoResolved").is_none(), "{doc}");
 }
@@ -229,4 +239,16 @@ async fn a_failed_run_counts_as_failed_and_as_no_outcome() {
     assert!(declaring(&h, Metric::RunsCompleted).is_empty());
     assert!(docs[0].get("AutoResolved").is_none());
     assert!(docs[0].get("Reviewed").is_none());
+}
+
+#[tokio::test]
+async fn an_approval_decided_after_it_expired_counts_as_overdue() {
+    let h = Harness::new();
+    let run = h.accept("webhook-support-triage.json").await;
+    h.reason().run(&run).await.unwrap();
+    decided(&h, &run, 5 * 3600, None).await;
+    h.finalize().run(&done(&run)).await.unwrap();
+    let doc = &declaring(&h, Metric::ApprovalsOverdue)[0];
+    assert_eq!(doc["ApprovalsOverdue"], 1.0);
+    assert_eq!(doc["ApprovalLatency"], 5.0 * 3600.0 * 1000.0);
 }

@@ -17,6 +17,7 @@ pub enum Metric {
     AutoResolved,
     Reviewed,
     ApprovalLatency,
+    ApprovalsOverdue,
     Override,
     AiConfidence,
     ModelTier,
@@ -28,7 +29,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 18] = [
         Metric::RunsReceived,
         Metric::DedupeHits,
         Metric::RunsStarted,
@@ -38,6 +39,7 @@ impl Metric {
         Metric::AutoResolved,
         Metric::Reviewed,
         Metric::ApprovalLatency,
+        Metric::ApprovalsOverdue,
         Metric::Override,
         Metric::AiConfidence,
         Metric::ModelTier,
@@ -59,6 +61,7 @@ impl Metric {
             Metric::AutoResolved => "AutoResolved",
             Metric::Reviewed => "Reviewed",
             Metric::ApprovalLatency => "ApprovalLatency",
+            Metric::ApprovalsOverdue => "ApprovalsOverdue",
             Metric::Override => "Override",
             Metric::AiConfidence => "AiConfidence",
             Metric::ModelTier => "ModelTier",
@@ -136,7 +139,10 @@ impl MetricDoc {
     }
 
     /// The EMF document stamped at `timestamp_ms` (Unix milliseconds).
-    /// Properties never shadow a dimension or a metric value.
+    /// Each value is declared twice: under the document's dimensions and
+    /// under none, the total that alarms and dashboard totals read without
+    /// naming every workflow. Properties never shadow a dimension or a
+    /// metric value.
     pub fn to_json(&self, timestamp_ms: i64) -> Value {
         let mut root = Map::new();
         for (name, value) in &self.properties {
@@ -160,7 +166,7 @@ impl MetricDoc {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [names],
+                    "Dimensions": [names, []],
                     "Metrics": metrics,
                 }],
             }),
@@ -204,7 +210,7 @@ mod tests {
         let cw = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
         assert_eq!(cw["Namespace"], "handoff");
-        assert_eq!(cw["Dimensions"], json!([["workflow", "stage"]]));
+        assert_eq!(cw["Dimensions"], json!([["workflow", "stage"], []]));
         assert_eq!(
             cw["Metrics"],
             json!([

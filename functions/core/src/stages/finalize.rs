@@ -165,9 +165,12 @@ fn outcome_metrics(
             Metric::AutoResolved
         });
     }
-    if let Some(decided) = approval.and_then(|a| Some((a.created_at, a.decided_at?))) {
-        let waited = (decided.1 - decided.0).num_milliseconds().max(0);
-        doc = doc.value(Metric::ApprovalLatency, waited as f64);
+    if let Some((approval, decided_at)) = approval.and_then(|a| Some((a, a.decided_at?))) {
+        let waited = (decided_at - approval.created_at).num_milliseconds().max(0);
+        let overdue = decided_at > approval.expires_at;
+        doc = doc
+            .value(Metric::ApprovalLatency, waited as f64)
+            .value(Metric::ApprovalsOverdue, f64::from(u8::from(overdue)));
     }
     if let Some(overridden) = overridden {
         doc = doc.value(Metric::Override, if overridden { 1.0 } else { 0.0 });
