@@ -3,3 +3,4 @@
 
 pub mod emf;
 pub mod redact;
+pub mod stats;
