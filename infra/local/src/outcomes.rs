@@ -142,7 +142,7 @@ fn outcome_bar(s: &Stats) -> Markup {
         })
         .collect();
     html! {
-        svg width=(w) height="24" role="img" aria-label="run outcomes" xmlns="http://www.w3.org/2000/svg" {
+        svg width=(w) height="24" style="margin-top:.8rem" role="img" aria-label="run outcomes" xmlns="http://www.w3.org/2000/svg" {
             @for (name, n, colour, x, width) in segments {
                 rect x=(x) y="0" width=(width) height="20" fill=(colour) { title { (name) ": " (n) } }
             }

@@ -2,7 +2,8 @@
 # Browser check of the local pages: installs Debian's chromium and
 # playwright-core when missing, starts `handoff up` on a scratch data dir,
 # plays the samples leaving approvals pending, and checks the dashboard, a
-# timeline, the outbox and an approval page in headless Chromium.
+# timeline, the outbox and an approval page in headless Chromium, approves
+# one and checks the Outcomes section and `handoff stats`.
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,4 +35,7 @@ for _ in $(seq 100); do
 done
 "$bin" demo --data-dir "$data" --no-approve
 node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
+# The same figures on the command line, after the approval pages.mjs gave.
+"$bin" stats --data-dir "$data" | tee "$data/stats.txt"
+grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats counts no reviewed run" >&2; exit 1; }
 echo "screenshots in artifacts/browser/"
