@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use handoff_core::domain::Run;
+use handoff_core::observe::review::AccuracyReview;
 use handoff_core::observe::stats::Stats;
 use handoff_core::ports::RunStore;
 use maud::{html, Markup};
@@ -170,6 +171,31 @@ fn accuracy_chart(s: &Stats) -> Markup {
                     title { (a.kept) " of " (a.reviewed) " kept" }
                 }
                 text x=(label_w + bar_w + 6.0) y=(y + 15.0) font-size="12" { (percent(a.accuracy())) " (" (a.kept) "/" (a.reviewed) ")" }
+            }
+        }
+    }
+}
+
+/// The latest stored accuracy review of each workflow that has one.
+pub fn reviews_section(reviews: &[AccuracyReview]) -> Markup {
+    html! {
+        h2 id="accuracy-review" { "Accuracy review" }
+        @if reviews.is_empty() {
+            p class="muted" { "No review yet: run " code { "handoff review-accuracy" } "." }
+        } @else {
+            table {
+                tr { th { "workflow" } th { "period" } th { "AI label" } th { "kept / reviewed" } th { "changed to" } }
+                @for r in reviews {
+                    @for (label, l) in &r.labels {
+                        tr {
+                            td { (r.workflow) }
+                            td { (r.from.format("%Y-%m-%d")) " – " (r.to.format("%Y-%m-%d")) }
+                            td { (label) }
+                            td class="num" { (l.kept) " / " (l.reviewed) }
+                            td { @for (i, (to, n)) in l.changed_to.iter().enumerate() { @if i > 0 { ", " } (to) " ×" (n) } }
+                        }
+                    }
+                }
             }
         }
     }

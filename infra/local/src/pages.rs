@@ -94,6 +94,13 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
         Ok(f) => f,
         Err(e) => return unavailable(e),
     };
+    let mut reviews = Vec::new();
+    for name in stack.catalog.names() {
+        if let Ok(Some(r)) = handoff_core::observe::review::latest(stack.store.as_ref(), name).await
+        {
+            reviews.push(r);
+        }
+    }
     let scope = match scope_workflow {
         Some(w) => format!("{w}, last 24 hours"),
         None => "last 24 hours".to_string(),
@@ -163,6 +170,7 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
             h2 { "Auto-resolved vs reviewed" }
             (split_bar(auto, reviewed))
             (crate::outcomes::section(&figures, &scope))
+            (crate::outcomes::reviews_section(&reviews))
             h2 { "Runs by workflow and status" }
             table {
                 tr { th { "workflow" } @for s in RunStatus::ALL { th { (s.as_str()) } } }

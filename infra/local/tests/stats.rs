@@ -1,5 +1,5 @@
-//! `handoff stats`: the outcome figures after runs that were approved and
-//! rejected by a person.
+//! `handoff stats` and `handoff review-accuracy`: the figures after runs
+//! that were approved and rejected by a person.
 
 mod common;
 
@@ -65,7 +65,23 @@ fn stats_count_outcomes_reviews_and_approval_latency() {
     let s: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s["received"], 0, "other workflows are left out: {s}");
 
+    let (code, out, err) = handoff(&["review-accuracy", "--data-dir", data, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let reviews: Value = serde_json::from_str(&out).expect("--json prints JSON");
+    let review = &reviews[0];
+    assert_eq!(review["workflow"], "support-triage", "{reviews}");
+    assert_eq!(review["reviewed"], 2, "{reviews}");
+    let label = s_label(review);
+    assert_eq!(review["labels"][&label]["reviewed"], 2, "{reviews}");
+
     let (code, _, err) = handoff(&["stats", "--data-dir", data, "--since", "3y"]);
     assert_ne!(code, 0);
     assert!(err.contains("--since"), "{err}");
+}
+
+/// The one AI label a review of identical runs holds.
+fn s_label(review: &Value) -> String {
+    let labels = review["labels"].as_object().expect("labels");
+    assert_eq!(labels.len(), 1, "{review}");
+    labels.keys().next().unwrap().clone()
 }

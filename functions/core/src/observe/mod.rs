@@ -3,4 +3,5 @@
 
 pub mod emf;
 pub mod redact;
+pub mod review;
 pub mod stats;

@@ -48,6 +48,8 @@ pub enum Slot {
     Ai,
     Decision,
     Action(String),
+    /// The latest accuracy review of a workflow, under [`crate::observe::review::REVIEWS`].
+    Review(String),
 }
 
 impl Slot {
@@ -57,6 +59,7 @@ impl Slot {
             Slot::Ai => "ai".into(),
             Slot::Decision => "decision".into(),
             Slot::Action(name) => format!("action#{name}"),
+            Slot::Review(workflow) => format!("review#{workflow}"),
         }
     }
 }

@@ -30,6 +30,8 @@ enum Command {
     Bench(local::BenchArgs),
     /// Outcome figures: runs, reviews, approval latency, overrides, accuracy by label.
     Stats(stats::StatsArgs),
+    /// Compare AI labels with reviewers' labels per label and store the review.
+    ReviewAccuracy(stats::ReviewArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -46,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Secrets(args) => local::secrets(args),
         Command::Bench(args) => local::bench(args),
         Command::Stats(args) => stats::stats(args),
+        Command::ReviewAccuracy(args) => stats::review_accuracy(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }

@@ -38,4 +38,8 @@ node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
 # The same figures on the command line, after the approval pages.mjs gave.
 "$bin" stats --data-dir "$data" | tee "$data/stats.txt"
 grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats counts no reviewed run" >&2; exit 1; }
+# The accuracy review, stored and then shown on the dashboard.
+"$bin" review-accuracy --data-dir "$data"
+dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/")
+grep -q "kept / reviewed" <<<"$dashboard" || { echo "FAIL: the dashboard shows no stored accuracy review" >&2; exit 1; }
 echo "screenshots in artifacts/browser/"
