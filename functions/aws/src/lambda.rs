@@ -8,24 +8,87 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use handoff_core::http::{HttpRequest, HttpResponse};
+use handoff_core::observe::emf::{Metric, MetricDoc};
+use handoff_core::ports::Metrics;
 use handoff_core::stages::StageError;
 use lambda_runtime::Diagnostic;
+use tracing::Instrument;
 
 /// JSON lines without ANSI colours or timestamps (CloudWatch stamps each
 /// line); the filter comes from `RUST_LOG`, `info` when unset. Safe to call
 /// twice: the second call keeps the first subscriber.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing::subscriber::set_global_default(json_subscriber(&filter, std::io::stdout));
+}
+
+/// The Lambda log format: one JSON object a line, carrying the enclosing
+/// stage span's fields (`run_id`, `workflow`, `stage`, `execution`) under
+/// `span`; `filter` is an `EnvFilter` directive (an invalid one means
+/// `info`). Public so tests can point it at a buffer.
+pub fn json_subscriber<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_ansi(false)
         .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
+}
+
+/// Prints each metric document as one EMF line on stdout, which Lambda
+/// ships to CloudWatch Logs, where it becomes metrics.
+pub struct EmfStdout;
+
+impl Metrics for EmfStdout {
+    fn emit(&self, doc: MetricDoc) {
+        use std::io::Write as _;
+        let line = doc.to_line(chrono::Utc::now().timestamp_millis());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// Runs one stage task inside its span (`run_id`, `workflow`, `stage` and
+/// `execution`, which is the run id: the starter names executions so) and
+/// reports its duration and whether it failed as metrics.
+pub async fn run_stage<T, F>(
+    metrics: &dyn Metrics,
+    stage: &'static str,
+    run_id: &str,
+    workflow: &str,
+    work: F,
+) -> Result<T, StageFailure>
+where
+    F: std::future::Future<Output = Result<T, StageError>>,
+{
+    let span = tracing::info_span!("stage", stage, run_id, workflow, execution = run_id);
+    let started = std::time::Instant::now();
+    let result = work.instrument(span.clone()).await;
+    let mut doc = MetricDoc::workflow(workflow)
+        .dimension("stage", stage)
+        .value(
+            Metric::StageDuration,
+            started.elapsed().as_secs_f64() * 1000.0,
+        )
+        .value(Metric::StageErrors, f64::from(u8::from(result.is_err())))
+        .property("run_id", run_id);
+    if let Err(e) = &result {
+        doc = doc.property("error", e.name());
+        span.in_scope(|| tracing::warn!(error = e.name(), "stage failed"));
+    }
+    metrics.emit(doc);
+    result.map_err(StageFailure)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,6 +319,84 @@ mod tests {
         let d: Diagnostic =
             StageFailure(StageError::Store(StoreError::Conflict("x".into()))).into();
         assert_eq!(d.error_type, "Handoff.Conflict");
+    }
+
+    /// What the JSON formatter writes, one string per line.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn json(&self) -> Vec<serde_json::Value> {
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_line_of_a_stage_names_its_run_workflow_stage_and_execution() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let _guard =
+            tracing::subscriber::set_default(json_subscriber("info", move || writer.clone()));
+        let metrics = handoff_core::memory::RecordingMetrics::default();
+        let out: Result<(), _> = run_stage(&metrics, "decide", "run-1", "support-triage", async {
+            tracing::info!(rule = "large-refund", "rule matched");
+            Err(StageError::Invalid("no AI result".into()))
+        })
+        .await;
+        assert_eq!(out.unwrap_err().0.name(), "Handoff.ValidationError");
+
+        let logged = lines.json();
+        assert_eq!(logged.len(), 2, "{logged:?}");
+        assert_eq!(logged[0]["message"], "rule matched");
+        assert_eq!(logged[0]["rule"], "large-refund");
+        assert_eq!(logged[1]["error"], "Handoff.ValidationError");
+        for line in &logged {
+            let span = &line["span"];
+            assert_eq!(span["run_id"], "run-1", "{line}");
+            assert_eq!(span["workflow"], "support-triage", "{line}");
+            assert_eq!(span["stage"], "decide", "{line}");
+            assert_eq!(span["execution"], "run-1", "{line}");
+        }
+
+        let docs = metrics.documents();
+        assert_eq!(docs.len(), 1);
+        let doc = &docs[0];
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["workflow", "stage"], []])
+        );
+        assert_eq!(doc["stage"], "decide");
+        assert_eq!(doc["StageErrors"], 1.0);
+        assert_eq!(doc["error"], "Handoff.ValidationError");
+        assert!(doc["StageDuration"].as_f64().unwrap() >= 0.0);
+    }
+
+    #[tokio::test]
+    async fn a_stage_that_succeeds_counts_no_error() {
+        let metrics = handoff_core::memory::RecordingMetrics::default();
+        let out = run_stage(&metrics, "act", "run-2", "invoice-approval", async {
+            Ok::<_, StageError>(7)
+        })
+        .await;
+        assert_eq!(out.unwrap(), 7);
+        let doc = &metrics.documents()[0];
+        assert_eq!(doc["StageErrors"], 0.0);
+        assert_eq!(doc["workflow"], "invoice-approval");
+        assert_eq!(doc["run_id"], "run-2");
     }
 
     #[test]

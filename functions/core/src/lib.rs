@@ -10,6 +10,7 @@ pub mod links;
 pub mod memory;
 pub mod model;
 pub mod notify;
+pub mod observe;
 pub mod pages;
 pub mod ports;
 pub mod stages;

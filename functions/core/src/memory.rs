@@ -429,3 +429,27 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// Keeps each metric document as the EMF line a function would print.
+#[derive(Default)]
+pub struct RecordingMetrics {
+    pub lines: Mutex<Vec<String>>,
+}
+
+impl RecordingMetrics {
+    /// The documents emitted so far, parsed back from their lines.
+    pub fn documents(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("an EMF line is JSON"))
+            .collect()
+    }
+}
+
+impl Metrics for RecordingMetrics {
+    fn emit(&self, doc: crate::observe::emf::MetricDoc) {
+        self.lines.lock().unwrap().push(doc.to_line(0));
+    }
+}

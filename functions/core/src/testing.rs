@@ -37,6 +37,7 @@ pub struct Harness {
     pub fetcher: Arc<dyn handoff_core::ports::Fetcher>,
     /// `Act::dry_run`, the process-wide override.
     pub dry_run: bool,
+    pub metrics: Arc<RecordingMetrics>,
 }
 
 /// The approval-link secret's name in the harness, and the links' base URL.
@@ -72,6 +73,7 @@ impl Harness {
             notifier: Arc::new(RecordingNotifier::default()),
             fetcher: Arc::new(handoff_core::ports::NoFetcher),
             dry_run: false,
+            metrics: Arc::new(RecordingMetrics::default()),
         }
     }
 
@@ -82,6 +84,7 @@ impl Harness {
             queue: self.queue.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -90,6 +93,7 @@ impl Harness {
             store: self.store.clone(),
             executions: self.executions.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -109,6 +113,8 @@ impl Harness {
             store: self.store.clone(),
             model: self.model.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            price: Default::default(),
         }
     }
 
@@ -168,6 +174,7 @@ impl Harness {
         Finalize {
             store: self.store.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

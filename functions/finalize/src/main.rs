@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
     let stage = Finalize {
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
     };
     lambda_runtime::run(service_fn(|event| finalize::handle(&stage, event))).await
 }

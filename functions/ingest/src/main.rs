@@ -23,6 +23,7 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(300),
         )),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
     };
     lambda_runtime::run(service_fn(|event| ingest::handle(&stage, event))).await
 }

@@ -4,6 +4,7 @@ use handoff_aws::bedrock::BedrockModel;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
 use handoff_core::model::{CascadeModel, EmbeddedModel};
+use handoff_core::observe::emf::TokenPrice;
 use handoff_core::ports::{Model, SystemClock};
 use handoff_core::stages::reason::Reason;
 use lambda_runtime::{service_fn, Error};
@@ -26,6 +27,20 @@ async fn main() -> Result<(), Error> {
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         model,
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
+        price: TokenPrice {
+            input_per_1k: price("HANDOFF_MODEL_PRICE_INPUT_PER_1K"),
+            output_per_1k: price("HANDOFF_MODEL_PRICE_OUTPUT_PER_1K"),
+        },
     };
     lambda_runtime::run(service_fn(|event| reason::handle(&stage, event))).await
+}
+
+/// A price in US dollars from the environment; unset or unreadable is free,
+/// so cost metrics read zero rather than the function failing to start.
+fn price(name: &str) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }

@@ -267,6 +267,9 @@ pub struct ExtractSpec {
     pub kind: FieldKind,
     #[serde(default)]
     pub required: bool,
+    /// Personal data: logs and metrics show it only redacted.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

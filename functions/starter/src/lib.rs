@@ -18,7 +18,7 @@ pub async fn handle(
             serde_json::from_str(record.body.as_deref().unwrap_or(""));
         let outcome = match message {
             Ok(message) => {
-                let span = tracing::info_span!("stage", stage = "start", run_id = %message.run_id, workflow = %message.workflow);
+                let span = tracing::info_span!("stage", stage = "start", run_id = %message.run_id, workflow = %message.workflow, execution = %message.run_id);
                 stage
                     .start(&message)
                     .instrument(span)

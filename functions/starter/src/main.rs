@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
             env("HANDOFF_STATE_MACHINE_ARN")?,
         )),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
     };
     lambda_runtime::run(service_fn(|event| starter::handle(&stage, event))).await
 }

@@ -83,6 +83,28 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
         Err(e) => return unavailable(e),
     };
     let now = stack.clock.now();
+    let scope_workflow = filter.get("workflow").filter(|w| !w.is_empty());
+    let figures = match crate::outcomes::gather(
+        stack.store.as_ref(),
+        scope_workflow.map(String::as_str),
+        now - Duration::hours(24),
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => return unavailable(e),
+    };
+    let mut reviews = Vec::new();
+    for name in stack.catalog.names() {
+        if let Ok(Some(r)) = handoff_core::observe::review::latest(stack.store.as_ref(), name).await
+        {
+            reviews.push(r);
+        }
+    }
+    let scope = match scope_workflow {
+        Some(w) => format!("{w}, last 24 hours"),
+        None => "last 24 hours".to_string(),
+    };
     let depth = stack.queue.depth().await.unwrap_or(0);
     let dead = stack
         .queue
@@ -147,6 +169,8 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
             (per_minute_chart(&runs, now))
             h2 { "Auto-resolved vs reviewed" }
             (split_bar(auto, reviewed))
+            (crate::outcomes::section(&figures, &scope))
+            (crate::outcomes::reviews_section(&reviews))
             h2 { "Runs by workflow and status" }
             table {
                 tr { th { "workflow" } @for s in RunStatus::ALL { th { (s.as_str()) } } }

@@ -11,7 +11,7 @@ use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_core::model::EmbeddedModel;
 use handoff_core::notify::ChannelNotifier;
-use handoff_core::ports::{Clock, SystemClock};
+use handoff_core::ports::{Clock, NoMetrics, SystemClock};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
@@ -231,6 +231,8 @@ impl Stack {
                 store: store.clone(),
                 model,
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
+                price: Default::default(),
             },
             decide: Decide {
                 catalog: catalog.clone(),
@@ -249,6 +251,7 @@ impl Stack {
             finalize: Finalize {
                 store: store.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             },
             functions,
         };
@@ -273,6 +276,7 @@ impl Stack {
                 queue: run_queue,
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             },
             callback: Callback {
                 catalog: catalog.clone(),
@@ -293,6 +297,7 @@ impl Stack {
                 store: store.clone(),
                 executions,
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             }),
             template,
             catalog,

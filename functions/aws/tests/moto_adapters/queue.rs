@@ -58,6 +58,7 @@ async fn a_redelivered_run_message_starts_one_execution() {
             &machine,
         )),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(handoff_core::ports::NoMetrics),
     };
     let r = run("support-triage", &unique("delivery"), None, at(0));
     store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
@@ -123,6 +124,7 @@ async fn a_start_repeated_after_a_crash_before_the_status_write_is_one_execution
         store: store.clone(),
         executions: engine,
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(handoff_core::ports::NoMetrics),
     };
     let message = RunMessage {
         run_id: r.id.clone(),

@@ -51,6 +51,8 @@ pub enum Slot {
     /// One context lookup's result, kept so a retried stage does not call
     /// the other system again.
     Lookup(String),
+    /// The latest accuracy review of a workflow, under [`crate::observe::review::REVIEWS`].
+    Review(String),
 }
 
 impl Slot {
@@ -61,6 +63,7 @@ impl Slot {
             Slot::Decision => "decision".into(),
             Slot::Action(name) => format!("action#{name}"),
             Slot::Lookup(name) => format!("lookup#{name}"),
+            Slot::Review(workflow) => format!("review#{workflow}"),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::domain::*;
+use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
 use crate::stages::{audit, StageError};
 
@@ -31,6 +32,7 @@ pub struct FinalizeInput {
 pub struct Finalize {
     pub store: Arc<dyn RunStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 const OPEN: [RunStatus; 3] = [
@@ -71,9 +73,17 @@ impl Finalize {
             }
             Err(e) => return Err(e.into()),
         }
+        let mut overridden = None;
         if let Some(approval) = last {
-            self.record_feedback(&run, approval).await?;
+            overridden = self.record_feedback(&run, approval).await?;
         }
+        self.metrics.emit(outcome_metrics(
+            &run,
+            status,
+            summary.reviewed,
+            last,
+            overridden,
+        ));
         audit::finished(
             self.store.as_ref(),
             self.clock.as_ref(),
@@ -87,13 +97,18 @@ impl Finalize {
     }
 
     /// AI output against the reviewer's answer; a relabel or an edit is a
-    /// training example for the next run.
-    async fn record_feedback(&self, run: &Run, approval: &Approval) -> Result<(), StageError> {
+    /// training example for the next run. Returns whether the reviewer's
+    /// label differs from the AI's, when both are known.
+    async fn record_feedback(
+        &self,
+        run: &Run,
+        approval: &Approval,
+    ) -> Result<Option<bool>, StageError> {
         let Some(vote) = approval.votes.last() else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(ai) = self.store.get_slot(&run.id, &Slot::Ai).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let ai: AiResult =
             serde_json::from_value(ai).map_err(|e| StageError::Invalid(e.to_string()))?;
@@ -105,8 +120,9 @@ impl Finalize {
             .map(str::to_string);
         let final_label = relabel.unwrap_or_else(|| ai.label.clone());
         if final_label.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
+        let overridden = final_label != ai.label;
         let event = self.store.get_event(&run.id).await?;
         self.store
             .put_feedback(&Feedback {
@@ -121,8 +137,45 @@ impl Finalize {
                 reviewer: vote.reviewer.clone(),
             })
             .await?;
-        Ok(())
+        Ok(Some(overridden))
     }
+}
+
+/// The run's outcome: how it ended, whether a person reviewed it, how long
+/// the approval waited and whether the reviewer changed the AI's label.
+fn outcome_metrics(
+    run: &Run,
+    status: RunStatus,
+    reviewed: bool,
+    approval: Option<&Approval>,
+    overridden: Option<bool>,
+) -> MetricDoc {
+    let outcome = match status {
+        RunStatus::Failed => Metric::RunsFailed,
+        RunStatus::Rejected => Metric::RunsRejected,
+        _ => Metric::RunsCompleted,
+    };
+    let mut doc = MetricDoc::workflow(&run.workflow)
+        .count(outcome)
+        .property("run_id", run.id.to_string());
+    if status != RunStatus::Failed {
+        doc = doc.count(if reviewed {
+            Metric::Reviewed
+        } else {
+            Metric::AutoResolved
+        });
+    }
+    if let Some((approval, decided_at)) = approval.and_then(|a| Some((a, a.decided_at?))) {
+        let waited = (decided_at - approval.created_at).num_milliseconds().max(0);
+        let overdue = decided_at > approval.expires_at;
+        doc = doc
+            .value(Metric::ApprovalLatency, waited as f64)
+            .value(Metric::ApprovalsOverdue, f64::from(u8::from(overdue)));
+    }
+    if let Some(overridden) = overridden {
+        doc = doc.value(Metric::Override, if overridden { 1.0 } else { 0.0 });
+    }
+    doc
 }
 
 fn truncate(s: &str, max: usize) -> &str {

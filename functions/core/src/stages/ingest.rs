@@ -10,6 +10,7 @@ use handoff_spec::Catalog;
 
 use crate::domain::*;
 use crate::http::{HttpRequest, HttpResponse};
+use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
 use crate::stages::audit;
 use crate::trigger::{self, MAX_BODY_BYTES};
@@ -29,6 +30,7 @@ pub struct Ingest {
     pub queue: Arc<dyn RunQueue>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl Ingest {
@@ -153,6 +155,11 @@ impl Ingest {
         {
             Created::Duplicate(existing) => {
                 info!(workflow = name, run_id = %existing, "duplicate delivery");
+                self.metrics.emit(
+                    MetricDoc::workflow(name)
+                        .count(Metric::DedupeHits)
+                        .property("run_id", existing.to_string()),
+                );
                 self.requeue_if_abandoned(&existing, name, now)
                     .await
                     .map_err(|e| unavailable(&e))?;
@@ -181,6 +188,11 @@ impl Ingest {
                     .await
                     .map_err(|e| unavailable(&e))?;
                 info!(workflow = name, run_id = %run.id, "run accepted");
+                self.metrics.emit(
+                    MetricDoc::workflow(name)
+                        .count(Metric::RunsReceived)
+                        .property("run_id", run.id.to_string()),
+                );
                 Ok(HttpResponse::json(
                     202,
                     &json!({ "run_id": run.id, "duplicate": false }),

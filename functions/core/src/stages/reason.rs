@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use handoff_spec::{Catalog, Workflow};
 
 use crate::domain::*;
+use crate::observe::emf::{Metric, MetricDoc, TokenPrice};
 use crate::ports::*;
 use crate::stages::{audit, render, StageError};
 
@@ -20,6 +21,9 @@ pub struct Reason {
     pub store: Arc<dyn RunStore>,
     pub model: Arc<dyn Model>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
+    /// What a model's tokens are estimated to cost.
+    pub price: TokenPrice,
 }
 
 impl Reason {
@@ -92,8 +96,41 @@ impl Reason {
             }),
         )
         .await?;
+        self.metrics.emit(answer_metrics(
+            &input.run_id,
+            &input.workflow,
+            &ai,
+            usage,
+            self.price,
+        ));
         Ok(summary(&ai))
     }
+}
+
+/// Confidence and tier of the answer, and what the model's tokens cost.
+fn answer_metrics(
+    run: &RunId,
+    workflow: &str,
+    ai: &AiResult,
+    usage: Option<ModelUsage>,
+    price: TokenPrice,
+) -> MetricDoc {
+    let mut doc = MetricDoc::workflow(workflow)
+        .dimension("tier", &ai.tier)
+        .count(Metric::ModelTier)
+        .value(Metric::AiConfidence, ai.confidence)
+        .property("run_id", run.to_string())
+        .property("label", ai.label.clone());
+    if let Some(usage) = usage {
+        doc = doc
+            .value(Metric::LlmInputTokens, usage.input_tokens as f64)
+            .value(Metric::LlmOutputTokens, usage.output_tokens as f64)
+            .value(
+                Metric::LlmCost,
+                price.cost(usage.input_tokens, usage.output_tokens),
+            );
+    }
+    doc
 }
 
 /// Checks an answer against the spec: a known label, a confidence in

@@ -7,6 +7,7 @@ use serde_json::json;
 use tracing::info;
 
 use crate::domain::*;
+use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
 use crate::stages::{audit, StageError};
 
@@ -14,6 +15,7 @@ pub struct Starter {
     pub store: Arc<dyn RunStore>,
     pub executions: Arc<dyn Executions>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl Starter {
@@ -50,6 +52,13 @@ impl Starter {
             json!({ "execution": run.id, "new": started == Started::New }),
         )
         .await?;
+        if started == Started::New {
+            self.metrics.emit(
+                MetricDoc::workflow(&run.workflow)
+                    .count(Metric::RunsStarted)
+                    .property("run_id", run.id.to_string()),
+            );
+        }
         Ok(started)
     }
 }

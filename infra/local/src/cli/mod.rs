@@ -1,6 +1,7 @@
 mod asl;
 mod asl_tasks;
 mod local;
+mod stats;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,10 @@ enum Command {
     Secrets(local::SecretsArgs),
     /// Intake and end-to-end throughput on loopback, beside a bare axum server.
     Bench(local::BenchArgs),
+    /// Outcome figures: runs, reviews, approval latency, overrides, accuracy by label.
+    Stats(stats::StatsArgs),
+    /// Compare AI labels with reviewers' labels per label and store the review.
+    ReviewAccuracy(stats::ReviewArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -45,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => local::demo(args),
         Command::Secrets(args) => local::secrets(args),
         Command::Bench(args) => local::bench(args),
+        Command::Stats(args) => stats::stats(args),
+        Command::ReviewAccuracy(args) => stats::review_accuracy(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }

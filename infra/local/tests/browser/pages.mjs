@@ -1,6 +1,7 @@
 // Opens the local dashboard, a run's timeline and the outbox in headless
 // Chromium and checks what a reviewer needs to see: a pending approval, a
-// timeline with stages, the reviewer links. Screenshots go to OUT_DIR.
+// timeline with stages, the reviewer links; then approves one and checks the
+// Outcomes figures and charts. Screenshots go to OUT_DIR.
 // Usage: node pages.mjs BASE_URL OUT_DIR
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -56,6 +57,26 @@ try {
   if ((await page.locator("form button").count()) === 0) fail("the approval page has no decision buttons");
   await page.screenshot({ path: `${outDir}/approval.png`, fullPage: true });
   console.log("approval page: ok");
+
+  // Approving there finishes the run: the dashboard's Outcomes section then
+  // counts a reviewed run and charts the reviewer's verdict on the AI label.
+  await page.locator("form button", { hasText: /approve/i }).first().click();
+  await page.waitForLoadState();
+  let charted = 0;
+  for (let i = 0; i < 50 && charted === 0; i++) {
+    await page.goto(`${base}/`);
+    charted = await page.locator("svg[aria-label='accuracy by AI label'] rect").count();
+    if (charted === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  if (charted === 0) fail("no accuracy-by-label chart after an approval");
+  if ((await page.locator("svg[aria-label='run outcomes'] rect").count()) === 0) fail("no outcome bar");
+  const outcomes = await page.locator("main").innerText();
+  for (const part of ["Outcomes (last 24 hours)", "approval latency p50", "override rate", "mean AI confidence"]) {
+    if (!outcomes.includes(part)) fail(`the dashboard lacks "${part}"`);
+  }
+  await page.locator("#outcomes").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${outDir}/outcomes.png`, fullPage: true });
+  console.log("outcomes: ok");
 } finally {
   await browser.close();
 }

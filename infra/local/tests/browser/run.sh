@@ -2,9 +2,10 @@
 # Browser check of the local pages: installs Debian's chromium and
 # playwright-core when missing, starts `handoff up` on a scratch data dir,
 # plays the samples leaving approvals pending, and checks the dashboard, a
-# timeline, the outbox and an approval page in headless Chromium; then a
-# reviewer's side of approvals (approval.mjs): edits, reject, 2-of-3, a second
-# POST, an expired link, a tampered signature, prefetches, hostile input.
+# timeline, the outbox and an approval page in headless Chromium, approves
+# one and checks the Outcomes section and `handoff stats`; then a reviewer's
+# side of approvals (approval.mjs): edits, reject, 2-of-3, a second POST, an
+# expired link, a tampered signature, prefetches, hostile input.
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,5 +46,12 @@ for _ in $(seq 100); do
 done
 "$bin" demo --data-dir "$data" --no-approve
 node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
+# The same figures on the command line, after the approval pages.mjs gave.
+"$bin" stats --data-dir "$data" | tee "$data/stats.txt"
+grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats counts no reviewed run" >&2; exit 1; }
+# The accuracy review, stored and then shown on the dashboard.
+"$bin" review-accuracy --data-dir "$data"
+dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/")
+grep -q "kept / reviewed" <<<"$dashboard" || { echo "FAIL: the dashboard shows no stored accuracy review" >&2; exit 1; }
 node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
 echo "screenshots in artifacts/browser/"

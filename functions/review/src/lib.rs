@@ -1,0 +1,40 @@
+//! The weekly accuracy review the EventBridge schedule invokes: every
+//! workflow's AI labels against its reviewers' labels, stored in the run
+//! store for the dashboards. The event's content is not read.
+
+use std::sync::Arc;
+
+use handoff_aws::lambda::StageFailure;
+use handoff_core::observe::review;
+use handoff_core::ports::{Clock, RunStore};
+use handoff_core::stages::StageError;
+use handoff_spec::Catalog;
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+
+pub struct Reviewer {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub clock: Arc<dyn Clock>,
+    /// How many days of reviewer decisions one review reads.
+    pub days: i64,
+}
+
+pub async fn handle(
+    reviewer: &Reviewer,
+    _event: LambdaEvent<Value>,
+) -> Result<Value, StageFailure> {
+    let names: Vec<&str> = reviewer.catalog.names().collect();
+    let reviews = review::run(
+        reviewer.store.as_ref(),
+        &names,
+        reviewer.clock.now(),
+        reviewer.days,
+    )
+    .await
+    .map_err(StageError::from)?;
+    for r in &reviews {
+        tracing::info!(workflow = %r.workflow, reviewed = r.reviewed, kept = r.kept, "accuracy review stored");
+    }
+    Ok(json!({ "reviews": reviews }))
+}

@@ -1,0 +1,141 @@
+//! `handoff stats` and `handoff review-accuracy`: the outcome figures and
+//! the accuracy review, from the local run store.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use clap::Args;
+use handoff_core::observe::review;
+use handoff_core::observe::stats::parse_since;
+use handoff_local::outcomes;
+use handoff_local::sqlite::SqliteStore;
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this workflow's runs.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// How far back: `90m`, `24h`, `7d`, `2w`.
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+}
+
+pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
+    let window = parse_since(&args.since).ok_or_else(|| {
+        anyhow!(
+            "--since {}: expected a number and s, m, h, d or w",
+            args.since
+        )
+    })?;
+    let path = args.data_dir.join("handoff.db");
+    if !path.exists() {
+        bail!(
+            "no runs yet: {} does not exist (start `handoff up`)",
+            path.display()
+        );
+    }
+    let store = SqliteStore::open(&path).map_err(|e| anyhow!("{e}"))?;
+    let since = chrono::Utc::now() - window;
+    let figures = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(outcomes::gather(&store, args.workflow.as_deref(), since))
+        .map_err(|e| anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        let scope = match &args.workflow {
+            Some(w) => format!("of {w}, last {}", args.since),
+            None => format!("of all workflows, last {}", args.since),
+        };
+        print!("{}", outcomes::text(&figures, &scope));
+    }
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Only this workflow (default: every workflow with runs).
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// How many days of reviewer decisions the review reads.
+    #[arg(long, default_value_t = 7)]
+    pub days: i64,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = ".handoff")]
+    pub data_dir: PathBuf,
+}
+
+/// Runs the accuracy review now and stores it, as the weekly schedule would.
+pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
+    let store = open(&args.data_dir)?;
+    let reviews = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let workflows: Vec<String> = match &args.workflow {
+                Some(w) => vec![w.clone()],
+                None => {
+                    let runs = handoff_local::pages::all_runs(&store, None, 20_000).await?;
+                    let names: std::collections::BTreeSet<String> =
+                        runs.into_iter().map(|r| r.workflow).collect();
+                    names.into_iter().collect()
+                }
+            };
+            let names: Vec<&str> = workflows.iter().map(String::as_str).collect();
+            review::run(&store, &names, chrono::Utc::now(), args.days.max(1))
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| anyhow!(e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reviews)?);
+        return Ok(0);
+    }
+    for r in &reviews {
+        println!(
+            "{} — last {} days: {} of {} AI labels kept by the reviewer ({})",
+            r.workflow,
+            args.days,
+            r.kept,
+            r.reviewed,
+            r.accuracy()
+                .map_or_else(|| "—".into(), |a| format!("{:.0}%", 100.0 * a))
+        );
+        for (label, l) in &r.labels {
+            let changed: Vec<String> = l
+                .changed_to
+                .iter()
+                .map(|(to, n)| format!("{to} ×{n}"))
+                .collect();
+            println!(
+                "  {label:<22} {}/{} kept{}",
+                l.kept,
+                l.reviewed,
+                if changed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; changed to {}", changed.join(", "))
+                }
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn open(data_dir: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    let path = data_dir.join("handoff.db");
+    if !path.exists() {
+        bail!(
+            "no runs yet: {} does not exist (start `handoff up`)",
+            path.display()
+        );
+    }
+    SqliteStore::open(&path).map_err(|e| anyhow!("{e}"))
+}
