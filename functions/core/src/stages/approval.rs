@@ -138,27 +138,9 @@ impl ApprovalStage {
             warn!(run_id = %run_id, workflow, "fewer eligible reviewers than required");
         }
 
-        let ai = self
-            .store
-            .get_slot(run_id, &Slot::Ai)
-            .await?
-            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
-        let event = self.store.get_event(run_id).await?;
-        let expires = approval.expires_at.timestamp();
-        let mut notified = Vec::new();
-        let mut failed = Vec::new();
-        for reviewer in &approval.reviewers {
-            let link =
-                links::approval_link(&self.public_url, &secret, &approval.id, reviewer, expires);
-            let notification = notification(&approval, ai.as_ref(), event.as_ref(), reviewer, link);
-            match self.notifier.notify(&notification).await {
-                Ok(()) => notified.push(reviewer.clone()),
-                Err(e) => {
-                    warn!(run_id = %run_id, error = %e, "reviewer not notified");
-                    failed.push(reviewer.clone());
-                }
-            }
-        }
+        let (notified, failed) = self
+            .notify_each(&approval, &secret, approval.reviewers.iter(), |n| n)
+            .await?;
         audit::record(
             self.store.as_ref(),
             self.clock.as_ref(),
@@ -257,6 +239,46 @@ impl ApprovalStage {
 }
 
 impl ApprovalStage {
+    /// Sends each of `reviewers` their own link, shaped by `dress`; answers
+    /// who was reached and who was not (a failed channel is logged, not fatal).
+    async fn notify_each<'a>(
+        &self,
+        approval: &Approval,
+        secret: &Secret,
+        reviewers: impl Iterator<Item = &'a String>,
+        dress: impl Fn(Notification) -> Notification,
+    ) -> Result<(Vec<String>, Vec<String>), StageError> {
+        let run_id = &approval.run_id;
+        let ai = self
+            .store
+            .get_slot(run_id, &Slot::Ai)
+            .await?
+            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
+        let event = self.store.get_event(run_id).await?;
+        let expires = approval.expires_at.timestamp();
+        let mut notified = Vec::new();
+        let mut failed = Vec::new();
+        for reviewer in reviewers {
+            let link =
+                links::approval_link(&self.public_url, secret, &approval.id, reviewer, expires);
+            let message = dress(notification(
+                approval,
+                ai.as_ref(),
+                event.as_ref(),
+                reviewer,
+                link,
+            ));
+            match self.notifier.notify(&message).await {
+                Ok(()) => notified.push(reviewer.clone()),
+                Err(e) => {
+                    warn!(run_id = %run_id, reminder = message.reminder, error = %e, "reviewer not notified");
+                    failed.push(reviewer.clone());
+                }
+            }
+        }
+        Ok((notified, failed))
+    }
+
     /// Reminds the reviewers who have not answered, once per approval, when
     /// its links expire within the spec's `remind_before_seconds`. The local
     /// runtime calls this on a timer; in AWS a schedule invokes it.
@@ -299,38 +321,22 @@ impl ApprovalStage {
             return Ok(false);
         }
         let secret = self.secrets.get(&self.link_secret).await?;
-        let ai = self
-            .store
-            .get_slot(run_id, &Slot::Ai)
-            .await?
-            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
-        let event = self.store.get_event(run_id).await?;
-        let expires = approval.expires_at.timestamp();
-        let mut notified = Vec::new();
-        let mut failed = Vec::new();
-        for reviewer in approval
+        let silent = approval
             .reviewers
             .iter()
-            .filter(|r| approval.vote_of(r).is_none())
-        {
-            let link =
-                links::approval_link(&self.public_url, &secret, &approval.id, reviewer, expires);
-            let mut n = notification(approval, ai.as_ref(), event.as_ref(), reviewer, link);
-            n.reminder = true;
-            n.subject = format!("Reminder: {}", n.subject);
-            n.text = format!(
-                "Reminder: your answer is still needed; the link expires {}.\n{}",
-                approval.expires_at.format("%Y-%m-%d %H:%M UTC"),
-                n.text
-            );
-            match self.notifier.notify(&n).await {
-                Ok(()) => notified.push(reviewer.clone()),
-                Err(e) => {
-                    warn!(run_id = %run_id, error = %e, "reviewer not reminded");
-                    failed.push(reviewer.clone());
-                }
-            }
-        }
+            .filter(|r| approval.vote_of(r).is_none());
+        let (notified, failed) = self
+            .notify_each(approval, &secret, silent, |mut n| {
+                n.reminder = true;
+                n.subject = format!("Reminder: {}", n.subject);
+                n.text = format!(
+                    "Reminder: your answer is still needed; the link expires {}.\n{}",
+                    approval.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                    n.text
+                );
+                n
+            })
+            .await?;
         audit::record(
             self.store.as_ref(),
             self.clock.as_ref(),
