@@ -54,3 +54,21 @@ async fn the_timeout_sample_escalates_per_the_support_spec() {
     assert_eq!(out["decision"], "escalate");
     assert_eq!(out["timeout_seconds"], 7200);
 }
+
+#[tokio::test]
+async fn the_scheduled_reminder_scan_sample_reaches_the_stage() {
+    let h = Harness::new();
+    decided_refund(&h).await;
+    let request: ApprovalTask = sample("stage-approval-request.json");
+    approval::handle(&h.approval(), LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap();
+    let notified = h.notifier.sent.lock().unwrap().len();
+    let scan: ApprovalTask = sample("stage-approval-remind-due.json");
+    let out = approval::handle(&h.approval(), LambdaEvent::new(scan, Context::default()))
+        .await
+        .unwrap();
+    // support-triage sets no reminder, so the scan finds nothing due.
+    assert_eq!(out["reminded"], 0);
+    assert_eq!(h.notifier.sent.lock().unwrap().len(), notified);
+}
