@@ -17,6 +17,7 @@ use handoff_core::stages::approval::{
     link_lifetime, ApprovalStage, ApprovalTask, APPROVE_ON_TIMEOUT,
 };
 use handoff_core::stages::callback::Callback;
+use handoff_core::stages::finalize::{Finalize, FinalizeInput};
 
 const LINK_SECRET: &str = "approval-links";
 const PUBLIC_URL: &str = "https://handoff.example.com";
@@ -736,6 +737,50 @@ async fn edits_are_sent_only_when_changed() {
         .handle(&request("POST", &bed.link_for(LEAD), "verdict=maybe"))
         .await;
     assert_eq!(resp.status, 422);
+}
+
+#[tokio::test]
+async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
+    let bed = Bed::new();
+    let labels = &bed.catalog.get(SUPPORT).unwrap().spec.reason.labels;
+    let (predicted, corrected) = (labels[0].name.clone(), labels[1].name.clone());
+    let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok-feedback").await;
+    let body = format!(
+        "verdict=approve&draft={}&label={corrected}",
+        urlencoding::encode("Hi Bob, card blocked.")
+    );
+    let resp = bed
+        .callback()
+        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .await;
+    assert_eq!(resp.status, 200, "{}", text(&resp));
+
+    let finalize = Finalize {
+        store: bed.store.clone(),
+        clock: bed.clock.clone(),
+        metrics: Arc::new(NoMetrics),
+    };
+    finalize
+        .run(&FinalizeInput {
+            run_id: run.clone(),
+            workflow: SUPPORT.into(),
+            failure: None,
+        })
+        .await
+        .unwrap();
+
+    let feedback = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    assert_eq!(feedback.len(), 1, "{feedback:?}");
+    let example = &feedback[0];
+    assert_eq!(example.run_id, run);
+    assert_eq!(example.predicted_label, predicted);
+    assert_eq!(example.final_label, corrected);
+    assert_eq!(example.reviewer, LEAD);
+    assert_eq!(
+        example.edits,
+        Some(json!({"draft": "Hi Bob, card blocked.", "label": corrected}))
+    );
 }
 
 #[tokio::test]
