@@ -1,6 +1,7 @@
-//! The approval task: `.waitForTaskToken` requests and the timeout policy.
+//! The approval task: `.waitForTaskToken` requests, the timeout policy and
+//! the scheduled reminder scan.
 
-use handoff_aws::lambda::StageFailure;
+use handoff_aws::lambda::{run_stage, EmfStdout, StageFailure};
 use handoff_core::stages::approval::{ApprovalStage, ApprovalTask};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -11,13 +12,25 @@ pub async fn handle(
     event: LambdaEvent<ApprovalTask>,
 ) -> Result<Value, StageFailure> {
     let task = event.payload;
-    let (run_id, workflow) = match &task {
+    match &task {
         ApprovalTask::Request {
             run_id, workflow, ..
         }
-        | ApprovalTask::Timeout { run_id, workflow } => (run_id.to_string(), workflow.clone()),
-        ApprovalTask::RemindDue {} => (String::new(), String::new()),
-    };
-    let span = tracing::info_span!("stage", stage = "approval", %run_id, %workflow);
-    Ok(stage.handle(&task).instrument(span).await?)
+        | ApprovalTask::Timeout { run_id, workflow } => {
+            let run_id = run_id.to_string();
+            run_stage(
+                &EmfStdout,
+                "approval",
+                &run_id,
+                workflow,
+                stage.handle(&task),
+            )
+            .await
+        }
+        // Not one run's task: a span of its own, no per-workflow metrics.
+        ApprovalTask::RemindDue {} => {
+            let span = tracing::info_span!("stage", stage = "approval.remind_due");
+            Ok(stage.handle(&task).instrument(span).await?)
+        }
+    }
 }
