@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
-use handoff_core::domain::RunId;
 use handoff_core::ports::{ExecutionError, Executions, Started};
 
 pub struct StepFunctions {
@@ -52,14 +51,14 @@ fn is_task_closed(code: &str) -> bool {
 impl Executions for StepFunctions {
     async fn start(
         &self,
-        run: &RunId,
+        name: &str,
         input: &serde_json::Value,
     ) -> Result<Started, ExecutionError> {
         let result = self
             .client
             .start_execution()
             .state_machine_arn(&self.state_machine_arn)
-            .name(run.as_str())
+            .name(name)
             .input(input.to_string())
             .send()
             .await;

@@ -286,10 +286,11 @@ impl RunQueue for MemoryQueue {
     }
 }
 
-/// Records starts and task answers; a token answered once is closed.
+/// Records starts (execution name, input) and task answers; a token
+/// answered once is closed.
 #[derive(Default)]
 pub struct MemoryExecutions {
-    pub started: Mutex<Vec<(RunId, serde_json::Value)>>,
+    pub started: Mutex<Vec<(String, serde_json::Value)>>,
     pub answers: Mutex<Vec<(String, Result<serde_json::Value, String>)>>,
 }
 
@@ -297,14 +298,14 @@ pub struct MemoryExecutions {
 impl Executions for MemoryExecutions {
     async fn start(
         &self,
-        run: &RunId,
+        name: &str,
         input: &serde_json::Value,
     ) -> Result<Started, ExecutionError> {
         let mut started = self.started.lock().unwrap();
-        if started.iter().any(|(id, _)| id == run) {
+        if started.iter().any(|(started, _)| started == name) {
             return Ok(Started::AlreadyStarted);
         }
-        started.push((run.clone(), input.clone()));
+        started.push((name.to_string(), input.clone()));
         Ok(Started::New)
     }
 

@@ -30,7 +30,7 @@ async fn the_sample_message_starts_one_execution_named_by_the_run() {
         1,
         "redelivery must not start a second execution"
     );
-    assert_eq!(started[0].0.as_str(), SAMPLE_RUN_ID);
+    assert_eq!(started[0].0, SAMPLE_RUN_ID);
     assert_eq!(started[0].1["workflow"], "support-triage");
     let stored = h.store.get_run(&run.run_id).await.unwrap().unwrap();
     assert_eq!(stored.status.as_str(), "RUNNING");

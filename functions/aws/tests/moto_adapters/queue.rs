@@ -112,7 +112,7 @@ async fn a_start_repeated_after_a_crash_before_the_status_write_is_one_execution
     // The first starter started the execution and died before moving the
     // run to RUNNING; the redelivery finds the run still RECEIVED.
     let input = json!({ "run_id": r.id, "workflow": r.workflow });
-    engine.start(&r.id, &input).await.unwrap();
+    engine.start(r.id.as_str(), &input).await.unwrap();
     let arn = format!(
         "{}:{}",
         machine.replace(":stateMachine:", ":execution:"),

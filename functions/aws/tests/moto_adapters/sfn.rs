@@ -22,7 +22,10 @@ async fn a_duplicate_start_is_one_execution() {
     let run = RunId::new();
     let input = json!({ "run_id": run, "workflow": "support-triage" });
 
-    assert_eq!(engine.start(&run, &input).await.unwrap(), Started::New);
+    assert_eq!(
+        engine.start(run.as_str(), &input).await.unwrap(),
+        Started::New
+    );
     let arn = format!(
         "{}:{}",
         machine.replace(":stateMachine:", ":execution:"),
@@ -30,7 +33,7 @@ async fn a_duplicate_start_is_one_execution() {
     );
     assert_eq!(finished(&config, &arn).await, "SUCCEEDED");
     assert_eq!(
-        engine.start(&run, &input).await.unwrap(),
+        engine.start(run.as_str(), &input).await.unwrap(),
         Started::AlreadyStarted
     );
     assert_eq!(executions(&config, &machine).await, [run.to_string()]);
@@ -64,7 +67,10 @@ async fn answering_a_closed_task_is_the_domain_error() {
     let machine = state_machine(&config, &waiting_machine(&queue_url)).await;
     let engine = StepFunctions::new(aws_sdk_sfn::Client::new(&config), &machine);
     let run = RunId::new();
-    engine.start(&run, &json!({ "run_id": run })).await.unwrap();
+    engine
+        .start(run.as_str(), &json!({ "run_id": run }))
+        .await
+        .unwrap();
 
     let token = receive_token(&config, &queue_url).await;
     // moto arms the heartbeat just after it sends the message: retry briefly.

@@ -1,7 +1,5 @@
 use async_trait::async_trait;
 
-use crate::domain::RunId;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
     /// The task token is no longer waiting: timed out, already answered,
@@ -21,12 +19,11 @@ pub enum Started {
 
 #[async_trait]
 pub trait Executions: Send + Sync {
-    /// Starts the state machine with execution name = run id.
-    async fn start(
-        &self,
-        run: &RunId,
-        input: &serde_json::Value,
-    ) -> Result<Started, ExecutionError>;
+    /// Starts the state machine. A run's first execution is named by its
+    /// run id (so a redelivered message starts nothing new); a redrive gets
+    /// a name of its own.
+    async fn start(&self, name: &str, input: &serde_json::Value)
+        -> Result<Started, ExecutionError>;
     async fn send_task_success(
         &self,
         token: &str,

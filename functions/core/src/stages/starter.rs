@@ -28,7 +28,7 @@ impl Starter {
             return Ok(Started::AlreadyStarted);
         }
         let input = json!({ "run_id": run.id, "workflow": run.workflow });
-        let started = self.executions.start(&run.id, &input).await?;
+        let started = self.executions.start(run.id.as_str(), &input).await?;
         match self
             .store
             .transition(
