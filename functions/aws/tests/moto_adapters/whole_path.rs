@@ -169,7 +169,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
     let run = RunId::new();
     engine
         .start(
-            &run,
+            run.as_str(),
             &json!({ "run_id": run, "workflow": "invoice-approval" }),
         )
         .await
@@ -198,6 +198,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
     assert_eq!(
         entered,
         [
+            "Resume",
             "LoadContext",
             "Reason",
             "Decide",
@@ -227,6 +228,37 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
     assert!(
         matches!(again, Err(ExecutionError::TaskClosed(_))),
         "{again:?}"
+    );
+
+    // A redrive of a run that failed in Act: a new execution that resumes
+    // there (in this test, so the stubs' one answer queue stays in order).
+    post(
+        &http,
+        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
+        "lambda",
+        json!({
+            "results": [json!({ "performed": ["notify"] }).to_string(), results[5].to_string()],
+            "region": "us-east-1",
+        })
+        .to_string(),
+    )
+    .await;
+    let name = format!("{run}-redrive-1");
+    engine
+        .start(
+            &name,
+            &json!({ "run_id": run, "workflow": "invoice-approval", "resume_at": "Act" }),
+        )
+        .await
+        .unwrap();
+    let redriven = format!(
+        "{}:{name}",
+        machine.replace(":stateMachine:", ":execution:")
+    );
+    assert_eq!(finished(&config, &redriven).await, "SUCCEEDED");
+    assert_eq!(
+        states_entered(&config, &redriven).await,
+        ["Resume", "Act", "Finalize"]
     );
 }
 

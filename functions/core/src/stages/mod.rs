@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod lookup_http;
 pub mod read;
 pub mod reason;
+pub mod redrive;
 pub mod render;
 pub mod starter;
 

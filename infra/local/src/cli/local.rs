@@ -14,7 +14,6 @@ use handoff_core::ports::Runs;
 use handoff_local::adapters::Delivery;
 use handoff_local::client::{self, Client};
 use handoff_local::pages::{self, run_view, RunView};
-use handoff_local::redrive::Redriven;
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::stack::{catalog_from_dir, Options, Stack};
 use handoff_local::template::Template;
@@ -505,26 +504,26 @@ pub fn redrive(args: RedriveArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(async move {
         let (stack, _, _server, _) = serve(options, 0).await?;
         let run_id = RunId(args.run_id.clone());
-        let status = match handoff_local::redrive::redrive(&stack, &run_id).await? {
-            Redriven::Act(status) => status,
-            Redriven::Execution(name) => {
-                println!("started execution {name}");
-                let started = Instant::now();
-                loop {
-                    let status = stack
-                        .store
-                        .get_run(&run_id)
-                        .await?
-                        .map_or(RunStatus::Failed, |r| r.status);
-                    if status.is_final()
-                        || status == RunStatus::AwaitingApproval
-                        || started.elapsed() > Duration::from_secs(60)
-                    {
-                        break status;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+        let redriven = handoff_local::redrive::redrive(&stack, &run_id).await?;
+        println!(
+            "started execution {} from {}",
+            redriven.execution,
+            redriven.from.as_str()
+        );
+        let started = Instant::now();
+        let status = loop {
+            let status = stack
+                .store
+                .get_run(&run_id)
+                .await?
+                .map_or(RunStatus::Failed, |r| r.status);
+            if status.is_final()
+                || status == RunStatus::AwaitingApproval
+                || started.elapsed() > Duration::from_secs(60)
+            {
+                break status;
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         };
         println!("{run_id}: {}", status.as_str());
         Ok(if status == RunStatus::Failed { 1 } else { 0 })

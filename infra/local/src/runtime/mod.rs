@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use handoff_core::domain::RunId;
 use handoff_core::ports::{Clock, ExecutionError, Executions, Started, StoreError};
 use handoff_states::{
     CallbackError, Execution, ExecutionInfo, Failure, StateMachine, Status, TaskRequest,
@@ -78,12 +77,6 @@ impl Host {
     /// Names of executions as they finish.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<String> {
         self.finished.subscribe()
-    }
-
-    /// The in-process stages the tasks run (`handoff redrive` runs act and
-    /// finalize directly).
-    pub fn stages(&self) -> &TaskStages {
-        &self.stages
     }
 
     /// Executions in memory (running ones).
@@ -455,9 +448,9 @@ pub struct HostExecutions(pub Arc<Host>);
 
 #[async_trait]
 impl Executions for HostExecutions {
-    async fn start(&self, run: &RunId, input: &Value) -> Result<Started, ExecutionError> {
+    async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
         self.0
-            .start(run.as_str(), input.clone())
+            .start(name, input.clone())
             .await
             .map_err(|e| ExecutionError::Unavailable(e.to_string()))
     }
