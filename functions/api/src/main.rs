@@ -4,6 +4,7 @@ use std::time::Duration;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::secrets::SecretsManager;
+use handoff_aws::sfn::StepFunctions;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::read::ReadApi;
 use lambda_runtime::{service_fn, Error};
@@ -22,6 +23,10 @@ async fn main() -> Result<(), Error> {
         )),
         clock: Arc::new(SystemClock),
         link_secret: env("HANDOFF_LINK_SECRET")?,
+        executions: Arc::new(StepFunctions::from_config(
+            &config,
+            env("HANDOFF_STATE_MACHINE_ARN")?,
+        )),
     };
     lambda_runtime::run(service_fn(|event| api::handle(&stage, event))).await
 }

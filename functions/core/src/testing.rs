@@ -167,6 +167,7 @@ impl Harness {
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
             link_secret: LINK_SECRET.into(),
+            executions: self.executions.clone(),
         }
     }
 

@@ -26,6 +26,7 @@ struct Bed {
     store: Arc<MemoryStore>,
     secrets: Arc<StaticSecrets>,
     clock: Arc<ManualClock>,
+    executions: Arc<MemoryExecutions>,
 }
 
 impl Bed {
@@ -35,6 +36,7 @@ impl Bed {
             store: Arc::new(MemoryStore::new()),
             secrets: Arc::new(StaticSecrets::with(&[(LINK_SECRET, KEY)])),
             clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
+            executions: Arc::new(MemoryExecutions::default()),
         }
     }
 
@@ -45,6 +47,7 @@ impl Bed {
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
             link_secret: LINK_SECRET.into(),
+            executions: self.executions.clone(),
         }
     }
 
@@ -114,7 +117,9 @@ fn get(path: &str, query: &[(&str, &str)]) -> HttpRequest {
     if let Some(id) = path.strip_prefix("/runs/") {
         path_params.insert(
             "id".to_string(),
-            id.trim_end_matches("/feedback").to_string(),
+            id.trim_end_matches("/feedback")
+                .trim_end_matches("/redrive")
+                .to_string(),
         );
     }
     HttpRequest {
@@ -363,4 +368,126 @@ async fn dashboard_counts_runs_and_escapes_labels() {
     assert!(page.contains("&lt;b&gt;bold"));
     assert!(!page.contains("<b>bold"));
     assert!(page.contains("0</strong> pending approval"));
+}
+
+fn redrive(run: &RunId, token: Option<&str>) -> HttpRequest {
+    let mut req = get(&format!("/runs/{run}/redrive"), &[]);
+    req.method = "POST".into();
+    if let Some(t) = token {
+        req.headers
+            .insert("authorization".into(), format!("Bearer {t}"));
+    }
+    req
+}
+
+impl Bed {
+    /// A run that failed in `act`: context, AI output and a decision that
+    /// needed no approval are stored.
+    async fn failed_in_act(&self) -> RunId {
+        let id = self.run(SUPPORT, RunStatus::Failed, "card_problem").await;
+        let decision = Decision {
+            rule: Some("auto".into()),
+            route: "queue-a".into(),
+            priority: Priority::Normal,
+            actions: vec!["reply_to_customer".into()],
+            needs_approval: false,
+            reason: "rule `auto`".into(),
+        };
+        for (slot, value) in [
+            (Slot::Context, json!({})),
+            (Slot::Decision, serde_json::to_value(&decision).unwrap()),
+        ] {
+            self.store.put_slot(&id, &slot, &value).await.unwrap();
+        }
+        let summary = RunSummary {
+            error: Some("Handoff.ActionFailed: 400".into()),
+            ..RunSummary::default()
+        };
+        self.store.set_summary(&id, &summary).await.unwrap();
+        id
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
+    let bed = Bed::new();
+    let run = bed.failed_in_act().await;
+    let api = bed.api();
+
+    let refused = api.handle(&redrive(&run, None)).await;
+    assert_eq!(refused.status, 401);
+    let outsider = bed.token("mallory@example.com", 600);
+    let refused = api.handle(&redrive(&run, Some(&outsider))).await;
+    assert_eq!(refused.status, 403);
+    assert!(bed.executions.started.lock().unwrap().is_empty());
+
+    let token = bed.token(LEAD, 600);
+    let resp = api.handle(&redrive(&run, Some(&token))).await;
+    assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
+    let body: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(body["from"], "act");
+    let started = bed.executions.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    let (name, input) = &started[0];
+    assert_eq!(body["execution"], json!(name));
+    assert!(name.starts_with(&format!("{run}-redrive-")), "{name}");
+    assert_eq!(
+        input,
+        &json!({"run_id": run, "workflow": SUPPORT, "resume_at": "Act"})
+    );
+    let stored = bed.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Running);
+    assert_eq!(stored.summary.error, None);
+    let trail = bed.store.trail(&run).await.unwrap();
+    let entry = trail.iter().find(|e| e.kind == "run.redriven").unwrap();
+    assert_eq!(entry.detail["previous_error"], "Handoff.ActionFailed: 400");
+
+    // Running again: not failed, so nothing more starts.
+    let again = api.handle(&redrive(&run, Some(&token))).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(bed.executions.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, RunStatus::Failed, "card_problem").await;
+    let token = bed.token(LEAD, 600);
+    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
+    let body: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(body["from"], "context", "no context stored yet");
+    let started = bed.executions.started.lock().unwrap().clone();
+    assert_eq!(started[0].1, json!({"run_id": run, "workflow": SUPPORT}));
+}
+
+#[tokio::test]
+async fn a_run_waiting_on_its_approval_is_not_redriven() {
+    let bed = Bed::new();
+    let run = bed.failed_in_act().await;
+    let mut decision: Decision = serde_json::from_value(
+        bed.store
+            .get_slot(&run, &Slot::Decision)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    decision.needs_approval = true;
+    bed.store
+        .put_slot(
+            &run,
+            &Slot::Decision,
+            &serde_json::to_value(&decision).unwrap(),
+        )
+        .await
+        .unwrap();
+    let token = bed.token(LEAD, 600);
+    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    assert_eq!(resp.status, 409);
+    let body: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(body["error"], "failed_before_approval", "{body}");
+    let stored = bed.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Failed, "nothing changed");
+    assert!(bed.executions.started.lock().unwrap().is_empty());
 }

@@ -292,6 +292,7 @@ impl Stack {
                 secrets: secrets.clone(),
                 clock: clock.clone(),
                 link_secret,
+                executions: executions.clone(),
             },
             starter: Arc::new(Starter {
                 store: store.clone(),

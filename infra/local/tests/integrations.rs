@@ -78,15 +78,13 @@ async fn dry_run_sends_nothing_for_any_seed_workflow() {
     assert_eq!(got, 0, "dry-run reached the receiver {got} times");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
-    let receiver = Receiver::start().await;
+/// An invoice run whose action the receiver refused (400): its id and the
+/// refused request's idempotency key.
+async fn refused_run(
+    client: &handoff_local::client::Client,
+    receiver: &Receiver,
+) -> (String, String) {
     *receiver.status.lock().unwrap() = 400;
-    let dir = temp_dir("redrive");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    let mut up = Up::start(&options);
-    let client = up.client();
     let (_, body) = client
         .webhook(
             "invoice-approval",
@@ -103,7 +101,7 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
         .await
         .unwrap();
     if status == "AWAITING_APPROVAL" {
-        approve(&client, &run_id).await;
+        approve(client, &run_id).await;
     }
     let status = client
         .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
@@ -113,6 +111,27 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     let refused = receiver.for_run(&run_id);
     assert_eq!(refused.len(), 1, "a 400 is not retried: {refused:?}");
     let key = refused[0].headers["idempotency-key"].clone();
+    (run_id, key)
+}
+
+/// The receiver saw the refused request and one more with the same key.
+fn resent_once_with(receiver: &Receiver, run_id: &str, key: &str) {
+    let received = receiver.for_run(run_id);
+    let resent = received
+        .iter()
+        .filter(|r| r.headers["idempotency-key"] == key)
+        .count();
+    assert_eq!(resent, 2, "refused once, then delivered with the same key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("redrive");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let mut up = Up::start(&options);
+    let (run_id, key) = refused_run(&up.client(), &receiver).await;
     up.kill();
 
     *receiver.status.lock().unwrap() = 200;
@@ -135,16 +154,7 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     );
     assert!(stdout.contains("COMPLETED"), "{stdout}");
 
-    let received = receiver.for_run(&run_id);
-    let resent: Vec<_> = received
-        .iter()
-        .filter(|r| r.headers["idempotency-key"] == key)
-        .collect();
-    assert_eq!(
-        resent.len(),
-        2,
-        "refused once, then delivered with the same key"
-    );
+    resent_once_with(&receiver, &run_id, &key);
 
     let up = Up::start(&options);
     let run = up.client().run(&run_id).await.unwrap();
@@ -152,6 +162,11 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     assert!(run["run"]["summary"]["error"].is_null(), "{run}");
     let kinds = audit_kinds(&run);
     assert!(kinds.iter().any(|k| k == "run.redriven"), "{kinds:?}");
+    // The new execution resumed at Act: nothing before it ran twice.
+    for once in ["context.finished", "reason.finished", "decide.finished"] {
+        let times = kinds.iter().filter(|k| *k == once).count();
+        assert_eq!(times, 1, "{once} ran {times} times: {kinds:?}");
+    }
 
     // A completed run is not redriven again.
     drop(up);
@@ -165,4 +180,61 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     assert!(!again.status.success());
     let why = String::from_utf8_lossy(&again.stderr);
     assert!(why.contains("only failed runs are redriven"), "{why}");
+}
+
+/// What a deployed stack offers: a reviewer's token (`handoff
+/// reviewer-token`) and `POST /runs/{id}/redrive` on the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_redrives_a_failed_run_for_a_reviewer() {
+    let receiver = Receiver::start().await;
+    let dir = temp_dir("api-redrive");
+    let mut options = UpOptions::new(&dir);
+    options.actions_to = Some(receiver.url.clone());
+    let up = Up::start(&options);
+    let client = up.client();
+    let (run_id, key) = refused_run(&client, &receiver).await;
+    *receiver.status.lock().unwrap() = 200;
+
+    let redrive = |token: String| {
+        let url = format!("{}/runs/{run_id}/redrive", up.url);
+        async move {
+            let builder = hyper::Request::builder()
+                .method("POST")
+                .header("authorization", format!("Bearer {token}"));
+            handoff_local::adapters::http_call(&url, builder, Vec::new())
+                .await
+                .unwrap()
+        }
+    };
+    let (status, _) = redrive("nobody.1.00".into()).await;
+    assert_eq!(status, 401, "a made-up token is refused");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args([
+            "reviewer-token",
+            "controller@finance.example.com",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (status, body) = redrive(token.clone()).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["from"], "act", "{body}");
+
+    let status = client
+        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+        .await
+        .unwrap();
+    assert_eq!(status, "COMPLETED");
+    resent_once_with(&receiver, &run_id, &key);
+    let (again, _) = redrive(token).await;
+    assert_eq!(again, 409, "a completed run is not redriven");
 }

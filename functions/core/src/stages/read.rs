@@ -1,5 +1,6 @@
 //! The `api` function: the read side (`GET /runs`, `GET /runs/{id}`, the
-//! dashboard at `GET /`) and reviewer feedback (`POST /runs/{id}/feedback`).
+//! dashboard at `GET /`), reviewer feedback (`POST /runs/{id}/feedback`) and
+//! redriving a failed run (`POST /runs/{id}/redrive`).
 //!
 //! Task tokens never appear in a response.
 
@@ -17,6 +18,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::links::{self, LinkError};
 use crate::pages::{self, dashboard::DashboardView};
 use crate::ports::*;
+use crate::stages::redrive::{Redrive, RedriveError};
 
 pub const MAX_LIMIT: usize = 100;
 pub const DEFAULT_LIMIT: usize = 50;
@@ -31,6 +33,8 @@ pub struct ReadApi {
     pub clock: Arc<dyn Clock>,
     /// Name of the secret that signs reviewer tokens (the link secret).
     pub link_secret: String,
+    /// Starts the execution of a redriven run.
+    pub executions: Arc<dyn Executions>,
 }
 
 type Outcome = Result<HttpResponse, HttpResponse>;
@@ -56,14 +60,20 @@ impl ReadApi {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         let id = req.path_params.get("id").map(String::as_str);
         let path = req.path.trim_end_matches('/');
-        let result = match (req.method.as_str(), path, id) {
-            ("GET" | "HEAD", "", None) => self.dashboard().await,
-            ("GET" | "HEAD", "/runs", None) => self.list(req).await,
-            ("GET" | "HEAD", _, Some(id)) if !path.ends_with("/feedback") => self.run(id).await,
-            ("POST", _, Some(id)) if path.ends_with("/feedback") => self.feedback(req, id).await,
-            (_, "" | "/runs", None) => Err(method_not_allowed("GET, HEAD")),
-            (_, _, Some(_)) if path.ends_with("/feedback") => Err(method_not_allowed("POST")),
-            (_, _, Some(_)) => Err(method_not_allowed("GET, HEAD")),
+        let action = id.and_then(|_| {
+            ["/feedback", "/redrive"]
+                .into_iter()
+                .find(|a| path.ends_with(a))
+        });
+        let result = match (req.method.as_str(), path, id, action) {
+            ("GET" | "HEAD", "", None, _) => self.dashboard().await,
+            ("GET" | "HEAD", "/runs", None, _) => self.list(req).await,
+            ("GET" | "HEAD", _, Some(id), None) => self.run(id).await,
+            ("POST", _, Some(id), Some("/feedback")) => self.feedback(req, id).await,
+            ("POST", _, Some(id), Some("/redrive")) => self.redrive(req, id).await,
+            (_, "" | "/runs", None, _) => Err(method_not_allowed("GET, HEAD")),
+            (_, _, Some(_), Some(_)) => Err(method_not_allowed("POST")),
+            (_, _, Some(_), None) => Err(method_not_allowed("GET, HEAD")),
             _ => Err(HttpResponse::error(404, "not_found", "no such route")),
         };
         let mut response = result.unwrap_or_else(|r| r);
@@ -175,7 +185,9 @@ impl ReadApi {
         ))
     }
 
-    async fn feedback(&self, req: &HttpRequest, id: &str) -> Outcome {
+    /// The reviewer a request's bearer token (signed with the link secret)
+    /// names.
+    async fn reviewer(&self, req: &HttpRequest) -> Result<String, HttpResponse> {
         let unauthorized = |message: &str| {
             let mut r = HttpResponse::error(401, "unauthorized", message);
             r.headers.push(("www-authenticate".into(), "Bearer".into()));
@@ -197,6 +209,48 @@ impl ReadApi {
                 }
             },
         )?;
+        Ok(reviewer)
+    }
+
+    /// `POST /runs/{id}/redrive`: a reviewer of the run's workflow starts a
+    /// failed run again from the step that failed.
+    async fn redrive(&self, req: &HttpRequest, id: &str) -> Outcome {
+        let reviewer = self.reviewer(req).await?;
+        let run_id = RunId(id.to_string());
+        let run = self
+            .store
+            .get_run(&run_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| run_not_found(&run_id))?;
+        if let Some(workflow) = self.catalog.get(&run.workflow) {
+            may_review(workflow, &reviewer, &run.workflow)?;
+        }
+        let redrive = Redrive {
+            store: self.store.clone(),
+            executions: self.executions.clone(),
+            clock: self.clock.clone(),
+        };
+        match redrive.run(&run_id).await {
+            Ok(redriven) => Ok(HttpResponse::json(202, &json!(redriven))),
+            Err(RedriveError::NotFound(id)) => Err(run_not_found(&id)),
+            Err(e @ RedriveError::NotFailed(..)) => {
+                Err(HttpResponse::error(409, "not_failed", &e.to_string()))
+            }
+            Err(e @ RedriveError::BeforeApproval(_)) => Err(HttpResponse::error(
+                409,
+                "failed_before_approval",
+                &e.to_string(),
+            )),
+            Err(e @ RedriveError::Changed(_)) => {
+                Err(HttpResponse::error(409, "changed", &e.to_string()))
+            }
+            Err(RedriveError::Stage(e)) => Err(unavailable(e)),
+        }
+    }
+
+    async fn feedback(&self, req: &HttpRequest, id: &str) -> Outcome {
+        let reviewer = self.reviewer(req).await?;
         if req.body.len() > MAX_FEEDBACK_BYTES {
             return Err(HttpResponse::error(
                 413,
@@ -238,19 +292,7 @@ impl ReadApi {
                 ),
             )
         })?;
-        let may_review = workflow.spec.approval.as_ref().is_some_and(|a| {
-            a.reviewers
-                .iter()
-                .chain(&a.escalate_to)
-                .any(|r| r.eq_ignore_ascii_case(&reviewer))
-        });
-        if !may_review {
-            return Err(HttpResponse::error(
-                403,
-                "not_a_reviewer",
-                &format!("`{reviewer}` is not a reviewer of {}", run.workflow),
-            ));
-        }
+        may_review(workflow, &reviewer, &run.workflow)?;
         let labels = &workflow.spec.reason.labels;
         if !labels.iter().any(|l| l.name == body.label) {
             let known: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
@@ -420,4 +462,27 @@ fn approval_json(a: &Approval) -> Value {
         "decided_at": a.decided_at,
         "votes": a.votes,
     })
+}
+
+/// Only a workflow's reviewers (or its escalation reviewers) may act on its runs.
+fn may_review(
+    workflow: &handoff_spec::Workflow,
+    reviewer: &str,
+    name: &str,
+) -> Result<(), HttpResponse> {
+    let listed = workflow.spec.approval.as_ref().is_some_and(|a| {
+        a.reviewers
+            .iter()
+            .chain(&a.escalate_to)
+            .any(|r| r.eq_ignore_ascii_case(reviewer))
+    });
+    if listed {
+        Ok(())
+    } else {
+        Err(HttpResponse::error(
+            403,
+            "not_a_reviewer",
+            &format!("`{reviewer}` is not a reviewer of {name}"),
+        ))
+    }
 }

@@ -2,6 +2,7 @@ mod asl;
 mod asl_tasks;
 mod local;
 mod stats;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ enum Command {
     Demo(local::DemoArgs),
     /// Print the local secrets (webhook, link and outbound signing keys).
     Secrets(local::SecretsArgs),
+    /// A reviewer's bearer token for the API (feedback, redrive).
+    ReviewerToken(token::TokenArgs),
     /// Intake and end-to-end throughput on loopback, beside a bare axum server.
     Bench(local::BenchArgs),
     /// Outcome figures: runs, reviews, approval latency, overrides, accuracy by label.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Show(args) => local::show(args),
         Command::Demo(args) => local::demo(args),
         Command::Secrets(args) => local::secrets(args),
+        Command::ReviewerToken(args) => token::reviewer_token(args),
         Command::Bench(args) => local::bench(args),
         Command::Stats(args) => stats::stats(args),
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),
