@@ -128,14 +128,17 @@ impl ReadApi {
         ))
     }
 
-    async fn run(&self, id: &str) -> Outcome {
-        let id = RunId(id.to_string());
-        let run = self
-            .store
-            .get_run(&id)
+    async fn stored_run(&self, id: &RunId) -> Result<Run, HttpResponse> {
+        self.store
+            .get_run(id)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| run_not_found(&id))?;
+            .ok_or_else(|| run_not_found(id))
+    }
+
+    async fn run(&self, id: &str) -> Outcome {
+        let id = RunId(id.to_string());
+        let run = self.stored_run(&id).await?;
         let event = self.store.get_event(&id).await.map_err(unavailable)?;
         let slot = |s: Slot| {
             let store = self.store.clone();
@@ -217,12 +220,7 @@ impl ReadApi {
     async fn redrive(&self, req: &HttpRequest, id: &str) -> Outcome {
         let reviewer = self.reviewer(req).await?;
         let run_id = RunId(id.to_string());
-        let run = self
-            .store
-            .get_run(&run_id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| run_not_found(&run_id))?;
+        let run = self.stored_run(&run_id).await?;
         if let Some(workflow) = self.catalog.get(&run.workflow) {
             may_review(workflow, &reviewer, &run.workflow)?;
         }
@@ -276,12 +274,7 @@ impl ReadApi {
             )
         })?;
         let run_id = RunId(id.to_string());
-        let run = self
-            .store
-            .get_run(&run_id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| run_not_found(&run_id))?;
+        let run = self.stored_run(&run_id).await?;
         let workflow = self.catalog.get(&run.workflow).ok_or_else(|| {
             HttpResponse::error(
                 409,
