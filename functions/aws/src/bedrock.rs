@@ -131,18 +131,31 @@ impl Model for BedrockModel {
                 (_, Some(call)) => call,
             };
             let input = document_to_value(call.input());
-            let reasons: Vec<String> = validator
-                .iter_errors(&input)
+            let errors: Vec<_> = validator.iter_errors(&input).collect();
+            if errors.is_empty() {
+                usage.latency_ms = t0.elapsed().as_millis() as u64;
+                return Ok(answer_from(workflow, input, usage));
+            }
+            let reasons: Vec<String> = errors
+                .iter()
                 .map(|e| match e.instance_path().as_str() {
                     "" => e.to_string(),
                     at => format!("{at}: {e}"),
                 })
                 .collect();
-            if reasons.is_empty() {
-                usage.latency_ms = t0.elapsed().as_millis() as u64;
-                return Ok(answer_from(workflow, input, usage));
-            }
-            tracing::warn!(attempt, reasons = ?reasons, "model answer off the schema");
+            // The reasons quote the answer's values (extracted, maybe sensitive
+            // fields); the log names only where and which rule.
+            let off_schema: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} ({})",
+                        e.instance_path().as_str(),
+                        e.schema_path().as_str()
+                    )
+                })
+                .collect();
+            tracing::warn!(attempt, off_schema = ?off_schema, "model answer off the schema");
             if attempt > 0 {
                 return Err(ModelError::Invalid(reasons.join("; ")));
             }
