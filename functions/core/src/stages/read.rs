@@ -128,6 +128,20 @@ impl ReadApi {
         ))
     }
 
+    /// The run's workflow, if this deployment still has it.
+    fn deployed(&self, run: &Run) -> Result<&Arc<handoff_spec::Workflow>, HttpResponse> {
+        self.catalog.get(&run.workflow).ok_or_else(|| {
+            HttpResponse::error(
+                409,
+                "unknown_workflow",
+                &format!(
+                    "the run's workflow `{}` is no longer deployed",
+                    run.workflow
+                ),
+            )
+        })
+    }
+
     async fn stored_run(&self, id: &RunId) -> Result<Run, HttpResponse> {
         self.store
             .get_run(id)
@@ -221,9 +235,7 @@ impl ReadApi {
         let reviewer = self.reviewer(req).await?;
         let run_id = RunId(id.to_string());
         let run = self.stored_run(&run_id).await?;
-        if let Some(workflow) = self.catalog.get(&run.workflow) {
-            may_review(workflow, &reviewer, &run.workflow)?;
-        }
+        may_review(self.deployed(&run)?, &reviewer, &run.workflow)?;
         let redrive = Redrive {
             store: self.store.clone(),
             executions: self.executions.clone(),
@@ -275,16 +287,7 @@ impl ReadApi {
         })?;
         let run_id = RunId(id.to_string());
         let run = self.stored_run(&run_id).await?;
-        let workflow = self.catalog.get(&run.workflow).ok_or_else(|| {
-            HttpResponse::error(
-                409,
-                "unknown_workflow",
-                &format!(
-                    "the run's workflow `{}` is no longer deployed",
-                    run.workflow
-                ),
-            )
-        })?;
+        let workflow = self.deployed(&run)?;
         may_review(workflow, &reviewer, &run.workflow)?;
         let labels = &workflow.spec.reason.labels;
         if !labels.iter().any(|l| l.name == body.label) {
