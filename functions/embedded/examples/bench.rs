@@ -1,7 +1,7 @@
 //! The numbers issue 8 asks for, on BANKING77 by stratified 5-fold
 //! cross-validation of its training split.
 //!
-//! cargo run --release -p handoff-embedded --example bench [-- CSV]
+//! cargo run --profile local -p handoff-embedded --example bench [-- CSV]
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! `handoff eval` until the CLI in infra/local wires the library in:
 //!
-//! cargo run --release -p handoff-embedded --example eval -- \
+//! cargo run --profile local -p handoff-embedded --example eval -- \
 //!     --train ../shared/data/banking77/train.csv [--test FILE] [--shots N] \
 //!     [--folds K] [--target 0.98] [--json] [--plot FILE] \
 //!     [--learning-curve [--start N] [--batch N]]

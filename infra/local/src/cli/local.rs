@@ -724,7 +724,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
         None => Template::discover(&std::env::current_dir()?)?,
     };
     if cfg!(debug_assertions) {
-        println!("note: a debug build; `cargo run --release -p handoff-local -- bench` measures what users get");
+        println!("note: a debug build; `cargo run --profile local -p handoff-local -- bench` measures what users get");
     }
     runtime()?.block_on(handoff_local::bench::run(
         handoff_local::bench::BenchOptions {
