@@ -56,6 +56,7 @@ impl Runs for MemoryStore {
         run: &Run,
         event: &CanonicalEvent,
         dedupe: &DedupeKey,
+        received: &AuditEvent,
     ) -> Result<Created, StoreError> {
         let mut t = self.tables.lock().unwrap();
         let key = (dedupe.workflow.clone(), dedupe.delivery_id.clone());
@@ -65,6 +66,7 @@ impl Runs for MemoryStore {
         t.dedupe.insert(key, run.id.clone());
         t.runs.insert(run.id.clone(), run.clone());
         t.events.insert(run.id.clone(), event.clone());
+        t.audit.push(received.clone());
         Ok(Created::New)
     }
 

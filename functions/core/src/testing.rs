@@ -243,7 +243,10 @@ impl Harness {
             delivery_id: "sample".into(),
             expires_at: now,
         };
-        self.store.create_run(&run, &event, &dedupe).await.unwrap();
+        self.store
+            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
+            .await
+            .unwrap();
         RunRef {
             run_id: id,
             workflow: name,

@@ -85,7 +85,10 @@ impl Bed {
             delivery_id: run.delivery_id.clone(),
             expires_at: now,
         };
-        self.store.create_run(&run, &event, &dedupe).await.unwrap();
+        self.store
+            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
+            .await
+            .unwrap();
         let ai = AiResult {
             label: label.into(),
             confidence: 0.9,

@@ -99,7 +99,12 @@ async fn main() {
             let s = s.clone();
             async move {
                 let (r, e, d) = run(i);
-                assert_eq!(s.create_run(&r, &e, &d).await.unwrap(), Created::New);
+                assert_eq!(
+                    s.create_run(&r, &e, &d, &AuditEvent::received(&r, 0))
+                        .await
+                        .unwrap(),
+                    Created::New
+                );
             }
         },
     )
@@ -150,10 +155,12 @@ async fn main() {
             let (r, e, d) = run(i);
             let now = Utc::now();
             s.send(r.id.as_str(), now).await.unwrap();
-            s.create_run(&r, &e, &d).await.unwrap();
+            s.create_run(&r, &e, &d, &AuditEvent::received(&r, 0))
+                .await
+                .unwrap();
             let exec = StoredExecution {
                 name: r.id.0.clone(),
-                state: json!({"current": "Context", "input": {"run_id": r.id.0}}),
+                state: json!({"current": "Context", "input": {"run_id": r.id.0}}).to_string(),
                 status: "RUNNING".into(),
                 next_wake: None,
                 updated_at: now,

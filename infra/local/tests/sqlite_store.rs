@@ -61,6 +61,7 @@ async fn put_run<S: RunStore>(store: &S, r: &Run) {
             r,
             &event(&r.workflow, &r.delivery_id),
             &fresh(&r.workflow, &r.delivery_id),
+            &AuditEvent::received(r, 0),
         )
         .await
         .unwrap();
@@ -132,7 +133,12 @@ async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>)
             tokio::spawn(async move {
                 let r = run(&format!("run-{i}"), "refunds", None, t(i));
                 store
-                    .create_run(&r, &event("refunds", "evt-1"), &fresh("refunds", "evt-1"))
+                    .create_run(
+                        &r,
+                        &event("refunds", "evt-1"),
+                        &fresh("refunds", "evt-1"),
+                        &AuditEvent::received(&r, 0),
+                    )
                     .await
                     .map(|c| (r.id, c))
             })
@@ -153,8 +159,13 @@ async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>)
         if *id != winner {
             assert_eq!(*created, Created::Duplicate(winner.clone()));
             assert_eq!(store.get_run(id).await.unwrap(), None, "loser {id} stored");
+            assert_eq!(store.trail(id).await.unwrap(), [], "loser {id} audited");
         }
     }
+    // The first audit entry is written with the run, once.
+    let trail = store.trail(&winner).await.unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["run.received"]);
     let stored = store.get_run(&winner).await.unwrap().unwrap();
     assert_eq!(stored.id, winner);
     assert_eq!(
@@ -168,6 +179,7 @@ async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>)
             &other,
             &event("billing", "evt-1"),
             &fresh("billing", "evt-1"),
+            &AuditEvent::received(&other, 0),
         )
         .await
         .unwrap();
@@ -582,7 +594,12 @@ async fn expired_dedupe_key_no_longer_counts() {
     let first = run("run-old", "refunds", None, t(0));
     let expired = dedupe("refunds", "evt-9", Utc::now() - Duration::seconds(5));
     let created = store
-        .create_run(&first, &event("refunds", "evt-9"), &expired)
+        .create_run(
+            &first,
+            &event("refunds", "evt-9"),
+            &expired,
+            &AuditEvent::received(&first, 0),
+        )
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -592,6 +609,7 @@ async fn expired_dedupe_key_no_longer_counts() {
             &second,
             &event("refunds", "evt-9"),
             &fresh("refunds", "evt-9"),
+            &AuditEvent::received(&second, 0),
         )
         .await
         .unwrap();
@@ -603,6 +621,7 @@ async fn expired_dedupe_key_no_longer_counts() {
             &third,
             &event("refunds", "evt-9"),
             &fresh("refunds", "evt-9"),
+            &AuditEvent::received(&third, 0),
         )
         .await
         .unwrap();
@@ -615,7 +634,12 @@ async fn reusing_a_run_id_is_a_conflict_and_stores_nothing() {
     let r = run("run-1", "refunds", None, t(0));
     put_run(&store, &r).await;
     let again = store
-        .create_run(&r, &event("refunds", "evt-2"), &fresh("refunds", "evt-2"))
+        .create_run(
+            &r,
+            &event("refunds", "evt-2"),
+            &fresh("refunds", "evt-2"),
+            &AuditEvent::received(&r, 0),
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     // The dedupe key of the refused delivery was rolled back with it.
@@ -625,6 +649,7 @@ async fn reusing_a_run_id_is_a_conflict_and_stores_nothing() {
             &other,
             &event("refunds", "evt-2"),
             &fresh("refunds", "evt-2"),
+            &AuditEvent::received(&other, 0),
         )
         .await
         .unwrap();
@@ -678,6 +703,7 @@ async fn data_survives_reopening_the_file() {
             &r,
             &event("refunds", &r.delivery_id),
             &fresh("refunds", &r.delivery_id),
+            &AuditEvent::received(&r, 0),
         )
         .await
         .unwrap();
@@ -689,7 +715,7 @@ async fn data_survives_reopening_the_file() {
 fn execution(name: &str, status: &str) -> StoredExecution {
     StoredExecution {
         name: name.to_string(),
-        state: json!({"current": "Reason", "input": {"run_id": name}}),
+        state: json!({"current": "Reason", "input": {"run_id": name}}).to_string(),
         status: status.to_string(),
         next_wake: Some(t(30)),
         updated_at: t(10),
@@ -702,7 +728,7 @@ async fn execution_is_created_once() {
     let e = execution("run-1", "RUNNING");
     assert!(store.create_execution(&e).await.unwrap());
     let mut other = e.clone();
-    other.state = json!({"other": true});
+    other.state = json!({"other": true}).to_string();
     assert!(!store.create_execution(&other).await.unwrap());
     assert_eq!(store.load_execution("run-1").await.unwrap(), Some(e));
     assert_eq!(store.load_execution("nope").await.unwrap(), None);
@@ -722,7 +748,7 @@ async fn saving_an_execution_replaces_state_and_tokens() {
         Some("run-1")
     );
 
-    e.state = json!({"current": "Act"});
+    e.state = json!({"current": "Act"}).to_string();
     e.next_wake = None;
     e.updated_at = t(20);
     store.save_execution(&e, &["tok-c".into()]).await.unwrap();

@@ -306,6 +306,11 @@ fn paginate(
     Ok((items, next))
 }
 
+/// Keeps two audit entries of one instant apart.
+fn audit_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
 #[async_trait]
 impl Runs for DynamoStore {
     async fn create_run(
@@ -313,6 +318,7 @@ impl Runs for DynamoStore {
         run: &Run,
         event: &CanonicalEvent,
         dedupe: &DedupeKey,
+        received: &AuditEvent,
     ) -> Result<Created, StoreError> {
         // A dedupe item past its expiry may linger until TTL deletes it; it
         // no longer counts.
@@ -329,6 +335,7 @@ impl Runs for DynamoStore {
             .transact_items(TransactWriteItem::builder().put(dedupe_put).build())
             .transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?)
             .transact_items(self.put_tx(event_item(&run.id, event), None)?)
+            .transact_items(self.put_tx(audit_item(received, &audit_suffix()), None)?)
             .send()
             .await;
         let err = match result {
@@ -516,8 +523,7 @@ impl RunData for DynamoStore {
 #[async_trait]
 impl AuditLog for DynamoStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        let suffix = format!("{:08x}", rand::random::<u32>());
-        self.put(audit_item(event, &suffix)).await
+        self.put(audit_item(event, &audit_suffix())).await
     }
 
     async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError> {

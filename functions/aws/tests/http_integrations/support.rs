@@ -174,7 +174,10 @@ pub async fn seed_run(h: &Harness, id: &str, sender: &str) -> RunRef {
         delivery_id: id.into(),
         expires_at: now,
     };
-    h.store.create_run(&run, &event, &dedupe).await.unwrap();
+    h.store
+        .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
+        .await
+        .unwrap();
     RunRef {
         run_id,
         workflow: WORKFLOW.into(),

@@ -25,7 +25,9 @@ async fn ten_concurrent_deliveries_of_one_event_store_one_run() {
         .map(|r| {
             let store = store.clone();
             tokio::spawn(async move {
-                let outcome = store.create_run(&r, &event(&r), &dedupe(&r)).await;
+                let outcome = store
+                    .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+                    .await;
                 (r.id, outcome)
             })
         })
@@ -44,6 +46,14 @@ async fn ten_concurrent_deliveries_of_one_event_store_one_run() {
     for r in &attempts {
         let stored = store.get_run(&r.id).await.expect("get run");
         assert_eq!(stored.is_some(), r.id == winners[0], "run {} stored", r.id);
+        // The first audit entry is part of the same transaction.
+        let received = store.trail(&r.id).await.expect("trail").len();
+        assert_eq!(
+            received,
+            usize::from(r.id == winners[0]),
+            "trail of {}",
+            r.id
+        );
     }
     assert!(store.get_event(&winners[0]).await.expect("event").is_some());
 }
@@ -60,7 +70,11 @@ async fn ten_concurrent_creates_of_one_run_id_store_it_once() {
             let mut r = first.clone();
             r.delivery_id = unique("delivery");
             let store = store.clone();
-            tokio::spawn(async move { store.create_run(&r, &event(&r), &dedupe(&r)).await })
+            tokio::spawn(async move {
+                store
+                    .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+                    .await
+            })
         })
         .collect();
     let mut created = 0;
@@ -82,14 +96,24 @@ async fn a_seen_delivery_returns_the_run_it_started() {
     let retry = run("support-triage", "evt_1", None, at(1));
     assert_eq!(
         store
-            .create_run(&first, &event(&first), &dedupe(&first))
+            .create_run(
+                &first,
+                &event(&first),
+                &dedupe(&first),
+                &AuditEvent::received(&first, 0)
+            )
             .await
             .unwrap(),
         Created::New
     );
     assert_eq!(
         store
-            .create_run(&retry, &event(&retry), &dedupe(&retry))
+            .create_run(
+                &retry,
+                &event(&retry),
+                &dedupe(&retry),
+                &AuditEvent::received(&retry, 0)
+            )
             .await
             .unwrap(),
         Created::Duplicate(first.id.clone())
@@ -99,7 +123,12 @@ async fn a_seen_delivery_returns_the_run_it_started() {
     let other = run("lead-qualification", "evt_1", None, at(2));
     assert_eq!(
         store
-            .create_run(&other, &event(&other), &dedupe(&other))
+            .create_run(
+                &other,
+                &event(&other),
+                &dedupe(&other),
+                &AuditEvent::received(&other, 0)
+            )
             .await
             .unwrap(),
         Created::New
@@ -112,7 +141,10 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let store = table(&config).await;
     let r = run("support-triage", &unique("delivery"), None, at(0));
     let key = dedupe(&r);
-    store.create_run(&r, &event(&r), &key).await.unwrap();
+    store
+        .create_run(&r, &event(&r), &key, &AuditEvent::received(&r, 0))
+        .await
+        .unwrap();
 
     let item = store
         .client
@@ -147,13 +179,23 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let mut stale_key = dedupe(&stale);
     stale_key.expires_at = Utc::now() - Duration::hours(1);
     store
-        .create_run(&stale, &event(&stale), &stale_key)
+        .create_run(
+            &stale,
+            &event(&stale),
+            &stale_key,
+            &AuditEvent::received(&stale, 0),
+        )
         .await
         .unwrap();
     let again = run("support-triage", &stale.delivery_id, None, at(5));
     assert_eq!(
         store
-            .create_run(&again, &event(&again), &dedupe(&again))
+            .create_run(
+                &again,
+                &event(&again),
+                &dedupe(&again),
+                &AuditEvent::received(&again, 0)
+            )
             .await
             .unwrap(),
         Created::New
@@ -165,7 +207,10 @@ async fn a_stale_status_transition_is_refused() {
     let config = sdk_config().await;
     let store = table(&config).await;
     let r = run("support-triage", &unique("delivery"), None, at(0));
-    store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+    store
+        .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+        .await
+        .unwrap();
 
     store
         .transition(
@@ -331,7 +376,10 @@ async fn runs_of_one_status_are_listed_newest_first_across_pages() {
     let mut created = Vec::new();
     for minute in 0..5 {
         let r = run("support-triage", &unique("delivery"), None, at(minute));
-        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+        store
+            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+            .await
+            .unwrap();
         created.push(r);
     }
     let moved = &created[1];
@@ -383,7 +431,10 @@ async fn runs_of_one_sender_come_from_the_by_sender_index() {
             Some("ana@example.com"),
             at(minute),
         );
-        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+        store
+            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+            .await
+            .unwrap();
         from_ana.push(r.id);
     }
     for (workflow, sender) in [
@@ -391,7 +442,10 @@ async fn runs_of_one_sender_come_from_the_by_sender_index() {
         ("lead-qualification", "ana@example.com"),
     ] {
         let r = run(workflow, &unique("d"), Some(sender), at(7));
-        store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+        store
+            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+            .await
+            .unwrap();
     }
 
     let listed = all_pages(

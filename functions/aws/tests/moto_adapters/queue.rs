@@ -61,7 +61,10 @@ async fn a_redelivered_run_message_starts_one_execution() {
         metrics: Arc::new(handoff_core::ports::NoMetrics),
     };
     let r = run("support-triage", &unique("delivery"), None, at(0));
-    store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+    store
+        .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+        .await
+        .unwrap();
 
     // Visibility timeout 0: the message not deleted comes straight back,
     // as after a starter that crashed or timed out.
@@ -108,7 +111,10 @@ async fn a_start_repeated_after_a_crash_before_the_status_write_is_one_execution
         &machine,
     ));
     let r = run("support-triage", &unique("delivery"), None, at(0));
-    store.create_run(&r, &event(&r), &dedupe(&r)).await.unwrap();
+    store
+        .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
+        .await
+        .unwrap();
     // The first starter started the execution and died before moving the
     // run to RUNNING; the redelivery finds the run still RECEIVED.
     let input = json!({ "run_id": r.id, "workflow": r.workflow });

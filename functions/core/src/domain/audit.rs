@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{RunId, Stage};
+use crate::domain::{Run, RunId, Stage};
 
 /// One line of a run's audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,5 +30,17 @@ impl AuditEvent {
             kind: kind.to_string(),
             detail,
         }
+    }
+
+    /// A run's first entry, `run.received`, which intake stores together
+    /// with the run itself.
+    pub fn received(run: &Run, bytes: usize) -> Self {
+        Self::new(
+            &run.id,
+            run.created_at,
+            Stage::Ingest,
+            "run.received",
+            serde_json::json!({ "delivery_id": run.delivery_id, "bytes": bytes }),
+        )
     }
 }

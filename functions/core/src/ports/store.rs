@@ -70,13 +70,15 @@ impl Slot {
 
 #[async_trait]
 pub trait Runs: Send + Sync {
-    /// Stores the dedupe key, the run and its event together, or nothing:
-    /// a duplicate delivery returns the run it started first.
+    /// Stores the dedupe key, the run, its event and its first audit entry
+    /// together, or nothing: a duplicate delivery returns the run it started
+    /// first. One write, so intake pays one round trip to the store.
     async fn create_run(
         &self,
         run: &Run,
         event: &CanonicalEvent,
         dedupe: &DedupeKey,
+        received: &AuditEvent,
     ) -> Result<Created, StoreError>;
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
     async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError>;

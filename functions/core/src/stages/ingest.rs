@@ -12,7 +12,6 @@ use crate::domain::*;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::stages::audit;
 use crate::trigger::{self, MAX_BODY_BYTES};
 
 /// Senders retry for up to three days (Stripe); the dedupe record outlives that.
@@ -149,7 +148,12 @@ impl Ingest {
         };
         match self
             .store
-            .create_run(&run, &event, &dedupe)
+            .create_run(
+                &run,
+                &event,
+                &dedupe,
+                &AuditEvent::received(&run, req.body.len()),
+            )
             .await
             .map_err(|e| unavailable(&e))?
         {
@@ -169,16 +173,6 @@ impl Ingest {
                 ))
             }
             Created::New => {
-                audit::record(
-                    self.store.as_ref(),
-                    self.clock.as_ref(),
-                    &run.id,
-                    Stage::Ingest,
-                    "run.received",
-                    json!({ "delivery_id": run.delivery_id, "bytes": req.body.len() }),
-                )
-                .await
-                .map_err(|e| unavailable(&e))?;
                 let message = RunMessage {
                     run_id: run.id.clone(),
                     workflow: name.to_string(),

@@ -162,9 +162,12 @@ impl Runs for SqliteStore {
         run: &Run,
         event: &CanonicalEvent,
         dedupe: &DedupeKey,
+        received: &AuditEvent,
     ) -> Result<Created, StoreError> {
         let run = run.clone();
         let event = to_json(event)?;
+        let received_at = ts(received.at);
+        let received = to_json(received)?;
         let summary = to_json(&run.summary)?;
         let dedupe = dedupe.clone();
         self.write(move |conn| {
@@ -224,6 +227,7 @@ impl Runs for SqliteStore {
             conn.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
                 .and_then(|mut st| st.execute(params![run.id.as_str(), event]))
                 .map_err(unavailable)?;
+            insert_audit(conn, run.id.as_str(), &received_at, &received)?;
             Ok(Created::New)
         })
         .await
@@ -414,13 +418,8 @@ impl AuditLog for SqliteStore {
         let id = event.run_id.0.clone();
         let at = ts(event.at);
         let body = to_json(event)?;
-        self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO audit (run_id, at, event) VALUES (?1, ?2, ?3)")
-                .and_then(|mut st| st.execute(params![id, at, body]))
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.write(move |conn| insert_audit(conn, &id, &at, &body))
+            .await
     }
 
     /// Oldest first; events at the same instant in the order appended.
@@ -653,4 +652,11 @@ impl FeedbackLog for SqliteStore {
         })
         .await
     }
+}
+
+fn insert_audit(conn: &Connection, run_id: &str, at: &str, event: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO audit (run_id, at, event) VALUES (?1, ?2, ?3)")
+        .and_then(|mut st| st.execute(params![run_id, at, event]))
+        .map_err(unavailable)?;
+    Ok(())
 }
