@@ -6,7 +6,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::ports::StoreError;
-use serde_json::Value;
 
 /// One state machine execution as persisted: the engine's serialised
 /// `handoff_states::Execution` plus what the runtime indexes it by.
@@ -14,7 +13,8 @@ use serde_json::Value;
 pub struct StoredExecution {
     /// The execution name: the run id.
     pub name: String,
-    pub state: Value,
+    /// The engine's own JSON text, without the definition.
+    pub state: String,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
     pub status: String,
     /// When a timer (Wait, retry back-off, task timeout) is next due.

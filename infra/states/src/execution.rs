@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::context::ExecutionInfo;
 use crate::definition::StateMachine;
 use crate::error::{names, Failure};
-use crate::frame::{Frame, Shared, TaskRequest, TaskWait};
+use crate::frame::{DetachedFrame, DetachedFrameRef, Frame, Shared, TaskRequest, TaskWait};
 use crate::history::{json_text, History, HistoryEvent};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +40,75 @@ pub struct Execution {
     deadline: Option<DateTime<Utc>>,
 }
 
+/// [`Execution`] without the top-level definition, borrowed for writing.
+#[derive(Serialize)]
+struct DetachedRef<'a> {
+    info: &'a ExecutionInfo,
+    input: &'a Value,
+    root: DetachedFrameRef<'a>,
+    history: &'a History,
+    next_task: u64,
+    status: &'a Status,
+    deadline: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct Detached {
+    info: ExecutionInfo,
+    input: Value,
+    root: DetachedFrame,
+    history: History,
+    next_task: u64,
+    status: Status,
+    deadline: Option<DateTime<Utc>>,
+}
+
 impl Execution {
+    /// The execution as JSON text without its (shared, large) top-level
+    /// definition, for a host that persists at every transition and holds
+    /// the definition already: the definition would otherwise be most of
+    /// every save. Read back with [`Execution::from_json_detached`].
+    pub fn to_json_detached(&self) -> String {
+        serde_json::to_string(&DetachedRef {
+            info: &self.info,
+            input: &self.input,
+            root: self.root.detached(),
+            history: &self.history,
+            next_task: self.next_task,
+            status: &self.status,
+            deadline: self.deadline,
+        })
+        .expect("executions serialise")
+    }
+
+    /// Reads what [`Execution::to_json_detached`] wrote, under `machine`.
+    pub fn from_json_detached(
+        text: &str,
+        machine: Arc<StateMachine>,
+    ) -> Result<Execution, serde_json::Error> {
+        let d: Detached = serde_json::from_str(text)?;
+        Ok(Execution {
+            info: d.info,
+            input: d.input,
+            root: Frame::attach(d.root, machine),
+            history: d.history,
+            next_task: d.next_task,
+            status: d.status,
+            deadline: d.deadline,
+        })
+    }
+
+    /// Open `.waitForTaskToken` tasks already handed over: after a restart
+    /// they wait for their callback and are not requested again.
+    pub fn submitted_task_ids(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        self.root.open_tasks(&mut out);
+        out.into_iter()
+            .filter(|t| t.submitted)
+            .map(|t| t.request.id)
+            .collect()
+    }
+
     /// Creates the execution and records `ExecutionStarted`; call [`Execution::advance`] to run it.
     pub fn start(machine: Arc<StateMachine>, input: Value, info: ExecutionInfo) -> Execution {
         let mut history = History::default();

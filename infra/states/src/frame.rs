@@ -50,6 +50,37 @@ pub(crate) struct Frame {
     output_json: Option<String>,
 }
 
+/// A frame as persisted without its definition (see [`crate::Execution::to_json_detached`]).
+#[derive(Serialize)]
+pub(crate) struct DetachedFrameRef<'a> {
+    vars: &'a Map<String, Value>,
+    cursor: &'a Cursor,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DetachedFrame {
+    vars: Map<String, Value>,
+    cursor: Cursor,
+}
+
+impl Frame {
+    pub fn detached(&self) -> DetachedFrameRef<'_> {
+        DetachedFrameRef {
+            vars: &self.vars,
+            cursor: &self.cursor,
+        }
+    }
+
+    pub fn attach(frame: DetachedFrame, machine: Arc<StateMachine>) -> Frame {
+        Frame {
+            machine,
+            vars: frame.vars,
+            cursor: frame.cursor,
+            output_json: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Cursor {
     Enter {

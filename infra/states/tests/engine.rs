@@ -76,6 +76,41 @@ fn token_task_resumes_after_a_restart_and_finishes_on_send_task_success() {
     );
 }
 
+/// What a host saves at every transition: no definition in it, the
+/// submitted task known after the reload, and the run finishes the same.
+#[test]
+fn a_detached_save_leaves_the_definition_out_and_resumes_under_it() {
+    let (mut execution, t0) = start();
+    let requests = execution.advance(t0);
+    let token = requests[0].token.clone().unwrap();
+    assert!(execution.submitted_task_ids().is_empty());
+    execution
+        .task_succeeded(t0, requests[0].id, json!({}))
+        .unwrap();
+    assert_eq!(execution.submitted_task_ids(), [requests[0].id]);
+
+    let saved = execution.to_json_detached();
+    assert!(
+        !saved.contains("StartAt"),
+        "the definition was saved: {saved}"
+    );
+    assert!(saved.len() < serde_json::to_string(&execution).unwrap().len());
+    let mut resumed = Execution::from_json_detached(&saved, approval_machine()).unwrap();
+    assert_eq!(resumed.submitted_task_ids(), [requests[0].id]);
+    assert_eq!(resumed.to_json_detached(), saved);
+
+    let t1 = t0 + Duration::seconds(5);
+    resumed
+        .send_task_success(t1, &token, json!({"decision": "approved"}))
+        .unwrap();
+    resumed.advance(t1);
+    assert_eq!(
+        resumed.status(),
+        &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
+    );
+    assert!(resumed.submitted_task_ids().is_empty());
+}
+
 #[test]
 fn unanswered_token_task_times_out_into_its_catcher() {
     let (mut execution, t0) = start();

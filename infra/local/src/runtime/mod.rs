@@ -28,9 +28,6 @@ use tracing::{debug, warn};
 
 use crate::store::{ExecutionLog, StoredExecution};
 
-/// Marks where the persisted state left out the definition.
-const MACHINE_REF: &str = "$machine";
-
 /// One execution in memory, behind its own lock so transitions of one run
 /// are serial while runs proceed side by side.
 struct Live {
@@ -41,8 +38,6 @@ struct Live {
 
 pub struct Host {
     machine: Arc<StateMachine>,
-    /// The definition as the engine serialises it, put back on load.
-    machine_json: Value,
     machine_name: String,
     stages: TaskStages,
     log: Arc<dyn ExecutionLog>,
@@ -62,7 +57,6 @@ impl Host {
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         Arc::new(Host {
-            machine_json: serde_json::to_value(&*machine).expect("definitions serialise"),
             machine,
             machine_name: machine_name.to_string(),
             stages,
@@ -110,14 +104,14 @@ impl Host {
         let running = self.log.running_executions().await?;
         let count = running.len();
         for stored in running {
-            let submitted = submitted_task_ids(&stored.state);
-            let execution: Execution = match self.restore(stored.state) {
+            let execution = match self.restore(&stored.state) {
                 Ok(e) => e,
                 Err(e) => {
                     warn!(execution = %stored.name, error = %e, "cannot resume execution");
                     continue;
                 }
             };
+            let submitted: HashSet<u64> = execution.submitted_task_ids().into_iter().collect();
             let in_flight: Vec<TaskRequest> = execution
                 .open_tasks()
                 .into_iter()
@@ -146,18 +140,9 @@ impl Host {
     /// The execution as persisted, without the (shared, large) definition:
     /// every save would otherwise write the whole state machine again.
     fn stored(&self, name: &str, execution: &Execution, now: DateTime<Utc>) -> StoredExecution {
-        let mut state = serde_json::to_value(execution).expect("executions serialise");
-        if let Some(root) = state.get_mut("root").and_then(Value::as_object_mut) {
-            if root.contains_key("machine") {
-                root.insert(
-                    "machine".into(),
-                    serde_json::json!({ MACHINE_REF: self.machine_name }),
-                );
-            }
-        }
         StoredExecution {
             name: name.to_string(),
-            state,
+            state: execution.to_json_detached(),
             status: status_name(execution).to_string(),
             next_wake: execution.next_wake(),
             updated_at: now,
@@ -165,16 +150,8 @@ impl Host {
     }
 
     /// The inverse of [`Host::stored`]: puts this process's definition back.
-    fn restore(&self, mut state: Value) -> Result<Execution, serde_json::Error> {
-        if let Some(root) = state.get_mut("root").and_then(Value::as_object_mut) {
-            if root
-                .get("machine")
-                .is_some_and(|m| m.get(MACHINE_REF).is_some())
-            {
-                root.insert("machine".into(), self.machine_json.clone());
-            }
-        }
-        serde_json::from_value(state)
+    fn restore(&self, state: &str) -> Result<Execution, serde_json::Error> {
+        Execution::from_json_detached(state, self.machine.clone())
     }
 
     async fn open_task_ids(&self, name: &str) -> Option<HashSet<u64>> {
@@ -206,8 +183,8 @@ impl Host {
         }
         match self.log.load_execution(name).await? {
             Some(s) if s.status == "RUNNING" => {
-                let execution: Execution = self
-                    .restore(s.state)
+                let execution = self
+                    .restore(&s.state)
                     .map_err(|e| StepError::Store(StoreError::Unavailable(e.to_string())))?;
                 let mut map = self.live.lock().expect("live map");
                 Ok(map
@@ -258,7 +235,7 @@ impl Host {
         // the next callback or timer loads it again.
         let open = guard.execution.open_tasks();
         let parked = running && !open.is_empty() && open.iter().all(|t| t.token.is_some()) && {
-            let submitted = submitted_task_ids(&snapshot.state);
+            let submitted = guard.execution.submitted_task_ids();
             open.iter().all(|t| submitted.contains(&t.id))
         };
         drop(guard);
@@ -413,33 +390,6 @@ pub fn status_name(execution: &Execution) -> &'static str {
             }
         }
     }
-}
-
-/// Ids of `.waitForTaskToken` tasks already handed over: after a restart
-/// they wait for their callback and are not requested again. The engine
-/// keeps this as `submitted` next to each open task's request.
-fn submitted_task_ids(state: &Value) -> HashSet<u64> {
-    let mut out = HashSet::new();
-    let mut stack = vec![state];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Object(map) => {
-                if map.get("submitted") == Some(&Value::Bool(true)) {
-                    if let Some(id) = map
-                        .get("request")
-                        .and_then(|r| r.get("id"))
-                        .and_then(Value::as_u64)
-                    {
-                        out.insert(id);
-                    }
-                }
-                stack.extend(map.values());
-            }
-            Value::Array(items) => stack.extend(items.iter()),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// The core `Executions` port over the host: what the starter and the

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use handoff_core::ports::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{from_json, parse_ts, to_json, ts, unavailable, SqliteStore};
+use super::{parse_ts, ts, unavailable, SqliteStore};
 use crate::store::{
     ExecutionLog, IntakeQueue, Outbox, OutboxEntry, ReceivedMessage, StoredExecution,
 };
@@ -34,7 +34,7 @@ fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<RawExecution> {
 impl RawExecution {
     fn decode(self) -> Result<StoredExecution, StoreError> {
         Ok(StoredExecution {
-            state: from_json("execution state", &self.state)?,
+            state: self.state,
             next_wake: self.next_wake.as_deref().map(parse_ts).transpose()?,
             updated_at: parse_ts(&self.updated_at)?,
             name: self.name,
@@ -56,7 +56,7 @@ impl ExecutionRow {
     fn new(e: &StoredExecution) -> Result<Self, StoreError> {
         Ok(Self {
             name: e.name.clone(),
-            state: to_json(&e.state)?,
+            state: e.state.clone(),
             status: e.status.clone(),
             next_wake: e.next_wake.map(ts),
             updated_at: ts(e.updated_at),
