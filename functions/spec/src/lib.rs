@@ -17,4 +17,4 @@ pub use catalog::{Catalog, Workflow};
 pub use error::{SpecError, SpecErrors};
 pub use load::parse_workflow;
 pub use model::*;
-pub use rules::{CompiledRule, RuleError, RuleInput};
+pub use rules::{CompiledRule, RuleError, RuleInput, RuleScope};

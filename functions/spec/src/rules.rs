@@ -1,6 +1,8 @@
 //! Rules are CEL expressions, compiled once per process and evaluated per run.
 
-use cel::{Context, Program, Value};
+use std::sync::{Arc, OnceLock};
+
+use cel::{Context, Env, Program, Value};
 use serde::Serialize;
 
 /// What a rule can see. Field names are the variable names in CEL.
@@ -13,6 +15,8 @@ pub struct RuleInput<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
+    #[error("the run's data could not be given to the rules: {0}")]
+    Input(String),
     #[error("rule `{rule}` could not be evaluated: {reason}")]
     Evaluation { rule: String, reason: String },
     #[error("rule `{rule}` yielded {found}, not a bool")]
@@ -55,25 +59,43 @@ impl CompiledRule {
         })
     }
 
-    pub fn matches(&self, input: &RuleInput<'_>) -> Result<bool, RuleError> {
-        let eval_err = |reason: String| RuleError::Evaluation {
-            rule: self.name.clone(),
-            reason,
-        };
-        let mut ctx = Context::default();
-        ctx.add_variable("event", input.event)
-            .map_err(|e| eval_err(e.to_string()))?;
-        ctx.add_variable("ai", input.ai)
-            .map_err(|e| eval_err(e.to_string()))?;
-        ctx.add_variable("context", input.context)
-            .map_err(|e| eval_err(e.to_string()))?;
-        match self.program.execute(&ctx) {
+    /// Evaluates the rule against one run's variables.
+    pub fn matches(&self, scope: &RuleScope) -> Result<bool, RuleError> {
+        match self.program.execute(&scope.context) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(RuleError::NotABool {
                 rule: self.name.clone(),
                 found: format!("{other:?}"),
             }),
-            Err(e) => Err(eval_err(e.to_string())),
+            Err(e) => Err(RuleError::Evaluation {
+                rule: self.name.clone(),
+                reason: e.to_string(),
+            }),
         }
+    }
+}
+
+/// One run's variables, converted to CEL once for all the rules that read
+/// them, over a standard library built once per process: a fresh CEL
+/// context per rule rebuilt both and cost more than the rules themselves.
+pub struct RuleScope {
+    context: Context<'static, 'static>,
+}
+
+impl RuleScope {
+    pub fn new(input: &RuleInput<'_>) -> Result<Self, RuleError> {
+        static STDLIB: OnceLock<Arc<Env>> = OnceLock::new();
+        let env = STDLIB.get_or_init(|| Arc::new(Env::stdlib())).clone();
+        let mut context = Context::with_env(env);
+        for (name, value) in [
+            ("event", input.event),
+            ("ai", input.ai),
+            ("context", input.context),
+        ] {
+            context
+                .add_variable(name, value)
+                .map_err(|e| RuleError::Input(format!("{name}: {e}")))?;
+        }
+        Ok(Self { context })
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use handoff_spec::{Catalog, Priority, RuleInput, Workflow};
+use handoff_spec::{Catalog, Priority, RuleInput, RuleScope, Workflow};
 
 use crate::domain::*;
 use crate::ports::*;
@@ -86,9 +86,10 @@ pub fn decide(
     ai: &AiResult,
     input: &RuleInput<'_>,
 ) -> Result<Decision, StageError> {
+    let scope = RuleScope::new(input).map_err(|e| StageError::Invalid(e.to_string()))?;
     for (rule, compiled) in workflow.spec.rules.iter().zip(&workflow.rules) {
         let matched = compiled
-            .matches(input)
+            .matches(&scope)
             .map_err(|e| StageError::Invalid(e.to_string()))?;
         if matched {
             let (needs_approval, reason) = match (rule.approval, ai.needs_review) {
