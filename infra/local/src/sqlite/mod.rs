@@ -469,7 +469,9 @@ mod tests {
                 let store = store.clone();
                 tokio::spawn(async move {
                     let (r, e, d) = run("same", &format!("d{i}"));
-                    store.create_run(&r, &e, &d).await
+                    store
+                        .create_run(&r, &e, &d, &AuditEvent::received(&r, 0))
+                        .await
                 })
             })
             .collect();
@@ -486,7 +488,12 @@ mod tests {
         let mut winner = Vec::new();
         for i in 0..64 {
             let (r, e, d) = run(&format!("r{i}"), &format!("d{i}"));
-            if store.create_run(&r, &e, &d).await.unwrap() != Created::New {
+            if store
+                .create_run(&r, &e, &d, &AuditEvent::received(&r, 0))
+                .await
+                .unwrap()
+                != Created::New
+            {
                 winner.push(i);
             }
         }
