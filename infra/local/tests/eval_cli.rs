@@ -167,6 +167,36 @@ fn learning_curve_feeds_the_rest_in_batches() {
 }
 
 #[test]
+fn label_names_teach_the_words_of_each_label() {
+    let dir = temp_dir("eval");
+    let train = dir.join("train.csv");
+    std::fs::write(
+        &train,
+        "text,category\n\
+         money back now,zeta\ngive money back,zeta\nmoney back please,zeta\n\
+         sign in broken,kappa\ncannot sign in,kappa\nsign in fails,kappa\n",
+    )
+    .unwrap();
+    // Each test message is only its label's name: no word or character
+    // n-gram of it occurs in the training texts.
+    let test = dir.join("test.csv");
+    std::fs::write(&test, "text,category\nzeta,zeta\nkappa,kappa\n").unwrap();
+    let (train, test) = (train.to_str().unwrap(), test.to_str().unwrap());
+    let plain = json(&eval(&["--train", train, "--test", test, "--json"]));
+    // Nothing to go on: both messages get the same label.
+    assert_eq!(plain["accuracy"], 0.5, "{plain}");
+    let named = json(&eval(&[
+        "--train",
+        train,
+        "--test",
+        test,
+        "--json",
+        "--label-names",
+    ]));
+    assert_eq!(named["accuracy"], 1.0, "{named}");
+}
+
+#[test]
 fn bad_inputs_exit_non_zero_with_a_message() {
     let dir = temp_dir("eval");
     let train = small_csv(&dir);

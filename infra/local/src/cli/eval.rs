@@ -49,6 +49,10 @@ pub struct EvalArgs {
     /// Corrections per batch in the learning curve.
     #[arg(long, default_value_t = 1000, requires = "learning_curve")]
     pub batch: usize,
+    /// Add each label's own name (underscores as spaces) to the training
+    /// examples, at weight 3; not with --learning-curve.
+    #[arg(long, conflicts_with = "learning_curve")]
+    pub label_names: bool,
     /// An `intent,label` CSV relabelling the data's categories (e.g. to a
     /// workflow's labels) before training and testing.
     #[arg(long)]
@@ -94,6 +98,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
     let config = EvalConfig {
         shots: args.shots,
         target_accuracy: args.target,
+        label_names: if args.label_names { 3.0 } else { 0.0 },
         ..EvalConfig::default()
     };
     let progress = bar(args.json);
