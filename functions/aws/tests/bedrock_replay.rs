@@ -125,7 +125,9 @@ async fn request_carries_the_spec_schema_and_forces_the_tool() {
             "refund_request",
             "account_access",
             "billing_question",
-            "technical_issue"
+            "technical_issue",
+            "payment_problem",
+            "general_question"
         ])
     );
     assert_eq!(

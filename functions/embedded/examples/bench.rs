@@ -38,6 +38,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         few.metrics.accuracy, few.metrics.macro_f1, few.metrics.coverage_at_target
     );
 
+    // The label's own name as one more example of weight 3 (EvalConfig::
+    // label_names); measured on these folds: +1.8 points at 10 per label,
+    // none on all data.
+    for (name, shots) in [("full data  ", None), ("10 per label", Some(10))] {
+        let named = EvalConfig {
+            shots,
+            label_names: 3.0,
+            ..config.clone()
+        };
+        let r = cross_validate(&examples, 5, &named, quiet)?;
+        println!(
+            "{name} + label names: accuracy {:.4}  macro-F1 {:.4}  coverage at 98% {:.4}",
+            r.metrics.accuracy, r.metrics.macro_f1, r.metrics.coverage_at_target
+        );
+    }
+
     let start = Instant::now();
     let model = Classifier::train(&examples, &config.train)?;
     println!(

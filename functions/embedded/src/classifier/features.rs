@@ -43,10 +43,18 @@ const PAIR_SEED: u64 = 0x1656_67b1_9e37_79f9;
 const CHAR_SEED: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
 fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    fnv1a_parts(seed, &[bytes])
+}
+
+/// FNV-1a of the parts' concatenation, without building it: the same hash
+/// as `fnv1a` of the joined bytes, so features keep their identity.
+fn fnv1a_parts(seed: u64, parts: &[&[u8]]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    for part in parts {
+        for &b in *part {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
     hash
 }
@@ -85,9 +93,16 @@ pub fn grams(text: &str, config: &FeatureConfig) -> Grams {
     let (lo, hi) = config.word_ngrams;
     if lo > 0 {
         for n in lo..=hi {
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * n);
             for window in words.windows(n) {
-                let joined = window.join(" ");
-                word.push(fnv1a(WORD_SEED ^ n as u64, joined.as_bytes()));
+                parts.clear();
+                for (i, w) in window.iter().enumerate() {
+                    if i > 0 {
+                        parts.push(b" ");
+                    }
+                    parts.push(w.as_bytes());
+                }
+                word.push(fnv1a_parts(WORD_SEED ^ n as u64, &parts));
             }
         }
     }
@@ -98,7 +113,10 @@ pub fn grams(text: &str, config: &FeatureConfig) -> Grams {
             .take(config.pair_window.saturating_sub(1))
         {
             let (x, y) = if a <= b { (a, b) } else { (b, a) };
-            word.push(fnv1a(PAIR_SEED, format!("{x}\u{1}{y}").as_bytes()));
+            word.push(fnv1a_parts(
+                PAIR_SEED,
+                &[x.as_bytes(), b"\x01", y.as_bytes()],
+            ));
         }
     }
     let mut char = Vec::new();
@@ -151,6 +169,18 @@ fn count(mut hashes: Vec<u64>) -> Vec<(u64, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashing_in_parts_equals_hashing_the_joined_bytes() {
+        assert_eq!(
+            fnv1a_parts(PAIR_SEED, &[b"card", b"\x01", b"lost"]),
+            fnv1a(PAIR_SEED, "card\u{1}lost".as_bytes())
+        );
+        assert_eq!(
+            fnv1a_parts(WORD_SEED, &[b"my", b" ", b"card"]),
+            fnv1a(WORD_SEED, b"my card")
+        );
+    }
 
     #[test]
     fn apostrophes_join_and_punctuation_splits() {

@@ -5,7 +5,7 @@ mod metrics;
 mod plot;
 mod run;
 
-pub use data::{read_examples, DataError};
+pub use data::{read_examples, read_label_map, relabel, DataError, MapError};
 pub use metrics::{Confusion, CoveragePoint, LabelScore, Metrics, Outcome};
 pub use plot::{coverage_chart, learning_chart, Chart, Series};
 pub use run::{

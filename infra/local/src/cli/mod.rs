@@ -1,5 +1,6 @@
 mod asl;
 mod asl_tasks;
+mod eval;
 mod local;
 mod stats;
 mod token;
@@ -37,6 +38,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Compare AI labels with reviewers' labels per label and store the review.
     ReviewAccuracy(stats::ReviewArgs),
+    /// Measure the embedded classifier on labelled CSVs: accuracy, coverage, learning curve.
+    Eval(eval::EvalArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(args) => local::bench(args),
         Command::Stats(args) => stats::stats(args),
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),
+        Command::Eval(args) => eval::eval(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }

@@ -1,0 +1,276 @@
+//! `handoff eval`: measures the embedded classifier on `text,category` CSVs.
+//!
+//! Without --test it cross-validates on --train (stratified, --folds K); the
+//! learning curve then holds out the first fold as its test set.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use handoff_embedded::eval::{
+    coverage_chart, cross_validate, learning_chart, learning_curve, read_examples, read_label_map,
+    relabel, split_fold, train_test, EvalConfig, EvalReport, LearningCurve, Progress,
+};
+use handoff_embedded::split::stratified_folds;
+use handoff_embedded::Example;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labelled messages: a CSV with `text` and `category` (or `label`) columns.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// A held-out CSV to score; without it, --train is cross-validated.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Train on only N examples per label.
+    #[arg(long)]
+    pub shots: Option<usize>,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Accuracy the confidence threshold must reach.
+    #[arg(long, default_value_t = 0.98)]
+    pub target: f64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write an SVG chart here (coverage against accuracy, or the learning curve).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Start from --start examples per label and feed the rest as reviewer
+    /// corrections in batches of --batch.
+    #[arg(long)]
+    pub learning_curve: bool,
+    /// Examples per label the learning curve starts from.
+    #[arg(long, default_value_t = 10, requires = "learning_curve")]
+    pub start: usize,
+    /// Corrections per batch in the learning curve.
+    #[arg(long, default_value_t = 1000, requires = "learning_curve")]
+    pub batch: usize,
+    /// Add each label's own name (underscores as spaces) to the training
+    /// examples, at weight 3; not with --learning-curve.
+    #[arg(long, conflicts_with = "learning_curve")]
+    pub label_names: bool,
+    /// An `intent,label` CSV relabelling the data's categories (e.g. to a
+    /// workflow's labels) before training and testing.
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
+    if args.folds < 2 {
+        bail!("--folds {}: cross-validation needs at least 2", args.folds);
+    }
+    if !(args.target > 0.0 && args.target <= 1.0) {
+        bail!("--target {}: expected an accuracy in (0, 1]", args.target);
+    }
+    if args.learning_curve && (args.start == 0 || args.batch == 0) {
+        bail!("--start and --batch must be at least 1");
+    }
+    let map = args
+        .map
+        .as_deref()
+        .map(|path| read_label_map(existing(path)?).map_err(|e| anyhow!(e)))
+        .transpose()?;
+    let load = |path: &Path| -> anyhow::Result<Vec<Example>> {
+        let examples = read_examples(existing(path)?)?;
+        if examples.is_empty() {
+            bail!("{}: no examples", path.display());
+        }
+        match &map {
+            Some(map) => {
+                relabel(examples, map).with_context(|| format!("relabelling {}", path.display()))
+            }
+            None => Ok(examples),
+        }
+    };
+    let train = load(&args.train)?;
+    let test = args.test.as_deref().map(load).transpose()?;
+    if let Some(shots) = args.shots {
+        check_shots(&train, shots, test.is_none().then_some(args.folds))?;
+    }
+    if test.is_none() {
+        check_folds(&train, args.folds)?;
+    }
+
+    let config = EvalConfig {
+        shots: args.shots,
+        target_accuracy: args.target,
+        label_names: if args.label_names { 3.0 } else { 0.0 },
+        ..EvalConfig::default()
+    };
+    let progress = bar(args.json);
+    let mut tick = |p: Progress| {
+        progress.set_length(p.total as u64);
+        progress.set_position(p.done as u64);
+    };
+
+    if args.learning_curve {
+        progress.set_message("learning curve");
+        let (train, test) = match test {
+            Some(test) => (train, test),
+            None => {
+                let fold = stratified_folds(
+                    train.iter().map(|e| e.label.as_str()),
+                    args.folds,
+                    config.seed,
+                );
+                let (test, train) = split_fold(&train, &fold, 0);
+                (train, test)
+            }
+        };
+        let curve = learning_curve(&train, &test, args.start, args.batch, &config, &mut tick)?;
+        progress.finish_and_clear();
+        if let Some(path) = &args.plot {
+            write_plot(path, &learning_chart(&curve).to_svg())?;
+        }
+        print_curve(&curve, args.json)?;
+        return Ok(0);
+    }
+
+    progress.set_message("evaluating");
+    let report = match &test {
+        Some(test) => train_test(&train, test, &config)?,
+        None => cross_validate(&train, args.folds, &config, &mut tick)?,
+    };
+    progress.finish_and_clear();
+    if let Some(path) = &args.plot {
+        write_plot(path, &coverage_chart(&report.metrics).to_svg())?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(0)
+}
+
+/// A missing file gets its own message rather than the CSV reader's.
+fn existing(path: &Path) -> anyhow::Result<&Path> {
+    if !path.is_file() {
+        bail!("{}: no such file", path.display());
+    }
+    Ok(path)
+}
+
+fn write_plot(path: &Path, svg: &str) -> anyhow::Result<()> {
+    std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))
+}
+
+fn counts(examples: &[Example]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for e in examples {
+        *counts.entry(e.label.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Every label must have `shots` training examples; under cross-validation
+/// that is in the training part of every fold.
+fn check_shots(train: &[Example], shots: usize, folds: Option<usize>) -> anyhow::Result<()> {
+    if shots == 0 {
+        bail!("--shots must be at least 1");
+    }
+    let available = |n: usize| match folds {
+        // The smallest training part a stratified split leaves.
+        Some(k) => n - n.div_ceil(k),
+        None => n,
+    };
+    if let Some((label, n)) = counts(train)
+        .into_iter()
+        .map(|(label, n)| (label, available(n)))
+        .find(|&(_, n)| n < shots)
+    {
+        let scope = if folds.is_some() {
+            " in each cross-validation fold's training part"
+        } else {
+            ""
+        };
+        bail!("--shots {shots}: label `{label}` has only {n} training examples{scope}");
+    }
+    Ok(())
+}
+
+fn check_folds(train: &[Example], folds: usize) -> anyhow::Result<()> {
+    if let Some((label, n)) = counts(train).into_iter().find(|&(_, n)| n < folds) {
+        bail!("--folds {folds}: label `{label}` has only {n} examples, fewer than the folds");
+    }
+    Ok(())
+}
+
+fn bar(hidden: bool) -> ProgressBar {
+    let bar = if hidden {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+fn print_report(r: &EvalReport) {
+    let m = &r.metrics;
+    println!(
+        "{} on {} messages, {} training examples, {:.2} s per training",
+        r.method, m.count, r.train_examples, r.train_seconds
+    );
+    println!("accuracy  {:.2}%", m.accuracy * 100.0);
+    println!("macro-F1  {:.2}%", m.macro_f1 * 100.0);
+    println!(
+        "coverage at {:.0}% accuracy: {:.1}% of messages, confidence threshold {:.3}",
+        m.target_accuracy * 100.0,
+        m.coverage_at_target * 100.0,
+        m.threshold_at_target
+    );
+    println!(
+        "\n{:<50} {:>9} {:>9} {:>9} {:>8}",
+        "label", "precision", "recall", "F1", "support"
+    );
+    for l in &m.per_label {
+        println!(
+            "{:<50} {:>9.3} {:>9.3} {:>9.3} {:>8}",
+            l.label, l.precision, l.recall, l.f1, l.support
+        );
+    }
+    println!("\nmost confused (truth -> predicted):");
+    for c in m.confused.iter().take(10) {
+        println!("{:>5}  {} -> {}", c.count, c.truth, c.predicted);
+    }
+    println!("\n{:>10} {:>9} {:>9}", "threshold", "coverage", "accuracy");
+    let step = (m.coverage_curve.len() / 10).max(1);
+    for p in m.coverage_curve.iter().step_by(step) {
+        println!(
+            "{:>10.3} {:>8.1}% {:>8.2}%",
+            p.threshold,
+            p.coverage * 100.0,
+            p.accuracy * 100.0
+        );
+    }
+}
+
+fn print_curve(curve: &LearningCurve, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(curve)?);
+        return Ok(());
+    }
+    println!(
+        "{:>9} {:>12} {:>9} {:>9}",
+        "examples", "corrections", "accuracy", "macro-F1"
+    );
+    for p in &curve.points {
+        println!(
+            "{:>9} {:>12} {:>8.2}% {:>8.2}%",
+            p.examples,
+            p.corrections,
+            p.accuracy * 100.0,
+            p.macro_f1 * 100.0
+        );
+    }
+    println!("all data at once: {:.2}%", curve.all_at_once * 100.0);
+    Ok(())
+}
