@@ -59,7 +59,7 @@ fn token_task_resumes_after_a_restart_and_finishes_on_send_task_success() {
         resumed.status(),
         &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
     );
-    let kinds: Vec<&str> = resumed.history().iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = resumed.history().iter().map(|e| &*e.kind).collect();
     assert_eq!(
         kinds,
         [
