@@ -32,6 +32,18 @@ fn start() -> (Execution, chrono::DateTime<Utc>) {
     )
 }
 
+/// The reviewer's callback arrives; the execution succeeds with it.
+fn approve_and_finish(execution: &mut Execution, token: &str, at: chrono::DateTime<Utc>) {
+    execution
+        .send_task_success(at, token, json!({"decision": "approved"}))
+        .unwrap();
+    execution.advance(at);
+    assert_eq!(
+        execution.status(),
+        &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
+    );
+}
+
 #[test]
 fn token_task_resumes_after_a_restart_and_finishes_on_send_task_success() {
     let (mut execution, t0) = start();
@@ -50,15 +62,7 @@ fn token_task_resumes_after_a_restart_and_finishes_on_send_task_success() {
     let mut resumed: Execution = serde_json::from_str(&saved).unwrap();
     assert_eq!(resumed.open_tasks().len(), 1);
 
-    let t1 = t0 + Duration::seconds(5);
-    resumed
-        .send_task_success(t1, &token, json!({"decision": "approved"}))
-        .unwrap();
-    resumed.advance(t1);
-    assert_eq!(
-        resumed.status(),
-        &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
-    );
+    approve_and_finish(&mut resumed, &token, t0 + Duration::seconds(5));
     let kinds: Vec<&str> = resumed.history().iter().map(|e| &*e.kind).collect();
     assert_eq!(
         kinds,
@@ -99,15 +103,7 @@ fn a_detached_save_leaves_the_definition_out_and_resumes_under_it() {
     assert_eq!(resumed.submitted_task_ids(), [requests[0].id]);
     assert_eq!(resumed.to_json_detached(), saved);
 
-    let t1 = t0 + Duration::seconds(5);
-    resumed
-        .send_task_success(t1, &token, json!({"decision": "approved"}))
-        .unwrap();
-    resumed.advance(t1);
-    assert_eq!(
-        resumed.status(),
-        &Status::Succeeded(json!({"run": "r1", "approval": {"decision": "approved"}}))
-    );
+    approve_and_finish(&mut resumed, &token, t0 + Duration::seconds(5));
     assert!(resumed.submitted_task_ids().is_empty());
 }
 
