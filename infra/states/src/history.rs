@@ -47,7 +47,7 @@ impl History {
         timestamp: DateTime<Utc>,
         kind: impl Into<Cow<'static, str>>,
         name: Option<&str>,
-        key: &str,
+        key: &'static str,
         value: &Value,
     ) -> u64 {
         let mut text = String::with_capacity(256);
@@ -63,7 +63,7 @@ impl History {
         timestamp: DateTime<Utc>,
         kind: impl Into<Cow<'static, str>>,
         name: Option<&str>,
-        key: &str,
+        key: &'static str,
         value_json: &str,
     ) -> u64 {
         let mut text = String::with_capacity(value_json.len() + 48);
@@ -101,15 +101,19 @@ impl History {
 }
 
 /// `{"name":<name>,"<key>":` — the start of an input/output event's details.
-fn open_details(text: &mut String, name: Option<&str>, key: &str) {
+/// `key` is one of the engine's own field names (`input`, `output`), which
+/// need no escaping: written as is, it skips the escape scan of every event.
+fn open_details(text: &mut String, name: Option<&str>, key: &'static str) {
+    debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()));
     text.push('{');
     if let Some(n) = name {
         text.push_str("\"name\":");
         json::write_str(text, n);
         text.push(',');
     }
-    json::write_str(text, key);
-    text.push(':');
+    text.push('"');
+    text.push_str(key);
+    text.push_str("\":");
 }
 
 /// Compact JSON text, exactly as `serde_json::to_string` writes it.
