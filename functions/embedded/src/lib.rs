@@ -1,5 +1,5 @@
 //! The embedded model of the AI step: a weights-free text classifier that
-//! trains in about a second, typed field extraction by patterns, and the
+//! trains in seconds, typed field extraction by patterns, and the
 //! evaluation that measures both.
 
 pub mod classifier;

@@ -2,7 +2,7 @@
 //! descent, as in LIBLINEAR (Hsieh et al., ICML 2008), with its shrinking.
 //!
 //! Dual CD needs no learning rate and converges in a few passes on sparse
-//! text, which is what makes a 10k-example retrain take about a second.
+//! text, which is what keeps a 10k-example retrain to seconds.
 
 use serde::{Deserialize, Serialize};
 
