@@ -17,29 +17,42 @@ pub enum DataError {
 /// `label` column, in any order.
 pub fn read_examples(path: &Path) -> Result<Vec<Example>, DataError> {
     let shown = path.display().to_string();
-    let read_err = |source| DataError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(read_err)?;
-    let headers = reader.headers().map_err(read_err)?.clone();
+    let rows = read_columns(path, &["text"], &["category", "label"])
+        .map_err(|source| DataError::Read {
+            path: shown.clone(),
+            source,
+        })?
+        .ok_or(DataError::Columns { path: shown })?;
+    Ok(rows
+        .into_iter()
+        .map(|(text, label)| Example::new(text, label))
+        .collect())
+}
+
+/// The values of two columns, each found by any of its header names
+/// (trimmed, case-insensitive), row by row; `None` if a column is missing.
+fn read_columns(
+    path: &Path,
+    first: &[&str],
+    second: &[&str],
+) -> Result<Option<Vec<(String, String)>>, csv::Error> {
+    let mut reader = csv::Reader::from_path(path)?;
+    let headers = reader.headers()?.clone();
     let column = |names: &[&str]| {
         headers
             .iter()
             .position(|h| names.contains(&h.trim().to_lowercase().as_str()))
     };
-    let (Some(text), Some(label)) = (column(&["text"]), column(&["category", "label"])) else {
-        return Err(DataError::Columns { path: shown });
+    let (Some(a), Some(b)) = (column(first), column(second)) else {
+        return Ok(None);
     };
-    let mut examples = Vec::new();
+    let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(read_err)?;
-        examples.push(Example::new(
-            record.get(text).unwrap_or_default(),
-            record.get(label).unwrap_or_default(),
-        ));
+        let record = record?;
+        let value = |i| record.get(i).unwrap_or_default().to_string();
+        rows.push((value(a), value(b)));
     }
-    Ok(examples)
+    Ok(Some(rows))
 }
 
 /// Why a label map could not be read or applied.
@@ -59,22 +72,18 @@ pub enum MapError {
 /// workflow declares for it.
 pub fn read_label_map(path: &Path) -> Result<BTreeMap<String, String>, MapError> {
     let shown = path.display().to_string();
-    let read_err = |source| MapError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let mut reader = csv::Reader::from_path(path).map_err(read_err)?;
-    let headers = reader.headers().map_err(read_err)?.clone();
-    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let (Some(intent), Some(label)) = (column("intent"), column("label")) else {
-        return Err(MapError::Columns { path: shown });
-    };
+    let rows = read_columns(path, &["intent"], &["label"])
+        .map_err(|source| MapError::Read {
+            path: shown.clone(),
+            source,
+        })?
+        .ok_or_else(|| MapError::Columns {
+            path: shown.clone(),
+        })?;
     let mut map = BTreeMap::new();
-    for record in reader.records() {
-        let record = record.map_err(read_err)?;
-        let key = record.get(intent).unwrap_or_default().trim().to_string();
-        let value = record.get(label).unwrap_or_default().trim().to_string();
-        if map.insert(key.clone(), value).is_some() {
+    for (intent, label) in rows {
+        let key = intent.trim().to_string();
+        if map.insert(key.clone(), label.trim().to_string()).is_some() {
             return Err(MapError::Duplicate {
                 path: shown,
                 intent: key,
