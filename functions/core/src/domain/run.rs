@@ -5,13 +5,15 @@ use serde::{Deserialize, Serialize};
 
 /// Also the Step Functions execution name, so it fits the name rules
 /// (≤ 80 characters of `[A-Za-z0-9_-]`) and starting a run twice is a no-op.
+/// Time-ordered (UUIDv7): a store keyed by run id appends new runs at the
+/// end of its indexes instead of touching a random page per insert.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(pub String);
 
 impl RunId {
     pub fn new() -> Self {
-        Self(format!("run-{}", uuid::Uuid::new_v4().simple()))
+        Self(format!("run-{}", uuid::Uuid::now_v7().simple()))
     }
 
     pub fn as_str(&self) -> &str {
