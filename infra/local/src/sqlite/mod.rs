@@ -386,6 +386,14 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     // 64 KiB, and every batch paid for those writes.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(unavailable)?;
+    // Plans that never depend on bound values: otherwise SQLite re-parses a
+    // cached statement whenever a parameter it peeked at while planning
+    // changes, which for our queries was every call.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(unavailable)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
