@@ -40,13 +40,15 @@ pub struct Execution {
     deadline: Option<DateTime<Utc>>,
 }
 
-/// [`Execution`] without the top-level definition, borrowed for writing.
+/// [`Execution`] without the top-level definition (and, for
+/// [`Execution::to_json_state`], without the history), borrowed for writing.
 #[derive(Serialize)]
 struct DetachedRef<'a> {
     info: &'a ExecutionInfo,
     input: &'a Value,
     root: DetachedFrameRef<'a>,
-    history: &'a History,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<&'a History>,
     next_task: u64,
     status: &'a Status,
     deadline: Option<DateTime<Utc>>,
@@ -57,6 +59,7 @@ struct Detached {
     info: ExecutionInfo,
     input: Value,
     root: DetachedFrame,
+    #[serde(default)]
     history: History,
     next_task: u64,
     status: Status,
@@ -69,16 +72,51 @@ impl Execution {
     /// the definition already: the definition would otherwise be most of
     /// every save. Read back with [`Execution::from_json_detached`].
     pub fn to_json_detached(&self) -> String {
+        self.detached_json(Some(&self.history))
+    }
+
+    /// Like [`Execution::to_json_detached`] without the history either, for
+    /// a host that appends history events as they come (see
+    /// [`Execution::history`]): a save then costs the size of the state, not
+    /// of everything the execution did so far. Read back with
+    /// [`Execution::from_json_state`].
+    pub fn to_json_state(&self) -> String {
+        self.detached_json(None)
+    }
+
+    fn detached_json(&self, history: Option<&History>) -> String {
         serde_json::to_string(&DetachedRef {
             info: &self.info,
             input: &self.input,
             root: self.root.detached(),
-            history: &self.history,
+            history,
             next_task: self.next_task,
             status: &self.status,
             deadline: self.deadline,
         })
         .expect("executions serialise")
+    }
+
+    /// Reads what [`Execution::to_json_state`] wrote, with the history
+    /// events saved beside it (in order), under `machine`. Given no events,
+    /// it keeps a history the text carries itself, so what
+    /// [`Execution::to_json_detached`] wrote reads back too.
+    pub fn from_json_state(
+        text: &str,
+        history: Vec<HistoryEvent>,
+        machine: Arc<StateMachine>,
+    ) -> Result<Execution, serde_json::Error> {
+        if let Some((i, e)) = (1..).zip(&history).find(|(i, e)| e.id != *i) {
+            return Err(serde::de::Error::custom(format!(
+                "history event {i} is missing (found event {} in its place)",
+                e.id
+            )));
+        }
+        let mut execution = Self::from_json_detached(text, machine)?;
+        if !history.is_empty() {
+            execution.history = History::from_events(history);
+        }
+        Ok(execution)
     }
 
     /// Reads what [`Execution::to_json_detached`] wrote, under `machine`.

@@ -95,6 +95,11 @@ impl History {
         id
     }
 
+    /// A history saved event by event, in order.
+    pub fn from_events(events: Vec<HistoryEvent>) -> Self {
+        Self { events }
+    }
+
     pub fn events(&self) -> &[HistoryEvent] {
         &self.events
     }

@@ -162,3 +162,47 @@ fn retries_back_off_then_succeed() {
     execution.advance(t0 + Duration::seconds(2));
     assert_eq!(execution.status(), &Status::Succeeded(json!({"ok": true})));
 }
+
+#[test]
+fn a_state_save_leaves_the_history_out_and_resumes_with_the_events_saved_beside_it() {
+    let (mut execution, t0) = start();
+    let requests = execution.advance(t0);
+    let token = requests[0].token.clone().unwrap();
+    let saved_events = execution.history().len();
+    execution
+        .task_succeeded(t0, requests[0].id, json!({}))
+        .unwrap();
+
+    let state = execution.to_json_state();
+    assert!(
+        !state.contains("TaskScheduled"),
+        "the history was saved: {state}"
+    );
+    let events = execution.history().to_vec();
+    assert!(events.len() > saved_events);
+    let mut resumed =
+        Execution::from_json_state(&state, events.clone(), approval_machine()).unwrap();
+    assert_eq!(resumed.to_json_detached(), execution.to_json_detached());
+
+    // A gap in the events is refused, not papered over with reused ids.
+    let mut gap = events;
+    gap.remove(1);
+    let err = Execution::from_json_state(&state, gap, approval_machine()).unwrap_err();
+    assert!(
+        err.to_string().contains("history event 2 is missing"),
+        "{err}"
+    );
+
+    approve_and_finish(&mut resumed, &token, t0 + Duration::seconds(5));
+    let ids: Vec<u64> = resumed.history().iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_full_detached_save_still_reads_back_as_a_state_with_no_events_beside_it() {
+    let (mut execution, t0) = start();
+    execution.advance(t0);
+    let full = execution.to_json_detached();
+    let resumed = Execution::from_json_state(&full, Vec::new(), approval_machine()).unwrap();
+    assert_eq!(resumed.history(), execution.history());
+}
