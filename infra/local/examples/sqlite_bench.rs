@@ -161,6 +161,7 @@ async fn main() {
             let exec = StoredExecution {
                 name: r.id.0.clone(),
                 state: json!({"current": "Context", "input": {"run_id": r.id.0}}).to_string(),
+                history: Vec::new(),
                 status: "RUNNING".into(),
                 next_wake: None,
                 updated_at: now,

@@ -13,8 +13,13 @@ use handoff_core::ports::StoreError;
 pub struct StoredExecution {
     /// The execution name: the run id.
     pub name: String,
-    /// The engine's own JSON text, without the definition.
+    /// The engine's own JSON text, without the definition and the history.
     pub state: String,
+    /// History events as (id, JSON text). A save appends these to the
+    /// events stored before (an id stored already is replaced: a retried
+    /// save), so each save carries only the events since the last one; a
+    /// load returns every event, in id order.
+    pub history: Vec<(u64, String)>,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT` or `ABORTED`.
     pub status: String,
     /// When a timer (Wait, retry back-off, task timeout) is next due.
@@ -27,8 +32,9 @@ pub trait ExecutionLog: Send + Sync {
     /// Creates the execution unless one with this name exists (`false` then):
     /// starting a run twice starts one execution.
     async fn create_execution(&self, execution: &StoredExecution) -> Result<bool, StoreError>;
-    /// Replaces the state after a transition, together with the task tokens
-    /// it is now waiting on (so a callback finds its execution).
+    /// Replaces the state after a transition and appends its new history
+    /// events, together with the task tokens it is now waiting on (so a
+    /// callback finds its execution).
     async fn save_execution(
         &self,
         execution: &StoredExecution,

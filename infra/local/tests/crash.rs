@@ -161,3 +161,83 @@ async fn approval_timer_fires_after_a_restart() {
     assert_eq!(status, "REJECTED");
     assert!(killed_at.elapsed() < Duration::from_secs(12));
 }
+
+/// A database written before history events got a table of their own keeps
+/// each execution's history inside its state. Such a waiting run resumes,
+/// finishes, and ends with its whole history in the table, ids unbroken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_saved_with_its_history_inside_its_state_resumes_whole() {
+    let dir = temp_dir("crash-old-format");
+    let mut options = UpOptions::new(&dir);
+    // The approval links name the port: the same one after the restart.
+    options.port = free_port();
+    let mut up = Up::start(&options);
+    let client = up.client();
+    let (_, body) = client
+        .webhook("support-triage", &sample("support-triage"), Some("old-1"))
+        .await
+        .unwrap();
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
+        .await
+        .unwrap();
+    up.kill();
+
+    let db = rusqlite::Connection::open(dir.join("handoff.db")).unwrap();
+    let history_ids = |db: &rusqlite::Connection| -> Vec<i64> {
+        let mut st = db
+            .prepare("SELECT id FROM history WHERE execution = ?1 ORDER BY id")
+            .unwrap();
+        st.query_map([&run_id], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let before = history_ids(&db);
+    assert!(before.len() > 3, "{before:?}");
+    // Back to the old format: the events inside the state, none in the table.
+    let events: Vec<serde_json::Value> = {
+        let mut st = db
+            .prepare("SELECT event FROM history WHERE execution = ?1 ORDER BY id")
+            .unwrap();
+        st.query_map([&run_id], |row| row.get::<_, String>(0))
+            .unwrap()
+            .map(|text| serde_json::from_str(&text.unwrap()).unwrap())
+            .collect()
+    };
+    let state: String = db
+        .query_row(
+            "SELECT state FROM executions WHERE name = ?1",
+            [&run_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert!(state.get("history").is_none(), "the state holds no history");
+    state["history"] = serde_json::json!({ "events": events });
+    db.execute(
+        "UPDATE executions SET state = ?2 WHERE name = ?1",
+        [&run_id, &state.to_string()],
+    )
+    .unwrap();
+    db.execute("DELETE FROM history WHERE execution = ?1", [&run_id])
+        .unwrap();
+    drop(db);
+
+    let up = Up::start(&options);
+    let client = up.client();
+    assert!(client.decide_all(&run_id, "approve").await.unwrap() >= 1);
+    let status = client
+        .wait_for(&run_id, WAIT, |s| {
+            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "COMPLETED");
+    drop(up);
+    let db = rusqlite::Connection::open(dir.join("handoff.db")).unwrap();
+    let after = history_ids(&db);
+    assert!(after.len() > before.len(), "{after:?}");
+    assert_eq!(after, (1..=after.len() as i64).collect::<Vec<_>>());
+}

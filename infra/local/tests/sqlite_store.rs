@@ -684,7 +684,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
     }
     let store = SqliteStore::open(&db.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     let back = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.created_at, r.created_at);
@@ -716,10 +716,15 @@ fn execution(name: &str, status: &str) -> StoredExecution {
     StoredExecution {
         name: name.to_string(),
         state: json!({"current": "Reason", "input": {"run_id": name}}).to_string(),
+        history: vec![history_event(1)],
         status: status.to_string(),
         next_wake: Some(t(30)),
         updated_at: t(10),
     }
+}
+
+fn history_event(id: u64) -> (u64, String) {
+    (id, json!({"id": id, "type": "X"}).to_string())
 }
 
 #[tokio::test]
@@ -749,12 +754,25 @@ async fn saving_an_execution_replaces_state_and_tokens() {
     );
 
     e.state = json!({"current": "Act"}).to_string();
+    e.history = vec![history_event(2), history_event(3)];
     e.next_wake = None;
     e.updated_at = t(20);
     store.save_execution(&e, &["tok-c".into()]).await.unwrap();
+    // A save appends its events to those stored before.
+    let mut whole = e.clone();
+    whole.history = vec![history_event(1), history_event(2), history_event(3)];
+    assert_eq!(store.load_execution("run-1").await.unwrap(), Some(whole));
+    // A retried save replaces its events instead of adding them twice.
+    store.save_execution(&e, &["tok-c".into()]).await.unwrap();
     assert_eq!(
-        store.load_execution("run-1").await.unwrap(),
-        Some(e.clone())
+        store
+            .load_execution("run-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .history
+            .len(),
+        3
     );
     assert_eq!(store.execution_for_token("tok-a").await.unwrap(), None);
     assert_eq!(store.execution_for_token("tok-b").await.unwrap(), None);

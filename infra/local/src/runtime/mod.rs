@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::ports::{Clock, ExecutionError, Executions, Started, StoreError};
 use handoff_states::{
-    CallbackError, Execution, ExecutionInfo, Failure, StateMachine, Status, TaskRequest,
+    CallbackError, Execution, ExecutionInfo, Failure, HistoryEvent, StateMachine, Status,
+    TaskRequest,
 };
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -34,6 +35,8 @@ struct Live {
     execution: Execution,
     /// The timer already armed, so each wake arms one.
     wake_at: Option<DateTime<Utc>>,
+    /// History events in the log already: a save appends the rest.
+    saved_events: usize,
 }
 
 pub struct Host {
@@ -87,11 +90,12 @@ impl Host {
         let now = self.clock.now();
         let info = ExecutionInfo::local(&self.machine_name, name, now);
         let execution = Execution::start(self.machine.clone(), input, info);
-        let stored = self.stored(name, &execution, now);
+        let stored = self.stored(name, &execution, 0, now);
         if !self.log.create_execution(&stored).await? {
             return Ok(Started::AlreadyStarted);
         }
-        self.insert_live(name, execution);
+        let saved_events = execution.history().len();
+        self.insert_live(name, execution, saved_events);
         self.step(name, |_, _| Ok(())).await.map_err(|e| match e {
             StepError::Store(e) => e,
             other => StoreError::Unavailable(other.to_string()),
@@ -104,7 +108,7 @@ impl Host {
         let running = self.log.running_executions().await?;
         let count = running.len();
         for stored in running {
-            let execution = match self.restore(&stored.state) {
+            let execution = match self.restore(&stored) {
                 Ok(e) => e,
                 Err(e) => {
                     warn!(execution = %stored.name, error = %e, "cannot resume execution");
@@ -117,7 +121,7 @@ impl Host {
                 .into_iter()
                 .filter(|t| !submitted.contains(&t.id))
                 .collect();
-            self.insert_live(&stored.name, execution);
+            self.insert_live(&stored.name, execution, stored.history.len());
             // Due timers first: a task that timed out meanwhile is not re-run.
             match self.step(&stored.name, |_, _| Ok(())).await {
                 Ok(issued) => {
@@ -137,12 +141,28 @@ impl Host {
         Ok(count)
     }
 
-    /// The execution as persisted, without the (shared, large) definition:
-    /// every save would otherwise write the whole state machine again.
-    fn stored(&self, name: &str, execution: &Execution, now: DateTime<Utc>) -> StoredExecution {
+    /// The execution as persisted, without the (shared, large) definition
+    /// and with only the history events after the first `saved_events`:
+    /// every save would otherwise write the whole state machine and
+    /// everything the execution did so far again.
+    fn stored(
+        &self,
+        name: &str,
+        execution: &Execution,
+        saved_events: usize,
+        now: DateTime<Utc>,
+    ) -> StoredExecution {
+        let new_events = execution.history().get(saved_events..).unwrap_or_default();
         StoredExecution {
             name: name.to_string(),
-            state: execution.to_json_detached(),
+            state: execution.to_json_state(),
+            history: new_events
+                .iter()
+                .map(|e| {
+                    let text = serde_json::to_string(e).expect("history events serialise");
+                    (e.id, text)
+                })
+                .collect(),
             status: status_name(execution).to_string(),
             next_wake: execution.next_wake(),
             updated_at: now,
@@ -150,8 +170,13 @@ impl Host {
     }
 
     /// The inverse of [`Host::stored`]: puts this process's definition back.
-    fn restore(&self, state: &str) -> Result<Execution, serde_json::Error> {
-        Execution::from_json_detached(state, self.machine.clone())
+    fn restore(&self, stored: &StoredExecution) -> Result<Execution, serde_json::Error> {
+        let history = stored
+            .history
+            .iter()
+            .map(|(_, text)| serde_json::from_str::<HistoryEvent>(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Execution::from_json_state(&stored.state, history, self.machine.clone())
     }
 
     async fn open_task_ids(&self, name: &str) -> Option<HashSet<u64>> {
@@ -160,14 +185,12 @@ impl Host {
         Some(live.execution.open_tasks().iter().map(|t| t.id).collect())
     }
 
-    fn insert_live(&self, name: &str, execution: Execution) {
-        self.live.lock().expect("live map").insert(
-            name.to_string(),
-            Arc::new(tokio::sync::Mutex::new(Live {
-                execution,
-                wake_at: None,
-            })),
-        );
+    fn insert_live(&self, name: &str, execution: Execution, saved_events: usize) {
+        let live = Live::new(execution, saved_events);
+        self.live
+            .lock()
+            .expect("live map")
+            .insert(name.to_string(), Arc::new(tokio::sync::Mutex::new(live)));
     }
 
     async fn live(&self, name: &str) -> Result<Arc<tokio::sync::Mutex<Live>>, StepError> {
@@ -184,16 +207,16 @@ impl Host {
         match self.log.load_execution(name).await? {
             Some(s) if s.status == "RUNNING" => {
                 let execution = self
-                    .restore(&s.state)
+                    .restore(&s)
                     .map_err(|e| StepError::Store(StoreError::Unavailable(e.to_string())))?;
                 let mut map = self.live.lock().expect("live map");
                 Ok(map
                     .entry(name.to_string())
                     .or_insert_with(|| {
-                        Arc::new(tokio::sync::Mutex::new(Live {
+                        Arc::new(tokio::sync::Mutex::new(Live::new(
                             execution,
-                            wake_at: None,
-                        }))
+                            s.history.len(),
+                        )))
                     })
                     .clone())
             }
@@ -214,7 +237,7 @@ impl Host {
         let now = self.clock.now();
         change(&mut guard.execution, now)?;
         let issued = guard.execution.advance(now);
-        let snapshot = self.stored(name, &guard.execution, now);
+        let snapshot = self.stored(name, &guard.execution, guard.saved_events, now);
         let tokens: Vec<String> = guard
             .execution
             .open_tasks()
@@ -222,6 +245,7 @@ impl Host {
             .filter_map(|t| t.token)
             .collect();
         self.log.save_execution(&snapshot, &tokens).await?;
+        guard.saved_events = guard.execution.history().len();
         let running = *guard.execution.status() == Status::Running;
         if running {
             if let Some(at) = guard.execution.next_wake() {
@@ -338,6 +362,18 @@ impl Host {
                 Err(ExecutionError::TaskClosed(format!("no execution {n}")))
             }
             Err(StepError::Store(e)) => Err(ExecutionError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+impl Live {
+    /// `saved_events`: how many of its history events the log holds (none
+    /// for a row of the format that kept the history inside the state).
+    fn new(execution: Execution, saved_events: usize) -> Self {
+        Live {
+            execution,
+            wake_at: None,
+            saved_events,
         }
     }
 }

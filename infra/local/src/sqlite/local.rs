@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use handoff_core::ports::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{parse_ts, ts, unavailable, SqliteStore};
+use super::{parse_ts, snapshot, ts, unavailable, SqliteStore};
 use crate::store::{
     ExecutionLog, IntakeQueue, Outbox, OutboxEntry, ReceivedMessage, StoredExecution,
 };
@@ -32,9 +32,20 @@ fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<RawExecution> {
 }
 
 impl RawExecution {
-    fn decode(self) -> Result<StoredExecution, StoreError> {
+    /// With the execution's history events, read on the same connection.
+    fn decode(self, conn: &Connection) -> Result<StoredExecution, StoreError> {
+        let history = conn
+            .prepare_cached("SELECT id, event FROM history WHERE execution = ?1 ORDER BY id")
+            .and_then(|mut st| {
+                st.query_map([&self.name], |row| {
+                    Ok((row.get::<_, i64>(0)? as u64, row.get(1)?))
+                })?
+                .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(unavailable)?;
         Ok(StoredExecution {
             state: self.state,
+            history,
             next_wake: self.next_wake.as_deref().map(parse_ts).transpose()?,
             updated_at: parse_ts(&self.updated_at)?,
             name: self.name,
@@ -47,6 +58,7 @@ impl RawExecution {
 struct ExecutionRow {
     name: String,
     state: String,
+    history: Vec<(u64, String)>,
     status: String,
     next_wake: Option<String>,
     updated_at: String,
@@ -57,10 +69,29 @@ impl ExecutionRow {
         Ok(Self {
             name: e.name.clone(),
             state: e.state.clone(),
+            history: e.history.clone(),
             status: e.status.clone(),
             next_wake: e.next_wake.map(ts),
             updated_at: ts(e.updated_at),
         })
+    }
+
+    /// Appends the history events the row carries.
+    fn append_history(&self, conn: &Connection) -> Result<(), StoreError> {
+        if self.history.is_empty() {
+            return Ok(());
+        }
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO history (execution, id, event) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(unavailable)?;
+        for (id, event) in &self.history {
+            insert
+                .execute(params![self.name, *id as i64, event])
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 }
 
@@ -84,6 +115,9 @@ impl ExecutionLog for SqliteStore {
                     ])
                 })
                 .map_err(unavailable)?;
+            if added == 1 {
+                row.append_history(conn)?;
+            }
             Ok(added == 1)
         })
         .await
@@ -115,6 +149,7 @@ impl ExecutionLog for SqliteStore {
                 ])
             })
             .map_err(unavailable)?;
+            row.append_history(conn)?;
             conn.prepare_cached("DELETE FROM task_tokens WHERE execution = ?1")
                 .and_then(|mut st| st.execute([&row.name]))
                 .map_err(unavailable)?;
@@ -138,13 +173,15 @@ impl ExecutionLog for SqliteStore {
     async fn load_execution(&self, name: &str) -> Result<Option<StoredExecution>, StoreError> {
         let name = name.to_string();
         self.lookup(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"
-            ))
-            .and_then(|mut st| st.query_row([&name], execution_from_row).optional())
-            .map_err(unavailable)?
-            .map(RawExecution::decode)
-            .transpose()
+            snapshot(conn, |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"
+                ))
+                .and_then(|mut st| st.query_row([&name], execution_from_row).optional())
+                .map_err(unavailable)?
+                .map(|raw| raw.decode(conn))
+                .transpose()
+            })
         })
         .await
     }
@@ -152,17 +189,19 @@ impl ExecutionLog for SqliteStore {
     /// In name order.
     async fn running_executions(&self) -> Result<Vec<StoredExecution>, StoreError> {
         self.read(|conn| {
-            let raw: Vec<RawExecution> = conn
-                .prepare_cached(&format!(
-                    "SELECT {EXECUTION_COLUMNS} FROM executions
-                     WHERE status = 'RUNNING' ORDER BY name"
-                ))
-                .and_then(|mut st| {
-                    st.query_map([], execution_from_row)?
-                        .collect::<rusqlite::Result<_>>()
-                })
-                .map_err(unavailable)?;
-            raw.into_iter().map(RawExecution::decode).collect()
+            snapshot(conn, |conn| {
+                let raw: Vec<RawExecution> = conn
+                    .prepare_cached(&format!(
+                        "SELECT {EXECUTION_COLUMNS} FROM executions
+                         WHERE status = 'RUNNING' ORDER BY name"
+                    ))
+                    .and_then(|mut st| {
+                        st.query_map([], execution_from_row)?
+                            .collect::<rusqlite::Result<_>>()
+                    })
+                    .map_err(unavailable)?;
+                raw.into_iter().map(|r| r.decode(conn)).collect()
+            })
         })
         .await
     }

@@ -375,6 +375,19 @@ fn exec(conn: &Connection, sql: &str) -> Result<(), String> {
         .map_err(|e| format!("sqlite: {e}"))
 }
 
+/// Runs `f`'s reads as one snapshot: no commit lands between them. A
+/// savepoint, so it nests in the writer's batch transaction too (an
+/// in-memory database reads through the writer).
+fn snapshot<R>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    exec(conn, "SAVEPOINT snapshot").map_err(StoreError::Unavailable)?;
+    let result = f(conn);
+    exec(conn, "RELEASE snapshot").map_err(StoreError::Unavailable)?;
+    result
+}
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", "NORMAL")

@@ -125,6 +125,17 @@ const MIGRATIONS: &[&str] = &[
         delivered INTEGER NOT NULL
     );
     "#,
+    // 2: history events stored one row each, appended as they happen,
+    // instead of inside `executions.state`, which every transition rewrites.
+    r#"
+    CREATE TABLE history (
+        seq       INTEGER PRIMARY KEY,
+        execution TEXT NOT NULL,
+        id        INTEGER NOT NULL,
+        event     TEXT NOT NULL,
+        UNIQUE (execution, id)
+    );
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
