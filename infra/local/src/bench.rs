@@ -176,6 +176,26 @@ fn webhooks(
     }))
 }
 
+/// Waits until `n` executions have finished.
+async fn wait_finished(
+    mut finished: tokio::sync::broadcast::Receiver<String>,
+    n: usize,
+) -> anyhow::Result<()> {
+    let mut done = 0usize;
+    let wait = async {
+        while done < n {
+            match finished.recv().await {
+                Ok(_) => done += 1,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => done += k as usize,
+                Err(_) => break,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(600), wait)
+        .await
+        .map_err(|_| anyhow!("{n} runs did not finish in 10 minutes"))
+}
+
 pub struct BenchOptions {
     pub seconds: u64,
     pub connections: usize,
@@ -203,7 +223,11 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
     let intake = load(addr, webhooks(&stack, "bench")?, o.connections, duration).await?;
     drop(stack);
     let (stack, addr) = stack_on(&base.join("busy"), o.template.clone(), true).await?;
+    let finished = stack.host.subscribe();
     let busy = load(addr, webhooks(&stack, "busy")?, o.connections, duration).await?;
+    // The runs it accepted would otherwise go on running through the
+    // end-to-end measurement below.
+    wait_finished(finished, busy.requests - busy.errors).await?;
     drop(stack);
     println!(
         "{:<28} {:>10} {:>9} {:>9} {:>7}",
@@ -230,7 +254,7 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
 
     // End to end: N no-approval runs from webhook to finished execution.
     let (stack, addr) = stack_on(&base.join("e2e"), o.template, true).await?;
-    let mut finished = stack.host.subscribe();
+    let finished = stack.host.subscribe();
     let make = webhooks(&stack, "e2e")?;
     let started = Instant::now();
     let n = o.runs;
@@ -259,19 +283,7 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
             }
         }));
     }
-    let mut done = 0usize;
-    let wait = async {
-        while done < n {
-            match finished.recv().await {
-                Ok(_) => done += 1,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => done += k as usize,
-                Err(_) => break,
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(600), wait)
-        .await
-        .map_err(|_| anyhow!("runs did not finish in 10 minutes"))?;
+    wait_finished(finished, n).await?;
     for s in senders {
         s.await??;
     }
