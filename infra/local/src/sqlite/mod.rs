@@ -235,9 +235,10 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// A lookup by key, quick enough to run right here on the async thread
-    /// when a reader connection is free, saving two thread hand-offs;
-    /// otherwise (or for an in-memory database) as [`SqliteStore::read`].
+    /// A lookup by key or a short bounded read, quick enough to run right
+    /// here on the async thread when a reader connection is free, saving
+    /// two thread hand-offs; otherwise (or for an in-memory database) as
+    /// [`SqliteStore::read`].
     async fn lookup<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,

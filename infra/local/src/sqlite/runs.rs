@@ -313,8 +313,8 @@ impl Runs for SqliteStore {
 
     /// Newest first (`created_at`, then id, both descending), keyset paged.
     async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError> {
-        let query = query.clone();
-        self.read(move |conn| {
+        let (query, query_limit) = (query.clone(), query.limit);
+        let read = move |conn: &Connection| {
             let limit = page_limit(query.limit);
             let mut clauses: Vec<String> = Vec::new();
             let mut values: Vec<String> = Vec::new();
@@ -366,8 +366,13 @@ impl Runs for SqliteStore {
                 _ => None,
             };
             Ok(Page { items, next })
-        })
-        .await
+        };
+        // A page of the default size or less is read in place.
+        if page_limit(query_limit) <= page_limit(0) {
+            self.lookup(read).await
+        } else {
+            self.read(read).await
+        }
     }
 }
 
@@ -425,7 +430,8 @@ impl AuditLog for SqliteStore {
     /// Oldest first; events at the same instant in the order appended.
     async fn trail(&self, id: &RunId) -> Result<Vec<AuditEvent>, StoreError> {
         let id = id.0.clone();
-        self.read(move |conn| {
+        // A run's own entries: a few dozen, read in place.
+        self.lookup(move |conn| {
             let rows: Vec<String> = conn
                 .prepare_cached("SELECT event FROM audit WHERE run_id = ?1 ORDER BY at, seq")
                 .and_then(|mut st| {
@@ -556,7 +562,8 @@ impl Approvals for SqliteStore {
     /// Newest first.
     async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError> {
         let run = run.0.clone();
-        self.read(move |conn| {
+        // A run's own approvals: a handful, read in place.
+        self.lookup(move |conn| {
             let raw: Vec<RawApproval> = conn
                 .prepare_cached(&format!(
                     "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE run_id = ?1
