@@ -36,17 +36,29 @@ impl LoadResult {
     }
 }
 
-/// `connections` keep-alive HTTP/1.1 connections sending back to back for
-/// `duration`; request `i` is `make(i)`.
+/// When a load stops.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    /// Sending for this long.
+    Elapsed(Duration),
+    /// Once this many requests have been sent.
+    Sent(usize),
+}
+
+/// `connections` keep-alive HTTP/1.1 connections sending back to back
+/// until `until`; request `i` is `make(i)`.
 pub async fn load(
     addr: std::net::SocketAddr,
     make: Arc<dyn Fn(usize) -> Request + Send + Sync>,
     connections: usize,
-    duration: Duration,
+    until: Until,
 ) -> anyhow::Result<LoadResult> {
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let deadline = started + duration;
+    let more = move |i: usize| match until {
+        Until::Elapsed(d) => started.elapsed() < d,
+        Until::Sent(n) => i < n,
+    };
     let mut workers = Vec::new();
     for _ in 0..connections {
         let (make, counter) = (make.clone(), counter.clone());
@@ -58,8 +70,12 @@ pub async fn load(
             tokio::spawn(conn);
             let mut latencies = Vec::new();
             let mut errors = 0usize;
-            while Instant::now() < deadline {
-                let (method, path, headers, body) = make(counter.fetch_add(1, Ordering::Relaxed));
+            loop {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                if !more(i) {
+                    break;
+                }
+                let (method, path, headers, body) = make(i);
                 let mut builder = hyper::Request::builder()
                     .method(method.as_str())
                     .uri(path)
@@ -215,16 +231,34 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
     let hello_addr = hello_world().await?;
     let hello_req: Arc<dyn Fn(usize) -> Request + Send + Sync> =
         Arc::new(|_| ("GET".into(), "/".into(), Vec::new(), Vec::new()));
-    let hello = load(hello_addr, hello_req, o.connections, duration).await?;
+    let hello = load(
+        hello_addr,
+        hello_req,
+        o.connections,
+        Until::Elapsed(duration),
+    )
+    .await?;
 
     // Intake alone (the starter paused: webhooks verified, stored, queued)
     // and with the whole stack running the runs it accepts.
     let (stack, addr) = stack_on(&base.join("intake"), o.template.clone(), false).await?;
-    let intake = load(addr, webhooks(&stack, "bench")?, o.connections, duration).await?;
+    let intake = load(
+        addr,
+        webhooks(&stack, "bench")?,
+        o.connections,
+        Until::Elapsed(duration),
+    )
+    .await?;
     drop(stack);
     let (stack, addr) = stack_on(&base.join("busy"), o.template.clone(), true).await?;
     let finished = stack.host.subscribe();
-    let busy = load(addr, webhooks(&stack, "busy")?, o.connections, duration).await?;
+    let busy = load(
+        addr,
+        webhooks(&stack, "busy")?,
+        o.connections,
+        Until::Elapsed(duration),
+    )
+    .await?;
     // The runs it accepted would otherwise go on running through the
     // end-to-end measurement below.
     wait_finished(finished, busy.requests - busy.errors).await?;
@@ -252,44 +286,27 @@ pub async fn run(o: BenchOptions) -> anyhow::Result<()> {
         100.0 * intake.per_second() / hello.per_second()
     );
 
-    // End to end: N no-approval runs from webhook to finished execution.
+    // End to end: N no-approval runs from webhook to finished execution,
+    // sent over keep-alive connections as the intake phases are.
     let (stack, addr) = stack_on(&base.join("e2e"), o.template, true).await?;
     let finished = stack.host.subscribe();
-    let make = webhooks(&stack, "e2e")?;
-    let started = Instant::now();
     let n = o.runs;
-    let sent = Arc::new(AtomicUsize::new(0));
-    let mut senders = Vec::new();
-    for _ in 0..o.connections {
-        let (make, sent) = (make.clone(), sent.clone());
-        senders.push(tokio::spawn(async move {
-            loop {
-                let i = sent.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                let (method, path, headers, body) = make(i);
-                let mut builder = hyper::Request::builder().method(method.as_str());
-                for (k, v) in headers {
-                    builder = builder.header(k, v);
-                }
-                let (status, _) =
-                    crate::adapters::http_call(&format!("http://{addr}{path}"), builder, body)
-                        .await
-                        .map_err(|e| anyhow!(e))?;
-                if status != 202 {
-                    return Err(anyhow!("webhook answered {status}"));
-                }
-            }
-        }));
+    let started = Instant::now();
+    let sent = load(
+        addr,
+        webhooks(&stack, "e2e")?,
+        o.connections,
+        Until::Sent(n),
+    )
+    .await?;
+    if sent.errors > 0 {
+        return Err(anyhow!("{} of {n} webhooks were refused", sent.errors));
     }
     wait_finished(finished, n).await?;
-    for s in senders {
-        s.await??;
-    }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "end to end (no approval, durable SQLite): {n} runs in {elapsed:.2} s = {:.0} runs/s on {} core(s)  (goal ≥ 1,000/s on 2 cores)",
+        "end to end (no approval, durable SQLite, {} keep-alive connections): {n} runs in {elapsed:.2} s = {:.0} runs/s on {} core(s)  (goal ≥ 1,000/s on 2 cores)",
+        o.connections,
         n as f64 / elapsed,
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     );

@@ -711,7 +711,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 16)]
     pub connections: usize,
     /// Runs for the end-to-end measurement.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 8000)]
     pub runs: usize,
     #[arg(long)]
     pub template: Option<PathBuf>,
