@@ -54,8 +54,7 @@ fn scheme_default(scheme: SignatureScheme, req: &HttpRequest, payload: &Value) -
 }
 
 fn first_match(payload: &Value, path: &str) -> Option<String> {
-    let path = serde_json_path::JsonPath::parse(path).ok()?;
-    match path.query(payload).first()? {
+    match super::paths::first(path, payload)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

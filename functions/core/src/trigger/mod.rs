@@ -2,6 +2,7 @@
 
 mod delivery;
 mod normalize;
+mod paths;
 mod signature;
 
 pub use delivery::{delivery_id, MAX_DELIVERY_ID_BYTES};

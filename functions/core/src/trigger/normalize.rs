@@ -73,10 +73,9 @@ pub fn map_fields(
 ) -> Result<BTreeMap<String, Value>, MappingError> {
     let mut fields = BTreeMap::new();
     for (name, path) in &trigger.fields {
-        let found = serde_json_path::JsonPath::parse(path)
-            .ok()
-            .and_then(|p| p.query(payload).first().cloned())
-            .filter(|v| !v.is_null());
+        let found = super::paths::first(path, payload)
+            .filter(|v| !v.is_null())
+            .cloned();
         if let Some(value) = found {
             fields.insert(name.clone(), value);
         }
