@@ -9,6 +9,7 @@ use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::memory::*;
 use handoff_core::model::EmbeddedModel;
+use handoff_core::ports::StoreThenQueue;
 use handoff_core::stages::{
     act::Act, context::ContextStage, decide::Decide, finalize::Finalize, ingest::Ingest,
     reason::Reason, starter::Starter,
@@ -80,6 +81,10 @@ impl Harness {
     pub fn ingest(&self) -> Ingest {
         Ingest {
             catalog: self.catalog.clone(),
+            intake: Arc::new(StoreThenQueue {
+                store: self.store.clone(),
+                queue: self.queue.clone(),
+            }),
             store: self.store.clone(),
             queue: self.queue.clone(),
             secrets: self.secrets.clone(),

@@ -5,7 +5,7 @@ use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::sqs::SqsQueue;
-use handoff_core::ports::SystemClock;
+use handoff_core::ports::{StoreThenQueue, SystemClock};
 use handoff_core::stages::ingest::Ingest;
 use lambda_runtime::{service_fn, Error};
 
@@ -13,10 +13,16 @@ use lambda_runtime::{service_fn, Error};
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let config = lambda::aws_config().await;
+    let store = Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?));
+    let queue = Arc::new(SqsQueue::from_config(&config, env("HANDOFF_QUEUE_URL")?));
     let stage = Ingest {
         catalog: handoff_workflows::shared(),
-        store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        queue: Arc::new(SqsQueue::from_config(&config, env("HANDOFF_QUEUE_URL")?)),
+        intake: Arc::new(StoreThenQueue {
+            store: store.clone(),
+            queue: queue.clone(),
+        }),
+        store,
+        queue,
         secrets: Arc::new(SecretsManager::from_config(
             &config,
             env("HANDOFF_SECRET_PREFIX")?,

@@ -21,7 +21,9 @@ use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
 use crate::adapters::{ConsoleNotifier, Delivery, FileSecrets, LocalActionSink};
-use crate::runtime::{self, Host, HostExecutions, QueueAdapter, StageKind, TaskStages};
+use crate::runtime::{
+    self, Host, HostExecutions, LocalIntake, QueueAdapter, StageKind, TaskStages,
+};
 use crate::sqlite::SqliteStore;
 use crate::store::{ExecutionLog, IntakeQueue, Outbox};
 use crate::template::{local_function_arn, LocalValues, Template};
@@ -272,6 +274,11 @@ impl Stack {
         Ok(Arc::new(Stack {
             ingest: Ingest {
                 catalog: catalog.clone(),
+                intake: Arc::new(LocalIntake {
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    wake: wake.clone(),
+                }),
                 store: store.clone(),
                 queue: run_queue,
                 secrets: secrets.clone(),

@@ -656,6 +656,44 @@ async fn reusing_a_run_id_is_a_conflict_and_stores_nothing() {
     assert_eq!(created, Created::New);
 }
 
+/// Intake's one write: a new run is stored with its message queued; a
+/// duplicate delivery or a refused run queues nothing.
+#[tokio::test]
+async fn a_run_created_queued_is_queued_once_and_a_refused_one_not_at_all() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let accept = |r: Run, delivery: &str| {
+        let store = store.clone();
+        let delivery = delivery.to_string();
+        async move {
+            store
+                .create_run_queued(
+                    &r,
+                    &event("refunds", &delivery),
+                    &fresh("refunds", &delivery),
+                    &AuditEvent::received(&r, 0),
+                    &format!("{{\"run_id\":\"{}\"}}", r.id),
+                    t(0),
+                )
+                .await
+        }
+    };
+    let r = run("run-1", "refunds", None, t(0));
+    assert_eq!(accept(r.clone(), "evt-1").await.unwrap(), Created::New);
+    assert!(store.get_run(&r.id).await.unwrap().is_some());
+    assert_eq!(store.depth().await.unwrap(), 1);
+
+    let retry = run("run-2", "refunds", None, t(1));
+    let again = accept(retry, "evt-1").await.unwrap();
+    assert_eq!(again, Created::Duplicate(r.id.clone()));
+    let reused = accept(r.clone(), "evt-3").await;
+    assert!(matches!(reused, Err(StoreError::Conflict(_))), "{reused:?}");
+    assert_eq!(store.depth().await.unwrap(), 1, "nothing queued twice");
+
+    let got = store.receive(10, 30, 0, t(0)).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "{\"run_id\":\"run-1\"}");
+}
+
 #[tokio::test]
 async fn data_survives_reopening_the_file() {
     let db = TempDb::new("reopen");

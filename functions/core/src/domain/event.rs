@@ -39,6 +39,15 @@ pub struct RunMessage {
     pub workflow: String,
 }
 
+impl RunMessage {
+    pub fn of(run: &crate::domain::Run) -> Self {
+        Self {
+            run_id: run.id.clone(),
+            workflow: run.workflow.clone(),
+        }
+    }
+}
+
 /// Remembers a delivery so a sender's retry does not start a second run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DedupeKey {

@@ -25,6 +25,10 @@ pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(30);
 
 pub struct Ingest {
     pub catalog: Arc<Catalog>,
+    /// Stores and queues each new run.
+    pub intake: Arc<dyn RunIntake>,
+    /// For a duplicate whose first attempt was abandoned: reads its run
+    /// and queues it again.
     pub store: Arc<dyn RunStore>,
     pub queue: Arc<dyn RunQueue>,
     pub secrets: Arc<dyn Secrets>,
@@ -147,8 +151,8 @@ impl Ingest {
             )
         };
         match self
-            .store
-            .create_run(
+            .intake
+            .accept(
                 &run,
                 &event,
                 &dedupe,
@@ -173,14 +177,6 @@ impl Ingest {
                 ))
             }
             Created::New => {
-                let message = RunMessage {
-                    run_id: run.id.clone(),
-                    workflow: name.to_string(),
-                };
-                self.queue
-                    .enqueue(&message)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
                 info!(workflow = name, run_id = %run.id, "run accepted");
                 self.metrics.emit(
                     MetricDoc::workflow(name)

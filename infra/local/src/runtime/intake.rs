@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use handoff_core::domain::RunMessage;
-use handoff_core::ports::{Clock, QueueError, RunQueue};
+use handoff_core::domain::{AuditEvent, CanonicalEvent, DedupeKey, Run, RunMessage};
+use handoff_core::ports::{Clock, Created, IntakeError, QueueError, RunIntake, RunQueue};
 use handoff_core::stages::starter::Starter;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{error, warn};
 
+use crate::sqlite::SqliteStore;
 use crate::store::IntakeQueue;
 use crate::template::QueueSettings;
 
@@ -34,6 +35,36 @@ impl RunQueue for QueueAdapter {
             .map_err(|e| QueueError(e.to_string()))?;
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+/// Intake on the one SQLite file that holds both the run store and the
+/// queue: the run and its message in one transaction.
+pub struct LocalIntake {
+    pub store: Arc<SqliteStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the intake loop at once instead of at its next poll.
+    pub wake: Arc<Notify>,
+}
+
+#[async_trait]
+impl RunIntake for LocalIntake {
+    async fn accept(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+        received: &AuditEvent,
+    ) -> Result<Created, IntakeError> {
+        let message = serde_json::to_string(&RunMessage::of(run)).expect("run messages serialise");
+        let created = self
+            .store
+            .create_run_queued(run, event, dedupe, received, &message, self.clock.now())
+            .await?;
+        if created == Created::New {
+            self.wake.notify_one();
+        }
+        Ok(created)
     }
 }
 

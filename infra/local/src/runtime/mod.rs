@@ -11,7 +11,7 @@
 mod intake;
 mod tasks;
 
-pub use intake::{intake_loop, QueueAdapter};
+pub use intake::{intake_loop, LocalIntake, QueueAdapter};
 pub use tasks::{StageKind, TaskStages};
 
 use std::collections::{HashMap, HashSet};

@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use handoff_core::ports::StoreError;
+use handoff_core::domain::{AuditEvent, CanonicalEvent, DedupeKey, Run};
+use handoff_core::ports::{Created, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::runs::NewRun;
 use super::{parse_ts, snapshot, ts, unavailable, SqliteStore};
 use crate::store::{
     ExecutionLog, IntakeQueue, Outbox, OutboxEntry, ReceivedMessage, StoredExecution,
@@ -305,23 +307,50 @@ fn receive_batch(
     Ok(out)
 }
 
+/// Queues `body`; returns the message id.
+fn insert_message(conn: &Connection, body: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO queue (body, sent_at, visible_at) VALUES (?1, ?2, ?3)
+             RETURNING seq",
+        )
+        .and_then(|mut st| st.query_row(params![body, ts(now), millis(now)], |row| row.get(0)))
+        .map_err(unavailable)?;
+    Ok(message_id(seq))
+}
+
+impl SqliteStore {
+    /// `create_run` and, for a new run, `send(message)`, in one
+    /// transaction: intake's two writes in one round trip, and never a
+    /// stored run without its message.
+    pub async fn create_run_queued(
+        &self,
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+        received: &AuditEvent,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        let new = NewRun::new(run, event, dedupe, received)?;
+        let message = message.to_string();
+        self.write(move |conn| {
+            let created = new.insert(conn)?;
+            if created == Created::New {
+                insert_message(conn, &message, now)?;
+            }
+            Ok(created)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl IntakeQueue for SqliteStore {
     async fn send(&self, body: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
         let body = body.to_string();
-        self.write(move |conn| {
-            let seq: i64 = conn
-                .prepare_cached(
-                    "INSERT INTO queue (body, sent_at, visible_at) VALUES (?1, ?2, ?3)
-                     RETURNING seq",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![body, ts(now), millis(now)], |row| row.get(0))
-                })
-                .map_err(unavailable)?;
-            Ok(message_id(seq))
-        })
-        .await
+        self.write(move |conn| insert_message(conn, &body, now))
+            .await
     }
 
     async fn receive(

@@ -164,73 +164,8 @@ impl Runs for SqliteStore {
         dedupe: &DedupeKey,
         received: &AuditEvent,
     ) -> Result<Created, StoreError> {
-        let run = run.clone();
-        let event = to_json(event)?;
-        let received_at = ts(received.at);
-        let received = to_json(received)?;
-        let summary = to_json(&run.summary)?;
-        let dedupe = dedupe.clone();
-        self.write(move |conn| {
-            // A dedupe row past its expiry may linger; it no longer counts.
-            let seen: Option<String> = conn
-                .prepare_cached(
-                    "SELECT run_id FROM dedupe
-                     WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
-                )
-                .and_then(|mut st| {
-                    st.query_row(
-                        params![dedupe.workflow, dedupe.delivery_id, Utc::now().timestamp()],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                })
-                .map_err(unavailable)?;
-            if let Some(existing) = seen {
-                return Ok(Created::Duplicate(RunId(existing)));
-            }
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    dedupe.workflow,
-                    dedupe.delivery_id,
-                    run.id.as_str(),
-                    dedupe.expires_at.timestamp()
-                ])
-            })
-            .map_err(unavailable)?;
-            let inserted = conn
-                .prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO runs ({RUN_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ))
-                .and_then(|mut st| {
-                    st.execute(params![
-                        run.id.as_str(),
-                        run.workflow,
-                        run.status.as_str(),
-                        run.stage.as_str(),
-                        run.delivery_id,
-                        run.sender,
-                        ts(run.created_at),
-                        ts(run.updated_at),
-                        summary,
-                    ])
-                })
-                .map_err(unavailable)?;
-            if inserted == 0 {
-                // The error rolls the job's savepoint, dedupe row too, back.
-                return Err(StoreError::Conflict(format!("run {} exists", run.id)));
-            }
-            conn.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![run.id.as_str(), event]))
-                .map_err(unavailable)?;
-            insert_audit(conn, run.id.as_str(), &received_at, &received)?;
-            Ok(Created::New)
-        })
-        .await
+        let new = NewRun::new(run, event, dedupe, received)?;
+        self.write(move |conn| new.insert(conn)).await
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
@@ -658,6 +593,98 @@ impl FeedbackLog for SqliteStore {
             rows.iter().map(|r| from_json("feedback", r)).collect()
         })
         .await
+    }
+}
+
+/// A new run's rows, serialised before leaving the async side.
+pub(super) struct NewRun {
+    run: Run,
+    event: String,
+    received_at: String,
+    received: String,
+    summary: String,
+    dedupe: DedupeKey,
+}
+
+impl NewRun {
+    pub(super) fn new(
+        run: &Run,
+        event: &CanonicalEvent,
+        dedupe: &DedupeKey,
+        received: &AuditEvent,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            run: run.clone(),
+            event: to_json(event)?,
+            received_at: ts(received.at),
+            received: to_json(received)?,
+            summary: to_json(&run.summary)?,
+            dedupe: dedupe.clone(),
+        })
+    }
+
+    /// The run, its event, its dedupe record and its first audit entry;
+    /// or the run the delivery started before.
+    pub(super) fn insert(&self, conn: &Connection) -> Result<Created, StoreError> {
+        let (run, dedupe) = (&self.run, &self.dedupe);
+        // A dedupe row past its expiry may linger; it no longer counts.
+        let seen: Option<String> = conn
+            .prepare_cached(
+                "SELECT run_id FROM dedupe
+                 WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![dedupe.workflow, dedupe.delivery_id, Utc::now().timestamp()],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
+            .map_err(unavailable)?;
+        if let Some(existing) = seen {
+            return Ok(Created::Duplicate(RunId(existing)));
+        }
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                dedupe.workflow,
+                dedupe.delivery_id,
+                run.id.as_str(),
+                dedupe.expires_at.timestamp()
+            ])
+        })
+        .map_err(unavailable)?;
+        let inserted = conn
+            .prepare_cached(&format!(
+                "INSERT OR IGNORE INTO runs ({RUN_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))
+            .and_then(|mut st| {
+                st.execute(params![
+                    run.id.as_str(),
+                    run.workflow,
+                    run.status.as_str(),
+                    run.stage.as_str(),
+                    run.delivery_id,
+                    run.sender,
+                    ts(run.created_at),
+                    ts(run.updated_at),
+                    self.summary,
+                ])
+            })
+            .map_err(unavailable)?;
+        if inserted == 0 {
+            // The error rolls the job's savepoint, dedupe row too, back.
+            return Err(StoreError::Conflict(format!("run {} exists", run.id)));
+        }
+        conn.prepare_cached("INSERT OR REPLACE INTO events (run_id, event) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![run.id.as_str(), self.event]))
+            .map_err(unavailable)?;
+        insert_audit(conn, run.id.as_str(), &self.received_at, &self.received)?;
+        Ok(Created::New)
     }
 }
 
