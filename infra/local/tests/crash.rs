@@ -137,15 +137,7 @@ async fn approval_timer_fires_after_a_restart() {
     options.workflows = Some(specs);
     let mut up = Up::start(&options);
     let client = up.client();
-    let (_, body) = client
-        .webhook("support-triage", &sample("support-triage"), Some("timer-1"))
-        .await
-        .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "timer-1").await;
     let killed_at = std::time::Instant::now();
     up.kill();
     // Down across the deadline: the timer is due when the process returns.
@@ -173,15 +165,7 @@ async fn an_execution_saved_with_its_history_inside_its_state_resumes_whole() {
     options.port = free_port();
     let mut up = Up::start(&options);
     let client = up.client();
-    let (_, body) = client
-        .webhook("support-triage", &sample("support-triage"), Some("old-1"))
-        .await
-        .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "old-1").await;
     up.kill();
 
     let db = rusqlite::Connection::open(dir.join("handoff.db")).unwrap();

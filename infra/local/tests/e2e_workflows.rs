@@ -160,19 +160,7 @@ async fn rejected_run_takes_no_action() {
     options.actions_to = Some(receiver.url.clone());
     let up = Up::start(&options);
     let client = up.client();
-    let (_, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some("e2e-reject"),
-        )
-        .await
-        .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "e2e-reject").await;
     client.decide_all(&run_id, "reject").await.unwrap();
     let status = client
         .wait_for(&run_id, WAIT, |s| {
@@ -223,19 +211,7 @@ async fn unanswered_approval_times_out_per_policy() {
     options.workflows = Some(specs);
     let up = Up::start(&options);
     let client = up.client();
-    let (_, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some("e2e-timeout"),
-        )
-        .await
-        .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "e2e-timeout").await;
     let status = client
         .wait_for(&run_id, WAIT, |s| {
             matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
@@ -303,19 +279,7 @@ async fn reviewers_clicking_at_once_decide_once() {
     options.actions_to = Some(receiver.url.clone());
     let up = Up::start(&options);
     let client = up.client();
-    let (_, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some("e2e-votes"),
-        )
-        .await
-        .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "e2e-votes").await;
     let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();
     assert_eq!(links.len(), 2, "one link per reviewer");
     let votes: Vec<_> = links

@@ -61,20 +61,7 @@ async fn each_reviewer_gets_their_own_slack_button_and_signed_webhook() {
     options.workflows = Some(specs_with_channels());
     let up = Up::start(&options);
     let client = up.client();
-    let (status, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some("e2e-notify"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, WAIT, |s| s == "AWAITING_APPROVAL")
-        .await
-        .unwrap();
+    let run_id = support_run_awaiting_approval(&client, "e2e-notify").await;
 
     let start = Instant::now();
     let (slack, hooks) = loop {

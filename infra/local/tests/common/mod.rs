@@ -272,3 +272,21 @@ pub async fn all_runs(client: &Client) -> Vec<Value> {
         }
     }
 }
+
+/// Sends the support-triage sample as delivery `delivery` and waits until
+/// its run asks for approval; returns the run id.
+pub async fn support_run_awaiting_approval(client: &Client, delivery: &str) -> String {
+    let (status, body) = client
+        .webhook("support-triage", &sample("support-triage"), Some(delivery))
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    client
+        .wait_for(&run_id, Duration::from_secs(60), |s| {
+            s == "AWAITING_APPROVAL"
+        })
+        .await
+        .unwrap();
+    run_id
+}
