@@ -55,16 +55,27 @@ fn fresh(workflow: &str, delivery: &str) -> DedupeKey {
     dedupe(workflow, delivery, Utc::now() + Duration::days(3))
 }
 
-async fn put_run<S: RunStore>(store: &S, r: &Run) {
-    let created = store
+/// `create_run` of `r` for the delivery `delivery` of its workflow, kept
+/// under `key`.
+async fn create<S: RunStore + ?Sized>(
+    store: &S,
+    r: &Run,
+    delivery: &str,
+    key: &DedupeKey,
+) -> Result<Created, StoreError> {
+    store
         .create_run(
             r,
-            &event(&r.workflow, &r.delivery_id),
-            &fresh(&r.workflow, &r.delivery_id),
+            &event(&r.workflow, delivery),
+            key,
             &AuditEvent::received(r, 0),
         )
         .await
-        .unwrap();
+}
+
+async fn put_run<S: RunStore>(store: &S, r: &Run) {
+    let key = fresh(&r.workflow, &r.delivery_id);
+    let created = create(store, r, &r.delivery_id, &key).await.unwrap();
     assert_eq!(created, Created::New);
 }
 
@@ -132,13 +143,7 @@ async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>)
             let store = store.clone();
             tokio::spawn(async move {
                 let r = run(&format!("run-{i}"), "refunds", None, t(i));
-                store
-                    .create_run(
-                        &r,
-                        &event("refunds", "evt-1"),
-                        &fresh("refunds", "evt-1"),
-                        &AuditEvent::received(&r, 0),
-                    )
+                create(store.as_ref(), &r, "evt-1", &fresh("refunds", "evt-1"))
                     .await
                     .map(|c| (r.id, c))
             })
@@ -174,13 +179,7 @@ async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>)
     );
     // Another workflow with the same delivery id is another delivery.
     let other = run("run-other", "billing", None, t(50));
-    let created = store
-        .create_run(
-            &other,
-            &event("billing", "evt-1"),
-            &fresh("billing", "evt-1"),
-            &AuditEvent::received(&other, 0),
-        )
+    let created = create(store.as_ref(), &other, "evt-1", &fresh("billing", "evt-1"))
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -593,36 +592,16 @@ async fn expired_dedupe_key_no_longer_counts() {
     let store = SqliteStore::open_in_memory().unwrap();
     let first = run("run-old", "refunds", None, t(0));
     let expired = dedupe("refunds", "evt-9", Utc::now() - Duration::seconds(5));
-    let created = store
-        .create_run(
-            &first,
-            &event("refunds", "evt-9"),
-            &expired,
-            &AuditEvent::received(&first, 0),
-        )
-        .await
-        .unwrap();
+    let created = create(&store, &first, "evt-9", &expired).await.unwrap();
     assert_eq!(created, Created::New);
     let second = run("run-new", "refunds", None, t(1));
-    let created = store
-        .create_run(
-            &second,
-            &event("refunds", "evt-9"),
-            &fresh("refunds", "evt-9"),
-            &AuditEvent::received(&second, 0),
-        )
+    let created = create(&store, &second, "evt-9", &fresh("refunds", "evt-9"))
         .await
         .unwrap();
     assert_eq!(created, Created::New);
     // The fresh key now counts, and points at the second run.
     let third = run("run-third", "refunds", None, t(2));
-    let created = store
-        .create_run(
-            &third,
-            &event("refunds", "evt-9"),
-            &fresh("refunds", "evt-9"),
-            &AuditEvent::received(&third, 0),
-        )
+    let created = create(&store, &third, "evt-9", &fresh("refunds", "evt-9"))
         .await
         .unwrap();
     assert_eq!(created, Created::Duplicate(second.id));
@@ -633,24 +612,11 @@ async fn reusing_a_run_id_is_a_conflict_and_stores_nothing() {
     let store = SqliteStore::open_in_memory().unwrap();
     let r = run("run-1", "refunds", None, t(0));
     put_run(&store, &r).await;
-    let again = store
-        .create_run(
-            &r,
-            &event("refunds", "evt-2"),
-            &fresh("refunds", "evt-2"),
-            &AuditEvent::received(&r, 0),
-        )
-        .await;
+    let again = create(&store, &r, "evt-2", &fresh("refunds", "evt-2")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     // The dedupe key of the refused delivery was rolled back with it.
     let other = run("run-2", "refunds", None, t(1));
-    let created = store
-        .create_run(
-            &other,
-            &event("refunds", "evt-2"),
-            &fresh("refunds", "evt-2"),
-            &AuditEvent::received(&other, 0),
-        )
+    let created = create(&store, &other, "evt-2", &fresh("refunds", "evt-2"))
         .await
         .unwrap();
     assert_eq!(created, Created::New);
@@ -736,15 +702,14 @@ async fn data_survives_reopening_the_file() {
         store.execution_for_token("tok-1").await.unwrap().as_deref(),
         Some("run-durable")
     );
-    let duplicate = store
-        .create_run(
-            &r,
-            &event("refunds", &r.delivery_id),
-            &fresh("refunds", &r.delivery_id),
-            &AuditEvent::received(&r, 0),
-        )
-        .await
-        .unwrap();
+    let duplicate = create(
+        &store,
+        &r,
+        &r.delivery_id,
+        &fresh("refunds", &r.delivery_id),
+    )
+    .await
+    .unwrap();
     assert_eq!(duplicate, Created::Duplicate(r.id));
 }
 
