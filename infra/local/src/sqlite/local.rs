@@ -229,6 +229,17 @@ fn receipt(seq: i64, receive_count: i64) -> String {
     format!("{}.{receive_count}", message_id(seq))
 }
 
+/// The message sequence number a [`receipt`] carries, so a delete finds its
+/// row by primary key.
+fn receipt_seq(receipt: &str) -> Option<i64> {
+    receipt
+        .strip_prefix("msg-")?
+        .split_once('.')?
+        .0
+        .parse()
+        .ok()
+}
+
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -370,10 +381,14 @@ impl IntakeQueue for SqliteStore {
     /// Deletes the message this receipt was handed out with, if that receive
     /// is still the latest; an unknown or stale receipt deletes nothing.
     async fn delete(&self, receipt: &str) -> Result<(), StoreError> {
+        // A receipt that names no message deletes nothing, as a stale one.
+        let Some(seq) = receipt_seq(receipt) else {
+            return Ok(());
+        };
         let receipt = receipt.to_string();
         self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
-                .and_then(|mut st| st.execute([&receipt]))
+            conn.prepare_cached("DELETE FROM queue WHERE seq = ?1 AND receipt = ?2")
+                .and_then(|mut st| st.execute(params![seq, receipt]))
                 .map_err(unavailable)?;
             Ok(())
         })
