@@ -341,10 +341,9 @@ pub async fn run_view(stack: &Stack, id: &str) -> Result<Option<RunView>, String
         .map_err(|e| e.to_string())?;
     let execution_status = stack
         .executions
-        .load_execution(id.as_str())
+        .execution_status(id.as_str())
         .await
-        .map_err(|e| e.to_string())?
-        .map(|e| e.status);
+        .map_err(|e| e.to_string())?;
     Ok(Some(RunView {
         run,
         rows,

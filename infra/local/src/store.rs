@@ -41,6 +41,8 @@ pub trait ExecutionLog: Send + Sync {
         open_tokens: &[String],
     ) -> Result<(), StoreError>;
     async fn load_execution(&self, name: &str) -> Result<Option<StoredExecution>, StoreError>;
+    /// Only the status, for a caller that needs no state or history.
+    async fn execution_status(&self, name: &str) -> Result<Option<String>, StoreError>;
     /// Every execution still `RUNNING`: what a restarted process resumes.
     async fn running_executions(&self) -> Result<Vec<StoredExecution>, StoreError>;
     async fn execution_for_token(&self, token: &str) -> Result<Option<String>, StoreError>;

@@ -740,6 +740,11 @@ async fn execution_is_created_once() {
     assert!(!store.create_execution(&other).await.unwrap());
     assert_eq!(store.load_execution("run-1").await.unwrap(), Some(e));
     assert_eq!(store.load_execution("nope").await.unwrap(), None);
+    assert_eq!(
+        store.execution_status("run-1").await.unwrap().as_deref(),
+        Some("RUNNING")
+    );
+    assert_eq!(store.execution_status("nope").await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -533,8 +533,8 @@ pub fn redrive(args: RedriveArgs) -> anyhow::Result<i32> {
 async fn wait_execution_end(stack: &Stack, run_id: &str, timeout: Duration) {
     let start = Instant::now();
     while start.elapsed() < timeout {
-        match stack.executions.load_execution(run_id).await {
-            Ok(Some(e)) if e.status != "RUNNING" => return,
+        match stack.executions.execution_status(run_id).await {
+            Ok(Some(status)) if status != "RUNNING" => return,
             Ok(None) => return,
             _ => {}
         }

@@ -188,6 +188,16 @@ impl ExecutionLog for SqliteStore {
         .await
     }
 
+    async fn execution_status(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.lookup(move |conn| {
+            conn.prepare_cached("SELECT status FROM executions WHERE name = ?1")
+                .and_then(|mut st| st.query_row([&name], |row| row.get(0)).optional())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
     /// In name order.
     async fn running_executions(&self) -> Result<Vec<StoredExecution>, StoreError> {
         self.read(|conn| {
