@@ -28,14 +28,18 @@ pub struct QueueAdapter {
 #[async_trait]
 impl RunQueue for QueueAdapter {
     async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
-        let body = serde_json::to_string(message).expect("run messages serialise");
         self.queue
-            .send(&body, self.clock.now())
+            .send(&body(message), self.clock.now())
             .await
             .map_err(|e| QueueError(e.to_string()))?;
         self.wake.notify_one();
         Ok(())
     }
+}
+
+/// A run message as the queue carries it.
+fn body(message: &RunMessage) -> String {
+    serde_json::to_string(message).expect("run messages serialise")
 }
 
 /// Intake on the one SQLite file that holds both the run store and the
@@ -56,7 +60,7 @@ impl RunIntake for LocalIntake {
         dedupe: &DedupeKey,
         received: &AuditEvent,
     ) -> Result<Created, IntakeError> {
-        let message = serde_json::to_string(&RunMessage::of(run)).expect("run messages serialise");
+        let message = body(&RunMessage::of(run));
         let created = self
             .store
             .create_run_queued(run, event, dedupe, received, &message, self.clock.now())
