@@ -19,9 +19,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+mod anthropic;
 mod http;
 mod openai;
 
+pub use anthropic::Anthropic;
 pub use openai::{Auth, OpenAiCompatible, Structured};
 
 /// Who said a turn of the conversation. The system prompt is not a turn: it

@@ -1,0 +1,182 @@
+//! Anthropic's Messages API. It has no JSON-schema response format; a tool
+//! whose input schema is the answer's, forced with `tool_choice`, is the
+//! supported way to get an object back.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::http::{self, quote};
+use crate::{Call, CallError, Provider, Reply, Role};
+
+const API_VERSION: &str = "2023-06-01";
+
+/// Claude through Anthropic's own API (or a gateway that speaks it).
+///
+/// The answer is the input of the one forced tool call, so it is always an
+/// object the API has already parsed: what can go wrong is a refusal, text
+/// instead of the call, or the transport. Construct with
+/// [`Anthropic::new`]; `Debug` never shows the key.
+#[derive(Clone)]
+pub struct Anthropic {
+    /// The base URL without the version, e.g. [`Anthropic::DEFAULT_ENDPOINT`];
+    /// `/v1/messages` is appended.
+    pub endpoint: String,
+    pub model: String,
+    /// Sent as `x-api-key`.
+    pub api_key: String,
+    /// The bound on one whole call, reading the body included.
+    pub timeout: Duration,
+    /// Shared so that calls reuse connections.
+    pub client: reqwest::Client,
+}
+
+impl Anthropic {
+    pub const DEFAULT_ENDPOINT: &'static str = "https://api.anthropic.com";
+
+    /// The public endpoint, a 60 s timeout and a new client.
+    pub fn new(model: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            endpoint: Self::DEFAULT_ENDPOINT.to_string(),
+            model: model.into(),
+            api_key: api_key.into(),
+            timeout: Duration::from_secs(60),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn exchange(&self, call: &Call<'_>) -> Result<Reply, CallError> {
+        let request = self
+            .client
+            .post(http::join(&self.endpoint, "/v1/messages"))
+            .header("x-api-key", http::secret_header(&self.api_key)?)
+            .header("anthropic-version", API_VERSION);
+        let body = request_body(&self.model, call);
+        let posted = http::post_json(request, &body, self.timeout).await?;
+        parse_reply(&posted.into_json()?, &self.model, call)
+    }
+}
+
+impl fmt::Debug for Anthropic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Anthropic")
+            .field("endpoint", &self.endpoint)
+            .field("model", &self.model)
+            .field("api_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Provider for Anthropic {
+    async fn call(&self, call: &Call<'_>) -> Result<Reply, CallError> {
+        http::bounded(self.timeout, Some(&self.api_key), self.exchange(call)).await
+    }
+}
+
+fn request_body(model: &str, call: &Call<'_>) -> Value {
+    let messages: Vec<Value> = call
+        .turns
+        .iter()
+        .map(|(role, text)| {
+            let role = match role {
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            json!({"role": role, "content": text})
+        })
+        .collect();
+    let name = http::wire_name(call.name);
+    let mut body = json!({
+        "model": model,
+        "max_tokens": call.max_output_tokens,
+        "temperature": 0,
+        "messages": messages,
+        "tools": [{
+            "name": name,
+            "description": format!("Give the {name} answer: the input is the answer object."),
+            "input_schema": call.schema,
+        }],
+        "tool_choice": {"type": "tool", "name": name},
+    });
+    if !call.system.is_empty() {
+        body["system"] = json!(call.system);
+    }
+    body
+}
+
+fn parse_reply(body: &Value, model: &str, call: &Call<'_>) -> Result<Reply, CallError> {
+    let blocks = body
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            CallError::Invalid(format!(
+                "the response has no content: {}",
+                quote(&body.to_string())
+            ))
+        })?;
+    let text: String = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    let stop = body.get("stop_reason").and_then(Value::as_str);
+    if stop == Some("refusal") {
+        let reason = if text.trim().is_empty() {
+            "no reason given".to_string()
+        } else {
+            http::cap(text.trim(), 300)
+        };
+        return Err(CallError::Refused(reason));
+    }
+    let name = http::wire_name(call.name);
+    let input = blocks
+        .iter()
+        .find(|b| {
+            b.get("type").and_then(Value::as_str) == Some("tool_use")
+                && b.get("name").and_then(Value::as_str) == Some(name.as_str())
+        })
+        .and_then(|b| b.get("input"));
+    let value = match input {
+        Some(object @ Value::Object(_)) => object.clone(),
+        Some(other) => {
+            return Err(CallError::Invalid(format!(
+                "the `{name}` tool input is not an object: {}",
+                quote(&other.to_string())
+            )))
+        }
+        None if text.trim().is_empty() => return Err(CallError::Empty),
+        None if stop == Some("max_tokens") => {
+            return Err(CallError::Invalid(format!(
+                "the answer was cut off at {} output tokens before calling `{name}`: {}",
+                call.max_output_tokens,
+                quote(&text)
+            )))
+        }
+        None => {
+            return Err(CallError::Invalid(format!(
+                "the model wrote text instead of calling `{name}`: {}",
+                quote(&text)
+            )))
+        }
+    };
+    let tokens = |field: &str| {
+        body.pointer(&format!("/usage/{field}"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    Ok(Reply {
+        value,
+        input_tokens: tokens("input_tokens"),
+        output_tokens: tokens("output_tokens"),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(model)
+            .to_string(),
+    })
+}
