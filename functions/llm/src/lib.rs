@@ -14,6 +14,10 @@
 //! to the core `Model` port lives with the core, so either side can change
 //! without the other. It does not validate the answer against the schema
 //! either; the caller owns that, with the error messages it wants.
+//!
+//! With the `test-util` feature, [`testing::ScriptedServer`] speaks both wire
+//! formats on loopback from a script of [`testing::Step`]s, so tests of the
+//! layers above exercise real HTTP without a network or a key.
 
 use std::time::Duration;
 
@@ -22,6 +26,10 @@ use async_trait::async_trait;
 mod anthropic;
 mod http;
 mod openai;
+#[cfg(feature = "test-util")]
+mod schema;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use anthropic::Anthropic;
 pub use openai::{Auth, OpenAiCompatible, Structured};
