@@ -1,54 +1,48 @@
 //! The Bedrock adapter against recorded Converse exchanges replayed through
 //! the SDK's own HTTP layer: the real request serialisation and response
-//! parsing run, and no call leaves the process.
+//! parsing run, and no call leaves the process. Validation and the repair
+//! turn are the reason stage's (functions/core/tests/reason_tasks.rs).
 
+use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime::client::http::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
-use handoff_aws::bedrock::{BedrockModel, TOOL};
-use handoff_core::domain::Feedback;
-use handoff_core::ports::{Model, ModelAnswer, ModelError, ModelRequest};
+use handoff_aws::bedrock::BedrockModel;
+use handoff_core::ports::{Model, ModelAnswer, ModelError, ModelRequest, Prompt, Turn};
 use serde_json::{json, Value};
 
-const TICKET: &str = "I was charged twice for order 55120, please refund one of them. \
-                      It was 49.90 EUR. Reach me at ana@example.com";
-
-fn converse_reply(body: Value) -> ReplayEvent {
+fn reply(status: u16, body: Value) -> ReplayEvent {
     ReplayEvent::new(
         http::Request::builder()
             .uri("https://bedrock-runtime.eu-west-1.amazonaws.com/model/m/converse")
             .body(SdkBody::empty())
             .unwrap(),
         http::Response::builder()
-            .status(200)
+            .status(status)
             .header("content-type", "application/json")
+            .header("x-amzn-errortype", body["__type"].as_str().unwrap_or(""))
             .body(SdkBody::from(body.to_string()))
             .unwrap(),
     )
 }
 
-fn tool_answer(id: &str, input: Value) -> ReplayEvent {
-    converse_reply(json!({
-        "output": { "message": { "role": "assistant", "content": [
-            { "toolUse": { "toolUseId": id, "name": TOOL, "input": input } }
-        ]}},
-        "stopReason": "tool_use",
-        "usage": { "inputTokens": 800, "outputTokens": 60, "totalTokens": 860 },
-        "metrics": { "latencyMs": 400 }
-    }))
+fn message(content: Value, stop: &str) -> ReplayEvent {
+    reply(
+        200,
+        json!({
+            "output": { "message": { "role": "assistant", "content": content }},
+            "stopReason": stop,
+            "usage": { "inputTokens": 800, "outputTokens": 60, "totalTokens": 860 },
+            "metrics": { "latencyMs": 400 }
+        }),
+    )
 }
 
-fn refund() -> Value {
-    json!({
-        "label": "refund_request",
-        "confidence": 0.92,
-        "rationale": "Asks for a duplicate charge to be refunded.",
-        "fields": {
-            "order_id": "55120",
-            "amount": { "value": 49.9, "currency": "EUR" },
-            "email": "ana@example.com"
-        }
-    })
+fn tool_answer(input: Value) -> ReplayEvent {
+    message(
+        json!([{ "toolUse": { "toolUseId": "t1", "name": "issue_type", "input": input } }]),
+        "tool_use",
+    )
 }
 
 fn model(events: Vec<ReplayEvent>) -> (BedrockModel, StaticReplayClient) {
@@ -58,20 +52,43 @@ fn model(events: Vec<ReplayEvent>) -> (BedrockModel, StaticReplayClient) {
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
         .http_client(http.clone())
+        // One exchange per test: the SDK's own retries would replay more.
+        .retry_config(RetryConfig::disabled())
         .build();
     let client = aws_sdk_bedrockruntime::Client::from_conf(config);
     (BedrockModel::new(client, "test-model"), http)
 }
 
-async fn ask(model: &BedrockModel, feedback: &[Feedback]) -> Result<ModelAnswer, ModelError> {
+fn prompt() -> Prompt {
+    Prompt {
+        name: "issue_type".into(),
+        system: "Classify the event.".into(),
+        turns: vec![
+            Turn::User("<<DATA-1>>{\"text\": \"refund me\"}<<END-DATA-1>>".into()),
+            Turn::Assistant("{\"label\": \"nope\"}".into()),
+            Turn::User("That answer does not match the schema.".into()),
+        ],
+        schema: json!({
+            "type": "object",
+            "properties": { "label": { "type": "string", "enum": ["refund_request", "other"] } },
+            "required": ["label"],
+        }),
+        max_output_tokens: 300,
+    }
+}
+
+async fn ask(model: &BedrockModel) -> Result<ModelAnswer, ModelError> {
     let workflow = handoff_workflows::catalog()
         .get("support-triage")
         .expect("shipped workflow");
+    let task = workflow.spec.reason.task("issue_type").unwrap();
     model
-        .infer(&ModelRequest {
+        .answer(&ModelRequest {
             workflow,
-            text: TICKET,
-            feedback,
+            task,
+            text: "refund me",
+            feedback: &[],
+            prompt: &prompt(),
         })
         .await
 }
@@ -82,169 +99,77 @@ fn sent(http: &StaticReplayClient) -> Vec<Value> {
         .collect()
 }
 
-fn feedback(text: &str, label: &str) -> Feedback {
-    serde_json::from_value(json!({
-        "workflow": "support-triage", "run_id": "run-1", "at": "2026-01-01T00:00:00Z",
-        "text": text, "predicted_label": "billing_question", "confidence": 0.3,
-        "final_label": label, "reviewer": "lead@example.com",
-    }))
-    .unwrap()
-}
-
 #[tokio::test]
-async fn forced_tool_answer_becomes_the_model_answer() {
-    let (model, http) = model(vec![tool_answer("tu-1", refund())]);
-    let answer = ask(&model, &[]).await.unwrap();
-    assert_eq!(answer.label, "refund_request");
-    assert_eq!(answer.confidence, 0.92);
-    assert_eq!(answer.tier, "bedrock");
-    assert_eq!(answer.fields["order_id"], json!("55120"));
-    assert_eq!(
-        answer.fields["amount"],
-        json!({ "value": 49.9, "currency": "EUR" })
-    );
-    let usage = answer.usage.expect("token usage");
+async fn forced_tool_input_is_the_answer_with_its_usage() {
+    let (model, _http) = model(vec![tool_answer(json!({ "label": "refund_request" }))]);
+    let answer = ask(&model).await.unwrap();
+    assert_eq!(answer.value, json!({ "label": "refund_request" }));
+    assert_eq!(answer.model, "test-model");
+    let usage = answer.usage.unwrap();
     assert_eq!((usage.input_tokens, usage.output_tokens), (800, 60));
-    assert_eq!(sent(&http).len(), 1);
 }
 
 #[tokio::test]
-async fn request_carries_the_spec_schema_and_forces_the_tool() {
-    let (model, http) = model(vec![tool_answer("tu-1", refund())]);
-    ask(&model, &[]).await.unwrap();
+async fn request_carries_the_prompt_and_forces_the_task_tool() {
+    let (model, http) = model(vec![tool_answer(json!({ "label": "other" }))]);
+    ask(&model).await.unwrap();
     let body = &sent(&http)[0];
+    assert_eq!(body["system"][0]["text"], "Classify the event.");
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
     let tools = &body["toolConfig"];
-    assert_eq!(tools["toolChoice"], json!({ "tool": { "name": TOOL } }));
-    let spec = &tools["tools"][0]["toolSpec"];
-    assert_eq!(spec["name"], TOOL);
-    let schema = &spec["inputSchema"]["json"];
-    assert_eq!(
-        schema["properties"]["label"]["enum"],
-        json!([
-            "card_problem",
-            "refund_request",
-            "account_access",
-            "billing_question",
-            "technical_issue",
-            "payment_problem",
-            "general_question"
-        ])
-    );
-    assert_eq!(
-        schema["required"],
-        json!(["label", "confidence", "rationale"])
-    );
-    assert_eq!(
-        schema["properties"]["fields"]["properties"]["amount"]["required"],
-        json!(["value", "currency"])
-    );
-    let system = body["system"][0]["text"].as_str().unwrap();
-    assert!(system.contains("refund_request: The customer wants money back"));
-    assert!(system.contains("order_id (order_id)"));
+    assert_eq!(tools["toolChoice"]["tool"]["name"], "issue_type");
+    let schema = &tools["tools"][0]["toolSpec"]["inputSchema"]["json"];
+    assert_eq!(schema, &prompt().schema);
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 300);
 }
 
 #[tokio::test]
-async fn off_schema_answer_gets_one_repair_turn() {
-    let mut wrong = refund();
-    wrong["label"] = json!("refund");
-    let (model, http) = model(vec![
-        tool_answer("tu-1", wrong),
-        tool_answer("tu-2", refund()),
-    ]);
-    let answer = ask(&model, &[]).await.unwrap();
-    assert_eq!(answer.label, "refund_request");
-    assert_eq!(
-        answer.usage.unwrap().input_tokens,
-        1600,
-        "both calls counted"
-    );
-
-    let bodies = sent(&http);
-    assert_eq!(bodies.len(), 2);
-    let messages = bodies[1]["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 3, "question, bad answer, tool error");
-    assert_eq!(messages[1]["content"][0]["toolUse"]["toolUseId"], "tu-1");
-    let result = &messages[2]["content"][0]["toolResult"];
-    assert_eq!(result["toolUseId"], "tu-1");
-    assert_eq!(result["status"], "error");
-    let why = result["content"][0]["text"].as_str().unwrap();
-    assert!(why.contains("/label"), "{why}");
-    assert_eq!(
-        bodies[1]["toolConfig"]["toolChoice"],
-        json!({ "tool": { "name": TOOL } })
-    );
+async fn a_content_filter_is_a_refusal() {
+    let (model, _http) = model(vec![message(json!([]), "content_filtered")]);
+    assert!(matches!(ask(&model).await, Err(ModelError::Refused(_))));
 }
 
 #[tokio::test]
-async fn off_schema_twice_is_invalid() {
-    let mut wrong = refund();
-    wrong["confidence"] = json!(1.7);
-    wrong["fields"]["amount"] = json!("49.90 EUR");
-    let (model, http) = model(vec![
-        tool_answer("tu-1", wrong.clone()),
-        tool_answer("tu-2", wrong),
-    ]);
-    match ask(&model, &[]).await {
-        Err(ModelError::Invalid(why)) => {
-            assert!(why.contains("/confidence"), "{why}");
-            assert!(why.contains("/fields/amount"), "{why}");
-        }
+async fn text_instead_of_the_tool_is_invalid_and_quoted() {
+    let (model, _http) = model(vec![message(
+        json!([{ "text": "I cannot help with that." }]),
+        "end_turn",
+    )]);
+    match ask(&model).await {
+        Err(ModelError::Invalid(why)) => assert!(why.contains("I cannot help"), "{why}"),
         other => panic!("expected Invalid, got {other:?}"),
     }
-    assert_eq!(sent(&http).len(), 2, "exactly one repair attempt");
 }
 
 #[tokio::test]
-async fn refusal_without_a_tool_call_is_invalid() {
-    let (model, http) = model(vec![converse_reply(json!({
-        "output": { "message": { "role": "assistant", "content": [
-            { "text": "I can't help with that." }
-        ]}},
-        "stopReason": "end_turn",
-        "usage": { "inputTokens": 800, "outputTokens": 8, "totalTokens": 808 },
-        "metrics": { "latencyMs": 200 }
-    }))]);
-    match ask(&model, &[]).await {
-        Err(ModelError::Invalid(why)) => {
-            assert!(why.starts_with("model did not answer"), "{why}");
-            assert!(
-                why.contains("end_turn") && why.contains("can't help"),
-                "{why}"
-            );
-        }
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-    assert_eq!(sent(&http).len(), 1, "a refusal is not repaired");
+async fn throttling_is_rate_limited() {
+    let (model, _http) = model(vec![reply(
+        429,
+        json!({ "__type": "ThrottlingException", "message": "slow down" }),
+    )]);
+    assert!(matches!(
+        ask(&model).await,
+        Err(ModelError::RateLimited { .. })
+    ));
 }
 
 #[tokio::test]
-async fn similar_corrections_become_few_shot_examples() {
-    let feedback = [
-        feedback("The app crashes when I open settings", "technical_issue"),
-        feedback(
-            "Charged twice for order 99, refund one please",
-            "refund_request",
-        ),
-    ];
-    let (model, http) = model(vec![tool_answer("tu-1", refund())]);
-    ask(&model, &feedback).await.unwrap();
-    let body = &sent(&http)[0];
-    let prompt = body["messages"][0]["content"][0]["text"].as_str().unwrap();
-    let example = prompt
-        .find("<example label=\"refund_request\">\nCharged twice for order 99")
-        .expect("the similar correction is shown");
-    assert!(example < prompt.find("<message>").unwrap());
-    assert!(
-        !prompt.contains("app crashes"),
-        "unrelated corrections left out"
-    );
+async fn a_service_fault_is_a_server_error() {
+    let (model, _http) = model(vec![reply(
+        500,
+        json!({ "__type": "InternalServerException", "message": "oops" }),
+    )]);
+    assert!(matches!(ask(&model).await, Err(ModelError::Server { .. })));
 }
 
 #[tokio::test]
 async fn sdk_failure_is_unavailable() {
     let (model, _http) = model(vec![]);
-    assert!(matches!(
-        ask(&model, &[]).await,
-        Err(ModelError::Unavailable(_))
-    ));
+    assert!(matches!(ask(&model).await, Err(ModelError::Unavailable(_))));
 }

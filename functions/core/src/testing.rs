@@ -8,7 +8,7 @@ use std::sync::Arc;
 use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::memory::*;
-use handoff_core::model::EmbeddedModel;
+use handoff_core::model::Tiers;
 use handoff_core::ports::StoreThenQueue;
 use handoff_core::stages::{
     act::Act, context::ContextStage, decide::Decide, finalize::Finalize, ingest::Ingest,
@@ -32,7 +32,8 @@ pub struct Harness {
     pub sink: Arc<RecordingSink>,
     pub secrets: Arc<StaticSecrets>,
     pub clock: Arc<ManualClock>,
-    pub model: Arc<EmbeddedModel>,
+    /// The model tiers; embedded only unless a test adds LLM tiers.
+    pub tiers: Tiers,
     pub notifier: Arc<RecordingNotifier>,
     /// HTTP context lookups; none by default (the seed workflows make none).
     pub fetcher: Arc<dyn handoff_core::ports::Fetcher>,
@@ -70,7 +71,7 @@ impl Harness {
             sink: Arc::new(RecordingSink::default()),
             secrets: Arc::new(StaticSecrets::with(&pairs)),
             clock: Arc::new(ManualClock::at(SIGNED_AT)),
-            model: Arc::new(EmbeddedModel::new()),
+            tiers: Tiers::embedded_only(),
             notifier: Arc::new(RecordingNotifier::default()),
             fetcher: Arc::new(handoff_core::ports::NoFetcher),
             dry_run: false,
@@ -116,10 +117,9 @@ impl Harness {
         Reason {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
-            model: self.model.clone(),
+            tiers: self.tiers.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
-            price: Default::default(),
         }
     }
 
@@ -213,13 +213,26 @@ impl Harness {
     /// Stores the run the stage samples refer to, with the event of a
     /// webhook sample, as ingest would have (status `RUNNING`).
     pub async fn seed_sample_run(&self, webhook_sample: &str) -> RunRef {
+        self.seed_run_with(webhook_sample, None).await
+    }
+
+    /// [`Self::seed_sample_run`] with the canonical `text` replaced.
+    pub async fn seed_run_with_text(&self, webhook_sample: &str, text: &str) -> RunRef {
+        self.seed_run_with(webhook_sample, Some(text)).await
+    }
+
+    async fn seed_run_with(&self, webhook_sample: &str, text: Option<&str>) -> RunRef {
         use handoff_core::ports::Runs;
         let req = sample_request(webhook_sample);
         let name = req.path_params["workflow"].clone();
         let workflow = self.catalog.get(&name).expect("sample names a workflow");
         let payload =
             handoff_core::trigger::parse_body(req.header("content-type"), &req.body).unwrap();
-        let fields = handoff_core::trigger::map_fields(&workflow.spec.trigger, &payload).unwrap();
+        let mut fields =
+            handoff_core::trigger::map_fields(&workflow.spec.trigger, &payload).unwrap();
+        if let Some(text) = text {
+            fields.insert("text".into(), serde_json::json!(text));
+        }
         let now = handoff_core::ports::Clock::now(self.clock.as_ref());
         let id = RunId(SAMPLE_RUN_ID.into());
         let run = Run {
@@ -315,4 +328,50 @@ pub fn sample_request(name: &str) -> HttpRequest {
             .as_bytes()
             .to_vec(),
     }
+}
+
+/// A reviewed-looking AI result for `workflow`: its primary classify task
+/// answered with `label`, its first draft task with `draft`.
+pub fn ai_result(
+    workflow: &handoff_spec::Workflow,
+    label: &str,
+    confidence: f64,
+    draft: Option<&str>,
+) -> handoff_core::domain::AiResult {
+    let reason = &workflow.spec.reason;
+    let mut ai = handoff_core::domain::AiResult::default();
+    if let Some((task, _)) = reason.primary() {
+        ai.outputs.insert(
+            task.name.clone(),
+            serde_json::json!({
+                "label": label, "confidence": confidence,
+                "rationale": "close to the examples", "tier": "embedded",
+            }),
+        );
+    }
+    if let (Some(task), Some(text)) = (reason.first_draft(), draft) {
+        ai.outputs.insert(
+            task.name.clone(),
+            serde_json::json!({ "text": text, "tier": "template" }),
+        );
+    }
+    ai
+}
+
+/// The primary classify task's first label.
+pub fn first_label(workflow: &handoff_spec::Workflow) -> String {
+    workflow.spec.reason.primary_labels().remove(0)
+}
+
+/// Gives a shipped workflow a per-run token budget in the harness's catalog.
+pub fn set_run_budget(h: &mut Harness, workflow: &str, tokens: u64) {
+    let (file, text) = handoff_workflows::files()
+        .iter()
+        .find(|(file, _)| file.ends_with(&format!("{workflow}.yaml")))
+        .expect("a shipped workflow");
+    let text = format!("{text}\nbudget:\n  run_tokens: {tokens}\n");
+    let spec = handoff_spec::Workflow::from_yaml(file, &text).expect("the budget loads");
+    let mut catalog = (*h.catalog).clone();
+    catalog.insert(spec);
+    h.catalog = Arc::new(catalog);
 }

@@ -18,6 +18,7 @@ use handoff_core::stages::approval::{
 };
 use handoff_core::stages::callback::Callback;
 use handoff_core::stages::finalize::{Finalize, FinalizeInput};
+use handoff_core::testing::{ai_result, first_label};
 
 const LINK_SECRET: &str = "approval-links";
 const PUBLIC_URL: &str = "https://handoff.example.com";
@@ -75,9 +76,7 @@ impl Bed {
     async fn run(&self, workflow: &str, sender: &str, subject: &str, text: &str) -> RunId {
         let now = self.clock.now();
         let id = RunId::new();
-        let label = self.catalog.get(workflow).unwrap().spec.reason.labels[0]
-            .name
-            .clone();
+        let label = first_label(self.catalog.get(workflow).unwrap());
         let run = Run {
             id: id.clone(),
             workflow: workflow.into(),
@@ -87,7 +86,12 @@ impl Bed {
             sender: Some(sender.into()),
             created_at: now,
             updated_at: now,
-            summary: RunSummary::default(),
+            // As the reason stage leaves it: the primary label on the run.
+            summary: RunSummary {
+                label: Some(label.clone()),
+                confidence: Some(0.62),
+                ..RunSummary::default()
+            },
         };
         let event = CanonicalEvent {
             workflow: workflow.into(),
@@ -109,16 +113,14 @@ impl Bed {
             .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
             .await
             .unwrap();
-        let ai = AiResult {
-            label,
-            confidence: 0.62,
-            rationale: "close to the examples".into(),
-            fields: BTreeMap::from([("amount".to_string(), json!({"value": 120}))]),
-            draft: Some("Hello,\nwe are on it.".into()),
-            tier: "embedded".into(),
-            needs_review: true,
-            review_reasons: vec!["low confidence".into()],
-        };
+        let mut ai = ai_result(
+            self.catalog.get(workflow).unwrap(),
+            &label,
+            0.62,
+            Some("Hello,\nwe are on it."),
+        );
+        ai.needs_review = true;
+        ai.review_reasons = vec!["low confidence".into()];
         self.store
             .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
             .await
@@ -682,10 +684,7 @@ async fn edits_are_sent_only_when_changed() {
         .unwrap()
         .spec
         .reason
-        .labels
-        .iter()
-        .map(|l| l.name.clone())
-        .collect();
+        .primary_labels();
     let callback = bed.callback();
 
     // The same draft (as a browser sends it, CRLF) and the same label.
@@ -745,8 +744,14 @@ async fn edits_are_sent_only_when_changed() {
 #[tokio::test]
 async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
     let bed = Bed::new();
-    let labels = &bed.catalog.get(SUPPORT).unwrap().spec.reason.labels;
-    let (predicted, corrected) = (labels[0].name.clone(), labels[1].name.clone());
+    let labels = bed
+        .catalog
+        .get(SUPPORT)
+        .unwrap()
+        .spec
+        .reason
+        .primary_labels();
+    let (predicted, corrected) = (labels[0].clone(), labels[1].clone());
     let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
     bed.request(&run, SUPPORT, false, "tok-feedback").await;
     let body = format!(

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Duration;
 use handoff_core::domain::*;
+use handoff_core::model::Tiers;
 use handoff_core::observe::emf::{Metric, TokenPrice};
 use handoff_core::ports::*;
+use handoff_core::spec::TaskKind;
 use handoff_core::stages::finalize::FinalizeInput;
 use serde_json::{json, Value};
 use support::*;
@@ -82,12 +84,13 @@ async fn reason_reports_confidence_by_tier_and_no_tokens_for_the_embedded_model(
     let h = Harness::new();
     let run = h.accept("webhook-support-triage.json").await;
     let ai = h.reason().run(&run).await.unwrap();
+    // One per classify task: issue_type and urgency.
     let docs = declaring(&h, Metric::AiConfidence);
-    assert_eq!(docs.len(), 1);
-    let doc = &docs[0];
+    assert_eq!(docs.len(), 2);
+    let doc = docs.iter().find(|d| d["task"] == "issue_type").unwrap();
     assert_eq!(
         doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-        json!([["workflow", "tier"], []])
+        json!([["workflow", "task", "tier"], []])
     );
     assert_eq!(doc["tier"], "embedded");
     assert_eq!(doc["ModelTier"], 1.0);
@@ -98,18 +101,22 @@ async fn reason_reports_confidence_by_tier_and_no_tokens_for_the_embedded_model(
     assert!(declaring(&h, Metric::LlmCost).is_empty());
 }
 
-/// A billed tier: fixed answer and token counts.
+/// A billed tier: a fixed valid answer per task kind and fixed token counts.
 struct Billed;
 
 #[async_trait]
 impl Model for Billed {
-    async fn infer(&self, _: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
+    async fn answer(&self, request: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
+        let value = match &request.task.kind {
+            TaskKind::Classify(c) => json!({
+                "label": c.labels[0].name, "confidence": 0.93, "rationale": "asks for money back",
+            }),
+            TaskKind::Extract(_) => json!({}),
+            TaskKind::Summarize(_) | TaskKind::Draft(_) => json!({ "text": "A summary." }),
+        };
         Ok(ModelAnswer {
-            label: "refund_request".into(),
-            confidence: 0.93,
-            rationale: "asks for money back".into(),
-            fields: Default::default(),
-            tier: "bedrock".into(),
+            value,
+            model: "billed-1".into(),
             usage: Some(ModelUsage {
                 input_tokens: 1200,
                 output_tokens: 300,
@@ -124,20 +131,23 @@ async fn reason_prices_a_billed_models_tokens() {
     let h = Harness::new();
     let run = h.accept("webhook-support-triage.json").await;
     let mut stage = h.reason();
-    stage.model = Arc::new(Billed);
-    stage.price = TokenPrice {
+    let price = TokenPrice {
         input_per_1k: 0.003,
         output_per_1k: 0.015,
     };
+    stage.tiers = Tiers::embedded_only().with("fast", Arc::new(Billed), price);
     stage.run(&run).await.unwrap();
+    // The summary task asks `fast` first, so at least that call is billed.
     let docs = declaring(&h, Metric::LlmCost);
-    assert_eq!(docs.len(), 1);
-    let doc = &docs[0];
-    assert_eq!(doc["tier"], "bedrock");
-    assert_eq!(doc["LlmInputTokens"], 1200.0);
-    assert_eq!(doc["LlmOutputTokens"], 300.0);
-    let cost = doc["LlmCost"].as_f64().unwrap();
-    assert!((cost - (1.2 * 0.003 + 0.3 * 0.015)).abs() < 1e-12, "{cost}");
+    assert!(docs.iter().any(|d| d["task"] == "summary"), "{docs:?}");
+    for doc in &docs {
+        assert_eq!(doc["tier"], "fast");
+        assert_eq!(doc["LlmInputTokens"], 1200.0);
+        assert_eq!(doc["LlmOutputTokens"], 300.0);
+        assert!(doc["LlmLatency"].as_f64().is_some());
+        let cost = doc["LlmCost"].as_f64().unwrap();
+        assert!((cost - (1.2 * 0.003 + 0.3 * 0.015)).abs() < 1e-12, "{cost}");
+    }
 }
 
 fn done(run: &RunRef) -> FinalizeInput {

@@ -28,18 +28,11 @@ async fn support_refund_is_classified_routed_and_held_for_approval() {
     )
     .unwrap();
     assert_eq!(
-        stored.fields["amount"],
+        stored.outputs["details"]["amount"],
         json!({ "value": 129.0, "currency": "EUR" })
     );
-    assert!(
-        stored
-            .draft
-            .as_deref()
-            .unwrap()
-            .contains("Hi Dana Whitfield"),
-        "{:?}",
-        stored.draft
-    );
+    let reply = stored.text("reply").unwrap();
+    assert!(reply.contains("Hi Dana Whitfield"), "{reply}");
     let decision: Decision = serde_json::from_value(
         h.store
             .get_slot(&run.run_id, &Slot::Decision)

@@ -14,6 +14,7 @@ use handoff_core::ports::*;
 use handoff_core::spec::Catalog;
 use handoff_core::stages::approval::{ApprovalStage, ApprovalTask};
 use handoff_core::stages::read::ReadApi;
+use handoff_core::testing::ai_result;
 
 const LINK_SECRET: &str = "approval-links";
 const KEY: &str = "link-key-1";
@@ -89,16 +90,7 @@ impl Bed {
             .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
             .await
             .unwrap();
-        let ai = AiResult {
-            label: label.into(),
-            confidence: 0.9,
-            rationale: "r".into(),
-            fields: BTreeMap::new(),
-            draft: None,
-            tier: "embedded".into(),
-            needs_review: false,
-            review_reasons: vec![],
-        };
+        let ai = ai_result(self.catalog.get(workflow).unwrap(), label, 0.9, None);
         self.store
             .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
             .await
@@ -156,8 +148,12 @@ fn body(resp: &HttpResponse) -> Value {
 }
 
 fn label_of(bed: &Bed, workflow: &str, i: usize) -> String {
-    bed.catalog.get(workflow).unwrap().spec.reason.labels[i]
-        .name
+    bed.catalog
+        .get(workflow)
+        .unwrap()
+        .spec
+        .reason
+        .primary_labels()[i]
         .clone()
 }
 
@@ -254,7 +250,10 @@ async fn run_detail_shows_everything_but_task_tokens() {
     let detail = body(&resp);
     assert_eq!(detail["run"]["status"], "AWAITING_APPROVAL");
     assert_eq!(detail["event"]["fields"]["subject"], "Card lost");
-    assert_eq!(detail["ai"]["label"], label_of(&bed, SUPPORT, 0));
+    assert_eq!(
+        detail["ai"]["issue_type"]["label"],
+        label_of(&bed, SUPPORT, 0)
+    );
     assert_eq!(
         detail["approvals"][0]["reviewers"]
             .as_array()

@@ -3,7 +3,7 @@
 
 use handoff_core::domain::AiResult;
 use handoff_core::stages::decide::decide;
-use handoff_spec::{Priority, RuleInput};
+use handoff_spec::{Priority, RuleInput, TaskKind, Workflow};
 use serde_json::{json, Value};
 
 struct Case {
@@ -18,31 +18,38 @@ struct Case {
     approval: bool,
 }
 
-fn ai(label: &str, confidence: f64, fields: &Value, review_below: f64) -> AiResult {
-    AiResult {
-        label: label.into(),
-        confidence,
-        rationale: String::new(),
-        fields: serde_json::from_value(fields.clone()).unwrap(),
-        draft: None,
-        tier: "embedded".into(),
-        needs_review: confidence < review_below,
-        review_reasons: if confidence < review_below {
+/// The primary classify task answered with `label`; the first extract
+/// task with `fields`.
+fn ai(workflow: &Workflow, label: &str, confidence: f64, fields: &Value) -> AiResult {
+    let reason = &workflow.spec.reason;
+    let (task, classify) = reason.primary().unwrap();
+    let low = confidence < classify.review_below;
+    let mut result = AiResult {
+        needs_review: low,
+        review_reasons: if low {
             vec!["low confidence".into()]
         } else {
             vec![]
         },
+        ..AiResult::default()
+    };
+    result.outputs.insert(
+        task.name.clone(),
+        json!({ "label": label, "confidence": confidence, "rationale": "", "tier": "embedded" }),
+    );
+    if let Some(extract) = reason
+        .tasks()
+        .iter()
+        .find(|t| matches!(t.kind, TaskKind::Extract(_)))
+    {
+        result.outputs.insert(extract.name.clone(), fields.clone());
     }
+    result
 }
 
 fn run(case: &Case) {
     let workflow = handoff_workflows::catalog().get(case.workflow).unwrap();
-    let result = ai(
-        case.label,
-        case.confidence,
-        &case.fields,
-        workflow.spec.reason.review_below,
-    );
+    let result = ai(workflow, case.label, case.confidence, &case.fields);
     let ai_json = serde_json::to_value(&result).unwrap();
     let input = RuleInput {
         event: &case.event,

@@ -6,8 +6,10 @@ pub mod classifier;
 pub mod eval;
 pub mod extract;
 pub mod split;
+pub mod summarize;
 
 pub use classifier::{
     Classifier, ClassifierError, Example, Prediction, Ranked, TrainConfig, TrainingSet,
 };
 pub use extract::{extract, Extractor, Field, FieldValue};
+pub use summarize::summarize;

@@ -23,10 +23,13 @@ async fn the_sample_ticket_is_a_refund_with_its_amount_and_a_draft() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(ai.fields["order_id"], "ORD-55120");
-    assert_eq!(ai.tier, "embedded");
+    assert_eq!(ai.outputs["details"]["order_id"], "ORD-55120");
+    assert_eq!(ai.outputs["issue_type"]["tier"], "embedded");
+    // No LLM here: the summary is extractive and the reply is the template.
+    assert_eq!(ai.outputs["summary"]["extractive"], true);
+    assert_eq!(ai.outputs["reply"]["tier"], "template");
     assert!(ai
-        .draft
+        .text("reply")
         .unwrap()
         .contains("refund request for order ORD-55120"));
 }

@@ -11,10 +11,13 @@ mod load;
 mod model;
 mod rules;
 mod sample;
+mod task;
 mod validate;
+mod validate_tasks;
 
 pub use catalog::{Catalog, Workflow};
 pub use error::{SpecError, SpecErrors};
 pub use load::parse_workflow;
 pub use model::*;
 pub use rules::{CompiledRule, RuleError, RuleInput, RuleScope};
+pub use task::*;

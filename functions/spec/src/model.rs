@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::task::ReasonSpec;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowSpec {
@@ -16,6 +18,10 @@ pub struct WorkflowSpec {
     #[serde(default)]
     pub context: ContextSpec,
     pub reason: ReasonSpec,
+    /// Tokens the LLM tiers may spend; over it the cascade stops at the
+    /// cheaper tier or the run goes to review, audited.
+    #[serde(default)]
+    pub budget: Option<BudgetSpec>,
     pub rules: Vec<RuleSpec>,
     #[serde(default)]
     pub approval: Option<ApprovalSpec>,
@@ -24,6 +30,14 @@ pub struct WorkflowSpec {
     /// Pilot mode: actions are rendered and recorded, never sent.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    /// Input plus output tokens of one run, over all its tasks.
+    #[serde(default)]
+    pub run_tokens: Option<u64>,
 }
 
 // ---------------------------------------------------------------- trigger
@@ -230,57 +244,6 @@ impl LookupSpec {
 
 fn default_prior_runs() -> usize {
     5
-}
-
-// ---------------------------------------------------------------- reason
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonSpec {
-    pub labels: Vec<LabelSpec>,
-    #[serde(default)]
-    pub extract: Vec<ExtractSpec>,
-    /// A minijinja template over `event`, `ai` and `context`.
-    #[serde(default)]
-    pub draft: Option<String>,
-    /// Below this confidence the AI step does not guess: a person decides.
-    #[serde(default = "default_review_below")]
-    pub review_below: f64,
-}
-
-fn default_review_below() -> f64 {
-    0.5
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabelSpec {
-    pub name: String,
-    pub description: String,
-    pub examples: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExtractSpec {
-    pub name: String,
-    pub kind: FieldKind,
-    #[serde(default)]
-    pub required: bool,
-    /// Personal data: logs and metrics show it only redacted.
-    #[serde(default)]
-    pub sensitive: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldKind {
-    Email,
-    Money,
-    OrderId,
-    InvoiceId,
-    PoId,
-    Date,
 }
 
 // ---------------------------------------------------------------- rules

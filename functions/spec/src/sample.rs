@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::*;
+use crate::task::*;
 
 /// What lookup URLs see: the canonical fields and the run.
 pub(crate) fn lookup_data(spec: &WorkflowSpec) -> Value {
@@ -13,30 +14,11 @@ pub(crate) fn lookup_data(spec: &WorkflowSpec) -> Value {
 /// What drafts and action templates see: `run`, `event`, `context`, `ai`,
 /// `decision`, shaped as the stages produce them.
 pub(crate) fn run_data(spec: &WorkflowSpec) -> Value {
-    let fields: Map<String, Value> = spec
-        .reason
-        .extract
-        .iter()
-        .map(|f| (f.name.clone(), extracted(f.kind)))
-        .collect();
-    let label = spec
-        .reason
-        .labels
-        .first()
-        .map_or("label", |l| l.name.as_str());
     json!({
         "run": run(spec),
         "event": event(spec),
         "context": context(spec),
-        "ai": {
-            "label": label,
-            "confidence": 0.9,
-            "rationale": "sample",
-            "fields": fields,
-            "draft": "sample draft",
-            "tier": "embedded",
-            "needs_review": false,
-        },
+        "ai": ai(&spec.reason),
         "decision": {
             "rule": "sample",
             "route": "sample",
@@ -46,6 +28,65 @@ pub(crate) fn run_data(spec: &WorkflowSpec) -> Value {
             "reason": "sample",
         },
     })
+}
+
+/// Every task answered, shaped as the reason stage stores results.
+pub(crate) fn ai(reason: &ReasonSpec) -> Value {
+    let mut ai: Map<String, Value> = reason
+        .tasks()
+        .iter()
+        .map(|task| (task.name.clone(), task_result(task)))
+        .collect();
+    ai.insert("needs_review".into(), json!(false));
+    ai.insert("review_reasons".into(), json!([]));
+    ai.into()
+}
+
+fn task_result(task: &TaskSpec) -> Value {
+    match &task.kind {
+        TaskKind::Classify(c) => json!({
+            "label": c.labels.first().map_or("label", |l| l.name.as_str()),
+            "confidence": 0.9,
+            "rationale": "sample",
+            "tier": EMBEDDED_TIER,
+        }),
+        TaskKind::Extract(e) => e
+            .fields
+            .iter()
+            .map(|(name, f)| (name.clone(), field_sample(f)))
+            .collect::<Map<_, _>>()
+            .into(),
+        TaskKind::Summarize(_) => {
+            json!({ "text": "sample summary", "extractive": false, "tier": EMBEDDED_TIER })
+        }
+        TaskKind::Draft(_) => json!({ "text": "sample draft", "tier": "template" }),
+    }
+}
+
+fn field_sample(f: &FieldSchema) -> Value {
+    if let Some(first) = f.one_of.as_ref().and_then(|v| v.first()) {
+        return first.clone();
+    }
+    match (f.ty, f.format, f.embedded) {
+        (FieldType::Object, _, _) => f
+            .properties
+            .iter()
+            .map(|(name, p)| (name.clone(), field_sample(p)))
+            .collect::<Map<_, _>>()
+            .into(),
+        (FieldType::Array, _, _) => json!([f.items.as_deref().map_or(Value::Null, field_sample)]),
+        (FieldType::String, Some(FieldFormat::Email), _) | (_, _, Some(Pattern::Email)) => {
+            json!("someone@example.com")
+        }
+        (FieldType::String, Some(FieldFormat::Date), _) | (_, _, Some(Pattern::Date)) => {
+            json!("2026-01-15")
+        }
+        (FieldType::String, _, Some(_)) => json!("ID-1001"),
+        (FieldType::String, _, None) => json!("sample"),
+        (FieldType::Number, _, _) => json!(120.0),
+        (FieldType::Integer, _, _) => json!(3),
+        (FieldType::Boolean, _, _) => json!(true),
+    }
 }
 
 fn run(spec: &WorkflowSpec) -> Value {
@@ -85,13 +126,4 @@ fn context(spec: &WorkflowSpec) -> Value {
         })
         .collect::<Map<_, _>>()
         .into()
-}
-
-fn extracted(kind: FieldKind) -> Value {
-    match kind {
-        FieldKind::Money => json!({ "value": 120.0, "currency": "EUR" }),
-        FieldKind::Email => json!("someone@example.com"),
-        FieldKind::Date => json!("2026-01-15"),
-        FieldKind::OrderId | FieldKind::InvoiceId | FieldKind::PoId => json!("ID-1001"),
-    }
 }

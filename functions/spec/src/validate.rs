@@ -10,13 +10,14 @@ use crate::error::SpecError;
 use crate::model::*;
 use crate::rules::CompiledRule;
 use crate::sample;
+use crate::task::*;
 
 /// Collects problems with their YAML path; the caller adds the file name.
 #[derive(Default)]
 pub(crate) struct Problems(pub Vec<(String, String)>);
 
 impl Problems {
-    fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.0.push((path.into(), reason.into()));
     }
 
@@ -43,7 +44,7 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
     }
     check_trigger(&spec.trigger, &mut p);
     check_context(spec, &mut p);
-    check_reason(&spec.reason, &mut p);
+    crate::validate_tasks::check_reason(&spec.reason, &mut p);
     let rules = check_rules(spec, &mut p);
     let data = sample::run_data(spec);
     match &spec.approval {
@@ -54,8 +55,15 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
         ),
     }
     check_actions(&spec.actions, &mut p);
-    if let Some(draft) = &spec.reason.draft {
-        check_renders("reason.draft", draft, &data, &mut p);
+    for (i, task) in spec.reason.tasks().iter().enumerate() {
+        if let TaskKind::Draft(DraftTask {
+            template: Some(template),
+        }) = &task.kind
+        {
+            let at = format!("reason[{i}].template");
+            check_template(&at, template, &mut p);
+            check_renders(&at, template, &data, &mut p);
+        }
     }
     check_action_renders(&spec.actions, &data, &mut p);
     if p.0.is_empty() {
@@ -174,47 +182,10 @@ fn check_http_lookup(at: &str, h: &HttpLookup, data: &serde_json::Value, p: &mut
     }
 }
 
-fn check_reason(r: &ReasonSpec, p: &mut Problems) {
-    if r.labels.len() < 2 {
-        p.add("reason.labels", "a classifier needs at least two labels");
-    }
-    let mut seen = BTreeSet::new();
-    for (i, label) in r.labels.iter().enumerate() {
-        if !seen.insert(label.name.as_str()) {
-            p.add(
-                format!("reason.labels[{i}].name"),
-                format!("duplicate label `{}`", label.name),
-            );
-        }
-        if label.examples.is_empty() {
-            p.add(
-                format!("reason.labels[{i}].examples"),
-                "each label needs at least one example",
-            );
-        }
-    }
-    if !(0.0..=1.0).contains(&r.review_below) {
-        p.add("reason.review_below", "must be between 0 and 1");
-    }
-    let mut fields = BTreeSet::new();
-    for (i, f) in r.extract.iter().enumerate() {
-        if !fields.insert(f.name.as_str()) {
-            p.add(
-                format!("reason.extract[{i}].name"),
-                format!("duplicate field `{}`", f.name),
-            );
-        }
-    }
-    if let Some(draft) = &r.draft {
-        check_template("reason.draft", draft, p);
-    }
-}
-
 fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
     if spec.rules.is_empty() {
         p.add("rules", "at least one rule is needed");
     }
-    let labels: BTreeSet<&str> = spec.reason.labels.iter().map(|l| l.name.as_str()).collect();
     let actions: BTreeSet<&str> = spec.actions.iter().map(|a| a.name.as_str()).collect();
     let mut names = BTreeSet::new();
     let mut compiled = Vec::new();
@@ -230,11 +201,7 @@ fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
             Ok(c) => compiled.push(c),
             Err(e) => p.add(format!("{at}.when"), format!("invalid CEL: {e}")),
         }
-        for label in labels_named_in(&rule.when) {
-            if !labels.contains(label.as_str()) {
-                p.add(format!("{at}.when"), format!("unknown label `{label}`"));
-            }
-        }
+        check_ai_references(&format!("{at}.when"), &rule.when, &spec.reason, p);
         for (j, action) in rule.actions.iter().enumerate() {
             if !actions.contains(action.as_str()) {
                 p.add(
@@ -253,21 +220,55 @@ fn check_rules(spec: &WorkflowSpec, p: &mut Problems) -> Vec<CompiledRule> {
     compiled
 }
 
-/// Label literals a rule compares `ai.label` with (`==`, `!=`, `in [...]`).
-fn labels_named_in(expr: &str) -> Vec<String> {
+/// Every `ai.<task>` a rule reads is a task, and every label literal it
+/// compares `ai.<task>.label` with is one of that task's labels.
+fn check_ai_references(at: &str, expr: &str, reason: &ReasonSpec, p: &mut Problems) {
+    for name in crate::validate_tasks::ai_names_in(expr) {
+        if reason.task(&name).is_none() && !RESERVED_AI_NAMES.contains(&name.as_str()) {
+            p.add(at, crate::validate_tasks::unknown_task(&name));
+        }
+    }
+    for (task, label) in labels_named_in(expr) {
+        let Some(TaskKind::Classify(c)) = reason.task(&task).map(|t| &t.kind) else {
+            if reason.task(&task).is_some() {
+                p.add(
+                    at,
+                    format!("`ai.{task}` is not a classify task: it has no label"),
+                );
+            }
+            continue;
+        };
+        if !c.labels.iter().any(|l| l.name == label) {
+            p.add(at, format!("unknown label `{label}` of task `{task}`"));
+        }
+    }
+}
+
+/// `(task, label)` for each literal a rule compares `ai.<task>.label` with
+/// (`==`, `!=`, `in [...]`).
+fn labels_named_in(expr: &str) -> Vec<(String, String)> {
     static CMP: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"ai\.label\s*[!=]=\s*["']([^"']*)["']|["']([^"']*)["']\s*[!=]=\s*ai\.label"#)
+        Regex::new(r#"ai\.(\w+)\.label\s*[!=]=\s*["']([^"']*)["']|["']([^"']*)["']\s*[!=]=\s*ai\.(\w+)\.label"#)
             .unwrap()
     });
     static IN: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"ai\.label\s+in\s+\[([^\]]*)\]").unwrap());
+        LazyLock::new(|| Regex::new(r"ai\.(\w+)\.label\s+in\s+\[([^\]]*)\]").unwrap());
     static QUOTED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"["']([^"']*)["']"#).unwrap());
-    let mut out: Vec<String> = CMP
+    let mut out: Vec<(String, String)> = CMP
         .captures_iter(expr)
-        .filter_map(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_string()))
+        .filter_map(|c| match (c.get(1), c.get(2), c.get(3), c.get(4)) {
+            (Some(t), Some(l), _, _) | (_, _, Some(l), Some(t)) => {
+                Some((t.as_str().to_string(), l.as_str().to_string()))
+            }
+            _ => None,
+        })
         .collect();
     for list in IN.captures_iter(expr) {
-        out.extend(QUOTED.captures_iter(&list[1]).map(|c| c[1].to_string()));
+        out.extend(
+            QUOTED
+                .captures_iter(&list[2])
+                .map(|c| (list[1].to_string(), c[1].to_string())),
+        );
     }
     out
 }
@@ -424,7 +425,7 @@ fn check_action_renders(actions: &[ActionSpec], data: &serde_json::Value, p: &mu
 }
 
 /// A template that parses but names something the workflow never defines
-/// (`event.sendr`, `ai.fields.iban`) fails here rather than at run time.
+/// (`event.sendr`, `ai.details.iban`) fails here rather than at run time.
 /// Templates that do not parse are reported by [`check_template`] already.
 fn check_renders(at: &str, source: &str, data: &serde_json::Value, p: &mut Problems) {
     let mut env = minijinja::Environment::new();
@@ -459,7 +460,7 @@ fn check_renders(at: &str, source: &str, data: &serde_json::Value, p: &mut Probl
     }
 }
 
-/// Whether a dotted name (`event.sender`, `ai.fields.amount.value`) exists
+/// Whether a dotted name (`event.sender`, `ai.details.amount.value`) exists
 /// in the sample data. Names outside the data's roots (template globals)
 /// and paths into values of unknown shape count as defined.
 fn is_defined(data: &serde_json::Value, name: &str) -> bool {

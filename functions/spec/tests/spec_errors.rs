@@ -13,15 +13,17 @@ trigger:
   fields: { text: $.body, sender: $.user.email }
   required: [text]
 reason:
-  labels:
-    - { name: refund, description: Money back, examples: [please refund me] }
-    - { name: other, description: Anything else, examples: [hello there] }
+  - name: intent
+    kind: classify
+    labels:
+      - { name: refund, description: Money back, examples: [please refund me] }
+      - { name: other, description: Anything else, examples: [hello there] }
 rules:
-  - { name: refunds, when: 'ai.label == "refund"', route: billing, actions: [notify], approval: true }
+  - { name: refunds, when: 'ai.intent.label == "refund"', route: billing, actions: [notify], approval: true }
   - { name: rest, when: "true", route: general }
 approval: { reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }
 actions:
-  - { name: notify, type: slack, url: "https://hooks.example.com/x", text: "{{ ai.label }}" }
+  - { name: notify, type: slack, url: "https://hooks.example.com/x", text: "{{ ai.intent.label }}" }
 "#;
 
 fn errors_of(yaml: &str) -> Vec<SpecError> {
@@ -57,8 +59,8 @@ fn the_valid_spec_loads() {
 #[test]
 fn bad_cel_names_the_rule() {
     let yaml = VALID.replace(
-        r#"when: 'ai.label == "refund"'"#,
-        r#"when: 'ai.label == == "refund"'"#,
+        r#"when: 'ai.intent.label == "refund"'"#,
+        r#"when: 'ai.intent.label == == "refund"'"#,
     );
     assert_reported(&yaml, "rules[0].when", "invalid CEL");
 }
@@ -66,7 +68,7 @@ fn bad_cel_names_the_rule() {
 #[test]
 fn unknown_variable_in_rule_is_a_typo() {
     let yaml = VALID.replace(
-        r#"when: 'ai.label == "refund"'"#,
+        r#"when: 'ai.intent.label == "refund"'"#,
         r#"when: 'aii.label == "refund"'"#,
     );
     assert_reported(&yaml, "rules[0].when", "unknown variable `aii`");
@@ -74,15 +76,18 @@ fn unknown_variable_in_rule_is_a_typo() {
 
 #[test]
 fn unknown_label_in_rule() {
-    let yaml = VALID.replace(r#"ai.label == "refund""#, r#"ai.label == "refunds""#);
+    let yaml = VALID.replace(
+        r#"ai.intent.label == "refund""#,
+        r#"ai.intent.label == "refunds""#,
+    );
     assert_reported(&yaml, "rules[0].when", "unknown label `refunds`");
 }
 
 #[test]
 fn unknown_label_in_an_in_list() {
     let yaml = VALID.replace(
-        r#"ai.label == "refund""#,
-        r#"ai.label in ["refund", "chargeback"]"#,
+        r#"ai.intent.label == "refund""#,
+        r#"ai.intent.label in ["refund", "chargeback"]"#,
     );
     assert_reported(&yaml, "rules[0].when", "unknown label `chargeback`");
 }
@@ -150,7 +155,7 @@ fn url_without_scheme() {
 
 #[test]
 fn template_that_does_not_parse() {
-    let yaml = VALID.replace("{{ ai.label }}", "{{ ai.label ");
+    let yaml = VALID.replace("{{ ai.intent.label }}", "{{ ai.intent.label ");
     assert_reported(&yaml, "actions[0].text", "invalid template");
 }
 
@@ -169,7 +174,10 @@ fn missing_secret_name() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let broken = VALID
-        .replace(r#"ai.label == "refund""#, r#"ai.label == "nope""#)
+        .replace(
+            r#"ai.intent.label == "refund""#,
+            r#"ai.intent.label == "nope""#,
+        )
         .replace("reviewers: [a@example.com]", "reviewers: []");
     let paths: Vec<String> = errors_of(&broken).into_iter().map(|e| e.path).collect();
     assert!(paths.contains(&"rules[0].when".to_string()), "{paths:?}");
@@ -337,13 +345,13 @@ fn unknown_lookup_kind() {
 
 #[test]
 fn action_template_naming_an_unmapped_field() {
-    let yaml = VALID.replace("{{ ai.label }}", "{{ event.sendr }}");
+    let yaml = VALID.replace("{{ ai.intent.label }}", "{{ event.sendr }}");
     assert_reported(&yaml, "actions[0].text", "does not render");
 }
 
 #[test]
 fn action_template_naming_an_undeclared_lookup_field() {
-    let ok = with_crm_lookup(CRM).replace("{{ ai.label }}", "{{ context.crm.plan }}");
+    let ok = with_crm_lookup(CRM).replace("{{ ai.intent.label }}", "{{ context.crm.plan }}");
     Workflow::from_yaml(FILE, &ok).expect("a mapped lookup field renders");
     let yaml = ok.replace("context.crm.plan", "context.crm.tier");
     assert_reported(&yaml, "actions[0].text", "does not render");
@@ -352,7 +360,7 @@ fn action_template_naming_an_undeclared_lookup_field() {
 #[test]
 fn webhook_without_a_secret_name() {
     let yaml = VALID.replace(
-        r#"type: slack, url: "https://hooks.example.com/x", text: "{{ ai.label }}""#,
+        r#"type: slack, url: "https://hooks.example.com/x", text: "{{ ai.intent.label }}""#,
         r#"type: webhook, url: "https://hooks.example.com/x", secret: "", body: "{}""#,
     );
     assert_reported(&yaml, "actions[0].secret", "missing secret name");
@@ -367,4 +375,96 @@ fn dry_run_is_part_of_the_spec() {
     .expect("valid");
     assert!(w.spec.dry_run);
     assert!(!Workflow::from_yaml(FILE, VALID).unwrap().spec.dry_run);
+}
+
+#[test]
+fn the_old_reason_shape_names_the_new_one() {
+    let old = VALID.replace(
+        "reason:\n  - name: intent\n    kind: classify\n    labels:\n      - { name: refund, description: Money back, examples: [please refund me] }\n      - { name: other, description: Anything else, examples: [hello there] }\n",
+        "reason:\n  labels:\n    - { name: refund, description: Money back, examples: [please refund me] }\n    - { name: other, description: Anything else, examples: [hello there] }\n",
+    );
+    assert_reported(&old, "reason", "ordered list of AI tasks");
+}
+
+#[test]
+fn a_rule_reading_the_old_single_result_is_told_the_new_path() {
+    let yaml = VALID.replace(r#"ai.intent.label == "refund""#, r#"ai.label == "refund""#);
+    assert_reported(&yaml, "rules[0].when", "`ai.<task>`");
+}
+
+#[test]
+fn a_rule_naming_no_task_is_refused() {
+    let yaml = VALID.replace(
+        r#"ai.intent.label == "refund""#,
+        r#"ai.urgency.label == "high""#,
+    );
+    assert_reported(&yaml, "rules[0].when", "`ai.urgency` names no AI task");
+}
+
+fn with_task(task: &str) -> String {
+    VALID.replace("rules:\n", &format!("{task}\nrules:\n"))
+}
+
+#[test]
+fn each_task_kind_refuses_the_keys_of_another() {
+    let yaml = with_task("  - { name: gist, kind: summarize, labels: [] }");
+    assert_reported(
+        &yaml,
+        "reason[1]",
+        "`labels` does not apply to a summarize task",
+    );
+}
+
+#[test]
+fn an_extract_task_checks_its_schema_and_required_fields() {
+    let yaml = with_task(
+        "  - name: facts\n    kind: extract\n    required: [total]\n    fields:\n      items: { type: array }\n      when: { type: string, format: date, minimum: 1 }",
+    );
+    assert_reported(
+        &yaml,
+        "reason[1].required[0]",
+        "`total` is not one of the task's fields",
+    );
+    assert_reported(
+        &yaml,
+        "reason[1].fields.items.items",
+        "an array needs `items`",
+    );
+    assert_reported(&yaml, "reason[1].fields.when", "apply to numbers only");
+}
+
+#[test]
+fn a_condition_reads_only_earlier_tasks() {
+    let yaml = VALID.replace(
+        "  - name: intent\n    kind: classify\n",
+        "  - { name: gist, kind: summarize, when: 'ai.intent.label == \"refund\"' }\n  - name: intent\n    kind: classify\n",
+    );
+    assert_reported(&yaml, "reason[0].when", "runs after this task");
+}
+
+#[test]
+fn a_draft_needs_a_template_or_a_model() {
+    let yaml = with_task("  - { name: reply, kind: draft }");
+    assert_reported(&yaml, "reason[1]", "needs a `template`");
+    let yaml = with_task("  - { name: reply, kind: draft, models: [embedded], template: hi }");
+    assert_reported(&yaml, "reason[1].models[0]", "writes no drafts");
+}
+
+#[test]
+fn a_default_answer_must_meet_the_task_schema() {
+    let yaml =
+        with_task("  - { name: gist, kind: summarize, on_failure: { default: { words: 3 } } }");
+    assert_reported(&yaml, "reason[1].on_failure.default", "does not match");
+    let ok =
+        with_task("  - { name: gist, kind: summarize, on_failure: { default: { text: n/a } } }");
+    Workflow::from_yaml(FILE, &ok).expect("a valid default loads");
+}
+
+#[test]
+fn reserved_and_duplicate_task_names_are_refused() {
+    let yaml = with_task(
+        "  - { name: needs_review, kind: summarize }\n  - { name: intent, kind: summarize }",
+    );
+    assert_reported(&yaml, "reason[1].name", "reserved");
+    assert_reported(&yaml, "reason[2].name", "duplicate task `intent`");
 }

@@ -120,9 +120,11 @@ trigger:
 context:
 {context}
 reason:
-  labels:
-    - {{ name: refund, description: Money back, examples: [please refund me] }}
-    - {{ name: other, description: Anything else, examples: [hello there] }}
+  - name: intent
+    kind: classify
+    labels:
+      - {{ name: refund, description: Money back, examples: [please refund me] }}
+      - {{ name: other, description: Anything else, examples: [hello there] }}
 rules:
   - {{ name: all, when: "true", route: desk, actions: {rule_actions:?} }}
 approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}

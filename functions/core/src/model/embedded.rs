@@ -1,20 +1,28 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use handoff_embedded::extract::IdKind;
 use handoff_embedded::{Classifier, Example, Extractor, FieldValue, TrainConfig};
-use handoff_spec::{FieldKind, Workflow};
-use serde_json::{json, Value};
+use handoff_spec::{
+    ClassifyTask, ExtractTask, FieldSchema, FieldType, Pattern, TaskKind, Workflow,
+};
+use serde_json::{json, Map, Value};
 
 use crate::ports::{Model, ModelAnswer, ModelError, ModelRequest};
 
-/// Trains on the spec's examples plus reviewer corrections, once per
-/// workflow and feedback set, and answers in microseconds.
+/// The tier every deployment has: a classifier trained on the spec's
+/// examples plus reviewer corrections (once per task and feedback set),
+/// pattern extractors, and extractive summaries. Answers in microseconds,
+/// and nothing leaves the process.
 pub struct EmbeddedModel {
     extractor: Extractor,
     config: TrainConfig,
-    trained: Mutex<HashMap<String, (u64, Arc<Classifier>)>>,
+    trained: Mutex<Trained>,
 }
+
+/// (workflow, task) → (feedback fingerprint, classifier)
+type Trained = HashMap<(String, String), (u64, Arc<Classifier>)>;
 
 impl Default for EmbeddedModel {
     fn default() -> Self {
@@ -35,24 +43,29 @@ impl EmbeddedModel {
         }
     }
 
-    fn classifier(&self, request: &ModelRequest<'_>) -> Result<Arc<Classifier>, ModelError> {
-        let workflow = request.workflow;
-        let fingerprint = feedback_fingerprint(request);
-        if let Some((seen, c)) = self.trained.lock().unwrap().get(workflow.name()) {
+    fn classifier(
+        &self,
+        request: &ModelRequest<'_>,
+        task: &ClassifyTask,
+    ) -> Result<Arc<Classifier>, ModelError> {
+        let key = (
+            request.workflow.name().to_string(),
+            request.task.name.clone(),
+        );
+        // Corrections are about the workflow's first classify task.
+        let feedback = if is_primary(request.workflow, &request.task.name) {
+            request.feedback
+        } else {
+            &[]
+        };
+        let fingerprint = feedback_fingerprint(feedback);
+        if let Some((seen, c)) = self.trained.lock().unwrap().get(&key) {
             if *seen == fingerprint {
                 return Ok(c.clone());
             }
         }
-        let labels: Vec<&str> = workflow
-            .spec
-            .reason
-            .labels
-            .iter()
-            .map(|l| l.name.as_str())
-            .collect();
-        let mut examples: Vec<Example> = workflow
-            .spec
-            .reason
+        let labels: Vec<&str> = task.labels.iter().map(|l| l.name.as_str()).collect();
+        let mut examples: Vec<Example> = task
             .labels
             .iter()
             .flat_map(|l| {
@@ -61,8 +74,7 @@ impl EmbeddedModel {
             })
             .collect();
         examples.extend(
-            request
-                .feedback
+            feedback
                 .iter()
                 .filter(|f| labels.contains(&f.final_label.as_str()))
                 .map(|f| Example::new(&f.text, &f.final_label)),
@@ -71,59 +83,90 @@ impl EmbeddedModel {
             Classifier::train(&examples, &self.config)
                 .map_err(|e| ModelError::Unavailable(e.to_string()))?,
         );
-        self.trained.lock().unwrap().insert(
-            workflow.name().to_string(),
-            (fingerprint, classifier.clone()),
-        );
+        self.trained
+            .lock()
+            .unwrap()
+            .insert(key, (fingerprint, classifier.clone()));
         Ok(classifier)
     }
 
-    fn extract(&self, workflow: &Workflow, text: &str) -> BTreeMap<String, Value> {
+    fn classify(
+        &self,
+        request: &ModelRequest<'_>,
+        task: &ClassifyTask,
+    ) -> Result<Value, ModelError> {
+        let prediction = self.classifier(request, task)?.classify(request.text);
+        let runner_up = prediction
+            .ranked
+            .get(1)
+            .map(|r| r.label.as_str())
+            .unwrap_or("-");
+        Ok(json!({
+            "label": prediction.label,
+            "confidence": f64::from(prediction.confidence),
+            "rationale": format!(
+                "closest to the `{}` examples (runner-up `{runner_up}`)",
+                prediction.label
+            ),
+        }))
+    }
+
+    /// Fills the fields that name a pattern; the rest is left to later tiers.
+    fn extract(&self, text: &str, task: &ExtractTask) -> Value {
         let found = self.extractor.extract(text);
-        let mut fields = BTreeMap::new();
-        for wanted in &workflow.spec.reason.extract {
-            let hit = found.iter().find(|f| kind_matches(wanted.kind, &f.value));
-            if let Some(field) = hit {
-                fields.insert(wanted.name.clone(), field_json(&field.value));
+        let mut fields = Map::new();
+        for (name, schema) in &task.fields {
+            let Some(pattern) = schema.embedded else {
+                continue;
+            };
+            if let Some(field) = found.iter().find(|f| pattern_matches(pattern, &f.value)) {
+                fields.insert(name.clone(), field_json(schema, &field.value));
             }
         }
-        fields
+        Value::Object(fields)
     }
 }
 
-fn feedback_fingerprint(request: &ModelRequest<'_>) -> u64 {
+fn is_primary(workflow: &Workflow, task: &str) -> bool {
+    workflow
+        .spec
+        .reason
+        .primary()
+        .is_some_and(|(t, _)| t.name == task)
+}
+
+fn feedback_fingerprint(feedback: &[crate::domain::Feedback]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    for f in request.feedback {
+    for f in feedback {
         f.run_id.hash(&mut h);
         f.final_label.hash(&mut h);
     }
     h.finish()
 }
 
-fn kind_matches(kind: FieldKind, value: &FieldValue) -> bool {
-    use handoff_embedded::extract::IdKind;
+fn pattern_matches(pattern: Pattern, value: &FieldValue) -> bool {
     matches!(
-        (kind, value),
-        (FieldKind::Email, FieldValue::Email(_))
-            | (FieldKind::Money, FieldValue::Money(_))
-            | (FieldKind::Date, FieldValue::Date(_))
+        (pattern, value),
+        (Pattern::Email, FieldValue::Email(_))
+            | (Pattern::Money, FieldValue::Money(_))
+            | (Pattern::Date, FieldValue::Date(_))
             | (
-                FieldKind::OrderId,
+                Pattern::OrderId,
                 FieldValue::Id {
                     kind: IdKind::Order,
                     ..
                 }
             )
             | (
-                FieldKind::InvoiceId,
+                Pattern::InvoiceId,
                 FieldValue::Id {
                     kind: IdKind::Invoice,
                     ..
                 }
             )
             | (
-                FieldKind::PoId,
+                Pattern::PoId,
                 FieldValue::Id {
                     kind: IdKind::PurchaseOrder,
                     ..
@@ -132,11 +175,12 @@ fn kind_matches(kind: FieldKind, value: &FieldValue) -> bool {
     )
 }
 
-/// Rules read `ai.fields.amount.value`; ids and e-mails are plain strings.
-fn field_json(value: &FieldValue) -> Value {
+/// Money fills a number with the amount, an object with `{value, currency}`.
+fn field_json(schema: &FieldSchema, value: &FieldValue) -> Value {
     match value {
         FieldValue::Email(e) => json!(e),
         FieldValue::Id { id, .. } => json!(id),
+        FieldValue::Money(m) if schema.ty == FieldType::Number => json!(m.cents as f64 / 100.0),
         FieldValue::Money(m) => json!({ "value": m.cents as f64 / 100.0, "currency": m.currency }),
         FieldValue::Date(d) => serde_json::to_value(d).unwrap_or(Value::Null),
     }
@@ -144,24 +188,23 @@ fn field_json(value: &FieldValue) -> Value {
 
 #[async_trait]
 impl Model for EmbeddedModel {
-    async fn infer(&self, request: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
-        let classifier = self.classifier(request)?;
-        let prediction = classifier.classify(request.text);
-        let runner_up = prediction
-            .ranked
-            .get(1)
-            .map(|r| r.label.as_str())
-            .unwrap_or("-");
+    async fn answer(&self, request: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
+        let value = match &request.task.kind {
+            TaskKind::Classify(task) => self.classify(request, task)?,
+            TaskKind::Extract(task) => self.extract(request.text, task),
+            TaskKind::Summarize(task) => {
+                json!({ "text": handoff_embedded::summarize(request.text, task.max_words) })
+            }
+            TaskKind::Draft(_) => {
+                return Err(ModelError::Unsupported(
+                    "the embedded tier writes no drafts".into(),
+                ))
+            }
+        };
         Ok(ModelAnswer {
-            label: prediction.label.clone(),
-            confidence: f64::from(prediction.confidence),
-            rationale: format!(
-                "closest to the `{}` examples (runner-up `{runner_up}`)",
-                prediction.label
-            ),
-            fields: self.extract(request.workflow, request.text),
-            tier: "embedded".into(),
+            value,
             usage: None,
+            model: handoff_spec::EMBEDDED_TIER.into(),
         })
     }
 }

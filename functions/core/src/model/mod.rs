@@ -1,8 +1,10 @@
-//! Model adapters that need no cloud: the embedded classifier, and the
-//! cascade that puts a cheaper model in front of a dearer one.
+//! The AI step's model side that needs no cloud: the configured tiers by
+//! name, the embedded tier, and the provider-neutral prompt.
 
-mod cascade;
 mod embedded;
+mod prompt;
+mod tiers;
 
-pub use cascade::CascadeModel;
 pub use embedded::EmbeddedModel;
+pub use prompt::{build_prompt, mask_answer, BuiltPrompt, PromptInput, Redactor};
+pub use tiers::{Tier, Tiers};

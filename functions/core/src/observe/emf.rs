@@ -24,12 +24,14 @@ pub enum Metric {
     LlmInputTokens,
     LlmOutputTokens,
     LlmCost,
+    LlmLatency,
+    BudgetExhausted,
     StageDuration,
     StageErrors,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 20] = [
         Metric::RunsReceived,
         Metric::DedupeHits,
         Metric::RunsStarted,
@@ -46,6 +48,8 @@ impl Metric {
         Metric::LlmInputTokens,
         Metric::LlmOutputTokens,
         Metric::LlmCost,
+        Metric::LlmLatency,
+        Metric::BudgetExhausted,
         Metric::StageDuration,
         Metric::StageErrors,
     ];
@@ -68,6 +72,8 @@ impl Metric {
             Metric::LlmInputTokens => "LlmInputTokens",
             Metric::LlmOutputTokens => "LlmOutputTokens",
             Metric::LlmCost => "LlmCost",
+            Metric::LlmLatency => "LlmLatency",
+            Metric::BudgetExhausted => "BudgetExhausted",
             Metric::StageDuration => "StageDuration",
             Metric::StageErrors => "StageErrors",
         }
@@ -76,7 +82,7 @@ impl Metric {
     /// The CloudWatch unit; cost is in US dollars, which has no unit.
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::ApprovalLatency | Metric::StageDuration => "Milliseconds",
+            Metric::ApprovalLatency | Metric::StageDuration | Metric::LlmLatency => "Milliseconds",
             Metric::AiConfidence | Metric::LlmCost => "None",
             _ => "Count",
         }

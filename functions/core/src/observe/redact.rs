@@ -10,14 +10,7 @@ pub const REDACTED: &str = "[redacted]";
 
 /// The names of the workflow's extracted fields marked sensitive.
 pub fn sensitive_fields(workflow: &Workflow) -> Vec<&str> {
-    workflow
-        .spec
-        .reason
-        .extract
-        .iter()
-        .filter(|f| f.sensitive)
-        .map(|f| f.name.as_str())
-        .collect()
+    workflow.spec.reason.sensitive_fields()
 }
 
 /// A copy of `value` in which every object member named in `sensitive`, at

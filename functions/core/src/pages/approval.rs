@@ -22,8 +22,12 @@ pub struct ApprovalView<'a> {
     pub ai: Option<&'a AiResult>,
     /// `(action name, connector kind)`.
     pub actions: Vec<(String, String)>,
-    /// The workflow's labels, for relabelling.
+    /// The primary classify task's labels, for relabelling.
     pub labels: Vec<String>,
+    /// The primary classify task's label, preselected.
+    pub label: Option<String>,
+    /// The first draft task's text, editable.
+    pub draft: Option<String>,
     /// The form's action: the link's own query, so the POST carries the
     /// same signature.
     pub form_action: String,
@@ -76,11 +80,23 @@ pub fn render(view: &ApprovalView<'_>) -> String {
             @match view.ai {
                 Some(ai) => {
                     table {
-                        tr { th { "Label" } td { (ai.label) } }
-                        tr { th { "Confidence" } td { (format!("{:.0}%", ai.confidence * 100.0)) " · " (ai.tier) } }
-                        tr { th { "Rationale" } td { (ai.rationale) } }
-                        @for (name, value) in &ai.fields {
-                            tr { th { (name) } td { (field_text(value)) } }
+                        @for (task, value) in &ai.outputs {
+                            @match task_view(value) {
+                                TaskView::Label { label, confidence, tier, rationale } => {
+                                    tr { th { (task) } td { strong { (label) } " · " (format!("{:.0}%", confidence * 100.0)) " · " (tier) } }
+                                    @if !rationale.is_empty() {
+                                        tr { th {} td.muted { (rationale) } }
+                                    }
+                                }
+                                TaskView::Text { text, tier } => {
+                                    tr { th { (task) } td { (truncate(&text, TEXT_EXCERPT)) " " span.muted { "(" (tier) ")" } } }
+                                }
+                                TaskView::Fields(fields) => {
+                                    @for (name, value) in fields {
+                                        tr { th { (task) "." (name) } td { (field_text(&value)) } }
+                                    }
+                                }
+                            }
                         }
                         @if !ai.review_reasons.is_empty() {
                             tr { th { "Review because" } td { (ai.review_reasons.join("; ")) } }
@@ -105,14 +121,14 @@ pub fn render(view: &ApprovalView<'_>) -> String {
                     p.muted { "Signed in as " (view.reviewer) ". Nothing is decided until you press a button." }
                     label for="draft" { "Draft (edit before it is sent)" }
                     textarea id="draft" name="draft" {
-                        (view.ai.and_then(|ai| ai.draft.as_deref()).unwrap_or(""))
+                        (view.draft.as_deref().unwrap_or(""))
                     }
                     @if !view.labels.is_empty() {
                         p {
                             label for="label" { "Label" }
                             select id="label" name="label" {
                                 @for l in &view.labels {
-                                    option value=(l) selected[view.ai.is_some_and(|ai| &ai.label == l)] { (l) }
+                                    option value=(l) selected[view.label.as_ref() == Some(l)] { (l) }
                                 }
                             }
                         }
@@ -185,4 +201,49 @@ pub fn closed_notice(a: &Approval) -> String {
             format!("This approval closed without a decision: nobody answered in time{when}.")
         }
     }
+}
+
+/// How one task's result reads on the page.
+enum TaskView {
+    Label {
+        label: String,
+        confidence: f64,
+        tier: String,
+        rationale: String,
+    },
+    Text {
+        text: String,
+        tier: String,
+    },
+    Fields(Vec<(String, serde_json::Value)>),
+}
+
+fn task_view(value: &serde_json::Value) -> TaskView {
+    let s = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    if let Some(confidence) = value.get("confidence").and_then(|v| v.as_f64()) {
+        return TaskView::Label {
+            label: s("label"),
+            confidence,
+            tier: s("tier"),
+            rationale: s("rationale"),
+        };
+    }
+    if value.get("text").is_some_and(|t| t.is_string()) {
+        return TaskView::Text {
+            text: s("text"),
+            tier: s("tier"),
+        };
+    }
+    TaskView::Fields(
+        value
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    )
 }

@@ -254,6 +254,10 @@ impl ApprovalStage {
             .get_slot(run_id, &Slot::Ai)
             .await?
             .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
+        let primary = ai
+            .as_ref()
+            .zip(self.catalog.get(&approval.workflow))
+            .and_then(|(ai, w)| ai.primary(&w.spec.reason));
         let event = self.store.get_event(run_id).await?;
         let expires = approval.expires_at.timestamp();
         let mut notified = Vec::new();
@@ -263,7 +267,7 @@ impl ApprovalStage {
                 links::approval_link(&self.public_url, secret, &approval.id, reviewer, expires);
             let message = dress(notification(
                 approval,
-                ai.as_ref(),
+                primary.as_ref(),
                 event.as_ref(),
                 reviewer,
                 link,
@@ -434,7 +438,7 @@ fn new_approval(
 
 fn notification(
     approval: &Approval,
-    ai: Option<&AiResult>,
+    ai: Option<&Classification>,
     event: Option<&CanonicalEvent>,
     reviewer: &str,
     link: String,

@@ -258,15 +258,17 @@ impl Callback {
             ai: ai.as_ref(),
             actions,
             labels: workflow
-                .map(|w| {
-                    w.spec
-                        .reason
-                        .labels
-                        .iter()
-                        .map(|l| l.name.clone())
-                        .collect()
-                })
+                .map(|w| w.spec.reason.primary_labels())
                 .unwrap_or_default(),
+            label: ai
+                .as_ref()
+                .zip(workflow)
+                .and_then(|(ai, w)| ai.primary(&w.spec.reason))
+                .map(|c| c.label),
+            draft: ai
+                .as_ref()
+                .zip(workflow)
+                .and_then(|(ai, w)| ai.draft(&w.spec.reason)),
             form_action: format!(
                 "?r={}&exp={}&sig={}",
                 urlencoding::encode(&claims.reviewer),
@@ -484,25 +486,23 @@ impl Callback {
         submission: &Submission,
     ) -> Result<Option<Value>, Reply> {
         let ai = self.ai(&approval.run_id).await?;
+        let reason = self.catalog.get(&approval.workflow).map(|w| &w.spec.reason);
+        let (original, predicted) = match (&ai, reason) {
+            (Some(ai), Some(reason)) => (ai.draft(reason), ai.primary(reason).map(|c| c.label)),
+            _ => (None, None),
+        };
         let mut edits = Map::new();
         if let Some(draft) = &submission.draft {
             let draft = draft.replace("\r\n", "\n");
-            let original = ai
-                .as_ref()
-                .and_then(|a| a.draft.as_deref())
-                .unwrap_or("")
-                .replace("\r\n", "\n");
+            let original = original.clone().unwrap_or_default().replace("\r\n", "\n");
             // Browsers send CRLF and drop a textarea's leading newline.
             if draft.trim() != original.trim() {
                 edits.insert("draft".into(), json!(draft));
             }
         }
         if let Some(label) = submission.label.as_deref().map(str::trim) {
-            if !label.is_empty() && ai.as_ref().is_none_or(|a| a.label != label) {
-                let known = self
-                    .catalog
-                    .get(&approval.workflow)
-                    .is_some_and(|w| w.spec.reason.labels.iter().any(|l| l.name == label));
+            if !label.is_empty() && predicted.as_deref() != Some(label) {
+                let known = reason.is_some_and(|r| r.primary_labels().iter().any(|l| l == label));
                 if !known {
                     return Err(Reply::new(
                         422,

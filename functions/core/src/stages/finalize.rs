@@ -107,22 +107,20 @@ impl Finalize {
         let Some(vote) = approval.votes.last() else {
             return Ok(None);
         };
-        let Some(ai) = self.store.get_slot(&run.id, &Slot::Ai).await? else {
-            return Ok(None);
-        };
-        let ai: AiResult =
-            serde_json::from_value(ai).map_err(|e| StageError::Invalid(e.to_string()))?;
+        // The reason stage put the primary classify task's answer on the run.
+        let predicted = run.summary.label.clone().unwrap_or_default();
+        let confidence = run.summary.confidence.unwrap_or(0.0);
         let relabel = vote
             .edits
             .as_ref()
             .and_then(|e| e.get("label"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let final_label = relabel.unwrap_or_else(|| ai.label.clone());
+        let final_label = relabel.unwrap_or_else(|| predicted.clone());
         if final_label.is_empty() {
             return Ok(None);
         }
-        let overridden = final_label != ai.label;
+        let overridden = final_label != predicted;
         let event = self.store.get_event(&run.id).await?;
         self.store
             .put_feedback(&Feedback {
@@ -130,8 +128,8 @@ impl Finalize {
                 run_id: run.id.clone(),
                 at: self.clock.now(),
                 text: event.map(|e| e.text()).unwrap_or_default(),
-                predicted_label: ai.label.clone(),
-                confidence: ai.confidence,
+                predicted_label: predicted,
+                confidence,
                 final_label,
                 edits: vote.edits.clone(),
                 reviewer: vote.reviewer.clone(),

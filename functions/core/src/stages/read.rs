@@ -289,9 +289,8 @@ impl ReadApi {
         let run = self.stored_run(&run_id).await?;
         let workflow = self.deployed(&run)?;
         may_review(workflow, &reviewer, &run.workflow)?;
-        let labels = &workflow.spec.reason.labels;
-        if !labels.iter().any(|l| l.name == body.label) {
-            let known: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+        let known = workflow.spec.reason.primary_labels();
+        if !known.contains(&body.label) {
             return Err(HttpResponse::error(
                 422,
                 "unknown_label",
@@ -309,6 +308,7 @@ impl ReadApi {
             .await
             .map_err(unavailable)?
             .and_then(|v| serde_json::from_value(v).ok());
+        let primary = ai.and_then(|ai| ai.primary(&workflow.spec.reason));
         let text = self
             .store
             .get_event(&run_id)
@@ -321,8 +321,11 @@ impl ReadApi {
             run_id: run_id.clone(),
             at: self.clock.now(),
             text,
-            predicted_label: ai.as_ref().map(|a| a.label.clone()).unwrap_or_default(),
-            confidence: ai.as_ref().map_or(0.0, |a| a.confidence),
+            predicted_label: primary
+                .as_ref()
+                .map(|c| c.label.clone())
+                .unwrap_or_default(),
+            confidence: primary.as_ref().map_or(0.0, |c| c.confidence),
             final_label: body.label,
             edits: body.edits,
             reviewer,

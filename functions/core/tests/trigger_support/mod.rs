@@ -86,13 +86,15 @@ trigger:
     {fields}
   required: [text]
 reason:
-  labels:
-    - name: question
-      description: Anything asked.
-      examples: [How do I reset my password?]
-    - name: other
-      description: Everything else.
-      examples: [Thanks, all good now]
+  - name: topic
+    kind: classify
+    labels:
+      - name: question
+        description: Anything asked.
+        examples: [How do I reset my password?]
+      - name: other
+        description: Everything else.
+        examples: [Thanks, all good now]
 rules:
   - name: all
     when: \"true\"

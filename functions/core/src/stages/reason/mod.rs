@@ -1,0 +1,282 @@
+//! The AI step: the workflow's tasks in order, each through its tiers, each
+//! answer validated against the task's schema before it lands at
+//! `ai.<task>`. Nothing unvalidated reaches rules or actions; a task with
+//! no valid answer follows its `on_failure`, and every call is audited.
+
+mod ask;
+mod cascade;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use handoff_spec::{Catalog, RuleInput, RuleScope, TaskKind, Workflow};
+
+use crate::domain::*;
+use crate::model::{build_prompt, BuiltPrompt, PromptInput, Redactor, Tiers};
+use crate::observe::emf::{Metric, MetricDoc};
+use crate::ports::*;
+use crate::stages::{audit, render, StageError};
+
+pub use ask::TierCall;
+use cascade::{run_task, Cascade};
+pub use cascade::{Budget, TaskRecord, Trace};
+
+/// How many reviewer corrections the model sees per call.
+const FEEDBACK_WINDOW: usize = 500;
+
+pub struct Reason {
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn RunStore>,
+    pub tiers: Tiers,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
+}
+
+impl Reason {
+    pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
+        let t0 = Instant::now();
+        if let Some(existing) = self.store.get_slot(&input.run_id, &Slot::Ai).await? {
+            let ai: AiResult =
+                serde_json::from_value(existing).map_err(|e| StageError::Invalid(e.to_string()))?;
+            let workflow = super::workflow(&self.catalog, &input.workflow)?;
+            return Ok(summary(workflow, &ai));
+        }
+        let workflow = super::workflow(&self.catalog, &input.workflow)?;
+        let event = super::event_of(self.store.as_ref(), &input.run_id).await?;
+        let context = self
+            .store
+            .get_slot(&input.run_id, &Slot::Context)
+            .await?
+            .unwrap_or(json!({}));
+        let feedback = self
+            .store
+            .list_feedback(&input.workflow, FEEDBACK_WINDOW)
+            .await?;
+        let text = event.text();
+        let event_json = serde_json::to_value(&event.fields).expect("fields serialise");
+
+        let mut ai = AiResult::default();
+        let mut records = Vec::new();
+        let mut traces = Vec::new();
+        let mut redactor = Redactor::for_workflow(workflow);
+        let mut budget = Budget {
+            left: workflow.spec.budget.as_ref().and_then(|b| b.run_tokens),
+            limit: "per-run",
+        };
+        for task in workflow.spec.reason.tasks() {
+            let ai_json = ai.to_value();
+            if let Some(when) = &task.when {
+                if !condition_holds(when, &event_json, &ai_json, &context)? {
+                    records.push(skipped(task));
+                    continue;
+                }
+            }
+            // Only an LLM tier reads the prompt; the embedded tier reads the text.
+            let asks_llm = task
+                .models
+                .iter()
+                .any(|m| self.tiers.get(m).is_some_and(|t| t.billed));
+            let built = if asks_llm {
+                build_prompt(&PromptInput {
+                    workflow,
+                    task,
+                    event: &event_json,
+                    context: &context,
+                    ai: &ai_json,
+                    feedback: &feedback,
+                    redactor: &redactor,
+                })
+            } else {
+                BuiltPrompt::unused(task)
+            };
+            let request = ModelRequest {
+                workflow,
+                task,
+                text: &text,
+                feedback: &feedback,
+                prompt: &built.prompt,
+            };
+            let mut cascade = Cascade {
+                tiers: &self.tiers,
+                budget: &mut budget,
+                calls: Vec::new(),
+                traces: Vec::new(),
+            };
+            let fallback_draft = || match &task.kind {
+                TaskKind::Draft(d) => d.template.as_ref().and_then(|template| {
+                    let data = render::template_data(
+                        &input.run_id,
+                        &event,
+                        &context,
+                        &ai_json,
+                        &Value::Null,
+                    );
+                    render::render(&format!("reason.{}.template", task.name), template, &data).ok()
+                }),
+                _ => None,
+            };
+            let run = run_task(&mut cascade, &request, fallback_draft).await;
+            if let Some(output) = &run.output {
+                redactor.learn(task, output);
+                ai.outputs.insert(task.name.clone(), output.clone());
+            }
+            ai.review_reasons
+                .extend(run.record.review_reasons.iter().cloned());
+            let mut record = serde_json::to_value(&run.record).expect("records serialise");
+            if let Some((from, to)) = built.truncated {
+                record["truncated"] = json!({ "from_chars": from, "to_chars": to });
+            }
+            if built.redacted > 0 {
+                record["redacted"] = json!(built.redacted);
+            }
+            records.push(record);
+            traces.extend(run.traces);
+        }
+        ai.needs_review = !ai.review_reasons.is_empty();
+
+        self.store
+            .put_slot(&input.run_id, &Slot::Ai, &ai.to_value())
+            .await?;
+        if let Some(c) = primary(workflow, &ai) {
+            if let Some(mut run) = self.store.get_run(&input.run_id).await? {
+                run.summary.label = Some(c.label.clone());
+                run.summary.confidence = Some(c.confidence);
+                self.store.set_summary(&input.run_id, &run.summary).await?;
+            }
+        }
+        for trace in &traces {
+            audit::record(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &input.run_id,
+                Stage::Reason,
+                "llm.call",
+                serde_json::to_value(trace).expect("traces serialise"),
+            )
+            .await?;
+        }
+        let over_budget = records.iter().any(|r| {
+            r["calls"]
+                .as_array()
+                .is_some_and(|calls| calls.iter().any(|c| c["outcome"] == "over_budget"))
+        });
+        if over_budget {
+            audit::record(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &input.run_id,
+                Stage::Reason,
+                "budget.exhausted",
+                json!({ "limit": budget.limit }),
+            )
+            .await?;
+        }
+        audit::finished(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &input.run_id,
+            Stage::Reason,
+            t0,
+            json!({
+                "tasks": records,
+                "needs_review": ai.needs_review,
+                "review_reasons": ai.review_reasons,
+            }),
+        )
+        .await?;
+        for doc in task_metrics(&input.run_id, &input.workflow, &ai, &records, over_budget) {
+            self.metrics.emit(doc);
+        }
+        Ok(summary(workflow, &ai))
+    }
+}
+
+fn condition_holds(
+    when: &str,
+    event: &Value,
+    ai: &Value,
+    context: &Value,
+) -> Result<bool, StageError> {
+    let rule = handoff_spec::CompiledRule::compile("when", when).map_err(StageError::Invalid)?;
+    let scope = RuleScope::new(&RuleInput { event, ai, context })
+        .map_err(|e| StageError::Invalid(e.to_string()))?;
+    rule.matches(&scope)
+        .map_err(|e| StageError::Invalid(e.to_string()))
+}
+
+fn skipped(task: &handoff_spec::TaskSpec) -> Value {
+    json!({ "task": task.name, "kind": task.kind.name(), "status": "skipped", "calls": [] })
+}
+
+/// The workflow's first classify task's result: what the run's summary,
+/// feedback and accuracy reviews are about.
+pub fn primary(workflow: &Workflow, ai: &AiResult) -> Option<Classification> {
+    let (task, _) = workflow.spec.reason.primary()?;
+    ai.classification(&task.name)
+}
+
+/// Per classify task the answering tier and its confidence; per billed
+/// call its tokens, cost and latency; dimensions workflow, task, tier.
+fn task_metrics(
+    run: &RunId,
+    workflow: &str,
+    ai: &AiResult,
+    records: &[Value],
+    over_budget: bool,
+) -> Vec<MetricDoc> {
+    let mut docs = Vec::new();
+    for record in records {
+        let task = record["task"].as_str().unwrap_or_default();
+        let doc = |tier: &str| {
+            MetricDoc::workflow(workflow)
+                .dimension("task", task)
+                .dimension("tier", tier)
+                .property("run_id", run.to_string())
+        };
+        if let Some(c) = (record["kind"] == "classify")
+            .then(|| ai.classification(task))
+            .flatten()
+        {
+            docs.push(
+                doc(&c.tier)
+                    .count(Metric::ModelTier)
+                    .value(Metric::AiConfidence, c.confidence)
+                    .property("label", c.label),
+            );
+        }
+        for call in record["calls"].as_array().into_iter().flatten() {
+            let usage = &call["usage"];
+            let number = |key: &str| usage[key].as_f64().unwrap_or(0.0);
+            if number("input_tokens") + number("output_tokens") == 0.0 {
+                continue;
+            }
+            docs.push(
+                doc(call["tier"].as_str().unwrap_or_default())
+                    .value(Metric::LlmInputTokens, number("input_tokens"))
+                    .value(Metric::LlmOutputTokens, number("output_tokens"))
+                    .value(Metric::LlmCost, call["cost"].as_f64().unwrap_or(0.0))
+                    .value(Metric::LlmLatency, number("latency_ms"))
+                    .property("outcome", call["outcome"].clone()),
+            );
+        }
+    }
+    if over_budget {
+        docs.push(
+            MetricDoc::workflow(workflow)
+                .count(Metric::BudgetExhausted)
+                .property("run_id", run.to_string()),
+        );
+    }
+    docs
+}
+
+fn summary(workflow: &Workflow, ai: &AiResult) -> Value {
+    let c = primary(workflow, ai);
+    json!({
+        "label": c.as_ref().map(|c| c.label.clone()),
+        "confidence": c.as_ref().map(|c| c.confidence),
+        "needs_review": ai.needs_review,
+    })
+}
