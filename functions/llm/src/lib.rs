@@ -10,10 +10,12 @@
 //! [`CallError`] the caller can act on: wait and retry, fall back to another
 //! model, or treat the answer as the model's fault.
 //!
-//! The crate deliberately knows nothing of handoff's domain types: the glue
-//! to the core `Model` port lives with the core, so either side can change
-//! without the other. It does not validate the answer against the schema
-//! either; the caller owns that, with the error messages it wants.
+//! The transport deliberately knows nothing of handoff's domain types. The
+//! glue to the core `Model` port (`LlmModel`) and the models configuration
+//! that maps tier names to providers (`config`) sit behind the `port`
+//! feature, so the transport builds without the core. Nothing here validates
+//! an answer against its schema; the caller owns that, with the error
+//! messages it wants.
 //!
 //! With the `test-util` feature, [`testing::ScriptedServer`] speaks both wire
 //! formats on loopback from a script of [`testing::Step`]s, so tests of the
@@ -24,8 +26,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 mod anthropic;
+#[cfg(feature = "port")]
+pub mod config;
 mod http;
 mod openai;
+#[cfg(feature = "port")]
+mod port;
 #[cfg(feature = "test-util")]
 mod schema;
 #[cfg(feature = "test-util")]
@@ -33,6 +39,8 @@ pub mod testing;
 
 pub use anthropic::Anthropic;
 pub use openai::{Auth, OpenAiCompatible, Structured};
+#[cfg(feature = "port")]
+pub use port::LlmModel;
 
 /// Who said a turn of the conversation. The system prompt is not a turn: it
 /// travels in [`Call::system`], because the providers place it differently.

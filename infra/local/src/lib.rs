@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod bench;
 pub mod client;
 pub mod gateway;
+pub mod models;
 pub mod outcomes;
 pub mod pages;
 pub mod redrive;

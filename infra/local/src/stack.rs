@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::http_sink::HttpActionSink;
-use handoff_core::model::EmbeddedModel;
+use handoff_core::model::Tiers;
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, NoMetrics, SystemClock};
 use handoff_core::stages::{
@@ -37,6 +37,8 @@ pub struct Options {
     pub quiet: bool,
     /// Render and record every action, send none (`handoff up --dry-run`).
     pub dry_run: bool,
+    /// The model tiers: embedded only unless `--llm` or `--models` adds some.
+    pub tiers: Tiers,
 }
 
 impl Options {
@@ -48,6 +50,7 @@ impl Options {
             delivery: Delivery::Record,
             quiet: false,
             dry_run: false,
+            tiers: Tiers::embedded_only(),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Stack {
             delivery,
             quiet,
             dry_run,
+            tiers,
         } = options;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -182,7 +186,6 @@ impl Stack {
             secrets: secrets.clone(),
             clock: clock.clone(),
         });
-        let model = Arc::new(EmbeddedModel::new());
 
         // DefinitionSubstitutions → local function ARNs → in-process stages.
         let mut substitutions = HashMap::new();
@@ -231,10 +234,9 @@ impl Stack {
             reason: Reason {
                 catalog: catalog.clone(),
                 store: store.clone(),
-                model,
+                tiers,
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
-                price: Default::default(),
             },
             decide: Decide {
                 catalog: catalog.clone(),

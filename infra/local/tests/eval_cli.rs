@@ -277,13 +277,7 @@ fn banking77_ten_shot_is_far_above_chance() {
 fn spec_labels() -> BTreeSet<String> {
     let text = std::fs::read_to_string(repo_root().join(SPEC)).unwrap();
     let workflow = handoff_spec::Workflow::from_yaml(SPEC, &text).expect("valid spec");
-    workflow
-        .spec
-        .reason
-        .labels
-        .iter()
-        .map(|l| l.name.clone())
-        .collect()
+    workflow.spec.reason.primary_labels().into_iter().collect()
 }
 
 #[test]

@@ -13,6 +13,7 @@ use handoff_core::domain::{RunId, RunStatus};
 use handoff_core::ports::Runs;
 use handoff_local::adapters::Delivery;
 use handoff_local::client::{self, Client};
+use handoff_local::models::{self, LlmSource};
 use handoff_local::pages::{self, run_view, RunView};
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::stack::{catalog_from_dir, Options, Stack};
@@ -63,12 +64,59 @@ impl StackArgs {
     }
 }
 
+/// The LLM tiers next to the embedded one (`up` and `run`).
+#[derive(Debug, Args, Clone)]
+pub struct LlmArgs {
+    /// An OpenAI-compatible base URL (e.g. http://127.0.0.1:8080/v1) that
+    /// serves every LLM tier the loaded workflows name (fast, strong, …).
+    #[arg(long, value_name = "URL", conflicts_with = "models")]
+    pub llm: Option<String>,
+    /// The model `--llm` asks for.
+    #[arg(long, value_name = "NAME", default_value = "default", requires = "llm")]
+    pub llm_model: String,
+    /// The environment variable holding `--llm`'s API key (none is sent without it).
+    #[arg(long, value_name = "VAR", requires = "llm")]
+    pub llm_key_env: Option<String>,
+    /// A models configuration (YAML or JSON): tier name → provider, model,
+    /// endpoint, api_key_env, … (see infra/local/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub models: Option<PathBuf>,
+}
+
+impl LlmArgs {
+    fn source(&self) -> LlmSource {
+        match (&self.llm, &self.models) {
+            (Some(url), _) => LlmSource::Url {
+                url: url.clone(),
+                model: self.llm_model.clone(),
+                key_env: self.llm_key_env.clone(),
+            },
+            (None, Some(path)) => LlmSource::File(path.clone()),
+            (None, None) => LlmSource::None,
+        }
+    }
+
+    fn given(&self) -> bool {
+        self.llm.is_some() || self.models.is_some()
+    }
+
+    /// Puts the configured tiers into `options`; returns the start-up lines
+    /// that say which tiers run and which are skipped.
+    fn configure(&self, options: &mut Options) -> anyhow::Result<Vec<String>> {
+        let configured = models::configure(&self.source(), &options.catalog)?;
+        options.tiers = configured.tiers;
+        Ok(configured.banner)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Once up, play the events/ samples of every workflow through the stack.
     #[arg(long)]
     pub demo: bool,
@@ -92,6 +140,8 @@ pub struct RunArgs {
     pub json: bool,
     #[command(flatten)]
     pub stack: StackArgs,
+    #[command(flatten)]
+    pub llm: LlmArgs,
 }
 
 #[derive(Debug, Args)]
@@ -279,7 +329,8 @@ async fn serve(
 
 pub fn up(args: UpArgs) -> anyhow::Result<i32> {
     init_logs();
-    let options = args.stack.options(false)?;
+    let mut options = args.stack.options(false)?;
+    let models = args.llm.configure(&mut options)?;
     let data_dir = args.stack.data_dir.clone();
     runtime()?.block_on(async move {
         let (stack, addr, server, resumed) = serve(options, args.port).await?;
@@ -308,6 +359,9 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
             data_dir.display(),
             stack.secrets.path.display()
         );
+        for line in &models {
+            println!("  {line}");
+        }
         if resumed > 0 {
             println!("  resumed {resumed} running execution(s)");
         }
@@ -424,14 +478,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .clone()
         .or(sample_workflow)
         .ok_or_else(|| anyhow!("--workflow is required for a bare payload"))?;
-    let options = args.stack.options(true)?;
+    let mut options = args.stack.options(true)?;
     let verdict = match (args.approve, args.reject) {
         (true, _) => Some("approve"),
         (_, true) => Some("reject"),
         _ => None,
     };
     if let Some((url, _)) = live_stack(&args.stack.data_dir) {
+        if args.llm.given() {
+            eprintln!(
+                "note: --llm / --models do not apply: the `handoff up` at {url} runs this event \
+                 with the models it was started with"
+            );
+        }
         return runtime()?.block_on(run_remote(&url, &args, &workflow, &payload, verdict));
+    }
+    // On stderr, so that `--json` keeps stdout to the summary.
+    for line in args.llm.configure(&mut options)? {
+        eprintln!("{line}");
     }
     runtime()?.block_on(async move {
         let (stack, addr, _server, _) = serve(options, 0).await?;
@@ -595,12 +659,28 @@ fn print_view(view: &RunView) {
                 .unwrap_or_default()
         );
     }
-    if let Some(ai) = &view.ai {
-        println!(
-            "AI: {} ({})",
-            ai["label"].as_str().unwrap_or("?"),
-            ai["confidence"]
-        );
+    if let Some(Value::Object(ai)) = &view.ai {
+        // One line per task: `ai.<task>` and the tier that answered.
+        for (task, out) in ai
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "needs_review" | "review_reasons"))
+        {
+            let tier = out["tier"].as_str().unwrap_or("-");
+            let what = if let Some(label) = out["label"].as_str() {
+                format!("{label} ({})", out["confidence"])
+            } else if let Some(text) = out["text"].as_str() {
+                let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let cut: String = line.chars().take(60).collect();
+                if cut.len() < line.len() {
+                    format!("{cut}…")
+                } else {
+                    cut
+                }
+            } else {
+                out.to_string()
+            };
+            println!("AI {task}: {what}  [{tier}]");
+        }
     }
     if let Some(d) = &view.decision {
         println!(

@@ -61,6 +61,8 @@ pub struct UpOptions {
     pub actions_to: Option<String>,
     pub workflows: Option<PathBuf>,
     pub dry_run: bool,
+    /// More arguments for `handoff up` (e.g. `--llm URL`).
+    pub args: Vec<String>,
 }
 
 impl UpOptions {
@@ -71,6 +73,7 @@ impl UpOptions {
             actions_to: None,
             workflows: None,
             dry_run: false,
+            args: Vec::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ impl Up {
         if o.dry_run {
             cmd.arg("--dry-run");
         }
+        cmd.args(&o.args);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
