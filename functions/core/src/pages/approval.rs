@@ -83,9 +83,9 @@ pub fn render(view: &ApprovalView<'_>) -> String {
                         @for (task, value) in &ai.outputs {
                             @match task_view(value) {
                                 TaskView::Label { label, confidence, tier, rationale } => {
-                                    tr { th { (task) } td { strong { (label) } " · " (format!("{:.0}%", confidence * 100.0)) " · " (tier) } }
+                                    tr { th { (task) } td { strong { (label) } " · Confidence " (format!("{:.0}%", confidence * 100.0)) " · " (tier) } }
                                     @if !rationale.is_empty() {
-                                        tr { th {} td.muted { (rationale) } }
+                                        tr { th { "Rationale" } td.muted { (rationale) } }
                                     }
                                 }
                                 TaskView::Text { text, tier } => {
