@@ -57,9 +57,13 @@ pub struct ModelConfig {
     /// The base URL; the provider's public one when absent.
     #[serde(default)]
     pub endpoint: Option<String>,
-    /// The environment variable (or, on AWS, the secret) holding the key.
+    /// Local hosts: the environment variable holding the key.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// The reason Lambda: the secret (a name under `SecretPrefix`) holding
+    /// the key.
+    #[serde(default)]
+    pub api_key_secret: Option<String>,
     /// OpenAI-compatible only: send the key as `<auth_header>: <key>`
     /// (Azure's `api-key`) instead of `Authorization: Bearer <key>`.
     #[serde(default)]
@@ -84,6 +88,10 @@ pub enum ProviderKind {
     OpenAi,
     #[serde(rename = "anthropic")]
     Anthropic,
+    /// Bedrock's Converse API with a forced tool: built by the AWS host
+    /// only, with the function's own credentials.
+    #[serde(rename = "bedrock")]
+    Bedrock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -202,6 +210,7 @@ impl ModelConfig {
             model: model.into(),
             endpoint: Some(endpoint.into()),
             api_key_env: None,
+            api_key_secret: None,
             auth_header: None,
             structured: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
@@ -215,16 +224,17 @@ impl ModelConfig {
             (Some(endpoint), _) => endpoint,
             (None, ProviderKind::OpenAi) => OPENAI_ENDPOINT,
             (None, ProviderKind::Anthropic) => Anthropic::DEFAULT_ENDPOINT,
+            (None, ProviderKind::Bedrock) => "bedrock",
         }
     }
 
     /// `openai http://127.0.0.1:8080/v1 (default)`: for start-up banners.
     pub fn describe(&self) -> String {
-        let provider = match self.provider {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-        };
-        format!("{provider} {} ({})", self.endpoint(), self.model)
+        match self.provider {
+            ProviderKind::OpenAi => format!("openai {} ({})", self.endpoint(), self.model),
+            ProviderKind::Anthropic => format!("anthropic {} ({})", self.endpoint(), self.model),
+            ProviderKind::Bedrock => format!("bedrock ({})", self.model),
+        }
     }
 
     /// Everything about one tier that can be wrong without calling it.
@@ -248,10 +258,34 @@ impl ModelConfig {
                 ));
             }
         }
+        if let Some(secret) = &self.api_key_secret {
+            // The reason function may read secrets under models/ only.
+            if !secret.starts_with("models/") || secret.len() == "models/".len() {
+                return fail(format!(
+                    "`api_key_secret` must name a secret under `models/`, not {secret:?}"
+                ));
+            }
+        }
         if let Some(header) = &self.auth_header {
             let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
             if header.is_empty() || !header.chars().all(token) {
                 return fail(format!("`auth_header` is not a header name: {header:?}"));
+            }
+        }
+        if self.provider == ProviderKind::Bedrock {
+            for (key, set) in [
+                ("endpoint", self.endpoint.is_some()),
+                ("api_key_env", self.api_key_env.is_some()),
+                ("api_key_secret", self.api_key_secret.is_some()),
+                ("auth_header", self.auth_header.is_some()),
+                ("structured", self.structured.is_some()),
+            ] {
+                if set {
+                    return fail(format!(
+                        "`{key}` does not apply to provider bedrock (it uses the function's \
+                         own AWS credentials)"
+                    ));
+                }
             }
         }
         if self.provider == ProviderKind::Anthropic {
@@ -308,6 +342,13 @@ impl ModelConfig {
                 },
                 client,
             }),
+            ProviderKind::Bedrock => {
+                return Err(ConfigError::new(
+                    Some(tier),
+                    "provider bedrock is served in AWS only (the reason function); \
+                     locally use an openai or anthropic tier",
+                ))
+            }
             ProviderKind::Anthropic => {
                 let Some(key) = key else {
                     return Err(ConfigError::new(
@@ -327,7 +368,8 @@ impl ModelConfig {
         })
     }
 
-    fn token_price(&self) -> TokenPrice {
+    /// What the tier's tokens cost, for the metrics and the audit trail.
+    pub fn token_price(&self) -> TokenPrice {
         let price = self.price.unwrap_or_default();
         TokenPrice {
             input_per_1k: price.input_per_1k,
@@ -433,8 +475,15 @@ strong:
         assert!(e.contains("tier `fast`") && e.contains("modle"), "{e}");
         let e = error("fast:\n  provider: openai\n");
         assert!(e.contains("tier `fast`") && e.contains("model"), "{e}");
-        let e = error("fast:\n  provider: bedrock\n  model: x\n");
+        let e = error("fast:\n  provider: vertex\n  model: x\n");
         assert!(e.contains("tier `fast`") && e.contains("`provider`"), "{e}");
+        let e = error("fast:\n  provider: bedrock\n  model: x\n  endpoint: https://x\n");
+        assert!(
+            e.contains("`endpoint` does not apply to provider bedrock"),
+            "{e}"
+        );
+        let e = error("fast:\n  provider: openai\n  model: x\n  api_key_secret: approval-links\n");
+        assert!(e.contains("under `models/`"), "{e}");
         let e =
             error("fast:\n  provider: openai\n  model: x\n  price: { input_per_1k: 1, out: 2 }\n");
         assert!(

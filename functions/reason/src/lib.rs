@@ -8,8 +8,12 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use handoff_aws::bedrock::BedrockModel;
+use handoff_aws::secrets::SecretsManager;
 use handoff_core::model::Tiers;
 use handoff_core::observe::emf::TokenPrice;
+use handoff_core::ports::{Model, Secrets};
+use handoff_llm::config::{ConfigError, ModelsConfig, ProviderKind};
+use handoff_llm::LlmModel;
 
 pub async fn handle(stage: &Reason, event: LambdaEvent<RunRef>) -> Result<Value, StageFailure> {
     let run = event.payload;
@@ -18,22 +22,68 @@ pub async fn handle(stage: &Reason, event: LambdaEvent<RunRef>) -> Result<Value,
 }
 
 /// The embedded tier, plus the LLM tiers the function's environment
-/// configures. `HANDOFF_MODEL_ID` (the template's `ModelId`) names a
-/// Bedrock model that serves both `fast` and `strong`.
+/// configures: `HANDOFF_MODELS` (the template's `ModelsConfig`, the models
+/// file's shape as JSON or YAML; keys from Secrets Manager through each
+/// tier's `api_key_secret`), or else `HANDOFF_MODEL_ID` (the template's
+/// `ModelId`), a Bedrock model that serves both `fast` and `strong`.
 pub async fn tiers(config: &aws_config::SdkConfig) -> Result<Tiers, lambda_runtime::Error> {
+    let models = std::env::var("HANDOFF_MODELS").unwrap_or_default();
+    if !models.trim().is_empty() {
+        let models = ModelsConfig::parse(&models)?;
+        let secrets = SecretsManager::from_config(
+            config,
+            std::env::var("HANDOFF_SECRET_PREFIX").unwrap_or_default(),
+            std::time::Duration::from_secs(300),
+        );
+        return Ok(configured(config, &models, &secrets).await?);
+    }
     let mut tiers = Tiers::embedded_only();
-    if let Ok(id) = std::env::var("HANDOFF_MODEL_ID") {
-        let id = id.trim();
-        if !id.is_empty() {
-            let price = TokenPrice {
-                input_per_1k: price("HANDOFF_MODEL_PRICE_INPUT_PER_1K"),
-                output_per_1k: price("HANDOFF_MODEL_PRICE_OUTPUT_PER_1K"),
-            };
-            let bedrock = Arc::new(BedrockModel::from_config(config, id));
-            for name in ["fast", "strong"] {
-                tiers = tiers.with(name, bedrock.clone(), price);
-            }
+    let id = std::env::var("HANDOFF_MODEL_ID").unwrap_or_default();
+    if !id.trim().is_empty() {
+        let price = TokenPrice {
+            input_per_1k: price("HANDOFF_MODEL_PRICE_INPUT_PER_1K"),
+            output_per_1k: price("HANDOFF_MODEL_PRICE_OUTPUT_PER_1K"),
+        };
+        let bedrock = Arc::new(BedrockModel::from_config(config, id.trim()));
+        for name in ["fast", "strong"] {
+            tiers = tiers.with(name, bedrock.clone(), price);
         }
+    }
+    Ok(tiers)
+}
+
+/// Each configured tier: Bedrock with the function's credentials, the
+/// others through their HTTP provider with the key from its secret.
+pub async fn configured(
+    config: &aws_config::SdkConfig,
+    models: &ModelsConfig,
+    secrets: &dyn Secrets,
+) -> Result<Tiers, ConfigError> {
+    let mut tiers = Tiers::embedded_only();
+    let client = reqwest::Client::new();
+    for (name, model) in &models.tiers {
+        model.check(name)?;
+        let answerer: Arc<dyn Model> = match model.provider {
+            ProviderKind::Bedrock => {
+                let mut bedrock = BedrockModel::from_config(config, &model.model);
+                bedrock.timeout = std::time::Duration::from_millis(model.timeout_ms);
+                Arc::new(bedrock)
+            }
+            _ => {
+                let key = match &model.api_key_secret {
+                    Some(secret) => Some(
+                        secrets
+                            .get(secret)
+                            .await
+                            .map_err(|e| ConfigError::new(Some(name), e.to_string()))?
+                            .current,
+                    ),
+                    None => None,
+                };
+                Arc::new(LlmModel::new(model.provider(name, key, client.clone())?))
+            }
+        };
+        tiers = tiers.with(name, answerer, model.token_price());
     }
     Ok(tiers)
 }
