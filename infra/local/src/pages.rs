@@ -401,6 +401,26 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
             }
             h2 { "AI output" }
             @match &view.ai { Some(ai) => pre { (pretty(ai)) }, None => p class="muted" { "None yet." } }
+            h2 { "LLM calls" }
+            @let calls: Vec<&TimelineRow> = view.rows.iter().filter(|r| r.what == "llm.call").collect();
+            @if calls.is_empty() { p class="muted" { "None: no LLM tier was asked." } }
+            @for call in calls {
+                @let d = &call.detail;
+                details class="llm-call" {
+                    summary {
+                        (d["task"].as_str().unwrap_or("?")) " · " (d["tier"].as_str().unwrap_or("?"))
+                        " · " (d["model"].as_str().unwrap_or("")) " · " (d["outcome"].as_str().unwrap_or(""))
+                    }
+                    h3 { "System" }
+                    pre { (truncate(d["system"].as_str().unwrap_or(""), 8000)) }
+                    @for turn in d["turns"].as_array().into_iter().flatten() {
+                        h3 { (turn["role"].as_str().unwrap_or("")) }
+                        pre { (truncate(turn["text"].as_str().unwrap_or(""), 8000)) }
+                    }
+                    h3 { "Answer" }
+                    pre { (pretty(&d["answer"])) }
+                }
+            }
             h2 { "Decision" }
             @match &view.decision { Some(d) => pre { (pretty(d)) }, None => p class="muted" { "None yet." } }
             h2 { "Approval" }

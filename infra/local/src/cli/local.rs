@@ -169,6 +169,9 @@ pub struct ShowArgs {
     pub run_id: String,
     #[arg(long)]
     pub json: bool,
+    /// Print each LLM call's prompt and answer (sensitive values redacted).
+    #[arg(long)]
+    pub traces: bool,
     #[command(flatten)]
     pub stack: StackArgs,
 }
@@ -636,6 +639,33 @@ fn summary_json(view: &RunView) -> Value {
     })
 }
 
+fn llm_calls(view: &RunView) -> impl Iterator<Item = &pages::TimelineRow> {
+    view.rows.iter().filter(|r| r.what == "llm.call")
+}
+
+/// One line per call; with `traces`, the prompt and the answer after it.
+fn print_llm_call(d: &Value, traces: bool) {
+    let s = |key: &str| d[key].as_str().unwrap_or("").to_string();
+    println!(
+        "LLM {} via {} ({}): {}",
+        s("task"),
+        s("tier"),
+        s("model"),
+        s("outcome")
+    );
+    if traces {
+        println!("  system: {}", s("system"));
+        for turn in d["turns"].as_array().into_iter().flatten() {
+            println!(
+                "  {}: {}",
+                turn["role"].as_str().unwrap_or(""),
+                turn["text"].as_str().unwrap_or("")
+            );
+        }
+        println!("  answer: {}", d["answer"]);
+    }
+}
+
 fn print_view(view: &RunView) {
     let r = &view.run;
     println!(
@@ -767,9 +797,17 @@ pub fn show(args: ShowArgs) -> anyhow::Result<i32> {
         return Ok(1);
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary_json(&view))?);
+        let mut json = summary_json(&view);
+        json["llm_calls"] = llm_calls(&view).map(|row| row.detail.clone()).collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print_view(&view);
+        for row in llm_calls(&view) {
+            print_llm_call(&row.detail, args.traces);
+        }
+        if !args.traces && llm_calls(&view).next().is_some() {
+            println!("(--traces prints each call's prompt and answer)");
+        }
     }
     Ok(0)
 }
