@@ -43,10 +43,11 @@ impl CompiledRule {
     pub fn compile(name: &str, source: &str) -> Result<Self, String> {
         let program = Program::compile(source).map_err(|e| e.to_string())?;
         let refs = program.references();
+        let bound = macro_variables(source);
         if let Some(unknown) = refs
             .variables()
             .into_iter()
-            .find(|v| !RULE_VARIABLES.contains(v))
+            .find(|v| !RULE_VARIABLES.contains(v) && !bound.iter().any(|b| b == v))
         {
             return Err(format!(
                 "unknown variable `{unknown}` (rules may use {})",
@@ -73,6 +74,21 @@ impl CompiledRule {
             }),
         }
     }
+}
+
+/// Names a comprehension binds (`items.all(i, i.total > 0)` binds `i`):
+/// CEL reports them among the expression's variables.
+fn macro_variables(source: &str) -> Vec<String> {
+    static BOUND: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,",
+        )
+        .expect("a valid pattern")
+    });
+    BOUND
+        .captures_iter(source)
+        .map(|c| c[1].to_string())
+        .collect()
 }
 
 /// One run's variables, converted to CEL once for all the rules that read

@@ -468,3 +468,17 @@ fn reserved_and_duplicate_task_names_are_refused() {
     assert_reported(&yaml, "reason[1].name", "reserved");
     assert_reported(&yaml, "reason[2].name", "duplicate task `intent`");
 }
+
+#[test]
+fn a_comprehension_variable_is_not_an_unknown_variable() {
+    let ok = VALID.replace(
+        r#"when: 'ai.intent.label == "refund"'"#,
+        r#"when: 'ai.intent.label == "refund" && [1, 2].all(n, n > 0)'"#,
+    );
+    Workflow::from_yaml(FILE, &ok).expect("macro variables are bound");
+    let bad = VALID.replace(
+        r#"when: 'ai.intent.label == "refund"'"#,
+        r#"when: 'ai.intent.label == "refund" && n > 0'"#,
+    );
+    assert_reported(&bad, "rules[0].when", "unknown variable `n`");
+}
