@@ -19,8 +19,35 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Labelled messages: a CSV with `text` and `category` (or `label`) columns.
-    #[arg(long)]
-    pub train: PathBuf,
+    #[arg(long, required_unless_present = "task")]
+    pub train: Option<PathBuf>,
+    /// Measure one AI task of a workflow instead, through its tiers:
+    /// `WORKFLOW/TASK` (e.g. support-triage/issue_type).
+    #[arg(
+        long,
+        value_name = "WORKFLOW/TASK",
+        requires = "data",
+        conflicts_with = "train"
+    )]
+    pub task: Option<String>,
+    /// With --task: JSONL of `{text, label}` (classify) or
+    /// `{text, expected: {…}}` (extract), optionally `event` and `context`.
+    #[arg(long, value_name = "FILE", requires = "task")]
+    pub data: Option<PathBuf>,
+    /// With --task: ask this tier alone instead of the task's cascade.
+    #[arg(long, requires = "task")]
+    pub tier: Option<String>,
+    /// With --task: examples answered at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// With --task: only the first N examples.
+    #[arg(long, requires = "task")]
+    pub limit: Option<usize>,
+    /// With --task: workflow specs from this directory instead of the built-in ones.
+    #[arg(long, requires = "task")]
+    pub workflows: Option<PathBuf>,
+    #[command(flatten)]
+    pub llm: super::local::LlmArgs,
     /// A held-out CSV to score; without it, --train is cross-validated.
     #[arg(long)]
     pub test: Option<PathBuf>,
@@ -60,6 +87,13 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
+    if let Some(task) = &args.task {
+        return eval_task(&args, task);
+    }
+    let train_path = args
+        .train
+        .clone()
+        .expect("clap requires --train without --task");
     if args.folds < 2 {
         bail!("--folds {}: cross-validation needs at least 2", args.folds);
     }
@@ -86,7 +120,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
             None => Ok(examples),
         }
     };
-    let train = load(&args.train)?;
+    let train = load(&train_path)?;
     let test = args.test.as_deref().map(load).transpose()?;
     if let Some(shots) = args.shots {
         check_shots(&train, shots, test.is_none().then_some(args.folds))?;
@@ -200,7 +234,7 @@ fn check_folds(train: &[Example], folds: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bar(hidden: bool) -> ProgressBar {
+pub(super) fn bar(hidden: bool) -> ProgressBar {
     let bar = if hidden {
         ProgressBar::hidden()
     } else {
@@ -273,4 +307,34 @@ fn print_curve(curve: &LearningCurve, json: bool) -> anyhow::Result<()> {
     }
     println!("all data at once: {:.2}%", curve.all_at_once * 100.0);
     Ok(())
+}
+
+fn eval_task(args: &EvalArgs, task: &str) -> anyhow::Result<i32> {
+    let (workflow, task) = task
+        .split_once('/')
+        .ok_or_else(|| anyhow!("--task {task}: expected WORKFLOW/TASK"))?;
+    let catalog = match &args.workflows {
+        Some(dir) => std::sync::Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
+        None => handoff_workflows::shared(),
+    };
+    let spec = catalog
+        .get(workflow)
+        .cloned()
+        .ok_or_else(|| anyhow!("--task: no workflow `{workflow}`"))?;
+    let configured = handoff_local::models::configure(&args.llm.source(), &catalog)?;
+    if !args.json {
+        for line in &configured.banner {
+            eprintln!("{line}");
+        }
+    }
+    super::eval_task::run(super::eval_task::TaskEval {
+        workflow: spec,
+        task,
+        data: existing(args.data.as_deref().expect("clap requires --data"))?,
+        tier: args.tier.as_deref(),
+        tiers: configured.tiers,
+        concurrency: args.concurrency,
+        limit: args.limit,
+        json: args.json,
+    })
 }

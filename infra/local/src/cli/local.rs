@@ -84,7 +84,7 @@ pub struct LlmArgs {
 }
 
 impl LlmArgs {
-    fn source(&self) -> LlmSource {
+    pub(super) fn source(&self) -> LlmSource {
         match (&self.llm, &self.models) {
             (Some(url), _) => LlmSource::Url {
                 url: url.clone(),

@@ -1,6 +1,7 @@
 mod asl;
 mod asl_tasks;
 mod eval;
+mod eval_task;
 mod local;
 mod stats;
 mod token;

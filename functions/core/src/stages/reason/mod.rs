@@ -193,6 +193,54 @@ impl Reason {
     }
 }
 
+/// One task on one event, outside any run: what `handoff eval` (and a
+/// backtest) measures. Nothing is stored; the record carries every call.
+pub async fn answer_task(
+    tiers: &Tiers,
+    workflow: &Workflow,
+    task: &handoff_spec::TaskSpec,
+    event: &Value,
+    context: &Value,
+) -> (Option<Value>, TaskRecord) {
+    let text = event["text"].as_str().unwrap_or_default().to_string();
+    let asks_llm = task
+        .models
+        .iter()
+        .any(|m| tiers.get(m).is_some_and(|t| t.billed));
+    let built = if asks_llm {
+        build_prompt(&PromptInput {
+            workflow,
+            task,
+            event,
+            context,
+            ai: &json!({}),
+            feedback: &[],
+            redactor: &Redactor::for_workflow(workflow),
+        })
+    } else {
+        BuiltPrompt::unused(task)
+    };
+    let request = ModelRequest {
+        workflow,
+        task,
+        text: &text,
+        feedback: &[],
+        prompt: &built.prompt,
+    };
+    let mut budget = Budget {
+        left: None,
+        limit: "none",
+    };
+    let mut cascade = Cascade {
+        tiers,
+        budget: &mut budget,
+        calls: Vec::new(),
+        traces: Vec::new(),
+    };
+    let run = run_task(&mut cascade, &request, || None).await;
+    (run.output, run.record)
+}
+
 fn condition_holds(
     when: &str,
     event: &Value,
