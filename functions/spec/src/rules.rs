@@ -76,6 +76,32 @@ impl CompiledRule {
     }
 }
 
+/// `sum(list)`: the numbers of a list added as a double (0.0 for an empty
+/// list), so a rule can check that line items add up to a total; CEL's
+/// standard library has no fold.
+fn sum(
+    cel::extractors::Arguments(args): cel::extractors::Arguments,
+) -> Result<Value, cel::ExecutionError> {
+    let [Value::List(items)] = args.as_slice() else {
+        return Err(cel::ExecutionError::function_error(
+            "sum",
+            "expects one list of numbers",
+        ));
+    };
+    items
+        .iter()
+        .try_fold(0.0, |total, item| match item {
+            Value::Int(n) => Ok(total + *n as f64),
+            Value::UInt(n) => Ok(total + *n as f64),
+            Value::Float(n) => Ok(total + n),
+            other => Err(cel::ExecutionError::function_error(
+                "sum",
+                format!("{other:?} is not a number"),
+            )),
+        })
+        .map(Value::Float)
+}
+
 /// Names a comprehension binds (`items.all(i, i.total > 0)` binds `i`):
 /// CEL reports them among the expression's variables.
 fn macro_variables(source: &str) -> Vec<String> {
@@ -103,6 +129,9 @@ impl RuleScope {
         static STDLIB: OnceLock<Arc<Env>> = OnceLock::new();
         let env = STDLIB.get_or_init(|| Arc::new(Env::stdlib())).clone();
         let mut context = Context::with_env(env);
+        context
+            .add_function("sum", sum)
+            .expect("the standard library has no `sum`");
         for (name, value) in [
             ("event", input.event),
             ("ai", input.ai),
