@@ -74,15 +74,23 @@ def zendesk(body: bytes):
             "x-zendesk-webhook-invocation-id": "inv-7731"}
 
 
-def hubspot(body: bytes):
-    ts = str(SIGNED_AT * 1000)
-    uri = f"https://{API_HOST}/webhooks/lead-qualification"
-    sig = base64.b64encode(mac(b"POST" + uri.encode() + body + ts.encode())).decode()
-    return {"x-hubspot-signature-v3": sig, "x-hubspot-request-timestamp": ts}
+def hubspot(workflow):
+    """HubSpot v3 signs the full URI, so each workflow's samples sign its own."""
+    def sign(body: bytes):
+        ts = str(SIGNED_AT * 1000)
+        uri = f"https://{API_HOST}/webhooks/{workflow}"
+        sig = base64.b64encode(mac(b"POST" + uri.encode() + body + ts.encode())).decode()
+        return {"x-hubspot-signature-v3": sig, "x-hubspot-request-timestamp": ts}
+    return sign
 
 
 def generic(body: bytes):
     return {"x-signature": "sha256=" + mac(body).hex(), "x-delivery-id": "ap-relay-20260115-0042"}
+
+
+def meeting_notes(body: bytes):
+    """A meeting-notes tool's webhook: generic HMAC in its own header."""
+    return {"x-notes-signature": "sha256=" + mac(body).hex(), "user-agent": "notes-webhooks/2.3"}
 
 
 SAMPLES = {
@@ -110,7 +118,7 @@ SAMPLES = {
             "message": "We want to roll this out to 300 seats next quarter and have budget approved. "
                        "Can we get a quote and a call this week?",
         },
-    }, hubspot),
+    }, hubspot("lead-qualification")),
     "webhook-invoice-approval.json": webhook("invoice-approval", {
         "message_id": "<20260115.0042@acme-supplies.example>",
         "from": "billing@acme-supplies.example",
@@ -119,6 +127,67 @@ SAMPLES = {
         "body": "Dear customer, please find invoice INV-2026-0113 for purchase order PO-4471. "
                 "Total due: EUR 1,250.00 by 2026-02-14. Kind regards, Acme Supplies",
     }, generic),
+    "webhook-customer-onboarding.json": webhook("customer-onboarding", {
+        "event_id": "evt_01JHB4S9QK7M2X",
+        "event": "meeting.notes_ready",
+        "meeting": {
+            "id": "mtg-7f3c21",
+            "title": "Kickoff: Brightline Health onboarding",
+            "started_at": "2026-01-15T08:30:00Z",
+            "duration_minutes": 45,
+            "host": {"name": "Marco Silva", "email": "marco.silva@handoff.example"},
+            "attendees": [
+                {"name": "Aisha Khan", "email": "aisha.khan@brightline-health.example"},
+                {"name": "Tom Becker", "email": "tom.becker@brightline-health.example"},
+            ],
+            "transcript": "Marco: Thanks for joining. The target go-live we signed for is March 2, 2026. "
+                          "Aisha: That date is firm. Our rollout budget expires at the end of the quarter, "
+                          "and if we miss it the project is cancelled. "
+                          "Marco: Understood. Where are we on single sign-on? "
+                          "Tom: We have not started the Okta SSO setup. Our security team first needs your "
+                          "security questionnaire and the signed DPA, and legal has not signed it yet. "
+                          "Marco: Our security team sends the questionnaire by Friday. "
+                          "Aisha: We also need the Salesforce integration to sync case owners, and nobody on "
+                          "our side knows the field mapping. "
+                          "Marco: Our integrations team will run a mapping workshop with your admin. "
+                          "Still missing: the user import from Workday, a billing contact for invoices, "
+                          "and admin training for 12 team leads. "
+                          "Tom: I own the Okta setup once security signs off, but I am out for two weeks in February.",
+        },
+        "account": {
+            "id": "acct-30412",
+            "name": "Brightline Health",
+            "plan": "enterprise",
+            "primary_contact": {"name": "Aisha Khan", "email": "aisha.khan@brightline-health.example"},
+        },
+    }, meeting_notes),
+    "webhook-revops-call-followup.json": webhook("revops-call-followup", {
+        "eventId": 200871,
+        "subscriptionType": "object.creation",
+        "objectType": "call",
+        "objectId": 88120457,
+        "occurredAt": SIGNED_AT * 1000,
+        "properties": {
+            "hs_call_title": "Renewal call: Northwind Logistics",
+            "hs_call_direction": "OUTBOUND",
+            "hs_call_duration": "1860000",
+            "hubspot_owner_email": "jamie.ortiz@handoff.example",
+            "hubspot_owner_name": "Jamie Ortiz",
+            "hs_call_body": "Call with Priya Raman (Head of Support Operations) and Daniel Cho (Procurement). "
+                            "They want to renew for another year and add the EMEA support team, about 120 more "
+                            "seats; the renewal with the new seats comes to USD 64,000. Daniel needs the order "
+                            "form by January 30 and wants to sign before February 27, 2026. Priya is unhappy "
+                            "that the Zendesk sync broke twice last month. Next step: send the revised quote with "
+                            "the EMEA seats and book a technical review of the sync with their admin.",
+        },
+        "associations": {
+            "deal": {"id": "9812734", "name": "Northwind Logistics - Renewal 2026",
+                     "dealstage": "presentationscheduled", "amount": "48000"},
+            "contact": {"id": "5012", "email": "priya.raman@northwind.example", "firstname": "Priya",
+                        "jobtitle": "Head of Support Operations"},
+            "company": {"id": "7781", "name": "Northwind Logistics", "segment": "enterprise"},
+        },
+    }, hubspot("revops-call-followup")),
     "sqs-start-run.json": {"Records": [{
         "messageId": "5b1f3c2e-1d9a-4a57-9d0e-2f8c6b1a7e11",
         "receiptHandle": "AQEBsample==",

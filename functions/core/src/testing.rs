@@ -60,6 +60,9 @@ impl Harness {
             "lead-qualification/webhook",
             "invoice-approval/webhook",
             "invoice-approval/outbound",
+            "customer-onboarding/webhook",
+            "customer-onboarding/outbound",
+            "revops-call-followup/webhook",
             "approval-links",
         ];
         let pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();

@@ -206,3 +206,63 @@ async fn state_payloads_stay_under_8_kib_for_a_200_kib_body() {
             < 8 * 1024
     );
 }
+
+/// The stored AI slot and decision of a run through context, reason and decide.
+async fn reasoned_and_decided(h: &Harness, sample: &str) -> (AiResult, Decision) {
+    let run = h.accept(sample).await;
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    h.decide().run(&run).await.unwrap();
+    let ai = h.store.get_slot(&run.run_id, &Slot::Ai).await.unwrap();
+    let decision = h
+        .store
+        .get_slot(&run.run_id, &Slot::Decision)
+        .await
+        .unwrap();
+    (
+        serde_json::from_value(ai.unwrap()).unwrap(),
+        serde_json::from_value(decision.unwrap()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_kickoff_with_a_hard_deadline_and_no_sso_holds_the_customer_update() {
+    let h = Harness::new();
+    let (ai, decision) = reasoned_and_decided(&h, "webhook-customer-onboarding.json").await;
+    assert_eq!(ai.outputs["risk"]["label"], "high", "{:#?}", ai.outputs);
+    assert_eq!(ai.outputs["plan"]["go_live_date"], "2026-03-02");
+    assert_eq!(ai.outputs["summary"]["extractive"], true);
+    let update = ai.text("update").unwrap();
+    assert!(update.starts_with("Hi Aisha Khan"), "{update}");
+    assert!(update.contains("Target go-live: 2026-03-02."), "{update}");
+    assert_eq!(decision.rule.as_deref(), Some("high-risk"));
+    assert_eq!(decision.route, "onboarding-escalations");
+    assert!(decision.needs_approval);
+    assert!(decision
+        .actions
+        .contains(&"send_customer_update".to_string()));
+}
+
+#[tokio::test]
+async fn a_renewal_call_waits_for_approval_before_the_follow_up_and_the_deal_update() {
+    let h = Harness::new();
+    let (ai, decision) = reasoned_and_decided(&h, "webhook-revops-call-followup.json").await;
+    assert_eq!(
+        ai.outputs["signal"]["label"], "renewal",
+        "{:#?}",
+        ai.outputs
+    );
+    assert_eq!(
+        ai.outputs["crm"]["amount"],
+        json!({ "value": 64000.0, "currency": "USD" })
+    );
+    assert_eq!(ai.outputs["crm"]["close_date"], "2026-02-27");
+    let followup = ai.text("followup").unwrap();
+    assert!(followup.starts_with("Hi Priya"), "{followup}");
+    assert_eq!(decision.rule.as_deref(), Some("renewal"));
+    assert!(decision.needs_approval);
+    assert_eq!(
+        decision.actions,
+        ["send_followup", "update_deal", "notify_deal_owner"]
+    );
+}

@@ -25,6 +25,8 @@ async fn every_webhook_sample_is_accepted_stored_and_queued() {
         "webhook-support-triage.json",
         "webhook-lead-qualification.json",
         "webhook-invoice-approval.json",
+        "webhook-customer-onboarding.json",
+        "webhook-revops-call-followup.json",
     ] {
         let h = Harness::new();
         let response = post(&h, name).await;

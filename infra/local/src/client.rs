@@ -13,12 +13,14 @@ use serde_json::Value;
 use crate::adapters::http_call;
 use crate::sign;
 
-/// The events/ webhook samples, one per seed workflow: `(workflow, payload)`.
+/// The events/ webhook samples, one per workflow: `(workflow, payload)`.
 pub fn samples() -> Vec<(String, Value)> {
-    const FILES: [&str; 3] = [
+    const FILES: [&str; 5] = [
         include_str!("../../../events/webhook-support-triage.json"),
         include_str!("../../../events/webhook-lead-qualification.json"),
         include_str!("../../../events/webhook-invoice-approval.json"),
+        include_str!("../../../events/webhook-customer-onboarding.json"),
+        include_str!("../../../events/webhook-revops-call-followup.json"),
     ];
     FILES
         .iter()

@@ -170,8 +170,9 @@ mod tests {
         assert_eq!(configured.banner[0], "models: embedded");
         assert!(
             configured.banner[1].starts_with(
-                "skipped: not configured: fast (invoice-approval, lead-qualification, \
-                 support-triage), strong (lead-qualification, support-triage)"
+                "skipped: not configured: fast (customer-onboarding, invoice-approval, \
+                 lead-qualification, revops-call-followup, support-triage), strong \
+                 (customer-onboarding, lead-qualification, revops-call-followup, support-triage)"
             ),
             "{:?}",
             configured.banner

@@ -50,7 +50,9 @@ fn assert_full_trail(run: &Value, approved: bool) {
     }
 }
 
-async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) {
+/// Sends `workflow`'s sample, approves it if asked, checks the trail and
+/// returns what its actions delivered.
+async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> Vec<Received> {
     let receiver = Receiver::start().await;
     let dir = temp_dir(workflow);
     let mut options = UpOptions::new(&dir);
@@ -127,6 +129,7 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) {
     let run = client.run(&run_id).await.unwrap();
     assert_full_trail(&run, needed_approval);
     assert_eq!(run["run"]["summary"]["reviewed"], needed_approval);
+    received
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,6 +153,36 @@ async fn invoice_approval_schedules_a_signed_payment() {
         Some(("schedule_payment", "invoice-approval/outbound")),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_onboarding_holds_a_high_risk_update_then_creates_signed_tasks() {
+    let received = approved_path(
+        "customer-onboarding",
+        Some(("create_onboarding_tasks", "customer-onboarding/outbound")),
+    )
+    .await;
+    let tasks = received
+        .iter()
+        .find(|r| r.path == "/hooks/handoff/onboarding")
+        .expect("the onboarding tasks webhook")
+        .json();
+    assert_eq!(tasks["account"], "Brightline Health");
+    assert_eq!(tasks["team"], "onboarding-escalations");
+    assert_eq!(tasks["go_live_date"], "2026-03-02");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revops_follow_up_updates_the_deal_after_approval() {
+    let received = approved_path("revops-call-followup", None).await;
+    let update = received
+        .iter()
+        .find(|r| r.path == "/crm/v3/objects/deals/9812734")
+        .expect("the deal update");
+    let properties = &update.json()["properties"];
+    assert_eq!(properties["handoff_signal"], "renewal", "{properties}");
+    assert_eq!(properties["amount"], 64000.0, "{properties}");
+    assert_eq!(properties["closedate"], "2026-02-27", "{properties}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

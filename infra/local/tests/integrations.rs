@@ -1,4 +1,4 @@
-//! The action side of the seed workflows through the real `handoff` binary:
+//! The action side of the workflows through the real `handoff` binary:
 //! dry-run sends nothing, and a failed action is redriven from `act`.
 
 mod common;
@@ -29,7 +29,7 @@ async fn approve(client: &handoff_local::client::Client, run_id: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_sends_nothing_for_any_seed_workflow() {
+async fn dry_run_sends_nothing_for_any_workflow() {
     let receiver = Receiver::start().await;
     let dir = temp_dir("dry-run");
     let mut options = UpOptions::new(&dir);
@@ -37,13 +37,9 @@ async fn dry_run_sends_nothing_for_any_seed_workflow() {
     options.dry_run = true;
     let up = Up::start(&options);
     let client = up.client();
-    for workflow in ["support-triage", "lead-qualification", "invoice-approval"] {
+    for (workflow, payload) in handoff_local::client::samples() {
         let (status, body) = client
-            .webhook(
-                workflow,
-                &sample(workflow),
-                Some(&format!("dry-{workflow}")),
-            )
+            .webhook(&workflow, &payload, Some(&format!("dry-{workflow}")))
             .await
             .unwrap();
         assert_eq!(status, 202, "{body}");

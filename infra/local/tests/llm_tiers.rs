@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use handoff_llm::testing::{ScriptedServer, Step};
 use handoff_local::client::Client;
+use handoff_spec::{TaskKind, TaskSpec, EMBEDDED_TIER};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -157,8 +158,151 @@ async fn support_triage_runs_with_llm_fields_summary_and_draft() {
     assert_eq!(replies[0]["body"], "sample");
 }
 
+/// Every workflow's events/ sample, checked against the catalog so a new
+/// workflow without a sample fails here.
+fn every_sample() -> Vec<(String, Value)> {
+    let samples = handoff_local::client::samples();
+    let mut named: Vec<&str> = samples.iter().map(|(w, _)| w.as_str()).collect();
+    named.sort_unstable();
+    let catalog: Vec<&str> = handoff_workflows::catalog().names().collect();
+    assert_eq!(named, catalog, "one events/ sample per workflow");
+    samples
+}
+
+/// The tasks of `workflow` that ran (not skipped by `when:`), each with
+/// its spec and the reason stage's record of it.
+fn tasks_that_ran(workflow: &str, run: &Value) -> Vec<(TaskSpec, Value)> {
+    let spec = &handoff_workflows::catalog().get(workflow).unwrap().spec;
+    let records = task_records(run);
+    spec.reason
+        .tasks()
+        .iter()
+        .filter_map(|task| {
+            let record = records
+                .iter()
+                .find(|r| r["task"] == task.name.as_str())
+                .unwrap_or_else(|| panic!("{workflow}: no record of {}", task.name))
+                .clone();
+            (record["status"] != "skipped").then(|| (task.clone(), record))
+        })
+        .collect()
+}
+
+fn llm_tiers_of(task: &TaskSpec) -> Vec<&str> {
+    task.models
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != EMBEDDED_TIER)
+        .collect()
+}
+
+/// Every kind's result has its shape: a label of the task's set, the
+/// fields object, a non-empty text.
+fn assert_result_shape(workflow: &str, task: &TaskSpec, ai: &Value) {
+    let result = &ai[task.name.as_str()];
+    let what = format!("{workflow} ai.{}: {result:#}", task.name);
+    match &task.kind {
+        TaskKind::Classify(c) => {
+            let label = result["label"].as_str().unwrap_or_default();
+            assert!(c.labels.iter().any(|l| l.name == label), "{what}");
+            assert!(result["confidence"].is_number(), "{what}");
+        }
+        TaskKind::Extract(_) => assert!(result.is_object(), "{what}"),
+        TaskKind::Summarize(_) | TaskKind::Draft(_) => {
+            assert!(
+                !result["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .is_empty(),
+                "{what}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn llm_down_falls_back_and_no_run_is_lost() {
+async fn every_workflow_completes_with_llm_fields_summaries_and_drafts() {
+    let server = ScriptedServer::start().await;
+    let up = up_with_llm("llm-all", &server, None);
+    let client = up.client();
+
+    for (i, (workflow, payload)) in every_sample().into_iter().enumerate() {
+        let run = run_to_the_end(&client, &workflow, &payload, &format!("llm-all-{i}")).await;
+        let ai = &run["ai"];
+        for call in audit(&run, "llm.call") {
+            assert_eq!(call["outcome"], "answered", "{workflow}: {call:#}");
+        }
+        for (task, record) in tasks_that_ran(&workflow, &run) {
+            assert_result_shape(&workflow, &task, ai);
+            let Some(llm) = llm_tiers_of(&task).first().copied() else {
+                continue;
+            };
+            let what = format!("{workflow} task {}: {record:#}", task.name);
+            let result = &ai[task.name.as_str()];
+            let llm_answered = record["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["tier"] == llm && c["outcome"] == "answered");
+            match (&task.kind, task.models[0] == EMBEDDED_TIER) {
+                // The LLM tier is asked first: its answer is the result.
+                (TaskKind::Summarize(_) | TaskKind::Draft(_), false) => {
+                    assert_eq!(record["tier"], llm, "{what}");
+                    assert_eq!(result["tier"], llm, "{what}");
+                    // Step::Auto writes "sample"; no template or extract does.
+                    assert_eq!(result["text"], "sample", "{what}");
+                }
+                (TaskKind::Classify(_) | TaskKind::Extract(_), false) => {
+                    assert!(llm_answered, "{what}");
+                    assert_eq!(record["tier"], llm, "{what}");
+                }
+                // After the embedded tier, a classify task asks the LLM only
+                // below `accept_at`; Step::Auto then answers with confidence 1.
+                (TaskKind::Classify(c), true) => {
+                    let confidence = result["confidence"].as_f64().unwrap();
+                    if result["tier"] == EMBEDDED_TIER {
+                        assert!(confidence >= c.accept_at, "{what}");
+                    } else {
+                        assert!(llm_answered, "{what}");
+                        assert_eq!(result["tier"], llm, "{what}");
+                    }
+                }
+                // An extract task asks the LLM for what the patterns left out.
+                (TaskKind::Extract(e), true) => {
+                    let filled = result.as_object().unwrap();
+                    assert!(
+                        llm_answered || e.fields.keys().all(|k| filled.contains_key(k)),
+                        "{what}"
+                    );
+                    if llm_answered {
+                        assert_eq!(record["tier"], format!("{EMBEDDED_TIER}+{llm}"), "{what}");
+                        assert!(e.fields.keys().all(|k| filled.contains_key(k)), "{what}");
+                    }
+                }
+                // An extractive summary always exists: the LLM is never asked.
+                (TaskKind::Summarize(_), true) => {
+                    assert_eq!(result["tier"], EMBEDDED_TIER, "{what}");
+                }
+                (TaskKind::Draft(_), true) => unreachable!("the embedded tier writes no drafts"),
+            }
+        }
+        if workflow == "invoice-approval" {
+            // Step::Auto's line items (one line of 1) cannot add up to the
+            // EUR 1,250.00 the embedded tier read off the invoice.
+            assert_eq!(ai["invoice"]["amount"]["value"], 1250.0, "{ai:#}");
+            assert_eq!(
+                run["decision"]["rule"], "totals-do-not-add-up",
+                "{:#}",
+                run["decision"]
+            );
+        }
+    }
+    assert!(!server.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_llm_down_every_workflow_falls_back_and_none_is_lost() {
     let server = ScriptedServer::start().await;
     server.set_default(Step::Status {
         status: 500,
@@ -168,35 +312,50 @@ async fn llm_down_falls_back_and_no_run_is_lost() {
     let up = up_with_llm("llm-down", &server, None);
     let client = up.client();
 
-    for (i, workflow) in ["support-triage", "lead-qualification", "invoice-approval"]
-        .into_iter()
-        .enumerate()
-    {
-        let run = run_to_the_end(
-            &client,
-            workflow,
-            &sample(workflow),
-            &format!("llm-down-{i}"),
-        )
-        .await;
+    let samples = every_sample();
+    for (i, (workflow, payload)) in samples.iter().enumerate() {
+        let run = run_to_the_end(&client, workflow, payload, &format!("llm-down-{i}")).await;
         // No LLM call answered; each one that was made is in the trail.
-        for call in audit(&run, "llm.call") {
+        let calls = audit(&run, "llm.call");
+        for call in &calls {
             assert_eq!(call["outcome"], "server_error", "{call:#}");
         }
-        for record in task_records(&run) {
+        let ai = &run["ai"];
+        for (task, record) in tasks_that_ran(workflow, &run) {
+            assert_result_shape(workflow, &task, ai);
+            let what = format!("{workflow} task {}: {record:#}", task.name);
             for call in record["calls"].as_array().unwrap() {
-                if call["tier"] != "embedded" {
-                    assert_eq!(call["outcome"], "server_error", "{record:#}");
-                    assert!(
-                        call["detail"].as_str().unwrap().contains("500"),
-                        "{record:#}"
-                    );
+                if call["tier"] != EMBEDDED_TIER {
+                    assert_eq!(call["outcome"], "server_error", "{what}");
+                    assert!(call["detail"].as_str().unwrap().contains("500"), "{what}");
                 }
+            }
+            for llm in llm_tiers_of(&task) {
+                assert!(
+                    calls
+                        .iter()
+                        .any(|c| c["task"] == task.name.as_str() && c["tier"] == llm)
+                        || matches!(task.kind, TaskKind::Classify(_) | TaskKind::Extract(_)),
+                    "{what}: {llm} was not tried"
+                );
+            }
+            // What stands instead: the template, the extractive summary,
+            // the embedded tier's label and fields.
+            let result = &ai[task.name.as_str()];
+            match &task.kind {
+                TaskKind::Draft(_) => {
+                    assert_eq!(record["status"], "fallback", "{what}");
+                    assert_eq!(result["tier"], "template", "{what}");
+                }
+                TaskKind::Summarize(_) => {
+                    assert_eq!(result["tier"], EMBEDDED_TIER, "{what}");
+                    assert_eq!(result["extractive"], true, "{what}");
+                }
+                TaskKind::Classify(_) => assert_eq!(result["tier"], EMBEDDED_TIER, "{what}"),
+                TaskKind::Extract(_) => assert_eq!(record["tier"], EMBEDDED_TIER, "{what}"),
             }
         }
         if workflow == "support-triage" {
-            let ai = &run["ai"];
-            assert_eq!(ai["reply"]["tier"], "template", "{ai:#}");
             assert!(
                 ai["reply"]["text"]
                     .as_str()
@@ -204,18 +363,12 @@ async fn llm_down_falls_back_and_no_run_is_lost() {
                     .contains("Thanks for getting in touch"),
                 "{ai:#}"
             );
-            assert_eq!(ai["summary"]["tier"], "embedded", "{ai:#}");
-            assert_eq!(ai["summary"]["extractive"], true, "{ai:#}");
-            let tiers: Vec<Value> = audit(&run, "llm.call")
-                .iter()
-                .map(|c| c["tier"].clone())
-                .collect();
-            assert!(
-                tiers.contains(&json!("fast")) && tiers.contains(&json!("strong")),
-                "{tiers:?}"
-            );
         }
     }
+    // None lost: every run is listed, and completed.
+    let runs = all_runs(&client).await;
+    assert_eq!(runs.len(), samples.len(), "{runs:#?}");
+    assert!(runs.iter().all(|r| r["status"] == "COMPLETED"), "{runs:#?}");
     assert!(!server.received().is_empty());
 }
 
