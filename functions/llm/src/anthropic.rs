@@ -163,20 +163,10 @@ fn parse_reply(body: &Value, model: &str, call: &Call<'_>) -> Result<Reply, Call
             )))
         }
     };
-    let tokens = |field: &str| {
-        body.pointer(&format!("/usage/{field}"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    Ok(Reply {
+    Ok(http::reply(
+        body,
         value,
-        input_tokens: tokens("input_tokens"),
-        output_tokens: tokens("output_tokens"),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(model)
-            .to_string(),
-    })
+        ("input_tokens", "output_tokens"),
+        model,
+    ))
 }

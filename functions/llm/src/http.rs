@@ -188,6 +188,28 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 
 /// At most `max_chars` characters, cut on a character boundary, with an
 /// ellipsis where it was cut.
+/// The reply from a provider's response body: its usage counters under
+/// `usage.<input>` / `usage.<output>` (0 when absent), and the model it
+/// names, else the one asked for.
+pub(crate) fn reply(body: &Value, value: Value, usage: (&str, &str), asked: &str) -> crate::Reply {
+    let tokens = |field: &str| {
+        body.pointer(&format!("/usage/{field}"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    crate::Reply {
+        value,
+        input_tokens: tokens(usage.0),
+        output_tokens: tokens(usage.1),
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(asked)
+            .to_string(),
+    }
+}
+
 pub(crate) fn cap(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         None => text.to_string(),

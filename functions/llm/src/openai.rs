@@ -209,22 +209,12 @@ fn parse_reply(body: &Value, model: &str, max_output_tokens: u32) -> Result<Repl
             max_output_tokens,
         )?,
     };
-    let tokens = |field: &str| {
-        body.pointer(&format!("/usage/{field}"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    Ok(Reply {
+    Ok(http::reply(
+        body,
         value,
-        input_tokens: tokens("prompt_tokens"),
-        output_tokens: tokens("completion_tokens"),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(model)
-            .to_string(),
-    })
+        ("prompt_tokens", "completion_tokens"),
+        model,
+    ))
 }
 
 /// A message field as text: a string, the text parts of a content array
