@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::*;
 use crate::ports::*;
@@ -19,6 +19,8 @@ struct Tables {
     audit: Vec<AuditEvent>,
     approvals: BTreeMap<ApprovalId, Approval>,
     feedback: Vec<Feedback>,
+    cache: BTreeMap<String, (CachedAnswer, DateTime<Utc>)>,
+    ledger: BTreeMap<(String, NaiveDate), u64>,
 }
 
 #[derive(Default)]
@@ -272,6 +274,51 @@ impl FeedbackLog for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl ModelCache for MemoryStore {
+    async fn get_cached(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CachedAnswer>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.cache
+            .get(key)
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(answer, _)| answer.clone()))
+    }
+
+    async fn put_cached(
+        &self,
+        key: &str,
+        answer: &CachedAnswer,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        t.cache
+            .insert(key.to_string(), (answer.clone(), expires_at));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenLedger for MemoryStore {
+    async fn spend(&self, workflow: &str, day: NaiveDate, tokens: u64) -> Result<u64, StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let total = t.ledger.entry((workflow.to_string(), day)).or_default();
+        *total += tokens;
+        Ok(*total)
+    }
+
+    async fn spent(&self, workflow: &str, day: NaiveDate) -> Result<u64, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.ledger
+            .get(&(workflow.to_string(), day))
+            .copied()
+            .unwrap_or(0))
     }
 }
 

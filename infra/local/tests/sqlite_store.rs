@@ -1,8 +1,9 @@
 //! The run store contract, run against the in-memory reference and against
 //! SQLite (in memory and on a file, where reads go through other
 //! connections than writes): the same behaviour from both proves the same
-//! semantics. Then what only SQLite has: dedupe expiry, durability across a
-//! reopen, executions, the intake queue and the outbox.
+//! semantics (the answer cache and token ledger included). Then what only
+//! SQLite has: dedupe expiry, durability across a reopen, executions, the
+//! intake queue and the outbox.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -541,6 +542,79 @@ async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
     assert!(store.list_feedback("refunds", 0).await.unwrap().is_empty());
 }
 
+// ---- the answer cache and the token ledger ----
+
+fn answer(label: &str) -> CachedAnswer {
+    CachedAnswer {
+        value: json!({ "label": label, "confidence": 0.9, "rationale": "as before" }),
+        model: "gpt-test-1".into(),
+        usage: ModelUsage {
+            input_tokens: 100,
+            output_tokens: 20,
+            latency_ms: 300,
+        },
+    }
+}
+
+async fn a_cached_answer_is_returned_until_it_expires<S: RunStore>(store: Arc<S>) {
+    let now = Utc::now();
+    assert_eq!(store.get_cached("key-1", now).await.unwrap(), None);
+    let until = now + Duration::hours(1);
+    store
+        .put_cached("key-1", &answer("refund"), until)
+        .await
+        .unwrap();
+    let got = store.get_cached("key-1", now).await.unwrap();
+    assert_eq!(got, Some(answer("refund")));
+    assert_eq!(store.get_cached("key-2", now).await.unwrap(), None);
+    // At its expiry it is gone, whether or not it still lingers.
+    assert_eq!(store.get_cached("key-1", until).await.unwrap(), None);
+    // Put again: the new answer, with the new expiry.
+    let later = now + Duration::hours(2);
+    store
+        .put_cached("key-1", &answer("billing"), later)
+        .await
+        .unwrap();
+    let got = store.get_cached("key-1", until).await.unwrap();
+    assert_eq!(got, Some(answer("billing")));
+}
+
+async fn an_expired_cached_answer_is_not_returned<S: RunStore>(store: Arc<S>) {
+    let now = Utc::now();
+    store
+        .put_cached("key-old", &answer("refund"), now - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.get_cached("key-old", now).await.unwrap(), None);
+}
+
+async fn concurrent_spends_sum_exactly<S: RunStore + 'static>(store: Arc<S>) {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    assert_eq!(store.spent("refunds", day).await.unwrap(), 0);
+    let spends: Vec<_> = (1..=40u64)
+        .map(|tokens| {
+            let store = store.clone();
+            tokio::spawn(async move { store.spend("refunds", day, tokens).await })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for spend in spends {
+        totals.push(spend.await.unwrap().unwrap());
+    }
+    // Each add saw the ones before it and none was lost.
+    let sum = (1..=40u64).sum::<u64>();
+    totals.sort_unstable();
+    totals.dedup();
+    assert_eq!(totals.len(), 40, "every spend returned its own total");
+    assert_eq!(totals.last(), Some(&sum));
+    assert_eq!(store.spent("refunds", day).await.unwrap(), sum);
+    // Per workflow and per day.
+    assert_eq!(store.spent("leads", day).await.unwrap(), 0);
+    let next = day.succ_opt().unwrap();
+    assert_eq!(store.spent("refunds", next).await.unwrap(), 0);
+    assert_eq!(store.spend("refunds", next, 7).await.unwrap(), 7);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -583,6 +657,9 @@ contract!(
     approval_closes_once,
     pending_approvals_page_oldest_first,
     slots_audit_and_feedback,
+    a_cached_answer_is_returned_until_it_expires,
+    an_expired_cached_answer_is_not_returned,
+    concurrent_spends_sum_exactly,
 );
 
 // ---- SQLite only ----
@@ -688,7 +765,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
     }
     let store = SqliteStore::open(&db.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let back = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.created_at, r.created_at);

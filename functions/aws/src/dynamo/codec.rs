@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use handoff_core::domain::*;
-use handoff_core::ports::StoreError;
+use handoff_core::ports::{CachedAnswer, StoreError};
 use serde::de::DeserializeOwned;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -60,6 +60,27 @@ pub fn dedupe_pk(key: &DedupeKey) -> String {
 
 pub fn feedback_pk(workflow: &str) -> String {
     format!("FEEDBACK#{workflow}")
+}
+
+pub fn cache_pk(key: &str) -> String {
+    format!("CACHE#{key}")
+}
+
+pub fn budget_pk(workflow: &str) -> String {
+    format!("BUDGET#{workflow}")
+}
+
+/// `YYYY-MM-DD`: a workflow's days in order under its partition.
+pub fn day_sk(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// Days a ledger item outlives its day: the TTL deletes it after that.
+pub const LEDGER_KEPT_DAYS: i64 = 3;
+
+/// When the table's TTL may drop a day's ledger item (epoch seconds).
+pub fn ledger_expires_at(day: NaiveDate) -> i64 {
+    (day.and_time(chrono::NaiveTime::MIN).and_utc() + TimeDelta::days(LEDGER_KEPT_DAYS)).timestamp()
 }
 
 pub fn slot_sk(slot: &handoff_core::ports::Slot) -> String {
@@ -196,6 +217,29 @@ pub fn dedupe_item(key: &DedupeKey, run: &RunId) -> Item {
         ("run_id".into(), s(run.as_str())),
         ("expires_at".into(), n(key.expires_at.timestamp())),
     ])
+}
+
+/// `expires_at` is the table's TTL attribute, which deletes the item some
+/// time after; a read checks it, so an expired answer is never used.
+pub fn cache_item(key: &str, answer: &CachedAnswer, expires_at: DateTime<Utc>) -> Item {
+    Item::from([
+        (PK.into(), s(cache_pk(key))),
+        (SK.into(), s(META)),
+        ("answer".into(), json_attr(answer)),
+        ("expires_at".into(), n(expires_at.timestamp())),
+    ])
+}
+
+/// The answer, unless the item had expired by `now`.
+pub fn cached_answer_from_item(
+    item: &Item,
+    now: DateTime<Utc>,
+) -> Result<Option<CachedAnswer>, StoreError> {
+    let r = Reader(item);
+    if r.number("expires_at")? <= now.timestamp() {
+        return Ok(None);
+    }
+    r.json("answer").map(Some)
 }
 
 pub fn slot_item(id: &RunId, slot: &handoff_core::ports::Slot, value: &serde_json::Value) -> Item {
@@ -485,6 +529,41 @@ mod tests {
         assert_eq!(string(&item, PK), "DEDUPE#support-triage#evt_1");
         assert_eq!(string(&item, "run_id"), "run-abc");
         assert_eq!(Reader(&item).number("expires_at").unwrap(), 1_741_046_400);
+    }
+
+    #[test]
+    fn a_cached_answer_is_kept_under_its_key_until_its_ttl() {
+        let answer = CachedAnswer {
+            value: serde_json::json!({ "label": "refund", "confidence": 0.9 }),
+            model: "anthropic.claude-test".into(),
+            usage: handoff_core::ports::ModelUsage {
+                input_tokens: 100,
+                output_tokens: 20,
+                latency_ms: 250,
+            },
+        };
+        let expires_at = at("2025-03-04T00:00:00Z");
+        let item = cache_item("ab12", &answer, expires_at);
+        assert_eq!(string(&item, PK), "CACHE#ab12");
+        assert_eq!(string(&item, SK), META);
+        assert_eq!(Reader(&item).number("expires_at").unwrap(), 1_741_046_400);
+        let before = at("2025-03-03T23:59:59Z");
+        assert_eq!(
+            cached_answer_from_item(&item, before).unwrap(),
+            Some(answer)
+        );
+        assert_eq!(cached_answer_from_item(&item, expires_at).unwrap(), None);
+    }
+
+    #[test]
+    fn a_days_ledger_item_outlives_its_day_by_three_days() {
+        let day = NaiveDate::from_ymd_opt(2025, 3, 1).unwrap();
+        assert_eq!(budget_pk("support-triage"), "BUDGET#support-triage");
+        assert_eq!(day_sk(day), "2025-03-01");
+        assert_eq!(
+            ledger_expires_at(day),
+            at("2025-03-04T00:00:00Z").timestamp()
+        );
     }
 
     #[test]

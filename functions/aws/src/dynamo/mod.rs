@@ -11,6 +11,9 @@
 //!   while pending) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
 //! - dedupe `DEDUPE#<workflow>#<delivery>` / `META` with TTL `expires_at`
 //! - feedback `FEEDBACK#<workflow>` / `<ts>#<run id>`
+//! - cached model answer `CACHE#<key>` / `META` with TTL `expires_at`
+//! - tokens spent `BUDGET#<workflow>` / `<YYYY-MM-DD>` (a number added to
+//!   with `ADD`) with TTL `expires_at` a few days after the day
 
 pub mod codec;
 
@@ -22,7 +25,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use handoff_core::domain::*;
 use handoff_core::ports::*;
 
@@ -677,5 +680,60 @@ impl FeedbackLog for DynamoStore {
             .iter()
             .map(|item| Reader(item).json("feedback"))
             .collect()
+    }
+}
+
+#[async_trait]
+impl ModelCache for DynamoStore {
+    async fn get_cached(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CachedAnswer>, StoreError> {
+        match self.get(cache_pk(key), META).await? {
+            Some(item) => cached_answer_from_item(&item, now),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_cached(
+        &self,
+        key: &str,
+        answer: &CachedAnswer,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.put(cache_item(key, answer, expires_at)).await
+    }
+}
+
+#[async_trait]
+impl TokenLedger for DynamoStore {
+    /// One `ADD`: DynamoDB applies concurrent adds one after another, so
+    /// none is lost and each returns the total it made.
+    async fn spend(&self, workflow: &str, day: NaiveDate, tokens: u64) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(budget_pk(workflow)))
+            .key(SK, s(day_sk(day)))
+            .update_expression("ADD tokens :n SET expires_at = :ttl")
+            .expression_attribute_values(":n", n(tokens))
+            .expression_attribute_values(":ttl", n(ledger_expires_at(day)))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Unavailable("spend returned no total".into()))?;
+        Ok(Reader(&item).number("tokens")?.max(0) as u64)
+    }
+
+    async fn spent(&self, workflow: &str, day: NaiveDate) -> Result<u64, StoreError> {
+        match self.get(budget_pk(workflow), &day_sk(day)).await? {
+            Some(item) => Ok(Reader(&item).number("tokens")?.max(0) as u64),
+            None => Ok(0),
+        }
     }
 }

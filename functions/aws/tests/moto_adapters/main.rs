@@ -7,6 +7,7 @@
 //! One test binary (one link of the SDKs); each test makes its own table,
 //! queue, state machine or secret, so they run in parallel.
 
+mod cost_control;
 mod dynamo;
 mod queue;
 mod secrets;

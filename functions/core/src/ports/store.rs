@@ -1,7 +1,9 @@
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::*;
+use crate::ports::ModelUsage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,7 +155,52 @@ pub trait FeedbackLog: Send + Sync {
     ) -> Result<Vec<Feedback>, StoreError>;
 }
 
-/// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
-pub trait RunStore: Runs + RunData + AuditLog + Approvals + FeedbackLog {}
+/// A billed tier's validated answer, kept so an identical prompt does not
+/// pay twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedAnswer {
+    /// The answer object, as validated against the task's schema.
+    pub value: serde_json::Value,
+    /// The provider's model id, as it reported it.
+    pub model: String,
+    /// What the answer cost when it was paid for.
+    pub usage: ModelUsage,
+}
 
-impl<T: Runs + RunData + AuditLog + Approvals + FeedbackLog> RunStore for T {}
+#[async_trait]
+pub trait ModelCache: Send + Sync {
+    /// The answer kept under `key`, unless it had expired by `now`.
+    async fn get_cached(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CachedAnswer>, StoreError>;
+    /// Keeps `answer` under `key` until `expires_at`, replacing any other.
+    async fn put_cached(
+        &self,
+        key: &str,
+        answer: &CachedAnswer,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Tokens each workflow's LLM calls spent per UTC day, for its daily budget.
+#[async_trait]
+pub trait TokenLedger: Send + Sync {
+    /// Adds `tokens` to the day's total in one atomic step (concurrent
+    /// spends all count) and returns the new total.
+    async fn spend(&self, workflow: &str, day: NaiveDate, tokens: u64) -> Result<u64, StoreError>;
+    /// The day's total so far; 0 for a day with no spend.
+    async fn spent(&self, workflow: &str, day: NaiveDate) -> Result<u64, StoreError>;
+}
+
+/// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
+pub trait RunStore:
+    Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger
+{
+}
+
+impl<T: Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger> RunStore
+    for T
+{
+}

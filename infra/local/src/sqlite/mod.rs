@@ -1,7 +1,7 @@
 //! Every port the local runtime persists through, on one SQLite database
 //! file in WAL mode: the core's run store (`Runs`, `RunData`, `AuditLog`,
-//! `Approvals`, `FeedbackLog`) and the runtime's own `ExecutionLog`,
-//! `IntakeQueue` and `Outbox`.
+//! `Approvals`, `FeedbackLog`, `ModelCache`, `TokenLedger`) and the
+//! runtime's own `ExecutionLog`, `IntakeQueue` and `Outbox`.
 //!
 //! Writes group-commit: one writer thread owns the write connection and
 //! drains a queue of write jobs, running every job waiting (up to
@@ -21,6 +21,7 @@
 //! transaction is in the WAL file, which the OS keeps); only a power cut or
 //! OS crash can lose the last commits.
 
+mod costs;
 mod local;
 mod runs;
 mod schema;

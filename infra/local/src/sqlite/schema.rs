@@ -141,6 +141,26 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX queue_by_receipt;
     "#,
+    // 4: billed model answers kept by question, and the tokens each
+    // workflow's LLM calls spent per UTC day.
+    r#"
+    -- expires_at: Unix seconds; a row past it is never read, and the next
+    -- put deletes it.
+    CREATE TABLE model_cache (
+        key        TEXT PRIMARY KEY,
+        answer     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX model_cache_by_expiry ON model_cache (expires_at);
+
+    -- day: YYYY-MM-DD (UTC).
+    CREATE TABLE token_ledger (
+        workflow TEXT NOT NULL,
+        day      TEXT NOT NULL,
+        tokens   INTEGER NOT NULL,
+        PRIMARY KEY (workflow, day)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
