@@ -224,7 +224,26 @@ impl Harness {
         self.seed_run_with(webhook_sample, Some(text)).await
     }
 
+    /// Another run of the sample's event (`text` replaced if given), under
+    /// its own run id and delivery id: the `n`th delivery after the sample's.
+    pub async fn seed_next_run(&self, webhook_sample: &str, n: u32, text: Option<&str>) -> RunRef {
+        let id = RunId(format!("run-{n:032x}"));
+        self.seed_run_as(webhook_sample, text, id, &format!("sample-{n}"))
+            .await
+    }
+
     async fn seed_run_with(&self, webhook_sample: &str, text: Option<&str>) -> RunRef {
+        self.seed_run_as(webhook_sample, text, RunId(SAMPLE_RUN_ID.into()), "sample")
+            .await
+    }
+
+    async fn seed_run_as(
+        &self,
+        webhook_sample: &str,
+        text: Option<&str>,
+        id: RunId,
+        delivery_id: &str,
+    ) -> RunRef {
         use handoff_core::ports::Runs;
         let req = sample_request(webhook_sample);
         let name = req.path_params["workflow"].clone();
@@ -237,13 +256,12 @@ impl Harness {
             fields.insert("text".into(), serde_json::json!(text));
         }
         let now = handoff_core::ports::Clock::now(self.clock.as_ref());
-        let id = RunId(SAMPLE_RUN_ID.into());
         let run = Run {
             id: id.clone(),
             workflow: name.clone(),
             status: RunStatus::Running,
             stage: Stage::Start,
-            delivery_id: "sample".into(),
+            delivery_id: delivery_id.into(),
             sender: fields
                 .get("sender")
                 .and_then(|v| v.as_str())
@@ -254,14 +272,14 @@ impl Harness {
         };
         let event = CanonicalEvent {
             workflow: name.clone(),
-            delivery_id: "sample".into(),
+            delivery_id: delivery_id.into(),
             received_at: now,
             fields,
             payload,
         };
         let dedupe = DedupeKey {
             workflow: name.clone(),
-            delivery_id: "sample".into(),
+            delivery_id: delivery_id.into(),
             expires_at: now,
         };
         self.store
@@ -368,11 +386,37 @@ pub fn first_label(workflow: &handoff_spec::Workflow) -> String {
 
 /// Gives a shipped workflow a per-run token budget in the harness's catalog.
 pub fn set_run_budget(h: &mut Harness, workflow: &str, tokens: u64) {
+    set_budget(h, workflow, |b| b.run_tokens = Some(tokens));
+}
+
+/// Gives a shipped workflow a daily token budget in the harness's catalog.
+pub fn set_daily_budget(h: &mut Harness, workflow: &str, tokens: u64) {
+    set_budget(h, workflow, |b| b.daily_tokens = Some(tokens));
+}
+
+/// Sets how long a shipped workflow reuses billed answers (0: never).
+pub fn set_cache_ttl(h: &mut Harness, workflow: &str, seconds: u64) {
+    set_budget(h, workflow, |b| b.cache_ttl_seconds = seconds);
+}
+
+/// Reloads the shipped workflow's file with its `budget:` changed (and the
+/// other budget settings kept), so the spec loader reads them as written.
+fn set_budget(h: &mut Harness, workflow: &str, change: impl FnOnce(&mut handoff_spec::BudgetSpec)) {
+    let mut budget = h
+        .catalog
+        .get(workflow)
+        .expect("a shipped workflow")
+        .spec
+        .budget
+        .clone();
+    change(&mut budget);
     let (file, text) = handoff_workflows::files()
         .iter()
         .find(|(file, _)| file.ends_with(&format!("{workflow}.yaml")))
         .expect("a shipped workflow");
-    let text = format!("{text}\nbudget:\n  run_tokens: {tokens}\n");
+    // JSON is YAML's flow style.
+    let budget = serde_json::to_string(&budget).expect("a budget serialises");
+    let text = format!("{text}\nbudget: {budget}\n");
     let spec = handoff_spec::Workflow::from_yaml(file, &text).expect("the budget loads");
     let mut catalog = (*h.catalog).clone();
     catalog.insert(spec);

@@ -135,7 +135,7 @@ async fn reason_prices_a_billed_models_tokens() {
         input_per_1k: 0.003,
         output_per_1k: 0.015,
     };
-    stage.tiers = Tiers::embedded_only().with("fast", Arc::new(Billed), price);
+    stage.tiers = Tiers::embedded_only().with("fast", "billed-1", Arc::new(Billed), price);
     stage.run(&run).await.unwrap();
     // The summary task asks `fast` first, so at least that call is billed.
     let docs = declaring(&h, Metric::LlmCost);

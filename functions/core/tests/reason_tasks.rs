@@ -103,8 +103,8 @@ fn first_llm_task(trail: &[AuditEvent]) -> String {
 fn with_llm(model: Arc<Scripted>) -> Harness {
     let mut h = Harness::new();
     h.tiers = Tiers::embedded_only()
-        .with("fast", model.clone(), Default::default())
-        .with("strong", model, Default::default());
+        .with("fast", "scripted-1", model.clone(), Default::default())
+        .with("strong", "scripted-1", model, Default::default());
     h
 }
 
@@ -294,4 +294,159 @@ async fn a_spent_run_budget_stops_the_cascade_at_the_cheaper_tier_audited() {
     assert_eq!(ai.outputs["reply"]["tier"], "template");
     let detail = finished(&trail);
     assert_eq!(task(&detail, "reply")["calls"][0]["outcome"], "over_budget");
+}
+
+const SAMPLE: &str = "webhook-support-triage.json";
+
+/// The reason stage alone: without context lookups, whose history of the
+/// sender's earlier runs would make a later run's question differ.
+async fn reason_only(h: &Harness, run: &RunRef) -> (AiResult, Vec<AuditEvent>) {
+    h.reason().run(run).await.unwrap();
+    let ai = h.store.get_slot(&run.run_id, &Slot::Ai).await.unwrap();
+    let trail = h.store.trail(&run.run_id).await.unwrap();
+    (serde_json::from_value(ai.unwrap()).unwrap(), trail)
+}
+
+/// Every call to an LLM tier the run's tasks made or were refused.
+fn llm_calls(trail: &[AuditEvent]) -> Vec<Value> {
+    finished(trail)["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["calls"].as_array().unwrap().clone())
+        .filter(|c| c["tier"] != "embedded")
+        .collect()
+}
+
+fn asked(llm: &Scripted) -> usize {
+    llm.prompts.lock().unwrap().len()
+}
+
+#[tokio::test]
+async fn an_identical_prompt_is_answered_from_the_cache_and_costs_nothing() {
+    let llm = Scripted::with(vec![]);
+    let h = with_llm(llm.clone());
+    let first = h.seed_next_run(SAMPLE, 1, None).await;
+    let (first_ai, first_trail) = reason_only(&h, &first).await;
+    let paid = asked(&llm);
+    assert!(paid > 0);
+
+    let second = h.seed_next_run(SAMPLE, 2, None).await;
+    let (second_ai, trail) = reason_only(&h, &second).await;
+    assert_eq!(asked(&llm), paid, "the model is not asked again");
+    assert_eq!(second_ai.outputs, first_ai.outputs);
+    let calls = llm_calls(&trail);
+    assert_eq!(calls.len(), llm_calls(&first_trail).len());
+    for call in &calls {
+        assert_eq!(call["outcome"], "cached", "{call}");
+        assert_eq!(call["model"], "scripted-1");
+        assert_eq!(call["usage"]["input_tokens"], 0);
+        assert_eq!(call["usage"]["output_tokens"], 0);
+        assert_eq!(call["cost"], 0.0);
+    }
+    // Traced like a paid call, so the answer's reason can still be read.
+    let traces: Vec<&AuditEvent> = trail.iter().filter(|e| e.kind == "llm.call").collect();
+    assert_eq!(traces.len(), calls.len());
+    assert!(traces.iter().all(|t| t.detail["outcome"] == "cached"));
+    assert!(traces.iter().all(|t| t.detail["answer"].is_object()));
+    // And counted: zero tokens and cost, the outcome a property.
+    let hits: Vec<Value> = h
+        .metrics
+        .documents()
+        .into_iter()
+        .filter(|d| d["run_id"] == second.run_id.as_str() && d["outcome"] == "cached")
+        .collect();
+    assert_eq!(hits.len(), calls.len());
+    assert!(hits
+        .iter()
+        .all(|d| d["LlmCost"] == 0.0 && d["LlmInputTokens"] == 0.0));
+}
+
+#[tokio::test]
+async fn an_answer_off_the_schema_is_not_cached() {
+    // The first LLM call's answer is off the schema twice: invalid.
+    let junk = || Ok(json!({ "wrong_key": "x" }));
+    let llm = Scripted::with(vec![junk(), junk()]);
+    let h = with_llm(llm.clone());
+    let first = h.seed_next_run(SAMPLE, 1, None).await;
+    let (_, trail) = reason_only(&h, &first).await;
+    assert_eq!(llm_calls(&trail)[0]["outcome"], "invalid");
+
+    let second = h.seed_next_run(SAMPLE, 2, None).await;
+    let (_, trail) = reason_only(&h, &second).await;
+    let outcomes: Vec<Value> = llm_calls(&trail)
+        .iter()
+        .map(|c| c["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes[0], "answered", "asked again: {outcomes:?}");
+    assert!(outcomes[1..].iter().all(|o| o == "cached"), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn an_expired_or_disabled_cache_pays_again() {
+    let llm = Scripted::with(vec![]);
+    let h = with_llm(llm.clone());
+    reason_only(&h, &h.seed_next_run(SAMPLE, 1, None).await).await;
+    let paid = asked(&llm);
+    // A day (the default TTL) later the answers are gone.
+    h.clock.advance(86_400);
+    reason_only(&h, &h.seed_next_run(SAMPLE, 2, None).await).await;
+    assert_eq!(asked(&llm), 2 * paid);
+
+    let llm = Scripted::with(vec![]);
+    let mut h = with_llm(llm.clone());
+    set_cache_ttl(&mut h, "support-triage", 0);
+    reason_only(&h, &h.seed_next_run(SAMPLE, 1, None).await).await;
+    let paid = asked(&llm);
+    let (_, trail) = reason_only(&h, &h.seed_next_run(SAMPLE, 2, None).await).await;
+    assert_eq!(asked(&llm), 2 * paid);
+    assert!(llm_calls(&trail).iter().all(|c| c["outcome"] != "cached"));
+}
+
+#[tokio::test]
+async fn a_spent_daily_budget_stops_the_cascade_for_the_next_run_audited() {
+    let llm = Scripted::with(vec![]);
+    let mut h = with_llm(llm.clone());
+    set_daily_budget(&mut h, "support-triage", 100);
+    // The day's first billed call is allowed and spends 120 tokens.
+    let first = h.seed_next_run(SAMPLE, 1, None).await;
+    reason_only(&h, &first).await;
+    assert_eq!(asked(&llm), 1);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    assert_eq!(h.store.spent("support-triage", day).await.unwrap(), 120);
+
+    // Another event (so no cached answer applies) later that day.
+    let text = "My card was stolen this morning, please block it";
+    let second = h.seed_next_run(SAMPLE, 2, Some(text)).await;
+    let (ai, trail) = reason_only(&h, &second).await;
+    assert_eq!(asked(&llm), 1, "no billed call on a spent day");
+    let calls = llm_calls(&trail);
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert_eq!(call["outcome"], "over_budget", "{call}");
+        let detail = call["detail"].as_str().unwrap();
+        assert!(detail.contains("daily token budget"), "{detail}");
+        assert!(detail.contains("100 tokens"), "{detail}");
+    }
+    // The cascade stopped at the cheaper tier: the reply is the template.
+    assert_eq!(ai.outputs["reply"]["tier"], "template");
+    let exhausted: Vec<&AuditEvent> = trail
+        .iter()
+        .filter(|e| e.kind == "budget.exhausted")
+        .collect();
+    assert_eq!(exhausted.len(), 1);
+    assert_eq!(exhausted[0].detail["limit"], "daily");
+    assert_eq!(exhausted[0].detail["tokens"], 100);
+    let metric = h
+        .metrics
+        .documents()
+        .into_iter()
+        .find(|d| d["run_id"] == second.run_id.as_str() && d["BudgetExhausted"] == 1.0)
+        .expect("a BudgetExhausted metric");
+    assert_eq!(metric["limit"], "daily");
+    // The next day has a budget again.
+    h.clock.advance(86_400);
+    let third = h.seed_next_run(SAMPLE, 3, Some(text)).await;
+    reason_only(&h, &third).await;
+    assert_eq!(asked(&llm), 2);
 }

@@ -398,7 +398,12 @@ pub fn add_tiers(
         model.check(name)?;
         let key = api_key(name, model)?;
         let provider = model.provider(name, key, client.clone())?;
-        tiers = tiers.with(name, Arc::new(LlmModel::new(provider)), model.token_price());
+        tiers = tiers.with(
+            name,
+            &model.model,
+            Arc::new(LlmModel::new(provider)),
+            model.token_price(),
+        );
     }
     Ok(tiers)
 }

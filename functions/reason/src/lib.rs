@@ -46,7 +46,7 @@ pub async fn tiers(config: &aws_config::SdkConfig) -> Result<Tiers, lambda_runti
         };
         let bedrock = Arc::new(BedrockModel::from_config(config, id.trim()));
         for name in ["fast", "strong"] {
-            tiers = tiers.with(name, bedrock.clone(), price);
+            tiers = tiers.with(name, id.trim(), bedrock.clone(), price);
         }
     }
     Ok(tiers)
@@ -83,7 +83,7 @@ pub async fn configured(
                 Arc::new(LlmModel::new(model.provider(name, key, client.clone())?))
             }
         };
-        tiers = tiers.with(name, answerer, model.token_price());
+        tiers = tiers.with(name, &model.model, answerer, model.token_price());
     }
     Ok(tiers)
 }

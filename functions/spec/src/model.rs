@@ -18,10 +18,11 @@ pub struct WorkflowSpec {
     #[serde(default)]
     pub context: ContextSpec,
     pub reason: ReasonSpec,
-    /// Tokens the LLM tiers may spend; over it the cascade stops at the
-    /// cheaper tier or the run goes to review, audited.
+    /// Tokens the LLM tiers may spend and how long their answers are
+    /// reused; over a budget the cascade stops at the cheaper tier or the
+    /// run goes to review, audited.
     #[serde(default)]
-    pub budget: Option<BudgetSpec>,
+    pub budget: BudgetSpec,
     pub rules: Vec<RuleSpec>,
     #[serde(default)]
     pub approval: Option<ApprovalSpec>,
@@ -32,12 +33,34 @@ pub struct WorkflowSpec {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetSpec {
     /// Input plus output tokens of one run, over all its tasks.
     #[serde(default)]
     pub run_tokens: Option<u64>,
+    /// Input plus output tokens of all the workflow's runs in one UTC day.
+    #[serde(default)]
+    pub daily_tokens: Option<u64>,
+    /// How long a billed tier's validated answer is reused for an identical
+    /// prompt; 0 turns the cache off.
+    #[serde(default = "default_cache_ttl_seconds")]
+    pub cache_ttl_seconds: u64,
+}
+
+impl Default for BudgetSpec {
+    fn default() -> Self {
+        Self {
+            run_tokens: None,
+            daily_tokens: None,
+            cache_ttl_seconds: default_cache_ttl_seconds(),
+        }
+    }
+}
+
+/// A day: an answer is reused while the same question keeps coming.
+fn default_cache_ttl_seconds() -> u64 {
+    86_400
 }
 
 // ---------------------------------------------------------------- trigger

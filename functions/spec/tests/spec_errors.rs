@@ -482,3 +482,27 @@ fn a_comprehension_variable_is_not_an_unknown_variable() {
     );
     assert_reported(&bad, "rules[0].when", "unknown variable `n`");
 }
+
+#[test]
+fn a_budget_loads_and_the_answer_cache_defaults_to_a_day() {
+    let w = Workflow::from_yaml(FILE, VALID).expect("valid");
+    assert_eq!(w.spec.budget.run_tokens, None);
+    assert_eq!(w.spec.budget.daily_tokens, None);
+    assert_eq!(w.spec.budget.cache_ttl_seconds, 86_400);
+    let yaml = format!(
+        "{VALID}budget: {{ run_tokens: 500, daily_tokens: 20000, cache_ttl_seconds: 0 }}\n"
+    );
+    let w = Workflow::from_yaml(FILE, &yaml).expect("valid");
+    assert_eq!(w.spec.budget.run_tokens, Some(500));
+    assert_eq!(w.spec.budget.daily_tokens, Some(20_000));
+    assert_eq!(w.spec.budget.cache_ttl_seconds, 0);
+}
+
+#[test]
+fn a_misspelt_budget_key_is_an_error() {
+    let errors = errors_of(&format!("{VALID}budget: {{ daily_token: 20000 }}\n"));
+    assert!(
+        errors.iter().any(|e| e.reason.contains("daily_token")),
+        "{errors:#?}"
+    );
+}

@@ -25,6 +25,8 @@ pub struct BuiltPrompt {
     pub truncated: Option<(usize, usize)>,
     /// How many sensitive values were replaced by placeholders.
     pub redacted: usize,
+    /// The data markers' nonce; `None` when nothing was built.
+    nonce: Option<String>,
 }
 
 impl BuiltPrompt {
@@ -40,7 +42,23 @@ impl BuiltPrompt {
             },
             truncated: None,
             redacted: 0,
+            nonce: None,
         }
+    }
+
+    /// The prompt with the markers' random nonce replaced by a fixed word:
+    /// the same for the same question every time, so it can key the answer
+    /// cache. The nonce never occurs in the data, so nothing else changes.
+    pub fn without_nonce(&self) -> Prompt {
+        let mut prompt = self.prompt.clone();
+        if let Some(nonce) = &self.nonce {
+            prompt.system = prompt.system.replace(nonce.as_str(), "NONCE");
+            for turn in &mut prompt.turns {
+                let (Turn::User(text) | Turn::Assistant(text)) = turn;
+                *text = text.replace(nonce.as_str(), "NONCE");
+            }
+        }
+        prompt
     }
 }
 
@@ -94,6 +112,7 @@ pub fn build_prompt(input: &PromptInput<'_>) -> BuiltPrompt {
         },
         truncated,
         redacted,
+        nonce: Some(nonce),
     }
 }
 
@@ -334,4 +353,35 @@ pub fn mask_answer(task: &TaskSpec, answer: &Value) -> Value {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_question_built_twice_differs_only_in_the_nonce_its_cache_form_fixes() {
+        let catalog = handoff_workflows::catalog();
+        let workflow = catalog.get("support-triage").expect("shipped");
+        let task = &workflow.spec.reason.tasks()[0];
+        let redactor = Redactor::for_workflow(workflow);
+        let event = json!({ "text": "my card was declined", "sender": "a@example.com" });
+        let input = PromptInput {
+            workflow,
+            task,
+            event: &event,
+            context: &json!({}),
+            ai: &json!({}),
+            feedback: &[],
+            redactor: &redactor,
+        };
+        let (a, b) = (build_prompt(&input), build_prompt(&input));
+        assert_ne!(a.prompt, b.prompt, "each build draws its own nonce");
+        assert_eq!(a.without_nonce(), b.without_nonce());
+        let Turn::User(data) = &a.without_nonce().turns[0] else {
+            panic!("the data turn is the user's")
+        };
+        assert!(data.starts_with("<<DATA-NONCE>>"), "{data}");
+        assert!(a.without_nonce().system.contains("<<END-DATA-NONCE>>"));
+    }
 }

@@ -10,6 +10,10 @@ use crate::ports::Model;
 #[derive(Clone)]
 pub struct Tier {
     pub name: String,
+    /// The model the tier is configured to call (the provider's id): part
+    /// of the answer cache's key, so a tier pointed at another model does
+    /// not reuse the old one's answers.
+    pub model_id: String,
     pub model: Arc<dyn Model>,
     pub price: TokenPrice,
     /// Whether its answers cost tokens (every tier but the embedded one).
@@ -36,6 +40,7 @@ impl Tiers {
             EMBEDDED_TIER.to_string(),
             Tier {
                 name: EMBEDDED_TIER.to_string(),
+                model_id: EMBEDDED_TIER.to_string(),
                 model: embedded,
                 price: TokenPrice::default(),
                 billed: false,
@@ -44,12 +49,19 @@ impl Tiers {
         Self { tiers }
     }
 
-    /// Adds (or replaces) a billed LLM tier.
-    pub fn with(mut self, name: &str, model: Arc<dyn Model>, price: TokenPrice) -> Self {
+    /// Adds (or replaces) a billed LLM tier `name` that calls `model_id`.
+    pub fn with(
+        mut self,
+        name: &str,
+        model_id: &str,
+        model: Arc<dyn Model>,
+        price: TokenPrice,
+    ) -> Self {
         self.tiers.insert(
             name.to_string(),
             Tier {
                 name: name.to_string(),
+                model_id: model_id.to_string(),
                 model,
                 price,
                 billed: true,

@@ -10,7 +10,7 @@ use serde_json::Value;
 use handoff_spec::{TaskKind, TaskSpec};
 
 use crate::model::Tier;
-use crate::ports::{ModelAnswer, ModelError, ModelRequest, ModelUsage, Prompt, Turn};
+use crate::ports::{CachedAnswer, ModelAnswer, ModelError, ModelRequest, ModelUsage, Prompt, Turn};
 
 /// The longest `Retry-After` worth waiting for inside a stage; longer, the
 /// cascade moves on and the wait is the state machine's retry.
@@ -138,6 +138,26 @@ fn record(
         cost: tier.price.cost(usage.input_tokens, usage.output_tokens),
         usage,
         detail: detail.map(|d| d.chars().take(500).collect()),
+    }
+}
+
+/// A billed tier's answer to the same question, reused: no tokens, no cost.
+pub fn cached(tier: &str, answer: CachedAnswer, prompt: &Prompt) -> Asked {
+    Asked {
+        call: TierCall {
+            tier: tier.to_string(),
+            model: answer.model,
+            outcome: "cached",
+            usage: ModelUsage::default(),
+            cost: 0.0,
+            detail: Some(format!(
+                "answered from the cache; first paid {} tokens",
+                answer.usage.tokens()
+            )),
+        },
+        value: Some(answer.value.clone()),
+        conversation: prompt.clone(),
+        last_raw: Some(answer.value),
     }
 }
 

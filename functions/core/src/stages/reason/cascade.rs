@@ -3,36 +3,54 @@
 //! tiers win), a summary or a draft takes the first valid text. With no
 //! valid answer the task's `on_failure` decides, and it is recorded.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use handoff_spec::{TaskFailure, TaskKind, TaskSpec, EMBEDDED_TIER};
 
-use super::ask::{ask, not_called, Asked, TierCall};
-use crate::model::{mask_answer, Tiers};
-use crate::ports::{ModelRequest, Prompt};
+use super::ask::{ask, cached, not_called, Asked, TierCall};
+use crate::model::{mask_answer, Tier, Tiers};
+use crate::ports::{CachedAnswer, Clock, ModelRequest, Prompt, RunStore, StoreError};
 
 /// Characters of a prompt or an answer kept in a trace.
 const TRACE_CHARS: usize = 8_000;
 
-/// Tokens a run may still spend on billed tiers.
-#[derive(Debug, Clone, Copy)]
+/// The token limits a run's billed calls are held to.
+#[derive(Debug, Clone, Default)]
 pub struct Budget {
-    pub left: Option<u64>,
-    /// Which limit `left` is, for the audit trail.
-    pub limit: &'static str,
+    /// Left of the per-run budget; `None`: no per-run limit.
+    pub run_left: Option<u64>,
+    /// The workflow's tokens per UTC day, over all its runs.
+    pub daily: Option<u64>,
+    /// The limits that refused a call (`per-run`, `daily`), each once, for
+    /// the audit trail and the metrics.
+    pub exhausted: Vec<&'static str>,
 }
 
 impl Budget {
-    fn allows(&self) -> bool {
-        self.left.is_none_or(|left| left > 0)
-    }
-
     fn spend(&mut self, tokens: u64) {
-        if let Some(left) = &mut self.left {
+        if let Some(left) = &mut self.run_left {
             *left = left.saturating_sub(tokens);
         }
     }
+
+    fn exhaust(&mut self, limit: &'static str) {
+        if !self.exhausted.contains(&limit) {
+            self.exhausted.push(limit);
+        }
+    }
+}
+
+/// Where the cascade keeps what billed calls cost and answered: the run
+/// store's answer cache and token ledger, and the workflow's settings.
+pub struct Costs<'a> {
+    pub store: &'a dyn RunStore,
+    pub clock: &'a dyn Clock,
+    pub workflow: &'a str,
+    /// How long a billed answer is reused; `None`: the cache is off.
+    pub cache_ttl: Option<TimeDelta>,
 }
 
 /// How a task went, for the audit trail.
@@ -73,37 +91,112 @@ pub struct TaskRun {
 pub struct Cascade<'a> {
     pub tiers: &'a Tiers,
     pub budget: &'a mut Budget,
+    /// `None` outside a run (`handoff eval`): nothing cached or counted.
+    pub costs: Option<&'a Costs<'a>>,
+    /// The task's prompt as it keys the answer cache (see
+    /// [`crate::model::BuiltPrompt::without_nonce`]); `None` when no billed
+    /// tier reads it or the cache is off.
+    pub cache_prompt: Option<Prompt>,
     pub calls: Vec<TierCall>,
     pub traces: Vec<Trace>,
 }
 
 impl Cascade<'_> {
-    /// Asks one named tier, unless it is not configured or the budget is
-    /// spent; `None` then, recorded.
-    async fn ask(&mut self, name: &str, request: &ModelRequest<'_>) -> Option<Asked> {
+    /// Asks one named tier: a billed one from the cache when it answered
+    /// the same question before, else unless a budget is spent. `None` when
+    /// it was not asked, recorded.
+    async fn ask(
+        &mut self,
+        name: &str,
+        request: &ModelRequest<'_>,
+    ) -> Result<Option<Asked>, StoreError> {
         let Some(tier) = self.tiers.get(name) else {
             self.calls.push(not_called(
                 name,
                 "not_configured",
                 format!("no model named `{name}` is configured here"),
             ));
-            return None;
+            return Ok(None);
         };
-        if tier.billed && !self.budget.allows() {
-            self.calls.push(not_called(
-                name,
-                "over_budget",
-                format!("the {} token budget is spent", self.budget.limit),
-            ));
-            return None;
+        if !tier.billed {
+            let asked = ask(tier, request).await;
+            self.calls.push(asked.call.clone());
+            return Ok(Some(asked));
+        }
+        let costs = self.costs;
+        let now = costs.map(|c| c.clock.now());
+        let key = self
+            .cache_prompt
+            .as_ref()
+            .map(|prompt| cache_key(tier, &request.task.name, prompt));
+        if let (Some(costs), Some(now), Some(key)) = (costs, now, &key) {
+            if let Some(answer) = cached_answer(costs, key, now).await {
+                let asked = cached(name, answer, request.prompt);
+                self.traces.push(trace(request.task, &asked));
+                self.calls.push(asked.call.clone());
+                return Ok(Some(asked));
+            }
+        }
+        if let Some(refused) = self.refusal(name, costs, now).await? {
+            self.calls.push(refused);
+            return Ok(None);
         }
         let asked = ask(tier, request).await;
-        self.budget.spend(asked.call.usage.tokens());
-        if tier.billed {
-            self.traces.push(trace(request.task, &asked));
+        let tokens = asked.call.usage.tokens();
+        self.budget.spend(tokens);
+        if let (Some(costs), Some(now)) = (costs, now) {
+            if tokens > 0 {
+                record_spend(costs, now, tokens).await;
+            }
+            if let (Some(key), Some(value)) = (&key, &asked.value) {
+                let answer = CachedAnswer {
+                    value: value.clone(),
+                    model: asked.call.model.clone(),
+                    usage: asked.call.usage,
+                };
+                keep(costs, key, &answer, now).await;
+            }
         }
+        self.traces.push(trace(request.task, &asked));
         self.calls.push(asked.call.clone());
-        Some(asked)
+        Ok(Some(asked))
+    }
+
+    /// A spent budget's refusal of a billed call. The daily total is read
+    /// before every call, so runs in parallel see each other's spend; a
+    /// store that cannot say fails the stage, to be retried, rather than
+    /// pay past the budget.
+    async fn refusal(
+        &mut self,
+        name: &str,
+        costs: Option<&Costs<'_>>,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Option<TierCall>, StoreError> {
+        if self.budget.run_left == Some(0) {
+            self.budget.exhaust("per-run");
+            return Ok(Some(not_called(
+                name,
+                "over_budget",
+                "the per-run token budget is spent".into(),
+            )));
+        }
+        let (Some(limit), Some(costs), Some(now)) = (self.budget.daily, costs, now) else {
+            return Ok(None);
+        };
+        let (workflow, day) = (costs.workflow, now.date_naive());
+        let spent = costs.store.spent(workflow, day).await?;
+        if spent < limit {
+            return Ok(None);
+        }
+        self.budget.exhaust("daily");
+        Ok(Some(not_called(
+            name,
+            "over_budget",
+            format!(
+                "the daily token budget of `{workflow}` ({limit} tokens) is spent: \
+                 {spent} tokens used on {day} (UTC)"
+            ),
+        )))
     }
 
     fn over_budget(&self) -> bool {
@@ -111,6 +204,52 @@ impl Cascade<'_> {
             .last()
             .is_some_and(|c| c.outcome == "over_budget")
     }
+}
+
+/// The cache is only a saving: one it cannot read is a miss.
+async fn cached_answer(costs: &Costs<'_>, key: &str, now: DateTime<Utc>) -> Option<CachedAnswer> {
+    match costs.store.get_cached(key, now).await {
+        Ok(hit) => hit,
+        Err(e) => {
+            tracing::warn!(error = %e, "answer cache unreadable; asking the model");
+            None
+        }
+    }
+}
+
+async fn keep(costs: &Costs<'_>, key: &str, answer: &CachedAnswer, now: DateTime<Utc>) {
+    let Some(ttl) = costs.cache_ttl else {
+        return;
+    };
+    let expires_at = now
+        .checked_add_signed(ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if let Err(e) = costs.store.put_cached(key, answer, expires_at).await {
+        tracing::warn!(error = %e, "answer not cached");
+    }
+}
+
+/// The tokens are paid for already: failing the stage now would only
+/// lose the answer, so a ledger that cannot take them is logged.
+async fn record_spend(costs: &Costs<'_>, now: DateTime<Utc>, tokens: u64) {
+    let (workflow, day) = (costs.workflow, now.date_naive());
+    if let Err(e) = costs.store.spend(workflow, day, tokens).await {
+        tracing::warn!(error = %e, tokens, "tokens not added to the daily ledger");
+    }
+}
+
+/// The answer cache's key for one tier asked one task's question: SHA-256
+/// (hex) of the tier, the model it is configured to call, the task and the
+/// prompt (instructions, turns, schema), so only an identical question to
+/// the same model reuses an answer.
+pub fn cache_key(tier: &Tier, task: &str, prompt: &Prompt) -> String {
+    let question = json!({
+        "tier": tier.name,
+        "model": tier.model_id,
+        "task": task,
+        "prompt": prompt,
+    });
+    hex::encode(Sha256::digest(question.to_string()))
 }
 
 fn trace(task: &TaskSpec, asked: &Asked) -> Trace {
@@ -156,14 +295,14 @@ pub async fn run_task(
     cascade: &mut Cascade<'_>,
     request: &ModelRequest<'_>,
     fallback_draft: impl FnOnce() -> Option<String>,
-) -> TaskRun {
+) -> Result<TaskRun, StoreError> {
     let task = request.task;
     let mut reasons = Vec::new();
     let (output, status, tier) = match &task.kind {
         TaskKind::Classify(c) => {
             let mut best: Option<(Value, String)> = None;
             for name in &task.models {
-                let Some(asked) = cascade.ask(name, request).await else {
+                let Some(asked) = cascade.ask(name, request).await? else {
                     if cascade.over_budget() {
                         break;
                     }
@@ -179,7 +318,7 @@ pub async fn run_task(
             }
             let settled = match best {
                 Some((value, tier)) => Some((with_tier(value, &tier), "answered", Some(tier))),
-                None => failure(cascade, request, &mut reasons, fallback_draft).await,
+                None => failure(cascade, request, &mut reasons, fallback_draft).await?,
             };
             let (output, status, tier) = settled.unwrap_or_else(|| {
                 (
@@ -204,7 +343,7 @@ pub async fn run_task(
                 if e.fields.keys().all(|k| merged.contains_key(k)) {
                     break;
                 }
-                let Some(asked) = cascade.ask(name, request).await else {
+                let Some(asked) = cascade.ask(name, request).await? else {
                     if cascade.over_budget() {
                         break;
                     }
@@ -219,7 +358,7 @@ pub async fn run_task(
             }
             let (output, status, tier) = if answered_by.is_empty() {
                 failure(cascade, request, &mut reasons, fallback_draft)
-                    .await
+                    .await?
                     .unwrap_or((json!({}), "failed", None))
             } else {
                 (
@@ -241,7 +380,7 @@ pub async fn run_task(
         TaskKind::Summarize(_) | TaskKind::Draft(_) => {
             let mut first = None;
             for name in &task.models {
-                let Some(asked) = cascade.ask(name, request).await else {
+                let Some(asked) = cascade.ask(name, request).await? else {
                     if cascade.over_budget() {
                         break;
                     }
@@ -255,12 +394,12 @@ pub async fn run_task(
             match first {
                 Some(done) => done,
                 None => failure(cascade, request, &mut reasons, fallback_draft)
-                    .await
+                    .await?
                     .unwrap_or((json!({ "text": "", "tier": "none" }), "failed", None)),
             }
         }
     };
-    TaskRun {
+    Ok(TaskRun {
         output: Some(output),
         record: TaskRecord {
             task: task.name.clone(),
@@ -271,7 +410,7 @@ pub async fn run_task(
             review_reasons: reasons,
         },
         traces: std::mem::take(&mut cascade.traces),
-    }
+    })
 }
 
 type Settled = (Value, &'static str, Option<String>);
@@ -283,9 +422,9 @@ async fn failure(
     request: &ModelRequest<'_>,
     reasons: &mut Vec<String>,
     fallback_draft: impl FnOnce() -> Option<String>,
-) -> Option<Settled> {
+) -> Result<Option<Settled>, StoreError> {
     let task = request.task;
-    match &task.on_failure {
+    Ok(match &task.on_failure {
         TaskFailure::Default(value) => Some((value.clone(), "default", Some("default".into()))),
         TaskFailure::Review => {
             reasons.push(no_valid_answer(task, &cascade.calls));
@@ -303,7 +442,7 @@ async fn failure(
                 _ if task.models.iter().any(|m| m == EMBEDDED_TIER) => None,
                 _ => cascade
                     .ask(EMBEDDED_TIER, request)
-                    .await
+                    .await?
                     .and_then(|asked| asked.value)
                     .map(|value| {
                         let output = match &task.kind {
@@ -319,7 +458,7 @@ async fn failure(
             }
             settled
         }
-    }
+    })
 }
 
 fn no_valid_answer(task: &handoff_spec::TaskSpec, calls: &[TierCall]) -> String {

@@ -20,7 +20,7 @@ use crate::ports::*;
 use crate::stages::{audit, render, StageError};
 
 pub use ask::TierCall;
-use cascade::{run_task, Cascade};
+use cascade::{run_task, Cascade, Costs};
 pub use cascade::{Budget, TaskRecord, Trace};
 
 /// How many reviewer corrections the model sees per call.
@@ -61,9 +61,22 @@ impl Reason {
         let mut records = Vec::new();
         let mut traces = Vec::new();
         let mut redactor = Redactor::for_workflow(workflow);
+        let limits = &workflow.spec.budget;
         let mut budget = Budget {
-            left: workflow.spec.budget.as_ref().and_then(|b| b.run_tokens),
-            limit: "per-run",
+            run_left: limits.run_tokens,
+            daily: limits.daily_tokens,
+            exhausted: Vec::new(),
+        };
+        let costs = Costs {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            workflow: &input.workflow,
+            cache_ttl: (limits.cache_ttl_seconds > 0).then(|| {
+                i64::try_from(limits.cache_ttl_seconds)
+                    .ok()
+                    .and_then(chrono::TimeDelta::try_seconds)
+                    .unwrap_or(chrono::TimeDelta::MAX)
+            }),
         };
         for task in workflow.spec.reason.tasks() {
             let ai_json = ai.to_value();
@@ -101,6 +114,9 @@ impl Reason {
             let mut cascade = Cascade {
                 tiers: &self.tiers,
                 budget: &mut budget,
+                costs: Some(&costs),
+                cache_prompt: (asks_llm && costs.cache_ttl.is_some())
+                    .then(|| built.without_nonce()),
                 calls: Vec::new(),
                 traces: Vec::new(),
             };
@@ -117,7 +133,7 @@ impl Reason {
                 }),
                 _ => None,
             };
-            let run = run_task(&mut cascade, &request, fallback_draft).await;
+            let run = run_task(&mut cascade, &request, fallback_draft).await?;
             if let Some(output) = &run.output {
                 redactor.learn(task, output);
                 ai.outputs.insert(task.name.clone(), output.clone());
@@ -157,19 +173,18 @@ impl Reason {
             )
             .await?;
         }
-        let over_budget = records.iter().any(|r| {
-            r["calls"]
-                .as_array()
-                .is_some_and(|calls| calls.iter().any(|c| c["outcome"] == "over_budget"))
-        });
-        if over_budget {
+        for limit in &budget.exhausted {
+            let tokens = match *limit {
+                "daily" => limits.daily_tokens,
+                _ => limits.run_tokens,
+            };
             audit::record(
                 self.store.as_ref(),
                 self.clock.as_ref(),
                 &input.run_id,
                 Stage::Reason,
                 "budget.exhausted",
-                json!({ "limit": budget.limit }),
+                json!({ "limit": limit, "tokens": tokens }),
             )
             .await?;
         }
@@ -186,7 +201,13 @@ impl Reason {
             }),
         )
         .await?;
-        for doc in task_metrics(&input.run_id, &input.workflow, &ai, &records, over_budget) {
+        for doc in task_metrics(
+            &input.run_id,
+            &input.workflow,
+            &ai,
+            &records,
+            &budget.exhausted,
+        ) {
             self.metrics.emit(doc);
         }
         Ok(summary(workflow, &ai))
@@ -227,17 +248,19 @@ pub async fn answer_task(
         feedback: &[],
         prompt: &built.prompt,
     };
-    let mut budget = Budget {
-        left: None,
-        limit: "none",
-    };
+    // No store: no budget, nothing cached, no tokens on the ledger.
+    let mut budget = Budget::default();
     let mut cascade = Cascade {
         tiers,
         budget: &mut budget,
+        costs: None,
+        cache_prompt: None,
         calls: Vec::new(),
         traces: Vec::new(),
     };
-    let run = run_task(&mut cascade, &request, || None).await;
+    let run = run_task(&mut cascade, &request, || None)
+        .await
+        .expect("a cascade with no store reads none");
     (run.output, run.record)
 }
 
@@ -266,13 +289,15 @@ pub fn primary(workflow: &Workflow, ai: &AiResult) -> Option<Classification> {
 }
 
 /// Per classify task the answering tier and its confidence; per billed
-/// call its tokens, cost and latency; dimensions workflow, task, tier.
+/// call its tokens, cost and latency, per cache hit zero tokens and cost
+/// (outcome `cached`); dimensions workflow, task, tier. Per spent budget a
+/// `BudgetExhausted`, the limit a property.
 fn task_metrics(
     run: &RunId,
     workflow: &str,
     ai: &AiResult,
     records: &[Value],
-    over_budget: bool,
+    exhausted: &[&'static str],
 ) -> Vec<MetricDoc> {
     let mut docs = Vec::new();
     for record in records {
@@ -297,11 +322,23 @@ fn task_metrics(
         for call in record["calls"].as_array().into_iter().flatten() {
             let usage = &call["usage"];
             let number = |key: &str| usage[key].as_f64().unwrap_or(0.0);
+            let tier = call["tier"].as_str().unwrap_or_default();
+            if call["outcome"] == "cached" {
+                // No latency: a lookup's time would skew the model's.
+                docs.push(
+                    doc(tier)
+                        .value(Metric::LlmInputTokens, 0.0)
+                        .value(Metric::LlmOutputTokens, 0.0)
+                        .value(Metric::LlmCost, 0.0)
+                        .property("outcome", "cached"),
+                );
+                continue;
+            }
             if number("input_tokens") + number("output_tokens") == 0.0 {
                 continue;
             }
             docs.push(
-                doc(call["tier"].as_str().unwrap_or_default())
+                doc(tier)
                     .value(Metric::LlmInputTokens, number("input_tokens"))
                     .value(Metric::LlmOutputTokens, number("output_tokens"))
                     .value(Metric::LlmCost, call["cost"].as_f64().unwrap_or(0.0))
@@ -310,10 +347,11 @@ fn task_metrics(
             );
         }
     }
-    if over_budget {
+    for limit in exhausted {
         docs.push(
             MetricDoc::workflow(workflow)
                 .count(Metric::BudgetExhausted)
+                .property("limit", *limit)
                 .property("run_id", run.to_string()),
         );
     }
