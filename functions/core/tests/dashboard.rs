@@ -107,6 +107,7 @@ fn the_dashboard_shows_runs_outcomes_latency_overrides_errors_queues_and_throttl
         "StageErrors",
         "StageDuration",
         "LlmCost",
+        "BudgetExhausted",
         "ModelTier",
     ] {
         assert!(names.contains(wanted), "{wanted} missing from {names:?}");
@@ -124,7 +125,9 @@ fn the_dashboard_shows_runs_outcomes_latency_overrides_errors_queues_and_throttl
 #[test]
 fn alarms_on_handoff_metrics_name_emitted_metrics() {
     let names = alarm_metrics(&template());
-    assert!(names.contains("ApprovalsOverdue"), "{names:?}");
+    for wanted in ["ApprovalsOverdue", "BudgetExhausted"] {
+        assert!(names.contains(wanted), "{wanted} missing from {names:?}");
+    }
     let emitted = emitted();
     let unknown: Vec<_> = names.difference(&emitted).collect();
     assert!(
