@@ -28,7 +28,10 @@ async fn the_read_samples_answer_from_the_store() {
     let detail = call(&h, "api-get-run.json").await;
     assert_eq!(detail.status_code, 200);
     let body: Value = serde_json::from_str(&text(&detail)).unwrap();
-    assert_eq!(body["ai"]["issue_type"]["label"], "refund_request", "{body}");
+    assert_eq!(
+        body["ai"]["issue_type"]["label"], "refund_request",
+        "{body}"
+    );
 
     let list = call(&h, "api-list-runs.json").await;
     assert_eq!(list.status_code, 200);

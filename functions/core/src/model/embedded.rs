@@ -145,7 +145,8 @@ fn feedback_fingerprint(feedback: &[crate::domain::Feedback]) -> u64 {
     h.finish()
 }
 
-fn pattern_matches(pattern: Pattern, value: &FieldValue) -> bool {
+/// Whether a value the extractors found is of the kind a pattern names.
+pub(super) fn pattern_matches(pattern: Pattern, value: &FieldValue) -> bool {
     matches!(
         (pattern, value),
         (Pattern::Email, FieldValue::Email(_))

@@ -7,10 +7,11 @@
 
 use std::sync::LazyLock;
 
-use handoff_embedded::{Extractor, FieldValue};
+use handoff_embedded::Extractor;
 use handoff_spec::{Pattern, TaskKind, TaskSpec, Workflow};
 use serde_json::{json, Value};
 
+use super::embedded::pattern_matches;
 use crate::domain::Feedback;
 use crate::ports::{Prompt, Turn};
 
@@ -286,8 +287,10 @@ impl Redactor {
                     let mut found = extractor.extract(s);
                     found.sort_by_key(|f| std::cmp::Reverse(f.start));
                     for f in found {
-                        if let Some((_, placeholder)) =
-                            self.patterns.iter().find(|(p, _)| fits(*p, &f.value))
+                        if let Some((_, placeholder)) = self
+                            .patterns
+                            .iter()
+                            .find(|(p, _)| pattern_matches(*p, &f.value))
                         {
                             s.replace_range(f.start..f.end, placeholder);
                             count += 1;
@@ -314,19 +317,6 @@ impl Redactor {
             _ => 0,
         }
     }
-}
-
-fn fits(pattern: Pattern, value: &FieldValue) -> bool {
-    matches!(
-        (pattern, value),
-        (Pattern::Email, FieldValue::Email(_))
-            | (Pattern::Money, FieldValue::Money(_))
-            | (Pattern::Date, FieldValue::Date(_))
-            | (
-                Pattern::OrderId | Pattern::InvoiceId | Pattern::PoId,
-                FieldValue::Id { .. }
-            )
-    )
 }
 
 fn collect_strings(v: &Value, out: &mut Vec<String>) {

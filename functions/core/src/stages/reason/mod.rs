@@ -86,13 +86,9 @@ impl Reason {
                     continue;
                 }
             }
-            // Only an LLM tier reads the prompt; the embedded tier reads the text.
-            let asks_llm = task
-                .models
-                .iter()
-                .any(|m| self.tiers.get(m).is_some_and(|t| t.billed));
-            let built = if asks_llm {
-                build_prompt(&PromptInput {
+            let (asks_llm, built) = prompt_for(
+                &self.tiers,
+                &PromptInput {
                     workflow,
                     task,
                     event: &event_json,
@@ -100,10 +96,8 @@ impl Reason {
                     ai: &ai_json,
                     feedback: &feedback,
                     redactor: &redactor,
-                })
-            } else {
-                BuiltPrompt::unused(task)
-            };
+                },
+            );
             let request = ModelRequest {
                 workflow,
                 task,
@@ -224,12 +218,9 @@ pub async fn answer_task(
     context: &Value,
 ) -> (Option<Value>, TaskRecord) {
     let text = event["text"].as_str().unwrap_or_default().to_string();
-    let asks_llm = task
-        .models
-        .iter()
-        .any(|m| tiers.get(m).is_some_and(|t| t.billed));
-    let built = if asks_llm {
-        build_prompt(&PromptInput {
+    let (_, built) = prompt_for(
+        tiers,
+        &PromptInput {
             workflow,
             task,
             event,
@@ -237,10 +228,8 @@ pub async fn answer_task(
             ai: &json!({}),
             feedback: &[],
             redactor: &Redactor::for_workflow(workflow),
-        })
-    } else {
-        BuiltPrompt::unused(task)
-    };
+        },
+    );
     let request = ModelRequest {
         workflow,
         task,
@@ -262,6 +251,21 @@ pub async fn answer_task(
         .await
         .expect("a cascade with no store reads none");
     (run.output, run.record)
+}
+
+/// The task's prompt, built only when one of its tiers is an LLM: the
+/// embedded tier reads the text itself. The flag says whether it was built.
+fn prompt_for(tiers: &Tiers, input: &PromptInput<'_>) -> (bool, BuiltPrompt) {
+    let asks_llm = input
+        .task
+        .models
+        .iter()
+        .any(|m| tiers.get(m).is_some_and(|t| t.billed));
+    if asks_llm {
+        (true, build_prompt(input))
+    } else {
+        (false, BuiltPrompt::unused(input.task))
+    }
 }
 
 fn condition_holds(
