@@ -39,10 +39,16 @@ pub fn summarize(text: &str, max_words: usize) -> String {
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Greetings and sign-offs fit any budget; a sentence must carry at
+    // least half the weight of the best one to be kept.
+    let floor = ranked.first().map_or(0.0, |r| r.1 / 2.0);
 
     let mut chosen = Vec::new();
     let mut words = 0;
-    for (i, _) in ranked {
+    for (i, score) in ranked {
+        if score < floor {
+            break;
+        }
         let n = sentences[i].split_whitespace().count();
         if words + n <= max_words {
             chosen.push(i);
