@@ -47,7 +47,7 @@ impl Act {
             .get_slot(run_id, &Slot::Ai)
             .await?
             .unwrap_or(json!({}));
-        apply_reviewer_edits(self.store.as_ref(), run_id, &mut ai).await?;
+        apply_reviewer_edits(self.store.as_ref(), run_id, &workflow.spec.reason, &mut ai).await?;
         let data = render::template_data(run_id, &event, &context, &ai, &decision);
 
         let dry_run = self.dry_run || workflow.spec.dry_run;
@@ -264,10 +264,13 @@ pub fn sign_outbound(
 }
 
 /// A reviewer may have edited the draft or the extracted fields on the
-/// approval page; actions carry the edited version.
+/// approval page, or relabelled the run; actions carry the edited version:
+/// the first draft task's text, the first extract task's fields, the
+/// primary classify task's label.
 async fn apply_reviewer_edits(
     store: &dyn RunStore,
     run_id: &RunId,
+    reason: &handoff_spec::ReasonSpec,
     ai: &mut Value,
 ) -> Result<(), StageError> {
     let approvals = store.approvals_of_run(run_id).await?;
@@ -278,20 +281,46 @@ async fn apply_reviewer_edits(
         .filter(|v| v.verdict == Verdict::Approve)
         .filter_map(|v| v.edits.as_ref())
         .next_back();
-    if let (Some(Value::Object(edits)), Value::Object(ai)) = (edits, ai) {
-        if let Some(draft) = edits.get("draft") {
-            ai.insert("draft".into(), draft.clone());
-        }
-        if let (Some(Value::Object(fields)), Some(Value::Object(target))) =
-            (edits.get("fields"), ai.get_mut("fields"))
-        {
-            for (k, v) in fields {
-                target.insert(k.clone(), v.clone());
+    let Some(Value::Object(edits)) = edits else {
+        return Ok(());
+    };
+    let mut set = |task: Option<&str>, key: Option<&str>, value: &Value| {
+        let Some(task) = task else { return };
+        let Some(Value::Object(result)) = ai.get_mut(task) else {
+            return;
+        };
+        match (key, value) {
+            (Some(key), value) => {
+                result.insert(key.to_string(), value.clone());
             }
+            (None, Value::Object(fields)) => {
+                for (k, v) in fields {
+                    result.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {}
         }
-        if let Some(label) = edits.get("label") {
-            ai.insert("label".into(), label.clone());
-        }
+    };
+    if let Some(draft) = edits.get("draft") {
+        set(
+            reason.first_draft().map(|t| t.name.as_str()),
+            Some("text"),
+            draft,
+        );
+    }
+    if let Some(fields) = edits.get("fields") {
+        let extract = reason
+            .tasks()
+            .iter()
+            .find(|t| matches!(t.kind, handoff_spec::TaskKind::Extract(_)));
+        set(extract.map(|t| t.name.as_str()), None, fields);
+    }
+    if let Some(label) = edits.get("label") {
+        set(
+            reason.primary().map(|(t, _)| t.name.as_str()),
+            Some("label"),
+            label,
+        );
     }
     Ok(())
 }
