@@ -24,7 +24,8 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(300),
         )),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
         link_secret: env("HANDOFF_LINK_SECRET")?,
     };
-    lambda_runtime::run(service_fn(|event| callback::handle(&stage, event))).await
+    lambda_runtime::run(service_fn(|event| callback::handle_event(&stage, event))).await
 }

@@ -87,3 +87,34 @@ async fn the_post_sample_approves_and_resumes_the_execution() {
     assert_eq!(token, "token-1");
     assert_eq!(outcome.as_ref().unwrap()["decision"], "approved");
 }
+
+#[tokio::test]
+async fn the_schedule_redelivers_a_decision_the_execution_did_not_take() {
+    let h = Harness::new();
+    let event = signed(&h, "approval-post.json").await;
+    *h.executions.unavailable.lock().unwrap() = 3;
+    let as_value = serde_json::to_value(event).unwrap();
+    let response = callback::handle_event(
+        &h.callback(),
+        LambdaEvent::new(as_value, Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response["statusCode"], 503, "{response}");
+    assert!(h.executions.answers.lock().unwrap().is_empty());
+
+    h.clock.advance(60);
+    let sweep = callback::handle_event(
+        &h.callback(),
+        LambdaEvent::new(
+            serde_json::json!({"kind": "redeliver_due"}),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sweep["delivered"], 1, "{sweep}");
+    let answers = h.executions.answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].1.as_ref().unwrap()["decision"], "approved");
+}

@@ -18,6 +18,7 @@ struct Tables {
     slots: BTreeMap<(RunId, String), serde_json::Value>,
     audit: Vec<AuditEvent>,
     approvals: BTreeMap<ApprovalId, Approval>,
+    undelivered: std::collections::BTreeSet<ApprovalId>,
     feedback: Vec<Feedback>,
     cache: BTreeMap<String, (CachedAnswer, DateTime<Utc>)>,
     ledger: BTreeMap<(String, NaiveDate), u64>,
@@ -26,6 +27,8 @@ struct Tables {
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    /// How many of the next `close_approval` calls fail as if the store were down.
+    pub failing_closes: Mutex<usize>,
 }
 
 impl MemoryStore {
@@ -212,6 +215,13 @@ impl Approvals for MemoryStore {
         to: ApprovalStatus,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        {
+            let mut failing = self.failing_closes.lock().unwrap();
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(StoreError::Unavailable("scripted outage".into()));
+            }
+        }
         let mut t = self.tables.lock().unwrap();
         let a = t
             .approvals
@@ -222,6 +232,9 @@ impl Approvals for MemoryStore {
         }
         a.status = to;
         a.decided_at = Some(at);
+        if matches!(to, ApprovalStatus::Approved | ApprovalStatus::Rejected) {
+            t.undelivered.insert(id.clone());
+        }
         Ok(())
     }
 
@@ -251,6 +264,25 @@ impl Approvals for MemoryStore {
             .collect();
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(page(list, limit, cursor.as_deref()))
+    }
+
+    async fn undelivered_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        let mut list: Vec<Approval> = t
+            .undelivered
+            .iter()
+            .filter_map(|id| t.approvals.get(id).cloned())
+            .collect();
+        list.sort_by(|a, b| a.decided_at.cmp(&b.decided_at).then(a.id.cmp(&b.id)));
+        Ok(page(list, limit, cursor.as_deref()))
+    }
+
+    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
+        Ok(self.tables.lock().unwrap().undelivered.remove(id))
     }
 }
 
@@ -341,6 +373,8 @@ impl RunQueue for MemoryQueue {
 pub struct MemoryExecutions {
     pub started: Mutex<Vec<(String, serde_json::Value)>>,
     pub answers: Mutex<Vec<(String, Result<serde_json::Value, String>)>>,
+    /// How many of the next task answers fail as if the service were down.
+    pub unavailable: Mutex<usize>,
 }
 
 #[async_trait]
@@ -386,6 +420,11 @@ impl MemoryExecutions {
         token: &str,
         result: Result<serde_json::Value, String>,
     ) -> Result<(), ExecutionError> {
+        let mut unavailable = self.unavailable.lock().unwrap();
+        if *unavailable > 0 {
+            *unavailable -= 1;
+            return Err(ExecutionError::Unavailable("scripted outage".into()));
+        }
         let mut answers = self.answers.lock().unwrap();
         if answers.iter().any(|(t, _)| t == token) {
             return Err(ExecutionError::TaskClosed(format!(

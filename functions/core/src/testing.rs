@@ -164,6 +164,7 @@ impl Harness {
             executions: self.executions.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
             link_secret: LINK_SECRET.into(),
         }
     }

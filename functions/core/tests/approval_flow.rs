@@ -17,6 +17,7 @@ use handoff_core::stages::approval::{
     link_lifetime, ApprovalStage, ApprovalTask, APPROVE_ON_TIMEOUT,
 };
 use handoff_core::stages::callback::Callback;
+use handoff_core::stages::delivery::Redelivery;
 use handoff_core::stages::finalize::{Finalize, FinalizeInput};
 use handoff_core::testing::{ai_result, first_label};
 
@@ -31,6 +32,7 @@ struct Bed {
     executions: Arc<MemoryExecutions>,
     secrets: Arc<StaticSecrets>,
     clock: Arc<ManualClock>,
+    metrics: Arc<RecordingMetrics>,
 }
 
 impl Bed {
@@ -46,6 +48,7 @@ impl Bed {
             executions: Arc::new(MemoryExecutions::default()),
             secrets: Arc::new(StaticSecrets::with(&[(LINK_SECRET, "link-key-1")])),
             clock: Arc::new(ManualClock::at(NOW)),
+            metrics: Arc::new(RecordingMetrics::default()),
         }
     }
 
@@ -68,6 +71,7 @@ impl Bed {
             executions: self.executions.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
             link_secret: LINK_SECRET.into(),
         }
     }
@@ -1016,5 +1020,188 @@ async fn unanswered_reviewers_are_reminded_once_before_expiry() {
         bed.stage().remind_due().await.unwrap(),
         0,
         "not after expiry"
+    );
+}
+
+const SALES_LEAD: &str = "sales-lead@sales.example.com";
+const VP_SALES: &str = "vp-sales@sales.example.com";
+
+/// Both lead reviewers reject; the second rejection settles the approval but
+/// its delivery to the waiting task fails (all attempts).
+async fn leads_rejected_while_delivery_fails(bed: &Bed) -> RunId {
+    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
+    bed.request(&run, LEADS, false, "tok-lead").await;
+    let first = bed
+        .callback()
+        .handle(&request(
+            "POST",
+            &bed.link_for(SALES_LEAD),
+            "verdict=reject",
+        ))
+        .await;
+    assert_eq!(first.status, 202, "{}", text(&first));
+    *bed.executions.unavailable.lock().unwrap() = 3;
+    let second = bed
+        .callback()
+        .handle(&json_request(
+            &bed.link_for(VP_SALES),
+            json!({"verdict": "reject"}),
+        ))
+        .await;
+    assert_eq!(second.status, 503);
+    let body = second.body_json().unwrap();
+    assert_eq!(body["status"], "saved_not_delivered");
+    assert!(
+        !body["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was decided"),
+        "{body}"
+    );
+    assert!(bed.answers().is_empty());
+    run
+}
+
+#[tokio::test]
+async fn a_timeout_after_the_reviewers_rejected_returns_their_rejection_not_the_policy() {
+    let bed = Bed::new();
+    let run = leads_rejected_while_delivery_fails(&bed).await;
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Rejected);
+
+    // lead-qualification's policy is approve-on-timeout.
+    let outcome = bed.timeout(&run, LEADS).await;
+    assert_eq!(outcome.decision, "rejected");
+    assert_eq!(outcome.reviewers, vec![SALES_LEAD, VP_SALES]);
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Rejected);
+    let trail = bed.store.trail(&run).await.unwrap();
+    let timed_out = trail
+        .iter()
+        .find(|e| e.kind == "approval.timed_out")
+        .unwrap();
+    assert_eq!(timed_out.detail["decided_by"], "reviewers");
+    // The timeout's answer was the delivery: the sweep owes nothing.
+    bed.clock.advance(3600);
+    let sweep = bed.callback().redeliver_due().await.unwrap();
+    assert_eq!(sweep, Redelivery::default());
+}
+
+#[tokio::test]
+async fn a_vote_saved_while_the_close_failed_says_so_and_the_next_click_closes_it() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    bed.request(&run, SUPPORT, false, "tok").await;
+    *bed.store.failing_closes.lock().unwrap() = 1;
+    let link = bed.link_for(LEAD);
+    let first = bed
+        .callback()
+        .handle(&json_request(&link, json!({"verdict": "approve"})))
+        .await;
+    assert_eq!(first.status, 503);
+    assert_eq!(first.body_json().unwrap()["status"], "saved_not_delivered");
+    let approval = bed.approval(&run).await;
+    assert_eq!(approval.status, ApprovalStatus::Pending);
+    assert_eq!(approval.votes.len(), 1);
+
+    let again = bed
+        .callback()
+        .handle(&request("POST", &link, "verdict=approve"))
+        .await;
+    assert_eq!(again.status, 200, "{}", text(&again));
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
+    let answers = bed.answers();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].1.as_ref().unwrap()["decision"], "approved");
+}
+
+#[tokio::test]
+async fn a_timeout_closes_a_tally_its_votes_settled_with_the_peoples_decision() {
+    let bed = Bed::new();
+    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
+    bed.request(&run, LEADS, false, "tok-lead").await;
+    bed.callback()
+        .handle(&request(
+            "POST",
+            &bed.link_for(SALES_LEAD),
+            "verdict=reject",
+        ))
+        .await;
+    *bed.store.failing_closes.lock().unwrap() = 1;
+    let settling = bed
+        .callback()
+        .handle(&request("POST", &bed.link_for(VP_SALES), "verdict=reject"))
+        .await;
+    assert_eq!(settling.status, 503);
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Pending);
+
+    let outcome = bed.timeout(&run, LEADS).await;
+    assert_eq!(outcome.decision, "rejected");
+    assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Rejected);
+}
+
+#[tokio::test]
+async fn an_undelivered_decision_is_redelivered_by_the_sweep_with_back_off() {
+    let bed = Bed::new();
+    let run = leads_rejected_while_delivery_fails(&bed).await;
+    let callback = bed.callback();
+
+    // Fresh decisions are left to the reviewer's own retry for a while.
+    let sweep = callback.redeliver_due().await.unwrap();
+    assert_eq!((sweep.delivered, sweep.owed), (0, 1));
+
+    bed.clock.advance(31);
+    *bed.executions.unavailable.lock().unwrap() = 3;
+    let sweep = callback.redeliver_due().await.unwrap();
+    assert_eq!((sweep.delivered, sweep.owed), (0, 1));
+    assert!(bed
+        .trail_kinds(&run)
+        .await
+        .contains(&"approval.redelivery_failed".to_string()));
+
+    // The next attempt waits twice as long after a failure.
+    bed.clock.advance(31);
+    assert_eq!(callback.redeliver_due().await.unwrap().delivered, 0);
+    bed.clock.advance(30);
+    let sweep = callback.redeliver_due().await.unwrap();
+    assert_eq!((sweep.delivered, sweep.owed), (1, 0));
+    let answers = bed.answers();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, "tok-lead");
+    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    assert_eq!(outcome.decision, "rejected");
+    assert_eq!(outcome.reviewers, vec![SALES_LEAD, VP_SALES]);
+
+    let docs = bed.metrics.documents();
+    let last = docs.last().unwrap();
+    assert_eq!(last["ApprovalRedeliveries"], 1.0);
+    assert_eq!(last["ApprovalsUndelivered"], 0.0);
+    assert!(docs.iter().any(|d| d["ApprovalsUndelivered"] == 1.0));
+
+    bed.clock.advance(3600);
+    assert_eq!(
+        callback.redeliver_due().await.unwrap(),
+        Redelivery::default()
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_settles_a_decision_whose_task_stopped_waiting() {
+    let bed = Bed::new();
+    let run = leads_rejected_while_delivery_fails(&bed).await;
+    bed.executions
+        .answers
+        .lock()
+        .unwrap()
+        .push(("tok-lead".into(), Err("States.Timeout".into())));
+    bed.clock.advance(31);
+    let sweep = bed.callback().redeliver_due().await.unwrap();
+    assert_eq!((sweep.closed, sweep.owed), (1, 0));
+    assert!(bed
+        .trail_kinds(&run)
+        .await
+        .contains(&"approval.task_closed".to_string()));
+    bed.clock.advance(3600);
+    assert_eq!(
+        bed.callback().redeliver_due().await.unwrap(),
+        Redelivery::default()
     );
 }

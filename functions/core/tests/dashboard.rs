@@ -125,7 +125,11 @@ fn the_dashboard_shows_runs_outcomes_latency_overrides_errors_queues_and_throttl
 #[test]
 fn alarms_on_handoff_metrics_name_emitted_metrics() {
     let names = alarm_metrics(&template());
-    for wanted in ["ApprovalsOverdue", "BudgetExhausted"] {
+    for wanted in [
+        "ApprovalsOverdue",
+        "ApprovalsUndelivered",
+        "BudgetExhausted",
+    ] {
         assert!(names.contains(wanted), "{wanted} missing from {names:?}");
     }
     let emitted = emitted();

@@ -266,7 +266,8 @@ impl Stack {
             log.clone(),
             clock.clone(),
         );
-        let executions = Arc::new(HostExecutions(host.clone()));
+        let executions =
+            runtime::faults::executions_from_env(Arc::new(HostExecutions(host.clone())));
         let wake = Arc::new(Notify::new());
         let run_queue = Arc::new(QueueAdapter {
             queue: queue.clone(),
@@ -293,6 +294,7 @@ impl Stack {
                 executions: executions.clone(),
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
                 link_secret: callback_link_secret,
             },
             read_api: ReadApi {
@@ -348,7 +350,21 @@ impl Stack {
         if reminding {
             tokio::spawn(reminder_loop(self.reminders.clone()));
         }
+        tokio::spawn(redelivery_loop(self.clone()));
         Ok(resumed)
+    }
+}
+
+/// The local stand-in for the callback function's schedule: delivers
+/// reviewers' decisions their execution has not taken yet (the sweep's own
+/// back-off decides when each is due).
+async fn redelivery_loop(stack: Arc<Stack>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = stack.callback.redeliver_due().await {
+            tracing::warn!(error = %e, "decisions not redelivered");
+        }
     }
 }
 

@@ -615,6 +615,52 @@ async fn concurrent_spends_sum_exactly<S: RunStore + 'static>(store: Arc<S>) {
     assert_eq!(store.spend("refunds", next, 7).await.unwrap(), 7);
 }
 
+async fn decided_approvals_are_owed_until_delivered<S: RunStore>(store: Arc<S>) {
+    for i in 0..4 {
+        store
+            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
+            .await
+            .unwrap();
+    }
+    let id = |i: usize| ApprovalId(format!("ap-{i}"));
+    for (i, to, at) in [
+        (2, ApprovalStatus::Rejected, t(7)),
+        (0, ApprovalStatus::Approved, t(8)),
+        (1, ApprovalStatus::Expired, t(9)),
+    ] {
+        store.close_approval(&id(i), to, at).await.unwrap();
+    }
+
+    let mut owed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.undelivered_approvals(1, cursor.take()).await.unwrap();
+        owed.extend(page.items.iter().map(|a| (a.id.0.clone(), a.status)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Oldest decision first; an expired approval owes nothing.
+    assert_eq!(
+        owed,
+        [
+            ("ap-2".to_string(), ApprovalStatus::Rejected),
+            ("ap-0".to_string(), ApprovalStatus::Approved)
+        ]
+    );
+
+    assert!(store.mark_delivered(&id(2)).await.unwrap());
+    assert!(!store.mark_delivered(&id(2)).await.unwrap(), "once");
+    assert!(
+        !store.mark_delivered(&id(3)).await.unwrap(),
+        "pending owes nothing"
+    );
+    let page = store.undelivered_approvals(10, None).await.unwrap();
+    let left: Vec<&str> = page.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(left, ["ap-0"]);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -656,6 +702,7 @@ contract!(
     double_vote_is_refused,
     approval_closes_once,
     pending_approvals_page_oldest_first,
+    decided_approvals_are_owed_until_delivered,
     slots_audit_and_feedback,
     a_cached_answer_is_returned_until_it_expires,
     an_expired_cached_answer_is_not_returned,

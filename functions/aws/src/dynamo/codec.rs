@@ -23,6 +23,8 @@ pub const BY_STATUS: &str = "ByStatus";
 pub const BY_SENDER: &str = "BySender";
 pub const META: &str = "META";
 pub const PENDING_APPROVALS: &str = "APPROVAL#pending";
+/// Decided by people, the decision not yet taken by the waiting task.
+pub const UNDELIVERED_APPROVALS: &str = "APPROVAL#undelivered";
 
 /// Fixed width (microseconds, `Z`) so string order is time order in keys.
 pub fn ts(at: DateTime<Utc>) -> String {

@@ -8,7 +8,8 @@
 //! - event `RUN#<id>` / `EVENT`, slots `RUN#<id>` / `SLOT#<key>`, audit
 //!   `RUN#<id>` / `EVT#<ts>#<random>`
 //! - approval `APPROVAL#<id>` / `META` (in `ByStatus` as `APPROVAL#pending`
-//!   while pending) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
+//!   while pending, then as `APPROVAL#undelivered` while its reviewers'
+//!   decision waits to reach the task) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
 //! - dedupe `DEDUPE#<workflow>#<delivery>` / `META` with TTL `expires_at`
 //! - feedback `FEEDBACK#<workflow>` / `<ts>#<run id>`
 //! - cached model answer `CACHE#<key>` / `META` with TTL `expires_at`
@@ -595,17 +596,31 @@ impl Approvals for DynamoStore {
         to: ApprovalStatus,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.client
+        // Out of the pending index; a decision owed to the waiting task
+        // moves the item to the undelivered one.
+        let owes = matches!(to, ApprovalStatus::Approved | ApprovalStatus::Rejected);
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(approval_pk(id)))
             .key(SK, s(META))
             .condition_expression("#status = :pending")
-            .update_expression("SET #status = :to, decided_at = :at REMOVE GSI1PK, GSI1SK")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", approval_status_attr(ApprovalStatus::Pending))
             .expression_attribute_values(":to", approval_status_attr(to))
-            .expression_attribute_values(":at", s(ts(at)))
+            .expression_attribute_values(":at", s(ts(at)));
+        update = if owes {
+            update
+                .update_expression(
+                    "SET #status = :to, decided_at = :at, GSI1PK = :owed, GSI1SK = :sk",
+                )
+                .expression_attribute_values(":owed", s(UNDELIVERED_APPROVALS))
+                .expression_attribute_values(":sk", s(format!("{}#{id}", ts(at))))
+        } else {
+            update.update_expression("SET #status = :to, decided_at = :at REMOVE GSI1PK, GSI1SK")
+        };
+        update
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await
@@ -658,6 +673,53 @@ impl Approvals for DynamoStore {
                 .collect::<Result<_, _>>()?,
             next,
         })
+    }
+
+    async fn undelivered_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let limit = page_limit(limit);
+        let cursor = cursor.as_deref().map(Cursor::decode).transpose()?;
+        let q = IndexQuery {
+            index: BY_STATUS,
+            partition: UNDELIVERED_APPROVALS.to_string(),
+            after: cursor.as_ref().map(|c| c.after.as_str()),
+            ascending: true,
+            filters: Vec::new(),
+        };
+        let items = self.query_index(q, limit + 1).await?;
+        let (items, next) = paginate(items, limit, GSI1SK)?;
+        Ok(Page {
+            items: items
+                .iter()
+                .map(approval_from_item)
+                .collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+
+    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(approval_pk(id)))
+            .key(SK, s(META))
+            .condition_expression("GSI1PK = :owed")
+            .update_expression("REMOVE GSI1PK, GSI1SK")
+            .expression_attribute_values(":owed", s(UNDELIVERED_APPROVALS))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => match conditional_failure(e, &format!("approval {id}")) {
+                // Nothing owed: delivered before, or never decided by people.
+                StoreError::Conflict(_) | StoreError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
     }
 }
 

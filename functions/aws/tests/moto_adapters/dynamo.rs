@@ -370,6 +370,58 @@ async fn pending_approvals_are_listed_oldest_first_across_pages() {
 }
 
 #[tokio::test]
+async fn decided_approvals_are_owed_until_delivered() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let mut approvals = Vec::new();
+    for minute in 0..4 {
+        let a = approval(&RunId::new(), at(minute));
+        store.put_approval(&a).await.unwrap();
+        approvals.push(a);
+    }
+    for (i, to, minute) in [
+        (2, ApprovalStatus::Rejected, 7),
+        (0, ApprovalStatus::Approved, 8),
+        (1, ApprovalStatus::Expired, 9),
+    ] {
+        store
+            .close_approval(&approvals[i].id, to, at(minute))
+            .await
+            .unwrap();
+    }
+    let mut owed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.undelivered_approvals(1, cursor).await.unwrap();
+        owed.extend(page.items.iter().map(|a| (a.id.clone(), a.status)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        owed,
+        [
+            (approvals[2].id.clone(), ApprovalStatus::Rejected),
+            (approvals[0].id.clone(), ApprovalStatus::Approved)
+        ]
+    );
+    // Neither list shows a decided approval as pending.
+    let pending = store.pending_approvals(10, None).await.unwrap();
+    assert_eq!(pending.items.len(), 1);
+
+    assert!(store.mark_delivered(&approvals[2].id).await.unwrap());
+    assert!(
+        !store.mark_delivered(&approvals[2].id).await.unwrap(),
+        "once"
+    );
+    assert!(!store.mark_delivered(&approvals[3].id).await.unwrap());
+    let left = store.undelivered_approvals(10, None).await.unwrap();
+    assert_eq!(left.items.len(), 1);
+    assert_eq!(left.items[0].id, approvals[0].id);
+}
+
+#[tokio::test]
 async fn runs_of_one_status_are_listed_newest_first_across_pages() {
     let config = sdk_config().await;
     let store = table(&config).await;

@@ -106,6 +106,56 @@ impl Approval {
     }
 }
 
+impl Approval {
+    /// The close the votes alone settle: enough approvals, or enough
+    /// rejections (at least one a person's) that approval can no longer
+    /// come. `None` while the people have not decided.
+    pub fn people_decision(&self) -> Option<ApprovalStatus> {
+        match self.tally() {
+            Tally::Approved => Some(ApprovalStatus::Approved),
+            // Understaffed (the sender was a reviewer): only a person's
+            // rejection settles it; otherwise the timeout policy does.
+            Tally::Rejected if self.count(Verdict::Reject) > 0 => Some(ApprovalStatus::Rejected),
+            Tally::Rejected | Tally::Open => None,
+        }
+    }
+
+    /// Closed, and by its reviewers' votes rather than a timeout policy.
+    pub fn decided_by_people(&self) -> bool {
+        matches!(
+            self.status,
+            ApprovalStatus::Approved | ApprovalStatus::Rejected
+        ) && self.people_decision() == Some(self.status)
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.votes.iter().filter(|v| v.verdict == verdict).count()
+    }
+
+    /// What the people decided, as the waiting task receives it: the
+    /// deciding side's reviewers, reasons and (latest) edits. `None` while
+    /// the votes settle nothing.
+    pub fn people_outcome(&self) -> Option<ApprovalOutcome> {
+        let (decision, side) = match self.people_decision()? {
+            ApprovalStatus::Approved => ("approved", Verdict::Approve),
+            _ => ("rejected", Verdict::Reject),
+        };
+        let votes: Vec<&Vote> = self.votes.iter().filter(|v| v.verdict == side).collect();
+        Some(ApprovalOutcome {
+            decision: decision.to_string(),
+            reviewers: votes.iter().map(|v| v.reviewer.clone()).collect(),
+            reason: votes
+                .iter()
+                .filter(|v| !v.reason.is_empty())
+                .map(|v| v.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            edits: votes.iter().filter_map(|v| v.edits.clone()).next_back(),
+            timeout_seconds: None,
+        })
+    }
+}
+
 /// What the state machine receives through SendTaskSuccess, and what the
 /// approval-timeout task returns: `decision` is read by the `Approved` choice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

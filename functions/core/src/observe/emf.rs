@@ -18,6 +18,8 @@ pub enum Metric {
     Reviewed,
     ApprovalLatency,
     ApprovalsOverdue,
+    ApprovalsUndelivered,
+    ApprovalRedeliveries,
     Override,
     AiConfidence,
     ModelTier,
@@ -31,7 +33,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 20] = [
+    pub const ALL: [Metric; 22] = [
         Metric::RunsReceived,
         Metric::DedupeHits,
         Metric::RunsStarted,
@@ -42,6 +44,8 @@ impl Metric {
         Metric::Reviewed,
         Metric::ApprovalLatency,
         Metric::ApprovalsOverdue,
+        Metric::ApprovalsUndelivered,
+        Metric::ApprovalRedeliveries,
         Metric::Override,
         Metric::AiConfidence,
         Metric::ModelTier,
@@ -66,6 +70,8 @@ impl Metric {
             Metric::Reviewed => "Reviewed",
             Metric::ApprovalLatency => "ApprovalLatency",
             Metric::ApprovalsOverdue => "ApprovalsOverdue",
+            Metric::ApprovalsUndelivered => "ApprovalsUndelivered",
+            Metric::ApprovalRedeliveries => "ApprovalRedeliveries",
             Metric::Override => "Override",
             Metric::AiConfidence => "AiConfidence",
             Metric::ModelTier => "ModelTier",

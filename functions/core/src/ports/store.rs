@@ -128,6 +128,8 @@ pub trait Approvals: Send + Sync {
     /// not voted (`Conflict` otherwise); returns the approval after the vote.
     async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError>;
     /// Pending → `to`, once (`Conflict` if it was no longer pending).
+    /// Closed as approved or rejected, the approval owes the waiting task
+    /// its decision until [`Approvals::mark_delivered`].
     async fn close_approval(
         &self,
         id: &ApprovalId,
@@ -142,6 +144,16 @@ pub trait Approvals: Send + Sync {
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError>;
+    /// Closed approvals whose decision the waiting task has not taken
+    /// yet, oldest decision first.
+    async fn undelivered_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError>;
+    /// The waiting task has the decision, or can no longer take one.
+    /// Answers whether a delivery was still owed.
+    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

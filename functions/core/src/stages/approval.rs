@@ -175,6 +175,9 @@ impl ApprovalStage {
     async fn timeout(&self, run_id: &RunId, workflow: &str) -> Result<Value, StageError> {
         let (_, spec) = self.policy(workflow)?;
         let approvals = self.store.approvals_of_run(run_id).await?;
+        if let Some(outcome) = self.people_decided(run_id, &approvals).await? {
+            return Ok(serde_json::to_value(&outcome).expect("outcomes serialise"));
+        }
         let expired = approvals
             .iter()
             .find(|a| a.status == ApprovalStatus::Pending)
@@ -214,7 +217,17 @@ impl ApprovalStage {
                 .close_approval(&a.id, closed_as, self.clock.now())
                 .await
             {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                // This task's return value is the delivery.
+                Ok(()) => {
+                    self.store.mark_delivered(&a.id).await?;
+                }
+                // A vote closed it meanwhile: the people's decision stands.
+                Err(StoreError::Conflict(_)) => {
+                    let approvals = self.store.approvals_of_run(run_id).await?;
+                    if let Some(outcome) = self.people_decided(run_id, &approvals).await? {
+                        return Ok(serde_json::to_value(&outcome).expect("outcomes serialise"));
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -239,6 +252,53 @@ impl ApprovalStage {
 }
 
 impl ApprovalStage {
+    /// The decision the reviewers' votes settled, which a timeout never
+    /// overturns: an approval closed by votes whose answer did not reach the
+    /// task, or one whose settling vote was saved while its close failed
+    /// (closed here). Returning it is its delivery.
+    async fn people_decided(
+        &self,
+        run_id: &RunId,
+        approvals: &[Approval],
+    ) -> Result<Option<ApprovalOutcome>, StageError> {
+        let Some(approval) = approvals.iter().find(|a| {
+            a.decided_by_people()
+                || (a.status == ApprovalStatus::Pending && a.people_decision().is_some())
+        }) else {
+            return Ok(None);
+        };
+        let outcome = approval.people_outcome().expect("settled by its votes");
+        if approval.status == ApprovalStatus::Pending {
+            let to = approval.people_decision().expect("settled by its votes");
+            match self
+                .store
+                .close_approval(&approval.id, to, self.clock.now())
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.store.mark_delivered(&approval.id).await?;
+        audit::record(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            run_id,
+            Stage::Approval,
+            "approval.timed_out",
+            json!({
+                "approval_id": approval.id,
+                "escalation": approval.escalation,
+                "decided_by": "reviewers",
+                "decision": outcome.decision,
+                "reviewers": outcome.reviewers,
+            }),
+        )
+        .await?;
+        info!(run_id = %run_id, decision = %outcome.decision, "approval timed out after its reviewers decided; their decision stands");
+        Ok(Some(outcome))
+    }
+
     /// Sends each of `reviewers` their own link, shaped by `dress`; answers
     /// who was reached and who was not (a failed channel is logged, not fatal).
     async fn notify_each<'a>(

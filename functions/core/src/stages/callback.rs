@@ -23,13 +23,11 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::links::{self, LinkClaims, LinkError};
 use crate::pages::{self, approval::ApprovalView};
 use crate::ports::*;
-use crate::stages::audit;
+use crate::stages::delivery::DeliveryError;
 
 /// A decision form is small; anything larger is not one.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_REASON_CHARS: usize = 2000;
-/// SendTaskSuccess is retried this often when the service is unavailable.
-const DELIVERY_ATTEMPTS: u32 = 3;
 
 pub struct Callback {
     pub catalog: Arc<Catalog>,
@@ -37,6 +35,7 @@ pub struct Callback {
     pub executions: Arc<dyn Executions>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
     /// Name of the secret that signs approval links.
     pub link_secret: String,
 }
@@ -340,101 +339,61 @@ impl Callback {
         .await;
         info!(run_id = %approval.run_id, approval_id = %approval.id, verdict = ?verdict, "vote recorded");
 
-        let rejects = count(&approval, Verdict::Reject);
-        let to = match approval.tally() {
-            Tally::Approved => ApprovalStatus::Approved,
-            // Understaffed (the sender was a reviewer): only a person's
-            // rejection closes it; otherwise it times out per policy.
-            Tally::Rejected if rejects > 0 => ApprovalStatus::Rejected,
-            Tally::Rejected | Tally::Open => return Ok(waiting(&approval, verdict)),
+        let Some(to) = approval.people_decision() else {
+            return Ok(waiting(&approval, verdict));
         };
+        self.close_and_deliver(approval, to, &reviewer).await
+    }
+
+    /// Closes an approval its votes settle, then answers the waiting task.
+    /// The vote is saved either way: a failure here leaves the decision owed,
+    /// and the next click, the redelivery sweep or the timeout delivers it.
+    async fn close_and_deliver(
+        &self,
+        approval: Approval,
+        to: ApprovalStatus,
+        reviewer: &str,
+    ) -> Result<Reply, Reply> {
+        let now = self.clock.now();
         match self.store.close_approval(&approval.id, to, now).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 let current = self.reload(&approval.id).await?;
-                return self.already_decided(&current, &reviewer).await;
+                return self.already_decided(&current, reviewer).await;
             }
-            Err(_) => return Err(Reply::unavailable()),
+            Err(_) => return Err(saved_not_delivered()),
         }
         let mut closed = approval;
         closed.status = to;
         closed.decided_at = Some(now);
-        self.deliver(&closed, false).await
+        self.answer(&closed).await
     }
 
-    /// Answers the task token with the outcome the stored approval implies,
-    /// so a repeated delivery sends the same answer.
-    async fn deliver(&self, approval: &Approval, redelivery: bool) -> Result<Reply, Reply> {
-        let outcome = outcome_of(approval);
-        let output = serde_json::to_value(&outcome).expect("outcomes serialise");
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            match self
-                .executions
-                .send_task_success(&approval.task_token, &output)
-                .await
-            {
-                Err(ExecutionError::Unavailable(e)) if attempt < DELIVERY_ATTEMPTS => {
-                    warn!(approval_id = %approval.id, error = %e, attempt, "task answer failed; retrying");
-                }
-                other => break other,
-            }
+    /// Delivers a closed approval's decision and renders what happened.
+    async fn answer(&self, approval: &Approval) -> Result<Reply, Reply> {
+        let Some(outcome) = approval.people_outcome() else {
+            return Err(closed_task());
         };
-        match result {
+        match self.deliver(approval, &outcome).await {
             Ok(()) => {
-                self.audit(
-                    &approval.run_id,
-                    "approval.decided",
-                    json!({
-                        "approval_id": approval.id,
-                        "decision": outcome.decision,
-                        "reviewers": outcome.reviewers,
-                        "reason": outcome.reason,
-                        "edits": outcome.edits,
-                        "at": approval.decided_at,
-                    }),
-                )
-                .await;
-                info!(run_id = %approval.run_id, decision = %outcome.decision, "approval decided");
-                let (title, message) = if outcome.decision == "approved" {
+                let (code, title, message) = if outcome.decision == "approved" {
                     (
+                        "approved",
                         "Approved",
                         "Thank you. The request is approved and the run continues.",
                     )
                 } else {
                     (
+                        "rejected",
                         "Rejected",
                         "Thank you. The request is rejected; no action will be taken.",
                     )
                 };
-                let code = if outcome.decision == "approved" {
-                    "approved"
-                } else {
-                    "rejected"
-                };
                 Ok(Reply::new(200, code, title, message)
                     .with("reviewers", json!(outcome.reviewers)))
             }
-            Err(ExecutionError::TaskClosed(_)) if redelivery => Err(closed_task()),
-            Err(ExecutionError::TaskClosed(why)) => {
-                self.audit(
-                    &approval.run_id,
-                    "approval.task_closed",
-                    json!({ "approval_id": approval.id, "decision": outcome.decision, "detail": why }),
-                )
-                .await;
-                Err(closed_task())
-            }
-            Err(ExecutionError::Unavailable(e)) => {
-                warn!(approval_id = %approval.id, error = %e, "task answer not delivered");
-                Err(Reply::new(
-                    503,
-                    "unavailable",
-                    "Your answer is saved but not yet delivered",
-                    "The workflow service did not respond. Open your link again in a minute and press the same button to deliver it.",
-                ))
-            }
+            Err(DeliveryError::TaskClosed(_)) => Err(closed_task()),
+            Err(DeliveryError::Unavailable(_)) => Err(saved_not_delivered()),
         }
     }
 
@@ -442,15 +401,18 @@ impl Callback {
     /// When this reviewer's own decision closed the approval but never
     /// reached the workflow, the repeated click delivers it.
     async fn already_decided(&self, approval: &Approval, reviewer: &str) -> Result<Reply, Reply> {
-        let settled = matches!(
-            (approval.status, approval.tally()),
-            (ApprovalStatus::Approved, Tally::Approved)
-                | (ApprovalStatus::Rejected, Tally::Rejected)
-        );
-        if settled && approval.vote_of(reviewer).is_some() {
-            match self.deliver(approval, true).await {
-                Err(r) if r.status == 410 => {}
-                delivered_now_or_unavailable => return delivered_now_or_unavailable,
+        if approval.vote_of(reviewer).is_some() {
+            // Votes settled it but the close failed: close it now.
+            if approval.status == ApprovalStatus::Pending {
+                if let Some(to) = approval.people_decision() {
+                    return Box::pin(self.close_and_deliver(approval.clone(), to, reviewer)).await;
+                }
+            }
+            if approval.decided_by_people() {
+                match self.answer(approval).await {
+                    Err(r) if r.status == 410 => {}
+                    delivered_now_or_unavailable => return delivered_now_or_unavailable,
+                }
             }
         }
         if approval.status == ApprovalStatus::Expired {
@@ -524,22 +486,6 @@ impl Callback {
             .map_err(|_| Reply::unavailable())?
             .ok_or_else(not_found)
     }
-
-    /// The audit trail must not turn a decided approval into an error page.
-    async fn audit(&self, run: &RunId, kind: &str, detail: Value) {
-        if let Err(e) = audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
-            run,
-            Stage::Approval,
-            kind,
-            detail,
-        )
-        .await
-        {
-            warn!(run_id = %run, kind, error = %e, "audit event not written");
-        }
-    }
 }
 
 fn not_found() -> Reply {
@@ -548,6 +494,16 @@ fn not_found() -> Reply {
         "not_found",
         "Approval not found",
         "There is no approval at this address.",
+    )
+}
+
+/// The vote is stored; only the hand-over to the workflow is pending.
+fn saved_not_delivered() -> Reply {
+    Reply::new(
+        503,
+        "saved_not_delivered",
+        "Your answer is saved but not yet delivered",
+        "Your vote is recorded and settles this request. The workflow service did not take it yet; it will be delivered automatically, or open your link again in a minute and press the same button.",
     )
 }
 
@@ -560,16 +516,8 @@ fn closed_task() -> Reply {
     )
 }
 
-fn count(approval: &Approval, verdict: Verdict) -> usize {
-    approval
-        .votes
-        .iter()
-        .filter(|v| v.verdict == verdict)
-        .count()
-}
-
 fn waiting(approval: &Approval, verdict: Verdict) -> Reply {
-    let approvals = count(approval, Verdict::Approve);
+    let approvals = approval.count(Verdict::Approve);
     let more = approval.required.saturating_sub(approvals);
     let possible = approval.reviewers.len() >= approval.required;
     let yours = match verdict {
@@ -587,32 +535,6 @@ fn waiting(approval: &Approval, verdict: Verdict) -> Reply {
     Reply::new(202, "recorded", "Recorded", message)
         .with("waiting_for", json!(more))
         .with("required", json!(approval.required))
-}
-
-/// The deciding side's reviewers, reasons and (latest) edits.
-fn outcome_of(approval: &Approval) -> ApprovalOutcome {
-    let (decision, side) = if approval.status == ApprovalStatus::Approved {
-        ("approved", Verdict::Approve)
-    } else {
-        ("rejected", Verdict::Reject)
-    };
-    let votes: Vec<&Vote> = approval
-        .votes
-        .iter()
-        .filter(|v| v.verdict == side)
-        .collect();
-    ApprovalOutcome {
-        decision: decision.to_string(),
-        reviewers: votes.iter().map(|v| v.reviewer.clone()).collect(),
-        reason: votes
-            .iter()
-            .filter(|v| !v.reason.is_empty())
-            .map(|v| v.reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-        edits: votes.iter().filter_map(|v| v.edits.clone()).next_back(),
-        timeout_seconds: None,
-    }
 }
 
 fn parse_submission(req: &HttpRequest) -> Result<Submission, Reply> {

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod callback;
 pub mod context;
 pub mod decide;
+pub mod delivery;
 pub mod finalize;
 pub mod ingest;
 pub mod lookup_http;

@@ -8,6 +8,7 @@
 //! came due meanwhile and runs again the tasks that were in flight
 //! (at-least-once, as Lambda retries are; the stages are idempotent).
 
+pub mod faults;
 mod intake;
 mod tasks;
 

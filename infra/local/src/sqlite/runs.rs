@@ -474,10 +474,13 @@ impl Approvals for SqliteStore {
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached(
-                    "UPDATE approvals SET status = ?2, decided_at = ?3
+                    "UPDATE approvals SET status = ?2, decided_at = ?3, owes_delivery = ?4
                      WHERE id = ?1 AND status = 'pending'",
                 )
-                .and_then(|mut st| st.execute(params![id, approval_status_str(to), ts(at)]))
+                .and_then(|mut st| {
+                    let owes = matches!(to, ApprovalStatus::Approved | ApprovalStatus::Rejected);
+                    st.execute(params![id, approval_status_str(to), ts(at), owes])
+                })
                 .map_err(unavailable)?;
             if changed == 1 {
                 return Ok(());
@@ -552,6 +555,62 @@ impl Approvals for SqliteStore {
                 _ => None,
             };
             Ok(Page { items, next })
+        })
+        .await
+    }
+
+    /// Oldest decision first, keyset paged.
+    async fn undelivered_approvals(
+        &self,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        self.read(move |conn| {
+            let limit = page_limit(limit);
+            let (after_at, after_id) = match cursor.as_deref() {
+                Some(c) => decode_cursor(c)?,
+                None => (String::new(), String::new()),
+            };
+            let raw: Vec<RawApproval> = conn
+                .prepare_cached(&format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals
+                     WHERE owes_delivery = 1 AND (decided_at, id) > (?1, ?2)
+                     ORDER BY decided_at, id LIMIT ?3"
+                ))
+                .and_then(|mut st| {
+                    st.query_map(
+                        params![after_at, after_id, (limit + 1) as i64],
+                        approval_from_row,
+                    )?
+                    .collect::<rusqlite::Result<_>>()
+                })
+                .map_err(unavailable)?;
+            let more = raw.len() > limit;
+            let items = raw
+                .into_iter()
+                .take(limit)
+                .map(|r| r.decode(conn))
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = match (more, items.last()) {
+                (true, Some(last)) => last
+                    .decided_at
+                    .map(|at| encode_cursor(&ts(at), last.id.as_str())),
+                _ => None,
+            };
+            Ok(Page { items, next })
+        })
+        .await
+    }
+
+    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
+        let id = id.0.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE approvals SET owes_delivery = 0 WHERE id = ?1 AND owes_delivery = 1",
+            )
+            .and_then(|mut st| st.execute([id]))
+            .map(|changed| changed == 1)
+            .map_err(unavailable)
         })
         .await
     }

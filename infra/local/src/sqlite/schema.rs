@@ -161,6 +161,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workflow, day)
     ) WITHOUT ROWID;
     "#,
+    // 5: an approval its reviewers decided owes the waiting task that
+    // decision until delivered; the redelivery sweep reads this index.
+    r#"
+    ALTER TABLE approvals ADD COLUMN owes_delivery INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX approvals_undelivered ON approvals (owes_delivery, decided_at, id);
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {

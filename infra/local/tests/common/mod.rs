@@ -63,6 +63,8 @@ pub struct UpOptions {
     pub dry_run: bool,
     /// More arguments for `handoff up` (e.g. `--llm URL`).
     pub args: Vec<String>,
+    /// Extra environment for the process (e.g. injected faults).
+    pub env: Vec<(String, String)>,
 }
 
 impl UpOptions {
@@ -74,6 +76,7 @@ impl UpOptions {
             workflows: None,
             dry_run: false,
             args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -98,6 +101,7 @@ impl Up {
             cmd.arg("--dry-run");
         }
         cmd.args(&o.args);
+        cmd.envs(o.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
