@@ -333,6 +333,28 @@ async fn a_retried_request_creates_one_approval() {
 }
 
 #[tokio::test]
+async fn a_request_retried_by_the_state_machine_keeps_the_approval_and_answers_the_new_token() {
+    let bed = Bed::new();
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    let first = bed.request(&run, SUPPORT, false, "tok-attempt-1").await;
+    let link = bed.link_for(LEAD);
+    // Each Step Functions attempt carries a fresh token.
+    let second = bed.request(&run, SUPPORT, false, "tok-attempt-2").await;
+    assert_eq!(first["approval_id"], second["approval_id"]);
+    let approvals = bed.store.approvals_of_run(&run).await.unwrap();
+    assert_eq!(approvals.len(), 1, "no orphaned pending approval");
+
+    let resp = bed
+        .callback()
+        .handle(&request("POST", &link, "verdict=approve"))
+        .await;
+    assert_eq!(resp.status, 200, "{}", text(&resp));
+    let answers = bed.answers();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, "tok-attempt-2", "the token that waits");
+}
+
+#[tokio::test]
 async fn a_sender_who_reviews_gets_no_link() {
     let bed = Bed::new();
     let run = bed.run(INVOICE, CONTROLLER, "Invoice 7", "Pay me").await;

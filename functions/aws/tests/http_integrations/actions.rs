@@ -155,7 +155,7 @@ async fn a_400_is_not_retried_and_fails_the_run() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.name(), "Handoff.ActionFailed");
+    assert_eq!(err.name(), "Handoff.ActionRejected", "final: not retried");
     assert_eq!(receiver.hits("/notify").len(), 1);
     let record = record(&h, &run, "notify").await;
     assert!(!record.succeeded);

@@ -117,10 +117,17 @@ impl ApprovalStage {
             .approvals_of_run(run_id)
             .await?
             .into_iter()
-            .find(|a| a.task_token == task_token && a.status == ApprovalStatus::Pending);
+            .find(|a| a.escalation == escalation && a.status == ApprovalStatus::Pending);
         let approval = match existing {
             // A retried invocation with the same token: one approval, same links.
-            Some(a) => a,
+            Some(a) if a.task_token == task_token => a,
+            // The state machine retried the request (a new token per attempt):
+            // the same approval, its links and votes, now answering this token.
+            Some(mut a) => {
+                a.task_token = task_token.to_string();
+                self.store.put_approval(&a).await?;
+                a
+            }
             None => {
                 let approval = new_approval(&run, workflow, spec, escalation, task_token, now);
                 self.store.put_approval(&approval).await?;

@@ -48,6 +48,12 @@ impl StageError {
             | StageError::Secret(_) => "Handoff.Unavailable",
             StageError::Model(_) => "Handoff.ModelError",
             StageError::Notify(_) => "Handoff.NotifyError",
+            // A refusal is final; retries ran out on a fault that may pass,
+            // so the state machine retries the stage later.
+            StageError::Action {
+                source: ActionError::Rejected { .. },
+                ..
+            } => "Handoff.ActionRejected",
             StageError::Action { .. } => "Handoff.ActionFailed",
             StageError::Lookup { .. } => "Handoff.LookupFailed",
         }
