@@ -1,0 +1,304 @@
+//! Every AWS call a function can make is allowed by its policy in
+//! template.yaml. The calls are read from the adapters' source (each SDK
+//! operation an adapter module invokes) and the adapters from each
+//! function's source (`handoff_aws::<module>`), so a new SDK call or a new
+//! adapter in a function fails here until the template grants it, instead
+//! of failing on its first invocation in AWS.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde_yaml_ng::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The IAM service prefix of each adapter module that calls AWS.
+const SERVICES: [(&str, &str); 6] = [
+    ("dynamo", "dynamodb"),
+    ("sfn", "states"),
+    ("sqs", "sqs"),
+    ("secrets", "secretsmanager"),
+    ("ses", "ses"),
+    ("bedrock", "bedrock"),
+];
+
+/// SDK operation (the client's method) → IAM actions it needs. A
+/// transaction is authorised per item, so its item kinds are read apart.
+fn actions_of(operation: &str) -> Option<&'static [&'static str]> {
+    Some(match operation {
+        "get_item" | "transact_get_items" => &["GetItem"],
+        "put_item" => &["PutItem"],
+        "update_item" => &["UpdateItem"],
+        "delete_item" => &["DeleteItem"],
+        "query" => &["Query"],
+        "scan" => &["Scan"],
+        "batch_get_item" => &["BatchGetItem"],
+        "batch_write_item" => &["BatchWriteItem"],
+        "transact_write_items" => &[],
+        "start_execution" => &["StartExecution"],
+        "send_task_success" => &["SendTaskSuccess"],
+        "send_task_failure" => &["SendTaskFailure"],
+        "send_task_heartbeat" => &["SendTaskHeartbeat"],
+        "send_message" | "send_message_batch" => &["SendMessage"],
+        "get_secret_value" => &["GetSecretValue"],
+        "send_email" => &["SendEmail"],
+        "converse" | "invoke_model" => &["InvokeModel"],
+        "converse_stream" => &["InvokeModelWithResponseStream"],
+        _ => return None,
+    })
+}
+
+/// Items a DynamoDB transaction may carry → the action each needs.
+const TRANSACT_ITEMS: [(&str, &str); 4] = [
+    ("Put::builder", "PutItem"),
+    ("Update::builder", "UpdateItem"),
+    ("ConditionCheck::builder", "ConditionCheckItem"),
+    ("Delete::builder", "DeleteItem"),
+];
+
+/// A file's text up to its unit tests.
+fn without_tests(text: String) -> String {
+    match text.find("#[cfg(test)]") {
+        Some(tests) => text[..tests].to_string(),
+        None => text,
+    }
+}
+
+fn rust_sources(dir: &Path) -> String {
+    let mut text = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&without_tests(std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    text
+}
+
+/// The source of adapter module `m` without its unit tests.
+fn module_source(m: &str) -> String {
+    let src = repo().join("functions/aws/src");
+    if src.join(m).is_dir() {
+        rust_sources(&src.join(m))
+    } else {
+        without_tests(std::fs::read_to_string(src.join(format!("{m}.rs"))).unwrap())
+    }
+}
+
+/// `service:Action` for every SDK call module `m` makes.
+fn adapter_actions(m: &str, service: &str) -> BTreeSet<String> {
+    let source = module_source(m);
+    let call = Regex::new(r"\.([a-z_]+)\(\)").unwrap();
+    let mut actions = BTreeSet::new();
+    for cap in call.captures_iter(&source) {
+        let Some(needed) = actions_of(&cap[1]) else {
+            continue;
+        };
+        actions.extend(needed.iter().map(|a| format!("{service}:{a}")));
+        if &cap[1] == "transact_write_items" {
+            for (item, action) in TRANSACT_ITEMS {
+                if source.contains(item) {
+                    actions.insert(format!("{service}:{action}"));
+                }
+            }
+        }
+    }
+    assert!(!actions.is_empty(), "no SDK call found in adapter `{m}`");
+    actions
+}
+
+/// Adapter modules a function's crate names (`handoff_aws::<module>`).
+fn adapters_of(function: &str) -> BTreeSet<String> {
+    let source = rust_sources(&repo().join("functions").join(function).join("src"));
+    let single = Regex::new(r"handoff_aws::([a-z_]+)").unwrap();
+    let grouped = Regex::new(r"handoff_aws::\{([^}]*)\}").unwrap();
+    let mut modules: BTreeSet<String> = single
+        .captures_iter(&source)
+        .map(|c| c[1].to_string())
+        .collect();
+    for group in grouped.captures_iter(&source) {
+        for item in group[1].split(',') {
+            if let Some(m) = item.trim().split("::").next().filter(|m| !m.is_empty()) {
+                modules.insert(m.to_string());
+            }
+        }
+    }
+    modules
+}
+
+/// Starting an execution needs the state machine's ARN, which only the
+/// functions that start runs are given (`HANDOFF_STATE_MACHINE_ARN`); the
+/// others hold the adapter to answer task tokens only.
+fn step_functions_actions(function: &str, all: BTreeSet<String>) -> BTreeSet<String> {
+    let source = rust_sources(&repo().join("functions").join(function).join("src"));
+    let starts = source.contains("HANDOFF_STATE_MACHINE_ARN");
+    all.into_iter()
+        .filter(|a| (a == "states:StartExecution") == starts)
+        .collect()
+}
+
+/// Each function's binary → the actions its policies allow.
+fn template_policies() -> BTreeMap<String, BTreeSet<String>> {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let template: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut out = BTreeMap::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("every function names its binary")
+            .to_string();
+        let mut allowed = BTreeSet::new();
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                if statement["Effect"] != "Allow" {
+                    continue;
+                }
+                match &statement["Action"] {
+                    Value::String(a) => {
+                        allowed.insert(a.clone());
+                    }
+                    Value::Sequence(list) => {
+                        allowed.extend(list.iter().filter_map(|a| a.as_str().map(String::from)));
+                    }
+                    other => panic!("{binary}: unexpected Action {other:?}"),
+                }
+            }
+        }
+        out.insert(binary, allowed);
+    }
+    out
+}
+
+#[test]
+fn every_sdk_call_a_function_makes_is_allowed_by_its_policy() {
+    let policies = template_policies();
+    assert!(policies.len() >= 11, "{:?}", policies.keys());
+    let mut missing = Vec::new();
+    for (function, allowed) in &policies {
+        for module in adapters_of(function) {
+            let Some((_, service)) = SERVICES.iter().find(|(m, _)| *m == module) else {
+                continue;
+            };
+            let mut needed = adapter_actions(&module, service);
+            if module == "sfn" {
+                needed = step_functions_actions(function, needed);
+            }
+            for action in needed {
+                if !allowed.contains(&action) {
+                    missing.push(format!("{function}: {action} (adapter `{module}`)"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "template.yaml does not allow:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn the_adapter_scan_finds_known_calls() {
+    let dynamo = adapter_actions("dynamo", "dynamodb");
+    for action in ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"] {
+        assert!(dynamo.contains(action), "{dynamo:?}");
+    }
+    assert!(adapters_of("starter").contains("dynamo"));
+    assert!(adapters_of("reason").contains("bedrock"));
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+/// A `!Sub "…"` or plain string, as written.
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) => text_of(&t.value),
+        other => format!("{other:?}"),
+    }
+}
+
+fn functions(template: &Value) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn only_the_functions_that_sign_or_check_links_can_read_the_link_secret() {
+    let template = template();
+    let link_secret = "${SecretPrefix}${LinkSecretName}-??????";
+    let mut readers = Vec::new();
+    for (name, function) in functions(&template) {
+        let statements: Vec<&Value> = function["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+            .filter(|s| text_of(&s["Action"]).contains("secretsmanager:GetSecretValue"))
+            .collect();
+        let resources = |effect: &str| -> Vec<String> {
+            statements
+                .iter()
+                .filter(|s| s["Effect"] == effect)
+                .map(|s| text_of(&s["Resource"]))
+                .collect()
+        };
+        let denied = resources("Deny").iter().any(|r| r.ends_with(link_secret));
+        let allowed = resources("Allow")
+            .iter()
+            .any(|r| r.ends_with(link_secret) || r.ends_with("${SecretPrefix}*"));
+        if allowed && !denied {
+            readers.push(name);
+        }
+    }
+    readers.sort();
+    assert_eq!(
+        readers,
+        ["ApiFunction", "ApprovalFunction", "CallbackFunction"],
+        "signing approval links (approval), checking them (callback) and reviewer tokens (api)"
+    );
+}
+
+#[test]
+fn every_function_keeps_its_logs_for_a_bounded_time() {
+    let template = template();
+    for (name, _) in functions(&template) {
+        let group = &template["Resources"][format!("{name}Logs").as_str()];
+        assert_eq!(
+            group["Type"], "AWS::Logs::LogGroup",
+            "{name} has a log group"
+        );
+        assert_eq!(
+            text_of(&group["Properties"]["LogGroupName"]),
+            format!("/aws/lambda/${{{name}}}"),
+            "{name}: the group Lambda writes to"
+        );
+        assert!(
+            !group["Properties"]["RetentionInDays"].is_null(),
+            "{name}: logs expire"
+        );
+    }
+}
