@@ -37,7 +37,7 @@ async fn signed(h: &Harness, name: &str) -> ApiGatewayV2httpRequest {
         .unwrap();
     let mut event: ApiGatewayV2httpRequest = sample(name);
     let query = links::link_query(
-        &Secret::new(TEST_SECRET),
+        &Secret::new(TEST_LINK_SECRET),
         &ApprovalId(APPROVAL.into()),
         REVIEWER,
         expires.timestamp(),

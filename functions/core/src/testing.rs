@@ -19,6 +19,8 @@ use handoff_spec::Catalog;
 
 /// The secret the samples in events/ are signed with (events/README.md).
 pub const TEST_SECRET: &str = "handoff-test-secret";
+/// The harness's approval-link key (a signing key: 32 bytes or more).
+pub const TEST_LINK_SECRET: &str = "handoff-test-link-key-of-32-bytes+";
 /// The run id the stage samples in events/ refer to.
 pub const SAMPLE_RUN_ID: &str = "run-0f8fad5bd9cb469fa16570867728950e";
 /// The time the samples were signed at.
@@ -63,9 +65,9 @@ impl Harness {
             "customer-onboarding/webhook",
             "customer-onboarding/outbound",
             "revops-call-followup/webhook",
-            "approval-links",
         ];
-        let pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();
+        let mut pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();
+        pairs.push((LINK_SECRET, TEST_LINK_SECRET));
         Self {
             catalog: Arc::new(handoff_workflows::catalog().clone()),
             store: Arc::new(MemoryStore::new()),

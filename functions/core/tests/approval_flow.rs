@@ -46,7 +46,10 @@ impl Bed {
             store: Arc::new(MemoryStore::new()),
             notifier: Arc::new(RecordingNotifier::default()),
             executions: Arc::new(MemoryExecutions::default()),
-            secrets: Arc::new(StaticSecrets::with(&[(LINK_SECRET, "link-key-1")])),
+            secrets: Arc::new(StaticSecrets::with(&[(
+                LINK_SECRET,
+                "link-key-1-of-at-least-thirty-two-bytes",
+            )])),
             clock: Arc::new(ManualClock::at(NOW)),
             metrics: Arc::new(RecordingMetrics::default()),
         }
@@ -607,7 +610,7 @@ async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
     bed.request(&run, SUPPORT, false, "tok").await;
     let approval = bed.approval(&run).await;
-    let secret = Secret::new("link-key-1");
+    let secret = Secret::new("link-key-1-of-at-least-thirty-two-bytes");
     let exp = approval.expires_at.timestamp();
     let callback = bed.callback();
 
@@ -1225,5 +1228,35 @@ async fn the_sweep_settles_a_decision_whose_task_stopped_waiting() {
     assert_eq!(
         bed.callback().redeliver_due().await.unwrap(),
         Redelivery::default()
+    );
+}
+
+#[tokio::test]
+async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
+    let bed = Bed::new();
+    bed.secrets
+        .values
+        .lock()
+        .unwrap()
+        .insert(LINK_SECRET.into(), Secret::new("short-key"));
+    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
+    let err = bed
+        .stage()
+        .handle(&ApprovalTask::Request {
+            run_id: run.clone(),
+            workflow: SUPPORT.into(),
+            escalation: false,
+            task_token: "tok".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too short"), "{err}");
+    assert!(
+        !err.to_string().contains("short-key"),
+        "never the value: {err}"
+    );
+    assert!(
+        bed.notifier.sent.lock().unwrap().is_empty(),
+        "no link went out"
     );
 }

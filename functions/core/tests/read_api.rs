@@ -17,7 +17,7 @@ use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::ai_result;
 
 const LINK_SECRET: &str = "approval-links";
-const KEY: &str = "link-key-1";
+const KEY: &str = "link-key-1-of-at-least-thirty-two-bytes";
 const SUPPORT: &str = "support-triage";
 const INVOICE: &str = "invoice-approval";
 const LEAD: &str = "lead@support.example.com";

@@ -39,7 +39,7 @@ impl FileSecrets {
         let mut changed = false;
         for name in names {
             if !values.contains_key(name) {
-                let mut bytes = [0u8; 24];
+                let mut bytes = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut bytes);
                 values.insert(name.clone(), hex::encode(bytes));
                 changed = true;

@@ -27,10 +27,30 @@ impl Secret {
     }
 }
 
+/// The least a key that signs links or tokens may hold: 256 bits.
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+impl Secret {
+    /// The secret as a signing key: a current value shorter than
+    /// [`MIN_SIGNING_KEY_BYTES`] is refused, a short previous one dropped.
+    pub fn signing_key(mut self, name: &str) -> Result<Secret, SecretError> {
+        if self.current.len() < MIN_SIGNING_KEY_BYTES {
+            return Err(SecretError::TooShort {
+                name: name.to_string(),
+                min: MIN_SIGNING_KEY_BYTES,
+            });
+        }
+        self.previous = self.previous.filter(|p| p.len() >= MIN_SIGNING_KEY_BYTES);
+        Ok(self)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("secret `{0}` not found")]
     NotFound(String),
+    #[error("secret `{name}` is too short to sign with: use at least {min} random bytes")]
+    TooShort { name: String, min: usize },
     #[error("secrets store unavailable: {0}")]
     Unavailable(String),
 }

@@ -111,7 +111,11 @@ impl ApprovalStage {
             Err(e) => return Err(e.into()),
         }
 
-        let secret = self.secrets.get(&self.link_secret).await?;
+        let secret = self
+            .secrets
+            .get(&self.link_secret)
+            .await?
+            .signing_key(&self.link_secret)?;
         let existing = self
             .store
             .approvals_of_run(run_id)
@@ -391,7 +395,11 @@ impl ApprovalStage {
         if already {
             return Ok(false);
         }
-        let secret = self.secrets.get(&self.link_secret).await?;
+        let secret = self
+            .secrets
+            .get(&self.link_secret)
+            .await?
+            .signing_key(&self.link_secret)?;
         let silent = approval
             .reviewers
             .iter()

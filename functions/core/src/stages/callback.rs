@@ -139,10 +139,15 @@ impl Callback {
             .filter(|id| !id.is_empty())
             .map(|id| ApprovalId(id.clone()))
             .ok_or_else(not_found)?;
-        let secret = self.secrets.get(&self.link_secret).await.map_err(|e| {
-            warn!(error = %e, "link secret unavailable");
-            Reply::unavailable()
-        })?;
+        let secret = self
+            .secrets
+            .get(&self.link_secret)
+            .await
+            .and_then(|s| s.signing_key(&self.link_secret))
+            .map_err(|e| {
+                warn!(error = %e, "link secret unavailable");
+                Reply::unavailable()
+            })?;
         let claims =
             links::verify_link(&secret, &id, &req.query, self.clock.now()).map_err(|e| match e {
                 LinkError::BadSignature => Reply::new(

@@ -217,6 +217,7 @@ impl ReadApi {
             .secrets
             .get(&self.link_secret)
             .await
+            .and_then(|s| s.signing_key(&self.link_secret))
             .map_err(unavailable)?;
         let reviewer = links::verify_reviewer_token(&secret, token, self.clock.now()).map_err(
             |e| match e {
