@@ -331,10 +331,11 @@ fn check_approval(a: &ApprovalSpec, p: &mut Problems) {
 
 /// Notification URLs are sent as written: no template, an absolute http(s) URL.
 fn check_notify_url(at: &str, url: &str, p: &mut Problems) {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    let host = url.split_once("://").map_or("", |(_, rest)| rest);
-    if !scheme_ok || host.is_empty() || host.starts_with('/') {
-        p.add(at, format!("`{url}` is not an absolute http(s) URL"));
+    if crate::origin::has_template(url) || crate::origin::literal_origin(url).is_err() {
+        p.add(
+            at,
+            format!("`{url}` is not an absolute http(s) URL (sent as written, no template)"),
+        );
     }
 }
 

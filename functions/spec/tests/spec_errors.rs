@@ -571,3 +571,14 @@ fn an_email_to_an_address_from_the_webhook_needs_approval_or_an_allow_list() {
         .outbound
         .allows_recipient("a@example.com, eve@evil.example"));
 }
+
+#[test]
+fn a_notification_url_is_sent_as_written_so_a_template_is_refused() {
+    assert_reported(
+        &with_notify(
+            "[email, {webhook: {url: 'https://{{ event.sender }}/x', secret: demo/notify}}]",
+        ),
+        "approval.notify[1].webhook.url",
+        "no template",
+    );
+}
