@@ -4,6 +4,7 @@ use std::time::Duration;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::ses::SesMailer;
 use handoff_core::ports::SystemClock;
@@ -15,10 +16,12 @@ async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let config = lambda::aws_config().await;
     let mailer = SesMailer::from_env(&config).ok().map(|m| Arc::new(m) as _);
+    let catalog = handoff_workflows::shared();
+    let outbound = OutboundPolicy::for_catalog(&catalog);
     let stage = Act {
-        catalog: handoff_workflows::shared(),
+        catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        sink: Arc::new(HttpActionSink::new(mailer)?),
+        sink: Arc::new(HttpActionSink::new(outbound, mailer)?),
         secrets: Arc::new(SecretsManager::from_config(
             &config,
             env("HANDOFF_SECRET_PREFIX")?,

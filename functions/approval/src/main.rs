@@ -4,6 +4,7 @@ use std::time::Duration;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::ses::{SesMailer, SesNotifier};
 use handoff_core::notify::ChannelNotifier;
@@ -26,7 +27,10 @@ async fn main() -> Result<(), Error> {
     let notifier = ChannelNotifier {
         catalog: catalog.clone(),
         email: Arc::new(SesNotifier::new(mailer)),
-        sink: Arc::new(HttpActionSink::new(None)?),
+        sink: Arc::new(HttpActionSink::new(
+            OutboundPolicy::for_catalog(&catalog),
+            None,
+        )?),
         secrets: secrets.clone(),
         clock: clock.clone(),
     };

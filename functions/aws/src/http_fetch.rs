@@ -4,29 +4,35 @@
 use async_trait::async_trait;
 use handoff_core::ports::{FetchError, FetchRequest, FetchResponse, Fetcher};
 
+use crate::outbound::{describe, read_capped, OutboundPolicy, Refused};
+
 pub struct HttpFetcher {
     client: reqwest::Client,
+    policy: OutboundPolicy,
 }
 
 impl HttpFetcher {
-    /// Builds the one HTTP client for the process; each request carries
-    /// its own timeout from the spec.
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("handoff/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client })
+    /// Builds the one HTTP client for the process, holding `policy`; each
+    /// request carries its own timeout from the spec.
+    pub fn new(policy: OutboundPolicy) -> Result<Self, reqwest::Error> {
+        let client = policy.client_builder().build()?;
+        Ok(Self { client, policy })
     }
 }
 
 #[async_trait]
 impl Fetcher for HttpFetcher {
     async fn get(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
+        self.policy
+            .check(&request.url)
+            .map_err(|e| FetchError::Failed(e.to_string()))?;
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
                 FetchError::Timeout(request.timeout)
+            } else if let Some(refused) = Refused::within(&e) {
+                FetchError::Failed(refused.to_string())
             } else {
-                FetchError::Failed(e.to_string())
+                FetchError::Failed(describe(e))
             }
         };
         let mut builder = self.client.get(&request.url).timeout(request.timeout);
@@ -35,18 +41,11 @@ impl Fetcher for HttpFetcher {
         }
         let mut response = builder.send().await.map_err(failed)?;
         let status = response.status().as_u16();
-        if response
-            .content_length()
-            .is_some_and(|n| n > request.max_body_bytes as u64)
-        {
+        let (body, cut) = read_capped(&mut response, request.max_body_bytes)
+            .await
+            .map_err(failed)?;
+        if cut {
             return Err(FetchError::TooLarge(request.max_body_bytes));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            if body.len() + chunk.len() > request.max_body_bytes {
-                return Err(FetchError::TooLarge(request.max_body_bytes));
-            }
-            body.extend_from_slice(&chunk);
         }
         Ok(FetchResponse { status, body })
     }

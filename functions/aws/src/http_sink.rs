@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use handoff_core::ports::{ActionDelivery, ActionError, ActionRequest, ActionSink};
+use handoff_core::ports::{
+    ActionDelivery, ActionError, ActionRequest, ActionSink, MAX_RESPONSE_BYTES,
+};
 
 use crate::mail::Mailer;
+use crate::outbound::{describe, read_capped, OutboundPolicy, Refused};
 
 /// Longest response excerpt kept for the audit trail.
 pub const EXCERPT_CHARS: usize = 500;
@@ -51,7 +54,7 @@ pub enum Attempt {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
     Delivered,
-    /// A 4xx other than 429: the receiver will not change its mind.
+    /// A 3xx or a 4xx other than 429: the receiver will not change its mind.
     Reject,
     RetryIn(Duration),
     GiveUp,
@@ -63,12 +66,14 @@ impl RetryPolicy {
     /// callers that retry together spread out.
     pub fn next(&self, attempt: u32, outcome: &Attempt, jitter: f64) -> Next {
         let retry_after = match outcome {
-            Attempt::Status { code, .. } if (200..400).contains(code) => return Next::Delivered,
+            Attempt::Status { code, .. } if (200..300).contains(code) => return Next::Delivered,
             Attempt::Status {
                 code: 429,
                 retry_after,
             } => *retry_after,
-            Attempt::Status { code, .. } if (400..500).contains(code) => return Next::Reject,
+            // A redirect left standing goes to another origin (see
+            // `outbound`): not followed, and not a delivery.
+            Attempt::Status { code, .. } if (300..500).contains(code) => return Next::Reject,
             Attempt::Status { .. } | Attempt::Transient => None,
         };
         if attempt >= self.max_attempts {
@@ -106,27 +111,30 @@ pub fn excerpt(text: &str) -> String {
 pub struct HttpActionSink {
     client: reqwest::Client,
     policy: RetryPolicy,
+    outbound: OutboundPolicy,
     mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl HttpActionSink {
-    /// Builds the one HTTP client for the process. Without a mailer, `email`
-    /// actions fail with a message saying so.
-    pub fn new(mailer: Option<Arc<dyn Mailer>>) -> Result<Self, reqwest::Error> {
-        Self::with_policy(RetryPolicy::default(), mailer)
+    /// Builds the one HTTP client for the process, holding `outbound`.
+    /// Without a mailer, `email` actions fail with a message saying so.
+    pub fn new(
+        outbound: OutboundPolicy,
+        mailer: Option<Arc<dyn Mailer>>,
+    ) -> Result<Self, reqwest::Error> {
+        Self::with_policy(RetryPolicy::default(), outbound, mailer)
     }
 
     pub fn with_policy(
         policy: RetryPolicy,
+        outbound: OutboundPolicy,
         mailer: Option<Arc<dyn Mailer>>,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .user_agent(concat!("handoff/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = outbound.client_builder().timeout(policy.timeout).build()?;
         Ok(Self {
             client,
             policy,
+            outbound,
             mailer,
         })
     }
@@ -137,6 +145,12 @@ impl HttpActionSink {
                 reason: format!("`{}` is not an HTTP method", request.method),
                 attempts: 0,
             })?;
+        if let Err(refused) = self.outbound.check(&request.target) {
+            return Err(ActionError::Exhausted {
+                reason: refused.to_string(),
+                attempts: 0,
+            });
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -148,25 +162,39 @@ impl HttpActionSink {
                 builder = builder.header(name, value);
             }
             let (outcome, text, reason) = match builder.send().await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let code = response.status().as_u16();
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
-                    let text = response.text().await.unwrap_or_default();
+                    // Only an excerpt is kept; a reply is read no further than
+                    // the cap any outbound response has.
+                    let body = read_capped(&mut response, MAX_RESPONSE_BYTES)
+                        .await
+                        .map(|(body, _)| body)
+                        .unwrap_or_default();
+                    let text = String::from_utf8_lossy(&body).into_owned();
                     let reason = format!("status {code}");
                     (Attempt::Status { code, retry_after }, Some(text), reason)
                 }
                 Err(err) if err.is_builder() => {
                     // A malformed target or header: no attempt will fare better.
                     return Err(ActionError::Exhausted {
-                        reason: format!("request could not be sent: {err}"),
+                        reason: format!("request could not be sent: {}", describe(err)),
                         attempts: attempt,
                     });
                 }
-                Err(err) => (Attempt::Transient, None, err.to_string()),
+                Err(err) => {
+                    if let Some(refused) = Refused::within(&err) {
+                        return Err(ActionError::Exhausted {
+                            reason: refused.to_string(),
+                            attempts: attempt,
+                        });
+                    }
+                    (Attempt::Transient, None, describe(err))
+                }
             };
             match self.policy.next(attempt, &outcome, rand::random::<f64>()) {
                 Next::Delivered => {
@@ -260,10 +288,12 @@ mod tests {
     }
 
     #[test]
-    fn success_and_redirects_are_delivered() {
+    fn successes_are_delivered_and_a_redirect_left_standing_is_not() {
         let p = RetryPolicy::default();
         assert_eq!(p.next(1, &status(200), 0.5), Next::Delivered);
         assert_eq!(p.next(3, &status(204), 0.5), Next::Delivered);
+        assert_eq!(p.next(1, &status(302), 0.5), Next::Reject);
+        assert_eq!(p.next(1, &status(307), 0.5), Next::Reject);
     }
 
     #[test]
@@ -333,7 +363,7 @@ mod tests {
 
     #[tokio::test]
     async fn email_without_a_mailer_fails_clearly() {
-        let sink = HttpActionSink::new(None).unwrap();
+        let sink = HttpActionSink::new(OutboundPolicy::default(), None).unwrap();
         let request = ActionRequest {
             run_id: "run-1".into(),
             action: "notify".into(),

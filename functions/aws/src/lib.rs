@@ -35,6 +35,8 @@ pub mod dynamo;
 pub mod http_fetch;
 #[cfg(feature = "http")]
 pub mod http_sink;
+#[cfg(feature = "http")]
+pub mod outbound;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 #[cfg(feature = "ses")]

@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use handoff_aws::http_sink::HttpActionSink;
+use handoff_aws::outbound::OutboundPolicy;
+
+/// The receiver is on loopback over plain http: the local runtime's opt-in.
+fn sink() -> Arc<HttpActionSink> {
+    let policy = OutboundPolicy::default()
+        .allowing_http()
+        .allowing_private_host("127.0.0.1");
+    Arc::new(HttpActionSink::new(policy, None).unwrap())
+}
 use handoff_core::domain::{ApprovalId, RunId};
 use handoff_core::memory::{ManualClock, RecordingNotifier, StaticSecrets};
 use handoff_core::notify::ChannelNotifier;
@@ -116,7 +125,7 @@ async fn slack_and_webhook_reach_a_loopback_server_per_reviewer() {
     let notifier = ChannelNotifier {
         catalog: Arc::new(catalog(&format!("{url}/hooks/approvals"))),
         email: email.clone(),
-        sink: Arc::new(HttpActionSink::new(None).unwrap()),
+        sink: sink(),
         secrets: Arc::new(StaticSecrets::with(&[
             ("invoice-approval/slack", &format!("{url}/services/T0/B0/x")),
             ("invoice-approval/notify", NOTIFY_SECRET),
@@ -181,7 +190,7 @@ async fn a_failed_channel_does_not_hide_a_delivered_one() {
     let notifier = ChannelNotifier {
         catalog: Arc::new(catalog(&format!("{url}/hooks/approvals"))),
         email: email.clone(),
-        sink: Arc::new(HttpActionSink::new(None).unwrap()),
+        sink: sink(),
         // The Slack secret is missing: that channel fails, the others deliver.
         secrets: Arc::new(StaticSecrets::with(&[(
             "invoice-approval/notify",

@@ -4,6 +4,7 @@ use std::time::Duration;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_aws::secrets::SecretsManager;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::context::ContextStage;
@@ -13,10 +14,12 @@ use lambda_runtime::{service_fn, Error};
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
     let config = lambda::aws_config().await;
+    let catalog = handoff_workflows::shared();
+    let fetcher = HttpFetcher::new(OutboundPolicy::for_catalog(&catalog))?;
     let stage = ContextStage {
-        catalog: handoff_workflows::shared(),
+        catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        fetcher: Arc::new(HttpFetcher::new()?),
+        fetcher: Arc::new(fetcher),
         secrets: Arc::new(SecretsManager::from_config(
             &config,
             env("HANDOFF_SECRET_PREFIX")?,

@@ -28,6 +28,9 @@ pub struct WorkflowSpec {
     pub approval: Option<ApprovalSpec>,
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// Exceptions to the outbound guards, named one by one.
+    #[serde(default)]
+    pub outbound: OutboundSpec,
     /// Pilot mode: actions are rendered and recorded, never sent.
     #[serde(default)]
     pub dry_run: bool,
@@ -453,6 +456,55 @@ pub enum OnTimeout {
     Reject,
     Escalate,
     Approve,
+}
+
+// ---------------------------------------------------------------- outbound
+
+/// Outbound calls go to the origins the spec writes out, over public
+/// addresses; e-mail goes to a templated address only behind approval.
+/// These lists are the named exceptions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSpec {
+    /// Host names (as written in action and lookup URLs) that may resolve
+    /// to loopback, private or link-local addresses, e.g. `crm.internal`.
+    #[serde(default)]
+    pub allow_private_hosts: Vec<String>,
+    /// Where an e-mail action whose `to` is templated may send without a
+    /// reviewer's approval: `ops@example.com` (that address) or
+    /// `example.com` (that domain and its subdomains).
+    #[serde(default)]
+    pub allowed_recipients: Vec<String>,
+}
+
+impl OutboundSpec {
+    /// Whether `address` matches an entry of `allowed_recipients`.
+    pub fn allows_recipient(&self, address: &str) -> bool {
+        let address = address.trim().to_ascii_lowercase();
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        if local.is_empty() || domain.is_empty() || address.chars().any(char::is_whitespace) {
+            return false;
+        }
+        self.allowed_recipients.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            if entry.contains('@') {
+                entry == address
+            } else {
+                let entry = entry.trim_start_matches('.');
+                domain == entry || domain.ends_with(&format!(".{entry}"))
+            }
+        })
+    }
+
+    /// Whether `host` is named in `allow_private_hosts`.
+    pub fn allows_private_host(&self, host: &str) -> bool {
+        self.allow_private_hosts.iter().any(|h| {
+            h.trim_end_matches('.')
+                .eq_ignore_ascii_case(host.trim_end_matches('.'))
+        })
+    }
 }
 
 // ---------------------------------------------------------------- actions

@@ -55,6 +55,7 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
         ),
     }
     check_actions(&spec.actions, &mut p);
+    check_recipients(spec, &mut p);
     for (i, task) in spec.reason.tasks().iter().enumerate() {
         if let TaskKind::Draft(DraftTask {
             template: Some(template),
@@ -330,10 +331,11 @@ fn check_approval(a: &ApprovalSpec, p: &mut Problems) {
 
 /// Notification URLs are sent as written: no template, an absolute http(s) URL.
 fn check_notify_url(at: &str, url: &str, p: &mut Problems) {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    let host = url.split_once("://").map_or("", |(_, rest)| rest);
-    if !scheme_ok || host.is_empty() || host.starts_with('/') {
-        p.add(at, format!("`{url}` is not an absolute http(s) URL"));
+    if crate::origin::has_template(url) || crate::origin::literal_origin(url).is_err() {
+        p.add(
+            at,
+            format!("`{url}` is not an absolute http(s) URL (sent as written, no template)"),
+        );
     }
 }
 
@@ -386,14 +388,54 @@ fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
     }
 }
 
+/// An outbound URL template: its origin written out, the rest a template.
 fn check_url(at: &str, url: &str, p: &mut Problems) {
-    let has_base = ["{{", "https://", "http://"]
-        .iter()
-        .any(|p| url.starts_with(p));
-    if !has_base {
-        p.add(at, format!("`{url}` has no http:// or https:// scheme"));
+    if let Err(reason) = crate::origin::literal_origin(url) {
+        p.add(at, reason);
     }
     check_template(at, url, p);
+}
+
+/// An e-mail action whose `to` is a template may be steered by the webhook
+/// to any address: every rule that performs it must ask a reviewer, or the
+/// spec must say where it may send (checked again at run time).
+fn check_recipients(spec: &WorkflowSpec, p: &mut Problems) {
+    for (i, entry) in spec.outbound.allowed_recipients.iter().enumerate() {
+        let entry = entry.trim();
+        let domain = entry.rsplit('@').next().unwrap_or_default();
+        if domain.is_empty() || entry.chars().any(char::is_whitespace) {
+            p.add(
+                format!("outbound.allowed_recipients[{i}]"),
+                format!("`{entry}` is neither an address nor a domain"),
+            );
+        }
+    }
+    if !spec.outbound.allowed_recipients.is_empty() {
+        return;
+    }
+    for (i, action) in spec.actions.iter().enumerate() {
+        let Connector::Email { to, .. } = &action.connector else {
+            continue;
+        };
+        if !crate::origin::has_template(to) {
+            continue;
+        }
+        let unapproved: Vec<&str> = spec
+            .rules
+            .iter()
+            .filter(|r| !r.approval && r.actions.contains(&action.name))
+            .map(|r| r.name.as_str())
+            .collect();
+        if !unapproved.is_empty() {
+            p.add(
+                format!("actions[{i}].to"),
+                format!(
+                    "the recipient comes from the run's data, and rule `{}` sends without approval: set `approval: true` there or list `outbound.allowed_recipients`",
+                    unapproved.join("`, `")
+                ),
+            );
+        }
+    }
 }
 
 /// Renders each action template against the sample run data.

@@ -506,3 +506,79 @@ fn a_misspelt_budget_key_is_an_error() {
         "{errors:#?}"
     );
 }
+
+// ---------------------------------------------------------------- outbound
+
+#[test]
+fn an_action_url_with_a_templated_host_is_refused() {
+    let yaml = VALID.replace(
+        "https://hooks.example.com/x",
+        "https://{{ event.sender }}/x",
+    );
+    assert_reported(&yaml, "actions[0].url", "host or port is templated");
+}
+
+#[test]
+fn an_action_url_that_is_all_template_is_refused() {
+    let yaml = VALID.replace("https://hooks.example.com/x", "{{ event.sender }}");
+    assert_reported(&yaml, "actions[0].url", "http:// or https://");
+}
+
+#[test]
+fn a_lookup_url_with_a_templated_port_is_refused() {
+    let yaml = with_crm_lookup(&CRM.replace(
+        "https://crm.example.com/",
+        "https://crm.example.com:{{ event.sender }}/",
+    ));
+    assert_reported(&yaml, "context.lookups[0].url", "host or port is templated");
+}
+
+/// `VALID` with an e-mail action to the sender, performed by `rule`.
+fn with_reply_to_sender(approval: bool, outbound: &str) -> String {
+    VALID
+        .replace(
+            "actions: [notify], approval: true",
+            &format!("actions: [notify, reply], approval: {approval}"),
+        )
+        .replace(
+            "actions:\n  - { name: notify",
+            &format!("{outbound}actions:\n  - {{ name: reply, type: email, to: \"{{{{ event.sender }}}}\", subject: Hi, body: Thanks }}\n  - {{ name: notify"),
+        )
+}
+
+#[test]
+fn an_email_to_an_address_from_the_webhook_needs_approval_or_an_allow_list() {
+    assert_reported(
+        &with_reply_to_sender(false, ""),
+        "actions[0].to",
+        "rule `refunds` sends without approval",
+    );
+    Workflow::from_yaml(FILE, &with_reply_to_sender(true, "")).expect("behind approval");
+    let listed = with_reply_to_sender(
+        false,
+        "outbound: { allowed_recipients: [example.com, ops@partner.example] }\n",
+    );
+    let w = Workflow::from_yaml(FILE, &listed).expect("allow-listed");
+    assert!(w.spec.outbound.allows_recipient("Ana@Support.Example.com"));
+    assert!(w.spec.outbound.allows_recipient("ops@partner.example"));
+    assert!(!w.spec.outbound.allows_recipient("eve@partner.example"));
+    assert!(!w
+        .spec
+        .outbound
+        .allows_recipient("eve@example.com.evil.example"));
+    assert!(!w
+        .spec
+        .outbound
+        .allows_recipient("a@example.com, eve@evil.example"));
+}
+
+#[test]
+fn a_notification_url_is_sent_as_written_so_a_template_is_refused() {
+    assert_reported(
+        &with_notify(
+            "[email, {webhook: {url: 'https://{{ event.sender }}/x', secret: demo/notify}}]",
+        ),
+        "approval.notify[1].webhook.url",
+        "no template",
+    );
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::http_sink::HttpActionSink;
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::model::Tiers;
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, NoMetrics, SystemClock};
@@ -163,6 +164,19 @@ impl Stack {
         names.dedup();
         let secrets = Arc::new(FileSecrets::ensure(&data_dir.join("secrets.json"), &names)?);
 
+        // Locally plain http is allowed (receivers listen on loopback) and
+        // the `--actions-to` receiver is a named exception; every other
+        // outbound rule holds as in AWS, specs' `allow_private_hosts` included.
+        let mut outbound = OutboundPolicy::for_catalog(&catalog).allowing_http();
+        if let Delivery::To(base) = &delivery {
+            if let Some(host) = base
+                .parse::<hyper::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_string))
+            {
+                outbound = outbound.allowing_private_host(&host);
+            }
+        }
         let outbox: Arc<dyn Outbox> = store.clone();
         let queue: Arc<dyn IntakeQueue> = store.clone();
         let log: Arc<dyn ExecutionLog> = store.clone();
@@ -170,7 +184,7 @@ impl Stack {
             outbox: outbox.clone(),
             clock: clock.clone(),
             delivery,
-            transport: HttpActionSink::new(None)
+            transport: HttpActionSink::new(outbound.clone(), None)
                 .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
         });
         // E-mail is the console and the outbox; Slack and webhook
@@ -226,7 +240,8 @@ impl Stack {
                 catalog: catalog.clone(),
                 store: store.clone(),
                 fetcher: Arc::new(
-                    HttpFetcher::new().map_err(|e| anyhow!("building the HTTP client: {e}"))?,
+                    HttpFetcher::new(outbound.clone())
+                        .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
                 ),
                 secrets: secrets.clone(),
                 clock: clock.clone(),

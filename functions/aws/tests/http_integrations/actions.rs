@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handoff_aws::http_sink::{HttpActionSink, RetryPolicy};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::domain::{ActionRecord, Decision, RunRef};
 use handoff_core::ports::{ActionError, RunData, Slot};
 use handoff_core::stages::{act::Act, StageError};
@@ -16,7 +17,7 @@ use crate::support::*;
 
 /// Quick backoff so the tests take milliseconds; `Retry-After` is still
 /// honoured in full.
-fn sink() -> Arc<HttpActionSink> {
+pub fn sink(outbound: OutboundPolicy) -> Arc<HttpActionSink> {
     let policy = RetryPolicy {
         max_attempts: 3,
         base: Duration::from_millis(5),
@@ -24,14 +25,18 @@ fn sink() -> Arc<HttpActionSink> {
         max_retry_after: Duration::from_secs(5),
         timeout: Duration::from_secs(2),
     };
-    Arc::new(HttpActionSink::with_policy(policy, None).unwrap())
+    Arc::new(HttpActionSink::with_policy(policy, outbound, None).unwrap())
 }
 
-fn act(h: &Harness) -> Act {
+pub fn act(h: &Harness) -> Act {
+    act_with(h, local_policy(h))
+}
+
+pub fn act_with(h: &Harness, outbound: OutboundPolicy) -> Act {
     Act {
         catalog: h.catalog.clone(),
         store: h.store.clone(),
-        sink: sink(),
+        sink: sink(outbound),
         secrets: h.secrets.clone(),
         clock: h.clock.clone(),
         dry_run: h.dry_run,
@@ -51,7 +56,7 @@ fn webhooks(receiver: &Server, paths: &[&str]) -> String {
         .collect()
 }
 
-async fn decided(h: &Harness, id: &str, actions: &[&str]) -> RunRef {
+pub async fn decided(h: &Harness, id: &str, actions: &[&str]) -> RunRef {
     let run = seed_run(h, id, "ada@example.com").await;
     let decision = Decision {
         rule: Some("all".into()),
@@ -72,7 +77,7 @@ async fn decided(h: &Harness, id: &str, actions: &[&str]) -> RunRef {
     run
 }
 
-async fn record(h: &Harness, run: &RunRef, action: &str) -> ActionRecord {
+pub async fn record(h: &Harness, run: &RunRef, action: &str) -> ActionRecord {
     let value = h
         .store
         .get_slot(&run.run_id, &Slot::Action(action.into()))

@@ -59,7 +59,7 @@ async fn context_of(
 }
 
 fn with_fetcher(mut h: handoff_core::testing::Harness) -> handoff_core::testing::Harness {
-    h.fetcher = Arc::new(HttpFetcher::new().unwrap());
+    h.fetcher = Arc::new(HttpFetcher::new(local_policy(&h)).unwrap());
     h
 }
 

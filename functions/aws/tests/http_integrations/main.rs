@@ -4,4 +4,5 @@
 
 mod actions;
 mod lookups;
+mod outbound;
 mod support;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::domain::*;
 use handoff_core::ports::{AuditLog, Clock, Runs, Secret};
 use handoff_core::testing::Harness;
@@ -24,6 +25,7 @@ pub struct Reply {
     pub body: String,
     pub retry_after: Option<u64>,
     pub delay: Duration,
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -37,6 +39,7 @@ impl Reply {
             body: body.to_string(),
             retry_after: None,
             delay: Duration::ZERO,
+            location: None,
         }
     }
 }
@@ -79,6 +82,9 @@ impl Server {
                 }
                 let mut out = HeaderMap::new();
                 out.insert("content-type", HeaderValue::from_static("application/json"));
+                if let Some(to) = &reply.location {
+                    out.insert("location", HeaderValue::from_str(to).unwrap());
+                }
                 if let Some(secs) = reply.retry_after {
                     out.insert("retry-after", HeaderValue::from(secs));
                 }
@@ -106,9 +112,24 @@ pub const WORKFLOW: &str = "integration";
 pub const OUTBOUND_SECRET: &str = "outbound-signing-key";
 pub const CRM_TOKEN: &str = "crm-api-token";
 
+/// The spec's opt-in that lets the test servers on loopback be called.
+pub const LOOPBACK_OPT_IN: &str = "outbound: { allow_private_hosts: [127.0.0.1] }";
+
+/// What the local runtime gives the adapters: plain http allowed, private
+/// addresses only for the hosts the specs name.
+pub fn local_policy(h: &Harness) -> OutboundPolicy {
+    OutboundPolicy::for_catalog(&h.catalog).allowing_http()
+}
+
 /// A workflow with the given `context` and `actions` sections (YAML), one
-/// catch-all rule that performs `rule_actions`, and its secrets.
+/// catch-all rule that performs `rule_actions`, and its secrets. The spec
+/// allows the loopback servers unless `extra` has an `outbound` section.
 pub fn harness(context: &str, actions: &str, rule_actions: &[&str], extra: &str) -> Harness {
+    let extra = if extra.contains("outbound:") {
+        extra.to_string()
+    } else {
+        format!("{extra}\n{LOOPBACK_OPT_IN}")
+    };
     let yaml = format!(
         r#"
 name: {WORKFLOW}

@@ -3,6 +3,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+/// The most of an outbound response that is read: a lookup's answer before
+/// its mapping (the lookup's own budget then applies to what is kept), an
+/// action's reply before its excerpt.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// One HTTP GET of a context lookup, rendered and ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchRequest {

@@ -48,6 +48,10 @@ impl Act {
             .await?
             .unwrap_or(json!({}));
         apply_reviewer_edits(self.store.as_ref(), run_id, &workflow.spec.reason, &mut ai).await?;
+        let recipients = Recipients {
+            outbound: &workflow.spec.outbound,
+            reviewer_approved: reviewer_approved(self.store.as_ref(), run_id).await?,
+        };
         let data = render::template_data(run_id, &event, &context, &ai, &decision);
 
         let dry_run = self.dry_run || workflow.spec.dry_run;
@@ -66,7 +70,7 @@ impl Act {
                 .action(name)
                 .ok_or_else(|| StageError::Invalid(format!("unknown action `{name}`")))?;
             let request = self
-                .build_request(run_id, name, &spec.connector, &data)
+                .build_request(run_id, name, &spec.connector, &data, &recipients)
                 .await?;
             if dry_run {
                 self.record_dry_run(run_id, &slot, &request).await?;
@@ -177,6 +181,7 @@ impl Act {
         name: &str,
         connector: &Connector,
         data: &Value,
+        recipients: &Recipients<'_>,
     ) -> Result<ActionRequest, StageError> {
         let at = |field: &str| format!("actions.{name}.{field}");
         let idempotency_key = format!("{run_id}:{name}");
@@ -189,25 +194,25 @@ impl Act {
                 sign_outbound(&mut headers, &secret, self.clock.now().timestamp(), &body);
                 (
                     "POST".to_string(),
-                    render::render(&at("url"), url, data)?,
+                    render::render_url(&at("url"), url, data)?,
                     body,
                     None,
                 )
             }
             Connector::Slack { url, text } => {
-                let text = render::render(&at("text"), text, data)?;
+                let text = render::render_slack(&at("text"), text, data)?;
                 headers.insert("content-type".into(), "application/json".into());
                 let body = json!({ "text": text }).to_string();
                 (
                     "POST".to_string(),
-                    render::render(&at("url"), url, data)?,
+                    render::render_url(&at("url"), url, data)?,
                     body,
                     None,
                 )
             }
             Connector::Email { to, subject, body } => (
                 "SEND".to_string(),
-                render::render(&at("to"), to, data)?,
+                recipients.check(&at("to"), to, render::render_header(&at("to"), to, data)?)?,
                 render::render(&at("body"), body, data)?,
                 Some(render::render(&at("subject"), subject, data)?),
             ),
@@ -220,12 +225,12 @@ impl Act {
                 for (k, v) in extra {
                     headers.insert(
                         k.to_ascii_lowercase(),
-                        render::render(&at("headers"), v, data)?,
+                        render::render_header(&at(&format!("headers.{k}")), v, data)?,
                     );
                 }
                 (
                     method.clone(),
-                    render::render(&at("url"), url, data)?,
+                    render::render_url(&at("url"), url, data)?,
                     render::render(&at("body"), body, data)?,
                     None,
                 )
@@ -243,6 +248,37 @@ impl Act {
             subject,
         })
     }
+}
+
+/// Who an e-mail action may reach. A `to` the spec writes out is the
+/// author's; one rendered from the run's data goes out only if a reviewer
+/// approved the run or `outbound.allowed_recipients` lists it (the spec
+/// validator requires one of the two).
+struct Recipients<'a> {
+    outbound: &'a handoff_spec::OutboundSpec,
+    reviewer_approved: bool,
+}
+
+impl Recipients<'_> {
+    fn check(&self, what: &str, template: &str, to: String) -> Result<String, StageError> {
+        if !handoff_spec::has_template(template) || self.reviewer_approved {
+            return Ok(to);
+        }
+        if self.outbound.allows_recipient(&to) {
+            return Ok(to);
+        }
+        Err(StageError::Invalid(format!(
+            "{what}: `{to}` comes from the run's data, no reviewer approved the run, and outbound.allowed_recipients does not list it"
+        )))
+    }
+}
+
+/// A person approved the run (an approve-on-timeout policy is not one).
+async fn reviewer_approved(store: &dyn RunStore, run_id: &RunId) -> Result<bool, StageError> {
+    Ok(store.approvals_of_run(run_id).await?.iter().any(|a| {
+        a.status == ApprovalStatus::Approved
+            && a.votes.iter().any(|v| v.verdict == Verdict::Approve)
+    }))
 }
 
 /// Signs an outbound JSON body the way every handoff webhook is signed:

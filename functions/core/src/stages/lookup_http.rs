@@ -14,10 +14,6 @@ use crate::domain::RunId;
 use crate::ports::*;
 use crate::stages::{budget, render, StageError};
 
-/// The most a lookup's response may be before mapping; its own budget then
-/// applies to what the mapping keeps.
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
 pub struct Found {
     /// Cut down to the limit `fetch` was given.
     pub value: Value,
@@ -73,7 +69,7 @@ async fn call(
     lookup: &HttpLookup,
     url_data: &Value,
 ) -> Result<Value, String> {
-    let url = render::render(
+    let url = render::render_url(
         &format!("lookup `{}` url", lookup.name),
         &lookup.url,
         url_data,

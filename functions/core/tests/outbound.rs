@@ -1,0 +1,232 @@
+//! What the act stage lets out: values from the webhook stay inside their
+//! URL segment and Slack text, and e-mail reaches an address from the
+//! webhook only with a reviewer's approval or the spec's allow-list.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+use handoff_spec::{Catalog, Priority, Workflow};
+use serde_json::json;
+use support::*;
+
+const WORKFLOW: &str = "outbound";
+
+/// A workflow with `actions` (YAML list items) and `extra` top-level YAML.
+fn harness(actions: &str, extra: &str) -> Harness {
+    let yaml = format!(
+        r#"
+name: {WORKFLOW}
+version: 1
+{extra}
+trigger:
+  signature: {{ scheme: github, secret: outbound/webhook }}
+  fields: {{ text: $.text, sender: $.sender, ticket: $.ticket }}
+reason:
+  - name: intent
+    kind: classify
+    labels:
+      - {{ name: refund, description: Money back, examples: [please refund me] }}
+      - {{ name: other, description: Anything else, examples: [hello there] }}
+rules:
+  - {{ name: checked, when: "false", route: desk, approval: true, actions: [reply, ticket, card] }}
+approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}
+actions:
+{actions}
+"#
+    );
+    let workflow = Workflow::from_yaml(&format!("workflows/{WORKFLOW}.yaml"), &yaml)
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let mut catalog = Catalog::default();
+    catalog.insert(workflow);
+    let mut h = Harness::new();
+    h.catalog = Arc::new(catalog);
+    h
+}
+
+const REPLY: &str =
+    "  - { name: reply, type: email, to: \"{{ event.sender }}\", subject: Hi, body: Thanks }\n";
+const TICKET: &str = "  - { name: ticket, type: http, method: PUT, url: \"https://desk.example.com/api/tickets/{{ event.ticket }}.json\", headers: { X-Ticket: \"{{ event.ticket }}\" }, body: '{}' }\n";
+const CARD: &str = "  - { name: card, type: slack, url: \"https://hooks.slack.example.com/T/B/x\", text: \"*New ticket* <https://desk.example.com|open> {{ event.text }}\" }\n";
+
+/// A run whose event has these fields, decided to perform `actions`.
+async fn decided(h: &Harness, id: &str, fields: serde_json::Value, actions: &[&str]) -> RunRef {
+    let now = Clock::now(h.clock.as_ref());
+    let run_id = RunId(id.into());
+    let fields: BTreeMap<String, serde_json::Value> = serde_json::from_value(fields).unwrap();
+    let run = Run {
+        id: run_id.clone(),
+        workflow: WORKFLOW.into(),
+        status: RunStatus::Running,
+        stage: Stage::Start,
+        delivery_id: id.into(),
+        sender: None,
+        created_at: now,
+        updated_at: now,
+        summary: RunSummary::default(),
+    };
+    let event = CanonicalEvent {
+        workflow: WORKFLOW.into(),
+        delivery_id: id.into(),
+        received_at: now,
+        fields,
+        payload: json!({}),
+    };
+    let dedupe = DedupeKey {
+        workflow: WORKFLOW.into(),
+        delivery_id: id.into(),
+        expires_at: now,
+    };
+    h.store
+        .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
+        .await
+        .unwrap();
+    let decision = Decision {
+        rule: Some("checked".into()),
+        route: "desk".into(),
+        priority: Priority::Normal,
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+        needs_approval: false,
+        reason: "test".into(),
+    };
+    h.store
+        .put_slot(
+            &run_id,
+            &Slot::Decision,
+            &serde_json::to_value(decision).unwrap(),
+        )
+        .await
+        .unwrap();
+    RunRef {
+        run_id,
+        workflow: WORKFLOW.into(),
+    }
+}
+
+fn performed(h: &Harness) -> Vec<ActionRequest> {
+    h.sink.performed.lock().unwrap().clone()
+}
+
+async fn approve(h: &Harness, run: &RunRef) {
+    let now = Clock::now(h.clock.as_ref());
+    h.store
+        .put_approval(&Approval {
+            id: ApprovalId("ap-1".into()),
+            run_id: run.run_id.clone(),
+            workflow: WORKFLOW.into(),
+            task_token: "token".into(),
+            reviewers: vec!["a@example.com".into()],
+            required: 1,
+            status: ApprovalStatus::Approved,
+            escalation: false,
+            created_at: now,
+            expires_at: now,
+            votes: vec![Vote {
+                reviewer: "a@example.com".into(),
+                verdict: Verdict::Approve,
+                reason: String::new(),
+                edits: None,
+                at: now,
+            }],
+            decided_at: Some(now),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_ticket_id_from_the_webhook_stays_in_its_path_segment() {
+    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
+    let run = decided(
+        &h,
+        "run-path",
+        json!({ "text": "t", "ticket": "../admin?x=1" }),
+        &["ticket"],
+    )
+    .await;
+    h.act().run(&run).await.unwrap();
+    let sent = performed(&h);
+    assert_eq!(
+        sent[0].target,
+        "https://desk.example.com/api/tickets/..%2Fadmin%3Fx%3D1.json"
+    );
+    assert_eq!(sent[0].headers["x-ticket"], "../admin?x=1");
+}
+
+#[tokio::test]
+async fn a_url_or_header_value_the_event_lacks_fails_the_action_instead_of_rendering_empty() {
+    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
+    let run = decided(&h, "run-missing", json!({ "text": "t" }), &["ticket"]).await;
+    let err = h.act().run(&run).await.unwrap_err();
+    assert!(err.to_string().contains("actions.ticket."), "{err}");
+    assert!(err.to_string().contains("undefined"), "{err}");
+    assert!(performed(&h).is_empty());
+}
+
+#[tokio::test]
+async fn slack_action_text_from_the_webhook_cannot_mention_the_channel() {
+    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
+    let run = decided(
+        &h,
+        "run-slack",
+        json!({ "text": "<!channel> refund & <https://evil.example|bank>", "ticket": "1" }),
+        &["card"],
+    )
+    .await;
+    h.act().run(&run).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&performed(&h)[0].body).unwrap();
+    assert_eq!(
+        body["text"],
+        "*New ticket* <https://desk.example.com|open> &lt;!channel&gt; refund &amp; &lt;https://evil.example|bank&gt;"
+    );
+}
+
+#[tokio::test]
+async fn without_approval_an_email_from_the_webhook_goes_to_allow_listed_addresses_only() {
+    let h = harness(
+        &format!("{REPLY}{TICKET}{CARD}"),
+        "outbound: { allowed_recipients: [customers.example] }",
+    );
+    let run = decided(
+        &h,
+        "run-mail-refused",
+        json!({ "text": "t", "sender": "victim@elsewhere.example" }),
+        &["reply"],
+    )
+    .await;
+    let err = h.act().run(&run).await.unwrap_err();
+    assert!(err.to_string().contains("allowed_recipients"), "{err}");
+    assert!(performed(&h).is_empty());
+
+    let run = decided(
+        &h,
+        "run-mail-listed",
+        json!({ "text": "t", "sender": "ana@eu.customers.example" }),
+        &["reply"],
+    )
+    .await;
+    h.act().run(&run).await.unwrap();
+    let sent = performed(&h);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].target, "ana@eu.customers.example");
+}
+
+#[tokio::test]
+async fn an_email_to_any_address_is_sent_once_a_reviewer_approved_the_run() {
+    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
+    let run = decided(
+        &h,
+        "run-mail-approved",
+        json!({ "text": "t", "sender": "someone@anywhere.example" }),
+        &["reply"],
+    )
+    .await;
+    let err = h.act().run(&run).await.unwrap_err();
+    assert!(err.to_string().contains("no reviewer approved"), "{err}");
+    approve(&h, &run).await;
+    h.act().run(&run).await.unwrap();
+    assert_eq!(performed(&h)[0].target, "someone@anywhere.example");
+}
