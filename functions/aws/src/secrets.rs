@@ -1,5 +1,7 @@
 //! [`Secrets`] on Secrets Manager. Both the current and the previous version
-//! are read so signatures made with a secret being rotated still verify.
+//! are read so signatures made with a secret being rotated still verify, but
+//! the previous one only for [`ROTATION_OVERLAP`] after the current one was
+//! made: a rotation that retires a leaked value retires it for good.
 //! Values are cached per process for `ttl`: a warm Lambda does not pay a
 //! round trip per request, and a rotation reaches it within `ttl`.
 
@@ -12,11 +14,16 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use handoff_core::ports::{Secret, SecretError, Secrets};
 use tokio::sync::Mutex;
 
+/// How long after a rotation the previous value still verifies.
+pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+
 pub struct SecretsManager {
     pub client: aws_sdk_secretsmanager::Client,
     /// Prepended to a spec's secret name, e.g. `handoff/prod/`.
     pub prefix: String,
     pub ttl: Duration,
+    /// How long after the current version was made the previous one counts.
+    pub rotation_overlap: Duration,
     cache: Mutex<HashMap<String, (Instant, Secret)>>,
 }
 
@@ -30,6 +37,7 @@ impl SecretsManager {
             client,
             prefix: prefix.into(),
             ttl,
+            rotation_overlap: ROTATION_OVERLAP,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -42,8 +50,14 @@ impl SecretsManager {
         Self::new(aws_sdk_secretsmanager::Client::new(config), prefix, ttl)
     }
 
-    /// One version stage of a secret; `None` when that stage does not exist.
-    async fn stage(&self, id: &str, stage: &str) -> Result<Option<String>, SecretError> {
+    pub fn with_rotation_overlap(mut self, overlap: Duration) -> Self {
+        self.rotation_overlap = overlap;
+        self
+    }
+
+    /// One version stage of a secret and when it was made; `None` when that
+    /// stage does not exist.
+    async fn stage(&self, id: &str, stage: &str) -> Result<Option<Version>, SecretError> {
         let result = self
             .client
             .get_secret_value()
@@ -53,6 +67,9 @@ impl SecretsManager {
             .await;
         match result {
             Ok(out) => {
+                let created = out
+                    .created_date
+                    .and_then(|d| std::time::SystemTime::try_from(d).ok());
                 let value = match (out.secret_string, out.secret_binary) {
                     (Some(s), _) => s,
                     (None, Some(b)) => String::from_utf8(b.into_inner()).map_err(|_| {
@@ -64,7 +81,7 @@ impl SecretsManager {
                         )))
                     }
                 };
-                Ok(Some(value))
+                Ok(Some(Version { value, created }))
             }
             Err(err) if is_not_found(&err) => Ok(None),
             Err(err) => Err(SecretError::Unavailable(
@@ -72,6 +89,11 @@ impl SecretsManager {
             )),
         }
     }
+}
+
+struct Version {
+    value: String,
+    created: Option<std::time::SystemTime>,
 }
 
 fn is_not_found(err: &SdkError<GetSecretValueError>) -> bool {
@@ -93,6 +115,11 @@ impl Secrets for SecretsManager {
             self.stage(&id, "AWSPREVIOUS")
         );
         let current = current?.ok_or_else(|| SecretError::NotFound(name.to_string()))?;
+        // Past the overlap (or with no date to tell), the old value is retired.
+        let overlapping = current
+            .created
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age < self.rotation_overlap);
         // A missing previous version is normal; a failed read of it only
         // costs rotation overlap, so it does not fail the request.
         let (previous, cacheable) = match previous {
@@ -102,7 +129,12 @@ impl Secrets for SecretsManager {
                 (None, false)
             }
         };
-        let secret = Secret { current, previous };
+        let secret = Secret {
+            current: current.value,
+            previous: previous
+                .filter(|_| overlapping)
+                .map(|version| version.value),
+        };
         if cacheable {
             self.cache
                 .lock()

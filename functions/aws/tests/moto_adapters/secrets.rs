@@ -56,6 +56,26 @@ async fn a_rotated_secret_offers_current_and_previous() {
 }
 
 #[tokio::test]
+async fn the_previous_value_stops_verifying_once_the_rotation_overlap_ends() {
+    let config = sdk_config().await;
+    let prefix = format!("{}/", unique("handoff"));
+    let id = format!("{prefix}support-triage/webhook");
+    create(&config, &id, "first").await;
+    rotate(&config, &id, "second").await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+
+    let within = SecretsManager::new(client.clone(), &prefix, Duration::ZERO);
+    let secret = within.get("support-triage/webhook").await.unwrap();
+    assert_eq!(secret.previous.as_deref(), Some("first"), "within a day");
+
+    let past =
+        SecretsManager::new(client, &prefix, Duration::ZERO).with_rotation_overlap(Duration::ZERO);
+    let secret = past.get("support-triage/webhook").await.unwrap();
+    assert_eq!(secret.current, "second");
+    assert_eq!(secret.previous, None, "the leaked old value is retired");
+}
+
+#[tokio::test]
 async fn a_cached_secret_is_reread_after_its_ttl() {
     let config = sdk_config().await;
     let prefix = format!("{}/", unique("handoff"));
