@@ -54,6 +54,18 @@ fn page<T: Clone>(items: Vec<T>, limit: usize, cursor: Option<&str>) -> Page<T> 
     }
 }
 
+/// A page of `approvals` ordered by `key`, then id.
+fn approvals_by<'a>(
+    approvals: impl Iterator<Item = &'a Approval>,
+    key: impl Fn(&Approval) -> Option<DateTime<Utc>>,
+    limit: usize,
+    cursor: Option<String>,
+) -> Page<Approval> {
+    let mut list: Vec<Approval> = approvals.cloned().collect();
+    list.sort_by(|a, b| key(a).cmp(&key(b)).then(a.id.cmp(&b.id)));
+    page(list, limit, cursor.as_deref())
+}
+
 #[async_trait]
 impl Runs for MemoryStore {
     async fn create_run(
@@ -256,14 +268,11 @@ impl Approvals for MemoryStore {
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
         let t = self.tables.lock().unwrap();
-        let mut list: Vec<Approval> = t
+        let list = t
             .approvals
             .values()
-            .filter(|a| a.status == ApprovalStatus::Pending)
-            .cloned()
-            .collect();
-        list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(page(list, limit, cursor.as_deref()))
+            .filter(|a| a.status == ApprovalStatus::Pending);
+        Ok(approvals_by(list, |a| Some(a.created_at), limit, cursor))
     }
 
     async fn undelivered_approvals(
@@ -272,13 +281,8 @@ impl Approvals for MemoryStore {
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
         let t = self.tables.lock().unwrap();
-        let mut list: Vec<Approval> = t
-            .undelivered
-            .iter()
-            .filter_map(|id| t.approvals.get(id).cloned())
-            .collect();
-        list.sort_by(|a, b| a.decided_at.cmp(&b.decided_at).then(a.id.cmp(&b.id)));
-        Ok(page(list, limit, cursor.as_deref()))
+        let list = t.undelivered.iter().filter_map(|id| t.approvals.get(id));
+        Ok(approvals_by(list, |a| a.decided_at, limit, cursor))
     }
 
     async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {

@@ -17,25 +17,13 @@ const WAIT: Duration = Duration::from_secs(90);
 
 /// The seed specs with support-triage approved by policy after `timeout`.
 fn specs_approving_on_timeout(tag: &str, timeout: u64) -> PathBuf {
-    let specs = temp_dir(tag);
-    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "support-triage.yaml" {
-            for (from, to) in [
-                (
-                    "timeout_seconds: 14400",
-                    format!("timeout_seconds: {timeout}"),
-                ),
-                ("on_timeout: escalate", "on_timeout: approve".to_string()),
-            ] {
-                assert!(text.contains(from), "support-triage.yaml has `{from}`");
-                text = text.replace(from, &to);
-            }
-        }
-        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
-    }
-    specs
+    specs_with_support_triage(
+        tag,
+        &[
+            ("timeout_seconds: 14400", format!("timeout_seconds: {timeout}")),
+            ("on_timeout: escalate", "on_timeout: approve".to_string()),
+        ],
+    )
 }
 
 /// Both reviewers reject a fresh support-triage run while task answers fail;

@@ -28,32 +28,17 @@ fn specs_with(
     escalation_timeout: u64,
     extra: &str,
 ) -> PathBuf {
-    let specs = temp_dir(tag);
-    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "support-triage.yaml" {
-            for (from, to) in [
-                (
-                    "timeout_seconds: 14400",
-                    format!("timeout_seconds: {timeout}"),
-                ),
-                (
-                    "on_timeout: escalate",
-                    format!("on_timeout: {on_timeout}{extra}"),
-                ),
-                (
-                    "escalation_timeout_seconds: 7200",
-                    format!("escalation_timeout_seconds: {escalation_timeout}"),
-                ),
-            ] {
-                assert!(text.contains(from), "support-triage.yaml has `{from}`");
-                text = text.replace(from, &to);
-            }
-        }
-        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
-    }
-    specs
+    specs_with_support_triage(
+        tag,
+        &[
+            ("timeout_seconds: 14400", format!("timeout_seconds: {timeout}")),
+            ("on_timeout: escalate", format!("on_timeout: {on_timeout}{extra}")),
+            (
+                "escalation_timeout_seconds: 7200",
+                format!("escalation_timeout_seconds: {escalation_timeout}"),
+            ),
+        ],
+    )
 }
 
 struct Waiting {

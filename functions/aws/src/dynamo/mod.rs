@@ -264,6 +264,36 @@ where
 /// For a conditional update that failed: the item as it was (requested with
 /// `ReturnValuesOnConditionCheckFailure::AllOld`) tells a conflict from a
 /// missing item.
+impl DynamoStore {
+    /// One page of the approvals under `partition` of the status index,
+    /// in its sort order (oldest first).
+    async fn approvals_indexed(
+        &self,
+        partition: &str,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let limit = page_limit(limit);
+        let cursor = cursor.as_deref().map(Cursor::decode).transpose()?;
+        let q = IndexQuery {
+            index: BY_STATUS,
+            partition: partition.to_string(),
+            after: cursor.as_ref().map(|c| c.after.as_str()),
+            ascending: true,
+            filters: Vec::new(),
+        };
+        let items = self.query_index(q, limit + 1).await?;
+        let (items, next) = paginate(items, limit, GSI1SK)?;
+        Ok(Page {
+            items: items
+                .iter()
+                .map(approval_from_item)
+                .collect::<Result<_, _>>()?,
+            next,
+        })
+    }
+}
+
 fn conditional_failure(
     err: SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
     what: &str,
@@ -655,24 +685,8 @@ impl Approvals for DynamoStore {
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
-        let limit = page_limit(limit);
-        let cursor = cursor.as_deref().map(Cursor::decode).transpose()?;
-        let q = IndexQuery {
-            index: BY_STATUS,
-            partition: PENDING_APPROVALS.to_string(),
-            after: cursor.as_ref().map(|c| c.after.as_str()),
-            ascending: true,
-            filters: Vec::new(),
-        };
-        let items = self.query_index(q, limit + 1).await?;
-        let (items, next) = paginate(items, limit, GSI1SK)?;
-        Ok(Page {
-            items: items
-                .iter()
-                .map(approval_from_item)
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        self.approvals_indexed(PENDING_APPROVALS, limit, cursor)
+            .await
     }
 
     async fn undelivered_approvals(
@@ -680,24 +694,8 @@ impl Approvals for DynamoStore {
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
-        let limit = page_limit(limit);
-        let cursor = cursor.as_deref().map(Cursor::decode).transpose()?;
-        let q = IndexQuery {
-            index: BY_STATUS,
-            partition: UNDELIVERED_APPROVALS.to_string(),
-            after: cursor.as_ref().map(|c| c.after.as_str()),
-            ascending: true,
-            filters: Vec::new(),
-        };
-        let items = self.query_index(q, limit + 1).await?;
-        let (items, next) = paginate(items, limit, GSI1SK)?;
-        Ok(Page {
-            items: items
-                .iter()
-                .map(approval_from_item)
-                .collect::<Result<_, _>>()?,
-            next,
-        })
+        self.approvals_indexed(UNDELIVERED_APPROVALS, limit, cursor)
+            .await
     }
 
     async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {

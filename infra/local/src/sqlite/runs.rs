@@ -523,40 +523,8 @@ impl Approvals for SqliteStore {
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
-        self.read(move |conn| {
-            let limit = page_limit(limit);
-            let (after_at, after_id) = match cursor.as_deref() {
-                Some(c) => decode_cursor(c)?,
-                None => (String::new(), String::new()),
-            };
-            let raw: Vec<RawApproval> = conn
-                .prepare_cached(&format!(
-                    "SELECT {APPROVAL_COLUMNS} FROM approvals
-                     WHERE status = 'pending' AND (created_at, id) > (?1, ?2)
-                     ORDER BY created_at, id LIMIT ?3"
-                ))
-                .and_then(|mut st| {
-                    st.query_map(
-                        params![after_at, after_id, (limit + 1) as i64],
-                        approval_from_row,
-                    )?
-                    .collect::<rusqlite::Result<_>>()
-                })
-                .map_err(unavailable)?;
-            let more = raw.len() > limit;
-            let mut items = raw
-                .into_iter()
-                .take(limit)
-                .map(|r| r.decode(conn))
-                .collect::<Result<Vec<_>, _>>()?;
-            items.truncate(limit);
-            let next = match (more, items.last()) {
-                (true, Some(last)) => Some(encode_cursor(&ts(last.created_at), last.id.as_str())),
-                _ => None,
-            };
-            Ok(Page { items, next })
-        })
-        .await
+        self.approvals_page(ApprovalList::Pending, limit, cursor)
+            .await
     }
 
     /// Oldest decision first, keyset paged.
@@ -565,6 +533,44 @@ impl Approvals for SqliteStore {
         limit: usize,
         cursor: Option<String>,
     ) -> Result<Page<Approval>, StoreError> {
+        self.approvals_page(ApprovalList::Undelivered, limit, cursor)
+            .await
+    }
+
+    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
+        let id = id.0.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE approvals SET owes_delivery = 0 WHERE id = ?1 AND owes_delivery = 1",
+            )
+            .and_then(|mut st| st.execute([id]))
+            .map(|changed| changed == 1)
+            .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+/// The two approval lists, each read in its own index's order.
+#[derive(Clone, Copy)]
+enum ApprovalList {
+    /// By `created_at`.
+    Pending,
+    /// By `decided_at`.
+    Undelivered,
+}
+
+impl SqliteStore {
+    async fn approvals_page(
+        &self,
+        list: ApprovalList,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<Approval>, StoreError> {
+        let (filter, order) = match list {
+            ApprovalList::Pending => ("status = 'pending'", "created_at"),
+            ApprovalList::Undelivered => ("owes_delivery = 1", "decided_at"),
+        };
         self.read(move |conn| {
             let limit = page_limit(limit);
             let (after_at, after_id) = match cursor.as_deref() {
@@ -574,8 +580,8 @@ impl Approvals for SqliteStore {
             let raw: Vec<RawApproval> = conn
                 .prepare_cached(&format!(
                     "SELECT {APPROVAL_COLUMNS} FROM approvals
-                     WHERE owes_delivery = 1 AND (decided_at, id) > (?1, ?2)
-                     ORDER BY decided_at, id LIMIT ?3"
+                     WHERE {filter} AND ({order}, id) > (?1, ?2)
+                     ORDER BY {order}, id LIMIT ?3"
                 ))
                 .and_then(|mut st| {
                     st.query_map(
@@ -591,26 +597,15 @@ impl Approvals for SqliteStore {
                 .take(limit)
                 .map(|r| r.decode(conn))
                 .collect::<Result<Vec<_>, _>>()?;
+            let key = |a: &Approval| match list {
+                ApprovalList::Pending => Some(a.created_at),
+                ApprovalList::Undelivered => a.decided_at,
+            };
             let next = match (more, items.last()) {
-                (true, Some(last)) => last
-                    .decided_at
-                    .map(|at| encode_cursor(&ts(at), last.id.as_str())),
+                (true, Some(last)) => key(last).map(|at| encode_cursor(&ts(at), last.id.as_str())),
                 _ => None,
             };
             Ok(Page { items, next })
-        })
-        .await
-    }
-
-    async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
-        let id = id.0.clone();
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "UPDATE approvals SET owes_delivery = 0 WHERE id = ?1 AND owes_delivery = 1",
-            )
-            .and_then(|mut st| st.execute([id]))
-            .map(|changed| changed == 1)
-            .map_err(unavailable)
         })
         .await
     }

@@ -20,6 +20,24 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A fresh data directory under the system temp dir.
+/// The seed specs copied to a fresh folder, with each `(from, to)` made in
+/// support-triage.yaml (every `from` must be there).
+pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> PathBuf {
+    let specs = temp_dir(tag);
+    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        if path.file_name().unwrap() == "support-triage.yaml" {
+            for (from, to) in replacements {
+                assert!(text.contains(from), "support-triage.yaml has `{from}`");
+                text = text.replace(from, to);
+            }
+        }
+        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
+    }
+    specs
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     let n: u64 = rand_u64();
     let dir = std::env::temp_dir().join(format!("handoff-{tag}-{}-{n:x}", std::process::id()));
