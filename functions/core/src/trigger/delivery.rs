@@ -76,10 +76,12 @@ mod tests {
                 header: None,
                 prefix: None,
                 encoding: None,
+                timestamp_header: None,
             },
             delivery_id: delivery,
             fields: Default::default(),
             required: vec![],
+            dedupe: None,
         }
     }
 
