@@ -97,21 +97,36 @@ pub fn set_delivery_id(
     payload: &mut Value,
     id: &str,
 ) -> Option<(String, String)> {
+    let key_paths = trigger
+        .dedupe
+        .iter()
+        .flat_map(|d| &d.business_key)
+        .filter_map(|field| trigger.fields.get(field));
+    for path in key_paths {
+        if let Some(Value::String(value)) = at_path(payload, path) {
+            *value = format!("{value}-{id}");
+        }
+    }
     let spec = trigger.delivery_id.as_ref()?;
     if let Some(header) = &spec.header {
         return Some((header.to_ascii_lowercase(), id.to_string()));
     }
     let path = spec.json_path.as_deref()?.strip_prefix("$.")?;
-    let mut target = payload;
-    let parts: Vec<&str> = path.split('.').collect();
-    for part in &parts[..parts.len() - 1] {
-        target = target.get_mut(*part)?;
-    }
-    target.as_object_mut()?.insert(
-        parts[parts.len() - 1].to_string(),
-        Value::String(id.to_string()),
-    );
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((parent, last)) => (at_path(payload, &format!("$.{parent}"))?, last),
+        None => (payload, path),
+    };
+    parent
+        .as_object_mut()?
+        .insert(last.to_string(), Value::String(id.to_string()));
     None
+}
+
+/// The value at a simple `$.a.b` path, if every step exists.
+fn at_path<'a>(payload: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.strip_prefix("$.")?
+        .split('.')
+        .try_fold(payload, |target, part| target.get_mut(part))
 }
 
 #[cfg(test)]
@@ -119,6 +134,30 @@ mod tests {
     use super::*;
     use handoff_core::http::HttpRequest;
     use handoff_core::ports::Secret;
+
+    #[test]
+    fn fresh_deliveries_of_one_sample_are_not_replays_of_each_other() {
+        let catalog = handoff_workflows::catalog();
+        for (workflow, sample) in crate::client::samples() {
+            let trigger = &catalog.get(&workflow).unwrap().spec.trigger;
+            let fresh = |id: &str| {
+                let mut payload = sample.clone();
+                let header = set_delivery_id(trigger, &mut payload, id);
+                let fields = handoff_core::trigger::map_fields(trigger, &payload).unwrap();
+                let key = trigger
+                    .dedupe
+                    .as_ref()
+                    .map(|d| handoff_core::domain::business_key(&fields, &d.business_key));
+                (payload, header, key)
+            };
+            let (a, b) = (fresh("one"), fresh("two"));
+            assert_ne!(a.0, b.0, "{workflow}: same body");
+            if let (Some(a_key), Some(b_key)) = (&a.2, &b.2) {
+                assert!(a_key.is_some(), "{workflow}: no business key");
+                assert_ne!(a_key, b_key, "{workflow}: same business key");
+            }
+        }
+    }
 
     #[test]
     fn every_seed_workflow_verifies_what_we_sign() {

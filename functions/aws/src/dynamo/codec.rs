@@ -54,8 +54,9 @@ pub fn approval_pointer_sk(approval: &Approval) -> String {
     format!("APPROVAL#{}#{}", ts(approval.created_at), approval.id)
 }
 
-pub fn dedupe_pk(key: &DedupeKey) -> String {
-    format!("DEDUPE#{}#{}", key.workflow, key.delivery_id)
+/// Claim keys are bounded (see [`DedupeClaim`]), so the partition key is.
+pub fn dedupe_pk(workflow: &str, claim: &DedupeClaim) -> String {
+    format!("DEDUPE#{workflow}#{}", claim.key)
 }
 
 pub fn feedback_pk(workflow: &str) -> String {
@@ -209,14 +210,18 @@ pub fn event_item(id: &RunId, event: &CanonicalEvent) -> Item {
 }
 
 /// `expires_at` is the table's TTL attribute: epoch seconds, so DynamoDB
-/// drops the key once senders stop retrying.
-pub fn dedupe_item(key: &DedupeKey, run: &RunId) -> Item {
-    Item::from([
-        (PK.into(), s(dedupe_pk(key))),
+/// drops the key once senders stop retrying. A claim kept forever (a
+/// business key) has none.
+pub fn dedupe_item(workflow: &str, claim: &DedupeClaim, run: &RunId) -> Item {
+    let mut item = Item::from([
+        (PK.into(), s(dedupe_pk(workflow, claim))),
         (SK.into(), s(META)),
         ("run_id".into(), s(run.as_str())),
-        ("expires_at".into(), n(key.expires_at.timestamp())),
-    ])
+    ]);
+    if let Some(at) = claim.expires_at {
+        item.insert("expires_at".into(), n(at.timestamp()));
+    }
+    item
 }
 
 /// `expires_at` is the table's TTL attribute, which deletes the item some
@@ -524,11 +529,40 @@ mod tests {
             workflow: "support-triage".into(),
             delivery_id: "evt_1".into(),
             expires_at: at("2025-03-04T00:00:00Z"),
+            body_hash: None,
+            business_key: None,
         };
-        let item = dedupe_item(&key, &RunId("run-abc".into()));
+        let item = dedupe_item(&key.workflow, &key.claims()[0], &RunId("run-abc".into()));
         assert_eq!(string(&item, PK), "DEDUPE#support-triage#evt_1");
         assert_eq!(string(&item, "run_id"), "run-abc");
         assert_eq!(Reader(&item).number("expires_at").unwrap(), 1_741_046_400);
+    }
+
+    #[test]
+    fn a_business_key_claim_never_expires() {
+        let key = DedupeKey {
+            workflow: "invoice-approval".into(),
+            delivery_id: "d-1".into(),
+            expires_at: at("2025-03-04T00:00:00Z"),
+            body_hash: Some("sha256:ab".into()),
+            business_key: Some("sha256:cd".into()),
+        };
+        let items: Vec<Item> = key
+            .claims()
+            .iter()
+            .map(|c| dedupe_item(&key.workflow, c, &RunId("run-abc".into())))
+            .collect();
+        let pks: Vec<String> = items.iter().map(|i| string(i, PK)).collect();
+        assert_eq!(
+            pks,
+            [
+                "DEDUPE#invoice-approval#d-1",
+                "DEDUPE#invoice-approval#body#sha256:ab",
+                "DEDUPE#invoice-approval#key#sha256:cd"
+            ]
+        );
+        assert!(items[1].contains_key("expires_at"));
+        assert!(!items[2].contains_key("expires_at"));
     }
 
     #[test]
