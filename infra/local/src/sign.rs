@@ -73,25 +73,36 @@ pub fn signature_headers(
             ]
         }
         SignatureScheme::Generic => {
-            let digest = hmac(secret, body);
+            let mut headers = Vec::new();
+            let digest = match spec.timestamp_header.as_deref() {
+                Some(ts_header) => {
+                    headers.push(h(&ts_header.to_ascii_lowercase(), ts.clone()));
+                    hmac(secret, &[ts.as_bytes(), b".", body].concat())
+                }
+                None => hmac(secret, body),
+            };
             let encoded = match spec.encoding.as_ref().unwrap_or(&DigestEncoding::Hex) {
                 DigestEncoding::Hex => hex::encode(digest),
                 DigestEncoding::Base64 => b64(&digest),
             };
-            vec![h(
+            headers.push(h(
                 &spec
                     .header
                     .as_deref()
                     .unwrap_or("x-signature")
                     .to_ascii_lowercase(),
                 format!("{}{encoded}", spec.prefix.as_deref().unwrap_or("")),
-            )]
+            ));
+            headers
         }
     }
 }
 
-/// Gives a payload a fresh delivery id where the spec looks for one: the
-/// JSON field (simple `$.a.b` paths) or the header it names.
+/// Makes a payload a fresh delivery with id `id`: the id where the spec
+/// looks for one (the JSON field, simple `$.a.b` paths, or the header it
+/// names, returned), and the business key fields, if the spec names any,
+/// suffixed with it. A fresh delivery is a new business event with its own
+/// bytes; the same body or key again would be taken for a replay.
 pub fn set_delivery_id(
     trigger: &TriggerSpec,
     payload: &mut Value,
@@ -157,6 +168,32 @@ mod tests {
                 assert_ne!(a_key, b_key, "{workflow}: same business key");
             }
         }
+    }
+
+    #[test]
+    fn a_generic_sender_with_a_signed_timestamp_verifies() {
+        let mut trigger = handoff_workflows::catalog()
+            .get("invoice-approval")
+            .unwrap()
+            .spec
+            .trigger
+            .clone();
+        trigger.signature.timestamp_header = Some("X-Handoff-Timestamp".into());
+        let now = Utc::now();
+        let body = br#"{"hello":"world"}"#;
+        let headers: std::collections::BTreeMap<String, String> =
+            signature_headers(&trigger, "s3cret", body, "h", "/p", now)
+                .into_iter()
+                .collect();
+        assert_eq!(headers["x-handoff-timestamp"], now.timestamp().to_string());
+        let req = HttpRequest {
+            method: "POST".into(),
+            headers,
+            body: body.to_vec(),
+            ..Default::default()
+        };
+        handoff_core::trigger::verify(&trigger.signature, &Secret::new("s3cret"), &req, now)
+            .expect("verifies");
     }
 
     #[test]
