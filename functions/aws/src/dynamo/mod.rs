@@ -337,9 +337,12 @@ impl Runs for DynamoStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
         }
+        request =
+            request.transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?);
+        for item in event_items(&run.id, event) {
+            request = request.transact_items(self.put_tx(item, None)?);
+        }
         let result = request
-            .transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?)
-            .transact_items(self.put_tx(event_item(&run.id, event), None)?)
             .transact_items(self.put_tx(audit_item(received, &audit_suffix()), None)?)
             .send()
             .await;
@@ -379,10 +382,24 @@ impl Runs for DynamoStore {
     }
 
     async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
-        self.get(run_pk(id), "EVENT")
-            .await?
-            .map(|item| Reader(&item).json("event"))
-            .transpose()
+        let Some(first) = self.get(run_pk(id), EVENT_SK).await? else {
+            return Ok(None);
+        };
+        let parts = event_parts(&first)?;
+        let mut items = vec![first];
+        if parts > 1 {
+            items.extend(
+                self.query_prefix(run_pk(id), &format!("{EVENT_SK}#"), true, None)
+                    .await?,
+            );
+            if items.len() != parts {
+                return Err(StoreError::Unavailable(format!(
+                    "event of {id}: {} of {parts} parts",
+                    items.len()
+                )));
+            }
+        }
+        event_from_items(&items).map(Some)
     }
 
     async fn transition(

@@ -183,6 +183,46 @@ async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run() {
 }
 
 #[tokio::test]
+async fn a_body_at_the_size_limit_is_stored_and_read_back_intact() {
+    use base64::Engine as _;
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    // Incompressible text filling the whole body, mapped to `text` as well
+    // (the event holds it twice), from a sender as long as a header allows.
+    let raw: Vec<u8> = (0..handoff_core::trigger::MAX_BODY_BYTES * 3 / 4 - 16)
+        .map(|_| rand::random::<u8>())
+        .collect();
+    let text = base64::engine::general_purpose::STANDARD.encode(raw);
+    let body = serde_json::to_vec(&serde_json::json!({ "t": text })).unwrap();
+    assert!(body.len() <= handoff_core::trigger::MAX_BODY_BYTES);
+    let sender = "s".repeat(8 * 1024);
+    let r = run("support-triage", &unique("big"), Some(&sender), at(0));
+    let big = CanonicalEvent {
+        fields: [("text".to_string(), serde_json::json!(text))].into(),
+        payload: serde_json::from_slice(&body).unwrap(),
+        ..event(&r)
+    };
+
+    let created = store
+        .create_run(&r, &big, &dedupe(&r), &AuditEvent::received(&r, body.len()))
+        .await
+        .expect("stored");
+
+    assert_eq!(created, Created::New);
+    assert_eq!(store.get_event(&r.id).await.unwrap(), Some(big));
+    assert_eq!(store.get_run(&r.id).await.unwrap(), Some(r.clone()));
+    let by_sender = store
+        .list_runs(&RunQuery {
+            workflow: Some(r.workflow.clone()),
+            sender: Some(sender),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_sender.items, vec![r]);
+}
+
+#[tokio::test]
 async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let config = sdk_config().await;
     let store = table(&config).await;
