@@ -100,23 +100,23 @@ pub fn signature_headers(
 
 /// Makes a payload a fresh delivery with id `id`: the id where the spec
 /// looks for one (the JSON field, simple `$.a.b` paths, or the header it
-/// names, returned), and the business key fields, if the spec names any,
-/// suffixed with it. A fresh delivery is a new business event with its own
+/// names, returned), and the first business key field, if the spec names
+/// a key, suffixed with it. A fresh delivery is a new business event with its own
 /// bytes; the same body or key again would be taken for a replay.
 pub fn set_delivery_id(
     trigger: &TriggerSpec,
     payload: &mut Value,
     id: &str,
 ) -> Option<(String, String)> {
-    let key_paths = trigger
+    // One key field is enough to make the key new; the others (a
+    // supplier) may be what context lookups match on.
+    let key_path = trigger
         .dedupe
-        .iter()
-        .flat_map(|d| &d.business_key)
-        .filter_map(|field| trigger.fields.get(field));
-    for path in key_paths {
-        if let Some(Value::String(value)) = at_path(payload, path) {
-            *value = format!("{value}-{id}");
-        }
+        .as_ref()
+        .and_then(|d| d.business_key.first())
+        .and_then(|field| trigger.fields.get(field));
+    if let Some(Value::String(value)) = key_path.and_then(|path| at_path(payload, path)) {
+        *value = format!("{value}-{id}");
     }
     let spec = trigger.delivery_id.as_ref()?;
     if let Some(header) = &spec.header {
