@@ -124,6 +124,7 @@ SAMPLES = {
         "from": "billing@acme-supplies.example",
         "subject": "Invoice INV-2026-0113 for PO-4471",
         "supplier": "acme-supplies",
+        "invoice_id": "INV-2026-0113",
         "body": "Dear customer, please find invoice INV-2026-0113 for purchase order PO-4471. "
                 "Total due: EUR 1,250.00 by 2026-02-14. Kind regards, Acme Supplies",
     }, generic),

@@ -90,6 +90,7 @@ fuzz_target!(|input: Input| {
             header: None,
             prefix: None,
             encoding: None,
+            timestamp_header: None,
         },
         delivery_id: match (&input.delivery_header, &input.delivery_path) {
             (Some((name, _)), _) => Some(DeliveryIdSpec {
@@ -104,6 +105,7 @@ fuzz_target!(|input: Input| {
         },
         fields,
         required: input.required.clone(),
+        dedupe: None,
     };
     if let Ok(mapped) = map_fields(&trigger, &payload) {
         for name in &input.required {

@@ -36,6 +36,7 @@ fn spec(scheme: u8, tolerance: Option<u64>) -> (SignatureSpec, &'static [&'stati
         header: None,
         prefix: None,
         encoding: None,
+        timestamp_header: None,
     };
     match scheme % 8 {
         0 => (base(SignatureScheme::Github), &["x-hub-signature-256"]),

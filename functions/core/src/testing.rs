@@ -284,6 +284,8 @@ impl Harness {
             workflow: name.clone(),
             delivery_id: delivery_id.into(),
             expires_at: now,
+            body_hash: None,
+            business_key: None,
         };
         self.store
             .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))

@@ -85,6 +85,8 @@ impl Bed {
             workflow: workflow.into(),
             delivery_id: run.delivery_id.clone(),
             expires_at: now,
+            body_hash: None,
+            business_key: None,
         };
         self.store
             .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))

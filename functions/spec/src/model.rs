@@ -79,6 +79,20 @@ pub struct TriggerSpec {
     /// Canonical fields that must resolve, or the webhook answers 422.
     #[serde(default)]
     pub required: Vec<String>,
+    #[serde(default)]
+    pub dedupe: Option<DedupeSpec>,
+}
+
+/// What else, besides the delivery id and the body, makes two deliveries
+/// the same one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupeSpec {
+    /// Canonical fields whose values together name one business event (an
+    /// invoice: its number and supplier). A second delivery with the same
+    /// values is a duplicate of the first run, forever. An event missing
+    /// one of them is deduplicated by delivery id and body only.
+    pub business_key: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +132,12 @@ pub struct SignatureSpec {
     /// Generic scheme only.
     #[serde(default)]
     pub encoding: Option<DigestEncoding>,
+    /// Generic scheme only: the header carrying a Unix-seconds timestamp
+    /// the sender signs with the body (`{timestamp}.{body}`), checked
+    /// against `tolerance_seconds`, so a captured request cannot be
+    /// replayed later. Without it the generic scheme signs the body alone.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
 }
 
 /// Where the sender's delivery id is: exactly one of the two.

@@ -89,10 +89,25 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
             "the generic scheme needs the header that carries the digest",
         );
     }
-    if !generic && (sig.header.is_some() || sig.prefix.is_some() || sig.encoding.is_some()) {
+    if !generic
+        && (sig.header.is_some()
+            || sig.prefix.is_some()
+            || sig.encoding.is_some()
+            || sig.timestamp_header.is_some())
+    {
         p.add(
             "trigger.signature",
-            "header, prefix and encoding apply to the generic scheme only",
+            "header, prefix, encoding and timestamp_header apply to the generic scheme only",
+        );
+    }
+    if sig
+        .timestamp_header
+        .as_deref()
+        .is_some_and(|h| h.trim().is_empty())
+    {
+        p.add(
+            "trigger.signature.timestamp_header",
+            "name the header that carries the signed timestamp",
         );
     }
     if let Some(d) = &t.delivery_id {
@@ -120,6 +135,25 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
                 format!("trigger.required[{i}]"),
                 format!("`{field}` is not a mapped field"),
             );
+        }
+    }
+    if let Some(d) = &t.dedupe {
+        if d.business_key.is_empty() {
+            p.add(
+                "trigger.dedupe.business_key",
+                "name at least one mapped field",
+            );
+        }
+        for (i, field) in d.business_key.iter().enumerate() {
+            let at = format!("trigger.dedupe.business_key[{i}]");
+            if !t.fields.contains_key(field) {
+                p.add(
+                    at,
+                    format!("`{field}` is not a mapped field (see trigger.fields)"),
+                );
+            } else if d.business_key[..i].contains(field) {
+                p.add(at, format!("`{field}` is named twice"));
+            }
         }
     }
 }

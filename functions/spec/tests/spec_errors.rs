@@ -582,3 +582,44 @@ fn a_notification_url_is_sent_as_written_so_a_template_is_refused() {
         "no template",
     );
 }
+
+#[test]
+fn a_business_key_names_mapped_fields() {
+    let with = |dedupe: &str| {
+        VALID.replace(
+            "  required: [text]\n",
+            &format!("  required: [text]\n  dedupe: {dedupe}\n"),
+        )
+    };
+    Workflow::from_yaml(FILE, &with("{ business_key: [sender, text] }"))
+        .expect("mapped fields make a business key");
+    assert_reported(
+        &with("{ business_key: [sender, invoice_id] }"),
+        "trigger.dedupe.business_key[1]",
+        "`invoice_id` is not a mapped field",
+    );
+    assert_reported(
+        &with("{ business_key: [] }"),
+        "trigger.dedupe.business_key",
+        "at least one",
+    );
+    assert_reported(
+        &with("{ business_key: [sender, sender] }"),
+        "trigger.dedupe.business_key[1]",
+        "named twice",
+    );
+}
+
+#[test]
+fn a_signed_timestamp_header_belongs_to_the_generic_scheme() {
+    let github = VALID.replace(
+        "{ scheme: github, secret: demo/webhook }",
+        "{ scheme: github, secret: demo/webhook, timestamp_header: X-Timestamp }",
+    );
+    assert_reported(&github, "trigger.signature", "generic scheme only");
+    let generic = VALID.replace(
+        "{ scheme: github, secret: demo/webhook }",
+        "{ scheme: generic, secret: demo/webhook, header: X-Sig, timestamp_header: X-Timestamp, tolerance_seconds: 60 }",
+    );
+    Workflow::from_yaml(FILE, &generic).expect("generic with a signed timestamp");
+}

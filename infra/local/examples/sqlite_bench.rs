@@ -42,6 +42,8 @@ fn run(i: usize) -> (Run, CanonicalEvent, DedupeKey) {
         workflow: "refunds".into(),
         delivery_id: format!("evt-{i}"),
         expires_at: now + Duration::days(3),
+        body_hash: None,
+        business_key: None,
     };
     (run, event, dedupe)
 }

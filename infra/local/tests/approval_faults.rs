@@ -20,7 +20,10 @@ fn specs_approving_on_timeout(tag: &str, timeout: u64) -> PathBuf {
     specs_with_support_triage(
         tag,
         &[
-            ("timeout_seconds: 14400", format!("timeout_seconds: {timeout}")),
+            (
+                "timeout_seconds: 14400",
+                format!("timeout_seconds: {timeout}"),
+            ),
             ("on_timeout: escalate", "on_timeout: approve".to_string()),
         ],
     )

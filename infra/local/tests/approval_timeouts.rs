@@ -31,8 +31,14 @@ fn specs_with(
     specs_with_support_triage(
         tag,
         &[
-            ("timeout_seconds: 14400", format!("timeout_seconds: {timeout}")),
-            ("on_timeout: escalate", format!("on_timeout: {on_timeout}{extra}")),
+            (
+                "timeout_seconds: 14400",
+                format!("timeout_seconds: {timeout}"),
+            ),
+            (
+                "on_timeout: escalate",
+                format!("on_timeout: {on_timeout}{extra}"),
+            ),
             (
                 "escalation_timeout_seconds: 7200",
                 format!("escalation_timeout_seconds: {escalation_timeout}"),

@@ -49,6 +49,8 @@ fn dedupe(workflow: &str, delivery: &str, expires_at: DateTime<Utc>) -> DedupeKe
         workflow: workflow.to_string(),
         delivery_id: delivery.to_string(),
         expires_at,
+        body_hash: None,
+        business_key: None,
     }
 }
 
@@ -661,6 +663,45 @@ async fn decided_approvals_are_owed_until_delivered<S: RunStore>(store: Arc<S>) 
     assert_eq!(left, ["ap-0"]);
 }
 
+fn claiming(delivery: &str, body: &str, business: Option<&str>) -> DedupeKey {
+    DedupeKey {
+        body_hash: Some(format!("sha256:{body}")),
+        business_key: business.map(|k| format!("sha256:{k}")),
+        ..fresh("invoices", delivery)
+    }
+}
+
+async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run<S: RunStore>(store: Arc<S>) {
+    let first = run("run-first", "invoices", None, t(0));
+    let key = claiming("d-1", "body-1", Some("inv-1"));
+    assert_eq!(
+        create(&*store, &first, "d-1", &key).await.unwrap(),
+        Created::New
+    );
+    // The same body under a new delivery id; the same invoice in a new body.
+    for (i, key) in [
+        claiming("d-2", "body-1", None),
+        claiming("d-3", "body-2", Some("inv-1")),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let replay = run(&format!("run-replay-{i}"), "invoices", None, t(1));
+        let created = create(&*store, &replay, &key.delivery_id, key)
+            .await
+            .unwrap();
+        assert_eq!(created, Created::Duplicate(first.id.clone()), "{key:?}");
+        assert_eq!(store.get_run(&replay.id).await.unwrap(), None);
+    }
+    // A duplicate stored none of its claims: its delivery id is still free.
+    let next = run("run-next", "invoices", None, t(2));
+    let key = claiming("d-3", "body-3", Some("inv-2"));
+    assert_eq!(
+        create(&*store, &next, "d-3", &key).await.unwrap(),
+        Created::New
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -695,6 +736,7 @@ macro_rules! contract {
 
 contract!(
     duplicate_delivery_starts_one_run,
+    replayed_body_or_business_key_is_a_duplicate_of_the_first_run,
     run_round_trips_exactly,
     stale_transition_is_refused,
     concurrent_transitions_one_wins,
@@ -729,6 +771,37 @@ async fn expired_dedupe_key_no_longer_counts() {
         .await
         .unwrap();
     assert_eq!(created, Created::Duplicate(second.id));
+}
+
+#[tokio::test]
+async fn a_business_key_outlives_the_delivery_retention() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let first = run("run-old", "invoices", None, t(0));
+    let key = DedupeKey {
+        expires_at: Utc::now() - Duration::seconds(5),
+        ..claiming("d-1", "body-1", Some("inv-1"))
+    };
+    assert_eq!(
+        create(&store, &first, "d-1", &key).await.unwrap(),
+        Created::New
+    );
+    // Delivery id and body expired; the invoice is still the one paid.
+    let late = run("run-late", "invoices", None, t(1));
+    let created = create(
+        &store,
+        &late,
+        "d-1",
+        &claiming("d-1", "body-1", Some("inv-1")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created, Created::Duplicate(first.id));
+    // Without the business key the same bytes are new again once expired.
+    let other = run("run-other", "invoices", None, t(2));
+    let created = create(&store, &other, "d-1", &claiming("d-1", "body-1", None))
+        .await
+        .unwrap();
+    assert_eq!(created, Created::New);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
@@ -39,8 +40,14 @@ pub fn status_pk(status: RunStatus) -> String {
     format!("STATUS#{status}")
 }
 
+/// The sender comes from the payload, so a long one is keyed by its hash:
+/// an index key over 2 KB would refuse the run's write every time.
 pub fn sender_pk(workflow: &str, sender: &str) -> String {
-    format!("SENDER#{workflow}#{sender}")
+    if sender.len() > handoff_core::trigger::MAX_DELIVERY_ID_BYTES {
+        format!("SENDER#{workflow}#{}", sha256_tag(sender.as_bytes()))
+    } else {
+        format!("SENDER#{workflow}#{sender}")
+    }
 }
 
 /// The run's position in both indexes: newest first sorts by this.
@@ -56,8 +63,9 @@ pub fn approval_pointer_sk(approval: &Approval) -> String {
     format!("APPROVAL#{}#{}", ts(approval.created_at), approval.id)
 }
 
-pub fn dedupe_pk(key: &DedupeKey) -> String {
-    format!("DEDUPE#{}#{}", key.workflow, key.delivery_id)
+/// Claim keys are bounded (see [`DedupeClaim`]), so the partition key is.
+pub fn dedupe_pk(workflow: &str, claim: &DedupeClaim) -> String {
+    format!("DEDUPE#{workflow}#{}", claim.key)
 }
 
 pub fn feedback_pk(workflow: &str) -> String {
@@ -202,23 +210,93 @@ pub fn run_from_item(item: &Item) -> Result<Run, StoreError> {
     })
 }
 
-pub fn event_item(id: &RunId, event: &CanonicalEvent) -> Item {
-    Item::from([
-        (PK.into(), s(run_pk(id))),
-        (SK.into(), s("EVENT")),
-        ("event".into(), json_attr(event)),
-    ])
+pub const EVENT_SK: &str = "EVENT";
+
+/// Compressed event bytes per item: with its keys and attribute names an
+/// item stays well under DynamoDB's 400 KB.
+pub const EVENT_PART_BYTES: usize = 300_000;
+
+/// The run's event as items: its JSON gzipped (webhook JSON shrinks several
+/// times over) and, if still too big for one item (a body of incompressible
+/// text at the size limit, also mapped to a field), cut into parts. The
+/// `EVENT` item holds the first part and the count; `EVENT#001`… the rest.
+pub fn event_items(id: &RunId, event: &CanonicalEvent) -> Vec<Item> {
+    use std::io::Write as _;
+    let json = serde_json::to_vec(event).expect("domain types serialise to JSON");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&json).expect("writing to memory");
+    let packed = gz.finish().expect("writing to memory");
+    let parts: Vec<&[u8]> = packed.chunks(EVENT_PART_BYTES).collect();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut item = Item::from([
+                (PK.into(), s(run_pk(id))),
+                (SK.into(), s(event_part_sk(i))),
+                ("event_gz".into(), AttributeValue::B(Blob::new(*part))),
+            ]);
+            if i == 0 {
+                item.insert("parts".into(), n(parts.len()));
+            }
+            item
+        })
+        .collect()
+}
+
+/// `EVENT`, then `EVENT#001`…: the parts in sort-key order.
+pub fn event_part_sk(i: usize) -> String {
+    match i {
+        0 => EVENT_SK.to_string(),
+        i => format!("{EVENT_SK}#{i:03}"),
+    }
+}
+
+/// How many items hold the event whose first item this is.
+pub fn event_parts(first: &Item) -> Result<usize, StoreError> {
+    match first.get("parts") {
+        Some(_) => Ok(Reader(first).number("parts")? as usize),
+        None => Ok(1),
+    }
+}
+
+/// The event from its items in order; an item written before compression
+/// holds it as a JSON string.
+pub fn event_from_items(items: &[Item]) -> Result<CanonicalEvent, StoreError> {
+    use std::io::Read as _;
+    let Some(first) = items.first() else {
+        return Err(corrupt("event", "no items"));
+    };
+    if first.contains_key("event") {
+        return Reader(first).json("event");
+    }
+    let mut packed = Vec::new();
+    for item in items {
+        match item.get("event_gz") {
+            Some(AttributeValue::B(blob)) => packed.extend_from_slice(blob.as_ref()),
+            _ => return Err(corrupt("event_gz", "missing")),
+        }
+    }
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(packed.as_slice())
+        .read_to_end(&mut json)
+        .map_err(|e| corrupt("event_gz", e))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt("event_gz", e))
 }
 
 /// `expires_at` is the table's TTL attribute: epoch seconds, so DynamoDB
-/// drops the key once senders stop retrying.
-pub fn dedupe_item(key: &DedupeKey, run: &RunId) -> Item {
-    Item::from([
-        (PK.into(), s(dedupe_pk(key))),
+/// drops the key once senders stop retrying. A claim kept forever (a
+/// business key) has none.
+pub fn dedupe_item(workflow: &str, claim: &DedupeClaim, run: &RunId) -> Item {
+    let mut item = Item::from([
+        (PK.into(), s(dedupe_pk(workflow, claim))),
         (SK.into(), s(META)),
         ("run_id".into(), s(run.as_str())),
-        ("expires_at".into(), n(key.expires_at.timestamp())),
-    ])
+    ]);
+    if let Some(at) = claim.expires_at {
+        item.insert("expires_at".into(), n(at.timestamp()));
+    }
+    item
 }
 
 /// `expires_at` is the table's TTL attribute, which deletes the item some
@@ -526,11 +604,113 @@ mod tests {
             workflow: "support-triage".into(),
             delivery_id: "evt_1".into(),
             expires_at: at("2025-03-04T00:00:00Z"),
+            body_hash: None,
+            business_key: None,
         };
-        let item = dedupe_item(&key, &RunId("run-abc".into()));
+        let item = dedupe_item(&key.workflow, &key.claims()[0], &RunId("run-abc".into()));
         assert_eq!(string(&item, PK), "DEDUPE#support-triage#evt_1");
         assert_eq!(string(&item, "run_id"), "run-abc");
         assert_eq!(Reader(&item).number("expires_at").unwrap(), 1_741_046_400);
+    }
+
+    /// DynamoDB's item size: attribute names and values.
+    fn item_bytes(item: &Item) -> usize {
+        item.iter()
+            .map(|(name, value)| {
+                name.len()
+                    + match value {
+                        AttributeValue::S(v) | AttributeValue::N(v) => v.len(),
+                        AttributeValue::B(b) => b.as_ref().len(),
+                        _ => 8,
+                    }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn an_incompressible_event_at_the_body_limit_fits_items_and_reads_back() {
+        use base64::engine::general_purpose::STANDARD;
+        // Random bytes as base64 fill the whole body, and the spec maps the
+        // same string to a field: the event holds it twice.
+        let raw: Vec<u8> = (0..handoff_core::trigger::MAX_BODY_BYTES * 3 / 4 - 16)
+            .map(|_| rand::random::<u8>())
+            .collect();
+        let text = STANDARD.encode(raw);
+        let event = CanonicalEvent {
+            workflow: "support-triage".into(),
+            delivery_id: "d-1".into(),
+            received_at: at("2026-01-15T09:30:00Z"),
+            fields: [("text".to_string(), serde_json::json!(text))].into(),
+            payload: serde_json::json!({ "t": text }),
+        };
+        assert!(
+            serde_json::to_vec(&event.payload).unwrap().len()
+                <= handoff_core::trigger::MAX_BODY_BYTES
+        );
+        let items = event_items(&RunId("run-abc".into()), &event);
+        assert!(items.len() > 1, "split: {} item(s)", items.len());
+        for item in &items {
+            assert!(item_bytes(item) < 400_000, "{} bytes", item_bytes(item));
+        }
+        assert_eq!(event_parts(&items[0]).unwrap(), items.len());
+        assert_eq!(event_from_items(&items).unwrap(), event);
+    }
+
+    #[test]
+    fn an_event_stored_before_compression_still_reads() {
+        let event = CanonicalEvent {
+            workflow: "support-triage".into(),
+            delivery_id: "d-1".into(),
+            received_at: at("2026-01-15T09:30:00Z"),
+            fields: Default::default(),
+            payload: serde_json::json!({ "a": 1 }),
+        };
+        let old = Item::from([
+            (PK.into(), s("RUN#run-abc")),
+            (SK.into(), s(EVENT_SK)),
+            ("event".into(), json_attr(&event)),
+        ]);
+        assert_eq!(event_parts(&old).unwrap(), 1);
+        assert_eq!(event_from_items(&[old]).unwrap(), event);
+    }
+
+    #[test]
+    fn a_long_sender_is_keyed_by_its_hash() {
+        let long = "s".repeat(5000);
+        let pk = sender_pk("support-triage", &long);
+        assert!(pk.len() < 200, "{pk}");
+        assert_ne!(pk, sender_pk("support-triage", &"s".repeat(4999)));
+        assert_eq!(
+            sender_pk("w", "ana@example.com"),
+            "SENDER#w#ana@example.com"
+        );
+    }
+
+    #[test]
+    fn a_business_key_claim_never_expires() {
+        let key = DedupeKey {
+            workflow: "invoice-approval".into(),
+            delivery_id: "d-1".into(),
+            expires_at: at("2025-03-04T00:00:00Z"),
+            body_hash: Some("sha256:ab".into()),
+            business_key: Some("sha256:cd".into()),
+        };
+        let items: Vec<Item> = key
+            .claims()
+            .iter()
+            .map(|c| dedupe_item(&key.workflow, c, &RunId("run-abc".into())))
+            .collect();
+        let pks: Vec<String> = items.iter().map(|i| string(i, PK)).collect();
+        assert_eq!(
+            pks,
+            [
+                "DEDUPE#invoice-approval#d-1",
+                "DEDUPE#invoice-approval#body#sha256:ab",
+                "DEDUPE#invoice-approval#key#sha256:cd"
+            ]
+        );
+        assert!(items[1].contains_key("expires_at"));
+        assert!(!items[2].contains_key("expires_at"));
     }
 
     #[test]

@@ -355,20 +355,25 @@ impl Runs for DynamoStore {
         received: &AuditEvent,
     ) -> Result<Created, StoreError> {
         // A dedupe item past its expiry may linger until TTL deletes it; it
-        // no longer counts.
-        let dedupe_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(dedupe_item(dedupe, &run.id)))
-            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
-            .expression_attribute_values(":now", n(Utc::now().timestamp()))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(dedupe_put).build())
-            .transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?)
-            .transact_items(self.put_tx(event_item(&run.id, event), None)?)
+        // no longer counts. A claim kept forever has no `expires_at`.
+        let claims = dedupe.claims();
+        let mut request = self.client.transact_write_items();
+        for claim in &claims {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(dedupe_item(&dedupe.workflow, claim, &run.id)))
+                .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+                .expression_attribute_values(":now", n(Utc::now().timestamp()))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        request =
+            request.transact_items(self.put_tx(run_item(run), Some("attribute_not_exists(PK)"))?);
+        for item in event_items(&run.id, event) {
+            request = request.transact_items(self.put_tx(item, None)?);
+        }
+        let result = request
             .transact_items(self.put_tx(audit_item(received, &audit_suffix()), None)?)
             .send()
             .await;
@@ -386,15 +391,15 @@ impl Runs for DynamoStore {
             })
             .unwrap_or_default();
         let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-        if code(0) == "ConditionalCheckFailed" {
+        if let Some(taken) = (0..claims.len()).find(|&i| code(i) == "ConditionalCheckFailed") {
             let item = self
-                .get(dedupe_pk(dedupe), META)
+                .get(dedupe_pk(&dedupe.workflow, &claims[taken]), META)
                 .await?
                 .ok_or_else(|| StoreError::Conflict("dedupe key vanished; retry".into()))?;
             let existing = RunId(Reader(&item).str("run_id")?.to_string());
             return Ok(Created::Duplicate(existing));
         }
-        if code(1) == "ConditionalCheckFailed" {
+        if code(claims.len()) == "ConditionalCheckFailed" {
             return Err(StoreError::Conflict(format!("run {} exists", run.id)));
         }
         Err(unavailable(err))
@@ -408,10 +413,24 @@ impl Runs for DynamoStore {
     }
 
     async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError> {
-        self.get(run_pk(id), "EVENT")
-            .await?
-            .map(|item| Reader(&item).json("event"))
-            .transpose()
+        let Some(first) = self.get(run_pk(id), EVENT_SK).await? else {
+            return Ok(None);
+        };
+        let parts = event_parts(&first)?;
+        let mut items = vec![first];
+        if parts > 1 {
+            items.extend(
+                self.query_prefix(run_pk(id), &format!("{EVENT_SK}#"), true, None)
+                    .await?,
+            );
+            if items.len() != parts {
+                return Err(StoreError::Unavailable(format!(
+                    "event of {id}: {} of {parts} parts",
+                    items.len()
+                )));
+            }
+        }
+        event_from_items(&items).map(Some)
     }
 
     async fn transition(

@@ -196,6 +196,8 @@ pub async fn seed_run(h: &Harness, id: &str, sender: &str) -> RunRef {
         workflow: WORKFLOW.into(),
         delivery_id: id.into(),
         expires_at: now,
+        body_hash: None,
+        business_key: None,
     };
     h.store
         .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))

@@ -136,6 +136,93 @@ async fn a_seen_delivery_returns_the_run_it_started() {
 }
 
 #[tokio::test]
+async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    let (body, invoice) = (unique("sha256:body"), unique("sha256:invoice"));
+    let claiming = |r: &Run, body: &str, business: Option<&str>| DedupeKey {
+        body_hash: Some(body.to_string()),
+        business_key: business.map(str::to_string),
+        ..dedupe(r)
+    };
+    let create = |r: Run, key: DedupeKey| {
+        let store = &store;
+        async move {
+            store
+                .create_run(&r, &event(&r), &key, &AuditEvent::received(&r, 0))
+                .await
+                .unwrap()
+        }
+    };
+    let first = run("invoice-approval", &unique("d"), None, at(0));
+    let key = claiming(&first, &body, Some(&invoice));
+    assert_eq!(create(first.clone(), key).await, Created::New);
+    // The same body under a new delivery id; the same invoice in a new body.
+    let replay = run("invoice-approval", &unique("d"), None, at(1));
+    let key = claiming(&replay, &body, None);
+    assert_eq!(
+        create(replay.clone(), key).await,
+        Created::Duplicate(first.id.clone())
+    );
+    let resent = run("invoice-approval", &unique("d"), None, at(2));
+    let key = claiming(&resent, &unique("sha256:other"), Some(&invoice));
+    assert_eq!(
+        create(resent.clone(), key).await,
+        Created::Duplicate(first.id.clone())
+    );
+    for r in [&replay, &resent] {
+        assert_eq!(store.get_run(&r.id).await.unwrap(), None);
+    }
+    // A duplicate stored none of its claims: its delivery id is still free.
+    let next = Run {
+        id: RunId::new(),
+        ..resent.clone()
+    };
+    let key = claiming(&next, &unique("sha256:next"), None);
+    assert_eq!(create(next, key).await, Created::New);
+}
+
+#[tokio::test]
+async fn a_body_at_the_size_limit_is_stored_and_read_back_intact() {
+    use base64::Engine as _;
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    // Incompressible text filling the whole body, mapped to `text` as well
+    // (the event holds it twice), from a sender as long as a header allows.
+    let raw: Vec<u8> = (0..handoff_core::trigger::MAX_BODY_BYTES * 3 / 4 - 16)
+        .map(|_| rand::random::<u8>())
+        .collect();
+    let text = base64::engine::general_purpose::STANDARD.encode(raw);
+    let body = serde_json::to_vec(&serde_json::json!({ "t": text })).unwrap();
+    assert!(body.len() <= handoff_core::trigger::MAX_BODY_BYTES);
+    let sender = "s".repeat(8 * 1024);
+    let r = run("support-triage", &unique("big"), Some(&sender), at(0));
+    let big = CanonicalEvent {
+        fields: [("text".to_string(), serde_json::json!(text))].into(),
+        payload: serde_json::from_slice(&body).unwrap(),
+        ..event(&r)
+    };
+
+    let created = store
+        .create_run(&r, &big, &dedupe(&r), &AuditEvent::received(&r, body.len()))
+        .await
+        .expect("stored");
+
+    assert_eq!(created, Created::New);
+    assert_eq!(store.get_event(&r.id).await.unwrap(), Some(big));
+    assert_eq!(store.get_run(&r.id).await.unwrap(), Some(r.clone()));
+    let by_sender = store
+        .list_runs(&RunQuery {
+            workflow: Some(r.workflow.clone()),
+            sender: Some(sender),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_sender.items, vec![r]);
+}
+
+#[tokio::test]
 async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let config = sdk_config().await;
     let store = table(&config).await;
@@ -150,7 +237,10 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
         .client
         .get_item()
         .table_name(&store.table)
-        .key(PK, AttributeValue::S(dedupe_pk(&key)))
+        .key(
+            PK,
+            AttributeValue::S(dedupe_pk(&key.workflow, &key.claims()[0])),
+        )
         .key(SK, AttributeValue::S(META.into()))
         .send()
         .await

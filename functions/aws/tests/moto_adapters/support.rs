@@ -211,6 +211,8 @@ pub fn dedupe(run: &Run) -> DedupeKey {
         workflow: run.workflow.clone(),
         delivery_id: run.delivery_id.clone(),
         expires_at: Utc::now() + Days::days(3),
+        body_hash: None,
+        business_key: None,
     }
 }
 

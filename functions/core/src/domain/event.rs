@@ -48,11 +48,86 @@ impl RunMessage {
     }
 }
 
-/// Remembers a delivery so a sender's retry does not start a second run.
+/// Remembers a delivery so a sender's retry does not start a second run,
+/// nor a replay of its signed body under a new (unsigned) delivery id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DedupeKey {
     pub workflow: String,
     pub delivery_id: String,
     /// Kept at least as long as senders retry (Stripe: three days).
     pub expires_at: DateTime<Utc>,
+    /// `sha256:<hex>` of the verified body; kept as long as the delivery id.
+    #[serde(default)]
+    pub body_hash: Option<String>,
+    /// The spec's business key for this event, as [`business_key`] built
+    /// it; never expires.
+    #[serde(default)]
+    pub business_key: Option<String>,
+}
+
+/// One record a new run claims: taken by an earlier run, the delivery is a
+/// duplicate of that run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupeClaim {
+    /// Unique within the workflow; bounded (hashes, or a delivery id of at
+    /// most [`crate::trigger::MAX_DELIVERY_ID_BYTES`]).
+    pub key: String,
+    /// `None`: kept forever.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl DedupeKey {
+    /// The records a new run claims, all or none. The delivery id is kept
+    /// as it is (the records already stored use it); the others carry a
+    /// prefix a delivery id taken as-is is unlikely to have, and a sender
+    /// that picks one anyway only makes its own delivery a duplicate.
+    pub fn claims(&self) -> Vec<DedupeClaim> {
+        let mut claims = vec![DedupeClaim {
+            key: self.delivery_id.clone(),
+            expires_at: Some(self.expires_at),
+        }];
+        if let Some(hash) = &self.body_hash {
+            claims.push(DedupeClaim {
+                key: format!("body#{hash}"),
+                expires_at: Some(self.expires_at),
+            });
+        }
+        if let Some(key) = &self.business_key {
+            claims.push(DedupeClaim {
+                key: format!("key#{key}"),
+                expires_at: None,
+            });
+        }
+        claims
+    }
+}
+
+/// `sha256:<hex>` of `bytes`: how a body, or a key too long to store, is
+/// remembered.
+pub fn sha256_tag(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The business key of an event: the values of the named canonical fields,
+/// hashed so the stored key is bounded whatever the sender put in them.
+/// `None` when a field is missing, null or blank: such an event cannot be
+/// told apart from another by its key, so it is deduplicated by its
+/// delivery id and body only.
+pub fn business_key(
+    fields: &BTreeMap<String, serde_json::Value>,
+    names: &[String],
+) -> Option<String> {
+    let mut parts = Vec::with_capacity(names.len());
+    for name in names {
+        let part = match fields.get(name)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => return None,
+        };
+        parts.push(part);
+    }
+    // A JSON array keeps ("a|b", "c") and ("a", "b|c") apart.
+    Some(sha256_tag(serde_json::to_string(&parts).ok()?.as_bytes()))
 }

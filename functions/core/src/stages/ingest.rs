@@ -137,10 +137,22 @@ impl Ingest {
             fields,
             payload,
         };
+        let business_key = trigger_spec.dedupe.as_ref().and_then(|d| {
+            let key = business_key(&event.fields, &d.business_key);
+            if key.is_none() {
+                info!(
+                    workflow = name,
+                    "business key fields missing; deduplicated by delivery id and body only"
+                );
+            }
+            key
+        });
         let dedupe = DedupeKey {
             workflow: name.to_string(),
             delivery_id,
             expires_at: now + DEDUPE_RETENTION,
+            body_hash: Some(sha256_tag(&req.body)),
+            business_key,
         };
         let unavailable = |e: &dyn std::fmt::Display| {
             warn!(workflow = name, error = %e, "intake failed");

@@ -1,7 +1,7 @@
 use handoff_spec::{SignatureScheme, TriggerSpec};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::domain::sha256_tag as hash;
 use crate::http::HttpRequest;
 
 /// Longer ids are stored as their hash: the dedupe record's key must stay
@@ -25,10 +25,6 @@ pub fn delivery_id(trigger: &TriggerSpec, req: &HttpRequest, payload: &Value) ->
         Some(long) => hash(long.as_bytes()),
         None => hash(&req.body),
     }
-}
-
-fn hash(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn non_blank(value: Option<&str>) -> Option<String> {
@@ -76,10 +72,12 @@ mod tests {
                 header: None,
                 prefix: None,
                 encoding: None,
+                timestamp_header: None,
             },
             delivery_id: delivery,
             fields: Default::default(),
             required: vec![],
+            dedupe: None,
         }
     }
 

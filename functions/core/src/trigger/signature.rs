@@ -131,7 +131,19 @@ pub fn verify(
                 DigestEncoding::Hex => decode_hex(sig)?,
                 DigestEncoding::Base64 => decode_base64(sig)?,
             };
-            (body.to_vec(), vec![digest])
+            match spec.timestamp_header.as_deref() {
+                // Stripe's form: the timestamp is signed with the body, so
+                // a captured request stops verifying once it is stale.
+                Some(ts_header) => {
+                    let ts = req
+                        .header(ts_header)
+                        .ok_or(SignatureError::Missing("timestamp header"))?
+                        .trim();
+                    check_age(parse_unix(ts)?, now, tolerance)?;
+                    (concat(&[ts.as_bytes(), b".", body]), vec![digest])
+                }
+                None => (body.to_vec(), vec![digest]),
+            }
         }
     };
     let matches = secret.candidates().any(|key| {

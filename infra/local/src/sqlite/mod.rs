@@ -479,6 +479,8 @@ mod tests {
             workflow: "w".into(),
             delivery_id: delivery.into(),
             expires_at: now + Duration::days(1),
+            body_hash: None,
+            business_key: None,
         };
         (run, event, dedupe)
     }

@@ -681,36 +681,41 @@ impl NewRun {
     /// or the run the delivery started before.
     pub(super) fn insert(&self, conn: &Connection) -> Result<Created, StoreError> {
         let (run, dedupe) = (&self.run, &self.dedupe);
+        let claims = dedupe.claims();
         // A dedupe row past its expiry may linger; it no longer counts.
-        let seen: Option<String> = conn
-            .prepare_cached(
-                "SELECT run_id FROM dedupe
-                 WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
+        for claim in &claims {
+            let seen: Option<String> = conn
+                .prepare_cached(
+                    "SELECT run_id FROM dedupe
+                     WHERE workflow = ?1 AND delivery_id = ?2 AND expires_at >= ?3",
+                )
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![dedupe.workflow, claim.key, Utc::now().timestamp()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                })
+                .map_err(unavailable)?;
+            if let Some(existing) = seen {
+                return Ok(Created::Duplicate(RunId(existing)));
+            }
+        }
+        for claim in &claims {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
             )
             .and_then(|mut st| {
-                st.query_row(
-                    params![dedupe.workflow, dedupe.delivery_id, Utc::now().timestamp()],
-                    |row| row.get(0),
-                )
-                .optional()
+                st.execute(params![
+                    dedupe.workflow,
+                    claim.key,
+                    run.id.as_str(),
+                    claim.expires_at.map_or(i64::MAX, |at| at.timestamp())
+                ])
             })
             .map_err(unavailable)?;
-        if let Some(existing) = seen {
-            return Ok(Created::Duplicate(RunId(existing)));
         }
-        conn.prepare_cached(
-            "INSERT OR REPLACE INTO dedupe (workflow, delivery_id, run_id, expires_at)
-             VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                dedupe.workflow,
-                dedupe.delivery_id,
-                run.id.as_str(),
-                dedupe.expires_at.timestamp()
-            ])
-        })
-        .map_err(unavailable)?;
         let inserted = conn
             .prepare_cached(&format!(
                 "INSERT OR IGNORE INTO runs ({RUN_COLUMNS})
