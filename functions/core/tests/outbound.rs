@@ -79,6 +79,8 @@ async fn decided(h: &Harness, id: &str, fields: serde_json::Value, actions: &[&s
         workflow: WORKFLOW.into(),
         delivery_id: id.into(),
         expires_at: now,
+        body_hash: None,
+        business_key: None,
     };
     h.store
         .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
