@@ -3,7 +3,7 @@
 
 usage: with-moto.py -- COMMAND [ARG...]
 
-Starts `moto_server` from this interpreter's environment (the project's
+Starts moto's server from this interpreter's environment (the project's
 .venv) on 127.0.0.1 and a free port, waits until it answers, turns on state
 machine execution and echoing stub Lambdas (no Docker), and runs COMMAND with
 MOTO_ENDPOINT=http://127.0.0.1:PORT. The server is stopped however COMMAND
@@ -60,13 +60,37 @@ def configure(endpoint: str) -> None:
                 sys.exit(f"with-moto: moto refused config {service}.{key}={value}: {applied}")
 
 
+# moto's TransactWriteItems snapshots the whole table and, when a condition
+# fails, puts the snapshot back, discarding every write another request made
+# in between (its server handles requests on threads). Real DynamoDB has no
+# such window, so the server runs with DynamoDB's writes serialised: the
+# concurrency tests then see DynamoDB's semantics, not moto's race.
+LAUNCHER = """
+import sys, threading, functools
+from moto.dynamodb.models import DynamoDBBackend
+lock = threading.RLock()
+def serialised(method):
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        with lock:
+            return method(*args, **kwargs)
+    return call
+for name in ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item"):
+    if hasattr(DynamoDBBackend, name):
+        setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def main(argv: list[str]) -> int:
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         sys.exit(__doc__)
     command = argv[argv.index("--") + 1 :]
-    moto = os.path.join(os.path.dirname(sys.executable), "moto_server")
-    if not os.path.exists(moto):
-        sys.exit("with-moto: moto_server not found next to this python; "
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        sys.exit("with-moto: moto is not installed for this python; "
                  "install scripts/requirements-tools.txt into .venv")
 
     port = free_port()
@@ -77,7 +101,7 @@ def main(argv: list[str]) -> int:
     # (service integrations) on that port.
     server_env = {**os.environ, "MOTO_PORT": str(port)}
     server = subprocess.Popen(
-        [moto, "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", LAUNCHER, "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=server_env,
