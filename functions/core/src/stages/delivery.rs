@@ -139,9 +139,16 @@ impl Callback {
                 self.settle(&approval).await;
                 continue;
             };
-            let failures = self.failed_redeliveries(&approval).await?;
             let tally = per_workflow.entry(approval.workflow.clone()).or_default();
-            if now < next_attempt(&approval, &failures) {
+            // Within the first grace nothing can be due: spare the trail read.
+            let decided = approval.decided_at.unwrap_or(approval.created_at);
+            if now < decided + FIRST_REDELIVERY {
+                sweep.owed += 1;
+                tally.1 += 1;
+                continue;
+            }
+            let failures = self.failed_redeliveries(&approval).await?;
+            if now < next_attempt(decided, &failures) {
                 sweep.owed += 1;
                 tally.1 += 1;
                 continue;
@@ -221,8 +228,7 @@ impl Callback {
 }
 
 /// 30 s after the decision, then 60 s, 120 s, … after each failure, capped.
-fn next_attempt(approval: &Approval, failures: &[DateTime<Utc>]) -> DateTime<Utc> {
-    let decided = approval.decided_at.unwrap_or(approval.created_at);
+fn next_attempt(decided: DateTime<Utc>, failures: &[DateTime<Utc>]) -> DateTime<Utc> {
     match failures.last() {
         None => decided + FIRST_REDELIVERY,
         Some(last) => {
