@@ -60,6 +60,16 @@ def http_event(method, path, route_key, path_params=None, headers=None, body=Non
     return event
 
 
+def authorizer_event(request):
+    """The payload-2.0 Lambda authorizer event API Gateway sends before `request`."""
+    method, path = request["requestContext"]["http"]["method"], request["rawPath"]
+    event = {"version": "2.0", "type": "REQUEST",
+             "routeArn": f"arn:aws:execute-api:eu-west-1:123456789012:abc123/$default/{method}{path}",
+             "identitySource": [], "cookies": [], **request}
+    del event["isBase64Encoded"]
+    return event
+
+
 def webhook(workflow, body_obj, sign):
     body = json.dumps(body_obj, separators=(",", ":"))
     headers = {"content-type": "application/json", **sign(body.encode())}
@@ -220,6 +230,7 @@ SAMPLES = {
     "api-feedback.json": http_event("POST", f"/runs/{RUN_ID}/feedback", "POST /runs/{id}/feedback", {"id": RUN_ID},
                                     {"content-type": "application/json"},
                                     json.dumps({"label": "billing_question"})),
+    "api-authorizer.json": authorizer_event(http_event("GET", f"/runs/{RUN_ID}", "GET /runs/{id}", {"id": RUN_ID})),
     "approval-get.json": http_event("GET", "/approvals/3f2a9c1d5e7b4a6c8d0e1f2a3b4c5d6e", "GET /approvals/{id}",
                                     {"id": "3f2a9c1d5e7b4a6c8d0e1f2a3b4c5d6e"},
                                     query={"r": "lead@support.example.com", "exp": str(SIGNED_AT + 14400), "sig": "unsigned-sample"}),

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(300),
         )),
         clock: Arc::new(SystemClock),
-        link_secret: env("HANDOFF_LINK_SECRET")?,
+        token_secret: env("HANDOFF_TOKEN_SECRET")?,
         executions: Arc::new(StepFunctions::from_config(
             &config,
             env("HANDOFF_STATE_MACHINE_ARN")?,

@@ -173,6 +173,10 @@ pub fn http_request(event: ApiGatewayV2httpRequest) -> HttpRequest {
             })
             .or_insert(value);
     }
+    // Payload 2.0 moves `Cookie` out of the headers into `cookies`.
+    if let Some(cookies) = event.cookies.filter(|c| !c.is_empty()) {
+        headers.insert("cookie".into(), cookies.join("; "));
+    }
     let body = match event.body {
         None => Vec::new(),
         Some(text) if event.is_base64_encoded => base64::engine::general_purpose::STANDARD
@@ -271,7 +275,7 @@ mod tests {
         assert_eq!(req.query["b"], "two");
         assert_eq!(req.raw_query, "a=1&b=two");
         assert_eq!(req.header("content-type"), Some("application/json"));
-        assert_eq!(req.headers.get("cookie"), None);
+        assert_eq!(req.header("cookie"), Some("session=x"));
         assert_eq!(req.body, b"{\"x\":1}");
     }
 

@@ -246,12 +246,12 @@ fn functions(template: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[test]
-fn only_the_functions_that_sign_or_check_links_can_read_the_link_secret() {
-    let template = template();
-    let link_secret = "${SecretPrefix}${LinkSecretName}-??????";
+/// The functions whose policies let them read the secret `name` (a
+/// parameter, as in `${SecretPrefix}${LinkSecretName}-??????`).
+fn readers_of(template: &Value, name: &str) -> Vec<String> {
+    let secret = format!("${{SecretPrefix}}${{{name}}}-??????");
     let mut readers = Vec::new();
-    for (name, function) in functions(&template) {
+    for (function_name, function) in functions(template) {
         let statements: Vec<&Value> = function["Properties"]["Policies"]
             .as_sequence()
             .into_iter()
@@ -263,23 +263,36 @@ fn only_the_functions_that_sign_or_check_links_can_read_the_link_secret() {
             statements
                 .iter()
                 .filter(|s| s["Effect"] == effect)
-                .map(|s| text_of(&s["Resource"]))
+                .flat_map(|s| match &s["Resource"] {
+                    Value::Sequence(items) => items.iter().map(text_of).collect(),
+                    one => vec![text_of(one)],
+                })
                 .collect()
         };
-        let denied = resources("Deny").iter().any(|r| r.ends_with(link_secret));
+        let denied = resources("Deny").iter().any(|r| r.ends_with(&secret));
         let allowed = resources("Allow")
             .iter()
-            .any(|r| r.ends_with(link_secret) || r.ends_with("${SecretPrefix}*"));
+            .any(|r| r.ends_with(&secret) || r.ends_with("${SecretPrefix}*"));
         if allowed && !denied {
-            readers.push(name);
+            readers.push(function_name);
         }
     }
     readers.sort();
+    readers
+}
+
+#[test]
+fn only_the_functions_that_sign_or_check_links_can_read_the_link_secret() {
     assert_eq!(
-        readers,
-        ["ApiFunction", "ApprovalFunction", "CallbackFunction"],
-        "signing approval links (approval), checking them (callback) and reviewer tokens (api)"
+        readers_of(&template(), "LinkSecretName"),
+        ["ApprovalFunction", "CallbackFunction"],
+        "signing approval links (approval) and checking them (callback)"
     );
+}
+
+#[test]
+fn only_the_api_function_can_read_the_reviewer_token_key() {
+    assert_eq!(readers_of(&template(), "TokenSecretName"), ["ApiFunction"]);
 }
 
 #[test]
@@ -301,4 +314,31 @@ fn every_function_keeps_its_logs_for_a_bounded_time() {
             "{name}: logs expire"
         );
     }
+}
+
+#[test]
+fn every_route_that_shows_run_data_passes_the_reviewer_token_authorizer() {
+    let template = template();
+    let authorizer =
+        &template["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["ReviewerToken"];
+    assert_eq!(text_of(&authorizer["FunctionArn"]), "ApiFunction.Arn");
+    assert_eq!(authorizer["EnableFunctionDefaultPermissions"], true);
+    let events = &template["Resources"]["ApiFunction"]["Properties"]["Events"];
+    let mut open = Vec::new();
+    for (name, event) in events.as_mapping().unwrap() {
+        let path = event["Properties"]["Path"].as_str().unwrap();
+        let guarded = event["Properties"]["Auth"]["Authorizer"] == "ReviewerToken";
+        if !guarded {
+            open.push(path.to_string());
+        }
+        if path == "/" || path.starts_with("/runs") {
+            assert!(guarded, "{} {path} shows run data", name.as_str().unwrap());
+        }
+    }
+    open.sort();
+    assert_eq!(
+        open,
+        ["/login", "/login", "/logout"],
+        "only sign-in is open"
+    );
 }

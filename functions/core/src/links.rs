@@ -1,4 +1,5 @@
-//! Signed approval links and reviewer tokens.
+//! Signed approval links (reviewer tokens, signed with their own key, are
+//! in [`crate::tokens`]).
 //!
 //! A link is a capability for one reviewer and one approval until one
 //! instant: `?r=<reviewer>&exp=<unix>&sig=<HMAC>`. The task token stays in
@@ -18,10 +19,6 @@ use crate::domain::ApprovalId;
 use crate::ports::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// Reviewer tokens sign a message that starts with this, approval links one
-/// that starts with a hex approval id: neither can pass for the other.
-const TOKEN_CONTEXT: &str = "handoff-reviewer";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
@@ -57,12 +54,12 @@ fn mac(key: &str, message: &str) -> HmacSha256 {
     mac
 }
 
-fn sign_message(secret: &Secret, message: &str) -> String {
+pub(crate) fn sign_message(secret: &Secret, message: &str) -> String {
     URL_SAFE_NO_PAD.encode(mac(&secret.current, message).finalize().into_bytes())
 }
 
 /// Constant-time against every value of the rotation.
-fn verify_message(secret: &Secret, message: &str, sig: &str) -> Result<(), LinkError> {
+pub(crate) fn verify_message(secret: &Secret, message: &str, sig: &str) -> Result<(), LinkError> {
     let digest = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| LinkError::BadSignature)?;
@@ -141,47 +138,6 @@ pub fn verify_link(
         reviewer: reviewer.clone(),
         expires,
     })
-}
-
-fn token_message(reviewer: &str, expires: i64) -> String {
-    format!("{TOKEN_CONTEXT}\n{reviewer}\n{expires}")
-}
-
-/// `<reviewer>.<exp>.<sig>`, sent as `Authorization: Bearer …` with
-/// reviewer feedback. Reviewers are e-mail addresses and may hold dots; the
-/// expiry and signature never do.
-pub fn reviewer_token(secret: &Secret, reviewer: &str, expires: i64) -> String {
-    format!(
-        "{reviewer}.{expires}.{}",
-        sign_message(secret, &token_message(reviewer, expires))
-    )
-}
-
-/// The reviewer a token was issued to.
-pub fn verify_reviewer_token(
-    secret: &Secret,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<String, LinkError> {
-    let mut parts = token.trim().rsplitn(3, '.');
-    let sig = parts.next().ok_or(LinkError::Malformed("no signature"))?;
-    let expires: i64 = parts
-        .next()
-        .ok_or(LinkError::Malformed("no expiry"))?
-        .parse()
-        .map_err(|_| LinkError::Malformed("expiry is not a number"))?;
-    let reviewer = parts
-        .next()
-        .filter(|r| !r.is_empty())
-        .ok_or(LinkError::Malformed("no reviewer"))?;
-    if reviewer.chars().any(char::is_control) {
-        return Err(LinkError::Malformed("reviewer has control characters"));
-    }
-    verify_message(secret, &token_message(reviewer, expires), sig)?;
-    if now.timestamp() >= expires {
-        return Err(LinkError::Expired);
-    }
-    Ok(reviewer.to_string())
 }
 
 /// The token from an `Authorization: Bearer <token>` header value.
@@ -286,41 +242,5 @@ mod tests {
             verify_link(&secret, &id, &q, now()),
             Err(LinkError::Malformed(_))
         ));
-    }
-
-    #[test]
-    fn reviewer_tokens_carry_dotted_addresses() {
-        let secret = Secret::new("s");
-        let exp = now().timestamp() + 60;
-        let token = reviewer_token(&secret, "first.last@x.example", exp);
-        assert_eq!(
-            verify_reviewer_token(&secret, &token, now()).unwrap(),
-            "first.last@x.example"
-        );
-        let tampered = token.replacen("first", "other", 1);
-        assert_eq!(
-            verify_reviewer_token(&secret, &tampered, now()),
-            Err(LinkError::BadSignature)
-        );
-        let stale = reviewer_token(&secret, "r@x", now().timestamp() - 1);
-        assert_eq!(
-            verify_reviewer_token(&secret, &stale, now()),
-            Err(LinkError::Expired)
-        );
-        assert_eq!(bearer(Some("Bearer  abc ")), Some("abc"));
-        assert_eq!(bearer(Some("Basic abc")), None);
-    }
-
-    #[test]
-    fn a_link_signature_is_not_a_reviewer_token() {
-        let secret = Secret::new("s");
-        let id = ApprovalId::random();
-        let exp = now().timestamp() + 60;
-        let sig = sign_link(&secret, &id, "r@x", exp);
-        let token = format!("r@x.{exp}.{sig}");
-        assert_eq!(
-            verify_reviewer_token(&secret, &token, now()),
-            Err(LinkError::BadSignature)
-        );
     }
 }

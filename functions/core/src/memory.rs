@@ -304,7 +304,10 @@ impl Approvals for MemoryStore {
 #[async_trait]
 impl FeedbackLog for MemoryStore {
     async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError> {
-        self.tables.lock().unwrap().feedback.push(feedback.clone());
+        let mut t = self.tables.lock().unwrap();
+        t.feedback
+            .retain(|f| !(f.run_id == feedback.run_id && f.reviewer == feedback.reviewer));
+        t.feedback.push(feedback.clone());
         Ok(())
     }
 

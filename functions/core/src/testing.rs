@@ -21,6 +21,10 @@ use handoff_spec::Catalog;
 pub const TEST_SECRET: &str = "handoff-test-secret";
 /// The harness's approval-link key (a signing key: 32 bytes or more).
 pub const TEST_LINK_SECRET: &str = "handoff-test-link-key-of-32-bytes+";
+/// The harness's reviewer-token key, apart from the link key.
+pub const TEST_TOKEN_SECRET: &str = "handoff-test-token-key-of-32-bytes";
+/// The reviewer-token secret's name in the harness and the template.
+pub const TOKEN_SECRET: &str = "reviewer-tokens";
 /// The run id the stage samples in events/ refer to.
 pub const SAMPLE_RUN_ID: &str = "run-0f8fad5bd9cb469fa16570867728950e";
 /// The time the samples were signed at.
@@ -68,6 +72,7 @@ impl Harness {
         ];
         let mut pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();
         pairs.push((LINK_SECRET, TEST_LINK_SECRET));
+        pairs.push((TOKEN_SECRET, TEST_TOKEN_SECRET));
         Self {
             catalog: Arc::new(handoff_workflows::catalog().clone()),
             store: Arc::new(MemoryStore::new()),
@@ -177,9 +182,19 @@ impl Harness {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
-            link_secret: LINK_SECRET.into(),
+            token_secret: TOKEN_SECRET.into(),
             executions: self.executions.clone(),
         }
+    }
+
+    /// A reviewer token for `reviewer` with `scopes`, valid for an hour
+    /// from the harness clock.
+    pub fn token_for(&self, reviewer: &str, scopes: &[handoff_core::tokens::Scope]) -> String {
+        let key = handoff_core::ports::Secret::new(TEST_TOKEN_SECRET);
+        let now = handoff_core::ports::Clock::now(self.clock.as_ref());
+        handoff_core::tokens::issue(&key, reviewer, scopes, now, 3600)
+            .expect("a valid token")
+            .0
     }
 
     pub fn finalize(&self) -> Finalize {

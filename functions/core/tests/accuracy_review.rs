@@ -20,6 +20,7 @@ fn correction(h: &Harness, predicted: &str, final_label: &str, days_ago: i64) ->
         final_label: final_label.into(),
         edits: None,
         reviewer: "ops@example.com".into(),
+        status: FeedbackStatus::Confirmed,
     }
 }
 

@@ -823,6 +823,53 @@ async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
 }
 
 #[tokio::test]
+async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
+    let bed = Bed::new();
+    let finalize = Finalize {
+        store: bed.store.clone(),
+        clock: bed.clock.clone(),
+        metrics: Arc::new(NoMetrics),
+    };
+    let mut runs = Vec::new();
+    for (i, verdict) in ["reject", "approve"].into_iter().enumerate() {
+        let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
+        bed.request(&run, SUPPORT, false, &format!("tok-verdict-{i}"))
+            .await;
+        // Every reviewer gives the verdict, so the approval closes with it.
+        for reviewer in bed.approval(&run).await.reviewers {
+            if bed.approval(&run).await.decided_at.is_some() {
+                break;
+            }
+            let resp = bed
+                .callback()
+                .handle(&request(
+                    "POST",
+                    &bed.link_for(&reviewer),
+                    &format!("verdict={verdict}&reason=no"),
+                ))
+                .await;
+            assert!(matches!(resp.status, 200 | 202), "{}", text(&resp));
+        }
+        finalize
+            .run(&FinalizeInput {
+                run_id: run.clone(),
+                workflow: SUPPORT.into(),
+                failure: None,
+            })
+            .await
+            .unwrap();
+        runs.push(run);
+    }
+    let feedback = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let confirmed: Vec<&RunId> = feedback.iter().map(|f| &f.run_id).collect();
+    assert_eq!(
+        confirmed,
+        vec![&runs[1]],
+        "only the approved run confirms its label"
+    );
+}
+
+#[tokio::test]
 async fn closed_task_shows_closed_page_not_500() {
     let bed = Bed::new();
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;

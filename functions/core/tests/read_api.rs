@@ -8,16 +8,19 @@ use serde_json::{json, Value};
 
 use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
-use handoff_core::links;
 use handoff_core::memory::*;
+use handoff_core::observe::redact::REDACTED;
 use handoff_core::ports::*;
 use handoff_core::spec::Catalog;
 use handoff_core::stages::approval::{ApprovalStage, ApprovalTask};
 use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::ai_result;
+use handoff_core::tokens::{self, Scope};
 
 const LINK_SECRET: &str = "approval-links";
 const KEY: &str = "link-key-1-of-at-least-thirty-two-bytes";
+const TOKEN_SECRET: &str = "reviewer-tokens";
+const TOKEN_KEY: &str = "token-key-of-at-least-thirty-two-bytes";
 const SUPPORT: &str = "support-triage";
 const INVOICE: &str = "invoice-approval";
 const LEAD: &str = "lead@support.example.com";
@@ -35,7 +38,10 @@ impl Bed {
         Self {
             catalog: Arc::new(handoff_workflows::catalog().clone()),
             store: Arc::new(MemoryStore::new()),
-            secrets: Arc::new(StaticSecrets::with(&[(LINK_SECRET, KEY)])),
+            secrets: Arc::new(StaticSecrets::with(&[
+                (LINK_SECRET, KEY),
+                (TOKEN_SECRET, TOKEN_KEY),
+            ])),
             clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
             executions: Arc::new(MemoryExecutions::default()),
         }
@@ -47,7 +53,7 @@ impl Bed {
             store: self.store.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
-            link_secret: LINK_SECRET.into(),
+            token_secret: TOKEN_SECRET.into(),
             executions: self.executions.clone(),
         }
     }
@@ -100,14 +106,83 @@ impl Bed {
         id
     }
 
-    fn token(&self, reviewer: &str, valid_for: i64) -> String {
-        links::reviewer_token(
-            &Secret::new(KEY),
+    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String {
+        tokens::issue(
+            &Secret::new(TOKEN_KEY),
             reviewer,
-            self.clock.now().timestamp() + valid_for,
+            scopes,
+            self.clock.now(),
+            600,
         )
+        .unwrap()
+        .0
+    }
+
+    /// The run went through an approval its workflow's reviewers were asked.
+    async fn reviewed(&self, run: &RunId, workflow: &str) {
+        let reviewers = self
+            .catalog
+            .get(workflow)
+            .unwrap()
+            .spec
+            .approval
+            .as_ref()
+            .unwrap()
+            .reviewers
+            .clone();
+        let now = self.clock.now();
+        let approval = Approval {
+            id: ApprovalId::random(),
+            run_id: run.clone(),
+            workflow: workflow.into(),
+            task_token: "task-token".into(),
+            reviewers,
+            required: 1,
+            status: ApprovalStatus::Approved,
+            escalation: false,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            votes: Vec::new(),
+            decided_at: Some(now),
+        };
+        self.store.put_approval(&approval).await.unwrap();
+    }
+
+    fn expired_token(&self, reviewer: &str) -> String {
+        let issued = self.clock.now() - chrono::Duration::seconds(601);
+        tokens::issue(
+            &Secret::new(TOKEN_KEY),
+            reviewer,
+            &[Scope::Read, Scope::Feedback],
+            issued,
+            600,
+        )
+        .unwrap()
+        .0
+    }
+
+    /// A reviewer's token: read, feedback and redrive, their workflows only.
+    fn token(&self, reviewer: &str) -> String {
+        self.token_with(reviewer, &[Scope::Read, Scope::Feedback, Scope::Redrive])
+    }
+
+    /// `req` as an operator sends it: a token for every workflow.
+    fn operator(&self, req: HttpRequest) -> HttpRequest {
+        let token = self.token_with(
+            "ops@support.example.com",
+            &[Scope::Read, Scope::AllWorkflows],
+        );
+        bearer(req, &token)
     }
 }
+
+fn bearer(mut req: HttpRequest, token: &str) -> HttpRequest {
+    req.headers
+        .insert("authorization".into(), format!("Bearer {token}"));
+    req
+}
+
+impl Bed {}
 
 fn get(path: &str, query: &[(&str, &str)]) -> HttpRequest {
     let mut path_params = BTreeMap::new();
@@ -171,26 +246,32 @@ async fn list_runs_filters_and_pages() {
         .await;
     let api = bed.api();
 
-    let all = body(&api.handle(&get("/runs", &[])).await);
+    let all = body(&api.handle(&bed.operator(get("/runs", &[]))).await);
     assert_eq!(all["runs"].as_array().unwrap().len(), 5);
     assert_eq!(all["next"], Value::Null);
 
     let resp = api
-        .handle(&get("/runs", &[("status", "awaiting_approval")]))
+        .handle(&bed.operator(get("/runs", &[("status", "awaiting_approval")])))
         .await;
     assert_eq!(resp.status, 200);
     let runs = body(&resp)["runs"].as_array().unwrap().clone();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["id"], json!(waiting));
 
-    let invoices = body(&api.handle(&get("/runs", &[("workflow", INVOICE)])).await);
+    let invoices = body(
+        &api.handle(&bed.operator(get("/runs", &[("workflow", INVOICE)])))
+            .await,
+    );
     assert_eq!(invoices["runs"].as_array().unwrap().len(), 1);
 
-    let first = body(&api.handle(&get("/runs", &[("limit", "2")])).await);
+    let first = body(
+        &api.handle(&bed.operator(get("/runs", &[("limit", "2")])))
+            .await,
+    );
     assert_eq!(first["runs"].as_array().unwrap().len(), 2);
     let cursor = first["next"].as_str().unwrap().to_string();
     let second = body(
-        &api.handle(&get("/runs", &[("limit", "2"), ("cursor", &cursor)]))
+        &api.handle(&bed.operator(get("/runs", &[("limit", "2"), ("cursor", &cursor)])))
             .await,
     );
     assert_ne!(first["runs"][0]["id"], second["runs"][0]["id"]);
@@ -211,7 +292,7 @@ async fn list_runs_rejects_bad_input_with_its_own_code() {
         (&[("workflow", "nope")], 400, "unknown_workflow"),
     ];
     for (query, status, code) in cases {
-        let resp = api.handle(&get("/runs", query)).await;
+        let resp = api.handle(&bed.operator(get("/runs", query))).await;
         assert_eq!(resp.status, status, "{query:?}");
         assert_eq!(body(&resp)["error"], code, "{query:?}");
     }
@@ -245,7 +326,10 @@ async fn run_detail_shows_everything_but_task_tokens() {
         .await
         .unwrap();
 
-    let resp = bed.api().handle(&get(&format!("/runs/{run}"), &[])).await;
+    let resp = bed
+        .api()
+        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
+        .await;
     assert_eq!(resp.status, 200);
     let raw = String::from_utf8(resp.body.clone()).unwrap();
     assert!(!raw.contains("SECRET-TASK-TOKEN"));
@@ -269,7 +353,10 @@ async fn run_detail_shows_everything_but_task_tokens() {
         .iter()
         .any(|e| e["kind"] == "approval.requested"));
 
-    let missing = bed.api().handle(&get("/runs/run-nope", &[])).await;
+    let missing = bed
+        .api()
+        .handle(&bed.operator(get("/runs/run-nope", &[])))
+        .await;
     assert_eq!(missing.status, 404);
     assert_eq!(body(&missing)["error"], "run_not_found");
 }
@@ -280,6 +367,7 @@ async fn feedback_requires_reviewer_token() {
     let predicted = label_of(&bed, SUPPORT, 0);
     let corrected = label_of(&bed, SUPPORT, 1);
     let run = bed.run(SUPPORT, RunStatus::Completed, &predicted).await;
+    bed.reviewed(&run, SUPPORT).await;
     let api = bed.api();
     let good = json!({ "label": corrected });
 
@@ -287,14 +375,20 @@ async fn feedback_requires_reviewer_token() {
     assert_eq!(none.status, 401);
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
 
-    let forged = bed
-        .token(LEAD, 600)
-        .replace(LEAD, "billing@support.example.com");
+    // The claims of one reviewer's token under another's name.
+    let own = bed.token(LEAD);
+    let other = bed.token("billing@support.example.com");
+    let (claims, sig) = (
+        other.split('.').nth(1).unwrap(),
+        own.rsplit('.').next().unwrap(),
+    );
+    let forged = format!("hrt1.{claims}.{sig}");
     let cases = [
         (forged, 401),
-        (bed.token(LEAD, -1), 401),
+        (bed.expired_token(LEAD), 401),
+        (bed.token_with(LEAD, &[Scope::Read]), 403),
         ("garbage".to_string(), 401),
-        (bed.token("eve@evil.example", 600), 403),
+        (bed.token("eve@evil.example"), 404),
     ];
     for (token, status) in cases {
         let resp = api
@@ -309,7 +403,7 @@ async fn feedback_requires_reviewer_token() {
         .unwrap()
         .is_empty());
 
-    let token = bed.token(LEAD, 600);
+    let token = bed.token(LEAD);
     let bad_label = api
         .handle(&feedback(&run, Some(&token), json!({ "label": "made_up" })))
         .await;
@@ -359,7 +453,7 @@ async fn dashboard_counts_runs_and_escapes_labels() {
     bed.run(SUPPORT, RunStatus::Completed, &l).await;
     bed.run(INVOICE, RunStatus::Failed, "<b>bold</b>").await;
 
-    let resp = bed.api().handle(&get("/", &[])).await;
+    let resp = bed.api().handle(&bed.operator(get("/", &[]))).await;
     assert_eq!(resp.status, 200);
     assert!(resp
         .header("content-type")
@@ -420,12 +514,12 @@ async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
 
     let refused = api.handle(&redrive(&run, None)).await;
     assert_eq!(refused.status, 401);
-    let outsider = bed.token("mallory@example.com", 600);
+    let outsider = bed.token("mallory@example.com");
     let refused = api.handle(&redrive(&run, Some(&outsider))).await;
-    assert_eq!(refused.status, 403);
+    assert_eq!(refused.status, 404, "another workflow's run is not shown");
     assert!(bed.executions.started.lock().unwrap().is_empty());
 
-    let token = bed.token(LEAD, 600);
+    let token = bed.token(LEAD);
     let resp = api.handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -456,7 +550,7 @@ async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
 async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     let bed = Bed::new();
     let run = bed.run(SUPPORT, RunStatus::Failed, "card_problem").await;
-    let token = bed.token(LEAD, 600);
+    let token = bed.token(LEAD);
     let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -486,7 +580,7 @@ async fn a_run_waiting_on_its_approval_is_not_redriven() {
         )
         .await
         .unwrap();
-    let token = bed.token(LEAD, 600);
+    let token = bed.token(LEAD);
     let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 409);
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
@@ -494,4 +588,360 @@ async fn a_run_waiting_on_its_approval_is_not_redriven() {
     let stored = bed.store.get_run(&run).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Failed, "nothing changed");
     assert!(bed.executions.started.lock().unwrap().is_empty());
+}
+
+fn browser(req: HttpRequest) -> HttpRequest {
+    let mut req = req;
+    req.headers.insert("accept".into(), "text/html".into());
+    req
+}
+
+fn json_client(req: HttpRequest) -> HttpRequest {
+    let mut req = req;
+    req.headers
+        .insert("accept".into(), "application/json".into());
+    req
+}
+
+#[tokio::test]
+async fn nothing_is_read_without_a_token_that_allows_reading() {
+    let bed = Bed::new();
+    let run = bed
+        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
+        .await;
+    let api = bed.api();
+    for path in ["/runs".to_string(), format!("/runs/{run}"), "/".to_string()] {
+        let resp = api.handle(&json_client(get(&path, &[]))).await;
+        assert_eq!(resp.status, 401, "{path}");
+        assert_eq!(resp.header("www-authenticate"), Some("Bearer"), "{path}");
+        assert!(!String::from_utf8_lossy(&resp.body).contains("Card lost"));
+
+        let feedback_only = bed.token_with(LEAD, &[Scope::Feedback]);
+        let resp = api
+            .handle(&bearer(json_client(get(&path, &[])), &feedback_only))
+            .await;
+        assert_eq!(resp.status, 403, "{path}");
+        assert_eq!(body(&resp)["error"], "missing_scope");
+
+        let expired = bed.expired_token(LEAD);
+        assert_eq!(
+            api.handle(&bearer(json_client(get(&path, &[])), &expired))
+                .await
+                .status,
+            401
+        );
+    }
+    // A browser without a session is sent to sign in, and shown nothing.
+    let resp = api.handle(&browser(get("/", &[]))).await;
+    assert_eq!(resp.status, 303);
+    assert_eq!(resp.header("location"), Some("/login"));
+    assert!(resp.body.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_signed_with_the_link_key_reads_nothing() {
+    let bed = Bed::new();
+    let (forged, _) = tokens::issue(
+        &Secret::new(KEY),
+        LEAD,
+        &[Scope::Read, Scope::AllWorkflows],
+        bed.clock.now(),
+        600,
+    )
+    .unwrap();
+    let resp = bed.api().handle(&bearer(get("/runs", &[]), &forged)).await;
+    assert_eq!(resp.status, 401);
+}
+
+#[tokio::test]
+async fn a_reviewer_reads_only_the_workflows_they_review() {
+    let bed = Bed::new();
+    let own = bed
+        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
+        .await;
+    let other = bed
+        .run(INVOICE, RunStatus::Failed, &label_of(&bed, INVOICE, 0))
+        .await;
+    let api = bed.api();
+    let token = bed.token(LEAD);
+    let reviews_invoices = bed
+        .catalog
+        .get(INVOICE)
+        .unwrap()
+        .spec
+        .approval
+        .as_ref()
+        .unwrap()
+        .reviewers
+        .iter()
+        .any(|r| r == LEAD);
+    assert!(
+        !reviews_invoices,
+        "the test needs a reviewer of one workflow"
+    );
+
+    let listed = body(&api.handle(&bearer(get("/runs", &[]), &token)).await);
+    let ids: Vec<&Value> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!(own)]);
+
+    let refused = api
+        .handle(&bearer(get("/runs", &[("workflow", INVOICE)]), &token))
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(body(&refused)["error"], "not_a_reviewer");
+
+    let hidden = api
+        .handle(&bearer(get(&format!("/runs/{other}"), &[]), &token))
+        .await;
+    assert_eq!(hidden.status, 404, "another workflow's run is not shown");
+    assert_eq!(body(&hidden)["error"], "run_not_found");
+    let shown = api
+        .handle(&bearer(get(&format!("/runs/{own}"), &[]), &token))
+        .await;
+    assert_eq!(shown.status, 200);
+
+    let page = api.handle(&bearer(get("/", &[]), &token)).await;
+    assert_eq!(page.status, 200);
+    let page = String::from_utf8(page.body).unwrap();
+    assert!(page.contains(SUPPORT));
+    assert!(!page.contains(INVOICE), "{page}");
+}
+
+#[tokio::test]
+async fn sensitive_fields_are_masked_on_the_way_out() {
+    let bed = Bed::new();
+    let run = bed
+        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
+        .await;
+    let ai = json!({ "details": { "email": "ada@private.example", "order_id": "A-1" } });
+    bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();
+    bed.store
+        .put_slot(
+            &run,
+            &Slot::Context,
+            &json!({ "customer": { "email": "ada@private.example" } }),
+        )
+        .await
+        .unwrap();
+    bed.store
+        .put_slot(
+            &run,
+            &Slot::Decision,
+            &json!({ "inputs": { "email": "ada@private.example" } }),
+        )
+        .await
+        .unwrap();
+
+    let resp = bed
+        .api()
+        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
+        .await;
+    assert_eq!(resp.status, 200);
+    assert!(!String::from_utf8_lossy(&resp.body).contains("ada@private.example"));
+    let detail = body(&resp);
+    assert_eq!(detail["ai"]["details"]["email"], REDACTED);
+    assert_eq!(detail["ai"]["details"]["order_id"], "A-1");
+    assert_eq!(detail["context"]["customer"]["email"], REDACTED);
+    assert_eq!(detail["decision"]["inputs"]["email"], REDACTED);
+}
+
+fn login(token: &str) -> HttpRequest {
+    HttpRequest {
+        method: "POST".into(),
+        path: "/login".into(),
+        headers: BTreeMap::from([(
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        )]),
+        body: format!("token={}", urlencoding::encode(token)).into_bytes(),
+        ..HttpRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn signing_in_keeps_the_token_as_a_session_that_reads_but_cannot_change() {
+    let bed = Bed::new();
+    let run = bed
+        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
+        .await;
+    let api = bed.api();
+
+    let form = api.handle(&get("/login", &[])).await;
+    assert_eq!(form.status, 200);
+    assert!(String::from_utf8_lossy(&form.body).contains("name=\"token\""));
+    let refused = api.handle(&login("garbage")).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("set-cookie"), None);
+
+    let token = bed.token(LEAD);
+    let signed_in = api.handle(&login(&token)).await;
+    assert_eq!(signed_in.status, 303);
+    assert_eq!(signed_in.header("location"), Some("/"));
+    let cookie = signed_in.header("set-cookie").unwrap().to_string();
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let with_session = |mut req: HttpRequest| {
+        req.headers.insert("cookie".into(), session.clone());
+        req
+    };
+    let page = api.handle(&with_session(browser(get("/", &[])))).await;
+    assert_eq!(page.status, 200);
+    let detail = api
+        .handle(&with_session(get(&format!("/runs/{run}"), &[])))
+        .await;
+    assert_eq!(detail.status, 200);
+
+    // A cross-site form can make the browser send the cookie; it changes nothing.
+    let corrected = json!({ "label": label_of(&bed, SUPPORT, 1) });
+    let post = api
+        .handle(&with_session(feedback(&run, None, corrected)))
+        .await;
+    assert_eq!(post.status, 401);
+    assert!(bed
+        .store
+        .list_feedback(SUPPORT, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let out = api
+        .handle(&HttpRequest {
+            method: "POST".into(),
+            path: "/logout".into(),
+            ..HttpRequest::default()
+        })
+        .await;
+    assert_eq!(out.status, 303);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+}
+
+const BILLING: &str = "billing@support.example.com";
+
+async fn correct(bed: &Bed, run: &RunId, reviewer: &str, label: &str) -> HttpResponse {
+    let token = bed.token(reviewer);
+    bed.api()
+        .handle(&feedback(run, Some(&token), json!({ "label": label })))
+        .await
+}
+
+#[tokio::test]
+async fn only_a_reviewer_of_the_runs_approval_corrects_it() {
+    let bed = Bed::new();
+    let card = label_of(&bed, SUPPORT, 0);
+    let refund = label_of(&bed, SUPPORT, 1);
+    let unreviewed = bed.run(SUPPORT, RunStatus::Completed, &card).await;
+    let resp = correct(&bed, &unreviewed, LEAD, &refund).await;
+    assert_eq!(resp.status, 403, "a run that acted alone has no reviewer");
+    assert_eq!(body(&resp)["error"], "not_this_runs_reviewer");
+    let operator = bed.token_with(
+        "ops@support.example.com",
+        &[Scope::Read, Scope::Feedback, Scope::AllWorkflows],
+    );
+    let resp = bed
+        .api()
+        .handle(&feedback(
+            &unreviewed,
+            Some(&operator),
+            json!({ "label": refund }),
+        ))
+        .await;
+    assert_eq!(resp.status, 403, "reading every workflow is not reviewing");
+    assert!(bed
+        .store
+        .list_feedback(SUPPORT, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_reviewers_second_correction_of_a_run_replaces_the_first() {
+    let bed = Bed::new();
+    let card = label_of(&bed, SUPPORT, 0);
+    let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
+    bed.reviewed(&run, SUPPORT).await;
+    for label in [label_of(&bed, SUPPORT, 1), label_of(&bed, SUPPORT, 2)] {
+        assert_eq!(correct(&bed, &run, LEAD, &label).await.status, 201);
+    }
+    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].final_label, label_of(&bed, SUPPORT, 2));
+}
+
+#[tokio::test]
+async fn corrections_are_rate_limited_per_reviewer() {
+    let bed = Bed::new();
+    let card = label_of(&bed, SUPPORT, 0);
+    let refund = label_of(&bed, SUPPORT, 1);
+    let limit = handoff_core::stages::correction::MAX_CORRECTIONS_PER_HOUR;
+    for _ in 0..limit {
+        let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
+        bed.reviewed(&run, SUPPORT).await;
+        assert_eq!(correct(&bed, &run, LEAD, &refund).await.status, 201);
+    }
+    let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
+    bed.reviewed(&run, SUPPORT).await;
+    let refused = correct(&bed, &run, LEAD, &refund).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(body(&refused)["error"], "too_many_corrections");
+    let wait: i64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // Another reviewer is not held back, and the hour passes.
+    assert_eq!(correct(&bed, &run, BILLING, &refund).await.status, 201);
+    bed.clock.advance(3600);
+    assert_eq!(correct(&bed, &run, LEAD, &refund).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() {
+    let bed = Bed::new();
+    let card = label_of(&bed, SUPPORT, 0);
+    let refund = label_of(&bed, SUPPORT, 1);
+    // Refunds need approval; card problems act alone.
+    let run = bed.run(SUPPORT, RunStatus::Completed, &refund).await;
+    bed.reviewed(&run, SUPPORT).await;
+    let mut ai = bed.store.get_slot(&run, &Slot::Ai).await.unwrap().unwrap();
+    ai["details"] = json!({});
+    bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();
+
+    let first = correct(&bed, &run, LEAD, &card).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(body(&first)["status"], "awaiting_second_reviewer");
+    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    assert!(
+        !stored[0].teaches(),
+        "one reviewer cannot switch the approval off"
+    );
+
+    let second = correct(&bed, &run, BILLING, &card).await;
+    assert_eq!(body(&second)["status"], "recorded");
+    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(Feedback::teaches), "{stored:?}");
+
+    // Towards more approval, one reviewer is enough.
+    let other = bed.run(SUPPORT, RunStatus::Completed, &card).await;
+    bed.reviewed(&other, SUPPORT).await;
+    bed.store
+        .put_slot(&other, &Slot::Ai, &{
+            let mut ai = bed
+                .store
+                .get_slot(&other, &Slot::Ai)
+                .await
+                .unwrap()
+                .unwrap();
+            ai["details"] = json!({});
+            ai
+        })
+        .await
+        .unwrap();
+    let toward = correct(&bed, &other, LEAD, &refund).await;
+    assert_eq!(body(&toward)["status"], "recorded");
 }

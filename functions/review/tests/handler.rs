@@ -1,5 +1,5 @@
 use chrono::Duration;
-use handoff_core::domain::{Feedback, RunId};
+use handoff_core::domain::{Feedback, FeedbackStatus, RunId};
 use handoff_core::observe::review::latest;
 use handoff_core::ports::{Clock, FeedbackLog};
 use handoff_core::testing::*;
@@ -22,6 +22,7 @@ async fn the_scheduled_review_stores_one_review_per_workflow() {
                 final_label: final_label.into(),
                 edits: None,
                 reviewer: "ap@example.com".into(),
+                status: FeedbackStatus::Confirmed,
             })
             .await
             .unwrap();

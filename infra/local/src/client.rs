@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use chrono::Utc;
 use handoff_spec::Catalog;
 use serde_json::Value;
 
+use crate::access;
 use crate::adapters::http_call;
 use crate::sign;
 
@@ -93,8 +94,29 @@ impl Client {
         ))
     }
 
+    /// `Bearer <operator token>` from the data dir's token key: the local
+    /// tools read every workflow's runs.
+    pub fn authorization(&self) -> anyhow::Result<String> {
+        let key = self
+            .secrets
+            .get(access::TOKEN_SECRET)
+            .ok_or_else(|| anyhow!("no local secret {}", access::TOKEN_SECRET))?;
+        Ok(format!("Bearer {}", access::operator_token(key).0))
+    }
+
+    /// GETs a read route as the local operator.
     pub async fn get_json(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        get_json(&format!("{}{path}", self.base)).await
+        let builder = hyper::Request::builder()
+            .method("GET")
+            .header("accept", "application/json")
+            .header("authorization", self.authorization()?);
+        let (status, bytes) = http_call(&format!("{}{path}", self.base), builder, Vec::new())
+            .await
+            .map_err(|e| anyhow!(e))?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
     }
 
     /// The run as the read API reports it (`{"run": …, "audit": …}`).
@@ -135,16 +157,10 @@ impl Client {
 
     /// The reviewer links the outbox holds for a run, newest first.
     pub async fn approval_links(&self, run_id: &str) -> anyhow::Result<Vec<String>> {
-        let builder = hyper::Request::builder()
-            .method("GET")
-            .header("accept", "application/json");
-        let (status, bytes) = http_call(&format!("{}/outbox", self.base), builder, Vec::new())
-            .await
-            .map_err(|e| anyhow!(e))?;
+        let (status, body) = self.get_json("/outbox").await?;
         if status != 200 {
-            bail!("GET /outbox: {status}");
+            bail!("GET /outbox: {status} {body}");
         }
-        let body: Value = serde_json::from_slice(&bytes).context("outbox JSON")?;
         Ok(body["entries"]
             .as_array()
             .into_iter()
@@ -218,6 +234,7 @@ impl Client {
     }
 }
 
+/// GETs a URL that needs no credential (health checks, other servers).
 pub async fn get_json(url: &str) -> anyhow::Result<(u16, Value)> {
     let builder = hyper::Request::builder()
         .method("GET")

@@ -2,19 +2,23 @@
 //! request turned into the core's `HttpRequest` (raw body bytes, lower-case
 //! headers, path parameters, query) and handed to the same stage the Lambda
 //! runs. Local extras beside them: the dashboard at `/` (in place of the
-//! API function's simpler one), a run's timeline and the outbox.
+//! API function's simpler one), a run's timeline, the outbox and the
+//! one-time login link. Every request must name the bound address as its
+//! `Host`; the local pages need the operator's session ([`crate::access`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use axum::body::{Body, Bytes};
-use axum::extract::RawPathParams;
+use axum::extract::{RawPathParams, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use handoff_core::http::{HttpRequest, HttpResponse};
+use handoff_core::tokens::{self, Scope};
 
 use crate::pages;
 use crate::stack::Stack;
@@ -76,8 +80,9 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
         let mut method_router = axum::routing::MethodRouter::new();
         let mut any = false;
         for (method, handler) in methods {
-            // The local dashboard stands in for the API function's page at `/`.
-            if path == "/" && method == Method::GET {
+            // The local dashboard stands in for the API function's page at
+            // `/`, and the local sign-in takes the one-time code as well.
+            if (path == "/" || path == "/login") && method == Method::GET {
                 continue;
             }
             any = true;
@@ -91,7 +96,11 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
                       headers: HeaderMap,
                       params: RawPathParams,
                       body: Bytes| async move {
-                    let req = to_core(method, &uri, &headers, &params, body);
+                    let params = params
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), decode(v)))
+                        .collect();
+                    let req = to_core(method, &uri, &headers, params, body);
                     let res = match handler {
                         Handler::Ingest => s.ingest.handle(&req).await,
                         Handler::Callback => s.callback.handle(&req).await,
@@ -106,17 +115,35 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
         }
     }
     let s = stack.clone();
-    let dashboard = get(move |uri: Uri| {
-        let s = s.clone();
-        async move { from_core(pages::dashboard(&s, uri.query().unwrap_or("")).await) }
-    });
-    router = router.route("/", dashboard);
+    router = router.route(
+        "/",
+        get(move |uri: Uri, headers: HeaderMap| {
+            let s = s.clone();
+            async move {
+                if let Err(refused) = operator(&s, &uri, &headers).await {
+                    return from_core(refused);
+                }
+                from_core(pages::dashboard(&s, uri.query().unwrap_or("")).await)
+            }
+        }),
+    );
+    let s = stack.clone();
+    router = router.route(
+        "/login",
+        get(move |uri: Uri, headers: HeaderMap| {
+            let s = s.clone();
+            async move { from_core(login(&s, &uri, &headers).await) }
+        }),
+    );
     let s = stack.clone();
     router = router.route(
         "/timeline/{id}",
-        get(move |params: RawPathParams| {
+        get(move |uri: Uri, headers: HeaderMap, params: RawPathParams| {
             let s = s.clone();
             async move {
+                if let Err(refused) = operator(&s, &uri, &headers).await {
+                    return from_core(refused);
+                }
                 let id = params
                     .iter()
                     .next()
@@ -129,9 +156,12 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
     let s = stack.clone();
     router = router.route(
         "/outbox",
-        get(move |headers: HeaderMap| {
+        get(move |uri: Uri, headers: HeaderMap| {
             let s = s.clone();
             async move {
+                if let Err(refused) = operator(&s, &uri, &headers).await {
+                    return from_core(refused);
+                }
                 let json = headers
                     .get("accept")
                     .and_then(|v| v.to_str().ok())
@@ -141,8 +171,77 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
         }),
     );
     router = router.route("/healthz", get(|| async { "ok" }));
+    let bound = stack.public_url.clone();
     Ok(router
-        .fallback(|| async { from_core(HttpResponse::error(404, "not_found", "no such route")) }))
+        .fallback(|| async { from_core(HttpResponse::error(404, "not_found", "no such route")) })
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let bound = bound.clone();
+                async move {
+                    let host = req.headers().get("host").and_then(|h| h.to_str().ok());
+                    if crate::access::host_allowed(host, &bound) {
+                        next.run(req).await
+                    } else {
+                        from_core(HttpResponse::error(
+                            421,
+                            "wrong_host",
+                            "this server answers only to the address it is bound to",
+                        ))
+                    }
+                }
+            },
+        )))
+}
+
+/// The local console's pages (dashboard, timeline, outbox) are the
+/// operator's: a session from the login link or an operator token. A
+/// browser without one is sent to sign in.
+async fn operator(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> Result<(), HttpResponse> {
+    let req = to_core(Method::GET, uri, headers, BTreeMap::new(), Bytes::new());
+    match stack.read_api.caller(&req, Scope::Read).await {
+        Ok(claims) if claims.allows(Scope::AllWorkflows) => Ok(()),
+        Ok(claims) => Err(HttpResponse::error(
+            403,
+            "operator_only",
+            &format!(
+                "`{}` may read runs at /runs; the local console is the operator's",
+                claims.sub
+            ),
+        )),
+        Err(e) if e.status == 401 && !req.wants_json() => Err(redirect("/login", None)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /login?code=…`: the one-time link `handoff up` printed becomes an
+/// operator session; without a code, the sign-in form every deployment has.
+async fn login(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> HttpResponse {
+    let req = to_core(Method::GET, uri, headers, BTreeMap::new(), Bytes::new());
+    let Some(code) = req.query.get("code") else {
+        return stack.read_api.handle(&req).await;
+    };
+    if !stack.login.redeem(code) {
+        return HttpResponse::html(
+            401,
+            handoff_core::pages::login::render(Some(
+                "This login link was used already or is wrong. Sign in with a token \
+                 (`handoff token --operator`) or restart `handoff up` for a new link.",
+            )),
+        );
+    }
+    let (token, claims) = stack.operator_token();
+    let cookie = tokens::session_cookie(&token, &claims, chrono::Utc::now(), false);
+    redirect("/", Some(cookie))
+}
+
+fn redirect(location: &str, cookie: Option<String>) -> HttpResponse {
+    let mut r = HttpResponse {
+        status: 303,
+        headers: vec![("location".into(), location.into())],
+        body: Vec::new(),
+    };
+    r.headers.extend(cookie.map(|c| ("set-cookie".into(), c)));
+    r
 }
 
 fn decode(s: &str) -> String {
@@ -160,7 +259,7 @@ pub fn to_core(
     method: Method,
     uri: &Uri,
     headers: &HeaderMap,
-    params: &RawPathParams,
+    path_params: BTreeMap<String, String>,
     body: Bytes,
 ) -> HttpRequest {
     let raw_query = uri.query().unwrap_or("").to_string();
@@ -183,13 +282,13 @@ pub fn to_core(
                 .or_insert_with(|| v.to_string());
         }
     }
+    // API Gateway says how the client connected; locally it is plain http,
+    // so session cookies are not marked Secure.
+    header_map.insert("x-forwarded-proto".into(), "http".into());
     HttpRequest {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
-        path_params: params
-            .iter()
-            .map(|(k, v)| (k.to_string(), decode(v)))
-            .collect(),
+        path_params,
         query,
         raw_query,
         headers: header_map,

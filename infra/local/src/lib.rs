@@ -4,6 +4,7 @@ pub mod sqlite;
 pub mod store;
 
 // The runtime around them: `handoff up` and friends.
+pub mod access;
 pub mod adapters;
 pub mod bench;
 pub mod client;

@@ -93,6 +93,8 @@ pub struct Stack {
     pub ingest: Ingest,
     pub callback: Callback,
     pub read_api: ReadApi,
+    /// The one-time code of the login link `handoff up` prints.
+    pub login: crate::access::LoginCode,
     pub starter: Arc<Starter>,
     pub clock: Arc<dyn Clock>,
     /// Sends the reminders specs ask for (`remind_before_seconds`).
@@ -101,6 +103,16 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// A fresh operator token under the data dir's token key.
+    pub fn operator_token(&self) -> (String, handoff_core::tokens::Claims) {
+        let key = self
+            .secrets
+            .values()
+            .get(&self.read_api.token_secret)
+            .expect("the token key is created with the data dir");
+        crate::access::operator_token(key)
+    }
+
     /// Opens (or creates) the data directory and wires every stage.
     pub fn build(options: Options, public_url: &str) -> anyhow::Result<Arc<Self>> {
         let Options {
@@ -139,7 +151,15 @@ impl Stack {
             .cloned()
             .unwrap_or_else(|| link_secret.clone());
 
-        let mut names = vec![link_secret.clone(), callback_link_secret.clone()];
+        let token_secret = env("api")
+            .get("HANDOFF_TOKEN_SECRET")
+            .cloned()
+            .unwrap_or_else(|| "reviewer-tokens".into());
+        let mut names = vec![
+            link_secret.clone(),
+            callback_link_secret.clone(),
+            token_secret.clone(),
+        ];
         for name in catalog.names() {
             let wf = catalog.get(name).expect("listed");
             names.push(wf.spec.trigger.signature.secret.clone());
@@ -317,9 +337,10 @@ impl Stack {
                 store: store.clone(),
                 secrets: secrets.clone(),
                 clock: clock.clone(),
-                link_secret,
+                token_secret: token_secret.clone(),
                 executions: executions.clone(),
             },
+            login: crate::access::LoginCode::default(),
             starter: Arc::new(Starter {
                 store: store.clone(),
                 executions,

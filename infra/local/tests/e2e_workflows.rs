@@ -12,9 +12,11 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A page's HTML over HTTP (status 200 asserted).
-async fn page(base: &str, path: &str) -> String {
-    let builder = hyper::Request::builder().method("GET");
+/// A page's HTML over HTTP as the local operator (status 200 asserted).
+async fn page(client: &handoff_local::client::Client, base: &str, path: &str) -> String {
+    let builder = hyper::Request::builder()
+        .method("GET")
+        .header("authorization", client.authorization().unwrap());
     let (status, body) =
         handoff_local::adapters::http_call(&format!("{base}{path}"), builder, Vec::new())
             .await
@@ -82,13 +84,13 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> V
         let links = client.links_when_notified(&run_id, 1, WAIT).await.unwrap();
         assert!(!links.is_empty(), "the outbox lists the reviewer links");
         assert!(links.iter().all(|l| l.starts_with(&up.url)));
-        let dashboard = page(&up.url, "/").await;
+        let dashboard = page(&client, &up.url, "/").await;
         assert!(dashboard.contains("Pending approvals"));
         assert!(
             dashboard.contains(&format!("/timeline/{run_id}")),
             "the pending run is listed"
         );
-        let timeline = page(&up.url, &format!("/timeline/{run_id}")).await;
+        let timeline = page(&client, &up.url, &format!("/timeline/{run_id}")).await;
         for part in [
             "reason.finished",
             "approval.requested",
@@ -98,7 +100,7 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> V
             assert!(timeline.contains(part), "timeline lacks {part}");
         }
         // A GET of the link only shows the page; it never decides.
-        let shown = page(&links[0], "").await;
+        let shown = page(&client, &links[0], "").await;
         assert!(shown.contains("<form"), "the approval page has the form");
         assert_eq!(
             client.run_status(&run_id).await.unwrap(),

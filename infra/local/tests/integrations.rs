@@ -178,8 +178,8 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     assert!(why.contains("only failed runs are redriven"), "{why}");
 }
 
-/// What a deployed stack offers: a reviewer's token (`handoff
-/// reviewer-token`) and `POST /runs/{id}/redrive` on the API.
+/// What a deployed stack offers: a reviewer's token (`handoff token`) and
+/// `POST /runs/{id}/redrive` on the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_redrives_a_failed_run_for_a_reviewer() {
     let receiver = Receiver::start().await;
@@ -206,11 +206,7 @@ async fn the_api_redrives_a_failed_run_for_a_reviewer() {
     assert_eq!(status, 401, "a made-up token is refused");
 
     let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args([
-            "reviewer-token",
-            "controller@finance.example.com",
-            "--data-dir",
-        ])
+        .args(["token", "controller@finance.example.com", "--data-dir"])
         .arg(&dir)
         .output()
         .unwrap();

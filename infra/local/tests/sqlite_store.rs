@@ -529,6 +529,7 @@ async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
                 final_label: "b".into(),
                 edits: None,
                 reviewer: "ana".into(),
+                status: FeedbackStatus::Confirmed,
             })
             .await
             .unwrap();
@@ -542,6 +543,54 @@ async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
         .collect();
     assert_eq!(newest, ["run-3", "run-1"]);
     assert!(store.list_feedback("refunds", 0).await.unwrap().is_empty());
+}
+
+async fn feedback_is_one_per_run_and_reviewer<S: RunStore>(store: Arc<S>) {
+    let correction = |run: &str, reviewer: &str, label: &str, at: i64| Feedback {
+        workflow: "refunds".into(),
+        run_id: RunId(run.into()),
+        at: t(at),
+        text: "text".into(),
+        predicted_label: "a".into(),
+        confidence: 0.5,
+        final_label: label.into(),
+        edits: None,
+        reviewer: reviewer.into(),
+        status: FeedbackStatus::Confirmed,
+    };
+    store
+        .put_feedback(&correction("run-1", "ana", "b", 1))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-1", "bo", "b", 2))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-2", "ana", "b", 3))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-1", "ana", "c", 4))
+        .await
+        .unwrap();
+    let listed: Vec<(String, String, String)> = store
+        .list_feedback("refunds", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
+        .collect();
+    let own = |r: &str, who: &str, l: &str| (r.to_string(), who.to_string(), l.to_string());
+    assert_eq!(
+        listed,
+        [
+            own("run-1", "ana", "c"),
+            own("run-2", "ana", "b"),
+            own("run-1", "bo", "b")
+        ],
+        "ana's second correction of run-1 replaced her first"
+    );
 }
 
 // ---- the answer cache and the token ledger ----
@@ -746,6 +795,7 @@ contract!(
     pending_approvals_page_oldest_first,
     decided_approvals_are_owed_until_delivered,
     slots_audit_and_feedback,
+    feedback_is_one_per_run_and_reviewer,
     a_cached_answer_is_returned_until_it_expires,
     an_expired_cached_answer_is_not_returned,
     concurrent_spends_sum_exactly,
@@ -885,7 +935,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
     }
     let store = SqliteStore::open(&db.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let back = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.created_at, r.created_at);

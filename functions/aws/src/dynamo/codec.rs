@@ -339,12 +339,32 @@ pub fn audit_item(event: &AuditEvent, suffix: &str) -> Item {
     ])
 }
 
+/// The sort key of a correction: one per run and reviewer, so a put
+/// replaces the reviewer's earlier one. Reviewers are addresses (at most
+/// 254 bytes), so the key stays bounded.
+pub const FEEDBACK_BY: &str = "BY#";
+
+/// Newest-first order comes from `ByStatus`: `FEEDBACK#<workflow>`,
+/// `<ts>#<run id>#<reviewer>`.
 pub fn feedback_item(feedback: &Feedback) -> Item {
     Item::from([
         (PK.into(), s(feedback_pk(&feedback.workflow))),
         (
             SK.into(),
-            s(format!("{}#{}", ts(feedback.at), feedback.run_id)),
+            s(format!(
+                "{FEEDBACK_BY}{}#{}",
+                feedback.run_id, feedback.reviewer
+            )),
+        ),
+        (GSI1PK.into(), s(feedback_pk(&feedback.workflow))),
+        (
+            GSI1SK.into(),
+            s(format!(
+                "{}#{}#{}",
+                ts(feedback.at),
+                feedback.run_id,
+                feedback.reviewer
+            )),
         ),
         ("feedback".into(), json_attr(feedback)),
     ])
@@ -783,10 +803,16 @@ mod tests {
             final_label: "billing".into(),
             edits: None,
             reviewer: "ana@example.com".into(),
+            status: FeedbackStatus::Confirmed,
         };
         let item = feedback_item(&feedback);
         assert_eq!(string(&item, PK), "FEEDBACK#support-triage");
-        assert_eq!(string(&item, SK), "2025-03-01T11:00:00.000000Z#run-abc");
+        assert_eq!(string(&item, SK), "BY#run-abc#ana@example.com");
+        assert_eq!(string(&item, GSI1PK), "FEEDBACK#support-triage");
+        assert_eq!(
+            string(&item, GSI1SK),
+            "2025-03-01T11:00:00.000000Z#run-abc#ana@example.com"
+        );
         assert_eq!(
             Reader(&item).json::<Feedback>("feedback").unwrap(),
             feedback

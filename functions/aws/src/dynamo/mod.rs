@@ -11,7 +11,10 @@
 //!   while pending, then as `APPROVAL#undelivered` while its reviewers'
 //!   decision waits to reach the task) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
 //! - dedupe `DEDUPE#<workflow>#<delivery>` / `META` with TTL `expires_at`
-//! - feedback `FEEDBACK#<workflow>` / `<ts>#<run id>`
+//! - feedback `FEEDBACK#<workflow>` / `BY#<run id>#<reviewer>` (one per run
+//!   and reviewer), newest first through `ByStatus` (`FEEDBACK#<workflow>`,
+//!   `<ts>#<run id>#<reviewer>`); items written before that are
+//!   `FEEDBACK#<workflow>` / `<ts>#<run id>` and are still listed
 //! - cached model answer `CACHE#<key>` / `META` with TTL `expires_at`
 //! - tokens spent `BUDGET#<workflow>` / `<YYYY-MM-DD>` (a number added to
 //!   with `ADD`) with TTL `expires_at` a few days after the day
@@ -754,11 +757,38 @@ impl FeedbackLog for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.query_prefix(feedback_pk(workflow), "", false, Some(limit))
-            .await?
+        let q = IndexQuery {
+            index: BY_STATUS,
+            partition: feedback_pk(workflow),
+            after: None,
+            ascending: false,
+            filters: Vec::new(),
+        };
+        let mut items = self.query_index(q, limit).await?;
+        // Items from before one-per-reviewer sort by time in the table
+        // itself: `<ts>#<run id>`, below every `BY#` key.
+        let legacy = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk < :by")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(feedback_pk(workflow)))
+            .expression_attribute_values(":by", s(FEEDBACK_BY))
+            .scan_index_forward(false)
+            .set_limit(Some(i32::try_from(limit).unwrap_or(i32::MAX)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        items.extend(legacy.items.unwrap_or_default());
+        let mut feedback: Vec<Feedback> = items
             .iter()
             .map(|item| Reader(item).json("feedback"))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        feedback.sort_by_key(|f| std::cmp::Reverse(f.at));
+        feedback.truncate(limit);
+        Ok(feedback)
     }
 }
 

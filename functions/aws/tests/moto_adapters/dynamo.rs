@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use chrono::{Duration, Utc};
-use handoff_aws::dynamo::codec::{dedupe_pk, META, PK, SK};
+use handoff_aws::dynamo::codec::{dedupe_pk, feedback_pk, ts, META, PK, SK};
 use handoff_core::domain::*;
 use handoff_core::ports::*;
 
@@ -620,4 +620,64 @@ async fn all_pages(store: &handoff_aws::dynamo::DynamoStore, mut query: RunQuery
         }
     }
     panic!("more than 20 pages");
+}
+
+fn correction(run: &str, reviewer: &str, label: &str, minute: i64) -> Feedback {
+    Feedback {
+        workflow: "refunds".into(),
+        run_id: RunId(run.into()),
+        at: at(minute),
+        text: "text".into(),
+        predicted_label: "a".into(),
+        confidence: 0.5,
+        final_label: label.into(),
+        edits: None,
+        reviewer: reviewer.into(),
+        status: FeedbackStatus::Confirmed,
+    }
+}
+
+#[tokio::test]
+async fn feedback_is_one_per_run_and_reviewer_and_older_items_are_still_listed() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    // As a store from before one-per-reviewer wrote it.
+    let old = correction("run-0", "ana", "b", 0);
+    store
+        .client
+        .put_item()
+        .table_name(&store.table)
+        .item(PK, AttributeValue::S(feedback_pk("refunds")))
+        .item(SK, AttributeValue::S(format!("{}#run-0", ts(old.at))))
+        .item(
+            "feedback",
+            AttributeValue::S(serde_json::to_string(&old).unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    for f in [
+        correction("run-1", "ana", "b", 1),
+        correction("run-1", "bo", "b", 2),
+        correction("run-1", "ana", "c", 3),
+    ] {
+        store.put_feedback(&f).await.unwrap();
+    }
+    let listed: Vec<(String, String, String)> = store
+        .list_feedback("refunds", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
+        .collect();
+    let row = |r: &str, who: &str, l: &str| (r.to_string(), who.to_string(), l.to_string());
+    assert_eq!(
+        listed,
+        [
+            row("run-1", "ana", "c"),
+            row("run-1", "bo", "b"),
+            row("run-0", "ana", "b")
+        ]
+    );
+    assert_eq!(store.list_feedback("refunds", 2).await.unwrap().len(), 2);
 }

@@ -59,7 +59,12 @@ pub async fn run(
             kept: 0,
             labels: BTreeMap::new(),
         };
-        for f in store.list_feedback(workflow, MAX_FEEDBACK).await? {
+        for f in store
+            .list_feedback(workflow, MAX_FEEDBACK)
+            .await?
+            .into_iter()
+            .filter(crate::domain::Feedback::teaches)
+        {
             if f.at < from || f.at > now {
                 continue;
             }

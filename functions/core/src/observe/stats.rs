@@ -179,6 +179,7 @@ mod tests {
             final_label: final_label.into(),
             edits: None,
             reviewer: "r".into(),
+            status: FeedbackStatus::Confirmed,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod dashboard;
+pub mod login;
 
 use maud::{html, Markup, DOCTYPE};
 

@@ -158,6 +158,8 @@ pub trait Approvals: Send + Sync {
 
 #[async_trait]
 pub trait FeedbackLog: Send + Sync {
+    /// One per run and reviewer: a put replaces that reviewer's earlier
+    /// feedback on the run.
     async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_feedback(

@@ -116,6 +116,11 @@ impl Finalize {
             .and_then(|e| e.get("label"))
             .and_then(Value::as_str)
             .map(str::to_string);
+        // A rejection says the action was wrong, not that the label was
+        // right: only an approval, or an explicit relabel, confirms a label.
+        if relabel.is_none() && vote.verdict != Verdict::Approve {
+            return Ok(None);
+        }
         let final_label = relabel.unwrap_or_else(|| predicted.clone());
         if final_label.is_empty() {
             return Ok(None);
@@ -133,6 +138,7 @@ impl Finalize {
                 final_label,
                 edits: vote.edits.clone(),
                 reviewer: vote.reviewer.clone(),
+                status: FeedbackStatus::Confirmed,
             })
             .await?;
         Ok(Some(overridden))

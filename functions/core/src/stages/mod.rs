@@ -7,6 +7,7 @@ pub mod audit;
 pub mod budget;
 pub mod callback;
 pub mod context;
+pub mod correction;
 pub mod decide;
 pub mod delivery;
 pub mod finalize;

@@ -1,8 +1,12 @@
 //! The `api` function: the read side (`GET /runs`, `GET /runs/{id}`, the
-//! dashboard at `GET /`), reviewer feedback (`POST /runs/{id}/feedback`) and
-//! redriving a failed run (`POST /runs/{id}/redrive`).
+//! dashboard at `GET /`), reviewer feedback (`POST /runs/{id}/feedback`),
+//! redriving a failed run (`POST /runs/{id}/redrive`) and the sign-in page.
 //!
-//! Task tokens never appear in a response.
+//! Every route but sign-in needs a reviewer token ([`crate::tokens`]): as
+//! `Authorization: Bearer`, or for reads the session cookie `POST /login`
+//! sets. A reviewer sees the runs of the workflows they review (a token
+//! with `all_workflows` sees every run), with the spec's `sensitive` fields
+//! masked. Task tokens never appear in a response.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,28 +15,32 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use handoff_spec::Catalog;
+use handoff_spec::{Catalog, Workflow};
 
 use crate::domain::*;
 use crate::http::{HttpRequest, HttpResponse};
-use crate::links::{self, LinkError};
+use crate::links;
+use crate::observe::redact::{redact, sensitive_fields};
 use crate::pages::{self, dashboard::DashboardView};
 use crate::ports::*;
+use crate::stages::correction::{self, Correction, CorrectionError};
 use crate::stages::redrive::{Redrive, RedriveError};
+use crate::tokens::{self, Claims, Scope, TokenError};
 
 pub const MAX_LIMIT: usize = 100;
 pub const DEFAULT_LIMIT: usize = 50;
 /// The dashboard counts at most this many of the newest runs.
 pub const DASHBOARD_SCAN: usize = 1000;
 const MAX_FEEDBACK_BYTES: usize = 64 * 1024;
+const MAX_LOGIN_BYTES: usize = 8 * 1024;
 
 pub struct ReadApi {
     pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
-    /// Name of the secret that signs reviewer tokens (the link secret).
-    pub link_secret: String,
+    /// Name of the secret that signs reviewer tokens (never the link secret).
+    pub token_secret: String,
     /// Starts the execution of a redriven run.
     pub executions: Arc<dyn Executions>,
 }
@@ -56,25 +64,56 @@ struct FeedbackBody {
     edits: Option<Value>,
 }
 
+/// The routes of the API function, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Dashboard,
+    List,
+    Run(String),
+    Feedback(String),
+    Redrive(String),
+    LoginPage,
+    Login,
+    Logout,
+}
+
+impl Route {
+    /// The route, or the error that answers the request.
+    fn parse(req: &HttpRequest) -> Result<Route, HttpResponse> {
+        let read = matches!(req.method.as_str(), "GET" | "HEAD");
+        let post = req.method == "POST";
+        let id = req.path_params.get("id").cloned();
+        let path = req.path.trim_end_matches('/');
+        let (route, allow) = match (path, id) {
+            ("", None) => (read.then_some(Route::Dashboard), "GET, HEAD"),
+            ("/runs", None) => (read.then_some(Route::List), "GET, HEAD"),
+            ("/login", None) => (
+                if read {
+                    Some(Route::LoginPage)
+                } else {
+                    post.then_some(Route::Login)
+                },
+                "GET, HEAD, POST",
+            ),
+            ("/logout", None) => (post.then_some(Route::Logout), "POST"),
+            (p, Some(id)) if p.ends_with("/feedback") => {
+                (post.then_some(Route::Feedback(id)), "POST")
+            }
+            (p, Some(id)) if p.ends_with("/redrive") => {
+                (post.then_some(Route::Redrive(id)), "POST")
+            }
+            (_, Some(id)) => (read.then_some(Route::Run(id)), "GET, HEAD"),
+            _ => return Err(HttpResponse::error(404, "not_found", "no such route")),
+        };
+        route.ok_or_else(|| method_not_allowed(allow))
+    }
+}
+
 impl ReadApi {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
-        let id = req.path_params.get("id").map(String::as_str);
-        let path = req.path.trim_end_matches('/');
-        let action = id.and_then(|_| {
-            ["/feedback", "/redrive"]
-                .into_iter()
-                .find(|a| path.ends_with(a))
-        });
-        let result = match (req.method.as_str(), path, id, action) {
-            ("GET" | "HEAD", "", None, _) => self.dashboard().await,
-            ("GET" | "HEAD", "/runs", None, _) => self.list(req).await,
-            ("GET" | "HEAD", _, Some(id), None) => self.run(id).await,
-            ("POST", _, Some(id), Some("/feedback")) => self.feedback(req, id).await,
-            ("POST", _, Some(id), Some("/redrive")) => self.redrive(req, id).await,
-            (_, "" | "/runs", None, _) => Err(method_not_allowed("GET, HEAD")),
-            (_, _, Some(_), Some(_)) => Err(method_not_allowed("POST")),
-            (_, _, Some(_), None) => Err(method_not_allowed("GET, HEAD")),
-            _ => Err(HttpResponse::error(404, "not_found", "no such route")),
+        let result = match Route::parse(req) {
+            Ok(route) => self.serve(req, route).await,
+            Err(e) => Err(e),
         };
         let mut response = result.unwrap_or_else(|r| r);
         if req.method == "HEAD" {
@@ -83,7 +122,124 @@ impl ReadApi {
         response
     }
 
-    async fn list(&self, req: &HttpRequest) -> Outcome {
+    async fn serve(&self, req: &HttpRequest, route: Route) -> Outcome {
+        match route {
+            Route::LoginPage => Ok(HttpResponse::html(200, pages::login::render(None))),
+            Route::Login => self.login(req).await,
+            Route::Logout => Ok(see_other("/login", Some(clear_session()))),
+            Route::Dashboard => match self.caller(req, Scope::Read).await {
+                Ok(caller) => self.dashboard(&caller).await,
+                // A browser without a session is sent to sign in.
+                Err(e) if e.status == 401 && !req.wants_json() => Ok(see_other("/login", None)),
+                Err(e) => Err(e),
+            },
+            Route::List => self.list(req, &self.caller(req, Scope::Read).await?).await,
+            Route::Run(id) => self.run(&self.caller(req, Scope::Read).await?, &id).await,
+            Route::Feedback(id) => {
+                let caller = self.caller(req, Scope::Feedback).await?;
+                self.feedback(req, &caller, &id).await
+            }
+            Route::Redrive(id) => {
+                let caller = self.caller(req, Scope::Redrive).await?;
+                self.redrive(&caller, &id).await
+            }
+        }
+    }
+
+    /// The gateway's check before a route runs (the Lambda authorizer in
+    /// AWS): the caller's claims when the request's token allows the
+    /// route. Which runs those claims may see is decided by the route.
+    pub async fn authorize(&self, req: &HttpRequest) -> Result<Claims, HttpResponse> {
+        let scope = match Route::parse(req)? {
+            Route::Feedback(_) => Scope::Feedback,
+            Route::Redrive(_) => Scope::Redrive,
+            _ => Scope::Read,
+        };
+        self.caller(req, scope).await
+    }
+
+    async fn token_key(&self) -> Result<Secret, HttpResponse> {
+        self.secrets
+            .get(&self.token_secret)
+            .await
+            .and_then(|s| s.signing_key(&self.token_secret))
+            .map_err(unavailable)
+    }
+
+    /// Who asks, from the bearer token or, for reads, the session cookie;
+    /// refused unless the token holds `scope`. Changes (POST) take only the
+    /// bearer header, so no other site's page can make a browser send them.
+    pub async fn caller(&self, req: &HttpRequest, scope: Scope) -> Result<Claims, HttpResponse> {
+        let token = links::bearer(req.header("authorization")).or_else(|| {
+            matches!(req.method.as_str(), "GET" | "HEAD")
+                .then(|| tokens::cookie(req.header("cookie"), tokens::SESSION_COOKIE))
+                .flatten()
+        });
+        let token = token.ok_or_else(|| {
+            unauthorized(
+                "a reviewer token is required (Authorization: Bearer …, or sign in at /login)",
+            )
+        })?;
+        let claims = tokens::verify(&self.token_key().await?, token, self.clock.now()).map_err(
+            |e| match e {
+                TokenError::Expired => unauthorized("the reviewer token expired"),
+                _ => unauthorized("the reviewer token is not valid"),
+            },
+        )?;
+        if !claims.allows(scope) {
+            return Err(HttpResponse::error(
+                403,
+                "missing_scope",
+                &format!("this token does not allow `{}`", scope.as_str()),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// The workflows whose runs `caller` may see.
+    fn readable<'a>(&'a self, caller: &'a Claims) -> impl Iterator<Item = &'a str> + 'a {
+        self.catalog
+            .names()
+            .filter(move |name| self.may_read(caller, name))
+    }
+
+    fn may_read(&self, caller: &Claims, workflow: &str) -> bool {
+        caller.allows(Scope::AllWorkflows)
+            || self
+                .catalog
+                .get(workflow)
+                .is_some_and(|wf| reviews(wf, &caller.sub))
+    }
+
+    /// `POST /login` (form `token=…`): a valid token with the `read` scope
+    /// becomes the browser's session cookie.
+    async fn login(&self, req: &HttpRequest) -> Outcome {
+        let refuse = |status: u16, message: &str| {
+            HttpResponse::html(status, pages::login::render(Some(message)))
+        };
+        if req.body.len() > MAX_LOGIN_BYTES {
+            return Err(refuse(413, "That is too long to be a token."));
+        }
+        let token = url::form_urlencoded::parse(&req.body)
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        let now = self.clock.now();
+        match tokens::verify(&self.token_key().await?, &token, now) {
+            Ok(claims) if claims.allows(Scope::Read) => {
+                let secure = !req
+                    .header("x-forwarded-proto")
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http"));
+                let cookie = tokens::session_cookie(&token, &claims, now, secure);
+                Ok(see_other("/", Some(cookie)))
+            }
+            Ok(_) => Err(refuse(403, "This token does not allow reading runs.")),
+            Err(TokenError::Expired) => Err(refuse(401, "This token expired; ask for a new one.")),
+            Err(_) => Err(refuse(401, "This is not a valid reviewer token.")),
+        }
+    }
+
+    async fn list(&self, req: &HttpRequest, caller: &Claims) -> Outcome {
         let status = match req.query.get("status").filter(|s| !s.is_empty()) {
             Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
                 let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -103,7 +259,20 @@ impl ReadApi {
                     &format!("no workflow named `{w}`"),
                 ))
             }
-            other => other.cloned(),
+            Some(w) if !self.may_read(caller, w) => return Err(not_a_reviewer(&caller.sub, w)),
+            Some(w) => Some(w.clone()),
+            // A reviewer of one workflow lists it; of several, pages are
+            // filtered below and may hold fewer than `limit` runs.
+            None => match self.readable(caller).collect::<Vec<_>>()[..] {
+                [only] if !caller.allows(Scope::AllWorkflows) => Some(only.to_string()),
+                [] => {
+                    return Ok(HttpResponse::json(
+                        200,
+                        &json!({ "runs": [], "next": null }),
+                    ))
+                }
+                _ => None,
+            },
         };
         let limit = parse_limit(req.query.get("limit"))?;
         let page = self
@@ -122,9 +291,14 @@ impl ReadApi {
                 }
                 other => unavailable(other),
             })?;
+        let runs: Vec<&Run> = page
+            .items
+            .iter()
+            .filter(|r| self.may_read(caller, &r.workflow))
+            .collect();
         Ok(HttpResponse::json(
             200,
-            &json!({ "runs": page.items, "next": page.next }),
+            &json!({ "runs": runs, "next": page.next }),
         ))
     }
 
@@ -150,9 +324,20 @@ impl ReadApi {
             .ok_or_else(|| run_not_found(id))
     }
 
-    async fn run(&self, id: &str) -> Outcome {
+    /// A run `caller` may see; any other is "not found", so ids of other
+    /// workflows' runs cannot be probed.
+    async fn readable_run(&self, caller: &Claims, id: &RunId) -> Result<Run, HttpResponse> {
+        let run = self.stored_run(id).await?;
+        if self.may_read(caller, &run.workflow) {
+            Ok(run)
+        } else {
+            Err(run_not_found(id))
+        }
+    }
+
+    async fn run(&self, caller: &Claims, id: &str) -> Outcome {
         let id = RunId(id.to_string());
-        let run = self.stored_run(&id).await?;
+        let run = self.readable_run(caller, &id).await?;
         let event = self.store.get_event(&id).await.map_err(unavailable)?;
         let slot = |s: Slot| {
             let store = self.store.clone();
@@ -183,60 +368,39 @@ impl ReadApi {
             .map(approval_json)
             .collect();
         let audit = self.store.trail(&id).await.map_err(unavailable)?;
+        let sensitive = self
+            .catalog
+            .get(&run.workflow)
+            .map(|wf| sensitive_fields(wf))
+            .unwrap_or_default();
         Ok(HttpResponse::json(
             200,
-            &json!({
-                "run": run,
-                "event": event.map(|e| json!({
-                    "delivery_id": e.delivery_id,
-                    "received_at": e.received_at,
-                    "fields": e.fields,
-                })),
-                "context": context,
-                "ai": ai,
-                "decision": decision,
-                "approvals": approvals,
-                "actions": actions,
-                "audit": audit,
-            }),
+            &redact(
+                &json!({
+                    "run": run,
+                    "event": event.map(|e| json!({
+                        "delivery_id": e.delivery_id,
+                        "received_at": e.received_at,
+                        "fields": e.fields,
+                    })),
+                    "context": context,
+                    "ai": ai,
+                    "decision": decision,
+                    "approvals": approvals,
+                    "actions": actions,
+                    "audit": audit,
+                }),
+                &sensitive,
+            ),
         ))
-    }
-
-    /// The reviewer a request's bearer token (signed with the link secret)
-    /// names.
-    async fn reviewer(&self, req: &HttpRequest) -> Result<String, HttpResponse> {
-        let unauthorized = |message: &str| {
-            let mut r = HttpResponse::error(401, "unauthorized", message);
-            r.headers.push(("www-authenticate".into(), "Bearer".into()));
-            r
-        };
-        let token = links::bearer(req.header("authorization")).ok_or_else(|| {
-            unauthorized("a reviewer token is required (Authorization: Bearer …)")
-        })?;
-        let secret = self
-            .secrets
-            .get(&self.link_secret)
-            .await
-            .and_then(|s| s.signing_key(&self.link_secret))
-            .map_err(unavailable)?;
-        let reviewer = links::verify_reviewer_token(&secret, token, self.clock.now()).map_err(
-            |e| match e {
-                LinkError::Expired => unauthorized("the reviewer token expired"),
-                LinkError::BadSignature | LinkError::Malformed(_) => {
-                    unauthorized("the reviewer token is not valid")
-                }
-            },
-        )?;
-        Ok(reviewer)
     }
 
     /// `POST /runs/{id}/redrive`: a reviewer of the run's workflow starts a
     /// failed run again from the step that failed.
-    async fn redrive(&self, req: &HttpRequest, id: &str) -> Outcome {
-        let reviewer = self.reviewer(req).await?;
+    async fn redrive(&self, caller: &Claims, id: &str) -> Outcome {
         let run_id = RunId(id.to_string());
-        let run = self.stored_run(&run_id).await?;
-        may_review(self.deployed(&run)?, &reviewer, &run.workflow)?;
+        let run = self.readable_run(caller, &run_id).await?;
+        self.deployed(&run)?;
         let redrive = Redrive {
             store: self.store.clone(),
             executions: self.executions.clone(),
@@ -260,8 +424,7 @@ impl ReadApi {
         }
     }
 
-    async fn feedback(&self, req: &HttpRequest, id: &str) -> Outcome {
-        let reviewer = self.reviewer(req).await?;
+    async fn feedback(&self, req: &HttpRequest, caller: &Claims, id: &str) -> Outcome {
         if req.body.len() > MAX_FEEDBACK_BYTES {
             return Err(HttpResponse::error(
                 413,
@@ -287,54 +450,36 @@ impl ReadApi {
             )
         })?;
         let run_id = RunId(id.to_string());
-        let run = self.stored_run(&run_id).await?;
+        let run = self.readable_run(caller, &run_id).await?;
         let workflow = self.deployed(&run)?;
-        may_review(workflow, &reviewer, &run.workflow)?;
-        let known = workflow.spec.reason.primary_labels();
-        if !known.contains(&body.label) {
-            return Err(HttpResponse::error(
-                422,
-                "unknown_label",
-                &format!(
-                    "`{}` is not a label of {}; one of {}",
-                    body.label,
-                    run.workflow,
-                    known.join(", ")
-                ),
-            ));
-        }
-        let ai: Option<AiResult> = self
-            .store
-            .get_slot(&run_id, &Slot::Ai)
-            .await
-            .map_err(unavailable)?
-            .and_then(|v| serde_json::from_value(v).ok());
-        let primary = ai.and_then(|ai| ai.primary(&workflow.spec.reason));
-        let text = self
-            .store
-            .get_event(&run_id)
-            .await
-            .map_err(unavailable)?
-            .map(|e| e.text())
-            .unwrap_or_default();
-        let feedback = Feedback {
-            workflow: run.workflow.clone(),
-            run_id: run_id.clone(),
-            at: self.clock.now(),
-            text,
-            predicted_label: primary
-                .as_ref()
-                .map(|c| c.label.clone())
-                .unwrap_or_default(),
-            confidence: primary.as_ref().map_or(0.0, |c| c.confidence),
-            final_label: body.label,
+        let correction = Correction {
+            reviewer: caller.sub.clone(),
+            label: body.label,
             edits: body.edits,
-            reviewer,
         };
-        self.store
-            .put_feedback(&feedback)
-            .await
-            .map_err(unavailable)?;
+        let feedback = correction::record(
+            self.store.as_ref(),
+            self.clock.now(),
+            workflow,
+            &run,
+            correction,
+        )
+        .await
+        .map_err(|e| match e {
+            CorrectionError::NotThisRunsReviewer { .. } => {
+                HttpResponse::error(403, "not_this_runs_reviewer", &e.to_string())
+            }
+            CorrectionError::UnknownLabel { .. } => {
+                HttpResponse::error(422, "unknown_label", &e.to_string())
+            }
+            CorrectionError::RateLimited { retry_after } => {
+                let mut r = HttpResponse::error(429, "too_many_corrections", &e.to_string());
+                let seconds = retry_after.num_seconds().max(1);
+                r.headers.push(("retry-after".into(), seconds.to_string()));
+                r
+            }
+            CorrectionError::Store(e) => unavailable(e),
+        })?;
         crate::stages::audit::record(
             self.store.as_ref(),
             self.clock.as_ref(),
@@ -346,14 +491,19 @@ impl ReadApi {
                 "predicted_label": feedback.predicted_label,
                 "final_label": feedback.final_label,
                 "edits": feedback.edits,
+                "status": feedback.status,
             }),
         )
         .await
         .map_err(unavailable)?;
+        let status = match feedback.status {
+            FeedbackStatus::Confirmed => "recorded",
+            FeedbackStatus::AwaitingSecondReviewer => "awaiting_second_reviewer",
+        };
         Ok(HttpResponse::json(
             201,
             &json!({
-                "status": "recorded",
+                "status": status,
                 "run_id": run_id,
                 "predicted_label": feedback.predicted_label,
                 "final_label": feedback.final_label,
@@ -361,7 +511,7 @@ impl ReadApi {
         ))
     }
 
-    async fn dashboard(&self) -> Outcome {
+    async fn dashboard(&self, caller: &Claims) -> Outcome {
         let mut runs: Vec<Run> = Vec::new();
         let mut cursor = None;
         let mut truncated = false;
@@ -375,7 +525,11 @@ impl ReadApi {
                 })
                 .await
                 .map_err(unavailable)?;
-            runs.extend(page.items);
+            runs.extend(
+                page.items
+                    .into_iter()
+                    .filter(|r| self.may_read(caller, &r.workflow)),
+            );
             match page.next {
                 Some(next) if runs.len() < DASHBOARD_SCAN => cursor = Some(next),
                 Some(_) => {
@@ -393,7 +547,11 @@ impl ReadApi {
                 .pending_approvals(MAX_LIMIT, cursor)
                 .await
                 .map_err(unavailable)?;
-            pending += page.items.len();
+            pending += page
+                .items
+                .iter()
+                .filter(|a| self.may_read(caller, &a.workflow))
+                .count();
             match page.next {
                 Some(next) if pending < DASHBOARD_SCAN => cursor = Some(next),
                 _ => break,
@@ -407,7 +565,7 @@ impl ReadApi {
             })
             .collect();
         let mut by_workflow: BTreeMap<String, usize> =
-            self.catalog.names().map(|n| (n.to_string(), 0)).collect();
+            self.readable(caller).map(|n| (n.to_string(), 0)).collect();
         for run in &runs {
             *by_workflow.entry(run.workflow.clone()).or_default() += 1;
         }
@@ -464,25 +622,47 @@ fn approval_json(a: &Approval) -> Value {
     })
 }
 
-/// Only a workflow's reviewers (or its escalation reviewers) may act on its runs.
-fn may_review(
-    workflow: &handoff_spec::Workflow,
-    reviewer: &str,
-    name: &str,
-) -> Result<(), HttpResponse> {
-    let listed = workflow.spec.approval.as_ref().is_some_and(|a| {
+/// Whether `reviewer` is among the workflow's reviewers or escalation
+/// reviewers.
+fn reviews(workflow: &Workflow, reviewer: &str) -> bool {
+    workflow.spec.approval.as_ref().is_some_and(|a| {
         a.reviewers
             .iter()
             .chain(&a.escalate_to)
             .any(|r| r.eq_ignore_ascii_case(reviewer))
-    });
-    if listed {
-        Ok(())
-    } else {
-        Err(HttpResponse::error(
-            403,
-            "not_a_reviewer",
-            &format!("`{reviewer}` is not a reviewer of {name}"),
-        ))
-    }
+    })
+}
+
+fn not_a_reviewer(reviewer: &str, workflow: &str) -> HttpResponse {
+    HttpResponse::error(
+        403,
+        "not_a_reviewer",
+        &format!("`{reviewer}` is not a reviewer of {workflow}"),
+    )
+}
+
+fn unauthorized(message: &str) -> HttpResponse {
+    let mut r = HttpResponse::error(401, "unauthorized", message);
+    r.headers.push(("www-authenticate".into(), "Bearer".into()));
+    r
+}
+
+fn see_other(location: &str, cookie: Option<String>) -> HttpResponse {
+    let mut r = HttpResponse {
+        status: 303,
+        headers: vec![
+            ("location".into(), location.into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: Vec::new(),
+    };
+    r.headers.extend(cookie.map(|c| ("set-cookie".into(), c)));
+    r
+}
+
+fn clear_session() -> String {
+    format!(
+        "{}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict",
+        tokens::SESSION_COOKIE
+    )
 }

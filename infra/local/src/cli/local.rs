@@ -340,6 +340,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         let url = format!("http://{addr}");
         let t = &stack.template;
         println!("handoff is up: {url}/");
+        if let Some(link) = stack.login.link(&url) {
+            println!("  login       {link}");
+            println!("              (one sign-in; `handoff token --operator` mints more)");
+        }
         println!("  dashboard   {url}/");
         println!("  outbox      {url}/outbox");
         for r in &t.routes {
@@ -368,7 +372,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         if resumed > 0 {
             println!("  resumed {resumed} running execution(s)");
         }
-        println!("Open {url}/ — Ctrl-C stops.");
+        println!("Open the login link above — Ctrl-C stops.");
         let _ = std::io::stdout().flush();
         if args.demo {
             let client = Client {

@@ -31,8 +31,9 @@ enum Command {
     Demo(local::DemoArgs),
     /// Print the local secrets (webhook, link and outbound signing keys).
     Secrets(local::SecretsArgs),
-    /// A reviewer's bearer token for the API (feedback, redrive).
-    ReviewerToken(token::TokenArgs),
+    /// A reviewer's bearer token for the API: reads, feedback, redrive.
+    #[command(alias = "reviewer-token")]
+    Token(token::TokenArgs),
     /// Intake and end-to-end throughput on loopback, beside a bare axum server.
     Bench(local::BenchArgs),
     /// Outcome figures: runs, reviews, approval latency, overrides, accuracy by label.
@@ -56,7 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Show(args) => local::show(args),
         Command::Demo(args) => local::demo(args),
         Command::Secrets(args) => local::secrets(args),
-        Command::ReviewerToken(args) => token::reviewer_token(args),
+        Command::Token(args) => token::token(args),
         Command::Bench(args) => local::bench(args),
         Command::Stats(args) => stats::stats(args),
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),

@@ -617,10 +617,17 @@ impl FeedbackLog for SqliteStore {
         let workflow = feedback.workflow.clone();
         let at = ts(feedback.at);
         let body = to_json(feedback)?;
+        let run_id = feedback.run_id.0.clone();
+        let reviewer = feedback.reviewer.clone();
         self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO feedback (workflow, at, body) VALUES (?1, ?2, ?3)")
-                .and_then(|mut st| st.execute(params![workflow, at, body]))
-                .map_err(unavailable)?;
+            conn.prepare_cached(
+                "INSERT INTO feedback (workflow, at, body, run_id, reviewer)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (run_id, reviewer) DO UPDATE
+                 SET workflow = excluded.workflow, at = excluded.at, body = excluded.body",
+            )
+            .and_then(|mut st| st.execute(params![workflow, at, body, run_id, reviewer]))
+            .map_err(unavailable)?;
             Ok(())
         })
         .await

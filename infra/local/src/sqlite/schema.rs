@@ -167,6 +167,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE approvals ADD COLUMN owes_delivery INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX approvals_undelivered ON approvals (owes_delivery, decided_at, id);
     "#,
+    // 6: one correction per run and reviewer, replaced in place; of older
+    // repeats the newest stays.
+    r#"
+    ALTER TABLE feedback ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE feedback ADD COLUMN reviewer TEXT NOT NULL DEFAULT '';
+    UPDATE feedback SET run_id = json_extract(body, '$.run_id'),
+                        reviewer = json_extract(body, '$.reviewer');
+    DELETE FROM feedback WHERE seq NOT IN
+        (SELECT MAX(seq) FROM feedback GROUP BY run_id, reviewer);
+    CREATE UNIQUE INDEX feedback_by_run_reviewer ON feedback (run_id, reviewer);
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
@@ -198,4 +209,40 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.commit().map_err(unavailable)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_corrections_of_a_version_5_database_keep_the_newest() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let row = |at: &str, run: &str, reviewer: &str, label: &str| {
+            let body =
+                format!(r#"{{"run_id":"{run}","reviewer":"{reviewer}","final_label":"{label}"}}"#);
+            conn.execute(
+                "INSERT INTO feedback (workflow, at, body) VALUES ('w', ?1, ?2)",
+                rusqlite::params![at, body],
+            )
+            .unwrap();
+        };
+        row("1", "run-1", "ana", "first");
+        row("2", "run-1", "ana", "second");
+        row("3", "run-1", "bo", "other reviewer");
+        migrate(&mut conn).unwrap();
+        let bodies: Vec<String> = conn
+            .prepare("SELECT body FROM feedback ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        assert!(bodies[0].contains("second") && bodies[1].contains("other reviewer"));
+    }
 }

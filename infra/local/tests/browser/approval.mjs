@@ -43,8 +43,15 @@ function startRun(workflow, payload) {
   return run.id;
 }
 
+// An operator token (`handoff token --operator`) for the read routes.
+const token = process.env.HANDOFF_TOKEN;
+if (!token) {
+  console.error("HANDOFF_TOKEN must hold an operator token");
+  process.exit(2);
+}
+
 async function getJson(url) {
-  const res = await fetch(url, { headers: { accept: "application/json" } });
+  const res = await fetch(url, { headers: { accept: "application/json", authorization: `Bearer ${token}` } });
   return { status: res.status, body: await res.json() };
 }
 
@@ -323,6 +330,12 @@ async function scriptInTicketStaysText() {
   check((await page.locator("main img").count()) === 0, "no <img> from the ticket reached the DOM");
   check((await page.locator("main script").count()) === 0, "no <script> from the ticket reached the DOM");
   await shot(page, "approval-hostile-ticket");
+  // The console needs a session: sign in with the token through the form.
+  await page.goto(`${base}/login`);
+  await page.fill("input[name=token]", token);
+  await page.click("form button");
+  await page.waitForLoadState("load");
+  check((await page.title()).includes("Dashboard"), `signing in with a token opened ${page.url()}`);
   for (const path of ["/outbox", `/timeline/${runId}`, "/"]) {
     await page.goto(`${base}${path}`);
     await sleep(200);

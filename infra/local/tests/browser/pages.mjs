@@ -1,14 +1,16 @@
 // Opens the local dashboard, a run's timeline and the outbox in headless
 // Chromium and checks what a reviewer needs to see: a pending approval, a
 // timeline with stages, the reviewer links; then approves one and checks the
-// Outcomes figures and charts. Screenshots go to OUT_DIR.
-// Usage: node pages.mjs BASE_URL OUT_DIR
+// Outcomes figures and charts. First, the sign-in: nothing shows without a
+// session, the one-time login link `handoff up` printed opens the dashboard
+// once. Screenshots go to OUT_DIR.
+// Usage: node pages.mjs BASE_URL OUT_DIR LOGIN_LINK
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
-const [base, outDir] = process.argv.slice(2);
-if (!base || !outDir) {
-  console.error("usage: node pages.mjs BASE_URL OUT_DIR");
+const [base, outDir, loginLink] = process.argv.slice(2);
+if (!base || !outDir || !loginLink) {
+  console.error("usage: node pages.mjs BASE_URL OUT_DIR LOGIN_LINK");
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
@@ -25,6 +27,28 @@ try {
   // Reading needs no JavaScript.
   const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 1000 } });
   const page = await context.newPage();
+
+  // Without a session: the sign-in form, no run data, and JSON routes say 401.
+  await page.goto(`${base}/`);
+  if (!page.url().endsWith("/login")) fail(`without a session / went to ${page.url()}`);
+  if (!(await page.title()).includes("Sign in")) fail("the sign-in page's title");
+  if ((await page.locator("form input[name=token]").count()) !== 1) fail("the sign-in form has no token field");
+  if ((await page.locator("main").innerText()).includes("support-triage")) fail("run data before sign-in");
+  await page.screenshot({ path: `${outDir}/sign-in.png`, fullPage: true });
+  for (const path of ["/runs", "/outbox"]) {
+    const res = await fetch(`${base}${path}`, { headers: { accept: "application/json" } });
+    if (res.status !== 401) fail(`GET ${path} without a session: ${res.status}`);
+  }
+
+  // The login link signs in once.
+  await page.goto(loginLink);
+  if (!(await page.title()).includes("Dashboard")) fail("the login link did not open the dashboard");
+  const other = await browser.newContext({ javaScriptEnabled: false });
+  const second = await other.newPage();
+  const again = await second.goto(loginLink);
+  if (again.status() !== 401) fail(`the login link worked twice: ${again.status()}`);
+  await other.close();
+  console.log("sign-in: ok");
 
   await page.goto(`${base}/`);
   if (!(await page.title()).includes("Dashboard")) fail("dashboard title");

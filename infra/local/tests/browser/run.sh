@@ -44,14 +44,22 @@ for _ in $(seq 100); do
   [[ -f $data/up.json ]] && break
   sleep 0.1
 done
+login=
+for _ in $(seq 100); do
+  login=$(grep -o 'http://[^ ]*/login?code=[0-9a-f]*' "$data/up.log" || true)
+  [[ -n $login ]] && break
+  sleep 0.1
+done
+[[ -n $login ]] || { echo "FAIL: handoff up printed no login link" >&2; cat "$data/up.log" >&2; exit 1; }
+token=$("$bin" token --operator --data-dir "$data")
 "$bin" demo --data-dir "$data" --no-approve
-node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser"
+node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$login"
 # The same figures on the command line, after the approval pages.mjs gave.
 "$bin" stats --data-dir "$data" | tee "$data/stats.txt"
 grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats counts no reviewed run" >&2; exit 1; }
 # The accuracy review, stored and then shown on the dashboard.
 "$bin" review-accuracy --data-dir "$data"
-dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "http://127.0.0.1:$port/")
+dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})).read().decode())' "http://127.0.0.1:$port/" "$token")
 grep -q "kept / reviewed" <<<"$dashboard" || { echo "FAIL: the dashboard shows no stored accuracy review" >&2; exit 1; }
-node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
+HANDOFF_TOKEN=$token node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
 echo "screenshots in artifacts/browser/"

@@ -53,7 +53,10 @@ impl Reason {
         let feedback = self
             .store
             .list_feedback(&input.workflow, FEEDBACK_WINDOW)
-            .await?;
+            .await?
+            .into_iter()
+            .filter(Feedback::teaches)
+            .collect::<Vec<_>>();
         let text = event.text();
         let event_json = serde_json::to_value(&event.fields).expect("fields serialise");
 
