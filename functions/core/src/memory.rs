@@ -21,6 +21,7 @@ struct Tables {
     approvals: BTreeMap<ApprovalId, Approval>,
     undelivered: std::collections::BTreeSet<ApprovalId>,
     feedback: Vec<Feedback>,
+    revoked: BTreeMap<String, DateTime<Utc>>,
     cache: BTreeMap<String, (CachedAnswer, DateTime<Utc>)>,
     ledger: BTreeMap<(String, NaiveDate), u64>,
 }
@@ -298,6 +299,22 @@ impl Approvals for MemoryStore {
 
     async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
         Ok(self.tables.lock().unwrap().undelivered.remove(id))
+    }
+}
+
+#[async_trait]
+impl RevokedTokens for MemoryStore {
+    async fn revoke_token(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tables
+            .lock()
+            .unwrap()
+            .revoked
+            .insert(id.to_string(), until);
+        Ok(())
+    }
+
+    async fn token_revoked(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.tables.lock().unwrap().revoked.contains_key(id))
     }
 }
 

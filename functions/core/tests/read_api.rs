@@ -945,3 +945,94 @@ async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() 
     let toward = correct(&bed, &other, LEAD, &refund).await;
     assert_eq!(body(&toward)["status"], "recorded");
 }
+
+fn post_json(path: &str, token: &str, body: Value) -> HttpRequest {
+    let mut req = bearer(get(path, &[]), token);
+    req.method = "POST".into();
+    req.headers
+        .insert("content-type".into(), "application/json".into());
+    req.body = serde_json::to_vec(&body).unwrap();
+    req
+}
+
+#[tokio::test]
+async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
+    let bed = Bed::new();
+    let api = bed.api();
+    let own = bed.token(LEAD);
+    let other = bed.token(BILLING);
+    assert_eq!(
+        api.handle(&bearer(get("/runs", &[]), &own)).await.status,
+        200
+    );
+
+    // A reviewer may not withdraw someone else's token…
+    let other_id = tokens::verify(&Secret::new(TOKEN_KEY), &other, bed.clock.now())
+        .unwrap()
+        .jti;
+    let refused = api
+        .handle(&post_json(
+            "/tokens/revoke",
+            &own,
+            json!({ "id": other_id }),
+        ))
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
+        200
+    );
+
+    // …but withdraws their own, which then opens nothing.
+    let done = api
+        .handle(&post_json("/tokens/revoke", &own, json!({})))
+        .await;
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    let after = api
+        .handle(&json_client(bearer(get("/runs", &[]), &own)))
+        .await;
+    assert_eq!(after.status, 401);
+    assert_eq!(body(&after)["message"], "the reviewer token was revoked");
+    assert!(api
+        .authorize(&bearer(get("/runs", &[]), &own))
+        .await
+        .is_err());
+
+    // An operator withdraws any token by its id.
+    let operator = bed.token_with(
+        "ops@support.example.com",
+        &[Scope::Read, Scope::AllWorkflows],
+    );
+    let done = api
+        .handle(&post_json(
+            "/tokens/revoke",
+            &operator,
+            json!({ "id": other_id }),
+        ))
+        .await;
+    assert_eq!(done.status, 200);
+    assert_eq!(
+        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn signing_out_revokes_the_session_token() {
+    let bed = Bed::new();
+    let api = bed.api();
+    let token = bed.token(LEAD);
+    let session = format!("{}={token}", tokens::SESSION_COOKIE);
+    let mut out = HttpRequest {
+        method: "POST".into(),
+        path: "/logout".into(),
+        ..HttpRequest::default()
+    };
+    out.headers.insert("cookie".into(), session);
+    assert_eq!(api.handle(&out).await.status, 303);
+    let after = api.handle(&bearer(get("/runs", &[]), &token)).await;
+    assert_eq!(
+        after.status, 401,
+        "the cookie's token no longer works anywhere"
+    );
+}

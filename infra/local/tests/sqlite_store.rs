@@ -593,6 +593,14 @@ async fn feedback_is_one_per_run_and_reviewer<S: RunStore>(store: Arc<S>) {
     );
 }
 
+async fn a_revoked_token_stays_revoked<S: RunStore>(store: Arc<S>) {
+    assert!(!store.token_revoked("tok-1").await.unwrap());
+    store.revoke_token("tok-1", t(60)).await.unwrap();
+    store.revoke_token("tok-1", t(120)).await.unwrap();
+    assert!(store.token_revoked("tok-1").await.unwrap());
+    assert!(!store.token_revoked("tok-2").await.unwrap());
+}
+
 // ---- the answer cache and the token ledger ----
 
 fn answer(label: &str) -> CachedAnswer {
@@ -796,6 +804,7 @@ contract!(
     decided_approvals_are_owed_until_delivered,
     slots_audit_and_feedback,
     feedback_is_one_per_run_and_reviewer,
+    a_revoked_token_stays_revoked,
     a_cached_answer_is_returned_until_it_expires,
     an_expired_cached_answer_is_not_returned,
     concurrent_spends_sum_exactly,

@@ -72,6 +72,10 @@ pub fn feedback_pk(workflow: &str) -> String {
     format!("FEEDBACK#{workflow}")
 }
 
+pub fn revoked_token_pk(id: &str) -> String {
+    format!("TOKEN#{id}")
+}
+
 pub fn cache_pk(key: &str) -> String {
     format!("CACHE#{key}")
 }

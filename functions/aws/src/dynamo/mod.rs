@@ -16,6 +16,8 @@
 //!   `<ts>#<run id>#<reviewer>`); items written before that are
 //!   `FEEDBACK#<workflow>` / `<ts>#<run id>` and are still listed
 //! - cached model answer `CACHE#<key>` / `META` with TTL `expires_at`
+//! - revoked reviewer token `TOKEN#<id>` / `META` with TTL `expires_at` at
+//!   the token's own expiry
 //! - tokens spent `BUDGET#<workflow>` / `<YYYY-MM-DD>` (a number added to
 //!   with `ADD`) with TTL `expires_at` a few days after the day
 
@@ -740,6 +742,23 @@ impl Approvals for DynamoStore {
                 other => Err(other),
             },
         }
+    }
+}
+
+#[async_trait]
+impl RevokedTokens for DynamoStore {
+    async fn revoke_token(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.put(Item::from([
+            (PK.into(), s(revoked_token_pk(id))),
+            (SK.into(), s(META)),
+            // TTL: gone once the token could not be used anyway.
+            ("expires_at".into(), n(until.timestamp())),
+        ]))
+        .await
+    }
+
+    async fn token_revoked(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.get(revoked_token_pk(id), META).await?.is_some())
     }
 }
 

@@ -681,3 +681,29 @@ async fn feedback_is_one_per_run_and_reviewer_and_older_items_are_still_listed()
     );
     assert_eq!(store.list_feedback("refunds", 2).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_revoked_token_is_kept_until_its_own_expiry() {
+    let config = sdk_config().await;
+    let store = table(&config).await;
+    assert!(!store.token_revoked("tok-1").await.unwrap());
+    store.revoke_token("tok-1", at(60)).await.unwrap();
+    assert!(store.token_revoked("tok-1").await.unwrap());
+    assert!(!store.token_revoked("tok-2").await.unwrap());
+    let item = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .key(PK, AttributeValue::S("TOKEN#tok-1".into()))
+        .key(SK, AttributeValue::S(META.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item["expires_at"],
+        AttributeValue::N(at(60).timestamp().to_string()),
+        "DynamoDB's TTL removes it once the token could not be used anyway"
+    );
+}

@@ -208,13 +208,30 @@ pub trait TokenLedger: Send + Sync {
     async fn spent(&self, workflow: &str, day: NaiveDate) -> Result<u64, StoreError>;
 }
 
+/// Reviewer tokens withdrawn before they expired, by token id.
+#[async_trait]
+pub trait RevokedTokens: Send + Sync {
+    /// Withdraws the token `id`; the entry may be forgotten after `until`,
+    /// the token's own expiry.
+    async fn revoke_token(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn token_revoked(&self, id: &str) -> Result<bool, StoreError>;
+}
+
 /// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
 pub trait RunStore:
-    Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger
+    Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger + RevokedTokens
 {
 }
 
-impl<T: Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger> RunStore
-    for T
+impl<
+        T: Runs
+            + RunData
+            + AuditLog
+            + Approvals
+            + FeedbackLog
+            + ModelCache
+            + TokenLedger
+            + RevokedTokens,
+    > RunStore for T
 {
 }

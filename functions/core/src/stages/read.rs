@@ -58,6 +58,17 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+fn session_token(req: &HttpRequest) -> Option<&str> {
+    tokens::cookie(req.header("cookie"), tokens::SESSION_COOKIE)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FeedbackBody {
     label: String,
     #[serde(default)]
@@ -75,6 +86,7 @@ enum Route {
     LoginPage,
     Login,
     Logout,
+    RevokeToken,
 }
 
 impl Route {
@@ -96,6 +108,7 @@ impl Route {
                 "GET, HEAD, POST",
             ),
             ("/logout", None) => (post.then_some(Route::Logout), "POST"),
+            ("/tokens/revoke", None) => (post.then_some(Route::RevokeToken), "POST"),
             (p, Some(id)) if p.ends_with("/feedback") => {
                 (post.then_some(Route::Feedback(id)), "POST")
             }
@@ -126,7 +139,8 @@ impl ReadApi {
         match route {
             Route::LoginPage => Ok(HttpResponse::html(200, pages::login::render(None))),
             Route::Login => self.login(req).await,
-            Route::Logout => Ok(see_other("/login", Some(clear_session()))),
+            Route::Logout => self.logout(req).await,
+            Route::RevokeToken => self.revoke(req).await,
             Route::Dashboard => match self.caller(req, Scope::Read).await {
                 Ok(caller) => self.dashboard(&caller).await,
                 // A browser without a session is sent to sign in.
@@ -153,6 +167,7 @@ impl ReadApi {
         let scope = match Route::parse(req)? {
             Route::Feedback(_) => Scope::Feedback,
             Route::Redrive(_) => Scope::Redrive,
+            Route::RevokeToken => return self.holder(req).await,
             _ => Scope::Read,
         };
         self.caller(req, scope).await
@@ -170,22 +185,7 @@ impl ReadApi {
     /// refused unless the token holds `scope`. Changes (POST) take only the
     /// bearer header, so no other site's page can make a browser send them.
     pub async fn caller(&self, req: &HttpRequest, scope: Scope) -> Result<Claims, HttpResponse> {
-        let token = links::bearer(req.header("authorization")).or_else(|| {
-            matches!(req.method.as_str(), "GET" | "HEAD")
-                .then(|| tokens::cookie(req.header("cookie"), tokens::SESSION_COOKIE))
-                .flatten()
-        });
-        let token = token.ok_or_else(|| {
-            unauthorized(
-                "a reviewer token is required (Authorization: Bearer …, or sign in at /login)",
-            )
-        })?;
-        let claims = tokens::verify(&self.token_key().await?, token, self.clock.now()).map_err(
-            |e| match e {
-                TokenError::Expired => unauthorized("the reviewer token expired"),
-                _ => unauthorized("the reviewer token is not valid"),
-            },
-        )?;
+        let claims = self.holder(req).await?;
         if !claims.allows(scope) {
             return Err(HttpResponse::error(
                 403,
@@ -194,6 +194,90 @@ impl ReadApi {
             ));
         }
         Ok(claims)
+    }
+
+    /// The claims of the request's genuine, unexpired, unrevoked token.
+    async fn holder(&self, req: &HttpRequest) -> Result<Claims, HttpResponse> {
+        let token = links::bearer(req.header("authorization")).or_else(|| {
+            matches!(req.method.as_str(), "GET" | "HEAD")
+                .then(|| session_token(req))
+                .flatten()
+        });
+        let token = token.ok_or_else(|| {
+            unauthorized(
+                "a reviewer token is required (Authorization: Bearer …, or sign in at /login)",
+            )
+        })?;
+        self.verify(token).await
+    }
+
+    async fn verify(&self, token: &str) -> Result<Claims, HttpResponse> {
+        let claims = tokens::verify(&self.token_key().await?, token, self.clock.now()).map_err(
+            |e| match e {
+                TokenError::Expired => unauthorized("the reviewer token expired"),
+                _ => unauthorized("the reviewer token is not valid"),
+            },
+        )?;
+        if self
+            .store
+            .token_revoked(&claims.jti)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(unauthorized("the reviewer token was revoked"));
+        }
+        Ok(claims)
+    }
+
+    /// `POST /tokens/revoke` (`{"id": …}`, or no body for the token sent):
+    /// a holder withdraws their own token; an `all_workflows` token any.
+    async fn revoke(&self, req: &HttpRequest) -> Outcome {
+        let caller = self.holder(req).await?;
+        let named = match req.body.is_empty() {
+            true => None,
+            false => serde_json::from_slice::<RevokeBody>(&req.body)
+                .map_err(|e| {
+                    HttpResponse::error(400, "malformed_body", &format!("expected {{id}}: {e}"))
+                })?
+                .id
+                .filter(|id| id != &caller.jti),
+        };
+        let (id, until) = match named {
+            None => (caller.jti.clone(), caller.exp),
+            Some(_) if !caller.allows(Scope::AllWorkflows) => {
+                return Err(HttpResponse::error(
+                    403,
+                    "missing_scope",
+                    "only an `all_workflows` token revokes another token",
+                ))
+            }
+            // Its expiry is unknown here; no token outlives this.
+            Some(id) => (
+                id,
+                self.clock.now().timestamp() + tokens::MAX_LIFETIME_SECONDS,
+            ),
+        };
+        let until = chrono::DateTime::from_timestamp(until, 0).unwrap_or_else(|| self.clock.now());
+        self.store
+            .revoke_token(&id, until)
+            .await
+            .map_err(unavailable)?;
+        Ok(HttpResponse::json(200, &json!({ "revoked": id })))
+    }
+
+    /// `POST /logout`: the session's token is revoked, the cookie cleared.
+    async fn logout(&self, req: &HttpRequest) -> Outcome {
+        if let Some(token) = session_token(req) {
+            if let Ok(claims) = self.verify(token).await {
+                let until = chrono::DateTime::from_timestamp(claims.exp, 0)
+                    .unwrap_or_else(|| self.clock.now());
+                self.store
+                    .revoke_token(&claims.jti, until)
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        Ok(see_other("/login", Some(clear_session())))
     }
 
     /// The workflows whose runs `caller` may see.

@@ -64,9 +64,14 @@ pub fn token(args: TokenArgs) -> anyhow::Result<i32> {
     let key = Secret::new(key)
         .signing_key(&args.secret)
         .map_err(|e| anyhow!("{e}"))?;
-    let (token, _) = tokens::issue(&key, &reviewer, &scopes, chrono::Utc::now(), args.valid_for)
-        .map_err(|e| anyhow!("{e}"))?;
+    let (token, claims) =
+        tokens::issue(&key, &reviewer, &scopes, chrono::Utc::now(), args.valid_for)
+            .map_err(|e| anyhow!("{e}"))?;
     println!("{token}");
+    eprintln!(
+        "token id {} (POST /tokens/revoke {{\"id\": \"{}\"}} withdraws it)",
+        claims.jti, claims.jti
+    );
     Ok(0)
 }
 

@@ -612,6 +612,34 @@ impl SqliteStore {
 }
 
 #[async_trait]
+impl RevokedTokens for SqliteStore {
+    async fn revoke_token(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let id = id.to_string();
+        let until = ts(until);
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO revoked_tokens (id, until) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+            )
+            .and_then(|mut st| st.execute(params![id, until]))
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_revoked(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT 1 FROM revoked_tokens WHERE id = ?1")
+                .and_then(|mut st| st.exists(params![id]))
+                .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl FeedbackLog for SqliteStore {
     async fn put_feedback(&self, feedback: &Feedback) -> Result<(), StoreError> {
         let workflow = feedback.workflow.clone();

@@ -167,8 +167,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE approvals ADD COLUMN owes_delivery INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX approvals_undelivered ON approvals (owes_delivery, decided_at, id);
     "#,
-    // 6: one correction per run and reviewer, replaced in place; of older
-    // repeats the newest stays.
+    // 6: one correction per run and reviewer, replaced in place (of older
+    // repeats the newest stays); reviewer tokens revoked before expiry.
     r#"
     ALTER TABLE feedback ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
     ALTER TABLE feedback ADD COLUMN reviewer TEXT NOT NULL DEFAULT '';
@@ -177,6 +177,11 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM feedback WHERE seq NOT IN
         (SELECT MAX(seq) FROM feedback GROUP BY run_id, reviewer);
     CREATE UNIQUE INDEX feedback_by_run_reviewer ON feedback (run_id, reviewer);
+
+    CREATE TABLE revoked_tokens (
+        id    TEXT PRIMARY KEY,
+        until TEXT NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 
