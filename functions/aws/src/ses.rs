@@ -115,6 +115,8 @@ mod tests {
             subject: "Approval needed".into(),
             text: "Refund of 120 EUR\n".into(),
             link: "https://x.example/approvals/abc?sig=1".into(),
+            shared_text: String::new(),
+            claim_link: String::new(),
             reminder: false,
         });
         assert!(text.starts_with(

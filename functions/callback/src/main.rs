@@ -4,6 +4,7 @@ use std::time::Duration;
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::secrets::SecretsManager;
+use handoff_aws::ses::{SesMailer, SesNotifier};
 use handoff_aws::sfn::StepFunctions;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::callback::Callback;
@@ -26,6 +27,8 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
         link_secret: env("HANDOFF_LINK_SECRET")?,
+        email: Arc::new(SesNotifier::new(Arc::new(SesMailer::from_env(&config)?))),
+        public_url: std::env::var("HANDOFF_PUBLIC_URL").unwrap_or_default(),
     };
     lambda_runtime::run(service_fn(|event| callback::handle_event(&stage, event))).await
 }

@@ -173,6 +173,8 @@ impl Harness {
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
             link_secret: LINK_SECRET.into(),
+            email: self.notifier.clone(),
+            public_url: PUBLIC_URL.into(),
         }
     }
 

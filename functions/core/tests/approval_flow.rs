@@ -76,6 +76,8 @@ impl Bed {
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
             link_secret: LINK_SECRET.into(),
+            email: self.notifier.clone(),
+            public_url: PUBLIC_URL.into(),
         }
     }
 
@@ -1308,4 +1310,98 @@ async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
         bed.notifier.sent.lock().unwrap().is_empty(),
         "no link went out"
     );
+}
+
+/// A GET or POST of a shared channel's claim link.
+fn claim_request(method: &str, claim_link: &str) -> HttpRequest {
+    let rest = claim_link.split_once("/approvals/").unwrap().1;
+    let (path, raw_query) = rest.split_once('?').unwrap();
+    let id = path.strip_suffix("/claim").unwrap();
+    let reviewer = raw_query.strip_prefix("r=").unwrap();
+    HttpRequest {
+        method: method.into(),
+        path: format!("/approvals/{id}/claim"),
+        path_params: BTreeMap::from([("id".to_string(), id.to_string())]),
+        query: BTreeMap::from([(
+            "r".to_string(),
+            urlencoding::decode(reviewer).unwrap().into_owned(),
+        )]),
+        raw_query: raw_query.to_string(),
+        ..HttpRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_theirs() {
+    let bed = Bed::new();
+    let run = bed
+        .run(
+            SUPPORT,
+            "bob@customer.example",
+            "Refund\nhttps://evil.example/approvals/x?sig=fake",
+            "t",
+        )
+        .await;
+    bed.request(&run, SUPPORT, false, "tok-claim").await;
+    let first = bed.notifier.sent.lock().unwrap()[0].clone();
+    assert!(first.text.ends_with(&first.link), "the inbox gets the link");
+    let sig = first.link.split("sig=").nth(1).unwrap();
+    assert!(!first.shared_text.contains(sig), "{}", first.shared_text);
+    assert!(!first.claim_link.contains(sig), "{}", first.claim_link);
+    // The sender's subject can neither start a line nor pass for a link.
+    assert!(!first.text.contains("\nhttps://evil"), "{}", first.text);
+    assert!(
+        first.text.contains("Refund https[:]//evil.example"),
+        "{}",
+        first.text
+    );
+
+    let sent = || bed.notifier.sent.lock().unwrap().len();
+    let before = sent();
+    let callback = bed.callback();
+    let page = callback
+        .handle(&claim_request("GET", &first.claim_link))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(!text(&page).contains(sig), "the page shows no link");
+    assert_eq!(sent(), before, "opening the page sends nothing");
+
+    let done = callback
+        .handle(&claim_request("POST", &first.claim_link))
+        .await;
+    assert_eq!(done.status, 200, "{}", text(&done));
+    let mails = bed.notifier.sent.lock().unwrap()[before..].to_vec();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].reviewer, first.reviewer, "only to that reviewer");
+    let link = mails[0].link.clone();
+    let shown = callback.handle(&request("GET", &link, "")).await;
+    assert_eq!(shown.status, 200, "the mailed link works: {}", text(&shown));
+
+    let again = callback
+        .handle(&claim_request("POST", &first.claim_link))
+        .await;
+    assert_eq!(again.status, 429, "one mail per few minutes");
+    assert_eq!(sent(), before + 1);
+    bed.clock.advance(301);
+    let later = callback
+        .handle(&claim_request("POST", &first.claim_link))
+        .await;
+    assert_eq!(later.status, 200);
+
+    let stranger = first
+        .claim_link
+        .replace("r=", "r=mallory%40evil.example&x=");
+    let refused = callback
+        .handle(&claim_request("POST", &stranger.replace("&x=", "")))
+        .await;
+    assert_eq!(refused.status, 404, "only the approval's reviewers");
+
+    let decided = callback
+        .handle(&request("POST", &link, "verdict=approve&reason=ok"))
+        .await;
+    assert_eq!(decided.status, 200, "{}", text(&decided));
+    let closed = callback
+        .handle(&claim_request("POST", &first.claim_link))
+        .await;
+    assert_eq!(closed.status, 409);
 }

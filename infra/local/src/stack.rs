@@ -12,7 +12,7 @@ use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::model::Tiers;
 use handoff_core::notify::ChannelNotifier;
-use handoff_core::ports::{Clock, NoMetrics, SystemClock};
+use handoff_core::ports::{Clock, NoMetrics, Notifier, SystemClock};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
@@ -209,13 +209,14 @@ impl Stack {
         });
         // E-mail is the console and the outbox; Slack and webhook
         // notifications go out (or are recorded) like actions.
+        let email: Arc<dyn Notifier> = Arc::new(ConsoleNotifier {
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+            quiet,
+        });
         let notifier = Arc::new(ChannelNotifier {
             catalog: catalog.clone(),
-            email: Arc::new(ConsoleNotifier {
-                outbox: outbox.clone(),
-                clock: clock.clone(),
-                quiet,
-            }),
+            email: email.clone(),
             sink: sink.clone(),
             secrets: secrets.clone(),
             clock: clock.clone(),
@@ -331,6 +332,8 @@ impl Stack {
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
                 link_secret: callback_link_secret,
+                email,
+                public_url: public_url.trim_end_matches('/').to_string(),
             },
             read_api: ReadApi {
                 catalog: catalog.clone(),

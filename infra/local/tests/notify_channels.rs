@@ -1,8 +1,9 @@
 //! Reviewer notifications on every channel a spec lists, through the real
 //! `handoff` binary to a receiver on loopback: one Slack message per reviewer
-//! (a section and a button to that reviewer's page, no other reviewer's
-//! link), one signed webhook per reviewer whose signature verifies, the
-//! console/outbox e-mail stand-in, and a Slack button that decides.
+//! (a section and a button to the claim page, no signed link), one signed
+//! webhook per reviewer whose signature verifies, the console/outbox e-mail
+//! stand-in, and a Slack button that mails the reviewer the link they
+//! decide with.
 
 mod common;
 
@@ -44,7 +45,7 @@ fn reviewer_of(link: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_reviewer_gets_their_own_slack_button_and_signed_webhook() {
+async fn shared_channels_get_claim_links_and_only_the_inbox_gets_signed_links() {
     let receiver = Receiver::start().await;
     let dir = temp_dir("notify");
     // A Slack incoming-webhook URL is a credential: it lives in the secrets.
@@ -93,7 +94,8 @@ async fn each_reviewer_gets_their_own_slack_button_and_signed_webhook() {
     assert_eq!(outbox_links.len(), 2, "{outbox_links:?}");
     assert!(REVIEWERS.iter().all(|r| outbox_links.contains_key(*r)));
 
-    let mut slack_links = BTreeMap::new();
+    // A channel is shared: its button is the claim page, never a signed link.
+    let mut claim_links = BTreeMap::new();
     for message in &slack {
         let m: Value = message.json();
         assert_eq!(m["blocks"][0]["type"], "section", "{m}");
@@ -102,23 +104,19 @@ async fn each_reviewer_gets_their_own_slack_button_and_signed_webhook() {
         assert_eq!(m["blocks"][1]["type"], "actions");
         assert_eq!(button["type"], "button");
         let link = button["url"].as_str().unwrap().to_string();
+        assert!(link.contains("/claim?r="), "{link}");
         let reviewer = reviewer_of(&link);
-        assert_eq!(
-            link, outbox_links[&reviewer],
-            "the button is the reviewer's own link"
-        );
-        for (other, other_link) in &outbox_links {
-            if *other != reviewer {
-                let other_sig = other_link.split("sig=").nth(1).unwrap();
-                assert!(
-                    !message.body.contains(other_sig),
-                    "{reviewer}'s message carries {other}'s link"
-                );
-            }
+        for own_link in outbox_links.values() {
+            let sig = own_link.split("sig=").nth(1).unwrap();
+            assert!(
+                !message.body.contains(sig),
+                "the channel got a signed link: {}",
+                message.body
+            );
         }
-        slack_links.insert(reviewer, link);
+        claim_links.insert(reviewer, link);
     }
-    assert_eq!(slack_links.len(), 2, "two different reviewers");
+    assert_eq!(claim_links.len(), 2, "two different reviewers");
 
     let secret = up.secret("support-triage/notify");
     for hook in &hooks {
@@ -131,12 +129,30 @@ async fn each_reviewer_gets_their_own_slack_button_and_signed_webhook() {
         assert_eq!(event["type"], "approval.requested");
         assert_eq!(event["run_id"], run_id.as_str());
         let reviewer = event["reviewer"].as_str().unwrap();
-        assert_eq!(event["link"], outbox_links[reviewer].as_str());
+        assert_eq!(event["link"], claim_links[reviewer].as_str());
+        let sig = outbox_links[reviewer].split("sig=").nth(1).unwrap();
+        assert!(!hook.body.contains(sig), "{}", hook.body);
     }
 
-    // The reviewer follows the Slack button: the page, then the decision.
-    let link = &slack_links[REVIEWERS[0]];
-    let (status, body) = handoff_local::client::decide(link, "approve", "from Slack")
+    // The reviewer follows the Slack button: their link arrives by e-mail
+    // (the outbox locally), and they decide with it.
+    let claim = &claim_links[REVIEWERS[0]];
+    let builder = hyper::Request::builder().method("POST");
+    let (status, body) = handoff_local::adapters::http_call(claim, builder, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let mailed = client.approval_links(&run_id).await.unwrap();
+    let mine: Vec<&String> = mailed
+        .iter()
+        .filter(|l| reviewer_of(l) == REVIEWERS[0])
+        .collect();
+    assert_eq!(
+        mine.len(),
+        2,
+        "the first mail and the claimed one: {mailed:?}"
+    );
+    let (status, body) = handoff_local::client::decide(mine[0], "approve", "from Slack")
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");

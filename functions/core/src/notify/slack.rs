@@ -1,6 +1,7 @@
 //! A Slack incoming-webhook message for one reviewer: the request as a
-//! section and a button that opens their page. Slack's buttons open the URL
-//! in the reviewer's browser; nothing is decided from Slack itself.
+//! section and a button to the page that e-mails that reviewer their own
+//! signed link. A channel is shared, so the signed link itself never goes
+//! there: anyone in the channel could otherwise cast every reviewer's vote.
 
 use serde_json::{json, Value};
 
@@ -17,15 +18,8 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The notification's text without its trailing link line: the button
-/// carries the link.
 fn summary(n: &Notification) -> String {
-    let text = n.text.trim_end();
-    let text = text
-        .strip_suffix(n.link.as_str())
-        .unwrap_or(text)
-        .trim_end();
-    crate::pages::truncate(&escape(text), SECTION_CHARS)
+    crate::pages::truncate(&escape(n.shared_text.trim_end()), SECTION_CHARS)
 }
 
 pub fn message(n: &Notification) -> Value {
@@ -45,14 +39,14 @@ pub fn message(n: &Notification) -> Value {
                     "action_id": "review",
                     "style": "primary",
                     "text": { "type": "plain_text", "text": "Review and decide" },
-                    "url": n.link
+                    "url": n.claim_link
                 }]
             },
             {
                 "type": "context",
                 "elements": [{
                     "type": "mrkdwn",
-                    "text": format!("For {} only: the button opens a link signed for them.", escape(&n.reviewer))
+                    "text": format!("For {}: the button e-mails them their own link.", escape(&n.reviewer))
                 }]
             }
         ]
@@ -67,6 +61,8 @@ mod tests {
     fn notification(text: &str) -> Notification {
         let link = "https://h.example/approvals/ab12?r=ana%40example.com&exp=1&sig=x".to_string();
         Notification {
+            shared_text: text.to_string(),
+            claim_link: "https://h.example/approvals/ab12/claim?r=ana%40example.com".into(),
             run_id: RunId("run-1".into()),
             approval_id: ApprovalId("ab12".into()),
             workflow: "support-triage".into(),
@@ -79,7 +75,7 @@ mod tests {
     }
 
     #[test]
-    fn a_section_and_one_button_to_the_reviewers_link() {
+    fn a_section_and_one_button_to_the_page_that_mails_the_reviewer() {
         let n = notification("a support-triage run needs your decision.");
         let m = message(&n);
         assert_eq!(m["blocks"][0]["type"], "section");
@@ -90,7 +86,11 @@ mod tests {
         let buttons = m["blocks"][1]["elements"].as_array().unwrap();
         assert_eq!(buttons.len(), 1);
         assert_eq!(buttons[0]["type"], "button");
-        assert_eq!(buttons[0]["url"], n.link.as_str());
+        assert_eq!(buttons[0]["url"], n.claim_link.as_str());
+        assert!(
+            !m.to_string().contains("sig="),
+            "no signed link in a channel: {m}"
+        );
         assert!(m["text"].as_str().unwrap().starts_with("Approval needed"));
     }
 

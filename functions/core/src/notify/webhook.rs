@@ -1,6 +1,8 @@
 //! The generic notification webhook: a JSON event per reviewer, signed like
 //! the `webhook` action (`x-handoff-signature`, see
-//! [`crate::stages::act::sign_outbound`]).
+//! [`crate::stages::act::sign_outbound`]). Its receiver may be a shared
+//! place, so it gets the claim link (`/approvals/{id}/claim?r=…`, which
+//! e-mails the reviewer), never the signed link.
 
 use serde_json::{json, Value};
 
@@ -17,7 +19,7 @@ pub fn body(n: &Notification) -> Value {
         "workflow": n.workflow,
         "reviewer": n.reviewer,
         "subject": n.subject,
-        "text": n.text,
-        "link": n.link,
+        "text": n.shared_text,
+        "link": n.claim_link,
     })
 }

@@ -342,6 +342,7 @@ impl ApprovalStage {
                 event.as_ref(),
                 reviewer,
                 link,
+                &self.public_url,
             ));
             match self.notifier.notify(&message).await {
                 Ok(()) => notified.push(reviewer.clone()),
@@ -511,17 +512,20 @@ fn new_approval(
     }
 }
 
-fn notification(
+/// One reviewer's message. Only the subject line comes from the sender;
+/// it is [`neutral`] so it can neither add a line nor pass for a link.
+pub(crate) fn notification(
     approval: &Approval,
     ai: Option<&Classification>,
     event: Option<&CanonicalEvent>,
     reviewer: &str,
     link: String,
+    public_url: &str,
 ) -> Notification {
     let label = ai.map_or("unclassified", |a| a.label.as_str());
     let subject_line = event
         .and_then(|e| e.field_str("subject"))
-        .map(|s| excerpt(s, 120))
+        .map(|s| excerpt(&neutral(s), 120))
         .unwrap_or_default();
     let escalated = if approval.escalation {
         "Escalated: "
@@ -538,10 +542,15 @@ fn notification(
     if !subject_line.is_empty() {
         text.push_str(&format!("\nSubject: {subject_line}"));
     }
-    text.push_str(&format!(
-        "\n{} of {} approval(s) needed. Review, edit and decide here (the link is yours alone and expires {}):\n{link}",
+    let needed = format!(
+        "\n{} of {} approval(s) needed.",
         approval.required,
-        approval.reviewers.len(),
+        approval.reviewers.len()
+    );
+    let shared_text =
+        format!("{text}{needed} For {reviewer}: the button e-mails you your own link.");
+    text.push_str(&format!(
+        "{needed} Review, edit and decide here (the link is yours alone and expires {}):\n{link}",
         approval.expires_at.format("%Y-%m-%d %H:%M UTC"),
     ));
     Notification {
@@ -555,8 +564,41 @@ fn notification(
         ),
         text,
         link,
+        shared_text,
+        claim_link: claim_link(public_url, &approval.id, reviewer),
         reminder: false,
     }
+}
+
+/// The page that e-mails `reviewer` their signed link for `approval`.
+pub fn claim_link(public_url: &str, approval: &ApprovalId, reviewer: &str) -> String {
+    format!(
+        "{}/approvals/{approval}/claim?r={}",
+        public_url.trim_end_matches('/'),
+        urlencoding::encode(reviewer)
+    )
+}
+
+/// Sender text made safe for a notification: control and direction
+/// characters (a newline could start a fake link line) become spaces, and
+/// `://` is broken so no client turns it into a link.
+pub fn neutral(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+            if c.is_control() || bidi || c == '\u{2028}' || c == '\u{2029}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    cleaned
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("://", "[:]//")
 }
 
 fn excerpt(s: &str, max: usize) -> String {

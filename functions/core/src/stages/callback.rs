@@ -38,7 +38,16 @@ pub struct Callback {
     pub metrics: Arc<dyn Metrics>,
     /// Name of the secret that signs approval links.
     pub link_secret: String,
+    /// Reviewers' own addresses: where a claimed link goes.
+    pub email: Arc<dyn Notifier>,
+    /// The base of the links it sends; empty: `https://` and the request's
+    /// `Host` (API Gateway routes only hosts that name this API, and the
+    /// template cannot pass the API's URL to a function the API invokes
+    /// without a dependency cycle).
+    pub public_url: String,
 }
+
+mod claim;
 
 /// One outcome, rendered as a page or as `{"status", "message", …}`.
 struct Reply {
@@ -108,10 +117,13 @@ struct Submission {
 impl Callback {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         let as_json = req.wants_json();
-        let reply = match req.method.as_str() {
-            "GET" | "HEAD" => self.show(req).await,
-            "POST" => self.decide(req).await,
-            _ => Err(Reply::new(
+        let claim = req.path.trim_end_matches('/').ends_with("/claim");
+        let reply = match (req.method.as_str(), claim) {
+            ("GET" | "HEAD", true) => self.show_claim(req).await,
+            ("POST", true) => self.send_claim(req).await,
+            ("GET" | "HEAD", false) => self.show(req).await,
+            ("POST", false) => self.decide(req).await,
+            (_, _) => Err(Reply::new(
                 405,
                 "method_not_allowed",
                 "Not allowed",
