@@ -44,13 +44,20 @@ actions:
     catalog.insert(workflow);
     let mut h = Harness::new();
     h.catalog = Arc::new(catalog);
+    h.secrets
+        .values
+        .lock()
+        .unwrap()
+        .insert("outbound/slack".into(), Secret::new(SLACK_URL));
     h
 }
 
 const REPLY: &str =
     "  - { name: reply, type: email, to: \"{{ event.sender }}\", subject: Hi, body: Thanks }\n";
 const TICKET: &str = "  - { name: ticket, type: http, method: PUT, url: \"https://desk.example.com/api/tickets/{{ event.ticket }}.json\", headers: { X-Ticket: \"{{ event.ticket }}\" }, body: '{}' }\n";
-const CARD: &str = "  - { name: card, type: slack, url: \"https://hooks.slack.example.com/T/B/x\", text: \"*New ticket* <https://desk.example.com|open> {{ event.text }}\" }\n";
+const CARD: &str = "  - { name: card, type: slack, webhook_secret: outbound/slack, text: \"*New ticket* <https://desk.example.com|open> {{ event.text }}\" }\n";
+/// The Slack incoming-webhook URL: a credential, so it lives in a secret.
+const SLACK_URL: &str = "https://hooks.slack.example.com/services/T/B/x";
 
 /// A run whose event has these fields, decided to perform `actions`.
 async fn decided(h: &Harness, id: &str, fields: serde_json::Value, actions: &[&str]) -> RunRef {
@@ -179,6 +186,7 @@ async fn slack_action_text_from_the_webhook_cannot_mention_the_channel() {
     )
     .await;
     h.act().run(&run).await.unwrap();
+    assert_eq!(performed(&h)[0].target, SLACK_URL, "posted to the secret's URL");
     let body: serde_json::Value = serde_json::from_str(&performed(&h)[0].body).unwrap();
     assert_eq!(
         body["text"],
@@ -231,4 +239,17 @@ async fn an_email_to_any_address_is_sent_once_a_reviewer_approved_the_run() {
     approve(&h, &run).await;
     h.act().run(&run).await.unwrap();
     assert_eq!(performed(&h)[0].target, "someone@anywhere.example");
+}
+
+#[test]
+fn a_slack_webhook_url_in_the_spec_is_refused_with_where_it_goes() {
+    let yaml = format!(
+        "name: x\nversion: 1\ntrigger: {{ signature: {{ scheme: github, secret: x/webhook }}, fields: {{ text: $.text }} }}\n\
+         reason: [{{ name: intent, kind: classify, labels: [{{ name: a, description: A, examples: [a] }}, {{ name: b, description: B, examples: [b] }}] }}]\n\
+         rules: [{{ name: all, when: \"true\", route: desk, actions: [card] }}]\n\
+         actions:\n  - {{ name: card, type: slack, url: \"{SLACK_URL}\", text: hi }}\n"
+    );
+    let err = Workflow::from_yaml("workflows/x.yaml", &yaml).unwrap_err().to_string();
+    assert!(err.contains("webhook_secret"), "{err}");
+    assert!(err.contains("credential"), "{err}");
 }

@@ -530,7 +530,7 @@ impl OutboundSpec {
 // ---------------------------------------------------------------- actions
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "RawAction", into = "RawAction")]
+#[serde(try_from = "RawAction", into = "RawAction")]
 pub struct ActionSpec {
     pub name: String,
     pub connector: Connector,
@@ -545,8 +545,10 @@ pub enum Connector {
         secret: String,
         body: String,
     },
+    /// A Slack incoming webhook. Its URL is a credential, so the spec names
+    /// the secret holding it.
     Slack {
-        url: String,
+        webhook_secret: String,
         text: String,
     },
     Email {
@@ -576,7 +578,11 @@ enum RawAction {
     },
     Slack {
         name: String,
-        url: String,
+        #[serde(default)]
+        webhook_secret: Option<String>,
+        /// Only to say where it went: the URL is a credential.
+        #[serde(default, skip_serializing)]
+        url: Option<String>,
         text: String,
     },
     Email {
@@ -595,8 +601,10 @@ enum RawAction {
     },
 }
 
-impl From<RawAction> for ActionSpec {
-    fn from(raw: RawAction) -> Self {
+impl TryFrom<RawAction> for ActionSpec {
+    type Error = String;
+
+    fn try_from(raw: RawAction) -> Result<Self, String> {
         let (name, connector) = match raw {
             RawAction::Webhook {
                 name,
@@ -604,7 +612,24 @@ impl From<RawAction> for ActionSpec {
                 secret,
                 body,
             } => (name, Connector::Webhook { url, secret, body }),
-            RawAction::Slack { name, url, text } => (name, Connector::Slack { url, text }),
+            RawAction::Slack {
+                name,
+                webhook_secret: Some(webhook_secret),
+                url: None,
+                text,
+            } => (
+                name,
+                Connector::Slack {
+                    webhook_secret,
+                    text,
+                },
+            ),
+            RawAction::Slack { name, .. } => {
+                return Err(format!(
+                    "action `{name}`: a Slack incoming-webhook URL is a credential; \
+                     store it as a secret and name that secret in `webhook_secret:` (not `url:`)"
+                ))
+            }
             RawAction::Email {
                 name,
                 to,
@@ -627,7 +652,7 @@ impl From<RawAction> for ActionSpec {
                 },
             ),
         };
-        ActionSpec { name, connector }
+        Ok(ActionSpec { name, connector })
     }
 }
 
@@ -641,7 +666,15 @@ impl From<ActionSpec> for RawAction {
                 secret,
                 body,
             },
-            Connector::Slack { url, text } => RawAction::Slack { name, url, text },
+            Connector::Slack {
+                webhook_secret,
+                text,
+            } => RawAction::Slack {
+                name,
+                webhook_secret: Some(webhook_secret),
+                url: None,
+                text,
+            },
             Connector::Email { to, subject, body } => RawAction::Email {
                 name,
                 to,

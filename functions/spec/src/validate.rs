@@ -391,8 +391,13 @@ fn check_actions(actions: &[ActionSpec], p: &mut Problems) {
                 }
                 check_template(&format!("{at}.body"), body, p);
             }
-            Connector::Slack { url, text } => {
-                check_url(&format!("{at}.url"), url, p);
+            Connector::Slack {
+                webhook_secret,
+                text,
+            } => {
+                if webhook_secret.trim().is_empty() {
+                    p.add(format!("{at}.webhook_secret"), "missing secret name");
+                }
                 check_template(&format!("{at}.text"), text, p);
             }
             Connector::Email { to, subject, body } => {
@@ -478,7 +483,7 @@ fn check_action_renders(actions: &[ActionSpec], data: &serde_json::Value, p: &mu
         let at = |field: &str| format!("actions[{i}].{field}");
         let templates: Vec<(String, &String)> = match &action.connector {
             Connector::Webhook { url, body, .. } => vec![(at("url"), url), (at("body"), body)],
-            Connector::Slack { url, text } => vec![(at("url"), url), (at("text"), text)],
+            Connector::Slack { text, .. } => vec![(at("text"), text)],
             Connector::Email { to, subject, body } => {
                 vec![(at("to"), to), (at("subject"), subject), (at("body"), body)]
             }

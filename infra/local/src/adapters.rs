@@ -28,8 +28,10 @@ pub struct FileSecrets {
 }
 
 impl FileSecrets {
-    /// Loads the file, adding a random value for each of `names` it lacks.
-    pub fn ensure(path: &Path, names: &[String]) -> anyhow::Result<Self> {
+    /// Loads the file, adding a random value for each of `names` it lacks
+    /// and a placeholder `https://hooks.slack.example.com/…` URL for each of
+    /// `url_names` (Slack incoming webhooks).
+    pub fn ensure(path: &Path, names: &[String], url_names: &[String]) -> anyhow::Result<Self> {
         let mut values: BTreeMap<String, String> = match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a JSON object of strings", path.display()))?,
@@ -42,6 +44,16 @@ impl FileSecrets {
                 let mut bytes = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut bytes);
                 values.insert(name.clone(), hex::encode(bytes));
+                changed = true;
+            }
+        }
+        for name in url_names {
+            if !values.contains_key(name) {
+                let path = name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "/");
+                values.insert(
+                    name.clone(),
+                    format!("https://hooks.slack.example.com/services/local/{path}"),
+                );
                 changed = true;
             }
         }
@@ -276,10 +288,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("handoff-secrets-{}", std::process::id()));
         let path = dir.join("secrets.json");
         let names = vec!["a/webhook".to_string(), "approval-links".to_string()];
-        let first = FileSecrets::ensure(&path, &names).unwrap();
-        let again = FileSecrets::ensure(&path, &names).unwrap();
+        let urls = vec!["a/slack-cards".to_string()];
+        let first = FileSecrets::ensure(&path, &names, &urls).unwrap();
+        let again = FileSecrets::ensure(&path, &names, &urls).unwrap();
         assert_eq!(first.values(), again.values());
-        assert_eq!(first.values().len(), 2);
+        assert_eq!(first.values().len(), 3);
+        assert_eq!(
+            first.values()["a/slack-cards"],
+            "https://hooks.slack.example.com/services/local/a/slack-cards"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,7 +17,7 @@ use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
 };
-use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec};
+use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec, NotifyChannel};
 use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
@@ -155,6 +155,9 @@ impl Stack {
             .get("HANDOFF_TOKEN_SECRET")
             .cloned()
             .unwrap_or_else(|| "reviewer-tokens".into());
+        // Slack incoming-webhook URLs: a placeholder URL until the user puts
+        // a real one in secrets.json (actions are only recorded by default).
+        let mut url_names: Vec<String> = Vec::new();
         let mut names = vec![
             link_secret.clone(),
             callback_link_secret.clone(),
@@ -164,12 +167,21 @@ impl Stack {
             let wf = catalog.get(name).expect("listed");
             names.push(wf.spec.trigger.signature.secret.clone());
             for action in &wf.spec.actions {
-                if let Connector::Webhook { secret, .. } = &action.connector {
-                    names.push(secret.clone());
+                match &action.connector {
+                    Connector::Webhook { secret, .. } => names.push(secret.clone()),
+                    Connector::Slack { webhook_secret, .. } => {
+                        url_names.push(webhook_secret.clone())
+                    }
+                    _ => {}
                 }
             }
             for channel in wf.spec.approval.iter().flat_map(|a| &a.notify) {
-                names.extend(channel.secret().map(str::to_string));
+                match channel {
+                    NotifyChannel::Slack { webhook_secret } => {
+                        url_names.push(webhook_secret.clone())
+                    }
+                    other => names.extend(other.secret().map(str::to_string)),
+                }
             }
             for lookup in &wf.spec.context.lookups {
                 if let LookupSpec::Http(HttpLookup {
@@ -182,7 +194,11 @@ impl Stack {
         }
         names.sort();
         names.dedup();
-        let secrets = Arc::new(FileSecrets::ensure(&data_dir.join("secrets.json"), &names)?);
+        let secrets = Arc::new(FileSecrets::ensure(
+            &data_dir.join("secrets.json"),
+            &names,
+            &url_names,
+        )?);
 
         // Locally plain http is allowed (receivers listen on loopback) and
         // the `--actions-to` receiver is a named exception; every other

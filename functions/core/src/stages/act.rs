@@ -199,16 +199,16 @@ impl Act {
                     None,
                 )
             }
-            Connector::Slack { url, text } => {
+            Connector::Slack {
+                webhook_secret,
+                text,
+            } => {
                 let text = render::render_slack(&at("text"), text, data)?;
                 headers.insert("content-type".into(), "application/json".into());
                 let body = json!({ "text": text }).to_string();
-                (
-                    "POST".to_string(),
-                    render::render_url(&at("url"), url, data)?,
-                    body,
-                    None,
-                )
+                // The URL is a credential: from the secret, never templated.
+                let url = self.secrets.get(webhook_secret).await?.current;
+                ("POST".to_string(), url, body, None)
             }
             Connector::Email { to, subject, body } => (
                 "SEND".to_string(),
