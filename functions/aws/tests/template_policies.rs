@@ -342,3 +342,29 @@ fn every_route_that_shows_run_data_passes_the_reviewer_token_authorizer() {
         "only sign-in is open"
     );
 }
+
+#[test]
+fn the_ingest_function_reads_webhook_secrets_and_nothing_else() {
+    let template = template();
+    let policies = &template["Resources"]["IngestFunction"]["Properties"]["Policies"];
+    let resources: Vec<String> = policies
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+        .filter(|s| s["Effect"] == "Allow")
+        .filter(|s| text_of(&s["Action"]).contains("secretsmanager:"))
+        .map(|s| text_of(&s["Resource"]))
+        .collect();
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert!(
+        resources[0].ends_with(":secret:${SecretPrefix}*/webhook-??????"),
+        "{resources:?}"
+    );
+    // Every seed's trigger secret is one of those.
+    let catalog = handoff_workflows::catalog();
+    for name in catalog.names() {
+        let secret = &catalog.get(name).unwrap().spec.trigger.signature.secret;
+        assert!(secret.ends_with("/webhook"), "{name}: {secret}");
+    }
+}

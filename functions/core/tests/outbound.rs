@@ -186,7 +186,11 @@ async fn slack_action_text_from_the_webhook_cannot_mention_the_channel() {
     )
     .await;
     h.act().run(&run).await.unwrap();
-    assert_eq!(performed(&h)[0].target, SLACK_URL, "posted to the secret's URL");
+    assert_eq!(
+        performed(&h)[0].target,
+        SLACK_URL,
+        "posted to the secret's URL"
+    );
     let body: serde_json::Value = serde_json::from_str(&performed(&h)[0].body).unwrap();
     assert_eq!(
         body["text"],
@@ -249,7 +253,9 @@ fn a_slack_webhook_url_in_the_spec_is_refused_with_where_it_goes() {
          rules: [{{ name: all, when: \"true\", route: desk, actions: [card] }}]\n\
          actions:\n  - {{ name: card, type: slack, url: \"{SLACK_URL}\", text: hi }}\n"
     );
-    let err = Workflow::from_yaml("workflows/x.yaml", &yaml).unwrap_err().to_string();
+    let err = Workflow::from_yaml("workflows/x.yaml", &yaml)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("webhook_secret"), "{err}");
     assert!(err.contains("credential"), "{err}");
 }

@@ -77,10 +77,23 @@ pub(crate) fn validate(stem: &str, spec: &WorkflowSpec) -> Result<Vec<CompiledRu
 /// The canonical field the AI step reads.
 pub const TEXT_FIELD: &str = "text";
 
+/// How every trigger secret's name ends: the ingest function's policy
+/// allows `${SecretPrefix}*/webhook` and nothing else.
+pub const TRIGGER_SECRET_SUFFIX: &str = "/webhook";
+
 fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
     let sig = &t.signature;
     if sig.secret.trim().is_empty() {
         p.add("trigger.signature.secret", "missing secret name");
+    } else if !sig.secret.ends_with(TRIGGER_SECRET_SUFFIX) {
+        // The ingest function may read only secrets named so (template.yaml).
+        p.add(
+            "trigger.signature.secret",
+            format!(
+                "`{}`: a trigger's secret is named `<something>{TRIGGER_SECRET_SUFFIX}`, e.g. `support-triage{TRIGGER_SECRET_SUFFIX}`; the function that checks webhooks may read no other",
+                sig.secret
+            ),
+        );
     }
     let generic = sig.scheme == SignatureScheme::Generic;
     if generic && sig.header.is_none() {

@@ -23,7 +23,7 @@ rules:
   - { name: rest, when: "true", route: general }
 approval: { reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }
 actions:
-  - { name: notify, type: slack, url: "https://hooks.example.com/x", text: "{{ ai.intent.label }}" }
+  - { name: notify, type: webhook, url: "https://hooks.example.com/x", secret: demo/notify, body: "{{ ai.intent.label }}" }
 "#;
 
 fn errors_of(yaml: &str) -> Vec<SpecError> {
@@ -100,7 +100,7 @@ fn missing_required_field() {
 
 #[test]
 fn unknown_action_type() {
-    let yaml = VALID.replace("type: slack", "type: fax");
+    let yaml = VALID.replace("type: webhook", "type: fax");
     assert_reported(&yaml, "actions[0].type", "unknown variant `fax`");
 }
 
@@ -156,7 +156,7 @@ fn url_without_scheme() {
 #[test]
 fn template_that_does_not_parse() {
     let yaml = VALID.replace("{{ ai.intent.label }}", "{{ ai.intent.label ");
-    assert_reported(&yaml, "actions[0].text", "invalid template");
+    assert_reported(&yaml, "actions[0].body", "invalid template");
 }
 
 #[test]
@@ -169,6 +169,34 @@ fn text_must_be_mapped() {
 fn missing_secret_name() {
     let yaml = VALID.replace("secret: demo/webhook", "secret: ' '");
     assert_reported(&yaml, "trigger.signature.secret", "missing secret name");
+}
+
+#[test]
+fn a_slack_action_names_the_secret_holding_its_url() {
+    let yaml = VALID.replace(
+        r#"type: webhook, url: "https://hooks.example.com/x", secret: demo/notify, body:"#,
+        r#"type: slack, url: "https://hooks.slack.com/services/T/B/x", text:"#,
+    );
+    assert_reported(
+        &yaml,
+        "actions[0]",
+        "store it as a secret and name that secret in `webhook_secret:`",
+    );
+    let ok = VALID.replace(
+        r#"type: webhook, url: "https://hooks.example.com/x", secret: demo/notify, body:"#,
+        r#"type: slack, webhook_secret: demo/slack, text:"#,
+    );
+    Workflow::from_yaml(FILE, &ok).expect("a slack action with webhook_secret");
+}
+
+#[test]
+fn a_trigger_secret_is_named_like_a_webhook_secret() {
+    let yaml = VALID.replace("secret: demo/webhook", "secret: approval-links");
+    assert_reported(
+        &yaml,
+        "trigger.signature.secret",
+        "a trigger's secret is named `<something>/webhook`",
+    );
 }
 
 #[test]
@@ -346,7 +374,7 @@ fn unknown_lookup_kind() {
 #[test]
 fn action_template_naming_an_unmapped_field() {
     let yaml = VALID.replace("{{ ai.intent.label }}", "{{ event.sendr }}");
-    assert_reported(&yaml, "actions[0].text", "does not render");
+    assert_reported(&yaml, "actions[0].body", "does not render");
 }
 
 #[test]
@@ -354,15 +382,12 @@ fn action_template_naming_an_undeclared_lookup_field() {
     let ok = with_crm_lookup(CRM).replace("{{ ai.intent.label }}", "{{ context.crm.plan }}");
     Workflow::from_yaml(FILE, &ok).expect("a mapped lookup field renders");
     let yaml = ok.replace("context.crm.plan", "context.crm.tier");
-    assert_reported(&yaml, "actions[0].text", "does not render");
+    assert_reported(&yaml, "actions[0].body", "does not render");
 }
 
 #[test]
 fn webhook_without_a_secret_name() {
-    let yaml = VALID.replace(
-        r#"type: slack, url: "https://hooks.example.com/x", text: "{{ ai.intent.label }}""#,
-        r#"type: webhook, url: "https://hooks.example.com/x", secret: "", body: "{}""#,
-    );
+    let yaml = VALID.replace("secret: demo/notify", r#"secret: """#);
     assert_reported(&yaml, "actions[0].secret", "missing secret name");
 }
 
