@@ -73,8 +73,23 @@ impl Harness {
         let mut pairs: Vec<(&str, &str)> = secret_names.iter().map(|n| (*n, TEST_SECRET)).collect();
         pairs.push((LINK_SECRET, TEST_LINK_SECRET));
         pairs.push((TOKEN_SECRET, TEST_TOKEN_SECRET));
+        let catalog = handoff_workflows::catalog().clone();
+        // Slack actions' incoming-webhook URLs, which live in secrets.
+        let slack: Vec<(String, String)> = catalog
+            .names()
+            .filter_map(|n| catalog.get(n))
+            .flat_map(|w| &w.spec.actions)
+            .filter_map(|a| match &a.connector {
+                handoff_spec::Connector::Slack { webhook_secret, .. } => Some((
+                    webhook_secret.clone(),
+                    format!("https://hooks.slack.example.com/services/test/{}", a.name),
+                )),
+                _ => None,
+            })
+            .collect();
+        pairs.extend(slack.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         Self {
-            catalog: Arc::new(handoff_workflows::catalog().clone()),
+            catalog: Arc::new(catalog),
             store: Arc::new(MemoryStore::new()),
             queue: Arc::new(MemoryQueue::default()),
             executions: Arc::new(MemoryExecutions::default()),
