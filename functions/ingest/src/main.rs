@@ -31,5 +31,5 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
     };
-    lambda_runtime::run(service_fn(|event| ingest::handle(&stage, event))).await
+    lambda_runtime::run(service_fn(|event| ingest::handle_event(&stage, event))).await
 }

@@ -406,6 +406,7 @@ impl Stack {
             tokio::spawn(reminder_loop(self.reminders.clone()));
         }
         tokio::spawn(redelivery_loop(self.clone()));
+        tokio::spawn(stalled_intake_loop(self.clone()));
         Ok(resumed)
     }
 }
@@ -419,6 +420,18 @@ async fn redelivery_loop(stack: Arc<Stack>) {
         tick.tick().await;
         if let Err(e) = stack.callback.redeliver_due().await {
             tracing::warn!(error = %e, "decisions not redelivered");
+        }
+    }
+}
+
+/// The local stand-in for the ingest function's schedule: queues again the
+/// runs stored but never started.
+async fn stalled_intake_loop(stack: Arc<Stack>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = stack.ingest.requeue_stalled().await {
+            tracing::warn!(error = %e, "stalled runs not queued again");
         }
     }
 }

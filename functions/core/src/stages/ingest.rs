@@ -23,6 +23,15 @@ pub const DEDUPE_RETENTION: Duration = Duration::days(4);
 /// or ten concurrent copies of one delivery would queue ten messages.
 pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(30);
 
+/// A run still `RECEIVED` this long after it was stored lost its queue
+/// message (the send failed after the store write, or the process died in
+/// between): the sweep queues it again. Well past the in-flight window and
+/// any queue backlog worth waiting for; a second message is harmless anyway
+/// (the execution name is the run id).
+pub const STALLED_AFTER: Duration = Duration::minutes(5);
+/// At most this many stalled runs per sweep; the next sweep takes the rest.
+const SWEEP_LIMIT: usize = 500;
+
 pub struct Ingest {
     pub catalog: Arc<Catalog>,
     /// Stores and queues each new run.
@@ -201,6 +210,57 @@ impl Ingest {
                 ))
             }
         }
+    }
+
+    /// Queues again every run stored at least [`STALLED_AFTER`] ago that
+    /// never started, so no run waits on a sender retrying (or never does).
+    /// AWS: a schedule on the ingest function; locally a timer. Answers how
+    /// many runs were queued again.
+    pub async fn requeue_stalled(&self) -> Result<usize, StageError> {
+        let now = self.clock.now();
+        let mut requeued = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .list_runs(&RunQuery {
+                    status: Some(RunStatus::Received),
+                    limit: 100,
+                    cursor,
+                    ..RunQuery::default()
+                })
+                .await?;
+            for run in page
+                .items
+                .iter()
+                .filter(|r| now - r.created_at >= STALLED_AFTER)
+            {
+                self.queue
+                    .enqueue(&RunMessage {
+                        run_id: run.id.clone(),
+                        workflow: run.workflow.clone(),
+                    })
+                    .await?;
+                crate::stages::audit::record(
+                    self.store.as_ref(),
+                    self.clock.as_ref(),
+                    &run.id,
+                    Stage::Ingest,
+                    "run.requeued",
+                    json!({ "received_at": run.created_at }),
+                )
+                .await?;
+                requeued += 1;
+            }
+            match page.next {
+                Some(next) if requeued < SWEEP_LIMIT => cursor = Some(next),
+                _ => break,
+            }
+        }
+        if requeued > 0 {
+            warn!(requeued, "runs that never started were queued again");
+        }
+        Ok(requeued)
     }
 
     /// A sender retries when we answered 5xx after storing but before
