@@ -145,21 +145,8 @@ impl Callback {
     /// Verifies the link and finds its approval. Forged links are refused
     /// before anything is read from the store.
     async fn open(&self, req: &HttpRequest) -> Result<(Approval, LinkClaims), Reply> {
-        let id = req
-            .path_params
-            .get("id")
-            .filter(|id| !id.is_empty())
-            .map(|id| ApprovalId(id.clone()))
-            .ok_or_else(not_found)?;
-        let secret = self
-            .secrets
-            .get(&self.link_secret)
-            .await
-            .and_then(|s| s.signing_key(&self.link_secret))
-            .map_err(|e| {
-                warn!(error = %e, "link secret unavailable");
-                Reply::unavailable()
-            })?;
+        let id = approval_id(req)?;
+        let secret = self.link_key().await?;
         let claims =
             links::verify_link(&secret, &id, &req.query, self.clock.now()).map_err(|e| match e {
                 LinkError::BadSignature => Reply::new(
@@ -502,6 +489,28 @@ impl Callback {
             .await
             .map_err(|_| Reply::unavailable())?
             .ok_or_else(not_found)
+    }
+}
+
+/// The `{id}` of an `/approvals/{id}…` route.
+fn approval_id(req: &HttpRequest) -> Result<ApprovalId, Reply> {
+    req.path_params
+        .get("id")
+        .filter(|id| !id.is_empty())
+        .map(|id| ApprovalId(id.clone()))
+        .ok_or_else(not_found)
+}
+
+impl Callback {
+    async fn link_key(&self) -> Result<Secret, Reply> {
+        self.secrets
+            .get(&self.link_secret)
+            .await
+            .and_then(|s| s.signing_key(&self.link_secret))
+            .map_err(|e| {
+                warn!(error = %e, "link secret unavailable");
+                Reply::unavailable()
+            })
     }
 }
 

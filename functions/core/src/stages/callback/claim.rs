@@ -10,7 +10,7 @@ use maud::html;
 use serde_json::json;
 use tracing::warn;
 
-use super::{not_found, Callback, Reply};
+use super::{approval_id, not_found, Callback, Reply};
 use crate::domain::*;
 use crate::http::HttpRequest;
 use crate::links;
@@ -25,12 +25,7 @@ const LINK_SENT: &str = "approval.link_sent";
 impl Callback {
     /// The approval and the reviewer the claim names, while it is open.
     async fn claimed(&self, req: &HttpRequest) -> Result<(Approval, String), Reply> {
-        let id = req
-            .path_params
-            .get("id")
-            .filter(|id| !id.is_empty())
-            .map(|id| ApprovalId(id.clone()))
-            .ok_or_else(not_found)?;
+        let id = approval_id(req)?;
         let approval = self
             .store
             .get_approval(&id)
@@ -114,12 +109,7 @@ impl Callback {
                 format!("A link went to {masked} a few minutes ago; check that inbox."),
             ));
         }
-        let secret = self
-            .secrets
-            .get(&self.link_secret)
-            .await
-            .and_then(|s| s.signing_key(&self.link_secret))
-            .map_err(|_| Reply::unavailable())?;
+        let secret = self.link_key().await?;
         let base = self.base_url(req)?;
         let link = links::approval_link(
             &base,
