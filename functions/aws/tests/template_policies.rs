@@ -368,3 +368,21 @@ fn the_ingest_function_reads_webhook_secrets_and_nothing_else() {
         assert!(secret.ends_with("/webhook"), "{name}: {secret}");
     }
 }
+
+#[test]
+fn every_function_that_lists_feedback_may_query_the_table_indexes() {
+    // The DynamoDB store lists feedback through the ByStatus index.
+    let template = template();
+    for name in ["ReasonFunction", "AccuracyReviewFunction", "ApiFunction"] {
+        let queries_indexes = template["Resources"][name]["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+            .filter(|s| s["Effect"] == "Allow")
+            .filter(|s| text_of(&s["Action"]).contains("dynamodb:Query"))
+            .flat_map(|s| s["Resource"].as_sequence().cloned().unwrap_or_default())
+            .any(|r| text_of(&r) == "${Table.Arn}/index/*");
+        assert!(queries_indexes, "{name} cannot query the table's indexes");
+    }
+}
