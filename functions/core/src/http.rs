@@ -73,6 +73,20 @@ impl HttpResponse {
         }
     }
 
+    /// `303 See Other` to `location`, optionally setting a cookie.
+    pub fn see_other(location: &str, cookie: Option<String>) -> Self {
+        let mut headers = vec![
+            ("location".into(), location.into()),
+            ("cache-control".into(), "no-store".into()),
+        ];
+        headers.extend(cookie.map(|c| ("set-cookie".into(), c)));
+        Self {
+            status: 303,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

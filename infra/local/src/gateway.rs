@@ -208,7 +208,9 @@ async fn operator(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> Result<(), H
                 claims.sub
             ),
         )),
-        Err(e) if e.status == 401 && !req.wants_json() => Err(redirect("/login", None)),
+        Err(e) if e.status == 401 && !req.wants_json() => {
+            Err(HttpResponse::see_other("/login", None))
+        }
         Err(e) => Err(e),
     }
 }
@@ -231,17 +233,7 @@ async fn login(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> HttpResponse {
     }
     let (token, claims) = stack.operator_token();
     let cookie = tokens::session_cookie(&token, &claims, chrono::Utc::now(), false);
-    redirect("/", Some(cookie))
-}
-
-fn redirect(location: &str, cookie: Option<String>) -> HttpResponse {
-    let mut r = HttpResponse {
-        status: 303,
-        headers: vec![("location".into(), location.into())],
-        body: Vec::new(),
-    };
-    r.headers.extend(cookie.map(|c| ("set-cookie".into(), c)));
-    r
+    HttpResponse::see_other("/", Some(cookie))
 }
 
 fn decode(s: &str) -> String {

@@ -320,16 +320,7 @@ impl ApprovalStage {
         dress: impl Fn(Notification) -> Notification,
     ) -> Result<(Vec<String>, Vec<String>), StageError> {
         let run_id = &approval.run_id;
-        let ai = self
-            .store
-            .get_slot(run_id, &Slot::Ai)
-            .await?
-            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
-        let primary = ai
-            .as_ref()
-            .zip(self.catalog.get(&approval.workflow))
-            .and_then(|(ai, w)| ai.primary(&w.spec.reason));
-        let event = self.store.get_event(run_id).await?;
+        let (primary, event) = message_inputs(self.store.as_ref(), &self.catalog, approval).await?;
         let expires = approval.expires_at.timestamp();
         let mut notified = Vec::new();
         let mut failed = Vec::new();
@@ -510,6 +501,25 @@ fn new_approval(
         votes: Vec::new(),
         decided_at: None,
     }
+}
+
+/// What a reviewer's message shows of the run: the AI's primary label and
+/// the event.
+pub(crate) async fn message_inputs(
+    store: &dyn RunStore,
+    catalog: &Catalog,
+    approval: &Approval,
+) -> Result<(Option<Classification>, Option<CanonicalEvent>), StoreError> {
+    let ai = store
+        .get_slot(&approval.run_id, &Slot::Ai)
+        .await?
+        .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
+    let primary = ai
+        .as_ref()
+        .zip(catalog.get(&approval.workflow))
+        .and_then(|(ai, w)| ai.primary(&w.spec.reason));
+    let event = store.get_event(&approval.run_id).await?;
+    Ok((primary, event))
 }
 
 /// One reviewer's message. Only the subject line comes from the sender;

@@ -168,12 +168,7 @@ impl Callback {
                     format!("The link is missing a part ({why}). Open the link exactly as you received it."),
                 ),
             })?;
-        let approval = self
-            .store
-            .get_approval(&id)
-            .await
-            .map_err(|_| Reply::unavailable())?
-            .ok_or_else(not_found)?;
+        let approval = self.stored_approval(&id).await?;
         if !approval.reviewers.contains(&claims.reviewer) {
             return Err(Reply::new(
                 403,
@@ -502,6 +497,14 @@ fn approval_id(req: &HttpRequest) -> Result<ApprovalId, Reply> {
 }
 
 impl Callback {
+    async fn stored_approval(&self, id: &ApprovalId) -> Result<Approval, Reply> {
+        self.store
+            .get_approval(id)
+            .await
+            .map_err(|_| Reply::unavailable())?
+            .ok_or_else(not_found)
+    }
+
     async fn link_key(&self) -> Result<Secret, Reply> {
         self.secrets
             .get(&self.link_secret)

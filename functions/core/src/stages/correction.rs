@@ -92,7 +92,8 @@ pub async fn record(
         .unwrap_or_default();
     let primary = ai.primary(&workflow.spec.reason);
     let event = store.get_event(&run.id).await?;
-    let skips = skips_approval(store, workflow, run, &ai, &correction.label).await?;
+    let skips =
+        skips_approval(store, workflow, run, event.as_ref(), &ai, &correction.label).await?;
     let seconded: Vec<Feedback> = recent
         .iter()
         .filter(|f| {
@@ -139,16 +140,15 @@ async fn skips_approval(
     store: &dyn RunStore,
     workflow: &Workflow,
     run: &Run,
+    event: Option<&CanonicalEvent>,
     ai: &AiResult,
     label: &str,
 ) -> Result<bool, CorrectionError> {
     let Some((task, _)) = workflow.spec.reason.primary() else {
         return Ok(false);
     };
-    let event = store
-        .get_event(&run.id)
-        .await?
-        .map(|e| serde_json::to_value(e.fields).expect("fields serialise"))
+    let event = event
+        .map(|e| serde_json::to_value(&e.fields).expect("fields serialise"))
         .unwrap_or(json!({}));
     let context = store
         .get_slot(&run.id, &Slot::Context)

@@ -144,7 +144,9 @@ impl ReadApi {
             Route::Dashboard => match self.caller(req, Scope::Read).await {
                 Ok(caller) => self.dashboard(&caller).await,
                 // A browser without a session is sent to sign in.
-                Err(e) if e.status == 401 && !req.wants_json() => Ok(see_other("/login", None)),
+                Err(e) if e.status == 401 && !req.wants_json() => {
+                    Ok(HttpResponse::see_other("/login", None))
+                }
                 Err(e) => Err(e),
             },
             Route::List => self.list(req, &self.caller(req, Scope::Read).await?).await,
@@ -277,7 +279,7 @@ impl ReadApi {
                     .map_err(unavailable)?;
             }
         }
-        Ok(see_other("/login", Some(clear_session())))
+        Ok(HttpResponse::see_other("/login", Some(clear_session())))
     }
 
     /// The workflows whose runs `caller` may see.
@@ -315,7 +317,7 @@ impl ReadApi {
                     .header("x-forwarded-proto")
                     .is_some_and(|p| p.eq_ignore_ascii_case("http"));
                 let cookie = tokens::session_cookie(&token, &claims, now, secure);
-                Ok(see_other("/", Some(cookie)))
+                Ok(HttpResponse::see_other("/", Some(cookie)))
             }
             Ok(_) => Err(refuse(403, "This token does not allow reading runs.")),
             Err(TokenError::Expired) => Err(refuse(401, "This token expired; ask for a new one.")),
@@ -728,19 +730,6 @@ fn not_a_reviewer(reviewer: &str, workflow: &str) -> HttpResponse {
 fn unauthorized(message: &str) -> HttpResponse {
     let mut r = HttpResponse::error(401, "unauthorized", message);
     r.headers.push(("www-authenticate".into(), "Bearer".into()));
-    r
-}
-
-fn see_other(location: &str, cookie: Option<String>) -> HttpResponse {
-    let mut r = HttpResponse {
-        status: 303,
-        headers: vec![
-            ("location".into(), location.into()),
-            ("cache-control".into(), "no-store".into()),
-        ],
-        body: Vec::new(),
-    };
-    r.headers.extend(cookie.map(|c| ("set-cookie".into(), c)));
     r
 }
 

@@ -15,8 +15,7 @@ use crate::domain::*;
 use crate::http::HttpRequest;
 use crate::links;
 use crate::pages;
-use crate::ports::Slot;
-use crate::stages::approval::notification;
+use crate::stages::approval::{message_inputs, notification};
 use crate::stages::audit;
 
 pub const RESEND_AFTER_SECONDS: i64 = 300;
@@ -26,12 +25,7 @@ impl Callback {
     /// The approval and the reviewer the claim names, while it is open.
     async fn claimed(&self, req: &HttpRequest) -> Result<(Approval, String), Reply> {
         let id = approval_id(req)?;
-        let approval = self
-            .store
-            .get_approval(&id)
-            .await
-            .map_err(|_| Reply::unavailable())?
-            .ok_or_else(not_found)?;
+        let approval = self.stored_approval(&id).await?;
         let reviewer = req
             .query
             .get("r")
@@ -118,20 +112,7 @@ impl Callback {
             &reviewer,
             approval.expires_at.timestamp(),
         );
-        let workflow = self.catalog.get(&approval.workflow);
-        let ai = self
-            .store
-            .get_slot(&approval.run_id, &Slot::Ai)
-            .await
-            .map_err(|_| Reply::unavailable())?
-            .and_then(|v| serde_json::from_value::<AiResult>(v).ok());
-        let primary = ai
-            .as_ref()
-            .zip(workflow)
-            .and_then(|(ai, w)| ai.primary(&w.spec.reason));
-        let event = self
-            .store
-            .get_event(&approval.run_id)
+        let (primary, event) = message_inputs(self.store.as_ref(), &self.catalog, &approval)
             .await
             .map_err(|_| Reply::unavailable())?;
         let message = notification(
