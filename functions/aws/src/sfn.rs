@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use handoff_core::domain::TaskToken;
 use handoff_core::ports::{ExecutionError, Executions, Started};
 
 pub struct StepFunctions {
@@ -73,12 +74,12 @@ impl Executions for StepFunctions {
 
     async fn send_task_success(
         &self,
-        token: &str,
+        token: &TaskToken,
         output: &serde_json::Value,
     ) -> Result<(), ExecutionError> {
         self.client
             .send_task_success()
-            .task_token(token)
+            .task_token(token.expose())
             .output(output.to_string())
             .send()
             .await
@@ -88,13 +89,13 @@ impl Executions for StepFunctions {
 
     async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: &str,
         cause: &str,
     ) -> Result<(), ExecutionError> {
         self.client
             .send_task_failure()
-            .task_token(token)
+            .task_token(token.expose())
             .error(error)
             .cause(cause)
             .send()
@@ -103,10 +104,10 @@ impl Executions for StepFunctions {
             .map_err(token_error)
     }
 
-    async fn send_task_heartbeat(&self, token: &str) -> Result<(), ExecutionError> {
+    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
         self.client
             .send_task_heartbeat()
-            .task_token(token)
+            .task_token(token.expose())
             .send()
             .await
             .map(|_| ())

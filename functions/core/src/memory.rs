@@ -429,22 +429,22 @@ impl Executions for MemoryExecutions {
 
     async fn send_task_success(
         &self,
-        token: &str,
+        token: &TaskToken,
         output: &serde_json::Value,
     ) -> Result<(), ExecutionError> {
-        self.answer(token, Ok(output.clone()))
+        self.answer(token.expose(), Ok(output.clone()))
     }
 
     async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: &str,
         cause: &str,
     ) -> Result<(), ExecutionError> {
-        self.answer(token, Err(format!("{error}: {cause}")))
+        self.answer(token.expose(), Err(format!("{error}: {cause}")))
     }
 
-    async fn send_task_heartbeat(&self, _token: &str) -> Result<(), ExecutionError> {
+    async fn send_task_heartbeat(&self, _token: &TaskToken) -> Result<(), ExecutionError> {
         Ok(())
     }
 }
@@ -521,7 +521,11 @@ pub struct RecordingSink {
 
 #[async_trait]
 impl ActionSink for RecordingSink {
-    async fn perform(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError> {
+    async fn perform(
+        &self,
+        request: &ActionRequest,
+        _deadline: Option<std::time::Instant>,
+    ) -> Result<ActionDelivery, ActionError> {
         self.performed.lock().unwrap().push(request.clone());
         Ok(ActionDelivery {
             status_code: Some(200),

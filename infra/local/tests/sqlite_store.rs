@@ -87,7 +87,7 @@ fn approval(id: &str, run: &str, created: DateTime<Utc>) -> Approval {
         id: ApprovalId(id.to_string()),
         run_id: RunId(run.to_string()),
         workflow: "refunds".into(),
-        task_token: format!("token-{id}"),
+        task_token: format!("token-{id}").into(),
         reviewers: vec!["ana".into(), "bo".into()],
         required: 2,
         status: ApprovalStatus::Pending,
@@ -944,7 +944,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
     }
     let store = SqliteStore::open(&db.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let back = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.created_at, r.created_at);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use handoff_aws::sfn::StepFunctions;
-use handoff_core::domain::RunId;
+use handoff_core::domain::{RunId, TaskToken};
 use handoff_core::ports::{ExecutionError, Executions, Started};
 use serde_json::json;
 
@@ -72,7 +72,7 @@ async fn answering_a_closed_task_is_the_domain_error() {
         .await
         .unwrap();
 
-    let token = receive_token(&config, &queue_url).await;
+    let token = TaskToken::new(receive_token(&config, &queue_url).await);
     // moto arms the heartbeat just after it sends the message: retry briefly.
     let mut beat = engine.send_task_heartbeat(&token).await;
     for _ in 0..40 {
@@ -104,13 +104,13 @@ async fn answering_a_closed_task_is_the_domain_error() {
     // moto accepts a failure for a finished execution's token (AWS does
     // not), so the failure path is pinned with a token it never issued.
     let failure = engine
-        .send_task_failure("never-issued", "Handoff.Rejected", "late")
+        .send_task_failure(&"never-issued".into(), "Handoff.Rejected", "late")
         .await;
     assert!(
         matches!(failure, Err(ExecutionError::TaskClosed(_))),
         "{failure:?}"
     );
-    let unknown = engine.send_task_heartbeat("not-a-token").await;
+    let unknown = engine.send_task_heartbeat(&"not-a-token".into()).await;
     assert!(
         matches!(unknown, Err(ExecutionError::TaskClosed(_))),
         "{unknown:?}"

@@ -221,7 +221,7 @@ pub fn approval(run: &RunId, created: DateTime<Utc>) -> Approval {
         id: ApprovalId::random(),
         run_id: run.clone(),
         workflow: "invoice-approval".into(),
-        task_token: unique("token"),
+        task_token: unique("token").into(),
         reviewers: vec!["ana@example.com".into(), "bo@example.com".into()],
         required: 2,
         status: ApprovalStatus::Pending,

@@ -24,6 +24,42 @@ impl std::fmt::Display for ApprovalId {
     }
 }
 
+/// The state machine's callback capability: whoever holds it can finish the
+/// run's wait. It can be read from the state machine's input but has no
+/// `Serialize` and no readable `Debug`, so an approval or a log line cannot
+/// carry it out by accident; the stores write it through [`TaskToken::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct TaskToken(String);
+
+impl TaskToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for TaskToken {
+    fn from(token: String) -> Self {
+        Self(token)
+    }
+}
+
+impl From<&str> for TaskToken {
+    fn from(token: &str) -> Self {
+        Self(token.to_string())
+    }
+}
+
+impl std::fmt::Debug for TaskToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskToken(<redacted>)")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
@@ -52,13 +88,15 @@ pub struct Vote {
     pub at: DateTime<Utc>,
 }
 
-/// A request for human approval. The task token never leaves the server.
+/// A request for human approval. The task token never leaves the server:
+/// serialising an approval leaves it out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     pub id: ApprovalId,
     pub run_id: RunId,
     pub workflow: String,
-    pub task_token: String,
+    #[serde(skip)]
+    pub task_token: TaskToken,
     pub reviewers: Vec<String>,
     pub required: usize,
     pub status: ApprovalStatus,
@@ -171,4 +209,41 @@ pub struct ApprovalOutcome {
     /// For `escalate`: how long the escalation reviewers get.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_approval_serialises_and_prints_without_its_task_token() {
+        let at = Utc::now();
+        let approval = Approval {
+            id: ApprovalId("a1".into()),
+            run_id: RunId("run-1".into()),
+            workflow: "refunds".into(),
+            task_token: TaskToken::new("AAAA-secret-callback-token"),
+            reviewers: vec!["lead@example.com".into()],
+            required: 1,
+            status: ApprovalStatus::Pending,
+            escalation: false,
+            created_at: at,
+            expires_at: at,
+            votes: Vec::new(),
+            decided_at: None,
+        };
+        let json = serde_json::to_string(&approval).unwrap();
+        let debug = format!("{approval:?}");
+        for shown in [&json, &debug] {
+            assert!(!shown.contains("secret-callback"), "{shown}");
+        }
+        let back: Approval = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.task_token, TaskToken::default());
+    }
+
+    #[test]
+    fn a_task_token_is_read_from_the_state_machine_input() {
+        let token: TaskToken = serde_json::from_str("\"AAAA\"").unwrap();
+        assert_eq!(token.expose(), "AAAA");
+    }
 }

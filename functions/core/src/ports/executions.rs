@@ -1,5 +1,7 @@
 use async_trait::async_trait;
 
+use crate::domain::TaskToken;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
     /// The task token is no longer waiting: timed out, already answered,
@@ -26,14 +28,14 @@ pub trait Executions: Send + Sync {
         -> Result<Started, ExecutionError>;
     async fn send_task_success(
         &self,
-        token: &str,
+        token: &TaskToken,
         output: &serde_json::Value,
     ) -> Result<(), ExecutionError>;
     async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: &str,
         cause: &str,
     ) -> Result<(), ExecutionError>;
-    async fn send_task_heartbeat(&self, token: &str) -> Result<(), ExecutionError>;
+    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError>;
 }

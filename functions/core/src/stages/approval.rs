@@ -28,7 +28,7 @@ pub enum ApprovalTask {
         workflow: String,
         #[serde(default)]
         escalation: bool,
-        task_token: String,
+        task_token: TaskToken,
     },
     Timeout {
         run_id: RunId,
@@ -83,7 +83,7 @@ impl ApprovalStage {
         run_id: &RunId,
         workflow: &str,
         escalation: bool,
-        task_token: &str,
+        task_token: &TaskToken,
     ) -> Result<Value, StageError> {
         let (_, spec) = self.policy(workflow)?;
         let run = super::run_of(self.store.as_ref(), run_id).await?;
@@ -124,11 +124,11 @@ impl ApprovalStage {
             .find(|a| a.escalation == escalation && a.status == ApprovalStatus::Pending);
         let approval = match existing {
             // A retried invocation with the same token: one approval, same links.
-            Some(a) if a.task_token == task_token => a,
+            Some(a) if &a.task_token == task_token => a,
             // The state machine retried the request (a new token per attempt):
             // the same approval, its links and votes, now answering this token.
             Some(mut a) => {
-                a.task_token = task_token.to_string();
+                a.task_token = task_token.clone();
                 self.store.put_approval(&a).await?;
                 a
             }
@@ -472,7 +472,7 @@ fn new_approval(
     workflow: &str,
     spec: &ApprovalSpec,
     escalation: bool,
-    task_token: &str,
+    task_token: &TaskToken,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Approval {
     let (required, timeout) = if escalation {
@@ -491,7 +491,7 @@ fn new_approval(
         id: ApprovalId::random(),
         run_id: run.id.clone(),
         workflow: workflow.to_string(),
-        task_token: task_token.to_string(),
+        task_token: task_token.clone(),
         reviewers,
         required,
         status: ApprovalStatus::Pending,

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use handoff_core::domain::TaskToken;
 use handoff_core::ports::{ExecutionError, Executions, Started};
 use serde_json::Value;
 
@@ -41,7 +42,11 @@ impl Executions for FailingAnswers {
         self.inner.start(name, input).await
     }
 
-    async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), ExecutionError> {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &Value,
+    ) -> Result<(), ExecutionError> {
         let failing = self
             .remaining
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -54,14 +59,14 @@ impl Executions for FailingAnswers {
 
     async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: &str,
         cause: &str,
     ) -> Result<(), ExecutionError> {
         self.inner.send_task_failure(token, error, cause).await
     }
 
-    async fn send_task_heartbeat(&self, token: &str) -> Result<(), ExecutionError> {
+    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
         self.inner.send_task_heartbeat(token).await
     }
 }

@@ -12,14 +12,15 @@ pub mod faults;
 mod intake;
 mod tasks;
 
-pub use intake::{intake_loop, LocalIntake, QueueAdapter};
-pub use tasks::{StageKind, TaskStages};
+pub use intake::{intake_loop, LocalIntake};
+pub use tasks::TaskStages;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use handoff_core::domain::TaskToken;
 use handoff_core::ports::{Clock, ExecutionError, Executions, Started, StoreError};
 use handoff_states::{
     CallbackError, Execution, ExecutionInfo, Failure, HistoryEvent, StateMachine, Status,
@@ -442,11 +443,15 @@ impl Executions for HostExecutions {
             .map_err(|e| ExecutionError::Unavailable(e.to_string()))
     }
 
-    async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), ExecutionError> {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &Value,
+    ) -> Result<(), ExecutionError> {
         let output = output.clone();
-        let token_owned = token.to_string();
+        let token_owned = token.expose().to_string();
         self.0
-            .callback(token, move |e, now| {
+            .callback(token.expose(), move |e, now| {
                 e.send_task_success(now, &token_owned, output)
             })
             .await
@@ -454,23 +459,23 @@ impl Executions for HostExecutions {
 
     async fn send_task_failure(
         &self,
-        token: &str,
+        token: &TaskToken,
         error: &str,
         cause: &str,
     ) -> Result<(), ExecutionError> {
         let failure = Failure::new(error, cause);
-        let token_owned = token.to_string();
+        let token_owned = token.expose().to_string();
         self.0
-            .callback(token, move |e, now| {
+            .callback(token.expose(), move |e, now| {
                 e.send_task_failure(now, &token_owned, failure)
             })
             .await
     }
 
-    async fn send_task_heartbeat(&self, token: &str) -> Result<(), ExecutionError> {
-        let token_owned = token.to_string();
+    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
+        let token_owned = token.expose().to_string();
         self.0
-            .callback(token, move |e, now| {
+            .callback(token.expose(), move |e, now| {
                 e.send_task_heartbeat(now, &token_owned)
             })
             .await

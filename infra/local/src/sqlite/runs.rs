@@ -105,13 +105,14 @@ fn parse_approval_status(text: &str) -> Result<ApprovalStatus, StoreError> {
     )
 }
 
-const APPROVAL_COLUMNS: &str = "id, status, decided_at, body";
+const APPROVAL_COLUMNS: &str = "id, status, decided_at, body, task_token";
 
 struct RawApproval {
     id: String,
     status: String,
     decided_at: Option<String>,
     body: String,
+    task_token: String,
 }
 
 fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<RawApproval> {
@@ -120,6 +121,7 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<RawApproval> {
         status: row.get(1)?,
         decided_at: row.get(2)?,
         body: row.get(3)?,
+        task_token: row.get(4)?,
     })
 }
 
@@ -128,6 +130,7 @@ impl RawApproval {
     /// votes (in the order they were cast).
     fn decode(self, conn: &Connection) -> Result<Approval, StoreError> {
         let mut approval: Approval = from_json("approval", &self.body)?;
+        approval.task_token = TaskToken::new(self.task_token);
         approval.status = parse_approval_status(&self.status)?;
         approval.decided_at = self.decided_at.as_deref().map(parse_ts).transpose()?;
         let votes: Vec<String> = conn
@@ -395,8 +398,9 @@ impl Approvals for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.write(move |conn| {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO approvals (id, run_id, status, created_at, decided_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO approvals
+                     (id, run_id, status, created_at, decided_at, body, task_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -406,6 +410,7 @@ impl Approvals for SqliteStore {
                     ts(approval.created_at),
                     approval.decided_at.map(ts),
                     body,
+                    approval.task_token.expose(),
                 ])
             })
             .map_err(unavailable)?;

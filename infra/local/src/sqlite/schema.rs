@@ -183,6 +183,13 @@ const MIGRATIONS: &[&str] = &[
         until TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 7: the task token in a column of its own; an approval's JSON body no
+    // longer carries it.
+    r#"
+    ALTER TABLE approvals ADD COLUMN task_token TEXT NOT NULL DEFAULT '';
+    UPDATE approvals SET task_token = coalesce(json_extract(body, '$.task_token'), ''),
+                         body = json_remove(body, '$.task_token');
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
@@ -249,5 +256,28 @@ mod tests {
             .unwrap();
         assert_eq!(bodies.len(), 2, "{bodies:?}");
         assert!(bodies[0].contains("second") && bodies[1].contains("other reviewer"));
+    }
+
+    #[test]
+    fn a_version_6_approval_keeps_its_task_token_out_of_the_body() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute(
+            "INSERT INTO approvals (id, run_id, status, created_at, body)
+             VALUES ('a1', 'run-1', 'pending', '1', '{\"id\":\"a1\",\"task_token\":\"tok-1\"}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (token, body): (String, String) = conn
+            .query_row("SELECT task_token, body FROM approvals", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(token, "tok-1");
+        assert!(!body.contains("tok-1"), "{body}");
     }
 }
