@@ -3,7 +3,7 @@
 //! sink only decides whether and when to try again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use handoff_core::ports::{
@@ -26,6 +26,8 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// Per attempt, connect to last byte.
     pub timeout: Duration,
+    /// The least time worth starting an attempt with before a deadline.
+    pub min_attempt: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -36,6 +38,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(4),
             max_retry_after: Duration::from_secs(20),
             timeout: Duration::from_secs(10),
+            min_attempt: Duration::from_secs(1),
         }
     }
 }
@@ -58,6 +61,9 @@ pub enum Next {
     Reject,
     RetryIn(Duration),
     GiveUp,
+    /// A retry was due after this wait, but the deadline leaves no attempt
+    /// after it.
+    OutOfTime(Duration),
 }
 
 impl RetryPolicy {
@@ -87,6 +93,33 @@ impl RetryPolicy {
             .saturating_mul(1u32 << (attempt - 1).min(16))
             .min(self.max_backoff);
         Next::RetryIn(exp.mul_f64(jitter.clamp(0.0, 1.0)))
+    }
+
+    /// [`RetryPolicy::next`] with `left` until the deadline: a wait after
+    /// which no attempt of `min_attempt` fits is not started.
+    pub fn next_within(
+        &self,
+        attempt: u32,
+        outcome: &Attempt,
+        jitter: f64,
+        left: Option<Duration>,
+    ) -> Next {
+        match self.next(attempt, outcome, jitter) {
+            Next::RetryIn(wait) if left.is_some_and(|left| wait + self.min_attempt > left) => {
+                Next::OutOfTime(wait)
+            }
+            next => next,
+        }
+    }
+
+    /// How long the next attempt may take, or `None` when the deadline
+    /// leaves less than `min_attempt`.
+    pub fn attempt_timeout(&self, left: Option<Duration>) -> Option<Duration> {
+        match left {
+            None => Some(self.timeout),
+            Some(left) if left < self.min_attempt => None,
+            Some(left) => Some(left.min(self.timeout)),
+        }
     }
 }
 
@@ -139,7 +172,11 @@ impl HttpActionSink {
         })
     }
 
-    async fn send_http(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError> {
+    async fn send_http(
+        &self,
+        request: &ActionRequest,
+        deadline: Option<Instant>,
+    ) -> Result<ActionDelivery, ActionError> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| ActionError::Exhausted {
                 reason: format!("`{}` is not an HTTP method", request.method),
@@ -151,12 +188,20 @@ impl HttpActionSink {
                 attempts: 0,
             });
         }
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut attempt = 0;
         loop {
+            let Some(timeout) = self.policy.attempt_timeout(left()) else {
+                return Err(ActionError::Exhausted {
+                    reason: "the function's deadline left no time to send it".into(),
+                    attempts: attempt,
+                });
+            };
             attempt += 1;
             let mut builder = self
                 .client
                 .request(method.clone(), &request.target)
+                .timeout(timeout)
                 .body(request.body.clone());
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
@@ -196,7 +241,10 @@ impl HttpActionSink {
                     (Attempt::Transient, None, describe(err))
                 }
             };
-            match self.policy.next(attempt, &outcome, rand::random::<f64>()) {
+            match self
+                .policy
+                .next_within(attempt, &outcome, rand::random::<f64>(), left())
+            {
                 Next::Delivered => {
                     let Attempt::Status { code, .. } = outcome else {
                         unreachable!("only a status is delivered")
@@ -221,6 +269,15 @@ impl HttpActionSink {
                     let detail = text.map(|t| excerpt(&t)).unwrap_or_default();
                     return Err(ActionError::Exhausted {
                         reason: format!("{reason} {detail}").trim().to_string(),
+                        attempts: attempt,
+                    });
+                }
+                Next::OutOfTime(wait) => {
+                    return Err(ActionError::Exhausted {
+                        reason: format!(
+                            "{reason}; a retry in {} s would outlast the function's deadline",
+                            wait.as_secs_f64().ceil()
+                        ),
                         attempts: attempt,
                     });
                 }
@@ -264,9 +321,13 @@ impl HttpActionSink {
 
 #[async_trait]
 impl ActionSink for HttpActionSink {
-    async fn perform(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError> {
+    async fn perform(
+        &self,
+        request: &ActionRequest,
+        deadline: Option<Instant>,
+    ) -> Result<ActionDelivery, ActionError> {
         match request.kind.as_str() {
-            "webhook" | "slack" | "http" => self.send_http(request).await,
+            "webhook" | "slack" | "http" => self.send_http(request, deadline).await,
             "email" => self.send_email(request).await,
             other => Err(ActionError::Exhausted {
                 reason: format!("unknown action kind `{other}`"),
@@ -347,6 +408,49 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_that_would_outlast_the_deadline_is_not_started() {
+        let p = RetryPolicy::default();
+        let busy = Attempt::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(20)),
+        };
+        let left = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            p.next_within(1, &busy, 0.5, left(15)),
+            Next::OutOfTime(Duration::from_secs(20))
+        );
+        assert_eq!(
+            p.next_within(1, &busy, 0.5, left(30)),
+            Next::RetryIn(Duration::from_secs(20))
+        );
+        assert_eq!(
+            p.next_within(1, &busy, 0.5, None),
+            Next::RetryIn(Duration::from_secs(20))
+        );
+        // What ends anyway ends the same way, whatever time is left.
+        assert_eq!(
+            p.next_within(1, &status(200), 0.5, left(0)),
+            Next::Delivered
+        );
+        assert_eq!(p.next_within(3, &status(503), 0.5, left(0)), Next::GiveUp);
+    }
+
+    #[test]
+    fn an_attempt_is_cut_to_the_time_left_and_not_started_without_enough() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.attempt_timeout(None), Some(p.timeout));
+        assert_eq!(
+            p.attempt_timeout(Some(Duration::from_secs(60))),
+            Some(p.timeout)
+        );
+        assert_eq!(
+            p.attempt_timeout(Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(p.attempt_timeout(Some(Duration::from_millis(500))), None);
+    }
+
+    #[test]
     fn retry_after_reads_seconds_only() {
         assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
@@ -375,7 +479,7 @@ mod tests {
             body: "hi".into(),
             subject: None,
         };
-        let err = sink.perform(&request).await.unwrap_err();
+        let err = sink.perform(&request, None).await.unwrap_err();
         assert!(err.to_string().contains("mailer"), "{err}");
     }
 }

@@ -152,7 +152,11 @@ pub struct LocalActionSink {
 
 #[async_trait]
 impl ActionSink for LocalActionSink {
-    async fn perform(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError> {
+    async fn perform(
+        &self,
+        request: &ActionRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<ActionDelivery, ActionError> {
         let url = match (&self.delivery, request.kind.as_str()) {
             (_, "email") | (Delivery::Record, _) => None,
             (Delivery::AsWritten, _) => Some(request.target.clone()),
@@ -170,7 +174,7 @@ impl ActionSink for LocalActionSink {
             target: url.clone(),
             ..request.clone()
         };
-        let result = self.transport.perform(&routed).await;
+        let result = self.transport.perform(&routed, deadline).await;
         self.record(request, &url, result.is_ok()).await?;
         result
     }

@@ -24,6 +24,7 @@ pub fn sink(outbound: OutboundPolicy) -> Arc<HttpActionSink> {
         max_backoff: Duration::from_millis(20),
         max_retry_after: Duration::from_secs(5),
         timeout: Duration::from_secs(2),
+        min_attempt: Duration::from_millis(200),
     };
     Arc::new(HttpActionSink::with_policy(policy, outbound, None).unwrap())
 }
@@ -138,6 +139,65 @@ async fn a_429_waits_as_long_as_retry_after_says() {
     assert!(t0.elapsed() >= Duration::from_secs(1), "{:?}", t0.elapsed());
     assert_eq!(receiver.hits("/notify").len(), 2);
     assert_eq!(record(&h, &run, "notify").await.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_deadline_gives_up_in_time_and_records_why() {
+    let receiver = Server::start(|_, _| Reply {
+        retry_after: Some(4),
+        ..Reply::status(429)
+    })
+    .await;
+    let h = setup(&receiver, &["notify"], "");
+    let run = decided(&h, "run-act-deadline", &["notify"]).await;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let err = act(&h).run_until(&run, Some(deadline)).await.unwrap_err();
+    assert!(Instant::now() < deadline, "gave up before the deadline");
+    assert_eq!(
+        err.name(),
+        "Handoff.ActionFailed",
+        "the state machine retries it"
+    );
+    assert_eq!(receiver.hits("/notify").len(), 1);
+    let record = record(&h, &run, "notify").await;
+    assert!(!record.succeeded);
+    assert_eq!(record.attempts, 1);
+    let why = record.response_excerpt.unwrap_or_default();
+    assert!(why.contains("deadline"), "{why}");
+}
+
+#[tokio::test]
+async fn a_receiver_that_hangs_is_cut_off_at_the_deadline_not_at_the_attempt_timeout() {
+    let receiver = Server::start(|_, _| Reply {
+        delay: Duration::from_secs(10),
+        ..Reply::status(200)
+    })
+    .await;
+    let h = setup(&receiver, &["notify"], "");
+    let run = decided(&h, "run-act-hang", &["notify"]).await;
+    let t0 = Instant::now();
+    let err = act(&h)
+        .run_until(&run, Some(t0 + Duration::from_millis(700)))
+        .await
+        .unwrap_err();
+    // The attempt timeout is 2 s; only the deadline ends it sooner.
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(err.name(), "Handoff.ActionFailed");
+    assert_eq!(record(&h, &run, "notify").await.attempts, 1);
+}
+
+#[tokio::test]
+async fn an_action_the_deadline_leaves_no_time_for_is_not_sent() {
+    let receiver = Server::start(|_, _| Reply::status(200)).await;
+    let h = setup(&receiver, &["notify"], "");
+    let run = decided(&h, "run-act-late", &["notify"]).await;
+    let err = act(&h)
+        .run_until(&run, Some(Instant::now()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name(), "Handoff.ActionFailed");
+    assert!(receiver.hits("/notify").is_empty());
+    assert_eq!(record(&h, &run, "notify").await.attempts, 0);
 }
 
 #[tokio::test]

@@ -80,7 +80,7 @@ impl ChannelNotifier {
             subject: None,
         };
         self.sink
-            .perform(&request)
+            .perform(&request, None)
             .await
             .map(|_| ())
             .map_err(|e| NotifyError(format!("{kind}: {e}")))

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use async_trait::async_trait;
 
@@ -42,5 +43,13 @@ pub enum ActionError {
 
 #[async_trait]
 pub trait ActionSink: Send + Sync {
-    async fn perform(&self, request: &ActionRequest) -> Result<ActionDelivery, ActionError>;
+    /// Sends `request`, retrying as the sink's policy says, but starting no
+    /// attempt and no wait that `deadline` would cut short: an invocation
+    /// killed mid-retry records nothing, one that gives up in time records
+    /// why and is retried by the state machine. `None`: no deadline.
+    async fn perform(
+        &self,
+        request: &ActionRequest,
+        deadline: Option<Instant>,
+    ) -> Result<ActionDelivery, ActionError>;
 }

@@ -26,6 +26,16 @@ pub struct Act {
 
 impl Act {
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
+        self.run_until(input, None).await
+    }
+
+    /// [`Act::run`] inside an invocation that ends at `deadline`: each
+    /// action's retries are budgeted to finish, and be recorded, before it.
+    pub async fn run_until(
+        &self,
+        input: &RunRef,
+        deadline: Option<Instant>,
+    ) -> Result<Value, StageError> {
         let t0 = Instant::now();
         let run_id = &input.run_id;
         let workflow = super::workflow(&self.catalog, &input.workflow)?;
@@ -77,7 +87,7 @@ impl Act {
                 rehearsed.push(name.clone());
                 continue;
             }
-            let result = self.sink.perform(&request).await;
+            let result = self.sink.perform(&request, deadline).await;
             let record = ActionRecord {
                 name: name.clone(),
                 kind: request.kind.clone(),
