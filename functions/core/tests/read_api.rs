@@ -120,6 +120,12 @@ impl Bed {
 
     /// The run went through an approval its workflow's reviewers were asked.
     async fn reviewed(&self, run: &RunId, workflow: &str) {
+        self.approval(run, workflow, ApprovalStatus::Approved).await;
+    }
+
+    /// An approval of the run its workflow's reviewers were asked, now at
+    /// `status`.
+    async fn approval(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
         let reviewers = self
             .catalog
             .get(workflow)
@@ -138,14 +144,15 @@ impl Bed {
             task_token: "task-token".into(),
             reviewers,
             required: 1,
-            status: ApprovalStatus::Approved,
+            status,
             escalation: false,
             created_at: now,
             expires_at: now + chrono::Duration::hours(1),
             votes: Vec::new(),
-            decided_at: Some(now),
+            decided_at: (status != ApprovalStatus::Pending).then_some(now),
         };
         self.store.put_approval(&approval).await.unwrap();
+        approval
     }
 
     fn expired_token(&self, reviewer: &str) -> String {
@@ -559,32 +566,75 @@ async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     assert_eq!(started[0].1, json!({"run_id": run, "workflow": SUPPORT}));
 }
 
-#[tokio::test]
-async fn a_run_waiting_on_its_approval_is_not_redriven() {
-    let bed = Bed::new();
-    let run = bed.failed_in_act().await;
-    let mut decision: Decision = serde_json::from_value(
-        bed.store
-            .get_slot(&run, &Slot::Decision)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    decision.needs_approval = true;
-    bed.store
-        .put_slot(
-            &run,
-            &Slot::Decision,
-            &serde_json::to_value(&decision).unwrap(),
+impl Bed {
+    /// A run that failed in `act` whose decision needs an approval.
+    async fn failed_needing_approval(&self) -> RunId {
+        let run = self.failed_in_act().await;
+        let mut decision: Decision = serde_json::from_value(
+            self.store
+                .get_slot(&run, &Slot::Decision)
+                .await
+                .unwrap()
+                .unwrap(),
         )
-        .await
         .unwrap();
+        decision.needs_approval = true;
+        self.store
+            .put_slot(
+                &run,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).unwrap(),
+            )
+            .await
+            .unwrap();
+        run
+    }
+}
+
+#[tokio::test]
+async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_approval_request() {
+    let bed = Bed::new();
+    let run = bed.failed_needing_approval().await;
+    bed.approval(&run, SUPPORT, ApprovalStatus::Pending).await;
+    let token = bed.token(LEAD);
+    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
+    let body: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(body["from"], "approval");
+    let started = bed.executions.started.lock().unwrap().clone();
+    let (_, input) = &started[0];
+    assert_eq!(input["resume_at"], "RequestApproval", "{input}");
+    let timeout = bed
+        .catalog
+        .get(SUPPORT)
+        .unwrap()
+        .spec
+        .approval
+        .as_ref()
+        .unwrap()
+        .timeout_seconds;
+    assert_eq!(
+        input["decide"]["result"]["approval_timeout_seconds"],
+        json!(timeout),
+        "the approval request's TimeoutSecondsPath reads it: {input}"
+    );
+    let stored = bed.store.get_run(&run).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.stage),
+        (RunStatus::Running, Stage::Approval)
+    );
+}
+
+#[tokio::test]
+async fn a_run_its_reviewers_rejected_is_not_redriven() {
+    let bed = Bed::new();
+    let run = bed.failed_needing_approval().await;
+    bed.approval(&run, SUPPORT, ApprovalStatus::Rejected).await;
     let token = bed.token(LEAD);
     let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 409);
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
-    assert_eq!(body["error"], "failed_before_approval", "{body}");
+    assert_eq!(body["error"], "rejected_by_reviewers", "{body}");
     let stored = bed.store.get_run(&run).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Failed, "nothing changed");
     assert!(bed.executions.started.lock().unwrap().is_empty());

@@ -11,6 +11,7 @@ use crate::stack::Stack;
 
 pub async fn redrive(stack: &Stack, run_id: &RunId) -> anyhow::Result<Redriven> {
     let redrive = Redrive {
+        catalog: stack.catalog.clone(),
         store: stack.store.clone(),
         executions: Arc::new(HostExecutions(stack.host.clone())),
         clock: stack.clock.clone(),

@@ -102,6 +102,18 @@ fn run_with_approval(failures: &[(&'static str, &[&'static str])]) -> (&'static 
 }
 
 fn drive(failures: &[(&'static str, &[&'static str])], approval: bool) -> (&'static str, Calls) {
+    drive_from(
+        json!({ "run_id": "run-1", "workflow": "support-triage" }),
+        failures,
+        approval,
+    )
+}
+
+fn drive_from(
+    input: serde_json::Value,
+    failures: &[(&'static str, &[&'static str])],
+    approval: bool,
+) -> (&'static str, Calls) {
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let handle = VirtualClockHandle(std::cell::Cell::new(t0));
     let mut stages = Stages {
@@ -115,11 +127,7 @@ fn drive(failures: &[(&'static str, &[&'static str])], approval: bool) -> (&'sta
         handle: &handle,
     };
     let info = ExecutionInfo::local("workflow", "run-1", t0);
-    let mut execution = Execution::start(
-        workflow(),
-        json!({ "run_id": "run-1", "workflow": "support-triage" }),
-        info,
-    );
+    let mut execution = Execution::start(workflow(), input, info);
     driver::run(&mut execution, &mut stages, &mut clock);
     let status = match execution.status() {
         Status::Running => "running",
@@ -195,4 +203,26 @@ fn unreachable_reviewers_are_retried_in_the_approval_request() {
         run_with_approval(&[("Approval", &["Handoff.NotifyError", "Handoff.Unavailable"])]);
     // Asked three times; then the (virtual) approval timeout ran its course.
     assert_eq!(count(&calls, "Approval.request"), 3, "{status}");
+}
+
+#[test]
+fn a_redrive_resumes_at_the_approval_request_with_the_stored_timeout() {
+    let input = json!({
+        "run_id": "run-1",
+        "workflow": "support-triage",
+        "resume_at": "RequestApproval",
+        "decide": { "result": { "needs_approval": true, "approval_timeout_seconds": 3600 } },
+    });
+    let (status, calls) = drive_from(input, &[], true);
+    assert_eq!(count(&calls, "Approval.request"), 1, "{calls:?}");
+    for skipped in ["Context", "Reason", "Decide"] {
+        assert_eq!(count(&calls, skipped), 0, "{skipped} ran again: {calls:?}");
+    }
+    // Nobody answers: the stored timeout ran its course into the policy.
+    assert_eq!(
+        count(&calls, "Approval"),
+        1,
+        "the timeout task ran: {calls:?}"
+    );
+    assert_ne!(status, "running");
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aws_sdk_sfn::types::HistoryEventType;
 use handoff_aws::sfn::StepFunctions;
-use handoff_core::domain::{ApprovalOutcome, RunId};
+use handoff_core::domain::{ApprovalOutcome, RunId, TaskToken};
 use handoff_core::ports::{ExecutionError, Executions};
 use serde_json::json;
 
@@ -180,7 +180,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
         run
     );
 
-    let token = approval_token(&config, &execution).await;
+    let token = TaskToken::new(approval_token(&config, &execution).await);
     let outcome = ApprovalOutcome {
         decision: "approved".into(),
         reviewers: vec!["ana@example.com".into()],
@@ -259,6 +259,47 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
     assert_eq!(
         states_entered(&config, &redriven).await,
         ["Resume", "Act", "Finalize"]
+    );
+
+    // A redrive of a run that failed before its reviewers decided: the
+    // approval request again, its timeout read from the redrive's input.
+    post(
+        &http,
+        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
+        "lambda",
+        json!({
+            "results": [results[3].to_string(), results[4].to_string(), results[5].to_string()],
+            "region": "us-east-1",
+        })
+        .to_string(),
+    )
+    .await;
+    let name = format!("{run}-redrive-2");
+    engine
+        .start(
+            &name,
+            &json!({
+                "run_id": run,
+                "workflow": "invoice-approval",
+                "resume_at": "RequestApproval",
+                "decide": { "result": results[2] },
+            }),
+        )
+        .await
+        .unwrap();
+    let redriven = format!(
+        "{}:{name}",
+        machine.replace(":stateMachine:", ":execution:")
+    );
+    let token = TaskToken::new(approval_token(&config, &redriven).await);
+    engine
+        .send_task_success(&token, &serde_json::to_value(&outcome).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(finished(&config, &redriven).await, "SUCCEEDED");
+    assert_eq!(
+        states_entered(&config, &redriven).await,
+        ["Resume", "RequestApproval", "Approved", "Act", "Finalize"]
     );
 }
 

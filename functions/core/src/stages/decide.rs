@@ -67,17 +67,24 @@ impl Decide {
             serde_json::to_value(&decision).expect("decisions serialise"),
         )
         .await?;
-        let timeout = workflow
-            .spec
-            .approval
-            .as_ref()
-            .map_or(0, |a| a.timeout_seconds);
-        Ok(json!({
-            "needs_approval": decision.needs_approval,
-            "approval_timeout_seconds": timeout,
-            "route": decision.route,
-        }))
+        Ok(state_result(&decision, workflow))
     }
+}
+
+/// What the state machine keeps of a decision (`$.decide.result`): the flag
+/// it branches on and how long the approval request may wait. A redrive
+/// that resumes at the approval request rebuilds it from the stored decision.
+pub fn state_result(decision: &Decision, workflow: &Workflow) -> Value {
+    let timeout = workflow
+        .spec
+        .approval
+        .as_ref()
+        .map_or(0, |a| a.timeout_seconds);
+    json!({
+        "needs_approval": decision.needs_approval,
+        "approval_timeout_seconds": timeout,
+        "route": decision.route,
+    })
 }
 
 /// The decision for one run: pure, so tests pin rule order directly.

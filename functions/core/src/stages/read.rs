@@ -488,6 +488,7 @@ impl ReadApi {
         let run = self.readable_run(caller, &run_id).await?;
         self.deployed(&run)?;
         let redrive = Redrive {
+            catalog: self.catalog.clone(),
             store: self.store.clone(),
             executions: self.executions.clone(),
             clock: self.clock.clone(),
@@ -498,9 +499,9 @@ impl ReadApi {
             Err(e @ RedriveError::NotFailed(..)) => {
                 Err(HttpResponse::error(409, "not_failed", &e.to_string()))
             }
-            Err(e @ RedriveError::BeforeApproval(_)) => Err(HttpResponse::error(
+            Err(e @ RedriveError::Rejected(_)) => Err(HttpResponse::error(
                 409,
-                "failed_before_approval",
+                "rejected_by_reviewers",
                 &e.to_string(),
             )),
             Err(e @ RedriveError::Changed(_)) => {

@@ -6,22 +6,27 @@
 //! When the decision exists (the run failed in `act`, after its approval if
 //! it needed one) the execution starts at `Act` (`resume_at`): actions that
 //! completed are skipped by their idempotency keys, failed ones are sent
-//! again with the same key. A run that failed earlier starts from the top;
-//! the stages reuse what they stored (the context, its lookups, the AI output).
+//! again with the same key. A run whose decision waits for reviewers who
+//! have not decided (its reviewers could not be reached, say) starts at
+//! `RequestApproval`: the pending approval, its links and its votes answer
+//! the new execution. A run that failed earlier starts from the top; the
+//! stages reuse what they stored (the context, its lookups, the AI output).
 
 use std::sync::Arc;
 
+use handoff_spec::Catalog;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::*;
 use crate::ports::*;
-use crate::stages::{audit, StageError};
+use crate::stages::{audit, decide, StageError};
 
 /// The state machine's input field naming the state a redrive resumes at.
 pub const RESUME_AT: &str = "resume_at";
 
 pub struct Redrive {
+    pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
     pub executions: Arc<dyn Executions>,
     pub clock: Arc<dyn Clock>,
@@ -42,10 +47,9 @@ pub enum RedriveError {
     NotFound(RunId),
     #[error("run {0} is {1}; only failed runs are redriven")]
     NotFailed(RunId, &'static str),
-    #[error(
-        "run {0} failed before its approval was decided; send the event again to start a new run"
-    )]
-    BeforeApproval(RunId),
+    /// Its reviewers rejected it: a redrive never asks them again.
+    #[error("run {0} was rejected by its reviewers; a redrive does not ask again")]
+    Rejected(RunId),
     #[error("run {0} changed while being redriven")]
     Changed(RunId),
     #[error(transparent)]
@@ -68,7 +72,8 @@ impl Redrive {
         if run.status != RunStatus::Failed {
             return Err(RedriveError::NotFailed(run.id, run.status.as_str()));
         }
-        let from = self.failed_step(&run).await?;
+        let (from, decision) = self.failed_step(&run).await?;
+        let workflow = super::workflow(&self.catalog, &run.workflow)?;
         let now = self.clock.now();
         match store
             .transition(run_id, &[RunStatus::Failed], RunStatus::Running, from, now)
@@ -96,8 +101,14 @@ impl Redrive {
         )
         .await?;
         let mut input = json!({ "run_id": run_id, "workflow": run.workflow });
-        if from == Stage::Act {
-            input[RESUME_AT] = json!("Act");
+        if let Some(state) = resume_state(from) {
+            input[RESUME_AT] = json!(state);
+        }
+        if from == Stage::Approval {
+            // The approval request reads its timeout from Decide's result.
+            if let Some(decision) = &decision {
+                input["decide"] = json!({ "result": decide::state_result(decision, workflow) });
+            }
         }
         self.executions
             .start(&execution, &input)
@@ -110,34 +121,44 @@ impl Redrive {
         })
     }
 
-    /// The first stage whose output is missing; `act` once the decision
-    /// exists and, when it needed one, its approval was given.
-    async fn failed_step(&self, run: &Run) -> Result<Stage, RedriveError> {
+    /// The first stage whose output is missing; `approval` while a decision
+    /// that needs one waits for its reviewers; `act` once the decision
+    /// exists and, when it needed one, its approval was given. With the
+    /// stored decision, once there is one.
+    async fn failed_step(&self, run: &Run) -> Result<(Stage, Option<Decision>), RedriveError> {
         let store = self.store.as_ref();
-        for (slot, stage) in [
-            (Slot::Context, Stage::Context),
-            (Slot::Ai, Stage::Reason),
-            (Slot::Decision, Stage::Decide),
-        ] {
+        for (slot, stage) in [(Slot::Context, Stage::Context), (Slot::Ai, Stage::Reason)] {
             if store.get_slot(&run.id, &slot).await?.is_none() {
-                return Ok(stage);
+                return Ok((stage, None));
             }
         }
-        let decision: Decision = serde_json::from_value(
-            store
-                .get_slot(&run.id, &Slot::Decision)
-                .await?
-                .unwrap_or_default(),
-        )
-        .map_err(|e| StageError::Invalid(format!("stored decision: {e}")))?;
-        let approved = store
-            .approvals_of_run(&run.id)
-            .await?
-            .iter()
-            .any(|a| a.status == ApprovalStatus::Approved);
-        if decision.needs_approval && !approved {
-            return Err(RedriveError::BeforeApproval(run.id.clone()));
+        let Some(decision) = store.get_slot(&run.id, &Slot::Decision).await? else {
+            return Ok((Stage::Decide, None));
+        };
+        let decision: Decision = serde_json::from_value(decision)
+            .map_err(|e| StageError::Invalid(format!("stored decision: {e}")))?;
+        if !decision.needs_approval {
+            return Ok((Stage::Act, Some(decision)));
         }
-        Ok(Stage::Act)
+        let approvals = store.approvals_of_run(&run.id).await?;
+        let has = |status| approvals.iter().any(|a| a.status == status);
+        let from = if has(ApprovalStatus::Approved) {
+            Stage::Act
+        } else if has(ApprovalStatus::Rejected) {
+            return Err(RedriveError::Rejected(run.id.clone()));
+        } else {
+            Stage::Approval
+        };
+        Ok((from, Some(decision)))
+    }
+}
+
+/// The state of the shipped state machine a redrive from `stage` resumes
+/// at; `None` starts from the top.
+fn resume_state(stage: Stage) -> Option<&'static str> {
+    match stage {
+        Stage::Act => Some("Act"),
+        Stage::Approval => Some("RequestApproval"),
+        _ => None,
     }
 }
