@@ -2,17 +2,18 @@
 //! conversions between API Gateway events, stage errors and the core types.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use handoff_core::http::{HttpRequest, HttpResponse};
-use handoff_core::observe::emf::{Metric, MetricDoc};
+use handoff_core::observe::emf::MetricDoc;
 use handoff_core::ports::Metrics;
+use handoff_core::stages::shell::{self, StageTask};
 use handoff_core::stages::StageError;
 use lambda_runtime::Diagnostic;
-use tracing::Instrument;
 
 /// JSON lines without ANSI colours or timestamps (CloudWatch stamps each
 /// line); the filter comes from `RUST_LOG`, `info` when unset. Safe to call
@@ -59,36 +60,20 @@ impl Metrics for EmfStdout {
     }
 }
 
-/// Runs one stage task inside its span (`run_id`, `workflow`, `stage` and
-/// `execution`, which is the run id: the starter names executions so) and
-/// reports its duration and whether it failed as metrics.
-pub async fn run_stage<T, F>(
-    metrics: &dyn Metrics,
-    stage: &'static str,
-    run_id: &str,
-    workflow: &str,
-    work: F,
-) -> Result<T, StageFailure>
-where
-    F: std::future::Future<Output = Result<T, StageError>>,
-{
-    let span = tracing::info_span!("stage", stage, run_id, workflow, execution = run_id);
-    let started = std::time::Instant::now();
-    let result = work.instrument(span.clone()).await;
-    let mut doc = MetricDoc::workflow(workflow)
-        .dimension("stage", stage)
-        .value(
-            Metric::StageDuration,
-            started.elapsed().as_secs_f64() * 1000.0,
-        )
-        .value(Metric::StageErrors, f64::from(u8::from(result.is_err())))
-        .property("run_id", run_id);
-    if let Err(e) = &result {
-        doc = doc.property("error", e.name());
-        span.in_scope(|| tracing::warn!(error = e.name(), "stage failed"));
-    }
-    metrics.emit(doc);
-    result.map_err(StageFailure)
+/// Kept back from the Lambda's deadline to record what a stage did.
+pub const RECORD_MARGIN: Duration = Duration::from_secs(3);
+
+/// A stage task as Lambda invokes it: the core shell
+/// ([`handoff_core::stages::shell`]) with metrics on stdout and the
+/// invocation's deadline.
+pub async fn stage_task<S: StageTask>(
+    stage: &S,
+    event: lambda_runtime::LambdaEvent<S::Input>,
+) -> Result<serde_json::Value, StageFailure> {
+    let deadline = work_deadline(&event.context, RECORD_MARGIN);
+    shell::run_task(&EmfStdout, stage, &event.payload, deadline)
+        .await
+        .map_err(StageFailure)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +90,20 @@ pub fn env(name: &str) -> Result<String, EnvError> {
             name: name.to_string(),
         }),
     }
+}
+
+/// When an invocation must be done with its work: `margin` before the
+/// Lambda's deadline, which is kept back to record what happened.
+/// `None` for a context that names no deadline (a test's).
+pub fn work_deadline(context: &lambda_runtime::Context, margin: Duration) -> Option<Instant> {
+    if context.deadline == 0 {
+        return None;
+    }
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Some(Instant::now() + left.saturating_sub(margin))
 }
 
 /// The SDK configuration from the Lambda environment, loaded once per
@@ -244,7 +243,27 @@ pub fn http_response(response: HttpResponse) -> ApiGatewayV2httpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use handoff_core::domain::{RunId, RunRef, Stage};
     use handoff_core::ports::StoreError;
+
+    #[test]
+    fn the_work_deadline_keeps_the_margin_back_and_never_lies_in_the_past() {
+        let mut context = lambda_runtime::Context::default();
+        let in_ms = |d: Duration| (SystemTime::now() + d).duration_since(SystemTime::UNIX_EPOCH);
+        context.deadline = in_ms(Duration::from_secs(60)).unwrap().as_millis() as u64;
+        let left = work_deadline(&context, Duration::from_secs(5)).unwrap() - Instant::now();
+        assert!(
+            left <= Duration::from_secs(55) && left > Duration::from_secs(50),
+            "{left:?}"
+        );
+
+        context.deadline = in_ms(Duration::from_secs(2)).unwrap().as_millis() as u64;
+        let left = work_deadline(&context, Duration::from_secs(5))
+            .unwrap()
+            .saturating_duration_since(Instant::now());
+        assert_eq!(left, Duration::ZERO);
+        assert_eq!(work_deadline(&Default::default(), Duration::ZERO), None);
+    }
 
     fn event(body: &str, base64: bool) -> ApiGatewayV2httpRequest {
         serde_json::from_value(serde_json::json!({
@@ -325,42 +344,41 @@ mod tests {
         assert_eq!(d.error_type, "Handoff.Conflict");
     }
 
-    /// What the JSON formatter writes, one string per line.
-    #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    /// Decide as a scripted task: logs one line, then fails.
+    struct FailingDecide;
 
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
+    #[async_trait::async_trait]
+    impl StageTask for FailingDecide {
+        type Input = RunRef;
+        const STAGE: Stage = Stage::Decide;
+        fn run_of(input: &RunRef) -> Option<RunRef> {
+            Some(input.clone())
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        async fn invoke(
+            &self,
+            _: &RunRef,
+            _: Option<Instant>,
+        ) -> Result<serde_json::Value, StageError> {
+            tracing::info!(rule = "large-refund", "rule matched");
+            Err(StageError::Invalid("no AI result".into()))
         }
     }
 
-    impl Lines {
-        fn json(&self) -> Vec<serde_json::Value> {
-            String::from_utf8(self.0.lock().unwrap().clone())
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
-                .collect()
-        }
+    fn task(run_id: &str, workflow: &str) -> lambda_runtime::LambdaEvent<RunRef> {
+        let input = RunRef {
+            run_id: RunId(run_id.into()),
+            workflow: workflow.into(),
+        };
+        lambda_runtime::LambdaEvent::new(input, Default::default())
     }
 
     #[tokio::test]
     async fn every_line_of_a_stage_names_its_run_workflow_stage_and_execution() {
-        let lines = Lines::default();
+        let lines = handoff_core::testing::LogLines::default();
         let writer = lines.clone();
         let _guard =
             tracing::subscriber::set_default(json_subscriber("info", move || writer.clone()));
-        let metrics = handoff_core::memory::RecordingMetrics::default();
-        let out: Result<(), _> = run_stage(&metrics, "decide", "run-1", "support-triage", async {
-            tracing::info!(rule = "large-refund", "rule matched");
-            Err(StageError::Invalid("no AI result".into()))
-        })
-        .await;
+        let out = stage_task(&FailingDecide, task("run-1", "support-triage")).await;
         assert_eq!(out.unwrap_err().0.name(), "Handoff.ValidationError");
 
         let logged = lines.json();
@@ -375,32 +393,6 @@ mod tests {
             assert_eq!(span["stage"], "decide", "{line}");
             assert_eq!(span["execution"], "run-1", "{line}");
         }
-
-        let docs = metrics.documents();
-        assert_eq!(docs.len(), 1);
-        let doc = &docs[0];
-        assert_eq!(
-            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            serde_json::json!([["workflow", "stage"], []])
-        );
-        assert_eq!(doc["stage"], "decide");
-        assert_eq!(doc["StageErrors"], 1.0);
-        assert_eq!(doc["error"], "Handoff.ValidationError");
-        assert!(doc["StageDuration"].as_f64().unwrap() >= 0.0);
-    }
-
-    #[tokio::test]
-    async fn a_stage_that_succeeds_counts_no_error() {
-        let metrics = handoff_core::memory::RecordingMetrics::default();
-        let out = run_stage(&metrics, "act", "run-2", "invoice-approval", async {
-            Ok::<_, StageError>(7)
-        })
-        .await;
-        assert_eq!(out.unwrap(), 7);
-        let doc = &metrics.documents()[0];
-        assert_eq!(doc["StageErrors"], 0.0);
-        assert_eq!(doc["workflow"], "invoice-approval");
-        assert_eq!(doc["run_id"], "run-2");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The `context` task the state machine invokes with the claim check `{run_id, workflow}`.
 
-use handoff_aws::lambda::{run_stage, EmfStdout, StageFailure};
+use handoff_aws::lambda::{stage_task, StageFailure};
 use handoff_core::domain::RunRef;
 use handoff_core::stages::context::ContextStage;
 use lambda_runtime::LambdaEvent;
@@ -10,7 +10,5 @@ pub async fn handle(
     stage: &ContextStage,
     event: LambdaEvent<RunRef>,
 ) -> Result<Value, StageFailure> {
-    let run = event.payload;
-    let (run_id, workflow) = (run.run_id.to_string(), run.workflow.clone());
-    run_stage(&EmfStdout, "context", &run_id, &workflow, stage.run(&run)).await
+    stage_task(stage, event).await
 }

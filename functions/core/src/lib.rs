@@ -13,6 +13,7 @@ pub mod notify;
 pub mod observe;
 pub mod pages;
 pub mod ports;
+pub mod roles;
 pub mod stages;
 pub mod tokens;
 pub mod trigger;

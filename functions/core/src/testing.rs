@@ -112,7 +112,6 @@ impl Harness {
                 queue: self.queue.clone(),
             }),
             store: self.store.clone(),
-            queue: self.queue.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
@@ -458,4 +457,32 @@ fn set_budget(h: &mut Harness, workflow: &str, change: impl FnOnce(&mut handoff_
     let mut catalog = (*h.catalog).clone();
     catalog.insert(spec);
     h.catalog = Arc::new(catalog);
+}
+
+/// A log writer for tests: what a formatter wrote, as text or as the JSON
+/// object of each line.
+#[derive(Clone, Default)]
+pub struct LogLines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogLines {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("log lines are UTF-8")
+    }
+
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+            .collect()
+    }
 }

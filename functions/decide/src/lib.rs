@@ -1,13 +1,11 @@
 //! The `decide` task the state machine invokes with the claim check `{run_id, workflow}`.
 
-use handoff_aws::lambda::{run_stage, EmfStdout, StageFailure};
+use handoff_aws::lambda::{stage_task, StageFailure};
 use handoff_core::domain::RunRef;
 use handoff_core::stages::decide::Decide;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 pub async fn handle(stage: &Decide, event: LambdaEvent<RunRef>) -> Result<Value, StageFailure> {
-    let run = event.payload;
-    let (run_id, workflow) = (run.run_id.to_string(), run.workflow.clone());
-    run_stage(&EmfStdout, "decide", &run_id, &workflow, stage.run(&run)).await
+    stage_task(stage, event).await
 }

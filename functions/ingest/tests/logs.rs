@@ -2,37 +2,21 @@
 //! webhook body, its signature or the secret, accepted or refused, at any
 //! level.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use handoff_core::testing::*;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Posts the event with every log line captured, down to `trace`.
 async fn logged(h: &Harness, event: ApiGatewayV2httpRequest) -> (i64, String) {
-    let lines = Lines::default();
+    let lines = LogLines::default();
     let writer = lines.clone();
     let subscriber = handoff_aws::lambda::json_subscriber("trace", move || writer.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
     let response = ingest::handle(&h.ingest(), LambdaEvent::new(event, Context::default()))
         .await
         .unwrap();
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let text = lines.text();
     (response.status_code, text)
 }
 

@@ -1,6 +1,6 @@
 //! The `reason` task the state machine invokes with the claim check `{run_id, workflow}`.
 
-use handoff_aws::lambda::{run_stage, EmfStdout, StageFailure};
+use handoff_aws::lambda::{stage_task, StageFailure};
 use handoff_core::domain::RunRef;
 use handoff_core::stages::reason::Reason;
 use lambda_runtime::LambdaEvent;
@@ -16,9 +16,7 @@ use handoff_llm::config::{ConfigError, ModelsConfig, ProviderKind};
 use handoff_llm::LlmModel;
 
 pub async fn handle(stage: &Reason, event: LambdaEvent<RunRef>) -> Result<Value, StageFailure> {
-    let run = event.payload;
-    let (run_id, workflow) = (run.run_id.to_string(), run.workflow.clone());
-    run_stage(&EmfStdout, "reason", &run_id, &workflow, stage.run(&run)).await
+    stage_task(stage, event).await
 }
 
 /// The embedded tier, plus the LLM tiers the function's environment

@@ -18,42 +18,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use handoff_core::http::{HttpRequest, HttpResponse};
+use handoff_core::roles::{role_of, HttpHandler, Role};
 use handoff_core::tokens::{self, Scope};
 
 use crate::pages;
 use crate::stack::Stack;
 use crate::template::Template;
 
-/// Which core handler serves a function's routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handler {
-    Ingest,
-    Callback,
-    ReadApi,
-}
-
-impl Handler {
-    /// By the function's binary (`Metadata.BuildProperties.Binary`).
-    pub fn for_binary(binary: &str) -> Option<Self> {
-        Some(match binary {
-            "ingest" => Handler::Ingest,
-            "callback" => Handler::Callback,
-            "api" => Handler::ReadApi,
-            _ => return None,
-        })
-    }
-}
-
 /// Every HttpApi route of the template with its handler; an error names a
 /// route whose function has no local handler.
-pub fn resolve_routes(template: &Template) -> anyhow::Result<Vec<(Method, String, Handler)>> {
+pub fn resolve_routes(template: &Template) -> anyhow::Result<Vec<(Method, String, HttpHandler)>> {
     let mut out = Vec::new();
     for route in &template.routes {
         let function = template
             .functions
             .get(&route.function)
             .ok_or_else(|| anyhow!("route {} {} names no function", route.method, route.path))?;
-        let Some(handler) = Handler::for_binary(&function.binary) else {
+        let Some(Role::Http(handler)) = role_of(&function.binary) else {
             bail!(
                 "route {} {} → {} (binary {}) has no local handler",
                 route.method,
@@ -71,7 +52,7 @@ pub fn resolve_routes(template: &Template) -> anyhow::Result<Vec<(Method, String
 
 /// The whole local gateway.
 pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
-    let mut by_path: BTreeMap<String, Vec<(Method, Handler)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, Vec<(Method, HttpHandler)>> = BTreeMap::new();
     for (method, path, handler) in resolve_routes(&stack.template)? {
         by_path.entry(path).or_default().push((method, handler));
     }
@@ -102,9 +83,9 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
                         .collect();
                     let req = to_core(method, &uri, &headers, params, body);
                     let res = match handler {
-                        Handler::Ingest => s.ingest.handle(&req).await,
-                        Handler::Callback => s.callback.handle(&req).await,
-                        Handler::ReadApi => s.read_api.handle(&req).await,
+                        HttpHandler::Ingest => s.ingest.handle(&req).await,
+                        HttpHandler::Callback => s.callback.handle(&req).await,
+                        HttpHandler::ReadApi => s.read_api.handle(&req).await,
                     };
                     from_core(res)
                 },
@@ -315,10 +296,10 @@ mod tests {
         assert_eq!(routes.len(), template.routes.len());
         assert!(routes.iter().any(|(m, p, h)| m == Method::POST
             && p == "/webhooks/{workflow}"
-            && *h == Handler::Ingest));
+            && *h == HttpHandler::Ingest));
         assert!(routes.iter().any(|(m, p, h)| m == Method::POST
             && p == "/approvals/{id}"
-            && *h == Handler::Callback));
+            && *h == HttpHandler::Callback));
     }
 
     #[test]

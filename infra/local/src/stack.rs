@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::model::Tiers;
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, NoMetrics, Notifier, SystemClock};
+use handoff_core::roles::{role_of, Role};
 use handoff_core::stages::{
     act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
@@ -22,9 +23,7 @@ use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
 use crate::adapters::{ConsoleNotifier, Delivery, FileSecrets, LocalActionSink};
-use crate::runtime::{
-    self, Host, HostExecutions, LocalIntake, QueueAdapter, StageKind, TaskStages,
-};
+use crate::runtime::{self, Host, HostExecutions, LocalIntake, TaskStages};
 use crate::sqlite::SqliteStore;
 use crate::store::{ExecutionLog, IntakeQueue, Outbox};
 use crate::template::{local_function_arn, LocalValues, Template};
@@ -245,13 +244,13 @@ impl Stack {
             let function = template
                 .substituted_function(name)
                 .ok_or_else(|| anyhow!("substitution {name} names no function of the template"))?;
-            let kind = StageKind::from_binary(&function.binary).ok_or_else(|| {
-                anyhow!(
+            let Some(Role::Task(kind)) = role_of(&function.binary) else {
+                bail!(
                     "substitution {name}: function {} (binary {}) is not a state machine stage",
                     function.logical_id,
                     function.binary
-                )
-            })?;
+                );
+            };
             let arn = local_function_arn(&function.logical_id);
             substitutions.insert(name.clone(), arn.clone());
             functions.insert(arn, kind);
@@ -321,11 +320,6 @@ impl Stack {
         let executions =
             runtime::faults::executions_from_env(Arc::new(HostExecutions(host.clone())));
         let wake = Arc::new(Notify::new());
-        let run_queue = Arc::new(QueueAdapter {
-            queue: queue.clone(),
-            clock: clock.clone(),
-            wake: wake.clone(),
-        });
         Ok(Arc::new(Stack {
             ingest: Ingest {
                 catalog: catalog.clone(),
@@ -335,7 +329,6 @@ impl Stack {
                     wake: wake.clone(),
                 }),
                 store: store.clone(),
-                queue: run_queue,
                 secrets: secrets.clone(),
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),

@@ -4,56 +4,18 @@
 
 use std::collections::HashMap;
 
-use handoff_core::domain::RunRef;
-use handoff_core::stages::approval::{ApprovalStage, ApprovalTask};
+use handoff_core::domain::Stage;
+use handoff_core::ports::NoMetrics;
+use handoff_core::stages::approval::ApprovalStage;
+use handoff_core::stages::shell::run_json;
 use handoff_core::stages::{
-    act::Act, context::ContextStage, decide::Decide, finalize::Finalize, finalize::FinalizeInput,
-    reason::Reason, StageError,
+    act::Act, context::ContextStage, decide::Decide, finalize::Finalize, reason::Reason, StageError,
 };
 use handoff_states::{Failure, TaskRequest};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
 const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
-
-/// The stage a function's binary runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StageKind {
-    Context,
-    Reason,
-    Decide,
-    Approval,
-    Act,
-    Finalize,
-}
-
-impl StageKind {
-    /// From `Metadata.BuildProperties.Binary`; `None` for functions the
-    /// state machine does not invoke (ingest, starter, callback, api).
-    pub fn from_binary(binary: &str) -> Option<Self> {
-        Some(match binary {
-            "context" => StageKind::Context,
-            "reason" => StageKind::Reason,
-            "decide" => StageKind::Decide,
-            "approval" => StageKind::Approval,
-            "act" => StageKind::Act,
-            "finalize" => StageKind::Finalize,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            StageKind::Context => "context",
-            StageKind::Reason => "reason",
-            StageKind::Decide => "decide",
-            StageKind::Approval => "approval",
-            StageKind::Act => "act",
-            StageKind::Finalize => "finalize",
-        }
-    }
-}
 
 /// The stages the state machine invokes, and which function ARN is which.
 pub struct TaskStages {
@@ -64,7 +26,7 @@ pub struct TaskStages {
     pub act: Act,
     pub finalize: Finalize,
     /// Substituted function ARN (and logical id) → stage.
-    pub functions: HashMap<String, StageKind>,
+    pub functions: HashMap<String, Stage>,
 }
 
 impl TaskStages {
@@ -89,12 +51,9 @@ impl TaskStages {
             )
         })?;
         let payload = task.payload.get("Payload").cloned().unwrap_or(Value::Null);
-        let run_id = payload
-            .get("run_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let span = tracing::info_span!("stage", stage = kind.name(), %run_id, state = %task.state);
+        // The state is what a Lambda's log cannot know; the shell's span
+        // inside carries the same fields as the Lambda's.
+        let span = tracing::info_span!("task", state = %task.state);
         let result = self.run(kind, payload).instrument(span).await;
         match result {
             Ok(value) => Ok(json!({ "Payload": value, "StatusCode": 200 })),
@@ -102,18 +61,18 @@ impl TaskStages {
         }
     }
 
-    async fn run(&self, kind: StageKind, payload: Value) -> Result<Value, StageError> {
-        match kind {
-            StageKind::Context => self.context.run(&input::<RunRef>(payload)?).await,
-            StageKind::Reason => self.reason.run(&input::<RunRef>(payload)?).await,
-            StageKind::Decide => self.decide.run(&input::<RunRef>(payload)?).await,
-            StageKind::Approval => self.approval.handle(&input::<ApprovalTask>(payload)?).await,
-            StageKind::Act => self.act.run(&input::<RunRef>(payload)?).await,
-            StageKind::Finalize => self.finalize.run(&input::<FinalizeInput>(payload)?).await,
+    async fn run(&self, stage: Stage, payload: Value) -> Result<Value, StageError> {
+        match stage {
+            Stage::Context => run_json(&NoMetrics, &self.context, payload).await,
+            Stage::Reason => run_json(&NoMetrics, &self.reason, payload).await,
+            Stage::Decide => run_json(&NoMetrics, &self.decide, payload).await,
+            Stage::Approval => run_json(&NoMetrics, &self.approval, payload).await,
+            Stage::Act => run_json(&NoMetrics, &self.act, payload).await,
+            Stage::Finalize => run_json(&NoMetrics, &self.finalize, payload).await,
+            other => Err(StageError::Invalid(format!(
+                "{} is not a state machine task",
+                other.as_str()
+            ))),
         }
     }
-}
-
-fn input<T: DeserializeOwned>(payload: Value) -> Result<T, StageError> {
-    serde_json::from_value(payload).map_err(|e| StageError::Invalid(format!("task payload: {e}")))
 }
