@@ -19,10 +19,9 @@ async fn main() -> Result<(), Error> {
         catalog: handoff_workflows::shared(),
         intake: Arc::new(StoreThenQueue {
             store: store.clone(),
-            queue: queue.clone(),
+            queue,
         }),
         store,
-        queue,
         secrets: Arc::new(SecretsManager::from_config(
             &config,
             env("HANDOFF_SECRET_PREFIX")?,

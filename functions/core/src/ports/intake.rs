@@ -15,9 +15,10 @@ pub enum IntakeError {
 
 /// Stores a new run (see [`super::Runs::create_run`]) and, unless it is a
 /// duplicate, queues its [`RunMessage`]: what intake does with every
-/// webhook. [`StoreThenQueue`] writes the run and then sends the message
-/// (DynamoDB, then SQS); a backend that holds both (the local runtime's
-/// one SQLite file) does both in one transaction.
+/// webhook; and queues a stored run again when its first message was lost.
+/// [`StoreThenQueue`] writes the run and then sends the message (DynamoDB,
+/// then SQS); a backend that holds both (the local runtime's one SQLite
+/// file) does both in one transaction.
 #[async_trait]
 pub trait RunIntake: Send + Sync {
     async fn accept(
@@ -27,6 +28,10 @@ pub trait RunIntake: Send + Sync {
         dedupe: &DedupeKey,
         received: &AuditEvent,
     ) -> Result<Created, IntakeError>;
+
+    /// Queues the message of a run stored before (the execution name is
+    /// the run id, so a second message starts nothing new).
+    async fn requeue(&self, message: &RunMessage) -> Result<(), QueueError>;
 }
 
 /// The run store's write, then the queue's send. A failure between the
@@ -52,5 +57,9 @@ impl RunIntake for StoreThenQueue {
             self.queue.enqueue(&RunMessage::of(run)).await?;
         }
         Ok(created)
+    }
+
+    async fn requeue(&self, message: &RunMessage) -> Result<(), QueueError> {
+        self.queue.enqueue(message).await
     }
 }

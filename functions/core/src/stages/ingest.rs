@@ -34,12 +34,11 @@ const SWEEP_LIMIT: usize = 500;
 
 pub struct Ingest {
     pub catalog: Arc<Catalog>,
-    /// Stores and queues each new run.
+    /// Stores and queues each new run, and queues again one whose first
+    /// attempt was abandoned.
     pub intake: Arc<dyn RunIntake>,
-    /// For a duplicate whose first attempt was abandoned: reads its run
-    /// and queues it again.
+    /// Reads the runs a requeue is for.
     pub store: Arc<dyn RunStore>,
-    pub queue: Arc<dyn RunQueue>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
@@ -235,8 +234,8 @@ impl Ingest {
                 .iter()
                 .filter(|r| now - r.created_at >= STALLED_AFTER)
             {
-                self.queue
-                    .enqueue(&RunMessage {
+                self.intake
+                    .requeue(&RunMessage {
                         run_id: run.id.clone(),
                         workflow: run.workflow.clone(),
                     })
@@ -279,7 +278,7 @@ impl Ingest {
                     run_id: id.clone(),
                     workflow: workflow.to_string(),
                 };
-                self.queue.enqueue(&message).await?;
+                self.intake.requeue(&message).await?;
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use handoff_core::domain::{AuditEvent, CanonicalEvent, DedupeKey, Run, RunMessage};
-use handoff_core::ports::{Clock, Created, IntakeError, QueueError, RunIntake, RunQueue};
+use handoff_core::ports::{Clock, Created, IntakeError, QueueError, RunIntake};
 use handoff_core::stages::starter::Starter;
 use tokio::sync::{Notify, Semaphore};
 use tracing::{error, warn};
@@ -16,26 +16,6 @@ use tracing::{error, warn};
 use crate::sqlite::SqliteStore;
 use crate::store::IntakeQueue;
 use crate::template::QueueSettings;
-
-/// The core `RunQueue` port (what ingest sends to) over the local queue.
-pub struct QueueAdapter {
-    pub queue: Arc<dyn IntakeQueue>,
-    pub clock: Arc<dyn Clock>,
-    /// Wakes the intake loop at once instead of at its next poll.
-    pub wake: Arc<Notify>,
-}
-
-#[async_trait]
-impl RunQueue for QueueAdapter {
-    async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
-        self.queue
-            .send(&body(message), self.clock.now())
-            .await
-            .map_err(|e| QueueError(e.to_string()))?;
-        self.wake.notify_one();
-        Ok(())
-    }
-}
 
 /// A run message as the queue carries it.
 fn body(message: &RunMessage) -> String {
@@ -69,6 +49,15 @@ impl RunIntake for LocalIntake {
             self.wake.notify_one();
         }
         Ok(created)
+    }
+
+    async fn requeue(&self, message: &RunMessage) -> Result<(), QueueError> {
+        self.store
+            .send(&body(message), self.clock.now())
+            .await
+            .map_err(|e| QueueError(e.to_string()))?;
+        self.wake.notify_one();
+        Ok(())
     }
 }
 
@@ -118,36 +107,25 @@ pub async fn intake_loop(
             }
             continue;
         }
-        for message in messages {
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("semaphore open");
-            let queue = queue.clone();
-            let starter = starter.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let parsed: Result<RunMessage, _> = serde_json::from_str(&message.body);
-                let outcome = match parsed {
-                    Ok(run) => starter
-                        .start(&run)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("not a run message: {e}")),
-                };
-                match outcome {
-                    Ok(()) => {
-                        if let Err(e) = queue.delete(&message.receipt).await {
-                            warn!(message_id = %message.id, error = %e, "started but not deleted; it will be seen again");
-                        }
-                    }
-                    Err(reason) => {
-                        error!(message_id = %message.id, receive_count = message.receive_count, %reason, "run not started; the queue will redeliver");
-                    }
+        let permit = permits
+            .clone()
+            .acquire_many_owned(messages.len() as u32)
+            .await
+            .expect("semaphore open");
+        let queue = queue.clone();
+        let starter = starter.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let batch: Vec<(String, String)> = messages
+                .iter()
+                .map(|m| (m.id.clone(), m.body.clone()))
+                .collect();
+            let failed = starter.start_batch(&batch).await;
+            for message in messages.iter().filter(|m| !failed.contains(&m.id)) {
+                if let Err(e) = queue.delete(&message.receipt).await {
+                    warn!(message_id = %message.id, error = %e, "started but not deleted; it will be seen again");
                 }
-            });
-        }
+            }
+        });
     }
 }
