@@ -11,7 +11,7 @@ use handoff_core::observe::stats::Stats;
 use handoff_core::ports::RunStore;
 use maud::{html, Markup};
 
-use crate::pages::all_runs;
+use crate::store::all_runs;
 
 /// How many runs (newest first) the figures look at, at most.
 const MAX_RUNS: usize = 20_000;

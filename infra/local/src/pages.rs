@@ -8,9 +8,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use handoff_core::domain::{Approval, AuditEvent, Run, RunId, RunStatus};
 use handoff_core::http::HttpResponse;
 use handoff_core::pages::{layout, truncate};
-use handoff_core::ports::{
-    Approvals, AuditLog, FeedbackLog, RunData, RunQuery, RunStore, Runs, Slot,
-};
+use handoff_core::ports::{Approvals, AuditLog, FeedbackLog, RunData, Runs, Slot};
 use maud::{html, Markup, PreEscaped};
 use serde_json::{json, Value};
 
@@ -34,33 +32,6 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::error(503, "unavailable", &e.to_string())
 }
 
-/// Every run the store lists, newest first, up to `max`.
-pub async fn all_runs(
-    store: &dyn RunStore,
-    status: Option<RunStatus>,
-    max: usize,
-) -> Result<Vec<Run>, String> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_runs(&RunQuery {
-                status,
-                limit: 200.min(max - out.len()).max(1),
-                cursor,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        out.extend(page.items);
-        if out.len() >= max || page.next.is_none() {
-            break;
-        }
-        cursor = page.next;
-    }
-    Ok(out)
-}
-
 pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
     let filter: BTreeMap<String, String> = query
         .split('&')
@@ -74,7 +45,7 @@ pub async fn dashboard(stack: &Stack, query: &str) -> HttpResponse {
             )
         })
         .collect();
-    let runs = match all_runs(stack.store.as_ref(), None, 5000).await {
+    let runs = match crate::store::all_runs(stack.store.as_ref(), None, 5000).await {
         Ok(r) => r,
         Err(e) => return unavailable(e),
     };

@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use handoff_core::ports::StoreError;
+use handoff_core::domain::{Run, RunStatus};
+use handoff_core::ports::{RunQuery, RunStore, StoreError};
 
 /// One state machine execution as persisted: the engine's serialised
 /// `handoff_states::Execution` plus what the runtime indexes it by.
@@ -98,4 +99,31 @@ pub trait Outbox: Send + Sync {
     async fn record(&self, entry: &OutboxEntry) -> Result<i64, StoreError>;
     /// Newest first.
     async fn entries(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+}
+
+/// Every run the store lists, newest first, up to `max`.
+pub async fn all_runs(
+    store: &dyn RunStore,
+    status: Option<RunStatus>,
+    max: usize,
+) -> Result<Vec<Run>, String> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_runs(&RunQuery {
+                status,
+                limit: 200.min(max - out.len()).max(1),
+                cursor,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        out.extend(page.items);
+        if out.len() >= max || page.next.is_none() {
+            break;
+        }
+        cursor = page.next;
+    }
+    Ok(out)
 }

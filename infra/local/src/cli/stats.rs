@@ -82,7 +82,7 @@ pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
             let workflows: Vec<String> = match &args.workflow {
                 Some(w) => vec![w.clone()],
                 None => {
-                    let runs = handoff_local::pages::all_runs(&store, None, 20_000).await?;
+                    let runs = handoff_local::store::all_runs(&store, None, 20_000).await?;
                     let names: std::collections::BTreeSet<String> =
                         runs.into_iter().map(|r| r.workflow).collect();
                     names.into_iter().collect()

@@ -22,8 +22,8 @@
 //! OS crash can lose the last commits.
 
 mod costs;
-mod local;
 mod runs;
+mod runtime_tables;
 mod schema;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -19,7 +19,6 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A fresh data directory under the system temp dir.
 /// The seed specs copied to a fresh folder, with each `(from, to)` made in
 /// support-triage.yaml (every `from` must be there).
 pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> PathBuf {
@@ -38,6 +37,7 @@ pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> 
     specs
 }
 
+/// A fresh directory under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let n: u64 = rand_u64();
     let dir = std::env::temp_dir().join(format!("handoff-{tag}-{}-{n:x}", std::process::id()));
