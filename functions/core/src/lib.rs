@@ -14,6 +14,7 @@ pub mod observe;
 pub mod pages;
 pub mod ports;
 pub mod roles;
+pub mod signing;
 pub mod stages;
 pub mod tokens;
 pub mod trigger;

@@ -12,13 +12,10 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::domain::ApprovalId;
 use crate::ports::Secret;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::signing;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
@@ -48,14 +45,8 @@ pub struct LinkClaims {
     pub expires: i64,
 }
 
-fn mac(key: &str, message: &str) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message.as_bytes());
-    mac
-}
-
 pub(crate) fn sign_message(secret: &Secret, message: &str) -> String {
-    URL_SAFE_NO_PAD.encode(mac(&secret.current, message).finalize().into_bytes())
+    URL_SAFE_NO_PAD.encode(signing::hmac_sha256(&secret.current, message.as_bytes()))
 }
 
 /// Constant-time against every value of the rotation.
@@ -63,10 +54,7 @@ pub(crate) fn verify_message(secret: &Secret, message: &str, sig: &str) -> Resul
     let digest = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| LinkError::BadSignature)?;
-    if secret
-        .candidates()
-        .any(|key| mac(key, message).verify_slice(&digest).is_ok())
-    {
+    if signing::verifies_under_any(secret.candidates(), message.as_bytes(), &digest) {
         Ok(())
     } else {
         Err(LinkError::BadSignature)

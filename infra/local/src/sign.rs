@@ -4,16 +4,9 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use handoff_core::signing::hmac_sha256 as hmac;
 use handoff_spec::{DigestEncoding, SignatureScheme, TriggerSpec};
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
-
-fn hmac(key: &str, message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -3,15 +3,12 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use handoff_spec::{DigestEncoding, SignatureScheme, SignatureSpec};
 
 use crate::http::HttpRequest;
 use crate::ports::Secret;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::signing;
 
 const DEFAULT_TOLERANCE_SECONDS: u64 = 300;
 
@@ -146,14 +143,9 @@ pub fn verify(
             }
         }
     };
-    let matches = secret.candidates().any(|key| {
-        digests.iter().any(|digest| {
-            let mut mac =
-                HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
-            mac.update(&signed);
-            mac.verify_slice(digest).is_ok()
-        })
-    });
+    let matches = digests
+        .iter()
+        .any(|digest| signing::verifies_under_any(secret.candidates(), &signed, digest));
     if matches {
         Ok(())
     } else {
@@ -164,9 +156,7 @@ pub fn verify(
 /// HMAC-SHA256 of `message` as lower-case hex: for signing outbound calls
 /// and for tests.
 pub fn hmac_hex(key: &str, message: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
-    mac.update(message);
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(signing::hmac_sha256(key, message))
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, SignatureError> {
