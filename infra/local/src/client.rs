@@ -39,6 +39,21 @@ pub fn sample_payload(event: &Value) -> Option<(String, Value)> {
     Some((workflow, payload))
 }
 
+/// A status a run does not leave.
+pub fn is_final(status: &str) -> bool {
+    matches!(status, "COMPLETED" | "REJECTED" | "FAILED")
+}
+
+/// Where [`Client::drive`] or [`Client::follow`] left a run: ended, or
+/// waiting for approval when no verdict was given.
+#[derive(Debug, Clone)]
+pub struct Driven {
+    pub run_id: String,
+    pub status: String,
+    /// Reviewer links answered with the verdict.
+    pub decided: usize,
+}
+
 pub struct Client {
     /// `http://127.0.0.1:PORT`
     pub base: String,
@@ -92,6 +107,62 @@ impl Client {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         ))
+    }
+
+    /// [`Client::webhook`] for a webhook that must be accepted: the id of
+    /// the run it started.
+    pub async fn send(
+        &self,
+        workflow: &str,
+        payload: &Value,
+        delivery_id: &str,
+    ) -> anyhow::Result<String> {
+        let (status, body) = self.webhook(workflow, payload, Some(delivery_id)).await?;
+        if status >= 300 {
+            bail!("the webhook for {workflow} was refused: {status} {body}");
+        }
+        body["run_id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the webhook for {workflow} started no run: {body}"))
+    }
+
+    /// Sends one webhook and follows its run (see [`Client::follow`]).
+    pub async fn drive(
+        &self,
+        workflow: &str,
+        payload: &Value,
+        delivery_id: &str,
+        verdict: Option<&str>,
+        within: Duration,
+    ) -> anyhow::Result<Driven> {
+        let run_id = self.send(workflow, payload, delivery_id).await?;
+        self.follow(&run_id, verdict, within).await
+    }
+
+    /// Waits until the run ends or waits for approval; given a verdict
+    /// (`approve` / `reject`), answers every reviewer's link with it and
+    /// waits for the end. `within` bounds each wait.
+    pub async fn follow(
+        &self,
+        run_id: &str,
+        verdict: Option<&str>,
+        within: Duration,
+    ) -> anyhow::Result<Driven> {
+        let awaiting = |s: &str| s == "AWAITING_APPROVAL";
+        let mut status = self
+            .wait_for(run_id, within, |s| awaiting(s) || is_final(s))
+            .await?;
+        let mut decided = 0;
+        if let (true, Some(verdict)) = (awaiting(&status), verdict) {
+            decided = self.decide_when_notified(run_id, verdict, within).await?;
+            status = self.wait_for(run_id, within, is_final).await?;
+        }
+        Ok(Driven {
+            run_id: run_id.to_string(),
+            status,
+            decided,
+        })
     }
 
     /// `Bearer <operator token>` from the data dir's token key: the local

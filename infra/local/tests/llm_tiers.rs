@@ -45,33 +45,16 @@ fn up_with_llm(tag: &str, server: &ScriptedServer, actions_to: Option<&Receiver>
 /// Sends `payload` to `workflow`, approves the run if it asks, and returns
 /// it once it has ended (asserting it completed).
 async fn run_to_the_end(client: &Client, workflow: &str, payload: &Value, delivery: &str) -> Value {
-    let (status, body) = client
-        .webhook(workflow, payload, Some(delivery))
+    let driven = client
+        .drive(workflow, payload, delivery, Some("approve"), WAIT)
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
-    if status == "AWAITING_APPROVAL" {
-        let answered = client
-            .decide_when_notified(&run_id, "approve", WAIT)
-            .await
-            .unwrap();
-        assert!(answered >= 1, "the reviewer link was answered");
-    }
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
-    assert_eq!(status, "COMPLETED", "{workflow} run {run_id}");
-    client.run(&run_id).await.unwrap()
+    assert_eq!(
+        driven.status, "COMPLETED",
+        "{workflow} run {}",
+        driven.run_id
+    );
+    client.run(&driven.run_id).await.unwrap()
 }
 
 /// The run's audit entries of one kind, their details.

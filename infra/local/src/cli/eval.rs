@@ -47,7 +47,7 @@ pub struct EvalArgs {
     #[arg(long, requires = "task")]
     pub workflows: Option<PathBuf>,
     #[command(flatten)]
-    pub llm: super::local::LlmArgs,
+    pub llm: super::stack::LlmArgs,
     /// A held-out CSV to score; without it, --train is cross-validated.
     #[arg(long)]
     pub test: Option<PathBuf>,

@@ -1,10 +1,18 @@
 mod asl;
 mod asl_tasks;
+mod bench;
+mod demo;
 mod eval;
 mod eval_task;
-mod local;
+mod redrive;
+mod run;
+mod runs;
+mod secrets;
+mod show;
+mod stack;
 mod stats;
 mod token;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -18,24 +26,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the template's routes and state machine on 127.0.0.1.
-    Up(local::UpArgs),
+    Up(up::UpArgs),
     /// Run one event to completion and print its timeline.
-    Run(local::RunArgs),
+    Run(run::RunArgs),
     /// List runs.
-    Runs(local::RunsArgs),
+    Runs(runs::RunsArgs),
     /// Run a failed run again from the step that failed.
-    Redrive(local::RedriveArgs),
+    Redrive(redrive::RedriveArgs),
     /// Show one run's timeline.
-    Show(local::ShowArgs),
+    Show(show::ShowArgs),
     /// Play the events/ samples of every workflow through a running stack.
-    Demo(local::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Print the local secrets (webhook, link and outbound signing keys).
-    Secrets(local::SecretsArgs),
+    Secrets(secrets::SecretsArgs),
     /// A reviewer's bearer token for the API: reads, feedback, redrive.
     #[command(alias = "reviewer-token")]
     Token(token::TokenArgs),
     /// Intake and end-to-end throughput on loopback, beside a bare axum server.
-    Bench(local::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Outcome figures: runs, reviews, approval latency, overrides, accuracy by label.
     Stats(stats::StatsArgs),
     /// Compare AI labels with reviewers' labels per label and store the review.
@@ -50,15 +58,15 @@ enum Command {
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Up(args) => local::up(args),
-        Command::Run(args) => local::run(args),
-        Command::Runs(args) => local::runs(args),
-        Command::Redrive(args) => local::redrive(args),
-        Command::Show(args) => local::show(args),
-        Command::Demo(args) => local::demo(args),
-        Command::Secrets(args) => local::secrets(args),
+        Command::Up(args) => up::up(args),
+        Command::Run(args) => run::run(args),
+        Command::Runs(args) => runs::runs(args),
+        Command::Redrive(args) => redrive::redrive(args),
+        Command::Show(args) => show::show(args),
+        Command::Demo(args) => demo::demo(args),
+        Command::Secrets(args) => secrets::secrets(args),
         Command::Token(args) => token::token(args),
-        Command::Bench(args) => local::bench(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Stats(args) => stats::stats(args),
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),
         Command::Eval(args) => eval::eval(args),
