@@ -12,6 +12,7 @@ mod dynamo;
 mod queue;
 mod secrets;
 mod sfn;
+mod store_contract;
 mod support;
 mod table_schema;
 mod whole_path;

@@ -215,30 +215,3 @@ pub fn dedupe(run: &Run) -> DedupeKey {
         business_key: None,
     }
 }
-
-pub fn approval(run: &RunId, created: DateTime<Utc>) -> Approval {
-    Approval {
-        id: ApprovalId::random(),
-        run_id: run.clone(),
-        workflow: "invoice-approval".into(),
-        task_token: unique("token").into(),
-        reviewers: vec!["ana@example.com".into(), "bo@example.com".into()],
-        required: 2,
-        status: ApprovalStatus::Pending,
-        escalation: false,
-        created_at: created,
-        expires_at: created + Days::days(1),
-        votes: Vec::new(),
-        decided_at: None,
-    }
-}
-
-pub fn vote(reviewer: &str, verdict: Verdict, at: DateTime<Utc>) -> Vote {
-    Vote {
-        reviewer: reviewer.into(),
-        verdict,
-        reason: String::new(),
-        edits: None,
-        at,
-    }
-}

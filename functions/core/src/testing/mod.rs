@@ -2,6 +2,9 @@
 //! and engine in memory, every stage built on them, and the events/ samples
 //! loaded as requests. Enabled by the `testing` feature.
 
+pub mod fixtures;
+pub mod store_contract;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,7 +1,5 @@
-//! The shared test bed, compiled into this crate's tests directly.
+//! The shared test bed: `handoff_core::testing`, which the dev-dependency on
+//! this crate turns on.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../src/testing.rs"]
-mod testing;
-
-pub use testing::*;
+pub use handoff_core::testing::*;

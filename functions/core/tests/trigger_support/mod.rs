@@ -3,15 +3,12 @@
 //! to), each secret set to the documented test secret.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../src/testing.rs"]
-mod testing;
-
 use std::sync::Arc;
 
 use handoff_core::http::HttpRequest;
 use handoff_core::ports::Secret;
+pub use handoff_core::testing::*;
 use handoff_spec::{Catalog, Workflow};
-pub use testing::*;
 
 /// scheme sample → (signature YAML, fields YAML, delivery id YAML).
 pub const SCHEMES: &[(&str, &str, &str, &str)] = &[

@@ -1,0 +1,665 @@
+//! What every [`RunStore`] must do, as scenarios each run against a fresh,
+//! empty store. [`store_contract_tests!`](crate::store_contract_tests) turns
+//! them into one test per scenario for a backend: the memory reference,
+//! SQLite and DynamoDB all pass the same ones, so the local runtime and AWS
+//! keep the same semantics (dedupe, conditional transitions, votes, paging,
+//! the answer cache and the token ledger).
+
+use std::sync::Arc;
+
+use chrono::{Duration, SubsecRound, Utc};
+use serde_json::json;
+
+use handoff_core::domain::*;
+use handoff_core::ports::*;
+
+use super::fixtures::*;
+
+/// One `#[tokio::test]` per contract scenario. `$factory` is an async fn
+/// taking the scenario's name and returning `(guard, Arc<store>)`: a fresh,
+/// empty store, and whatever must live as long as it (a temporary file).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($factory:path) => {
+        $crate::store_contract_tests!(@scenarios $factory;
+            duplicate_delivery_starts_one_run,
+            replayed_body_or_business_key_is_a_duplicate_of_the_first_run,
+            run_round_trips_exactly,
+            stale_transition_is_refused,
+            concurrent_transitions_one_wins,
+            list_runs_pages_newest_first,
+            double_vote_is_refused,
+            approval_closes_once,
+            pending_approvals_page_oldest_first,
+            decided_approvals_are_owed_until_delivered,
+            slots_audit_and_feedback,
+            feedback_is_one_per_run_and_reviewer,
+            a_revoked_token_stays_revoked,
+            a_cached_answer_is_returned_until_it_expires,
+            an_expired_cached_answer_is_not_returned,
+            concurrent_spends_sum_exactly,
+        );
+    };
+    (@scenarios $factory:path; $($scenario:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let (_keep, store) = $factory(stringify!($scenario)).await;
+                $crate::testing::store_contract::$scenario(store).await;
+            }
+        )*
+    };
+}
+
+pub async fn duplicate_delivery_starts_one_run<S: RunStore + 'static>(store: Arc<S>) {
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let r = run(&format!("run-{i}"), "refunds", None, t(i));
+                create(store.as_ref(), &r, "evt-1", &fresh("refunds", "evt-1"))
+                    .await
+                    .map(|c| (r.id, c))
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().unwrap());
+    }
+    let winners: Vec<&RunId> = outcomes
+        .iter()
+        .filter(|(_, c)| *c == Created::New)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner = winners[0].clone();
+    for (id, created) in &outcomes {
+        if *id != winner {
+            assert_eq!(*created, Created::Duplicate(winner.clone()));
+            assert_eq!(store.get_run(id).await.unwrap(), None, "loser {id} stored");
+            assert_eq!(store.trail(id).await.unwrap(), [], "loser {id} audited");
+        }
+    }
+    // The first audit entry is written with the run, once.
+    let trail = store.trail(&winner).await.unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["run.received"]);
+    let stored = store.get_run(&winner).await.unwrap().unwrap();
+    assert_eq!(stored.id, winner);
+    assert_eq!(
+        store.get_event(&winner).await.unwrap(),
+        Some(event("refunds", "evt-1"))
+    );
+    // Another workflow with the same delivery id is another delivery.
+    let other = run("run-other", "billing", None, t(50));
+    let created = create(store.as_ref(), &other, "evt-1", &fresh("billing", "evt-1"))
+        .await
+        .unwrap();
+    assert_eq!(created, Created::New);
+}
+
+pub async fn run_round_trips_exactly<S: RunStore>(store: Arc<S>) {
+    // Timestamps round-trip to the microsecond: DynamoDB items keep six digits.
+    let now = Utc::now().trunc_subsecs(6);
+    let mut r = run("run-exact", "refunds", Some("a@example.com"), now);
+    r.summary.label = Some("refund".into());
+    put_run(&*store, &r).await;
+    assert_eq!(store.get_run(&r.id).await.unwrap(), Some(r.clone()));
+    assert_eq!(store.get_run(&RunId("nope".into())).await.unwrap(), None);
+    assert_eq!(store.get_event(&RunId("nope".into())).await.unwrap(), None);
+
+    let summary = RunSummary {
+        label: Some("refund".into()),
+        confidence: Some(0.93),
+        route: Some("auto".into()),
+        reviewed: true,
+        error: None,
+    };
+    store.set_summary(&r.id, &summary).await.unwrap();
+    assert_eq!(
+        store.get_run(&r.id).await.unwrap().unwrap().summary,
+        summary
+    );
+    let missing = store.set_summary(&RunId("nope".into()), &summary).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+pub async fn stale_transition_is_refused<S: RunStore>(store: Arc<S>) {
+    let r = run("run-t", "refunds", None, t(0));
+    put_run(&*store, &r).await;
+    store
+        .transition(
+            &r.id,
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            t(5),
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .transition(
+            &r.id,
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            t(6),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let after = store.get_run(&r.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status, after.stage, after.updated_at),
+        (RunStatus::Running, Stage::Start, t(5))
+    );
+    // Any of several statuses may be the starting point.
+    store
+        .transition(
+            &r.id,
+            &[RunStatus::Received, RunStatus::Running],
+            RunStatus::AwaitingApproval,
+            Stage::Approval,
+            t(7),
+        )
+        .await
+        .unwrap();
+    let unknown = store
+        .transition(
+            &RunId("run-missing".into()),
+            &[RunStatus::Received],
+            RunStatus::Running,
+            Stage::Start,
+            t(8),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+pub async fn concurrent_transitions_one_wins<S: RunStore + 'static>(store: Arc<S>) {
+    let r = run("run-race", "refunds", None, t(0));
+    put_run(&*store, &r).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let id = r.id.clone();
+            tokio::spawn(async move {
+                store
+                    .transition(
+                        &id,
+                        &[RunStatus::Received],
+                        RunStatus::Running,
+                        Stage::Start,
+                        t(i),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+pub async fn list_runs_pages_newest_first<S: RunStore>(store: Arc<S>) {
+    let mut all = Vec::new();
+    for i in 0..7 {
+        let workflow = if i % 2 == 0 { "refunds" } else { "billing" };
+        let sender = (i % 3 == 0).then_some("vip@example.com");
+        let r = run(&format!("run-{i}"), workflow, sender, t(i));
+        put_run(&*store, &r).await;
+        all.push(r);
+    }
+    // Two runs at the same instant still page without loss or repeat.
+    let twin = run("run-twin", "refunds", None, t(3));
+    put_run(&*store, &twin).await;
+    store
+        .transition(
+            &all[4].id,
+            &[RunStatus::Received],
+            RunStatus::Failed,
+            Stage::Act,
+            t(20),
+        )
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_runs(&RunQuery {
+                limit: 3,
+                cursor: cursor.clone(),
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|r| r.id.0.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        seen,
+        ["run-6", "run-5", "run-4", "run-twin", "run-3", "run-2", "run-1", "run-0"]
+    );
+
+    let ids = |page: Page<Run>| page.items.into_iter().map(|r| r.id.0).collect::<Vec<_>>();
+    let refunds = store
+        .list_runs(&RunQuery {
+            workflow: Some("refunds".into()),
+            ..RunQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refunds.next, None);
+    assert_eq!(
+        ids(refunds),
+        ["run-6", "run-4", "run-twin", "run-2", "run-0"]
+    );
+    let failed = store
+        .list_runs(&RunQuery {
+            status: Some(RunStatus::Failed),
+            ..RunQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(failed), ["run-4"]);
+    let vip = store
+        .list_runs(&RunQuery {
+            workflow: Some("billing".into()),
+            sender: Some("vip@example.com".into()),
+            ..RunQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(vip), ["run-3"]);
+}
+
+pub async fn double_vote_is_refused<S: RunStore>(store: Arc<S>) {
+    let a = approval("ap-1", "run-1", t(0));
+    store.put_approval(&a).await.unwrap();
+    assert_eq!(store.get_approval(&a.id).await.unwrap(), Some(a.clone()));
+
+    let after = store
+        .record_vote(&a.id, &vote("ana", Verdict::Approve))
+        .await
+        .unwrap();
+    assert_eq!(after.votes, vec![vote("ana", Verdict::Approve)]);
+    let again = store
+        .record_vote(&a.id, &vote("ana", Verdict::Reject))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let after = store
+        .record_vote(&a.id, &vote("bo", Verdict::Approve))
+        .await
+        .unwrap();
+    assert_eq!(after.votes.len(), 2);
+    assert_eq!(
+        after.vote_of("ana").map(|v| v.verdict),
+        Some(Verdict::Approve),
+        "the refused vote did not overwrite the first"
+    );
+    assert_eq!(after.tally(), Tally::Approved);
+    assert_eq!(store.get_approval(&a.id).await.unwrap(), Some(after));
+
+    let unknown = store
+        .record_vote(&ApprovalId("nope".into()), &vote("ana", Verdict::Approve))
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+pub async fn approval_closes_once<S: RunStore>(store: Arc<S>) {
+    let a = approval("ap-2", "run-1", t(0));
+    store.put_approval(&a).await.unwrap();
+    store
+        .close_approval(&a.id, ApprovalStatus::Rejected, t(60))
+        .await
+        .unwrap();
+    let again = store
+        .close_approval(&a.id, ApprovalStatus::Approved, t(61))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let late = store
+        .record_vote(&a.id, &vote("ana", Verdict::Approve))
+        .await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    let closed = store.get_approval(&a.id).await.unwrap().unwrap();
+    assert_eq!(closed.status, ApprovalStatus::Rejected);
+    assert_eq!(closed.decided_at, Some(t(60)));
+    let unknown = store
+        .close_approval(&ApprovalId("nope".into()), ApprovalStatus::Expired, t(60))
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
+}
+
+pub async fn pending_approvals_page_oldest_first<S: RunStore>(store: Arc<S>) {
+    for i in 0..5 {
+        store
+            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
+            .await
+            .unwrap();
+    }
+    store
+        .put_approval(&approval("ap-x", "run-2", t(2)))
+        .await
+        .unwrap();
+    store
+        .close_approval(&ApprovalId("ap-1".into()), ApprovalStatus::Approved, t(9))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store.pending_approvals(2, cursor.take()).await.unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|a| a.id.0.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ap-0", "ap-2", "ap-x", "ap-3", "ap-4"]);
+    assert_eq!(pages, 3);
+
+    let of_run: Vec<String> = store
+        .approvals_of_run(&RunId("run-1".into()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id.0)
+        .collect();
+    assert_eq!(of_run, ["ap-4", "ap-3", "ap-2", "ap-1", "ap-0"]);
+}
+
+pub async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
+    let id = RunId("run-s".into());
+    assert_eq!(store.get_slot(&id, &Slot::Ai).await.unwrap(), None);
+    store
+        .put_slot(&id, &Slot::Ai, &json!({"label": "a"}))
+        .await
+        .unwrap();
+    store
+        .put_slot(&id, &Slot::Ai, &json!({"label": "b"}))
+        .await
+        .unwrap();
+    let action = Slot::Action("refund".into());
+    store.put_slot(&id, &action, &json!([1, 2])).await.unwrap();
+    assert_eq!(
+        store.get_slot(&id, &Slot::Ai).await.unwrap(),
+        Some(json!({"label": "b"}))
+    );
+    assert_eq!(
+        store.get_slot(&id, &action).await.unwrap(),
+        Some(json!([1, 2]))
+    );
+
+    let e1 = AuditEvent::new(&id, t(1), Stage::Ingest, "run.received", json!({}));
+    let e2 = AuditEvent::new(
+        &id,
+        t(2),
+        Stage::Reason,
+        "ai.classified",
+        json!({"label": "b"}),
+    );
+    let e3 = AuditEvent::new(&id, t(2), Stage::Decide, "decision.made", json!(null));
+    let elsewhere = AuditEvent::new(&RunId("other".into()), t(0), Stage::Ingest, "x", json!({}));
+    for e in [&e1, &e2, &elsewhere, &e3] {
+        store.append(e).await.unwrap();
+    }
+    assert_eq!(store.trail(&id).await.unwrap(), vec![e1, e2, e3]);
+
+    for i in 0..4 {
+        store
+            .put_feedback(&Feedback {
+                workflow: if i == 2 { "billing" } else { "refunds" }.into(),
+                run_id: RunId(format!("run-{i}")),
+                at: t(i),
+                text: "text".into(),
+                predicted_label: "a".into(),
+                confidence: 0.5,
+                final_label: "b".into(),
+                edits: None,
+                reviewer: "ana".into(),
+                status: FeedbackStatus::Confirmed,
+            })
+            .await
+            .unwrap();
+    }
+    let newest: Vec<String> = store
+        .list_feedback("refunds", 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.run_id.0)
+        .collect();
+    assert_eq!(newest, ["run-3", "run-1"]);
+    assert!(store.list_feedback("refunds", 0).await.unwrap().is_empty());
+}
+
+pub async fn feedback_is_one_per_run_and_reviewer<S: RunStore>(store: Arc<S>) {
+    let correction = |run: &str, reviewer: &str, label: &str, at: i64| Feedback {
+        workflow: "refunds".into(),
+        run_id: RunId(run.into()),
+        at: t(at),
+        text: "text".into(),
+        predicted_label: "a".into(),
+        confidence: 0.5,
+        final_label: label.into(),
+        edits: None,
+        reviewer: reviewer.into(),
+        status: FeedbackStatus::Confirmed,
+    };
+    store
+        .put_feedback(&correction("run-1", "ana", "b", 1))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-1", "bo", "b", 2))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-2", "ana", "b", 3))
+        .await
+        .unwrap();
+    store
+        .put_feedback(&correction("run-1", "ana", "c", 4))
+        .await
+        .unwrap();
+    let listed: Vec<(String, String, String)> = store
+        .list_feedback("refunds", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
+        .collect();
+    let own = |r: &str, who: &str, l: &str| (r.to_string(), who.to_string(), l.to_string());
+    assert_eq!(
+        listed,
+        [
+            own("run-1", "ana", "c"),
+            own("run-2", "ana", "b"),
+            own("run-1", "bo", "b")
+        ],
+        "ana's second correction of run-1 replaced her first"
+    );
+}
+
+pub async fn a_revoked_token_stays_revoked<S: RunStore>(store: Arc<S>) {
+    assert!(!store.token_revoked("tok-1").await.unwrap());
+    store.revoke_token("tok-1", t(60)).await.unwrap();
+    store.revoke_token("tok-1", t(120)).await.unwrap();
+    assert!(store.token_revoked("tok-1").await.unwrap());
+    assert!(!store.token_revoked("tok-2").await.unwrap());
+}
+
+// ---- the answer cache and the token ledger ----
+
+pub async fn a_cached_answer_is_returned_until_it_expires<S: RunStore>(store: Arc<S>) {
+    let now = Utc::now();
+    assert_eq!(store.get_cached("key-1", now).await.unwrap(), None);
+    let until = now + Duration::hours(1);
+    store
+        .put_cached("key-1", &answer("refund"), until)
+        .await
+        .unwrap();
+    let got = store.get_cached("key-1", now).await.unwrap();
+    assert_eq!(got, Some(answer("refund")));
+    assert_eq!(store.get_cached("key-2", now).await.unwrap(), None);
+    // At its expiry it is gone, whether or not it still lingers.
+    assert_eq!(store.get_cached("key-1", until).await.unwrap(), None);
+    // Put again: the new answer, with the new expiry.
+    let later = now + Duration::hours(2);
+    store
+        .put_cached("key-1", &answer("billing"), later)
+        .await
+        .unwrap();
+    let got = store.get_cached("key-1", until).await.unwrap();
+    assert_eq!(got, Some(answer("billing")));
+}
+
+pub async fn an_expired_cached_answer_is_not_returned<S: RunStore>(store: Arc<S>) {
+    let now = Utc::now();
+    store
+        .put_cached("key-old", &answer("refund"), now - Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.get_cached("key-old", now).await.unwrap(), None);
+}
+
+pub async fn concurrent_spends_sum_exactly<S: RunStore + 'static>(store: Arc<S>) {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    assert_eq!(store.spent("refunds", day).await.unwrap(), 0);
+    let spends: Vec<_> = (1..=40u64)
+        .map(|tokens| {
+            let store = store.clone();
+            tokio::spawn(async move { store.spend("refunds", day, tokens).await })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for spend in spends {
+        totals.push(spend.await.unwrap().unwrap());
+    }
+    // Each add saw the ones before it and none was lost.
+    let sum = (1..=40u64).sum::<u64>();
+    totals.sort_unstable();
+    totals.dedup();
+    assert_eq!(totals.len(), 40, "every spend returned its own total");
+    assert_eq!(totals.last(), Some(&sum));
+    assert_eq!(store.spent("refunds", day).await.unwrap(), sum);
+    // Per workflow and per day.
+    assert_eq!(store.spent("leads", day).await.unwrap(), 0);
+    let next = day.succ_opt().unwrap();
+    assert_eq!(store.spent("refunds", next).await.unwrap(), 0);
+    assert_eq!(store.spend("refunds", next, 7).await.unwrap(), 7);
+}
+
+pub async fn decided_approvals_are_owed_until_delivered<S: RunStore>(store: Arc<S>) {
+    for i in 0..4 {
+        store
+            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
+            .await
+            .unwrap();
+    }
+    let id = |i: usize| ApprovalId(format!("ap-{i}"));
+    for (i, to, at) in [
+        (2, ApprovalStatus::Rejected, t(7)),
+        (0, ApprovalStatus::Approved, t(8)),
+        (1, ApprovalStatus::Expired, t(9)),
+    ] {
+        store.close_approval(&id(i), to, at).await.unwrap();
+    }
+
+    let mut owed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.undelivered_approvals(1, cursor.take()).await.unwrap();
+        owed.extend(page.items.iter().map(|a| (a.id.0.clone(), a.status)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Oldest decision first; an expired approval owes nothing.
+    assert_eq!(
+        owed,
+        [
+            ("ap-2".to_string(), ApprovalStatus::Rejected),
+            ("ap-0".to_string(), ApprovalStatus::Approved)
+        ]
+    );
+
+    // Neither list shows a decided approval as pending.
+    let pending = store.pending_approvals(10, None).await.unwrap();
+    let pending: Vec<&str> = pending.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(pending, ["ap-3"]);
+
+    assert!(store.mark_delivered(&id(2)).await.unwrap());
+    assert!(!store.mark_delivered(&id(2)).await.unwrap(), "once");
+    assert!(
+        !store.mark_delivered(&id(3)).await.unwrap(),
+        "pending owes nothing"
+    );
+    let page = store.undelivered_approvals(10, None).await.unwrap();
+    let left: Vec<&str> = page.items.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(left, ["ap-0"]);
+}
+
+pub async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run<S: RunStore>(
+    store: Arc<S>,
+) {
+    let first = run("run-first", "invoices", None, t(0));
+    let key = claiming("d-1", "body-1", Some("inv-1"));
+    assert_eq!(
+        create(&*store, &first, "d-1", &key).await.unwrap(),
+        Created::New
+    );
+    // The same body under a new delivery id; the same invoice in a new body.
+    for (i, key) in [
+        claiming("d-2", "body-1", None),
+        claiming("d-3", "body-2", Some("inv-1")),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let replay = run(&format!("run-replay-{i}"), "invoices", None, t(1));
+        let created = create(&*store, &replay, &key.delivery_id, key)
+            .await
+            .unwrap();
+        assert_eq!(created, Created::Duplicate(first.id.clone()), "{key:?}");
+        assert_eq!(store.get_run(&replay.id).await.unwrap(), None);
+    }
+    // A duplicate stored none of its claims: its delivery id is still free.
+    let next = run("run-next", "invoices", None, t(2));
+    let key = claiming("d-3", "body-3", Some("inv-2"));
+    assert_eq!(
+        create(&*store, &next, "d-3", &key).await.unwrap(),
+        Created::New
+    );
+}
