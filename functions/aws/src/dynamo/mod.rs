@@ -345,9 +345,14 @@ fn paginate(
     Ok((items, next))
 }
 
-/// Keeps two audit entries of one instant apart.
+/// Keeps two audit entries of one instant apart: a count of this process's
+/// entries, so that one stage's entries of the same microsecond come back in
+/// the order it wrote them, then random bits, so that two processes' entries
+/// never share a key.
 fn audit_suffix() -> String {
-    format!("{:08x}", rand::random::<u32>())
+    static WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{n:012x}{:08x}", rand::random::<u32>())
 }
 
 #[async_trait]

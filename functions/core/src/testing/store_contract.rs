@@ -150,12 +150,31 @@ pub async fn stale_transition_is_refused<S: RunStore>(store: Arc<S>) {
             t(6),
         )
         .await;
-    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    // The refusal names the status the run is in.
+    assert!(
+        matches!(&stale, Err(StoreError::Conflict(m)) if m.contains("RUNNING")),
+        "{stale:?}"
+    );
     let after = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(
         (after.status, after.stage, after.updated_at),
         (RunStatus::Running, Stage::Start, t(5))
     );
+    // Listing by status finds it under its new status only.
+    let of_status = |status| RunQuery {
+        status: Some(status),
+        ..RunQuery::default()
+    };
+    let running = store
+        .list_runs(&of_status(RunStatus::Running))
+        .await
+        .unwrap();
+    assert_eq!(running.items, [after.clone()]);
+    let received = store
+        .list_runs(&of_status(RunStatus::Received))
+        .await
+        .unwrap();
+    assert_eq!(received.items, []);
     // Any of several statuses may be the starting point.
     store
         .transition(
