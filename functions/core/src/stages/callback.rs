@@ -370,29 +370,18 @@ impl Callback {
 
     /// Delivers a closed approval's decision and renders what happened.
     async fn answer(&self, approval: &Approval) -> Result<Reply, Reply> {
+        self.hand_over(approval).await.reply()
+    }
+
+    /// Hands a closed approval's people's decision to the waiting task.
+    async fn hand_over(&self, approval: &Approval) -> Handover {
         let Some(outcome) = approval.people_outcome() else {
-            return Err(closed_task());
+            return Handover::Closed;
         };
         match self.deliver(approval, &outcome).await {
-            Ok(()) => {
-                let (code, title, message) = if outcome.decision == "approved" {
-                    (
-                        "approved",
-                        "Approved",
-                        "Thank you. The request is approved and the run continues.",
-                    )
-                } else {
-                    (
-                        "rejected",
-                        "Rejected",
-                        "Thank you. The request is rejected; no action will be taken.",
-                    )
-                };
-                Ok(Reply::new(200, code, title, message)
-                    .with("reviewers", json!(outcome.reviewers)))
-            }
-            Err(DeliveryError::TaskClosed(_)) => Err(closed_task()),
-            Err(DeliveryError::Unavailable(_)) => Err(saved_not_delivered()),
+            Ok(()) => Handover::Delivered(outcome),
+            Err(DeliveryError::TaskClosed(_)) => Handover::Closed,
+            Err(DeliveryError::Unavailable(_)) => Handover::Unavailable,
         }
     }
 
@@ -408,9 +397,9 @@ impl Callback {
                 }
             }
             if approval.decided_by_people() {
-                match self.answer(approval).await {
-                    Err(r) if r.status == 410 => {}
-                    delivered_now_or_unavailable => return delivered_now_or_unavailable,
+                match self.hand_over(approval).await {
+                    Handover::Closed => {}
+                    delivered_now_or_unavailable => return delivered_now_or_unavailable.reply(),
                 }
             }
         }
@@ -514,6 +503,40 @@ impl Callback {
                 warn!(error = %e, "link secret unavailable");
                 Reply::unavailable()
             })
+    }
+}
+
+/// What handing a decision to the waiting task came to.
+enum Handover {
+    Delivered(ApprovalOutcome),
+    /// The task stopped waiting (it timed out or the run ended), or there
+    /// was no people's decision to hand over.
+    Closed,
+    /// The vote is saved; the execution service did not take it yet.
+    Unavailable,
+}
+
+impl Handover {
+    fn reply(self) -> Result<Reply, Reply> {
+        let outcome = match self {
+            Handover::Delivered(outcome) => outcome,
+            Handover::Closed => return Err(closed_task()),
+            Handover::Unavailable => return Err(saved_not_delivered()),
+        };
+        let (code, title, message) = if outcome.decision == "approved" {
+            (
+                "approved",
+                "Approved",
+                "Thank you. The request is approved and the run continues.",
+            )
+        } else {
+            (
+                "rejected",
+                "Rejected",
+                "Thank you. The request is rejected; no action will be taken.",
+            )
+        };
+        Ok(Reply::new(200, code, title, message).with("reviewers", json!(outcome.reviewers)))
     }
 }
 

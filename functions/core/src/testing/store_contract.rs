@@ -169,7 +169,7 @@ pub async fn stale_transition_is_refused<S: RunStore>(store: Arc<S>) {
         .list_runs(&of_status(RunStatus::Running))
         .await
         .unwrap();
-    assert_eq!(running.items, [after.clone()]);
+    assert_eq!(running.items, [after]);
     let received = store
         .list_runs(&of_status(RunStatus::Received))
         .await
