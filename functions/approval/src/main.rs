@@ -9,7 +9,7 @@ use handoff_aws::secrets::SecretsManager;
 use handoff_aws::ses::{SesMailer, SesNotifier};
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::SystemClock;
-use handoff_core::stages::approval::ApprovalStage;
+use handoff_core::stages::approval::ApprovalTasks;
 use lambda_runtime::{service_fn, Error};
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
         secrets: secrets.clone(),
         clock: clock.clone(),
     };
-    let stage = ApprovalStage {
+    let stage = ApprovalTasks {
         catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         notifier: Arc::new(notifier),

@@ -2,12 +2,12 @@
 
 use handoff_aws::lambda::{stage_task, StageFailure};
 use handoff_core::domain::RunRef;
-use handoff_core::stages::context::ContextStage;
+use handoff_core::stages::context::LoadContext;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 pub async fn handle(
-    stage: &ContextStage,
+    stage: &LoadContext,
     event: LambdaEvent<RunRef>,
 ) -> Result<Value, StageFailure> {
     stage_task(stage, event).await

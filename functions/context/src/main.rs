@@ -7,7 +7,7 @@ use handoff_aws::lambda::{self, env};
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_aws::secrets::SecretsManager;
 use handoff_core::ports::SystemClock;
-use handoff_core::stages::context::ContextStage;
+use handoff_core::stages::context::LoadContext;
 use lambda_runtime::{service_fn, Error};
 
 #[tokio::main]
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let config = lambda::aws_config().await;
     let catalog = handoff_workflows::shared();
     let fetcher = HttpFetcher::new(OutboundPolicy::for_catalog(&catalog))?;
-    let stage = ContextStage {
+    let stage = LoadContext {
         catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         fetcher: Arc::new(fetcher),

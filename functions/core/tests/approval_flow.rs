@@ -14,7 +14,7 @@ use handoff_core::memory::*;
 use handoff_core::ports::*;
 use handoff_core::spec::{Catalog, Workflow};
 use handoff_core::stages::approval::{
-    link_lifetime, ApprovalStage, ApprovalTask, APPROVE_ON_TIMEOUT,
+    link_lifetime, ApprovalTask, ApprovalTasks, APPROVE_ON_TIMEOUT,
 };
 use handoff_core::stages::callback::Callback;
 use handoff_core::stages::delivery::Redelivery;
@@ -55,8 +55,8 @@ impl Bed {
         }
     }
 
-    fn stage(&self) -> ApprovalStage {
-        ApprovalStage {
+    fn stage(&self) -> ApprovalTasks {
+        ApprovalTasks {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
             notifier: self.notifier.clone(),
@@ -167,7 +167,7 @@ impl Bed {
 
     async fn request(&self, run: &RunId, workflow: &str, escalation: bool, token: &str) -> Value {
         self.stage()
-            .handle(&ApprovalTask::Request {
+            .run(&ApprovalTask::Request {
                 run_id: run.clone(),
                 workflow: workflow.into(),
                 escalation,
@@ -180,7 +180,7 @@ impl Bed {
     async fn timeout(&self, run: &RunId, workflow: &str) -> ApprovalOutcome {
         let out = self
             .stage()
-            .handle(&ApprovalTask::Timeout {
+            .run(&ApprovalTask::Timeout {
                 run_id: run.clone(),
                 workflow: workflow.into(),
             })
@@ -1293,7 +1293,7 @@ async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
     let err = bed
         .stage()
-        .handle(&ApprovalTask::Request {
+        .run(&ApprovalTask::Request {
             run_id: run.clone(),
             workflow: SUPPORT.into(),
             escalation: false,

@@ -12,7 +12,7 @@ use handoff_core::memory::*;
 use handoff_core::observe::redact::REDACTED;
 use handoff_core::ports::*;
 use handoff_core::spec::Catalog;
-use handoff_core::stages::approval::{ApprovalStage, ApprovalTask};
+use handoff_core::stages::approval::{ApprovalTask, ApprovalTasks};
 use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::ai_result;
 use handoff_core::tokens::{self, Scope};
@@ -314,7 +314,7 @@ async fn run_detail_shows_everything_but_task_tokens() {
     let run = bed
         .run(SUPPORT, RunStatus::Running, &label_of(&bed, SUPPORT, 0))
         .await;
-    let stage = ApprovalStage {
+    let stage = ApprovalTasks {
         catalog: bed.catalog.clone(),
         store: bed.store.clone(),
         notifier: Arc::new(RecordingNotifier::default()),
@@ -324,7 +324,7 @@ async fn run_detail_shows_everything_but_task_tokens() {
         public_url: "https://h.example".into(),
     };
     stage
-        .handle(&ApprovalTask::Request {
+        .run(&ApprovalTask::Request {
             run_id: run.clone(),
             workflow: SUPPORT.into(),
             escalation: false,

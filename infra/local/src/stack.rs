@@ -15,7 +15,7 @@ use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, NoMetrics, Notifier, SystemClock};
 use handoff_core::roles::{role_of, Role};
 use handoff_core::stages::{
-    act::Act, approval::ApprovalStage, callback::Callback, context::ContextStage, decide::Decide,
+    act::Act, approval::ApprovalTasks, callback::Callback, context::LoadContext, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
 };
 use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec, NotifyChannel};
@@ -97,7 +97,7 @@ pub struct Stack {
     pub starter: Arc<Starter>,
     pub clock: Arc<dyn Clock>,
     /// Sends the reminders specs ask for (`remind_before_seconds`).
-    pub reminders: Arc<ApprovalStage>,
+    pub reminders: Arc<ApprovalTasks>,
     wake: Arc<Notify>,
 }
 
@@ -261,7 +261,7 @@ impl Stack {
         let machine = StateMachine::from_json(&definition)
             .map_err(|e| anyhow!("{}: {e}", template.state_machine.definition_uri))?;
 
-        let approval_stage = || ApprovalStage {
+        let approval_stage = || ApprovalTasks {
             catalog: catalog.clone(),
             store: store.clone(),
             notifier: notifier.clone(),
@@ -272,7 +272,7 @@ impl Stack {
         };
         let reminders = Arc::new(approval_stage());
         let stages = TaskStages {
-            context: ContextStage {
+            context: LoadContext {
                 catalog: catalog.clone(),
                 store: store.clone(),
                 fetcher: Arc::new(
@@ -431,7 +431,7 @@ async fn stalled_intake_loop(stack: Arc<Stack>) {
 
 /// The local stand-in for a schedule: looks for due reminders every second.
 /// What was sent is in the audit trail, so a restart sends nothing twice.
-async fn reminder_loop(stage: Arc<ApprovalStage>) {
+async fn reminder_loop(stage: Arc<ApprovalTasks>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;

@@ -41,7 +41,9 @@ pub enum ApprovalTask {
 /// Who answers for an automatic approval, in the outcome and the audit.
 pub const APPROVE_ON_TIMEOUT: &str = "policy:approve-on-timeout";
 
-pub struct ApprovalStage {
+/// The approval tasks of the state machine (`RequestApproval`, and its
+/// timeout and escalation) and the reminder schedule.
+pub struct ApprovalTasks {
     pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
     pub notifier: Arc<dyn Notifier>,
@@ -53,8 +55,8 @@ pub struct ApprovalStage {
     pub public_url: String,
 }
 
-impl ApprovalStage {
-    pub async fn handle(&self, task: &ApprovalTask) -> Result<Value, StageError> {
+impl ApprovalTasks {
+    pub async fn run(&self, task: &ApprovalTask) -> Result<Value, StageError> {
         match task {
             ApprovalTask::Request {
                 run_id,
@@ -262,7 +264,7 @@ impl ApprovalStage {
     }
 }
 
-impl ApprovalStage {
+impl ApprovalTasks {
     /// The decision the reviewers' votes settled, which a timeout never
     /// overturns: an approval closed by votes whose answer did not reach the
     /// task, or one whose settling vote was saved while its close failed

@@ -11,7 +11,9 @@ use crate::domain::*;
 use crate::ports::*;
 use crate::stages::{audit, budget, lookup_http, StageError};
 
-pub struct ContextStage {
+/// The `LoadContext` task: prior runs, reference tables and HTTP lookups
+/// within the workflow's budgets.
+pub struct LoadContext {
     pub catalog: Arc<handoff_spec::Catalog>,
     pub store: Arc<dyn RunStore>,
     pub fetcher: Arc<dyn Fetcher>,
@@ -19,7 +21,7 @@ pub struct ContextStage {
     pub clock: Arc<dyn Clock>,
 }
 
-impl ContextStage {
+impl LoadContext {
     /// Returns the lookup names that produced data. A retried stage reuses
     /// the stored context instead of looking things up again, and reuses
     /// each HTTP lookup that answered before the stage failed.

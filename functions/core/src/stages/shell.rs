@@ -100,12 +100,12 @@ macro_rules! claim_check_task {
     };
 }
 
-claim_check_task!(context::ContextStage, Stage::Context);
+claim_check_task!(context::LoadContext, Stage::Context);
 claim_check_task!(reason::Reason, Stage::Reason);
 claim_check_task!(decide::Decide, Stage::Decide);
 
 #[async_trait]
-impl StageTask for approval::ApprovalStage {
+impl StageTask for approval::ApprovalTasks {
     type Input = ApprovalTask;
     const STAGE: Stage = Stage::Approval;
     fn run_of(input: &ApprovalTask) -> Option<RunRef> {
@@ -121,7 +121,7 @@ impl StageTask for approval::ApprovalStage {
         }
     }
     async fn invoke(&self, input: &ApprovalTask, _: Option<Instant>) -> Result<Value, StageError> {
-        self.handle(input).await
+        self.run(input).await
     }
 }
 

@@ -14,10 +14,10 @@ use handoff_core::memory::*;
 use handoff_core::model::Tiers;
 use handoff_core::ports::StoreThenQueue;
 use handoff_core::stages::{
-    act::Act, context::ContextStage, decide::Decide, finalize::Finalize, ingest::Ingest,
+    act::Act, context::LoadContext, decide::Decide, finalize::Finalize, ingest::Ingest,
     reason::Reason, starter::Starter,
 };
-use handoff_core::stages::{approval::ApprovalStage, callback::Callback, read::ReadApi};
+use handoff_core::stages::{approval::ApprovalTasks, callback::Callback, read::ReadApi};
 use handoff_spec::Catalog;
 
 /// The secret the samples in events/ are signed with (events/README.md).
@@ -130,8 +130,8 @@ impl Harness {
         }
     }
 
-    pub fn context(&self) -> ContextStage {
-        ContextStage {
+    pub fn context(&self) -> LoadContext {
+        LoadContext {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
             fetcher: self.fetcher.clone(),
@@ -169,8 +169,8 @@ impl Harness {
         }
     }
 
-    pub fn approval(&self) -> ApprovalStage {
-        ApprovalStage {
+    pub fn approval(&self) -> ApprovalTasks {
+        ApprovalTasks {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
             notifier: self.notifier.clone(),

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use handoff_core::domain::Stage;
 use handoff_core::ports::NoMetrics;
-use handoff_core::stages::approval::ApprovalStage;
+use handoff_core::stages::approval::ApprovalTasks;
 use handoff_core::stages::shell::run_json;
 use handoff_core::stages::{
-    act::Act, context::ContextStage, decide::Decide, finalize::Finalize, reason::Reason, StageError,
+    act::Act, context::LoadContext, decide::Decide, finalize::Finalize, reason::Reason, StageError,
 };
 use handoff_states::{Failure, TaskRequest};
 use serde_json::{json, Value};
@@ -19,10 +19,10 @@ const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
 /// The stages the state machine invokes, and which function ARN is which.
 pub struct TaskStages {
-    pub context: ContextStage,
+    pub context: LoadContext,
     pub reason: Reason,
     pub decide: Decide,
-    pub approval: ApprovalStage,
+    pub approval: ApprovalTasks,
     pub act: Act,
     pub finalize: Finalize,
     /// Substituted function ARN (and logical id) → stage.
