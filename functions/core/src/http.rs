@@ -32,6 +32,18 @@ impl HttpRequest {
     }
 }
 
+/// An error a route answers with. Each error type decides its status and
+/// stable code in one place; the message is its `Display`.
+pub trait ApiError: std::fmt::Display {
+    fn status(&self) -> u16;
+    fn code(&self) -> &'static str;
+
+    /// `{"error": code, "message": message}` with the status.
+    fn response(&self) -> HttpResponse {
+        HttpResponse::error(self.status(), self.code(), &self.to_string())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     pub status: u16,

@@ -9,10 +9,10 @@ use tracing::{info, info_span, warn, Instrument};
 use handoff_spec::Catalog;
 
 use crate::domain::*;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{ApiError, HttpRequest, HttpResponse};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::trigger::{self, MAX_BODY_BYTES};
+use crate::trigger::{self, BodyError, MappingError, SignatureError, MAX_BODY_BYTES};
 
 /// Senders retry for up to three days (Stripe); the dedupe record outlives that.
 pub const DEDUPE_RETENTION: Duration = Duration::days(4);
@@ -31,6 +31,77 @@ pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(30);
 pub const STALLED_AFTER: Duration = Duration::minutes(5);
 /// At most this many stalled runs per sweep; the next sweep takes the rest.
 const SWEEP_LIMIT: usize = 500;
+
+/// A webhook taken in: the run it started, or the run an earlier delivery
+/// of it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub run_id: RunId,
+    pub duplicate: bool,
+}
+
+impl Accepted {
+    /// 202 for a new run, 200 for a duplicate: `{run_id, duplicate}`.
+    fn response(&self) -> HttpResponse {
+        let status = if self.duplicate { 200 } else { 202 };
+        HttpResponse::json(
+            status,
+            &json!({ "run_id": self.run_id, "duplicate": self.duplicate }),
+        )
+    }
+}
+
+/// Why a webhook was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("webhooks are POSTed")]
+    MethodNotAllowed,
+    #[error("no workflow named `{0}`")]
+    UnknownWorkflow(String),
+    #[error("body is {0} bytes; the limit is {MAX_BODY_BYTES}")]
+    TooLarge(usize),
+    #[error("the webhook secret could not be read; retry later")]
+    SecretUnavailable,
+    #[error(transparent)]
+    ContentType(BodyError),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Body(BodyError),
+    #[error(transparent)]
+    Field(#[from] MappingError),
+    #[error("the run could not be stored; retry later")]
+    Unavailable,
+}
+
+impl ApiError for Refusal {
+    fn status(&self) -> u16 {
+        match self {
+            Refusal::MethodNotAllowed => 405,
+            Refusal::UnknownWorkflow(_) => 404,
+            Refusal::TooLarge(_) => 413,
+            Refusal::ContentType(_) => 415,
+            Refusal::Signature(_) => 401,
+            Refusal::Body(_) => 400,
+            Refusal::Field(_) => 422,
+            Refusal::SecretUnavailable | Refusal::Unavailable => 503,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Refusal::MethodNotAllowed => "method_not_allowed",
+            Refusal::UnknownWorkflow(_) => "unknown_workflow",
+            Refusal::TooLarge(_) => "payload_too_large",
+            Refusal::SecretUnavailable => "secret_unavailable",
+            Refusal::ContentType(_) => "unsupported_media_type",
+            Refusal::Signature(e) => e.code(),
+            Refusal::Body(_) => "malformed_body",
+            Refusal::Field(_) => "missing_field",
+            Refusal::Unavailable => "unavailable",
+        }
+    }
+}
 
 pub struct Ingest {
     pub catalog: Arc<Catalog>,
@@ -53,51 +124,37 @@ impl Ingest {
             .unwrap_or_default();
         let span = info_span!("ingest", workflow);
         match self.accept(req).instrument(span.clone()).await {
-            Ok(response) => response,
-            Err(rejection) => {
+            Ok(accepted) => accepted.response(),
+            Err(refusal) => {
                 // The status and the stable code only: never the body, a
-                // header or the human message (which may quote the input).
-                let code = rejection
-                    .body_json()
-                    .and_then(|b| b["error"].as_str().map(str::to_string))
-                    .unwrap_or_default();
-                span.in_scope(
-                    || info!(status = rejection.status, error = %code, "webhook refused"),
-                );
-                rejection
+                // header or the message (which may quote the input).
+                span.in_scope(|| {
+                    info!(
+                        status = refusal.status(),
+                        error = refusal.code(),
+                        "webhook refused"
+                    )
+                });
+                refusal.response()
             }
         }
     }
 
-    async fn accept(&self, req: &HttpRequest) -> Result<HttpResponse, HttpResponse> {
+    async fn accept(&self, req: &HttpRequest) -> Result<Accepted, Refusal> {
         if req.method != "POST" {
-            return Err(HttpResponse::error(
-                405,
-                "method_not_allowed",
-                "webhooks are POSTed",
-            ));
+            return Err(Refusal::MethodNotAllowed);
         }
         let name = req
             .path_params
             .get("workflow")
             .map(String::as_str)
             .unwrap_or_default();
-        let workflow = self.catalog.get(name).ok_or_else(|| {
-            HttpResponse::error(
-                404,
-                "unknown_workflow",
-                &format!("no workflow named `{name}`"),
-            )
-        })?;
+        let workflow = self
+            .catalog
+            .get(name)
+            .ok_or_else(|| Refusal::UnknownWorkflow(name.to_string()))?;
         if req.body.len() > MAX_BODY_BYTES {
-            return Err(HttpResponse::error(
-                413,
-                "payload_too_large",
-                &format!(
-                    "body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                    req.body.len()
-                ),
-            ));
+            return Err(Refusal::TooLarge(req.body.len()));
         }
         let trigger_spec = &workflow.spec.trigger;
         let secret = self
@@ -106,22 +163,14 @@ impl Ingest {
             .await
             .map_err(|e| {
                 warn!(workflow = name, error = %e, "webhook secret unavailable");
-                HttpResponse::error(
-                    503,
-                    "secret_unavailable",
-                    "the webhook secret could not be read; retry later",
-                )
+                Refusal::SecretUnavailable
             })?;
         let content_type = req.header("content-type");
-        trigger::check_content_type(content_type)
-            .map_err(|e| HttpResponse::error(415, "unsupported_media_type", &e.to_string()))?;
+        trigger::check_content_type(content_type).map_err(Refusal::ContentType)?;
         let now = self.clock.now();
-        trigger::verify(&trigger_spec.signature, &secret, req, now)
-            .map_err(|e| HttpResponse::error(401, e.code(), &e.to_string()))?;
-        let payload = trigger::parse_body(content_type, &req.body)
-            .map_err(|e| HttpResponse::error(400, "malformed_body", &e.to_string()))?;
-        let fields = trigger::map_fields(trigger_spec, &payload)
-            .map_err(|e| HttpResponse::error(422, "missing_field", &e.to_string()))?;
+        trigger::verify(&trigger_spec.signature, &secret, req, now)?;
+        let payload = trigger::parse_body(content_type, &req.body).map_err(Refusal::Body)?;
+        let fields = trigger::map_fields(trigger_spec, &payload)?;
         let delivery_id = trigger::delivery_id(trigger_spec, req, &payload);
 
         let run = Run {
@@ -164,11 +213,7 @@ impl Ingest {
         };
         let unavailable = |e: &dyn std::fmt::Display| {
             warn!(workflow = name, error = %e, "intake failed");
-            HttpResponse::error(
-                503,
-                "unavailable",
-                "the run could not be stored; retry later",
-            )
+            Refusal::Unavailable
         };
         match self
             .intake
@@ -191,10 +236,10 @@ impl Ingest {
                 self.requeue_if_abandoned(&existing, name, now)
                     .await
                     .map_err(|e| unavailable(&e))?;
-                Ok(HttpResponse::json(
-                    200,
-                    &json!({ "run_id": existing, "duplicate": true }),
-                ))
+                Ok(Accepted {
+                    run_id: existing,
+                    duplicate: true,
+                })
             }
             Created::New => {
                 info!(workflow = name, run_id = %run.id, "run accepted");
@@ -203,10 +248,10 @@ impl Ingest {
                         .count(Metric::RunsReceived)
                         .property("run_id", run.id.to_string()),
                 );
-                Ok(HttpResponse::json(
-                    202,
-                    &json!({ "run_id": run.id, "duplicate": false }),
-                ))
+                Ok(Accepted {
+                    run_id: run.id,
+                    duplicate: false,
+                })
             }
         }
     }
