@@ -8,7 +8,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2httpRequest,
 };
 use handoff_aws::lambda::{http_request, http_response};
-use handoff_core::http::HttpRequest;
+use handoff_core::http::{ApiError, HttpRequest};
 use handoff_core::stages::read::ReadApi;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
@@ -69,7 +69,11 @@ pub async fn authorize(
             response.context = json!({ "reviewer": claims.sub, "token_id": claims.jti });
         }
         Err(refusal) => {
-            tracing::info!(status = refusal.status, "authorizer refused a request");
+            tracing::info!(
+                status = refusal.status(),
+                error = refusal.code(),
+                "authorizer refused a request"
+            );
             response.context = json!({});
         }
     }

@@ -17,8 +17,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
 use axum::Router;
-use handoff_core::http::{HttpRequest, HttpResponse};
+use handoff_core::http::{ApiError, HttpRequest, HttpResponse};
 use handoff_core::roles::{role_of, HttpHandler, Role};
+use handoff_core::stages::read::ReadError;
 use handoff_core::tokens::{self, Scope};
 
 use crate::pages;
@@ -189,10 +190,10 @@ async fn operator(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> Result<(), H
                 claims.sub
             ),
         )),
-        Err(e) if e.status == 401 && !req.wants_json() => {
+        Err(ReadError::Unauthorized(_)) if !req.wants_json() => {
             Err(HttpResponse::see_other("/login", None))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.response()),
     }
 }
 

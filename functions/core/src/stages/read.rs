@@ -18,7 +18,7 @@ use tracing::warn;
 use handoff_spec::{Catalog, Workflow};
 
 use crate::domain::*;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::http::{ApiError, HttpRequest, HttpResponse};
 use crate::links;
 use crate::observe::redact::{redact, sensitive_fields};
 use crate::pages::{self, dashboard::DashboardView};
@@ -45,15 +45,149 @@ pub struct ReadApi {
     pub executions: Arc<dyn Executions>,
 }
 
-type Outcome = Result<HttpResponse, HttpResponse>;
+type Outcome = Result<HttpResponse, ReadError>;
 
-fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
+/// Why the API function refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no such route")]
+    NoRoute,
+    /// The methods the route takes.
+    #[error("use {0}")]
+    MethodNotAllowed(&'static str),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("this token does not allow `{}`", .0.as_str())]
+    MissingScope(Scope),
+    #[error("only an `all_workflows` token revokes another token")]
+    RevokesOnlyItsOwn,
+    #[error("`{reviewer}` is not a reviewer of {workflow}")]
+    NotAReviewer { reviewer: String, workflow: String },
+    /// What was expected, and why the body is not that.
+    #[error("expected {expected}: {reason}")]
+    MalformedBody {
+        expected: &'static str,
+        reason: String,
+    },
+    #[error("unknown status `{0}`; one of {known}", known = known_statuses())]
+    BadStatus(String),
+    #[error("no workflow named `{0}`")]
+    UnknownWorkflow(String),
+    #[error("the cursor is not from this listing")]
+    BadCursor,
+    #[error("limit must be a number from 1 to {MAX_LIMIT}")]
+    BadLimit,
+    #[error("no run `{0}`")]
+    RunNotFound(RunId),
+    #[error("the run's workflow `{0}` is no longer deployed")]
+    WorkflowGone(String),
+    #[error("feedback is limited to {MAX_FEEDBACK_BYTES} bytes")]
+    FeedbackTooLarge,
+    #[error("feedback is JSON (content-type: application/json)")]
+    FeedbackNotJson,
+    #[error(transparent)]
+    Correction(CorrectionError),
+    #[error(transparent)]
+    Redrive(RedriveError),
+    #[error("the run store is unavailable; retry later")]
+    Unavailable,
+}
+
+impl ApiError for ReadError {
+    fn status(&self) -> u16 {
+        use ReadError::*;
+        match self {
+            NoRoute | RunNotFound(_) => 404,
+            MethodNotAllowed(_) => 405,
+            Unauthorized(_) => 401,
+            MissingScope(_) | RevokesOnlyItsOwn | NotAReviewer { .. } => 403,
+            MalformedBody { .. } | BadStatus(_) | UnknownWorkflow(_) | BadCursor | BadLimit => 400,
+            WorkflowGone(_) => 409,
+            FeedbackTooLarge => 413,
+            FeedbackNotJson => 415,
+            Correction(CorrectionError::NotThisRunsReviewer { .. }) => 403,
+            Correction(CorrectionError::UnknownLabel { .. }) => 422,
+            Correction(CorrectionError::RateLimited { .. }) => 429,
+            Redrive(_) => 409,
+            Correction(CorrectionError::Store(_)) | Unavailable => 503,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        use ReadError::*;
+        match self {
+            NoRoute => "not_found",
+            MethodNotAllowed(_) => "method_not_allowed",
+            Unauthorized(_) => "unauthorized",
+            MissingScope(_) | RevokesOnlyItsOwn => "missing_scope",
+            NotAReviewer { .. } => "not_a_reviewer",
+            MalformedBody { .. } => "malformed_body",
+            BadStatus(_) => "bad_status",
+            UnknownWorkflow(_) | WorkflowGone(_) => "unknown_workflow",
+            BadCursor => "bad_cursor",
+            BadLimit => "bad_limit",
+            RunNotFound(_) => "run_not_found",
+            FeedbackTooLarge => "payload_too_large",
+            FeedbackNotJson => "unsupported_media_type",
+            Correction(CorrectionError::NotThisRunsReviewer { .. }) => "not_this_runs_reviewer",
+            Correction(CorrectionError::UnknownLabel { .. }) => "unknown_label",
+            Correction(CorrectionError::RateLimited { .. }) => "too_many_corrections",
+            Redrive(RedriveError::NotFailed(..)) => "not_failed",
+            Redrive(RedriveError::Rejected(_)) => "rejected_by_reviewers",
+            Redrive(_) => "changed",
+            Correction(CorrectionError::Store(_)) | Unavailable => "unavailable",
+        }
+    }
+
+    /// With the headers some refusals carry: `allow`, `www-authenticate`,
+    /// `retry-after`.
+    fn response(&self) -> HttpResponse {
+        let mut r = HttpResponse::error(self.status(), self.code(), &self.to_string());
+        match self {
+            ReadError::MethodNotAllowed(allow) => {
+                r.headers.push(("allow".into(), allow.to_string()))
+            }
+            ReadError::Unauthorized(_) => {
+                r.headers.push(("www-authenticate".into(), "Bearer".into()))
+            }
+            ReadError::Correction(CorrectionError::RateLimited { retry_after }) => {
+                let seconds = retry_after.num_seconds().max(1);
+                r.headers.push(("retry-after".into(), seconds.to_string()));
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+impl From<CorrectionError> for ReadError {
+    fn from(e: CorrectionError) -> Self {
+        match e {
+            CorrectionError::Store(e) => unavailable(e),
+            other => ReadError::Correction(other),
+        }
+    }
+}
+
+impl From<RedriveError> for ReadError {
+    fn from(e: RedriveError) -> Self {
+        match e {
+            RedriveError::NotFound(id) => ReadError::RunNotFound(id),
+            RedriveError::Stage(e) => unavailable(e),
+            other => ReadError::Redrive(other),
+        }
+    }
+}
+
+fn known_statuses() -> String {
+    let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+    known.join(", ")
+}
+
+/// Logs why the store failed; the caller learns only that it did.
+fn unavailable(e: impl std::fmt::Display) -> ReadError {
     warn!(error = %e, "read side unavailable");
-    HttpResponse::error(
-        503,
-        "unavailable",
-        "the run store is unavailable; retry later",
-    )
+    ReadError::Unavailable
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +225,7 @@ enum Route {
 
 impl Route {
     /// The route, or the error that answers the request.
-    fn parse(req: &HttpRequest) -> Result<Route, HttpResponse> {
+    fn parse(req: &HttpRequest) -> Result<Route, ReadError> {
         let read = matches!(req.method.as_str(), "GET" | "HEAD");
         let post = req.method == "POST";
         let id = req.path_params.get("id").cloned();
@@ -116,9 +250,9 @@ impl Route {
                 (post.then_some(Route::Redrive(id)), "POST")
             }
             (_, Some(id)) => (read.then_some(Route::Run(id)), "GET, HEAD"),
-            _ => return Err(HttpResponse::error(404, "not_found", "no such route")),
+            _ => return Err(ReadError::NoRoute),
         };
-        route.ok_or_else(|| method_not_allowed(allow))
+        route.ok_or(ReadError::MethodNotAllowed(allow))
     }
 }
 
@@ -128,7 +262,7 @@ impl ReadApi {
             Ok(route) => self.serve(req, route).await,
             Err(e) => Err(e),
         };
-        let mut response = result.unwrap_or_else(|r| r);
+        let mut response = result.unwrap_or_else(|e| e.response());
         if req.method == "HEAD" {
             response.body.clear();
         }
@@ -144,7 +278,7 @@ impl ReadApi {
             Route::Dashboard => match self.caller(req, Scope::Read).await {
                 Ok(caller) => self.dashboard(&caller).await,
                 // A browser without a session is sent to sign in.
-                Err(e) if e.status == 401 && !req.wants_json() => {
+                Err(ReadError::Unauthorized(_)) if !req.wants_json() => {
                     Ok(HttpResponse::see_other("/login", None))
                 }
                 Err(e) => Err(e),
@@ -165,7 +299,7 @@ impl ReadApi {
     /// The gateway's check before a route runs (the Lambda authorizer in
     /// AWS): the caller's claims when the request's token allows the
     /// route. Which runs those claims may see is decided by the route.
-    pub async fn authorize(&self, req: &HttpRequest) -> Result<Claims, HttpResponse> {
+    pub async fn authorize(&self, req: &HttpRequest) -> Result<Claims, ReadError> {
         let scope = match Route::parse(req)? {
             Route::Feedback(_) => Scope::Feedback,
             Route::Redrive(_) => Scope::Redrive,
@@ -175,7 +309,7 @@ impl ReadApi {
         self.caller(req, scope).await
     }
 
-    async fn token_key(&self) -> Result<Secret, HttpResponse> {
+    async fn token_key(&self) -> Result<Secret, ReadError> {
         self.secrets
             .get(&self.token_secret)
             .await
@@ -186,38 +320,32 @@ impl ReadApi {
     /// Who asks, from the bearer token or, for reads, the session cookie;
     /// refused unless the token holds `scope`. Changes (POST) take only the
     /// bearer header, so no other site's page can make a browser send them.
-    pub async fn caller(&self, req: &HttpRequest, scope: Scope) -> Result<Claims, HttpResponse> {
+    pub async fn caller(&self, req: &HttpRequest, scope: Scope) -> Result<Claims, ReadError> {
         let claims = self.holder(req).await?;
         if !claims.allows(scope) {
-            return Err(HttpResponse::error(
-                403,
-                "missing_scope",
-                &format!("this token does not allow `{}`", scope.as_str()),
-            ));
+            return Err(ReadError::MissingScope(scope));
         }
         Ok(claims)
     }
 
     /// The claims of the request's genuine, unexpired, unrevoked token.
-    async fn holder(&self, req: &HttpRequest) -> Result<Claims, HttpResponse> {
+    async fn holder(&self, req: &HttpRequest) -> Result<Claims, ReadError> {
         let token = links::bearer(req.header("authorization")).or_else(|| {
             matches!(req.method.as_str(), "GET" | "HEAD")
                 .then(|| session_token(req))
                 .flatten()
         });
-        let token = token.ok_or_else(|| {
-            unauthorized(
-                "a reviewer token is required (Authorization: Bearer …, or sign in at /login)",
-            )
-        })?;
+        let token = token.ok_or(ReadError::Unauthorized(
+            "a reviewer token is required (Authorization: Bearer …, or sign in at /login)",
+        ))?;
         self.verify(token).await
     }
 
-    async fn verify(&self, token: &str) -> Result<Claims, HttpResponse> {
+    async fn verify(&self, token: &str) -> Result<Claims, ReadError> {
         let claims = tokens::verify(&self.token_key().await?, token, self.clock.now()).map_err(
             |e| match e {
-                TokenError::Expired => unauthorized("the reviewer token expired"),
-                _ => unauthorized("the reviewer token is not valid"),
+                TokenError::Expired => ReadError::Unauthorized("the reviewer token expired"),
+                _ => ReadError::Unauthorized("the reviewer token is not valid"),
             },
         )?;
         if self
@@ -226,7 +354,7 @@ impl ReadApi {
             .await
             .map_err(unavailable)?
         {
-            return Err(unauthorized("the reviewer token was revoked"));
+            return Err(ReadError::Unauthorized("the reviewer token was revoked"));
         }
         Ok(claims)
     }
@@ -238,8 +366,9 @@ impl ReadApi {
         let named = match req.body.is_empty() {
             true => None,
             false => serde_json::from_slice::<RevokeBody>(&req.body)
-                .map_err(|e| {
-                    HttpResponse::error(400, "malformed_body", &format!("expected {{id}}: {e}"))
+                .map_err(|e| ReadError::MalformedBody {
+                    expected: "{id}",
+                    reason: e.to_string(),
                 })?
                 .id
                 .filter(|id| id != &caller.jti),
@@ -247,11 +376,7 @@ impl ReadApi {
         let (id, until) = match named {
             None => (caller.jti.clone(), caller.exp),
             Some(_) if !caller.allows(Scope::AllWorkflows) => {
-                return Err(HttpResponse::error(
-                    403,
-                    "missing_scope",
-                    "only an `all_workflows` token revokes another token",
-                ))
+                return Err(ReadError::RevokesOnlyItsOwn)
             }
             // Its expiry is unknown here; no token outlives this.
             Some(id) => (
@@ -300,11 +425,15 @@ impl ReadApi {
     /// `POST /login` (form `token=…`): a valid token with the `read` scope
     /// becomes the browser's session cookie.
     async fn login(&self, req: &HttpRequest) -> Outcome {
+        // A refused sign-in is the sign-in page again, with why.
         let refuse = |status: u16, message: &str| {
-            HttpResponse::html(status, pages::login::render(Some(message)))
+            Ok(HttpResponse::html(
+                status,
+                pages::login::render(Some(message)),
+            ))
         };
         if req.body.len() > MAX_LOGIN_BYTES {
-            return Err(refuse(413, "That is too long to be a token."));
+            return refuse(413, "That is too long to be a token.");
         }
         let token = url::form_urlencoded::parse(&req.body)
             .find(|(k, _)| k == "token")
@@ -319,33 +448,27 @@ impl ReadApi {
                 let cookie = tokens::session_cookie(&token, &claims, now, secure);
                 Ok(HttpResponse::see_other("/", Some(cookie)))
             }
-            Ok(_) => Err(refuse(403, "This token does not allow reading runs.")),
-            Err(TokenError::Expired) => Err(refuse(401, "This token expired; ask for a new one.")),
-            Err(_) => Err(refuse(401, "This is not a valid reviewer token.")),
+            Ok(_) => refuse(403, "This token does not allow reading runs."),
+            Err(TokenError::Expired) => refuse(401, "This token expired; ask for a new one."),
+            Err(_) => refuse(401, "This is not a valid reviewer token."),
         }
     }
 
     async fn list(&self, req: &HttpRequest, caller: &Claims) -> Outcome {
         let status = match req.query.get("status").filter(|s| !s.is_empty()) {
-            Some(s) => Some(RunStatus::parse(s).ok_or_else(|| {
-                let known: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-                HttpResponse::error(
-                    400,
-                    "bad_status",
-                    &format!("unknown status `{s}`; one of {}", known.join(", ")),
-                )
-            })?),
+            Some(s) => Some(RunStatus::parse(s).ok_or_else(|| ReadError::BadStatus(s.clone()))?),
             None => None,
         };
         let workflow = match req.query.get("workflow").filter(|w| !w.is_empty()) {
             Some(w) if self.catalog.get(w).is_none() => {
-                return Err(HttpResponse::error(
-                    400,
-                    "unknown_workflow",
-                    &format!("no workflow named `{w}`"),
-                ))
+                return Err(ReadError::UnknownWorkflow(w.clone()))
             }
-            Some(w) if !self.may_read(caller, w) => return Err(not_a_reviewer(&caller.sub, w)),
+            Some(w) if !self.may_read(caller, w) => {
+                return Err(ReadError::NotAReviewer {
+                    reviewer: caller.sub.clone(),
+                    workflow: w.clone(),
+                })
+            }
             Some(w) => Some(w.clone()),
             // A reviewer of one workflow lists it; of several, pages are
             // filtered below and may hold fewer than `limit` runs.
@@ -372,9 +495,7 @@ impl ReadApi {
             })
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) | StoreError::NotFound(_) => {
-                    HttpResponse::error(400, "bad_cursor", "the cursor is not from this listing")
-                }
+                StoreError::Conflict(_) | StoreError::NotFound(_) => ReadError::BadCursor,
                 other => unavailable(other),
             })?;
         let runs: Vec<&Run> = page
@@ -389,35 +510,28 @@ impl ReadApi {
     }
 
     /// The run's workflow, if this deployment still has it.
-    fn deployed(&self, run: &Run) -> Result<&Arc<handoff_spec::Workflow>, HttpResponse> {
-        self.catalog.get(&run.workflow).ok_or_else(|| {
-            HttpResponse::error(
-                409,
-                "unknown_workflow",
-                &format!(
-                    "the run's workflow `{}` is no longer deployed",
-                    run.workflow
-                ),
-            )
-        })
+    fn deployed(&self, run: &Run) -> Result<&Arc<handoff_spec::Workflow>, ReadError> {
+        self.catalog
+            .get(&run.workflow)
+            .ok_or_else(|| ReadError::WorkflowGone(run.workflow.clone()))
     }
 
-    async fn stored_run(&self, id: &RunId) -> Result<Run, HttpResponse> {
+    async fn stored_run(&self, id: &RunId) -> Result<Run, ReadError> {
         self.store
             .get_run(id)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| run_not_found(id))
+            .ok_or_else(|| ReadError::RunNotFound(id.clone()))
     }
 
     /// A run `caller` may see; any other is "not found", so ids of other
     /// workflows' runs cannot be probed.
-    async fn readable_run(&self, caller: &Claims, id: &RunId) -> Result<Run, HttpResponse> {
+    async fn readable_run(&self, caller: &Claims, id: &RunId) -> Result<Run, ReadError> {
         let run = self.stored_run(id).await?;
         if self.may_read(caller, &run.workflow) {
             Ok(run)
         } else {
-            Err(run_not_found(id))
+            Err(ReadError::RunNotFound(id.clone()))
         }
     }
 
@@ -493,49 +607,25 @@ impl ReadApi {
             executions: self.executions.clone(),
             clock: self.clock.clone(),
         };
-        match redrive.run(&run_id).await {
-            Ok(redriven) => Ok(HttpResponse::json(202, &json!(redriven))),
-            Err(RedriveError::NotFound(id)) => Err(run_not_found(&id)),
-            Err(e @ RedriveError::NotFailed(..)) => {
-                Err(HttpResponse::error(409, "not_failed", &e.to_string()))
-            }
-            Err(e @ RedriveError::Rejected(_)) => Err(HttpResponse::error(
-                409,
-                "rejected_by_reviewers",
-                &e.to_string(),
-            )),
-            Err(e @ RedriveError::Changed(_)) => {
-                Err(HttpResponse::error(409, "changed", &e.to_string()))
-            }
-            Err(RedriveError::Stage(e)) => Err(unavailable(e)),
-        }
+        let redriven = redrive.run(&run_id).await?;
+        Ok(HttpResponse::json(202, &json!(redriven)))
     }
 
     async fn feedback(&self, req: &HttpRequest, caller: &Claims, id: &str) -> Outcome {
         if req.body.len() > MAX_FEEDBACK_BYTES {
-            return Err(HttpResponse::error(
-                413,
-                "payload_too_large",
-                &format!("feedback is limited to {MAX_FEEDBACK_BYTES} bytes"),
-            ));
+            return Err(ReadError::FeedbackTooLarge);
         }
         if !req
             .header("content-type")
             .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"))
         {
-            return Err(HttpResponse::error(
-                415,
-                "unsupported_media_type",
-                "feedback is JSON (content-type: application/json)",
-            ));
+            return Err(ReadError::FeedbackNotJson);
         }
-        let body: FeedbackBody = serde_json::from_slice(&req.body).map_err(|e| {
-            HttpResponse::error(
-                400,
-                "malformed_body",
-                &format!("expected {{label, edits?}}: {e}"),
-            )
-        })?;
+        let body: FeedbackBody =
+            serde_json::from_slice(&req.body).map_err(|e| ReadError::MalformedBody {
+                expected: "{label, edits?}",
+                reason: e.to_string(),
+            })?;
         let run_id = RunId(id.to_string());
         let run = self.readable_run(caller, &run_id).await?;
         let workflow = self.deployed(&run)?;
@@ -551,22 +641,7 @@ impl ReadApi {
             &run,
             correction,
         )
-        .await
-        .map_err(|e| match e {
-            CorrectionError::NotThisRunsReviewer { .. } => {
-                HttpResponse::error(403, "not_this_runs_reviewer", &e.to_string())
-            }
-            CorrectionError::UnknownLabel { .. } => {
-                HttpResponse::error(422, "unknown_label", &e.to_string())
-            }
-            CorrectionError::RateLimited { retry_after } => {
-                let mut r = HttpResponse::error(429, "too_many_corrections", &e.to_string());
-                let seconds = retry_after.num_seconds().max(1);
-                r.headers.push(("retry-after".into(), seconds.to_string()));
-                r
-            }
-            CorrectionError::Store(e) => unavailable(e),
-        })?;
+        .await?;
         crate::stages::audit::record(
             self.store.as_ref(),
             self.clock.as_ref(),
@@ -669,28 +744,14 @@ impl ReadApi {
     }
 }
 
-fn parse_limit(raw: Option<&String>) -> Result<usize, HttpResponse> {
+fn parse_limit(raw: Option<&String>) -> Result<usize, ReadError> {
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(DEFAULT_LIMIT);
     };
     match raw.parse::<usize>() {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(HttpResponse::error(
-            400,
-            "bad_limit",
-            &format!("limit must be a number from 1 to {MAX_LIMIT}"),
-        )),
+        _ => Err(ReadError::BadLimit),
     }
-}
-
-fn run_not_found(id: &RunId) -> HttpResponse {
-    HttpResponse::error(404, "run_not_found", &format!("no run `{id}`"))
-}
-
-fn method_not_allowed(allow: &str) -> HttpResponse {
-    let mut r = HttpResponse::error(405, "method_not_allowed", &format!("use {allow}"));
-    r.headers.push(("allow".into(), allow.to_string()));
-    r
 }
 
 /// An approval as the read side shows it: everything but the task token.
@@ -718,20 +779,6 @@ fn reviews(workflow: &Workflow, reviewer: &str) -> bool {
             .chain(&a.escalate_to)
             .any(|r| r.eq_ignore_ascii_case(reviewer))
     })
-}
-
-fn not_a_reviewer(reviewer: &str, workflow: &str) -> HttpResponse {
-    HttpResponse::error(
-        403,
-        "not_a_reviewer",
-        &format!("`{reviewer}` is not a reviewer of {workflow}"),
-    )
-}
-
-fn unauthorized(message: &str) -> HttpResponse {
-    let mut r = HttpResponse::error(401, "unauthorized", message);
-    r.headers.push(("www-authenticate".into(), "Bearer".into()));
-    r
 }
 
 fn clear_session() -> String {
