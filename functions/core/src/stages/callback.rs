@@ -48,6 +48,9 @@ pub struct Callback {
 }
 
 mod claim;
+mod refusal;
+
+use refusal::Refusal;
 
 /// One outcome, rendered as a page or as `{"status", "message", …}`.
 struct Reply {
@@ -74,15 +77,6 @@ impl Reply {
     fn with(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_string(), value);
         self
-    }
-
-    fn unavailable() -> Self {
-        Self::new(
-            503,
-            "unavailable",
-            "Try again shortly",
-            "The service is briefly unavailable; nothing was decided. Please try again in a minute.",
-        )
     }
 
     fn into_response(self, as_json: bool) -> HttpResponse {
@@ -123,19 +117,20 @@ impl Callback {
             ("POST", true) => self.send_claim(req).await,
             ("GET" | "HEAD", false) => self.show(req).await,
             ("POST", false) => self.decide(req).await,
-            (_, _) => Err(Reply::new(
-                405,
-                "method_not_allowed",
-                "Not allowed",
-                "Open the link, or use the buttons on its page.",
-            )),
+            (_, _) => Err(Refusal::MethodNotAllowed),
         };
-        let mut response = reply.unwrap_or_else(|r| r).into_response(as_json);
-        if response.status == 405 {
-            response
-                .headers
-                .push(("allow".into(), "GET, HEAD, POST".into()));
-        }
+        let mut response = match reply {
+            Ok(reply) => reply.into_response(as_json),
+            Err(refusal) => {
+                let mut response = refusal.reply().into_response(as_json);
+                if matches!(refusal, Refusal::MethodNotAllowed) {
+                    response
+                        .headers
+                        .push(("allow".into(), "GET, HEAD, POST".into()));
+                }
+                response
+            }
+        };
         if req.method == "HEAD" {
             response.body.clear();
         }
@@ -144,43 +139,24 @@ impl Callback {
 
     /// Verifies the link and finds its approval. Forged links are refused
     /// before anything is read from the store.
-    async fn open(&self, req: &HttpRequest) -> Result<(Approval, LinkClaims), Reply> {
+    async fn open(&self, req: &HttpRequest) -> Result<(Approval, LinkClaims), Refusal> {
         let id = approval_id(req)?;
         let secret = self.link_key().await?;
-        let claims =
-            links::verify_link(&secret, &id, &req.query, self.clock.now()).map_err(|e| match e {
-                LinkError::BadSignature => Reply::new(
-                    403,
-                    "bad_signature",
-                    "This link is not valid",
-                    "The link was changed or is incomplete. Open the link exactly as you received it.",
-                ),
-                LinkError::Expired => Reply::new(
-                    410,
-                    "expired",
-                    "This link has expired",
-                    "The time to answer this request has passed; the workflow's timeout policy decides it.",
-                ),
-                LinkError::Malformed(why) => Reply::new(
-                    400,
-                    "malformed_link",
-                    "This link is incomplete",
-                    format!("The link is missing a part ({why}). Open the link exactly as you received it."),
-                ),
-            })?;
+        let claims = links::verify_link(&secret, &id, &req.query, self.clock.now()).map_err(
+            |e| match e {
+                LinkError::BadSignature => Refusal::BadSignature,
+                LinkError::Expired => Refusal::Expired,
+                LinkError::Malformed(why) => Refusal::MalformedLink(why.to_string()),
+            },
+        )?;
         let approval = self.stored_approval(&id).await?;
         if !approval.reviewers.contains(&claims.reviewer) {
-            return Err(Reply::new(
-                403,
-                "not_a_reviewer",
-                "Not your approval",
-                "This link is not for a reviewer of this request.",
-            ));
+            return Err(Refusal::NotAReviewer);
         }
         Ok((approval, claims))
     }
 
-    async fn show(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+    async fn show(&self, req: &HttpRequest) -> Result<Reply, Refusal> {
         let (approval, claims) = self.open(req).await?;
         let sig = req.query.get("sig").map_or("", String::as_str);
         let page = self.page(&approval, &claims, sig).await?;
@@ -205,9 +181,9 @@ impl Callback {
         approval: &Approval,
         claims: &LinkClaims,
         sig: &str,
-    ) -> Result<String, Reply> {
+    ) -> Result<String, Refusal> {
         let run = &approval.run_id;
-        let unavailable = |_| Reply::unavailable();
+        let unavailable = |_| Refusal::Unavailable;
         let event = self.store.get_event(run).await.map_err(unavailable)?;
         let ai = self.ai(run).await?;
         let decision: Option<Decision> = self
@@ -277,30 +253,23 @@ impl Callback {
         Ok(pages::approval::render(&view))
     }
 
-    async fn ai(&self, run: &RunId) -> Result<Option<AiResult>, Reply> {
+    async fn ai(&self, run: &RunId) -> Result<Option<AiResult>, Refusal> {
         Ok(self
             .store
             .get_slot(run, &Slot::Ai)
             .await
-            .map_err(|_| Reply::unavailable())?
+            .map_err(|_| Refusal::Unavailable)?
             .and_then(|v| serde_json::from_value(v).ok()))
     }
 
-    async fn decide(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+    async fn decide(&self, req: &HttpRequest) -> Result<Reply, Refusal> {
         let (approval, claims) = self.open(req).await?;
         let reviewer = claims.reviewer.clone();
         let submission = parse_submission(req)?;
         let verdict = match submission.verdict.trim() {
             "approve" => Verdict::Approve,
             "reject" => Verdict::Reject,
-            _ => {
-                return Err(Reply::new(
-                    422,
-                    "invalid_verdict",
-                    "Choose approve or reject",
-                    "The decision must be `approve` or `reject`.",
-                ))
-            }
+            _ => return Err(Refusal::InvalidVerdict),
         };
         if approval.status != ApprovalStatus::Pending || approval.vote_of(&reviewer).is_some() {
             return self.already_decided(&approval, &reviewer).await;
@@ -320,8 +289,8 @@ impl Callback {
                 let current = self.reload(&approval.id).await?;
                 return self.already_decided(&current, &reviewer).await;
             }
-            Err(StoreError::NotFound(_)) => return Err(not_found()),
-            Err(_) => return Err(Reply::unavailable()),
+            Err(StoreError::NotFound(_)) => return Err(Refusal::NotFound),
+            Err(_) => return Err(Refusal::Unavailable),
         };
         self.audit(
             &approval.run_id,
@@ -352,7 +321,7 @@ impl Callback {
         approval: Approval,
         to: ApprovalStatus,
         reviewer: &str,
-    ) -> Result<Reply, Reply> {
+    ) -> Result<Reply, Refusal> {
         let now = self.clock.now();
         match self.store.close_approval(&approval.id, to, now).await {
             Ok(()) => {}
@@ -360,7 +329,7 @@ impl Callback {
                 let current = self.reload(&approval.id).await?;
                 return self.already_decided(&current, reviewer).await;
             }
-            Err(_) => return Err(saved_not_delivered()),
+            Err(_) => return Err(Refusal::SavedNotDelivered),
         }
         let mut closed = approval;
         closed.status = to;
@@ -369,7 +338,7 @@ impl Callback {
     }
 
     /// Delivers a closed approval's decision and renders what happened.
-    async fn answer(&self, approval: &Approval) -> Result<Reply, Reply> {
+    async fn answer(&self, approval: &Approval) -> Result<Reply, Refusal> {
         self.hand_over(approval).await.reply()
     }
 
@@ -388,7 +357,7 @@ impl Callback {
     /// A second click, another reviewer's earlier decision, or a timeout.
     /// When this reviewer's own decision closed the approval but never
     /// reached the workflow, the repeated click delivers it.
-    async fn already_decided(&self, approval: &Approval, reviewer: &str) -> Result<Reply, Reply> {
+    async fn already_decided(&self, approval: &Approval, reviewer: &str) -> Result<Reply, Refusal> {
         if approval.vote_of(reviewer).is_some() {
             // Votes settled it but the close failed: close it now.
             if approval.status == ApprovalStatus::Pending {
@@ -404,7 +373,7 @@ impl Callback {
             }
         }
         if approval.status == ApprovalStatus::Expired {
-            return Err(closed_task().with("approval_status", json!(approval.status)));
+            return Err(Refusal::Closed(Some(approval.status)));
         }
         let mut message = match approval.vote_of(reviewer) {
             Some(vote) => pages::approval::your_vote(vote),
@@ -421,12 +390,12 @@ impl Callback {
             .iter()
             .map(|v| json!({ "reviewer": v.reviewer, "verdict": v.verdict, "at": v.at }))
             .collect();
-        Err(
-            Reply::new(409, "already_decided", "Already decided", message)
-                .with("approval_status", json!(approval.status))
-                .with("votes", json!(votes))
-                .with("decided_at", json!(approval.decided_at)),
-        )
+        Err(Refusal::AlreadyDecided {
+            message,
+            status: approval.status,
+            votes,
+            decided_at: approval.decided_at,
+        })
     }
 
     /// `{"draft", "label"}`, only what the reviewer changed.
@@ -434,7 +403,7 @@ impl Callback {
         &self,
         approval: &Approval,
         submission: &Submission,
-    ) -> Result<Option<Value>, Reply> {
+    ) -> Result<Option<Value>, Refusal> {
         let ai = self.ai(&approval.run_id).await?;
         let reason = self.catalog.get(&approval.workflow).map(|w| &w.spec.reason);
         let (original, predicted) = match (&ai, reason) {
@@ -454,12 +423,7 @@ impl Callback {
             if !label.is_empty() && predicted.as_deref() != Some(label) {
                 let known = reason.is_some_and(|r| r.primary_labels().iter().any(|l| l == label));
                 if !known {
-                    return Err(Reply::new(
-                        422,
-                        "unknown_label",
-                        "Unknown label",
-                        format!("`{label}` is not a label of this workflow."),
-                    ));
+                    return Err(Refusal::UnknownLabel(label.to_string()));
                 }
                 edits.insert("label".into(), json!(label));
             }
@@ -467,41 +431,41 @@ impl Callback {
         Ok((!edits.is_empty()).then_some(Value::Object(edits)))
     }
 
-    async fn reload(&self, id: &ApprovalId) -> Result<Approval, Reply> {
+    async fn reload(&self, id: &ApprovalId) -> Result<Approval, Refusal> {
         self.store
             .get_approval(id)
             .await
-            .map_err(|_| Reply::unavailable())?
-            .ok_or_else(not_found)
+            .map_err(|_| Refusal::Unavailable)?
+            .ok_or(Refusal::NotFound)
     }
 }
 
 /// The `{id}` of an `/approvals/{id}…` route.
-fn approval_id(req: &HttpRequest) -> Result<ApprovalId, Reply> {
+fn approval_id(req: &HttpRequest) -> Result<ApprovalId, Refusal> {
     req.path_params
         .get("id")
         .filter(|id| !id.is_empty())
         .map(|id| ApprovalId(id.clone()))
-        .ok_or_else(not_found)
+        .ok_or(Refusal::NotFound)
 }
 
 impl Callback {
-    async fn stored_approval(&self, id: &ApprovalId) -> Result<Approval, Reply> {
+    async fn stored_approval(&self, id: &ApprovalId) -> Result<Approval, Refusal> {
         self.store
             .get_approval(id)
             .await
-            .map_err(|_| Reply::unavailable())?
-            .ok_or_else(not_found)
+            .map_err(|_| Refusal::Unavailable)?
+            .ok_or(Refusal::NotFound)
     }
 
-    async fn link_key(&self) -> Result<Secret, Reply> {
+    async fn link_key(&self) -> Result<Secret, Refusal> {
         self.secrets
             .get(&self.link_secret)
             .await
             .and_then(|s| s.signing_key(&self.link_secret))
             .map_err(|e| {
                 warn!(error = %e, "link secret unavailable");
-                Reply::unavailable()
+                Refusal::Unavailable
             })
     }
 }
@@ -517,11 +481,11 @@ enum Handover {
 }
 
 impl Handover {
-    fn reply(self) -> Result<Reply, Reply> {
+    fn reply(self) -> Result<Reply, Refusal> {
         let outcome = match self {
             Handover::Delivered(outcome) => outcome,
-            Handover::Closed => return Err(closed_task()),
-            Handover::Unavailable => return Err(saved_not_delivered()),
+            Handover::Closed => return Err(Refusal::Closed(None)),
+            Handover::Unavailable => return Err(Refusal::SavedNotDelivered),
         };
         let (code, title, message) = if outcome.decision == "approved" {
             (
@@ -538,34 +502,6 @@ impl Handover {
         };
         Ok(Reply::new(200, code, title, message).with("reviewers", json!(outcome.reviewers)))
     }
-}
-
-fn not_found() -> Reply {
-    Reply::new(
-        404,
-        "not_found",
-        "Approval not found",
-        "There is no approval at this address.",
-    )
-}
-
-/// The vote is stored; only the hand-over to the workflow is pending.
-fn saved_not_delivered() -> Reply {
-    Reply::new(
-        503,
-        "saved_not_delivered",
-        "Your answer is saved but not yet delivered",
-        "Your vote is recorded and settles this request. The workflow service did not take it yet; it will be delivered automatically, or open your link again in a minute and press the same button.",
-    )
-}
-
-fn closed_task() -> Reply {
-    Reply::new(
-        410,
-        "closed",
-        "This approval is closed",
-        "The request stopped waiting before your answer arrived (it timed out or the run ended), so your answer did not change the outcome.",
-    )
 }
 
 fn waiting(approval: &Approval, verdict: Verdict) -> Reply {
@@ -589,23 +525,11 @@ fn waiting(approval: &Approval, verdict: Verdict) -> Reply {
         .with("required", json!(approval.required))
 }
 
-fn parse_submission(req: &HttpRequest) -> Result<Submission, Reply> {
+fn parse_submission(req: &HttpRequest) -> Result<Submission, Refusal> {
     if req.body.len() > MAX_FORM_BYTES {
-        return Err(Reply::new(
-            413,
-            "payload_too_large",
-            "Too large",
-            format!("The form is limited to {MAX_FORM_BYTES} bytes."),
-        ));
+        return Err(Refusal::FormTooLarge);
     }
-    let malformed = |why: &str| {
-        Reply::new(
-            400,
-            "malformed_body",
-            "Unreadable form",
-            format!("The submitted form could not be read: {why}."),
-        )
-    };
+    let malformed = |why: &str| Refusal::MalformedForm(why.to_string());
     let content_type = req
         .header("content-type")
         .unwrap_or("")
@@ -614,12 +538,7 @@ fn parse_submission(req: &HttpRequest) -> Result<Submission, Reply> {
         return serde_json::from_slice(&req.body).map_err(|e| malformed(&e.to_string()));
     }
     if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(Reply::new(
-            415,
-            "unsupported_media_type",
-            "Unsupported form",
-            "Send the form as application/x-www-form-urlencoded or JSON.",
-        ));
+        return Err(Refusal::UnsupportedForm);
     }
     let body = std::str::from_utf8(&req.body).map_err(|_| malformed("not UTF-8"))?;
     let form = parse_form(body).ok_or_else(|| malformed("bad percent-encoding"))?;

@@ -10,7 +10,7 @@ use maud::html;
 use serde_json::json;
 use tracing::warn;
 
-use super::{approval_id, not_found, Callback, Reply};
+use super::{approval_id, Callback, Refusal, Reply};
 use crate::domain::*;
 use crate::http::HttpRequest;
 use crate::links;
@@ -23,7 +23,7 @@ const LINK_SENT: &str = "approval.link_sent";
 
 impl Callback {
     /// The approval and the reviewer the claim names, while it is open.
-    async fn claimed(&self, req: &HttpRequest) -> Result<(Approval, String), Reply> {
+    async fn claimed(&self, req: &HttpRequest) -> Result<(Approval, String), Refusal> {
         let id = approval_id(req)?;
         let approval = self.stored_approval(&id).await?;
         let reviewer = req
@@ -36,27 +36,17 @@ impl Callback {
                     .find(|x| x.eq_ignore_ascii_case(r.trim()))
             })
             .cloned()
-            .ok_or_else(not_found)?;
+            .ok_or(Refusal::NotFound)?;
         if approval.status != ApprovalStatus::Pending {
-            return Err(Reply::new(
-                409,
-                "already_decided",
-                "Already decided",
-                "This request was decided; there is nothing left to answer.",
-            ));
+            return Err(Refusal::NothingLeftToAnswer);
         }
         if approval.votes.iter().any(|v| v.reviewer == reviewer) {
-            return Err(Reply::new(
-                409,
-                "already_answered",
-                "Already answered",
-                "This reviewer's answer is recorded.",
-            ));
+            return Err(Refusal::AlreadyAnswered);
         }
         Ok((approval, reviewer))
     }
 
-    pub(super) async fn show_claim(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+    pub(super) async fn show_claim(&self, req: &HttpRequest) -> Result<Reply, Refusal> {
         let (approval, reviewer) = self.claimed(req).await?;
         let masked = mask(&reviewer);
         let page = pages::layout(
@@ -80,14 +70,14 @@ impl Callback {
         Ok(reply)
     }
 
-    pub(super) async fn send_claim(&self, req: &HttpRequest) -> Result<Reply, Reply> {
+    pub(super) async fn send_claim(&self, req: &HttpRequest) -> Result<Reply, Refusal> {
         let (approval, reviewer) = self.claimed(req).await?;
         let now = self.clock.now();
         let trail = self
             .store
             .trail(&approval.run_id)
             .await
-            .map_err(|_| Reply::unavailable())?;
+            .map_err(|_| Refusal::Unavailable)?;
         let recently = trail.iter().any(|e| {
             e.kind == LINK_SENT
                 && e.detail["approval_id"] == json!(approval.id)
@@ -96,12 +86,7 @@ impl Callback {
         });
         let masked = mask(&reviewer);
         if recently {
-            return Err(Reply::new(
-                429,
-                "recently_sent",
-                "Already sent",
-                format!("A link went to {masked} a few minutes ago; check that inbox."),
-            ));
+            return Err(Refusal::RecentlySent(masked));
         }
         let secret = self.link_key().await?;
         let base = self.base_url(req)?;
@@ -114,7 +99,7 @@ impl Callback {
         );
         let (primary, event) = message_inputs(self.store.as_ref(), &self.catalog, &approval)
             .await
-            .map_err(|_| Reply::unavailable())?;
+            .map_err(|_| Refusal::Unavailable)?;
         let message = notification(
             &approval,
             primary.as_ref(),
@@ -125,7 +110,7 @@ impl Callback {
         );
         self.email.notify(&message).await.map_err(|e| {
             warn!(run_id = %approval.run_id, error = %e, "claimed link not sent");
-            Reply::unavailable()
+            Refusal::Unavailable
         })?;
         audit::record(
             self.store.as_ref(),
@@ -136,7 +121,7 @@ impl Callback {
             json!({ "approval_id": approval.id, "reviewer": reviewer, "channel": "email" }),
         )
         .await
-        .map_err(|_| Reply::unavailable())?;
+        .map_err(|_| Refusal::Unavailable)?;
         Ok(Reply::new(
             200,
             "sent",
@@ -147,14 +132,14 @@ impl Callback {
 }
 
 impl Callback {
-    fn base_url(&self, req: &HttpRequest) -> Result<String, Reply> {
+    fn base_url(&self, req: &HttpRequest) -> Result<String, Refusal> {
         if !self.public_url.is_empty() {
             return Ok(self.public_url.clone());
         }
         req.header("host")
             .filter(|h| !h.is_empty() && !h.contains(['/', '@', ' ']))
             .map(|h| format!("https://{h}"))
-            .ok_or_else(Reply::unavailable)
+            .ok_or(Refusal::Unavailable)
     }
 }
 
