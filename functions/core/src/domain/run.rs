@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -135,6 +136,33 @@ pub struct Run {
     /// Filled in as the run goes: the AI label, the route, the outcome.
     #[serde(default)]
     pub summary: RunSummary,
+}
+
+impl Run {
+    /// A run just received for a delivery, its sender read from the mapped
+    /// `sender` field.
+    pub fn received(
+        id: RunId,
+        workflow: &str,
+        delivery_id: &str,
+        fields: &BTreeMap<String, serde_json::Value>,
+        at: DateTime<Utc>,
+    ) -> Run {
+        Run {
+            id,
+            workflow: workflow.to_string(),
+            status: RunStatus::Received,
+            stage: Stage::Ingest,
+            delivery_id: delivery_id.to_string(),
+            sender: fields
+                .get("sender")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            created_at: at,
+            updated_at: at,
+            summary: RunSummary::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -173,20 +173,7 @@ impl Ingest {
         let fields = trigger::map_fields(trigger_spec, &payload)?;
         let delivery_id = trigger::delivery_id(trigger_spec, req, &payload);
 
-        let run = Run {
-            id: RunId::new(),
-            workflow: name.to_string(),
-            status: RunStatus::Received,
-            stage: Stage::Ingest,
-            delivery_id: delivery_id.clone(),
-            sender: fields
-                .get("sender")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            created_at: now,
-            updated_at: now,
-            summary: RunSummary::default(),
-        };
+        let run = Run::received(RunId::new(), name, &delivery_id, &fields, now);
         let event = CanonicalEvent {
             workflow: name.to_string(),
             delivery_id: delivery_id.clone(),

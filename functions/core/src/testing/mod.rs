@@ -294,18 +294,9 @@ impl Harness {
         }
         let now = handoff_core::ports::Clock::now(self.clock.as_ref());
         let run = Run {
-            id: id.clone(),
-            workflow: name.clone(),
             status: RunStatus::Running,
             stage: Stage::Start,
-            delivery_id: delivery_id.into(),
-            sender: fields
-                .get("sender")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            created_at: now,
-            updated_at: now,
-            summary: RunSummary::default(),
+            ..Run::received(id.clone(), &name, delivery_id, &fields, now)
         };
         let event = CanonicalEvent {
             workflow: name.clone(),

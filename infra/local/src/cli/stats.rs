@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use clap::Args;
 use handoff_core::observe::review;
 use handoff_core::observe::stats::parse_since;
 use handoff_local::outcomes;
-use handoff_local::sqlite::SqliteStore;
+
+use super::stack::open_store;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -32,14 +33,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
             args.since
         )
     })?;
-    let path = args.data_dir.join("handoff.db");
-    if !path.exists() {
-        bail!(
-            "no runs yet: {} does not exist (start `handoff up`)",
-            path.display()
-        );
-    }
-    let store = SqliteStore::open(&path).map_err(|e| anyhow!("{e}"))?;
+    let store = open_store(&args.data_dir)?;
     let since = chrono::Utc::now() - window;
     let figures = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,7 +68,7 @@ pub struct ReviewArgs {
 
 /// Runs the accuracy review now and stores it, as the weekly schedule would.
 pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
-    let store = open(&args.data_dir)?;
+    let store = open_store(&args.data_dir)?;
     let reviews = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -127,15 +121,4 @@ pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
-}
-
-fn open(data_dir: &std::path::Path) -> anyhow::Result<SqliteStore> {
-    let path = data_dir.join("handoff.db");
-    if !path.exists() {
-        bail!(
-            "no runs yet: {} does not exist (start `handoff up`)",
-            path.display()
-        );
-    }
-    SqliteStore::open(&path).map_err(|e| anyhow!("{e}"))
 }
