@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use handoff_core::domain::{Approval, AuditEvent, Run, RunId, RunStatus};
+use handoff_core::domain::{Approval, Run, RunId, RunStatus};
 use handoff_core::http::HttpResponse;
 use handoff_core::pages::{layout, truncate};
-use handoff_core::ports::{Approvals, AuditLog, FeedbackLog, RunData, Runs, Slot};
+use handoff_core::stages::run_detail::RunDetail;
+use handoff_core::ports::{Approvals, FeedbackLog};
 use maud::{html, Markup, PreEscaped};
 use serde_json::{json, Value};
 
@@ -272,13 +273,15 @@ pub struct RunView {
 }
 
 pub async fn run_view(stack: &Stack, id: &str) -> Result<Option<RunView>, String> {
-    let store = stack.store.as_ref();
     let id = RunId(id.to_string());
-    let Some(run) = store.get_run(&id).await.map_err(|e| e.to_string())? else {
+    let Some(detail) = RunDetail::load(stack.store.as_ref(), &id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(None);
     };
-    let trail: Vec<AuditEvent> = store.trail(&id).await.map_err(|e| e.to_string())?;
-    let rows = trail
+    let rows = detail
+        .audit
         .into_iter()
         .map(|e| TimelineRow {
             at: e.at,
@@ -288,40 +291,18 @@ pub async fn run_view(stack: &Stack, id: &str) -> Result<Option<RunView>, String
             detail: e.detail,
         })
         .collect();
-    let slot = |s: Slot| {
-        let id = id.clone();
-        async move { store.get_slot(&id, &s).await.map_err(|e| e.to_string()) }
-    };
-    let ai = slot(Slot::Ai).await?;
-    let decision = slot(Slot::Decision).await?;
-    let mut actions = Vec::new();
-    if let Some(names) = decision
-        .as_ref()
-        .and_then(|d| d.get("actions"))
-        .and_then(Value::as_array)
-    {
-        for name in names.iter().filter_map(Value::as_str) {
-            if let Some(a) = slot(Slot::Action(name.to_string())).await? {
-                actions.push(a);
-            }
-        }
-    }
-    let approvals = store
-        .approvals_of_run(&id)
-        .await
-        .map_err(|e| e.to_string())?;
     let execution_status = stack
         .executions
         .execution_status(id.as_str())
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(RunView {
-        run,
+        run: detail.run,
         rows,
-        ai,
-        decision,
-        approvals,
-        actions,
+        ai: detail.ai,
+        decision: detail.decision,
+        approvals: detail.approvals,
+        actions: detail.actions,
         execution_status,
     }))
 }

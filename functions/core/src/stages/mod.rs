@@ -17,6 +17,7 @@ pub mod read;
 pub mod reason;
 pub mod redrive;
 pub mod render;
+pub mod run_detail;
 pub mod shell;
 pub mod starter;
 

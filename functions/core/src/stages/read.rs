@@ -25,6 +25,7 @@ use crate::pages::{self, dashboard::DashboardView};
 use crate::ports::*;
 use crate::stages::correction::{self, Correction, CorrectionError};
 use crate::stages::redrive::{Redrive, RedriveError};
+use crate::stages::run_detail::RunDetail;
 use crate::tokens::{self, Claims, Scope, TokenError};
 
 pub const MAX_LIMIT: usize = 100;
@@ -536,62 +537,18 @@ impl ReadApi {
     }
 
     async fn run(&self, caller: &Claims, id: &str) -> Outcome {
-        let id = RunId(id.to_string());
-        let run = self.readable_run(caller, &id).await?;
-        let event = self.store.get_event(&id).await.map_err(unavailable)?;
-        let slot = |s: Slot| {
-            let store = self.store.clone();
-            let id = id.clone();
-            async move { store.get_slot(&id, &s).await.map_err(unavailable) }
-        };
-        let context = slot(Slot::Context).await?;
-        let ai = slot(Slot::Ai).await?;
-        let decision = slot(Slot::Decision).await?;
-        let mut actions = Vec::new();
-        if let Some(names) = decision
-            .as_ref()
-            .and_then(|d| d.get("actions"))
-            .and_then(Value::as_array)
-        {
-            for name in names.iter().filter_map(Value::as_str) {
-                if let Some(record) = slot(Slot::Action(name.to_string())).await? {
-                    actions.push(record);
-                }
-            }
-        }
-        let approvals: Vec<Value> = self
-            .store
-            .approvals_of_run(&id)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(approval_json)
-            .collect();
-        let audit = self.store.trail(&id).await.map_err(unavailable)?;
+        let run = self.readable_run(caller, &RunId(id.to_string())).await?;
         let sensitive = self
             .catalog
             .get(&run.workflow)
             .map(|wf| sensitive_fields(wf))
             .unwrap_or_default();
+        let detail = RunDetail::of(self.store.as_ref(), run)
+            .await
+            .map_err(unavailable)?;
         Ok(HttpResponse::json(
             200,
-            &redact(
-                &json!({
-                    "run": run,
-                    "event": event.map(|e| json!({
-                        "delivery_id": e.delivery_id,
-                        "received_at": e.received_at,
-                        "fields": e.fields,
-                    })),
-                    "context": context,
-                    "ai": ai,
-                    "decision": decision,
-                    "approvals": approvals,
-                    "actions": actions,
-                    "audit": audit,
-                }),
-                &sensitive,
-            ),
+            &redact(&detail.to_json(), &sensitive),
         ))
     }
 
@@ -752,22 +709,6 @@ fn parse_limit(raw: Option<&String>) -> Result<usize, ReadError> {
         Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         _ => Err(ReadError::BadLimit),
     }
-}
-
-/// An approval as the read side shows it: everything but the task token.
-fn approval_json(a: &Approval) -> Value {
-    json!({
-        "id": a.id,
-        "workflow": a.workflow,
-        "reviewers": a.reviewers,
-        "required": a.required,
-        "status": a.status,
-        "escalation": a.escalation,
-        "created_at": a.created_at,
-        "expires_at": a.expires_at,
-        "decided_at": a.decided_at,
-        "votes": a.votes,
-    })
 }
 
 /// Whether `reviewer` is among the workflow's reviewers or escalation
