@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use handoff_core::domain::{Approval, Run, RunId, RunStatus};
 use handoff_core::http::HttpResponse;
 use handoff_core::pages::{layout, truncate};
-use handoff_core::stages::run_detail::RunDetail;
 use handoff_core::ports::{Approvals, FeedbackLog};
+use handoff_core::stages::run_detail::RunDetail;
 use maud::{html, Markup, PreEscaped};
 use serde_json::{json, Value};
 

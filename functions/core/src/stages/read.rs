@@ -88,6 +88,9 @@ pub enum ReadError {
     FeedbackNotJson,
     #[error(transparent)]
     Correction(CorrectionError),
+    /// Not failed, rejected by its reviewers, or changed meanwhile; the
+    /// `From` conversion turns a missing run or a store fault into
+    /// [`ReadError::RunNotFound`] and [`ReadError::Unavailable`].
     #[error(transparent)]
     Redrive(RedriveError),
     #[error("the run store is unavailable; retry later")]
@@ -109,6 +112,8 @@ impl ApiError for ReadError {
             Correction(CorrectionError::NotThisRunsReviewer { .. }) => 403,
             Correction(CorrectionError::UnknownLabel { .. }) => 422,
             Correction(CorrectionError::RateLimited { .. }) => 429,
+            Redrive(RedriveError::NotFound(_)) => 404,
+            Redrive(RedriveError::Stage(_)) => 503,
             Redrive(_) => 409,
             Correction(CorrectionError::Store(_)) | Unavailable => 503,
         }
@@ -135,7 +140,9 @@ impl ApiError for ReadError {
             Correction(CorrectionError::RateLimited { .. }) => "too_many_corrections",
             Redrive(RedriveError::NotFailed(..)) => "not_failed",
             Redrive(RedriveError::Rejected(_)) => "rejected_by_reviewers",
-            Redrive(_) => "changed",
+            Redrive(RedriveError::Changed(_)) => "changed",
+            Redrive(RedriveError::NotFound(_)) => "run_not_found",
+            Redrive(RedriveError::Stage(_)) => "unavailable",
             Correction(CorrectionError::Store(_)) | Unavailable => "unavailable",
         }
     }
