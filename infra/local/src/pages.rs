@@ -262,13 +262,11 @@ pub struct TimelineRow {
     pub detail: Value,
 }
 
+/// A run as the console shows it: what is stored about it, its trail as
+/// timeline rows, and its execution's status.
 pub struct RunView {
-    pub run: Run,
+    pub detail: RunDetail,
     pub rows: Vec<TimelineRow>,
-    pub ai: Option<Value>,
-    pub decision: Option<Value>,
-    pub approvals: Vec<Approval>,
-    pub actions: Vec<Value>,
     pub execution_status: Option<String>,
 }
 
@@ -282,13 +280,13 @@ pub async fn run_view(stack: &Stack, id: &str) -> Result<Option<RunView>, String
     };
     let rows = detail
         .audit
-        .into_iter()
+        .iter()
         .map(|e| TimelineRow {
             at: e.at,
             stage: e.stage.as_str().to_string(),
             duration_ms: e.detail.get("duration_ms").and_then(Value::as_f64),
-            what: e.kind,
-            detail: e.detail,
+            what: e.kind.clone(),
+            detail: e.detail.clone(),
         })
         .collect();
     let execution_status = stack
@@ -297,12 +295,8 @@ pub async fn run_view(stack: &Stack, id: &str) -> Result<Option<RunView>, String
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(RunView {
-        run: detail.run,
+        detail,
         rows,
-        ai: detail.ai,
-        decision: detail.decision,
-        approvals: detail.approvals,
-        actions: detail.actions,
         execution_status,
     }))
 }
@@ -313,7 +307,7 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
         Ok(None) => return HttpResponse::error(404, "run_not_found", &format!("no run `{id}`")),
         Err(e) => return unavailable(e),
     };
-    let r = &view.run;
+    let r = &view.detail.run;
     let pretty = |v: &Value| truncate(&serde_json::to_string_pretty(v).unwrap_or_default(), 4000);
     let slowest = view
         .rows
@@ -352,7 +346,7 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
                 }
             }
             h2 { "AI output" }
-            @match &view.ai { Some(ai) => pre { (pretty(ai)) }, None => p class="muted" { "None yet." } }
+            @match &view.detail.ai { Some(ai) => pre { (pretty(ai)) }, None => p class="muted" { "None yet." } }
             h2 { "LLM calls" }
             @let calls: Vec<&TimelineRow> = view.rows.iter().filter(|r| r.what == "llm.call").collect();
             @if calls.is_empty() { p class="muted" { "None: no LLM tier was asked." } }
@@ -374,10 +368,10 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
                 }
             }
             h2 { "Decision" }
-            @match &view.decision { Some(d) => pre { (pretty(d)) }, None => p class="muted" { "None yet." } }
+            @match &view.detail.decision { Some(d) => pre { (pretty(d)) }, None => p class="muted" { "None yet." } }
             h2 { "Approval" }
-            @if view.approvals.is_empty() { p class="muted" { "No approval asked." } }
-            @for a in &view.approvals {
+            @if view.detail.approvals.is_empty() { p class="muted" { "No approval asked." } }
+            @for a in &view.detail.approvals {
                 table {
                     tr { th { "approval" } td { (a.id.to_string()) } }
                     tr { th { "status" } td { (format!("{:?}", a.status)) } }
@@ -389,8 +383,8 @@ pub async fn timeline(stack: &Stack, id: &str) -> HttpResponse {
                 }
             }
             h2 { "Actions" }
-            @if view.actions.is_empty() { p class="muted" { "None performed." } }
-            @for a in &view.actions { pre { (pretty(a)) } }
+            @if view.detail.actions.is_empty() { p class="muted" { "None performed." } }
+            @for a in &view.detail.actions { pre { (pretty(a)) } }
         },
     )
 }

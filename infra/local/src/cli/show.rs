@@ -49,20 +49,20 @@ pub fn show(args: ShowArgs) -> anyhow::Result<i32> {
 
 pub(super) fn summary_json(view: &RunView) -> Value {
     json!({
-        "run_id": view.run.id,
-        "workflow": view.run.workflow,
-        "status": view.run.status.as_str(),
+        "run_id": view.detail.run.id,
+        "workflow": view.detail.run.workflow,
+        "status": view.detail.run.status.as_str(),
         "execution": view.execution_status,
         "stages": view.rows.iter().map(|r| json!({
             "at": r.at, "stage": r.stage, "event": r.what, "duration_ms": r.duration_ms,
         })).collect::<Vec<_>>(),
-        "ai": view.ai,
-        "decision": view.decision,
-        "approvals": view.approvals.iter().map(|a| json!({
+        "ai": view.detail.ai,
+        "decision": view.detail.decision,
+        "approvals": view.detail.approvals.iter().map(|a| json!({
             "id": a.id.to_string(), "status": format!("{:?}", a.status),
             "votes": a.votes.iter().map(|v| json!({"reviewer": v.reviewer, "verdict": format!("{:?}", v.verdict)})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "actions": view.actions,
+        "actions": view.detail.actions,
     })
 }
 
@@ -94,7 +94,7 @@ fn print_llm_call(d: &Value, traces: bool) {
 }
 
 pub(super) fn print_view(view: &RunView) {
-    let r = &view.run;
+    let r = &view.detail.run;
     println!(
         "run {}  workflow {}  status {}",
         r.id,
@@ -116,7 +116,7 @@ pub(super) fn print_view(view: &RunView) {
                 .unwrap_or_default()
         );
     }
-    if let Some(Value::Object(ai)) = &view.ai {
+    if let Some(Value::Object(ai)) = &view.detail.ai {
         // One line per task: `ai.<task>` and the tier that answered.
         for (task, out) in ai
             .iter()
@@ -139,13 +139,13 @@ pub(super) fn print_view(view: &RunView) {
             println!("AI {task}: {what}  [{tier}]");
         }
     }
-    if let Some(d) = &view.decision {
+    if let Some(d) = &view.detail.decision {
         println!(
             "decision: route {} priority {} approval {}",
             d["route"], d["priority"], d["needs_approval"]
         );
     }
-    for a in &view.approvals {
+    for a in &view.detail.approvals {
         println!(
             "approval {} {:?} ({} vote(s))",
             a.id,
@@ -153,7 +153,7 @@ pub(super) fn print_view(view: &RunView) {
             a.votes.len()
         );
     }
-    for a in &view.actions {
+    for a in &view.detail.actions {
         println!(
             "action {}: {}",
             a["name"].as_str().unwrap_or("?"),
