@@ -8,7 +8,7 @@ use clap::Args;
 use handoff_local::client::{self, Client};
 use serde_json::Value;
 
-use super::stack::runtime;
+use super::stack::{runtime, served_client};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -37,15 +37,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<i32> {
             v["url"].as_str().unwrap_or_default().to_string()
         }
     };
-    let secrets: std::collections::BTreeMap<String, String> = serde_json::from_str(
-        &std::fs::read_to_string(args.data_dir.join("secrets.json"))
-            .context("reading the data dir's secrets.json")?,
-    )?;
-    let client = Client {
-        base: url.trim_end_matches('/').to_string(),
-        catalog: handoff_workflows::shared(),
-        secrets,
-    };
+    let client = served_client(&args.data_dir, &url, handoff_workflows::shared())?;
     runtime()?.block_on(play_demo(&client, !args.no_approve))?;
     println!("Open {}/", client.base);
     Ok(0)

@@ -9,13 +9,15 @@ use anyhow::{anyhow, Context};
 use clap::Args;
 use handoff_core::domain::{RunId, RunStatus};
 use handoff_core::ports::Runs;
-use handoff_local::client::{self, Client};
+use handoff_local::client;
 use handoff_local::pages::run_view;
 use handoff_local::stack::{catalog_from_dir, Stack};
 use serde_json::{json, Value};
 
 use super::show::{print_view, summary_json};
-use super::stack::{init_logs, live_stack, runtime, serve, LlmArgs, StackArgs};
+use super::stack::{
+    init_logs, live_stack, own_client, runtime, serve, served_client, LlmArgs, StackArgs,
+};
 
 /// How long `handoff run` waits for each step of a run.
 const RUN_WITHIN: Duration = Duration::from_secs(60);
@@ -77,11 +79,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     runtime()?.block_on(async move {
         let (stack, addr, _server, _) = serve(options, 0).await?;
-        let client = Client {
-            base: format!("http://{addr}"),
-            catalog: stack.catalog.clone(),
-            secrets: stack.secrets.values().clone(),
-        };
+        let client = own_client(&stack, format!("http://{addr}"));
         let started = Instant::now();
         let driven = client
             .drive(&workflow, &payload, &delivery_id(), verdict, RUN_WITHIN)
@@ -131,19 +129,11 @@ async fn run_remote(
     payload: &Value,
     verdict: Option<&str>,
 ) -> anyhow::Result<i32> {
-    let secrets = serde_json::from_str(
-        &std::fs::read_to_string(args.stack.data_dir.join("secrets.json"))
-            .context("reading the data dir's secrets.json")?,
-    )?;
     let catalog = match &args.stack.workflows {
         Some(dir) => Arc::new(catalog_from_dir(dir)?),
         None => handoff_workflows::shared(),
     };
-    let client = Client {
-        base: url.trim_end_matches('/').to_string(),
-        catalog,
-        secrets,
-    };
+    let client = served_client(&args.stack.data_dir, url, catalog)?;
     let started = Instant::now();
     let driven = client
         .drive(workflow, payload, &delivery_id(), verdict, RUN_WITHIN)

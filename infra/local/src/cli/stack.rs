@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use handoff_local::adapters::Delivery;
+use handoff_local::client::Client;
 use handoff_local::models::{self, LlmSource};
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::stack::{catalog_from_dir, Options, Stack};
@@ -116,6 +117,33 @@ pub(super) fn init_logs() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// A client of the `handoff up` at `url` that serves `data_dir`, signing
+/// webhooks with that data dir's secrets.
+pub(super) fn served_client(
+    data_dir: &Path,
+    url: &str,
+    catalog: Arc<handoff_spec::Catalog>,
+) -> anyhow::Result<Client> {
+    let secrets = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("secrets.json"))
+            .context("reading the data dir's secrets.json")?,
+    )?;
+    Ok(Client {
+        base: url.trim_end_matches('/').to_string(),
+        catalog,
+        secrets,
+    })
+}
+
+/// A client of the stack this process serves at `url`.
+pub(super) fn own_client(stack: &Stack, url: String) -> Client {
+    Client {
+        base: url,
+        catalog: stack.catalog.clone(),
+        secrets: stack.secrets.values().clone(),
+    }
 }
 
 /// The URL and pid of a live `handoff up` serving `data_dir`, if any.

@@ -3,10 +3,9 @@
 use std::io::Write;
 
 use clap::Args;
-use handoff_local::client::Client;
 
 use super::demo::play_demo;
-use super::stack::{init_logs, runtime, serve, LlmArgs, StackArgs};
+use super::stack::{init_logs, own_client, runtime, serve, LlmArgs, StackArgs};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -66,11 +65,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         println!("Open the login link above — Ctrl-C stops.");
         let _ = std::io::stdout().flush();
         if args.demo {
-            let client = Client {
-                base: url.clone(),
-                catalog: stack.catalog.clone(),
-                secrets: stack.secrets.values().clone(),
-            };
+            let client = own_client(&stack, url.clone());
             let stack = stack.clone();
             tokio::spawn(async move {
                 if let Err(e) = play_demo(&client, true).await {
