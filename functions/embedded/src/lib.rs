@@ -1,8 +1,10 @@
-//! The embedded model of the AI step: a weights-free text classifier that
-//! trains in seconds, typed field extraction by patterns, and the
-//! evaluation that measures both.
+//! The embedded model of the AI step: a text classifier that trains in
+//! seconds on n-grams fused with a small sentence encoder's embeddings (or
+//! on n-grams alone, weights-free), typed field extraction by patterns, and
+//! the evaluation that measures both.
 
 pub mod classifier;
+pub mod encoder;
 pub mod eval;
 pub mod extract;
 pub mod split;
