@@ -122,3 +122,53 @@ fn a_correction_replaces_the_example_it_relabels_and_feedback_is_bounded() {
     }
     assert_eq!(set.feedback_len(), 2);
 }
+
+/// Texts that share every n-gram, told apart only by their embeddings.
+#[test]
+fn a_fused_model_learns_from_embeddings_what_the_n_grams_cannot_tell() {
+    let examples: Vec<Example> = (0..12)
+        .map(|i| Example::new("same words", if i % 2 == 0 { "even" } else { "odd" }))
+        .collect();
+    let embeddings: Vec<Vec<f32>> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                vec![1.0, 0.0]
+            } else {
+                vec![0.0, 1.0]
+            }
+        })
+        .collect();
+    let weights = vec![1.0; examples.len()];
+    let config = TrainConfig::default();
+    let fused = Classifier::train_with(&examples, Some(&embeddings), &weights, &config).unwrap();
+    assert!(fused.uses_embeddings());
+    assert_eq!(
+        fused.classify_with("same words", Some(&[0.0, 1.0])).label,
+        "odd"
+    );
+    assert_eq!(
+        fused.classify_with("same words", Some(&[1.0, 0.0])).label,
+        "even"
+    );
+
+    let plain = Classifier::train(&examples, &config).unwrap();
+    assert!(!plain.uses_embeddings());
+    let p = plain.classify("same words");
+    assert!(p.confidence < 0.6, "n-grams alone cannot tell: {p:?}");
+}
+
+#[test]
+fn the_threshold_is_chosen_on_held_out_training_examples() {
+    let mut examples = support_examples();
+    // Enough per label for three calibration folds.
+    examples.extend(support_examples());
+    let model = Classifier::train(&examples, &TrainConfig::default()).unwrap();
+    let threshold = model.threshold().expect("a threshold reaches the target");
+    // Fewer than 20 examples per label: the target is stricter than 98%.
+    assert_eq!(threshold.target_accuracy, 0.99);
+    assert!(threshold.confidence > 0.0 && threshold.confidence <= 1.0);
+    assert!(threshold.coverage > 0.0 && threshold.coverage <= 1.0);
+
+    let tiny = Classifier::train(&support_examples()[..4], &TrainConfig::default()).unwrap();
+    assert_eq!(tiny.threshold(), None, "too few examples to hold any out");
+}

@@ -48,6 +48,7 @@ fn coverage_plot_is_well_formed_svg() {
             truth: format!("l{}", i % 5),
             predicted: format!("l{}", if i % 7 == 0 { 0 } else { i % 5 }),
             confidence: 1.0 - i as f32 / 60.0,
+            threshold: None,
         })
         .collect();
     let mut metrics = Metrics::compute(&outcomes, 0.9);

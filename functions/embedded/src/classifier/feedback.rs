@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::features::words;
 use super::{Classifier, ClassifierError, Example, TrainConfig};
+use crate::encoder::EmbeddingTable;
 
 #[derive(Debug, Clone)]
 pub struct TrainingSet {
@@ -93,11 +94,25 @@ impl TrainingSet {
     }
 
     pub fn train(&self, config: &TrainConfig) -> Result<Classifier, ClassifierError> {
+        self.train_with(config, None)
+    }
+
+    /// Like [`TrainingSet::train`], fusing sentence embeddings from `table`,
+    /// which must hold every example's text.
+    pub fn train_with(
+        &self,
+        config: &TrainConfig,
+        table: Option<&EmbeddingTable>,
+    ) -> Result<Classifier, ClassifierError> {
         let examples = self.examples();
         let spec = examples.len() - self.feedback_len();
         let weights: Vec<f32> = (0..examples.len())
             .map(|i| if i < spec { 1.0 } else { self.feedback_weight })
             .collect();
-        Classifier::train_weighted(&examples, &weights, config)
+        let embeddings = table.map(|t| {
+            t.of_examples(&examples)
+                .expect("the table holds every training text")
+        });
+        Classifier::train_with(&examples, embeddings.as_deref(), &weights, config)
     }
 }

@@ -1,5 +1,6 @@
-//! The embedded text classifier: TF-IDF word and character n-grams, a
-//! one-vs-rest linear SVM, and temperature-scaled softmax confidence.
+//! The embedded text classifier: TF-IDF word and character n-grams,
+//! optionally joined by a sentence embedding scaled by α, a one-vs-rest
+//! linear SVM, and temperature-scaled softmax confidence.
 
 mod calibration;
 mod features;
@@ -15,6 +16,7 @@ pub use features::FeatureConfig;
 pub use feedback::TrainingSet;
 pub use linear::LinearConfig;
 
+use crate::eval::metrics::{coverage, Outcome};
 use crate::split::stratified_folds;
 use linear::{LinearModel, Problem};
 use vectorizer::{Sparse, Vectorizer};
@@ -41,8 +43,15 @@ pub struct TrainConfig {
     /// Drop n-grams seen in fewer training texts than this.
     pub min_df: usize,
     pub linear: LinearConfig,
-    /// Folds held out to fit the confidence temperature; below 2, a fixed
-    /// default temperature is used.
+    /// α: the length of the sentence embedding beside the unit-length
+    /// n-gram vector, when a model trains with embeddings.
+    pub embedding_weight: f32,
+    /// Accuracy the confidence threshold is chosen for (on held-out folds of
+    /// the training data); with under [`FEW_EXAMPLES`] examples of some
+    /// label, half its error rate is the goal instead.
+    pub target_accuracy: f64,
+    /// Folds held out to fit the confidence temperature and threshold;
+    /// below 2, a fixed default temperature is used and no threshold.
     pub calibration_folds: usize,
     /// How many labels a prediction ranks.
     pub top_k: usize,
@@ -57,6 +66,8 @@ impl Default for TrainConfig {
             features: FeatureConfig::default(),
             min_df: 1,
             linear: LinearConfig::default(),
+            embedding_weight: 2.0,
+            target_accuracy: 0.98,
             calibration_folds: 3,
             top_k: 5,
             seed: 42,
@@ -64,6 +75,9 @@ impl Default for TrainConfig {
         }
     }
 }
+
+/// Below this many examples of a label, thresholds aim stricter.
+pub const FEW_EXAMPLES: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
@@ -91,9 +105,26 @@ pub enum ClassifierError {
 pub struct Classifier {
     labels: Vec<String>,
     vectorizer: Vectorizer,
+    /// α when the model was trained with sentence embeddings.
+    #[serde(default)]
+    embedding_weight: Option<f32>,
     model: LinearModel,
     temperature: f32,
+    /// Confidence at or above which held-out training examples reached
+    /// `target_accuracy`; `None` when too few examples to hold any out, or
+    /// when no threshold reached it.
+    #[serde(default)]
+    threshold: Option<Threshold>,
     top_k: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub confidence: f32,
+    /// The accuracy it was chosen for.
+    pub target_accuracy: f64,
+    /// Share of held-out training examples at or above it.
+    pub coverage: f64,
 }
 
 impl Classifier {
@@ -110,7 +141,22 @@ impl Classifier {
         weights: &[f32],
         config: &TrainConfig,
     ) -> Result<Self, ClassifierError> {
+        Self::train_with(examples, None, weights, config)
+    }
+
+    /// Like [`Classifier::train_weighted`], with each example's sentence
+    /// embedding (in the same order) as features beside its n-grams; such a
+    /// model classifies with [`Classifier::classify_with`].
+    pub fn train_with(
+        examples: &[Example],
+        embeddings: Option<&[Vec<f32>]>,
+        weights: &[f32],
+        config: &TrainConfig,
+    ) -> Result<Self, ClassifierError> {
         assert_eq!(examples.len(), weights.len(), "one weight per example");
+        if let Some(e) = embeddings {
+            assert_eq!(examples.len(), e.len(), "one embedding per example");
+        }
         if examples.is_empty() {
             return Err(ClassifierError::NoExamples);
         }
@@ -128,13 +174,22 @@ impl Classifier {
                     .expect("label collected above")
             })
             .collect();
-        let temperature = held_out_temperature(examples, &ys, weights, labels.len(), config);
-        let (vectorizer, model) = fit(examples, &ys, weights, labels.len(), config);
+        let data = Data {
+            examples,
+            embeddings,
+            ys: &ys,
+            weights,
+            classes: labels.len(),
+        };
+        let (temperature, threshold) = calibrate(&data, config);
+        let (vectorizer, model) = fit(&data, config);
         Ok(Self {
             labels,
             vectorizer,
+            embedding_weight: embeddings.map(|_| config.embedding_weight),
             model,
             temperature,
+            threshold,
             top_k: config.top_k.max(1),
         })
     }
@@ -143,8 +198,25 @@ impl Classifier {
         &self.labels
     }
 
+    pub fn threshold(&self) -> Option<Threshold> {
+        self.threshold
+    }
+
+    /// Whether [`Classifier::classify_with`] needs the text's embedding.
+    pub fn uses_embeddings(&self) -> bool {
+        self.embedding_weight.is_some()
+    }
+
     pub fn classify(&self, text: &str) -> Prediction {
-        let scores = self.model.scores(&self.vectorizer.transform(text));
+        self.classify_with(text, None)
+    }
+
+    /// Classifies `text`; a model trained with embeddings needs the text's,
+    /// and without it scores on the n-grams alone (less well).
+    pub fn classify_with(&self, text: &str, embedding: Option<&[f32]>) -> Prediction {
+        let alpha = self.embedding_weight.unwrap_or(0.0);
+        let x = features(&self.vectorizer, text, embedding, alpha);
+        let scores = self.model.scores(&x);
         let probs = calibration::softmax(&scores, self.temperature);
         let mut order: Vec<usize> = (0..probs.len()).collect();
         // Ties break on label order so equal scores rank the same every time.
@@ -165,58 +237,141 @@ impl Classifier {
     }
 }
 
-fn fit(
-    examples: &[Example],
-    ys: &[usize],
-    weights: &[f32],
+/// A training set as [`Classifier::train_with`] takes it.
+struct Data<'a> {
+    examples: &'a [Example],
+    embeddings: Option<&'a [Vec<f32>]>,
+    ys: &'a [usize],
+    weights: &'a [f32],
     classes: usize,
-    config: &TrainConfig,
-) -> (Vectorizer, LinearModel) {
+}
+
+impl Data<'_> {
+    fn subset(&self, keep: &[usize]) -> OwnedData {
+        OwnedData {
+            examples: keep.iter().map(|&i| self.examples[i].clone()).collect(),
+            embeddings: self
+                .embeddings
+                .map(|e| keep.iter().map(|&i| e[i].clone()).collect()),
+            ys: keep.iter().map(|&i| self.ys[i]).collect(),
+            weights: keep.iter().map(|&i| self.weights[i]).collect(),
+        }
+    }
+}
+
+struct OwnedData {
+    examples: Vec<Example>,
+    embeddings: Option<Vec<Vec<f32>>>,
+    ys: Vec<usize>,
+    weights: Vec<f32>,
+}
+
+/// The n-gram vector, then the embedding scaled by α in the indices after
+/// the vocabulary's.
+fn features(vectorizer: &Vectorizer, text: &str, embedding: Option<&[f32]>, alpha: f32) -> Sparse {
+    let mut x = vectorizer.transform(text);
+    if let Some(embedding) = embedding.filter(|_| alpha > 0.0) {
+        let base = vectorizer.len() as u32;
+        x.indices
+            .extend((0..embedding.len() as u32).map(|j| base + j));
+        x.values.extend(embedding.iter().map(|v| v * alpha));
+    }
+    x
+}
+
+fn fit(data: &Data, config: &TrainConfig) -> (Vectorizer, LinearModel) {
     let vectorizer = Vectorizer::fit(
-        examples.iter().map(|e| e.text.as_str()),
+        data.examples.iter().map(|e| e.text.as_str()),
         &config.features,
         config.min_df,
     );
-    let xs: Vec<Sparse> = examples
+    let embedding = |i: usize| data.embeddings.map(|e| e[i].as_slice());
+    let xs: Vec<Sparse> = data
+        .examples
         .iter()
-        .map(|e| vectorizer.transform(&e.text))
+        .enumerate()
+        .map(|(i, e)| features(&vectorizer, &e.text, embedding(i), config.embedding_weight))
         .collect();
+    let dense = data.embeddings.and_then(|e| e.first()).map_or(0, Vec::len);
     let problem = Problem {
         xs: &xs,
-        ys,
-        weights,
-        classes,
-        features: vectorizer.len(),
+        ys: data.ys,
+        weights: data.weights,
+        classes: data.classes,
+        features: vectorizer.len() + dense,
     };
     let model = LinearModel::train(&problem, &config.linear, config.seed, config.threads);
     (vectorizer, model)
 }
 
-/// Fits the temperature on scores of examples the model did not train on;
-/// scores on training data are overconfident and would make a useless
-/// threshold.
-fn held_out_temperature(
-    examples: &[Example],
-    ys: &[usize],
-    weights: &[f32],
-    classes: usize,
-    config: &TrainConfig,
-) -> f32 {
-    let k = config.calibration_folds;
-    if k < 2 || examples.len() < 2 * k || classes < 2 {
-        return calibration::DEFAULT_TEMPERATURE;
+/// Fits the temperature, then the confidence threshold, on scores of
+/// examples the model did not train on; scores on training data are
+/// overconfident and would make both useless.
+fn calibrate(data: &Data, config: &TrainConfig) -> (f32, Option<Threshold>) {
+    let (k, n) = (config.calibration_folds, data.examples.len());
+    if k < 2 || n < 2 * k || data.classes < 2 {
+        return (calibration::DEFAULT_TEMPERATURE, None);
     }
-    let fold = stratified_folds(examples.iter().map(|e| e.label.as_str()), k, config.seed);
-    let mut held_out = Vec::with_capacity(examples.len());
+    let fold = stratified_folds(
+        data.examples.iter().map(|e| e.label.as_str()),
+        k,
+        config.seed,
+    );
+    let mut held_out = Vec::with_capacity(n);
     for f in 0..k {
-        let keep: Vec<usize> = (0..examples.len()).filter(|&i| fold[i] != f).collect();
-        let train: Vec<Example> = keep.iter().map(|&i| examples[i].clone()).collect();
-        let train_ys: Vec<usize> = keep.iter().map(|&i| ys[i]).collect();
-        let train_weights: Vec<f32> = keep.iter().map(|&i| weights[i]).collect();
-        let (vectorizer, model) = fit(&train, &train_ys, &train_weights, classes, config);
-        for ((e, &y), _) in examples.iter().zip(ys).zip(&fold).filter(|(_, &g)| g == f) {
-            held_out.push((model.scores(&vectorizer.transform(&e.text)), y));
+        let keep: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+        let train = data.subset(&keep);
+        let (vectorizer, model) = fit(
+            &Data {
+                examples: &train.examples,
+                embeddings: train.embeddings.as_deref(),
+                ys: &train.ys,
+                weights: &train.weights,
+                classes: data.classes,
+            },
+            config,
+        );
+        for i in (0..n).filter(|&i| fold[i] == f) {
+            let embedding = data.embeddings.map(|e| e[i].as_slice());
+            let x = features(
+                &vectorizer,
+                &data.examples[i].text,
+                embedding,
+                config.embedding_weight,
+            );
+            held_out.push((model.scores(&x), data.ys[i]));
         }
     }
-    calibration::fit_temperature(&held_out)
+    let temperature = calibration::fit_temperature(&held_out);
+    let fewest = (0..data.classes)
+        .map(|c| data.ys.iter().filter(|&&y| y == c).count())
+        .min()
+        .unwrap_or(0);
+    let target = if fewest < FEW_EXAMPLES {
+        1.0 - (1.0 - config.target_accuracy) / 2.0
+    } else {
+        config.target_accuracy
+    };
+    let outcomes: Vec<Outcome> = held_out
+        .iter()
+        .map(|(scores, y)| {
+            let probs = calibration::softmax(scores, temperature);
+            let best = (0..probs.len())
+                .max_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(b.cmp(&a)))
+                .unwrap_or(0);
+            Outcome {
+                truth: y.to_string(),
+                predicted: best.to_string(),
+                confidence: probs[best],
+                threshold: None,
+            }
+        })
+        .collect();
+    let (_, coverage, confidence) = coverage(&outcomes, target);
+    let threshold = (coverage > 0.0).then_some(Threshold {
+        confidence,
+        target_accuracy: target,
+        coverage,
+    });
+    (temperature, threshold)
 }

@@ -10,6 +10,10 @@ pub struct Outcome {
     pub truth: String,
     pub predicted: String,
     pub confidence: f32,
+    /// The threshold the model chose on its own training data; above it,
+    /// the message would have been answered without a person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,6 +58,9 @@ pub struct Metrics {
     pub coverage_at_target: f64,
     /// Answer when confidence ≥ this, route to a person below it.
     pub threshold_at_target: f32,
+    /// The same with each model's own threshold, chosen on its training
+    /// data only: what a deployment would have done.
+    pub trained_threshold: Option<CoveragePoint>,
 }
 
 const CURVE_POINTS: usize = 200;
@@ -80,8 +87,28 @@ impl Metrics {
             target_accuracy,
             coverage_at_target,
             threshold_at_target,
+            trained_threshold: trained_threshold(outcomes),
         }
     }
+}
+
+/// Coverage and accuracy when each message is answered only above its
+/// model's trained threshold; `threshold` is their mean.
+fn trained_threshold(outcomes: &[Outcome]) -> Option<CoveragePoint> {
+    let thresholds: Vec<f32> = outcomes.iter().filter_map(|o| o.threshold).collect();
+    if thresholds.len() != outcomes.len() || outcomes.is_empty() {
+        return None;
+    }
+    let answered: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.threshold.is_some_and(|t| o.confidence >= t))
+        .collect();
+    let correct = answered.iter().filter(|o| o.truth == o.predicted).count();
+    Some(CoveragePoint {
+        threshold: thresholds.iter().sum::<f32>() / thresholds.len() as f32,
+        coverage: ratio(answered.len(), outcomes.len()),
+        accuracy: ratio(correct, answered.len()),
+    })
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -146,7 +173,7 @@ fn confused(outcomes: &[Outcome]) -> Vec<Confusion> {
 
 /// The curve, sampled at about `CURVE_POINTS` thresholds, and the best
 /// coverage that keeps accuracy at or above the target.
-fn coverage(outcomes: &[Outcome], target: f64) -> (Vec<CoveragePoint>, f64, f32) {
+pub(crate) fn coverage(outcomes: &[Outcome], target: f64) -> (Vec<CoveragePoint>, f64, f32) {
     let mut sorted: Vec<&Outcome> = outcomes.iter().collect();
     sorted.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     let n = sorted.len();
@@ -190,6 +217,7 @@ mod tests {
             truth: truth.into(),
             predicted: predicted.into(),
             confidence,
+            threshold: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Measuring the classifier: data loading, splits, metrics, curves, plots.
 
 mod data;
-mod metrics;
+pub(crate) mod metrics;
 mod plot;
 mod run;
 

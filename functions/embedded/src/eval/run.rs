@@ -2,15 +2,17 @@
 //! cross-validation, and the feedback learning curve.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::metrics::{Metrics, Outcome};
 use crate::classifier::{Classifier, ClassifierError, Example, TrainConfig, TrainingSet};
+use crate::encoder::EmbeddingTable;
 use crate::split::{sample_per_label, stratified_folds, Rng};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EvalConfig {
     pub train: TrainConfig,
     /// Train on only this many examples per label (few-shot).
@@ -23,6 +25,10 @@ pub struct EvalConfig {
     /// are. Off by default so figures stay examples-only; the learning
     /// curve does not use it.
     pub label_names: f32,
+    /// Sentence embeddings of every text the run trains or tests on (label
+    /// names too, when used): the model then fuses them with its n-grams.
+    /// `None`: the weights-free model.
+    pub embeddings: Option<Arc<EmbeddingTable>>,
 }
 
 impl Default for EvalConfig {
@@ -33,6 +39,7 @@ impl Default for EvalConfig {
             target_accuracy: 0.98,
             seed: 1,
             label_names: 0.0,
+            embeddings: None,
         }
     }
 }
@@ -55,14 +62,19 @@ pub struct EvalReport {
     pub train_seconds: f64,
 }
 
-fn classify_all(model: &Classifier, test: &[Example]) -> Vec<Outcome> {
+fn classify_all(
+    model: &Classifier,
+    test: &[Example],
+    embeddings: Option<&EmbeddingTable>,
+) -> Vec<Outcome> {
     test.iter()
         .map(|e| {
-            let p = model.classify(&e.text);
+            let p = model.classify_with(&e.text, embeddings.and_then(|t| t.get(&e.text)));
             Outcome {
                 truth: e.label.clone(),
                 predicted: p.label,
                 confidence: p.confidence,
+                threshold: model.threshold().map(|t| t.confidence),
             }
         })
         .collect()
@@ -82,9 +94,9 @@ fn few_shot(train: Vec<Example>, shots: Option<usize>, seed: u64) -> Vec<Example
 /// label whose text is the label's name (the tokenizer splits on `_`).
 fn timed_train(
     train: &[Example],
-    label_names: f32,
-    config: &TrainConfig,
+    config: &EvalConfig,
 ) -> Result<(Classifier, Duration), ClassifierError> {
+    let label_names = config.label_names;
     let start = Instant::now();
     let mut examples = train.to_vec();
     let mut weights = vec![1.0; train.len()];
@@ -95,7 +107,12 @@ fn timed_train(
             weights.push(label_names);
         }
     }
-    let model = Classifier::train_weighted(&examples, &weights, config)?;
+    let embeddings = config.embeddings.as_ref().map(|table| {
+        table
+            .of_examples(&examples)
+            .expect("the table holds every text the evaluation trains on")
+    });
+    let model = Classifier::train_with(&examples, embeddings.as_deref(), &weights, &config.train)?;
     Ok((model, start.elapsed()))
 }
 
@@ -106,9 +123,10 @@ pub fn train_test(
     config: &EvalConfig,
 ) -> Result<EvalReport, ClassifierError> {
     let train = few_shot(train.to_vec(), config.shots, config.seed);
-    let (model, took) = timed_train(&train, config.label_names, &config.train)?;
+    let (model, took) = timed_train(&train, config)?;
+    let outcomes = classify_all(&model, test, config.embeddings.as_deref());
     Ok(EvalReport {
-        metrics: Metrics::compute(&classify_all(&model, test), config.target_accuracy),
+        metrics: Metrics::compute(&outcomes, config.target_accuracy),
         method: "split".into(),
         train_examples: train.len(),
         train_seconds: took.as_secs_f64(),
@@ -138,9 +156,9 @@ pub fn cross_validate(
         let (test, train) = split_fold(examples, &fold, f);
         let train = few_shot(train, config.shots, config.seed ^ f as u64);
         trained += train.len();
-        let (model, t) = timed_train(&train, config.label_names, &config.train)?;
+        let (model, t) = timed_train(&train, config)?;
         took += t;
-        outcomes.extend(classify_all(&model, &test));
+        outcomes.extend(classify_all(&model, &test, config.embeddings.as_deref()));
         progress(Progress {
             done: f + 1,
             total: folds,
@@ -208,9 +226,10 @@ pub fn learning_curve(
     let batches = rest.len().div_ceil(batch.max(1));
     let total = batches + 2;
     let mut points = Vec::new();
+    let table = config.embeddings.as_deref();
     let mut score = |set: &TrainingSet, corrections: usize| -> Result<(), ClassifierError> {
-        let model = set.train(&config.train)?;
-        let m = Metrics::compute(&classify_all(&model, test), config.target_accuracy);
+        let model = set.train_with(&config.train, table)?;
+        let m = Metrics::compute(&classify_all(&model, test, table), config.target_accuracy);
         points.push(LearningPoint {
             examples: set.examples().len(),
             corrections,
@@ -231,8 +250,14 @@ pub fn learning_curve(
         score(&set, fed)?;
         progress(Progress { done: b + 2, total });
     }
-    let all = Classifier::train(train, &config.train)?;
-    let all_at_once = Metrics::compute(&classify_all(&all, test), config.target_accuracy).accuracy;
+    let all = Classifier::train_with(
+        train,
+        table.and_then(|t| t.of_examples(train)).as_deref(),
+        &vec![1.0; train.len()],
+        &config.train,
+    )?;
+    let all_at_once =
+        Metrics::compute(&classify_all(&all, test, table), config.target_accuracy).accuracy;
     progress(Progress { done: total, total });
     Ok(LearningCurve {
         points,

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
+use handoff_embedded::encoder::{self, Availability, EmbeddingTable};
 use handoff_embedded::eval::{
     coverage_chart, cross_validate, learning_chart, learning_curve, read_examples, read_label_map,
     relabel, split_fold, train_test, EvalConfig, EvalReport, LearningCurve, Progress,
@@ -80,6 +82,18 @@ pub struct EvalArgs {
     /// examples, at weight 3; not with --learning-curve.
     #[arg(long, conflicts_with = "learning_curve")]
     pub label_names: bool,
+    /// α: the weight of the sentence embedding beside the n-grams.
+    #[arg(long)]
+    pub alpha: Option<f32>,
+    /// The linear model's inverse regularisation strength.
+    #[arg(long)]
+    pub c: Option<f32>,
+    /// Classify with n-grams only, without the sentence encoder.
+    #[arg(long)]
+    pub weights_free: bool,
+    /// With --shots: repeat with this many sampling seeds and report the mean.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
     /// An `intent,label` CSV relabelling the data's categories (e.g. to a
     /// workflow's labels) before training and testing.
     #[arg(long)]
@@ -129,13 +143,29 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
         check_folds(&train, args.folds)?;
     }
 
-    let config = EvalConfig {
+    if args.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let progress = bar(args.json);
+    let (embeddings, model) =
+        embeddings(&args, [&train, test.as_deref().unwrap_or(&[])], &progress)?;
+    let mut config = EvalConfig {
         shots: args.shots,
         target_accuracy: args.target,
         label_names: if args.label_names { 3.0 } else { 0.0 },
+        embeddings,
         ..EvalConfig::default()
     };
-    let progress = bar(args.json);
+    config.train.target_accuracy = args.target;
+    if let Some(alpha) = args.alpha {
+        config.train.embedding_weight = alpha;
+    }
+    if let Some(c) = args.c {
+        config.train.linear.c = c;
+    }
+    if !args.json {
+        println!("model: {model}");
+    }
     let mut tick = |p: Progress| {
         progress.set_length(p.total as u64);
         progress.set_position(p.done as u64);
@@ -165,11 +195,19 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
     }
 
     progress.set_message("evaluating");
-    let report = match &test {
-        Some(test) => train_test(&train, test, &config)?,
-        None => cross_validate(&train, args.folds, &config, &mut tick)?,
-    };
+    let mut reports = Vec::new();
+    for seed in 1..=args.seeds {
+        config.seed = seed;
+        reports.push(match &test {
+            Some(test) => train_test(&train, test, &config)?,
+            None => cross_validate(&train, args.folds, &config, &mut tick)?,
+        });
+    }
     progress.finish_and_clear();
+    if reports.len() > 1 {
+        print_seeds(&reports, args.json)?;
+    }
+    let report = reports.swap_remove(0);
     if let Some(path) = &args.plot {
         write_plot(path, &coverage_chart(&report.metrics).to_svg())?;
     }
@@ -179,6 +217,74 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
         print_report(&report);
     }
     Ok(0)
+}
+
+/// The sentence embeddings of every text in `sets` (and of every label
+/// name), unless --weights-free or the encoder is absent; and what the
+/// model is, in words.
+fn embeddings(
+    args: &EvalArgs,
+    sets: [&[Example]; 2],
+    progress: &ProgressBar,
+) -> anyhow::Result<(Option<Arc<EmbeddingTable>>, String)> {
+    if args.weights_free {
+        return Ok((None, "n-grams only (--weights-free)".into()));
+    }
+    let encoder = match encoder::shared() {
+        Availability::Loaded(encoder) => encoder,
+        Availability::Absent(why) => return Ok((None, format!("n-grams only: {why}"))),
+    };
+    let texts = sets
+        .iter()
+        .flat_map(|set| set.iter().flat_map(|e| [e.text.as_str(), e.label.as_str()]));
+    let mut table = EmbeddingTable::default();
+    progress.set_message("embedding");
+    table.add(encoder, texts, |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    })?;
+    let alpha = args
+        .alpha
+        .unwrap_or(handoff_embedded::TrainConfig::default().embedding_weight);
+    let model = format!(
+        "n-grams + {} sentence embeddings (α = {alpha})",
+        encoder::MODEL_NAME
+    );
+    Ok((Some(Arc::new(table)), model))
+}
+
+/// Each seed's headline figures and their mean.
+fn print_seeds(reports: &[EvalReport], json: bool) -> anyhow::Result<()> {
+    let mean =
+        |f: &dyn Fn(&EvalReport) -> f64| reports.iter().map(f).sum::<f64>() / reports.len() as f64;
+    let accuracy = |r: &EvalReport| r.metrics.accuracy;
+    let trained_coverage = |r: &EvalReport| r.metrics.trained_threshold.map_or(0.0, |t| t.coverage);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "seeds": reports.len(),
+                "accuracy": reports.iter().map(accuracy).collect::<Vec<_>>(),
+                "mean_accuracy": mean(&accuracy),
+                "mean_trained_coverage": mean(&trained_coverage),
+            })
+        );
+        return Ok(());
+    }
+    for (seed, r) in reports.iter().enumerate() {
+        println!(
+            "seed {}: accuracy {:.2}%",
+            seed + 1,
+            r.metrics.accuracy * 100.0
+        );
+    }
+    println!(
+        "mean over {} seeds: accuracy {:.2}%, coverage at the trained threshold {:.1}%\n",
+        reports.len(),
+        mean(&accuracy) * 100.0,
+        mean(&trained_coverage) * 100.0
+    );
+    Ok(())
 }
 
 /// A missing file gets its own message rather than the CSV reader's.
@@ -261,6 +367,15 @@ fn print_report(r: &EvalReport) {
         m.coverage_at_target * 100.0,
         m.threshold_at_target
     );
+    if let Some(t) = m.trained_threshold {
+        println!(
+            "with each model's threshold chosen on its training data only: coverage {:.1}% \
+             at {:.2}% accuracy (mean threshold {:.3})",
+            t.coverage * 100.0,
+            t.accuracy * 100.0,
+            t.threshold
+        );
+    }
     println!(
         "\n{:<50} {:>9} {:>9} {:>9} {:>8}",
         "label", "precision", "recall", "F1", "support"
