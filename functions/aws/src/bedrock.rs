@@ -97,6 +97,7 @@ impl Model for BedrockModel {
                 value: document_to_value(input),
                 usage,
                 model: self.model_id.clone(),
+                note: None,
             }),
             None => {
                 let said = said(reply);

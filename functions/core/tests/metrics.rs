@@ -117,6 +117,7 @@ impl Model for Billed {
         Ok(ModelAnswer {
             value,
             model: "billed-1".into(),
+            note: None,
             usage: Some(ModelUsage {
                 input_tokens: 1200,
                 output_tokens: 300,

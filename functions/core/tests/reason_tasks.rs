@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use handoff_core::domain::*;
-use handoff_core::model::Tiers;
+use handoff_core::model::encoder::Availability;
+use handoff_core::model::{EmbeddedModel, Tiers};
 use handoff_core::ports::*;
 use handoff_core::spec::TaskKind;
 use handoff_core::testing::*;
@@ -53,6 +54,7 @@ impl Model for Scripted {
                 latency_ms: 1,
             }),
             model: "scripted-1".into(),
+            note: None,
         })
     }
 }
@@ -120,6 +122,38 @@ async fn with_no_llm_every_task_answers_from_the_embedded_tier_and_the_template(
     let reply = task(&detail, "reply");
     assert_eq!(reply["status"], "fallback");
     assert_eq!(reply["calls"][0]["outcome"], "not_configured");
+}
+
+/// The classify call of the primary task, from the finished audit entry.
+fn issue_type_call(trail: &[AuditEvent]) -> Value {
+    let detail = finished(trail);
+    task(&detail, "issue_type")["calls"][0].clone()
+}
+
+#[tokio::test]
+async fn the_embedded_tier_classifies_with_the_sentence_encoder_and_names_it() {
+    let h = Harness::new();
+    let (_, ai, trail) = reasoned(&h, "webhook-support-triage.json").await;
+    let call = issue_type_call(&trail);
+    assert_eq!(call["outcome"], "answered", "{call}");
+    assert_eq!(call["model"], "embedded/ngrams+all-MiniLM-L6-v2", "{call}");
+    assert!(call.get("detail").is_none(), "{call}");
+    assert!(ai.classification("issue_type").is_some());
+}
+
+#[tokio::test]
+async fn without_the_encoder_the_n_gram_model_answers_and_the_trail_says_why() {
+    let mut h = Harness::new();
+    let absent = Availability::Absent("no sentence encoder files found".into());
+    h.tiers = Tiers::with_embedded(Arc::new(EmbeddedModel::with_encoder(absent)));
+    let (_, ai, trail) = reasoned(&h, "webhook-support-triage.json").await;
+    let call = issue_type_call(&trail);
+    assert_eq!(call["outcome"], "answered", "{call}");
+    assert_eq!(call["model"], "embedded/ngrams", "{call}");
+    let detail = call["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("no sentence encoder files found"), "{call}");
+    assert!(detail.contains("weights-free n-gram model"), "{call}");
+    assert!(ai.classification("issue_type").is_some());
 }
 
 #[tokio::test]

@@ -52,6 +52,7 @@ impl Model for LlmModel {
                 latency_ms: t0.elapsed().as_millis() as u64,
             }),
             model: reply.model,
+            note: None,
         })
     }
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda::init_tracing();
+    // In the init phase, which is not billed per message and runs at full
+    // CPU, rather than inside the first run.
+    handoff_core::model::load_encoder();
     let config = lambda::aws_config().await;
     let stage = Reason {
         catalog: handoff_workflows::shared(),

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use handoff_embedded::encoder::{self, Availability, EmbeddingTable};
 use handoff_embedded::extract::IdKind;
 use handoff_embedded::{Classifier, Example, Extractor, FieldValue, TrainConfig};
 use handoff_spec::{
@@ -12,13 +13,21 @@ use serde_json::{json, Map, Value};
 use crate::ports::{Model, ModelAnswer, ModelError, ModelRequest};
 
 /// The tier every deployment has: a classifier trained on the spec's
-/// examples plus reviewer corrections (once per task and feedback set),
-/// pattern extractors, and extractive summaries. Answers in microseconds,
-/// and nothing leaves the process.
+/// examples plus reviewer corrections (once per task and feedback set) on
+/// n-grams and sentence embeddings, pattern extractors, and extractive
+/// summaries. Answers in milliseconds, and nothing leaves the process.
+///
+/// Without the sentence encoder (its files absent, or turned off) it
+/// classifies on n-grams alone and says so in every answer's note, which
+/// the run's audit trail keeps.
 pub struct EmbeddedModel {
     extractor: Extractor,
     config: TrainConfig,
+    encoder: Availability,
     trained: Mutex<Trained>,
+    /// Embeddings of the training texts seen so far: a retrain after a
+    /// correction embeds only the new text.
+    embedded: Mutex<EmbeddingTable>,
 }
 
 /// (workflow, task) → (feedback fingerprint, classifier)
@@ -31,7 +40,12 @@ impl Default for EmbeddedModel {
 }
 
 impl EmbeddedModel {
+    /// With the process's encoder ([`encoder::shared`]), if it has one.
     pub fn new() -> Self {
+        Self::with_encoder(encoder::shared().clone())
+    }
+
+    pub fn with_encoder(encoder: Availability) -> Self {
         Self {
             extractor: Extractor::new(&Default::default())
                 .expect("default extraction patterns compile"),
@@ -39,8 +53,30 @@ impl EmbeddedModel {
                 threads: 1,
                 ..TrainConfig::default()
             },
+            encoder,
             trained: Mutex::new(HashMap::new()),
+            embedded: Mutex::new(EmbeddingTable::default()),
         }
+    }
+
+    /// The model the answers name: the encoder's too when it is used.
+    fn model_name(&self) -> String {
+        match &self.encoder {
+            Availability::Loaded(_) => format!("embedded/ngrams+{}", encoder::MODEL_NAME),
+            Availability::Absent(_) => "embedded/ngrams".into(),
+        }
+    }
+
+    /// Embeddings of `examples`, with the encoder; `None` without it.
+    fn embeddings(&self, examples: &[Example]) -> Result<Option<Vec<Vec<f32>>>, ModelError> {
+        let Some(encoder) = self.encoder.encoder() else {
+            return Ok(None);
+        };
+        let mut table = self.embedded.lock().unwrap();
+        table
+            .add(encoder, examples.iter().map(|e| e.text.as_str()), |_, _| ())
+            .map_err(|e| ModelError::Unavailable(e.to_string()))?;
+        Ok(table.of_examples(examples))
     }
 
     fn classifier(
@@ -79,8 +115,10 @@ impl EmbeddedModel {
                 .filter(|f| labels.contains(&f.final_label.as_str()))
                 .map(|f| Example::new(&f.text, &f.final_label)),
         );
+        let embeddings = self.embeddings(&examples)?;
+        let weights = vec![1.0; examples.len()];
         let classifier = Arc::new(
-            Classifier::train(&examples, &self.config)
+            Classifier::train_with(&examples, embeddings.as_deref(), &weights, &self.config)
                 .map_err(|e| ModelError::Unavailable(e.to_string()))?,
         );
         self.trained
@@ -95,7 +133,16 @@ impl EmbeddedModel {
         request: &ModelRequest<'_>,
         task: &ClassifyTask,
     ) -> Result<Value, ModelError> {
-        let prediction = self.classifier(request, task)?.classify(request.text);
+        let classifier = self.classifier(request, task)?;
+        let embedding = match self.encoder.encoder() {
+            Some(encoder) if classifier.uses_embeddings() => Some(
+                encoder
+                    .embed(request.text)
+                    .map_err(|e| ModelError::Unavailable(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let prediction = classifier.classify_with(request.text, embedding.as_deref());
         let runner_up = prediction
             .ranked
             .get(1)
@@ -124,6 +171,24 @@ impl EmbeddedModel {
             }
         }
         Value::Object(fields)
+    }
+}
+
+/// Loads the process's sentence encoder now (a Lambda's init, `handoff
+/// up`'s start) rather than on the first message, and logs where it came
+/// from or why there is none.
+pub fn load_encoder() {
+    let started = std::time::Instant::now();
+    match encoder::shared() {
+        Availability::Loaded(_) => tracing::info!(
+            model = encoder::MODEL_NAME,
+            load_ms = started.elapsed().as_millis() as u64,
+            "sentence encoder loaded"
+        ),
+        Availability::Absent(why) => tracing::warn!(
+            reason = %why,
+            "no sentence encoder: the embedded tier classifies on n-grams alone"
+        ),
     }
 }
 
@@ -202,10 +267,17 @@ impl Model for EmbeddedModel {
                 ))
             }
         };
+        let note = match (&self.encoder, &request.task.kind) {
+            (Availability::Absent(why), TaskKind::Classify(_)) => Some(format!(
+                "{why}; classified by the weights-free n-gram model"
+            )),
+            _ => None,
+        };
         Ok(ModelAnswer {
             value,
             usage: None,
-            model: handoff_spec::EMBEDDED_TIER.into(),
+            model: self.model_name(),
+            note,
         })
     }
 }

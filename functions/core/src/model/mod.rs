@@ -5,6 +5,7 @@ mod embedded;
 mod prompt;
 mod tiers;
 
-pub use embedded::EmbeddedModel;
+pub use embedded::{load_encoder, EmbeddedModel};
+pub use handoff_embedded::encoder;
 pub use prompt::{build_prompt, mask_answer, BuiltPrompt, PromptInput, Redactor};
 pub use tiers::{Tier, Tiers};

@@ -52,6 +52,9 @@ pub struct ModelAnswer {
     pub usage: Option<ModelUsage>,
     /// The provider's model id, as it reported it.
     pub model: String,
+    /// What the audit trail should keep about how the answer was made (a
+    /// fallback to a lesser model, say).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

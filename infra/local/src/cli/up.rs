@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
+use handoff_embedded::encoder::{self, Availability};
 
 use super::demo::play_demo;
 use super::stack::{init_logs, own_client, runtime, serve, LlmArgs, StackArgs};
@@ -22,6 +23,7 @@ pub struct UpArgs {
 
 pub fn up(args: UpArgs) -> anyhow::Result<i32> {
     init_logs();
+    handoff_core::model::load_encoder();
     let mut options = args.stack.options(false)?;
     let models = args.llm.configure(&mut options)?;
     let data_dir = args.stack.data_dir.clone();
@@ -58,6 +60,13 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         );
         for line in &models {
             println!("  {line}");
+        }
+        match encoder::shared() {
+            Availability::Loaded(_) => println!(
+                "  embedded classifier: n-grams + {} sentence embeddings",
+                encoder::MODEL_NAME
+            ),
+            Availability::Absent(why) => println!("  embedded classifier: n-grams only ({why})"),
         }
         if resumed > 0 {
             println!("  resumed {resumed} running execution(s)");

@@ -69,6 +69,7 @@ pub async fn ask(tier: &Tier, request: &ModelRequest<'_>) -> Asked {
             usage.add(ModelUsage { latency_ms: 0, ..u });
         }
         model = answer.model.clone();
+        let note = answer.note.clone();
         let value = normalise(request.task, answer.value);
         last_raw = Some(value.clone());
         let errors: Vec<String> = validator
@@ -82,7 +83,7 @@ pub async fn ask(tier: &Tier, request: &ModelRequest<'_>) -> Asked {
             usage.latency_ms = t0.elapsed().as_millis() as u64;
             let outcome = if repaired { "repaired" } else { "answered" };
             return Asked {
-                call: record(tier, model, outcome, usage, None),
+                call: record(tier, model, outcome, usage, note),
                 value: Some(value),
                 conversation,
                 last_raw,
