@@ -4,7 +4,10 @@
 Every function in the template must have a `bootstrap` that is an aarch64 ELF
 (the template deploys arm64 only). Prints each one's size zipped the way SAM
 uploads it (deflate) and warns above the 4 MiB goal; a large zip slows cold
-starts, so the warning is a prompt to look, not a failure.
+starts, so the warning is a prompt to look, not a failure. Then each layer's
+size zipped, against Lambda's limits (250 MiB unzipped for a function and
+its layers; 50 MiB zipped for a direct upload, which SAM's upload through S3
+does not need).
 
 usage: artifact-sizes.py TEMPLATE BUILD_DIR
 """
@@ -18,17 +21,39 @@ GOAL = 4 * 1024 * 1024
 EM_AARCH64 = 183
 
 
-def template_functions(template: str) -> list[str]:
-    # Logical ids of functions with a BuildMethod; the template has CFN tags
-    # (!Ref, !Sub) that a plain YAML loader rejects, so scan its text.
+def template_resources(template: str, property_line: str) -> list[str]:
+    """Logical ids of resources with a line matching `property_line`; the
+    template has CFN tags (!Ref, !Sub) that a plain YAML loader rejects, so
+    scan its text."""
     ids, current = [], None
     for line in open(template, encoding="utf-8"):
         m = re.match(r"^  ([A-Za-z0-9]+):\s*$", line)
         if m:
             current = m.group(1)
-        elif current and re.match(r"^\s+BuildMethod:\s*rust-cargolambda\s*$", line):
+        elif current and re.match(property_line, line):
             ids.append(current)
     return ids
+
+
+def template_functions(template: str) -> list[str]:
+    return template_resources(template, r"^\s+BuildMethod:\s*rust-cargolambda\s*$")
+
+
+def template_layers(template: str) -> list[str]:
+    return template_resources(template, r"^\s+Type:\s*AWS::Serverless::LayerVersion\s*$")
+
+
+def layer_sizes(directory: str) -> tuple[int, int]:
+    """(unzipped, zipped) bytes of a layer's content."""
+    buf = io.BytesIO()
+    unzipped = 0
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for root, _, files in os.walk(directory):
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                unzipped += os.path.getsize(path)
+                z.write(path, os.path.relpath(path, directory))
+    return unzipped, buf.tell()
 
 
 def elf_machine(path: str) -> int | None:
@@ -78,6 +103,16 @@ def main(template: str, build_dir: str) -> int:
     if problems:
         return 1
     print(f"{len(functions)} aarch64 bootstrap artifacts")
+    for layer in template_layers(template):
+        directory = os.path.join(build_dir, layer)
+        if not os.path.isdir(directory):
+            print(f"error: {layer}: no layer content at {directory}", file=sys.stderr)
+            return 1
+        unzipped, zipped = layer_sizes(directory)
+        print(f"layer {layer:<14} {mib(unzipped):>12} {mib(zipped):>12}")
+        if unzipped > 250 * 1024 * 1024:
+            print(f"error: {layer} is over Lambda's 250 MiB unzipped limit", file=sys.stderr)
+            return 1
     return 0
 
 
