@@ -20,7 +20,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).unwrap_or(DEFAULT_CSV.into());
     let examples = read_examples(path.as_ref())?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
-    println!("{} examples from {path}; encoder threads: {threads}", examples.len());
+    println!(
+        "{} examples from {path}; encoder threads: {threads}",
+        examples.len()
+    );
     let config = TrainConfig {
         threads: 1,
         ..TrainConfig::default()
@@ -38,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let started = Instant::now();
     let mut table = EmbeddingTable::default();
-    table.add(&encoder, examples.iter().map(|e| e.text.as_str()), |_, _| ())?;
+    table.add(
+        &encoder,
+        examples.iter().map(|e| e.text.as_str()),
+        |_, _| (),
+    )?;
     println!(
         "embedded {} training texts in {:.1} s",
         table.len(),

@@ -13,20 +13,36 @@ pub fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
+/// Cross-entropy against Platt's targets rather than the bare truth: the
+/// true class counts (n + 1) / (n + 2), the rest share the remainder. With
+/// a handful of held-out examples all classified right, the bare likelihood
+/// is best at temperature 0 (every answer certain); these targets keep
+/// confidence at what that much evidence supports, and fade as n grows.
 fn mean_nll(held_out: &[(Vec<f32>, usize)], temperature: f32) -> f64 {
+    let n = held_out.len() as f64;
+    let truth_share = (n + 1.0) / (n + 2.0);
     let total: f64 = held_out
         .iter()
         .map(|(scores, truth)| {
             let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let log_sum = scores
+            let scaled = |s: f32| ((s - max) / temperature) as f64;
+            let log_sum = scores.iter().map(|&s| scaled(s).exp()).sum::<f64>().ln();
+            let others = (scores.len() - 1).max(1) as f64;
+            scores
                 .iter()
-                .map(|s| (((s - max) / temperature) as f64).exp())
+                .enumerate()
+                .map(|(c, &s)| {
+                    let target = if c == *truth {
+                        truth_share
+                    } else {
+                        (1.0 - truth_share) / others
+                    };
+                    target * (log_sum - scaled(s))
+                })
                 .sum::<f64>()
-                .ln();
-            log_sum - ((scores[*truth] - max) / temperature) as f64
         })
         .sum();
-    total / held_out.len().max(1) as f64
+    total / n.max(1.0)
 }
 
 /// The temperature minimising held-out negative log-likelihood, found by
@@ -83,6 +99,18 @@ mod tests {
         let wrong_half = fit_temperature(&held);
         let always_right: Vec<(Vec<f32>, usize)> = (0..100).map(|_| (vec![1.0, 0.0], 0)).collect();
         assert!(wrong_half > 5.0, "{wrong_half}");
-        assert!(fit_temperature(&always_right) < 0.05);
+        assert!(fit_temperature(&always_right) < 0.5);
+    }
+
+    #[test]
+    fn a_few_right_answers_do_not_make_the_model_certain() {
+        // Ten held-out examples, all right: confidence (n+1)/(n+2), not 1.
+        let always_right: Vec<(Vec<f32>, usize)> = (0..10).map(|_| (vec![1.0, 0.0], 0)).collect();
+        let t = fit_temperature(&always_right);
+        let p = softmax(&[1.0, 0.0], t)[0];
+        assert!((p - 11.0 / 12.0).abs() < 0.01, "{p}");
+        // Ten thousand: nearly certain.
+        let many: Vec<(Vec<f32>, usize)> = (0..10_000).map(|_| (vec![1.0, 0.0], 0)).collect();
+        assert!(softmax(&[1.0, 0.0], fit_temperature(&many))[0] > 0.999);
     }
 }

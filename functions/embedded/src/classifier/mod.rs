@@ -5,6 +5,7 @@
 mod calibration;
 mod features;
 mod feedback;
+mod held_out;
 mod linear;
 mod vectorizer;
 
@@ -16,8 +17,6 @@ pub use features::FeatureConfig;
 pub use feedback::TrainingSet;
 pub use linear::LinearConfig;
 
-use crate::eval::metrics::{coverage, Outcome};
-use crate::split::stratified_folds;
 use linear::{LinearModel, Problem};
 use vectorizer::{Sparse, Vectorizer};
 
@@ -44,8 +43,11 @@ pub struct TrainConfig {
     pub min_df: usize,
     pub linear: LinearConfig,
     /// α: the length of the sentence embedding beside the unit-length
-    /// n-gram vector, when a model trains with embeddings.
-    pub embedding_weight: f32,
+    /// n-gram vector, when a model trains with embeddings: the candidate
+    /// that scores best on held-out folds of the training data (ties to
+    /// the smallest), or the first when there are too few examples to hold
+    /// any out.
+    pub embedding_weights: Vec<f32>,
     /// Accuracy the confidence threshold is chosen for (on held-out folds of
     /// the training data); with under [`FEW_EXAMPLES`] examples of some
     /// label, half its error rate is the goal instead.
@@ -66,7 +68,7 @@ impl Default for TrainConfig {
             features: FeatureConfig::default(),
             min_df: 1,
             linear: LinearConfig::default(),
-            embedding_weight: 2.0,
+            embedding_weights: vec![1.0, 0.5, 2.0],
             target_accuracy: 0.98,
             calibration_folds: 3,
             top_k: 5,
@@ -181,15 +183,16 @@ impl Classifier {
             weights,
             classes: labels.len(),
         };
-        let (temperature, threshold) = calibrate(&data, config);
-        let (vectorizer, model) = fit(&data, config);
+        let calibration = held_out::calibrate(&data, config);
+        let alpha = calibration.alpha;
+        let (vectorizer, model) = fit(&data, config, alpha);
         Ok(Self {
             labels,
             vectorizer,
-            embedding_weight: embeddings.map(|_| config.embedding_weight),
+            embedding_weight: embeddings.map(|_| alpha),
             model,
-            temperature,
-            threshold,
+            temperature: calibration.temperature,
+            threshold: calibration.threshold,
             top_k: config.top_k.max(1),
         })
     }
@@ -200,6 +203,11 @@ impl Classifier {
 
     pub fn threshold(&self) -> Option<Threshold> {
         self.threshold
+    }
+
+    /// The α it was trained with, if it uses embeddings.
+    pub fn embedding_weight(&self) -> Option<f32> {
+        self.embedding_weight
     }
 
     /// Whether [`Classifier::classify_with`] needs the text's embedding.
@@ -279,7 +287,7 @@ fn features(vectorizer: &Vectorizer, text: &str, embedding: Option<&[f32]>, alph
     x
 }
 
-fn fit(data: &Data, config: &TrainConfig) -> (Vectorizer, LinearModel) {
+fn fit(data: &Data, config: &TrainConfig, alpha: f32) -> (Vectorizer, LinearModel) {
     let vectorizer = Vectorizer::fit(
         data.examples.iter().map(|e| e.text.as_str()),
         &config.features,
@@ -290,7 +298,7 @@ fn fit(data: &Data, config: &TrainConfig) -> (Vectorizer, LinearModel) {
         .examples
         .iter()
         .enumerate()
-        .map(|(i, e)| features(&vectorizer, &e.text, embedding(i), config.embedding_weight))
+        .map(|(i, e)| features(&vectorizer, &e.text, embedding(i), alpha))
         .collect();
     let dense = data.embeddings.and_then(|e| e.first()).map_or(0, Vec::len);
     let problem = Problem {
@@ -302,76 +310,4 @@ fn fit(data: &Data, config: &TrainConfig) -> (Vectorizer, LinearModel) {
     };
     let model = LinearModel::train(&problem, &config.linear, config.seed, config.threads);
     (vectorizer, model)
-}
-
-/// Fits the temperature, then the confidence threshold, on scores of
-/// examples the model did not train on; scores on training data are
-/// overconfident and would make both useless.
-fn calibrate(data: &Data, config: &TrainConfig) -> (f32, Option<Threshold>) {
-    let (k, n) = (config.calibration_folds, data.examples.len());
-    if k < 2 || n < 2 * k || data.classes < 2 {
-        return (calibration::DEFAULT_TEMPERATURE, None);
-    }
-    let fold = stratified_folds(
-        data.examples.iter().map(|e| e.label.as_str()),
-        k,
-        config.seed,
-    );
-    let mut held_out = Vec::with_capacity(n);
-    for f in 0..k {
-        let keep: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-        let train = data.subset(&keep);
-        let (vectorizer, model) = fit(
-            &Data {
-                examples: &train.examples,
-                embeddings: train.embeddings.as_deref(),
-                ys: &train.ys,
-                weights: &train.weights,
-                classes: data.classes,
-            },
-            config,
-        );
-        for i in (0..n).filter(|&i| fold[i] == f) {
-            let embedding = data.embeddings.map(|e| e[i].as_slice());
-            let x = features(
-                &vectorizer,
-                &data.examples[i].text,
-                embedding,
-                config.embedding_weight,
-            );
-            held_out.push((model.scores(&x), data.ys[i]));
-        }
-    }
-    let temperature = calibration::fit_temperature(&held_out);
-    let fewest = (0..data.classes)
-        .map(|c| data.ys.iter().filter(|&&y| y == c).count())
-        .min()
-        .unwrap_or(0);
-    let target = if fewest < FEW_EXAMPLES {
-        1.0 - (1.0 - config.target_accuracy) / 2.0
-    } else {
-        config.target_accuracy
-    };
-    let outcomes: Vec<Outcome> = held_out
-        .iter()
-        .map(|(scores, y)| {
-            let probs = calibration::softmax(scores, temperature);
-            let best = (0..probs.len())
-                .max_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(b.cmp(&a)))
-                .unwrap_or(0);
-            Outcome {
-                truth: y.to_string(),
-                predicted: best.to_string(),
-                confidence: probs[best],
-                threshold: None,
-            }
-        })
-        .collect();
-    let (_, coverage, confidence) = coverage(&outcomes, target);
-    let threshold = (coverage > 0.0).then_some(Threshold {
-        confidence,
-        target_accuracy: target,
-        coverage,
-    });
-    (temperature, threshold)
 }

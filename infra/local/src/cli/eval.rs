@@ -82,9 +82,12 @@ pub struct EvalArgs {
     /// examples, at weight 3; not with --learning-curve.
     #[arg(long, conflicts_with = "learning_curve")]
     pub label_names: bool,
-    /// α: the weight of the sentence embedding beside the n-grams.
-    #[arg(long)]
-    pub alpha: Option<f32>,
+    /// α: the weight of the sentence embedding beside the n-grams; with
+    /// several (`1,2,3`), each model picks the one that scores best on
+    /// held-out folds of its training data, ties going to the smallest
+    /// [default: 1,0.5,2].
+    #[arg(long, value_delimiter = ',')]
+    pub alpha: Option<Vec<f32>>,
     /// The linear model's inverse regularisation strength.
     #[arg(long)]
     pub c: Option<f32>,
@@ -146,6 +149,11 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    if let Some(alpha) = &args.alpha {
+        if alpha.is_empty() || alpha.iter().any(|a| !a.is_finite() || *a < 0.0) {
+            bail!("--alpha: expected weights of 0 or more, e.g. 2 or 1,2,3");
+        }
+    }
     let progress = bar(args.json);
     let (embeddings, model) =
         embeddings(&args, [&train, test.as_deref().unwrap_or(&[])], &progress)?;
@@ -157,8 +165,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
         ..EvalConfig::default()
     };
     config.train.target_accuracy = args.target;
-    if let Some(alpha) = args.alpha {
-        config.train.embedding_weight = alpha;
+    if let Some(alpha) = &args.alpha {
+        config.train.embedding_weights = alpha.clone();
     }
     if let Some(c) = args.c {
         config.train.linear.c = c;
@@ -243,11 +251,20 @@ fn embeddings(
         progress.set_length(total as u64);
         progress.set_position(done as u64);
     })?;
-    let alpha = args
+    let candidates = args
         .alpha
-        .unwrap_or(handoff_embedded::TrainConfig::default().embedding_weight);
+        .clone()
+        .unwrap_or_else(|| handoff_embedded::TrainConfig::default().embedding_weights);
+    let listed: Vec<String> = candidates.iter().map(f32::to_string).collect();
+    let alpha = match listed.as_slice() {
+        [one] => format!("α = {one}"),
+        _ => format!(
+            "α chosen from {} on held-out folds of each training set",
+            listed.join(", ")
+        ),
+    };
     let model = format!(
-        "n-grams + {} sentence embeddings (α = {alpha})",
+        "n-grams + {} sentence embeddings ({alpha})",
         encoder::MODEL_NAME
     );
     Ok((Some(Arc::new(table)), model))
