@@ -24,6 +24,9 @@ pub struct EmbeddedModel {
     extractor: Extractor,
     config: TrainConfig,
     encoder: Availability,
+    /// Held while a classifier is looked up or trained: runs that arrive
+    /// together wait for one training instead of each doing it.
+    training: Mutex<()>,
     trained: Mutex<Trained>,
     /// Embeddings of the training texts seen so far: a retrain after a
     /// correction embeds only the new text.
@@ -54,6 +57,7 @@ impl EmbeddedModel {
                 ..TrainConfig::default()
             },
             encoder,
+            training: Mutex::new(()),
             trained: Mutex::new(HashMap::new()),
             embedded: Mutex::new(EmbeddingTable::default()),
         }
@@ -95,6 +99,7 @@ impl EmbeddedModel {
             &[]
         };
         let fingerprint = feedback_fingerprint(feedback);
+        let _one_training = self.training.lock().unwrap();
         if let Some((seen, c)) = self.trained.lock().unwrap().get(&key) {
             if *seen == fingerprint {
                 return Ok(c.clone());
