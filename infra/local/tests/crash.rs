@@ -15,8 +15,9 @@ const WAIT: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_runs_survive_sigkill_and_finish_once() {
     let receiver = Receiver::start().await;
-    // Hold every action so the auto-approved runs are mid-stage (Act) at the kill.
-    *receiver.delay.lock().unwrap() = Duration::from_secs(3);
+    // Hold every action so the auto-approved runs are mid-stage (Act) at the
+    // kill: long enough for all fifty to get there on a busy machine.
+    *receiver.delay.lock().unwrap() = Duration::from_secs(10);
     let dir = temp_dir("crash");
     let mut options = UpOptions::new(&dir);
     options.port = free_port();
