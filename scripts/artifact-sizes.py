@@ -43,6 +43,24 @@ def template_layers(template: str) -> list[str]:
     return template_resources(template, r"^\s+Type:\s*AWS::Serverless::LayerVersion\s*$")
 
 
+def layer_content(build_dir: str, layer: str) -> str:
+    """Where a layer's content is after `sam build`: its own build directory
+    when it has a BuildMethod, otherwise its ContentUri as the built
+    template names it (relative to the build directory)."""
+    built = os.path.join(build_dir, layer)
+    if os.path.isdir(built):
+        return built
+    current = None
+    for line in open(os.path.join(build_dir, "template.yaml"), encoding="utf-8"):
+        m = re.match(r"^  ([A-Za-z0-9]+):\s*$", line)
+        if m:
+            current = m.group(1)
+        m = re.match(r"^\s+ContentUri:\s*['\"]?([^'\"\s]+)", line)
+        if current == layer and m:
+            return os.path.normpath(os.path.join(build_dir, m.group(1)))
+    return built
+
+
 def layer_sizes(directory: str) -> tuple[int, int]:
     """(unzipped, zipped) bytes of a layer's content."""
     buf = io.BytesIO()
@@ -104,7 +122,7 @@ def main(template: str, build_dir: str) -> int:
         return 1
     print(f"{len(functions)} aarch64 bootstrap artifacts")
     for layer in template_layers(template):
-        directory = os.path.join(build_dir, layer)
+        directory = layer_content(build_dir, layer)
         if not os.path.isdir(directory):
             print(f"error: {layer}: no layer content at {directory}", file=sys.stderr)
             return 1
