@@ -228,7 +228,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
 }
 
 /// The sentence embeddings of every text in `sets` (and of every label
-/// name), unless --weights-free or the encoder is absent; and what the
+/// name with --label-names), unless --weights-free or the encoder is absent; and what the
 /// model is, in words.
 fn embeddings(
     args: &EvalArgs,
@@ -242,9 +242,13 @@ fn embeddings(
         Availability::Loaded(encoder) => encoder,
         Availability::Absent(why) => return Ok((None, format!("n-grams only: {why}"))),
     };
-    let texts = sets
-        .iter()
-        .flat_map(|set| set.iter().flat_map(|e| [e.text.as_str(), e.label.as_str()]));
+    // Label names are training texts only with --label-names.
+    let names = args.label_names;
+    let texts = sets.iter().flat_map(|set| {
+        set.iter().flat_map(move |e| {
+            std::iter::once(e.text.as_str()).chain(names.then_some(e.label.as_str()))
+        })
+    });
     let mut table = EmbeddingTable::default();
     progress.set_message("embedding");
     table.add(encoder, texts, |done, total| {
