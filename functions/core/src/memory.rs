@@ -24,6 +24,8 @@ struct Tables {
     revoked: BTreeMap<String, DateTime<Utc>>,
     cache: BTreeMap<String, (CachedAnswer, DateTime<Utc>)>,
     ledger: BTreeMap<(String, NaiveDate), u64>,
+    /// (workflow, task) → the newest model.
+    models: BTreeMap<(String, String), (ModelMeta, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -368,6 +370,43 @@ impl ModelCache for MemoryStore {
         t.cache
             .insert(key.to_string(), (answer.clone(), expires_at));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ModelArtifacts for MemoryStore {
+    async fn put_model(&self, meta: &ModelMeta, body: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        let key = (meta.workflow.clone(), meta.task.clone());
+        if let Some((newest, _)) = t.models.get(&key) {
+            if newest.version >= meta.version {
+                return Err(StoreError::Conflict(format!(
+                    "model version {} is not newer than {}",
+                    meta.version, newest.version
+                )));
+            }
+        }
+        t.models.insert(key, (meta.clone(), body.to_vec()));
+        Ok(())
+    }
+
+    async fn latest_model(
+        &self,
+        workflow: &str,
+        task: &str,
+    ) -> Result<Option<ModelMeta>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.models
+            .get(&(workflow.to_string(), task.to_string()))
+            .map(|(meta, _)| meta.clone()))
+    }
+
+    async fn model_body(&self, meta: &ModelMeta) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.models
+            .get(&(meta.workflow.clone(), meta.task.clone()))
+            .filter(|(newest, _)| newest.version == meta.version)
+            .map(|(_, body)| body.clone()))
     }
 }
 

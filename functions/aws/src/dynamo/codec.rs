@@ -113,7 +113,7 @@ fn json_attr<T: serde::Serialize>(value: &T) -> AttributeValue {
     s(serde_json::to_string(value).expect("domain types serialise to JSON"))
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored item has a bad `{what}`: {detail}"))
 }
 
@@ -225,11 +225,8 @@ pub const EVENT_PART_BYTES: usize = 300_000;
 /// text at the size limit, also mapped to a field), cut into parts. The
 /// `EVENT` item holds the first part and the count; `EVENT#001`… the rest.
 pub fn event_items(id: &RunId, event: &CanonicalEvent) -> Vec<Item> {
-    use std::io::Write as _;
     let json = serde_json::to_vec(event).expect("domain types serialise to JSON");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&json).expect("writing to memory");
-    let packed = gz.finish().expect("writing to memory");
+    let packed = gzip(&json);
     let parts: Vec<&[u8]> = packed.chunks(EVENT_PART_BYTES).collect();
     parts
         .iter()
@@ -267,7 +264,6 @@ pub fn event_parts(first: &Item) -> Result<usize, StoreError> {
 /// The event from its items in order; an item written before compression
 /// holds it as a JSON string.
 pub fn event_from_items(items: &[Item]) -> Result<CanonicalEvent, StoreError> {
-    use std::io::Read as _;
     let Some(first) = items.first() else {
         return Err(corrupt("event", "no items"));
     };
@@ -281,11 +277,22 @@ pub fn event_from_items(items: &[Item]) -> Result<CanonicalEvent, StoreError> {
             _ => return Err(corrupt("event_gz", "missing")),
         }
     }
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(packed.as_slice())
-        .read_to_end(&mut json)
-        .map_err(|e| corrupt("event_gz", e))?;
+    let json = gunzip(&packed).map_err(|e| corrupt("event_gz", e))?;
     serde_json::from_slice(&json).map_err(|e| corrupt("event_gz", e))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
+pub fn gunzip(packed: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(packed).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// `expires_at` is the table's TTL attribute: epoch seconds, so DynamoDB

@@ -20,8 +20,11 @@
 //!   the token's own expiry
 //! - tokens spent `BUDGET#<workflow>` / `<YYYY-MM-DD>` (a number added to
 //!   with `ADD`) with TTL `expires_at` a few days after the day
+//! - trained models `MODEL#<workflow>#<task>` / `LATEST` and `V#<version>#<part>`
+//!   (see `models.rs`)
 
 pub mod codec;
+mod models;
 
 use std::collections::HashMap;
 

@@ -198,6 +198,47 @@ pub trait ModelCache: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// What a stored model was trained on and when; small, so a reader can ask
+/// for the newest one often and fetch the body only when it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub workflow: String,
+    /// The classify task the model answers.
+    pub task: String,
+    /// Grows with every model stored for the task; the newest wins.
+    pub version: u64,
+    pub trained_at: DateTime<Utc>,
+    /// Digest of the spec's own examples of the task: a model trained
+    /// before the labels or examples changed is not used.
+    pub spec_digest: String,
+    /// Digest of everything it was trained on (the spec's examples, the
+    /// corrections, the model kind): the trainer skips an unchanged set.
+    pub training_digest: String,
+    pub examples: usize,
+    /// Of `examples`, how many were reviewers' corrections.
+    pub corrections: usize,
+    /// The model kind, e.g. `embedded/ngrams+all-MiniLM-L6-v2`.
+    pub model: String,
+}
+
+/// Trained models, versioned: written by the trainer off the request path,
+/// read by the AI step once per container and whenever a newer one appears.
+#[async_trait]
+pub trait ModelArtifacts: Send + Sync {
+    /// Stores `body` as `meta`'s version. A version at or below the newest
+    /// stored one is refused with `Conflict`: two trainers racing leave the
+    /// newer model.
+    async fn put_model(&self, meta: &ModelMeta, body: &[u8]) -> Result<(), StoreError>;
+    /// The newest model of a task, without its body.
+    async fn latest_model(
+        &self,
+        workflow: &str,
+        task: &str,
+    ) -> Result<Option<ModelMeta>, StoreError>;
+    /// The body stored with `meta`; `None` once a newer version replaced it.
+    async fn model_body(&self, meta: &ModelMeta) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
 /// Tokens each workflow's LLM calls spent per UTC day, for its daily budget.
 #[async_trait]
 pub trait TokenLedger: Send + Sync {
@@ -219,7 +260,15 @@ pub trait RevokedTokens: Send + Sync {
 
 /// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
 pub trait RunStore:
-    Runs + RunData + AuditLog + Approvals + FeedbackLog + ModelCache + TokenLedger + RevokedTokens
+    Runs
+    + RunData
+    + AuditLog
+    + Approvals
+    + FeedbackLog
+    + ModelCache
+    + ModelArtifacts
+    + TokenLedger
+    + RevokedTokens
 {
 }
 
@@ -230,6 +279,7 @@ impl<
             + Approvals
             + FeedbackLog
             + ModelCache
+            + ModelArtifacts
             + TokenLedger
             + RevokedTokens,
     > RunStore for T

@@ -38,6 +38,7 @@ macro_rules! store_contract_tests {
             a_cached_answer_is_returned_until_it_expires,
             an_expired_cached_answer_is_not_returned,
             concurrent_spends_sum_exactly,
+            the_newest_model_wins_and_round_trips,
         );
     };
     (@scenarios $factory:path; $($scenario:ident),* $(,)?) => {
@@ -680,5 +681,68 @@ pub async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run<S: Ru
     assert_eq!(
         create(&*store, &next, "d-3", &key).await.unwrap(),
         Created::New
+    );
+}
+
+fn model_meta(version: u64, digest: &str) -> ModelMeta {
+    ModelMeta {
+        workflow: "support-triage".into(),
+        task: "intent".into(),
+        version,
+        trained_at: Utc::now().trunc_subsecs(3),
+        spec_digest: "spec-1".into(),
+        training_digest: digest.into(),
+        examples: 12,
+        corrections: 2,
+        model: "embedded/ngrams".into(),
+    }
+}
+
+pub async fn the_newest_model_wins_and_round_trips<S: RunStore>(store: Arc<S>) {
+    assert_eq!(
+        store
+            .latest_model("support-triage", "intent")
+            .await
+            .unwrap(),
+        None
+    );
+    // Bigger than one DynamoDB item, and barely compressible.
+    let mut state = 0x9e37_79b9_u32;
+    let big: Vec<u8> = (0..1_500_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
+    let (v1, v2) = (model_meta(1_000, "a"), model_meta(2_000, "b"));
+    store.put_model(&v1, b"first").await.unwrap();
+    store.put_model(&v2, &big).await.unwrap();
+
+    let latest = store
+        .latest_model("support-triage", "intent")
+        .await
+        .unwrap();
+    assert_eq!(latest.as_ref(), Some(&v2));
+    assert_eq!(
+        store.model_body(&v2).await.unwrap().as_deref(),
+        Some(&big[..])
+    );
+    assert_eq!(
+        store.latest_model("support-triage", "other").await.unwrap(),
+        None
+    );
+
+    for stale in [model_meta(2_000, "c"), model_meta(1_500, "d")] {
+        let err = store.put_model(&stale, b"stale").await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    }
+    assert_eq!(
+        store
+            .latest_model("support-triage", "intent")
+            .await
+            .unwrap(),
+        Some(v2)
     );
 }

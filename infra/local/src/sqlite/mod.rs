@@ -22,6 +22,7 @@
 //! OS crash can lose the last commits.
 
 mod costs;
+mod models;
 mod runs;
 mod runtime_tables;
 mod schema;

@@ -190,6 +190,17 @@ const MIGRATIONS: &[&str] = &[
     UPDATE approvals SET task_token = coalesce(json_extract(body, '$.task_token'), ''),
                          body = json_remove(body, '$.task_token');
     "#,
+    // 8: trained classifiers, versioned; the trainer keeps the newest two.
+    r#"
+    CREATE TABLE models (
+        workflow TEXT NOT NULL,
+        task     TEXT NOT NULL,
+        version  INTEGER NOT NULL,
+        meta     TEXT NOT NULL,
+        body     BLOB NOT NULL,
+        PRIMARY KEY (workflow, task, version)
+    );
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
