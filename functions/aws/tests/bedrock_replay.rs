@@ -89,6 +89,7 @@ async fn ask(model: &BedrockModel) -> Result<ModelAnswer, ModelError> {
             text: "refund me",
             feedback: &[],
             prompt: &prompt(),
+            models: None,
         })
         .await
 }

@@ -108,6 +108,7 @@ mod tests {
             text: "My card was stolen",
             feedback: &[],
             prompt: &prompt,
+            models: None,
         };
         let answer = LlmModel::new(provider).answer(&request).await;
         (answer, prompt.system)

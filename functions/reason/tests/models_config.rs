@@ -38,6 +38,7 @@ async fn a_configured_tier_sends_the_key_from_its_secret() {
             text: "data",
             feedback: &[],
             prompt: &prompt,
+            models: None,
         })
         .await
         .unwrap();

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::Feedback;
+use crate::ports::ModelArtifacts;
 use handoff_spec::{TaskSpec, Workflow};
 
 /// What an LLM tier is sent: provider-neutral, built once per task by the
@@ -41,6 +42,9 @@ pub struct ModelRequest<'a> {
     /// Reviewer-corrected examples, most recent first.
     pub feedback: &'a [Feedback],
     pub prompt: &'a Prompt,
+    /// Where trained models are kept: the embedded tier uses the newest
+    /// one rather than training on `feedback` itself.
+    pub models: Option<&'a dyn ModelArtifacts>,
 }
 
 /// A tier's answer before validation.

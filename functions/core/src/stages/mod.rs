@@ -20,6 +20,7 @@ pub mod render;
 pub mod run_detail;
 pub mod shell;
 pub mod starter;
+pub mod train;
 
 mod error;
 pub use error::StageError;

@@ -1,21 +1,30 @@
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod stored;
+mod training;
+
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use handoff_embedded::encoder::{self, Availability, EmbeddingTable};
 use handoff_embedded::extract::IdKind;
-use handoff_embedded::{Classifier, Example, Extractor, FieldValue, TrainConfig};
-use handoff_spec::{
-    ClassifyTask, ExtractTask, FieldSchema, FieldType, Pattern, TaskKind, Workflow,
-};
+use handoff_embedded::{Example, Extractor, FieldValue, TrainConfig};
+use handoff_spec::{ClassifyTask, ExtractTask, FieldSchema, FieldType, Pattern, TaskKind};
 use serde_json::{json, Map, Value};
 
 use crate::ports::{Model, ModelAnswer, ModelError, ModelRequest};
 
-/// The tier every deployment has: a classifier trained on the spec's
-/// examples plus reviewer corrections (once per task and feedback set) on
+pub use training::TrainingSet;
+
+/// The tier every deployment has: per classify task a linear classifier on
 /// n-grams and sentence embeddings, pattern extractors, and extractive
 /// summaries. Answers in milliseconds, and nothing leaves the process.
+///
+/// The classifier comes from the model store when the request names one:
+/// the trainer's newest model for the task, loaded once and looked for
+/// again every `refresh`; until one is stored for the spec as it is, one
+/// trained here on the spec's own examples (fast: no corrections). Without
+/// a store (tests, `handoff eval`) it trains here on the spec's examples
+/// and the request's corrections, once per set.
 ///
 /// Without the sentence encoder (its files absent, or turned off) it
 /// classifies on n-grams alone and says so in every answer's note, which
@@ -24,17 +33,19 @@ pub struct EmbeddedModel {
     extractor: Extractor,
     config: TrainConfig,
     encoder: Availability,
-    /// Held while a classifier is looked up or trained: runs that arrive
-    /// together wait for one training instead of each doing it.
-    training: Mutex<()>,
-    trained: Mutex<Trained>,
+    /// How long a stored model is used before the store is asked for a
+    /// newer one.
+    pub refresh: Duration,
+    /// Held while a classifier is looked up, loaded or trained: runs that
+    /// arrive together wait for one load instead of each doing it.
+    classifiers: tokio::sync::Mutex<stored::Classifiers>,
     /// Embeddings of the training texts seen so far: a retrain after a
     /// correction embeds only the new text.
     embedded: Mutex<EmbeddingTable>,
 }
 
-/// (workflow, task) → (feedback fingerprint, classifier)
-type Trained = HashMap<(String, String), (u64, Arc<Classifier>)>;
+/// How often the AI step looks for a newer stored model.
+pub const MODEL_REFRESH: Duration = Duration::from_secs(60);
 
 impl Default for EmbeddedModel {
     fn default() -> Self {
@@ -57,14 +68,14 @@ impl EmbeddedModel {
                 ..TrainConfig::default()
             },
             encoder,
-            training: Mutex::new(()),
-            trained: Mutex::new(HashMap::new()),
+            refresh: MODEL_REFRESH,
+            classifiers: Default::default(),
             embedded: Mutex::new(EmbeddingTable::default()),
         }
     }
 
     /// The model the answers name: the encoder's too when it is used.
-    fn model_name(&self) -> String {
+    pub fn model_name(&self) -> String {
         match &self.encoder {
             Availability::Loaded(_) => format!("embedded/ngrams+{}", encoder::MODEL_NAME),
             Availability::Absent(_) => "embedded/ngrams".into(),
@@ -83,62 +94,14 @@ impl EmbeddedModel {
         Ok(table.of_examples(examples))
     }
 
-    fn classifier(
+    /// The label, its confidence and a rationale; and where the classifier
+    /// came from when that is worth auditing.
+    async fn classify(
         &self,
         request: &ModelRequest<'_>,
         task: &ClassifyTask,
-    ) -> Result<Arc<Classifier>, ModelError> {
-        let key = (
-            request.workflow.name().to_string(),
-            request.task.name.clone(),
-        );
-        // Corrections are about the workflow's first classify task.
-        let feedback = if is_primary(request.workflow, &request.task.name) {
-            request.feedback
-        } else {
-            &[]
-        };
-        let fingerprint = feedback_fingerprint(feedback);
-        let _one_training = self.training.lock().unwrap();
-        if let Some((seen, c)) = self.trained.lock().unwrap().get(&key) {
-            if *seen == fingerprint {
-                return Ok(c.clone());
-            }
-        }
-        let labels: Vec<&str> = task.labels.iter().map(|l| l.name.as_str()).collect();
-        let mut examples: Vec<Example> = task
-            .labels
-            .iter()
-            .flat_map(|l| {
-                std::iter::once(Example::new(&l.description, &l.name))
-                    .chain(l.examples.iter().map(|e| Example::new(e, &l.name)))
-            })
-            .collect();
-        examples.extend(
-            feedback
-                .iter()
-                .filter(|f| labels.contains(&f.final_label.as_str()))
-                .map(|f| Example::new(&f.text, &f.final_label)),
-        );
-        let embeddings = self.embeddings(&examples)?;
-        let weights = vec![1.0; examples.len()];
-        let classifier = Arc::new(
-            Classifier::train_with(&examples, embeddings.as_deref(), &weights, &self.config)
-                .map_err(|e| ModelError::Unavailable(e.to_string()))?,
-        );
-        self.trained
-            .lock()
-            .unwrap()
-            .insert(key, (fingerprint, classifier.clone()));
-        Ok(classifier)
-    }
-
-    fn classify(
-        &self,
-        request: &ModelRequest<'_>,
-        task: &ClassifyTask,
-    ) -> Result<Value, ModelError> {
-        let classifier = self.classifier(request, task)?;
+    ) -> Result<(Value, Option<String>), ModelError> {
+        let (classifier, source) = self.classifier(request, task).await?;
         let embedding = match self.encoder.encoder() {
             Some(encoder) if classifier.uses_embeddings() => Some(
                 encoder
@@ -153,14 +116,15 @@ impl EmbeddedModel {
             .get(1)
             .map(|r| r.label.as_str())
             .unwrap_or("-");
-        Ok(json!({
+        let value = json!({
             "label": prediction.label,
             "confidence": f64::from(prediction.confidence),
             "rationale": format!(
                 "closest to the `{}` examples (runner-up `{runner_up}`)",
                 prediction.label
             ),
-        }))
+        });
+        Ok((value, source))
     }
 
     /// Fills the fields that name a pattern; the rest is left to later tiers.
@@ -195,24 +159,6 @@ pub fn load_encoder() {
             "no sentence encoder: the embedded tier classifies on n-grams alone"
         ),
     }
-}
-
-fn is_primary(workflow: &Workflow, task: &str) -> bool {
-    workflow
-        .spec
-        .reason
-        .primary()
-        .is_some_and(|(t, _)| t.name == task)
-}
-
-fn feedback_fingerprint(feedback: &[crate::domain::Feedback]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for f in feedback {
-        f.run_id.hash(&mut h);
-        f.final_label.hash(&mut h);
-    }
-    h.finish()
 }
 
 /// Whether a value the extractors found is of the kind a pattern names.
@@ -260,8 +206,18 @@ fn field_json(schema: &FieldSchema, value: &FieldValue) -> Value {
 #[async_trait]
 impl Model for EmbeddedModel {
     async fn answer(&self, request: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
+        let mut notes = Vec::new();
         let value = match &request.task.kind {
-            TaskKind::Classify(task) => self.classify(request, task)?,
+            TaskKind::Classify(task) => {
+                let (value, source) = self.classify(request, task).await?;
+                if let Availability::Absent(why) = &self.encoder {
+                    notes.push(format!(
+                        "{why}; classified by the weights-free n-gram model"
+                    ));
+                }
+                notes.extend(source);
+                value
+            }
             TaskKind::Extract(task) => self.extract(request.text, task),
             TaskKind::Summarize(task) => {
                 json!({ "text": handoff_embedded::summarize(request.text, task.max_words) })
@@ -272,17 +228,11 @@ impl Model for EmbeddedModel {
                 ))
             }
         };
-        let note = match (&self.encoder, &request.task.kind) {
-            (Availability::Absent(why), TaskKind::Classify(_)) => Some(format!(
-                "{why}; classified by the weights-free n-gram model"
-            )),
-            _ => None,
-        };
         Ok(ModelAnswer {
             value,
             usage: None,
             model: self.model_name(),
-            note,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
         })
     }
 }

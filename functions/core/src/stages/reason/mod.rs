@@ -23,8 +23,9 @@ pub use ask::TierCall;
 use cascade::{run_task, Cascade, Costs};
 pub use cascade::{Budget, TaskRecord, Trace};
 
-/// How many reviewer corrections the model sees per call.
-const FEEDBACK_WINDOW: usize = 500;
+/// How many reviewer corrections the model sees per call, and the
+/// embedded classifier is trained on.
+pub const FEEDBACK_WINDOW: usize = 500;
 
 pub struct Reason {
     pub catalog: Arc<Catalog>,
@@ -107,6 +108,7 @@ impl Reason {
                 text: &text,
                 feedback: &feedback,
                 prompt: &built.prompt,
+                models: Some(self.store.as_ref()),
             };
             let mut cascade = Cascade {
                 tiers: &self.tiers,
@@ -239,6 +241,7 @@ pub async fn answer_task(
         text: &text,
         feedback: &[],
         prompt: &built.prompt,
+        models: None,
     };
     // No store: no budget, nothing cached, no tokens on the ledger.
     let mut budget = Budget::default();
