@@ -1,12 +1,15 @@
-//! The weekly accuracy review the EventBridge schedule invokes: every
-//! workflow's AI labels against its reviewers' labels, stored in the run
-//! store for the dashboards. The event's content is not read.
+//! The scheduled jobs that learn from reviewers: the weekly accuracy review
+//! (every workflow's AI labels against its reviewers' labels, stored for
+//! the dashboards) and the retraining of the embedded classifiers on new
+//! corrections. EventBridge sends `{"job": "train"}` for the second; any
+//! other event is the review.
 
 use std::sync::Arc;
 
 use handoff_aws::lambda::StageFailure;
 use handoff_core::observe::review;
 use handoff_core::ports::{Clock, RunStore};
+use handoff_core::stages::train::Train;
 use handoff_core::stages::StageError;
 use handoff_spec::Catalog;
 use lambda_runtime::LambdaEvent;
@@ -18,12 +21,14 @@ pub struct Reviewer {
     pub clock: Arc<dyn Clock>,
     /// How many days of reviewer decisions one review reads.
     pub days: i64,
+    pub train: Train,
 }
 
-pub async fn handle(
-    reviewer: &Reviewer,
-    _event: LambdaEvent<Value>,
-) -> Result<Value, StageFailure> {
+pub async fn handle(reviewer: &Reviewer, event: LambdaEvent<Value>) -> Result<Value, StageFailure> {
+    if event.payload.get("job").and_then(Value::as_str) == Some("train") {
+        let trained = reviewer.train.run().await?;
+        return Ok(json!({ "trained": trained }));
+    }
     let names: Vec<&str> = reviewer.catalog.names().collect();
     let reviews = review::run(
         reviewer.store.as_ref(),
