@@ -10,13 +10,14 @@ use anyhow::{anyhow, bail, Context};
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
-use handoff_core::model::Tiers;
+use handoff_core::model::{EmbeddedModel, Tiers};
 use handoff_core::notify::ChannelNotifier;
 use handoff_core::ports::{Clock, NoMetrics, Notifier, SystemClock};
 use handoff_core::roles::{role_of, Role};
 use handoff_core::stages::{
     act::Act, approval::ApprovalTasks, callback::Callback, context::LoadContext, decide::Decide,
     finalize::Finalize, ingest::Ingest, read::ReadApi, reason::Reason, starter::Starter,
+    train::Train,
 };
 use handoff_spec::{Catalog, Connector, HttpLookup, LookupSpec, NotifyChannel};
 use handoff_states::StateMachine;
@@ -98,8 +99,14 @@ pub struct Stack {
     pub clock: Arc<dyn Clock>,
     /// Sends the reminders specs ask for (`remind_before_seconds`).
     pub reminders: Arc<ApprovalTasks>,
+    /// Retrains the classifiers on new corrections, every [`RETRAIN_EVERY`].
+    pub train: Arc<Train>,
     wake: Arc<Notify>,
 }
+
+/// How often `handoff up` retrains on new corrections: the local stand-in
+/// for the review function's training schedule.
+pub const RETRAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Stack {
     /// A fresh operator token under the data dir's token key.
@@ -359,6 +366,12 @@ impl Stack {
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
             }),
+            train: Arc::new(Train {
+                catalog: catalog.clone(),
+                store: store.clone(),
+                model: Arc::new(EmbeddedModel::new()),
+                clock: clock.clone(),
+            }),
             template,
             catalog,
             public_url: public_url.to_string(),
@@ -400,6 +413,7 @@ impl Stack {
         }
         tokio::spawn(redelivery_loop(self.clone()));
         tokio::spawn(stalled_intake_loop(self.clone()));
+        tokio::spawn(training_loop(self.train.clone()));
         Ok(resumed)
     }
 }
@@ -425,6 +439,30 @@ async fn stalled_intake_loop(stack: Arc<Stack>) {
         tick.tick().await;
         if let Err(e) = stack.ingest.requeue_stalled().await {
             tracing::warn!(error = %e, "stalled runs not queued again");
+        }
+    }
+}
+
+/// The local stand-in for the review function's training schedule: the
+/// first pass trains what the data dir has no model for yet, later ones
+/// only what has new corrections.
+async fn training_loop(train: Arc<Train>) {
+    let mut tick = tokio::time::interval(RETRAIN_EVERY);
+    loop {
+        tick.tick().await;
+        match train.run().await {
+            Ok(trained) => {
+                for t in trained.iter().filter(|t| t.new) {
+                    tracing::info!(
+                        workflow = %t.workflow,
+                        task = %t.task,
+                        version = t.version,
+                        corrections = t.corrections,
+                        "classifier retrained"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "classifiers not retrained"),
         }
     }
 }

@@ -12,6 +12,7 @@ mod show;
 mod stack;
 mod stats;
 mod token;
+mod train;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,8 @@ enum Command {
     Stats(stats::StatsArgs),
     /// Compare AI labels with reviewers' labels per label and store the review.
     ReviewAccuracy(stats::ReviewArgs),
+    /// Retrain the embedded classifiers on the corrections in the data dir now.
+    Train(train::TrainArgs),
     /// Measure the embedded classifier on labelled CSVs: accuracy, coverage, learning curve.
     Eval(eval::EvalArgs),
     /// Amazon States Language tools: validate, run, conformance.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(args) => bench::bench(args),
         Command::Stats(args) => stats::stats(args),
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),
+        Command::Train(args) => train::train(args),
         Command::Eval(args) => eval::eval(args),
         Command::Asl(cmd) => asl::run(cmd),
     }

@@ -68,6 +68,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
             ),
             Availability::Absent(why) => println!("  embedded classifier: n-grams only ({why})"),
         }
+        println!(
+            "  retrained on new corrections every {} s, off the request path",
+            handoff_local::stack::RETRAIN_EVERY.as_secs()
+        );
         if resumed > 0 {
             println!("  resumed {resumed} running execution(s)");
         }
