@@ -19,14 +19,7 @@ async fn support_refund_is_classified_routed_and_held_for_approval() {
     assert_eq!(flags["needs_approval"], true);
     assert_eq!(flags["approval_timeout_seconds"], 14400);
 
-    let stored: AiResult = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Ai)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let stored = h.stored_ai(&run.run_id).await;
     assert_eq!(
         stored.outputs["details"]["amount"],
         json!({ "value": 129.0, "currency": "EUR" })

@@ -63,14 +63,7 @@ async fn reasoned(h: &Harness, sample: &str) -> (RunRef, AiResult, Vec<AuditEven
     let run = h.seed_sample_run(sample).await;
     h.context().run(&run).await.unwrap();
     h.reason().run(&run).await.unwrap();
-    let ai = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Ai)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let ai = h.stored_ai(&run.run_id).await;
     let trail = h.store.trail(&run.run_id).await.unwrap();
     (run, ai, trail)
 }

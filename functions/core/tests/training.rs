@@ -42,14 +42,7 @@ async fn classified(h: &Harness, n: u32) -> (String, String) {
     let run = h.seed_next_run(SAMPLE, n, Some(MESSAGE)).await;
     h.context().run(&run).await.unwrap();
     h.reason().run(&run).await.unwrap();
-    let ai: AiResult = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Ai)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let ai = h.stored_ai(&run.run_id).await;
     let trail = h.store.trail(&run.run_id).await.unwrap();
     let finished = &trail
         .iter()

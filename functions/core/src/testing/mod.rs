@@ -12,7 +12,7 @@ use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::memory::*;
 use handoff_core::model::Tiers;
-use handoff_core::ports::StoreThenQueue;
+use handoff_core::ports::{RunData, Slot, StoreThenQueue};
 use handoff_core::stages::{
     act::Act, context::LoadContext, decide::Decide, finalize::Finalize, ingest::Ingest,
     reason::Reason, starter::Starter,
@@ -246,6 +246,17 @@ impl Harness {
             run_id: message.run_id,
             workflow: message.workflow,
         }
+    }
+
+    /// The AI step's stored result of a run that has been through it.
+    pub async fn stored_ai(&self, run: &RunId) -> AiResult {
+        let slot = self
+            .store
+            .get_slot(run, &Slot::Ai)
+            .await
+            .unwrap()
+            .expect("the AI step has run");
+        serde_json::from_value(slot).expect("a stored AI result")
     }
 }
 
