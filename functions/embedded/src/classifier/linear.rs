@@ -1,5 +1,7 @@
-//! One-vs-rest linear SVM (squared hinge loss) trained by dual coordinate
-//! descent, as in LIBLINEAR (Hsieh et al., ICML 2008), with its shrinking.
+//! The linear model: with enough examples of every label, a one-vs-rest
+//! linear SVM (squared hinge loss) trained by dual coordinate descent, as
+//! in LIBLINEAR (Hsieh et al., ICML 2008), with its shrinking; with few,
+//! the softmax model of `softmax.rs`.
 //!
 //! Dual CD needs no learning rate and converges in a few passes on sparse
 //! text, which is what keeps a 10k-example retrain to seconds.
@@ -12,8 +14,15 @@ use crate::split::Rng;
 /// Knobs of the linear model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearConfig {
-    /// Inverse regularisation strength.
+    /// Inverse regularisation strength of the one-vs-rest SVM.
     pub c: f32,
+    /// Inverse regularisation strength of the softmax model.
+    pub softmax_c: f32,
+    /// Train the softmax model instead of the SVM when some label has
+    /// fewer examples than this (0: never). With few examples per label it
+    /// generalises better; with many, the SVM is as good and trains in a
+    /// fraction of the time.
+    pub softmax_below: usize,
     /// Stop when the projected-gradient spread falls below this.
     pub epsilon: f32,
     pub max_epochs: usize,
@@ -23,6 +32,8 @@ impl Default for LinearConfig {
     fn default() -> Self {
         Self {
             c: 1.0,
+            softmax_c: 100.0,
+            softmax_below: 20,
             epsilon: 0.1,
             max_epochs: 200,
         }
@@ -50,8 +61,29 @@ pub struct LinearModel {
 }
 
 impl LinearModel {
-    /// Trains one binary problem per class; `ys[i]` is the class of `xs[i]`.
+    /// The softmax model when some class has fewer than
+    /// `config.softmax_below` examples, else one binary SVM per class;
+    /// `ys[i]` is the class of `xs[i]`.
     pub fn train(problem: &Problem, config: &LinearConfig, seed: u64, threads: usize) -> Self {
+        let mut counts = vec![0usize; problem.classes];
+        for &y in problem.ys {
+            counts[y] += 1;
+        }
+        if counts.iter().any(|&n| n < config.softmax_below) {
+            return super::softmax::train(problem, config.softmax_c);
+        }
+        Self::one_vs_rest(problem, config, seed, threads)
+    }
+
+    pub(super) fn from_parts(classes: usize, weights: Vec<f32>, bias: Vec<f32>) -> Self {
+        Self {
+            classes,
+            weights,
+            bias,
+        }
+    }
+
+    fn one_vs_rest(problem: &Problem, config: &LinearConfig, seed: u64, threads: usize) -> Self {
         let (classes, features) = (problem.classes, problem.features);
         let threads = threads.clamp(1, classes.max(1));
         let mut per_class: Vec<(Vec<f32>, f32)> = vec![(Vec::new(), 0.0); classes];

@@ -1,12 +1,14 @@
 //! The embedded text classifier: TF-IDF word and character n-grams,
-//! optionally joined by a sentence embedding scaled by α, a one-vs-rest
-//! linear SVM, and temperature-scaled softmax confidence.
+//! optionally joined by a sentence embedding scaled by α, a linear model
+//! (a one-vs-rest SVM, or one softmax when labels have few examples), and
+//! temperature-scaled softmax confidence.
 
 mod calibration;
 mod features;
 mod feedback;
 mod held_out;
 mod linear;
+mod softmax;
 mod vectorizer;
 
 use std::collections::BTreeSet;

@@ -88,7 +88,9 @@ pub struct EvalArgs {
     /// [default: 1,0.5,2].
     #[arg(long, value_delimiter = ',')]
     pub alpha: Option<Vec<f32>>,
-    /// The linear model's inverse regularisation strength.
+    /// The linear model's inverse regularisation strength [default: 1 for
+    /// the SVM, 100 for the softmax model trained when a label has under 20
+    /// examples].
     #[arg(long)]
     pub c: Option<f32>,
     /// Classify with n-grams only, without the sentence encoder.
@@ -170,6 +172,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<i32> {
     }
     if let Some(c) = args.c {
         config.train.linear.c = c;
+        config.train.linear.softmax_c = c;
     }
     if !args.json {
         println!("model: {model}");
