@@ -157,7 +157,8 @@ mod tests {
         }
     }
 
-    fn toy() -> (Vec<Sparse>, Vec<usize>, Vec<f32>) {
+    /// Runs `check` on a small three-label problem.
+    fn with_toy(check: impl FnOnce(&Problem)) {
         let xs = vec![
             sparse(&[(0, 1.0), (3, 0.5)]),
             sparse(&[(0, 0.8), (2, 0.3)]),
@@ -166,54 +167,50 @@ mod tests {
             sparse(&[(2, 1.0)]),
             sparse(&[(2, 0.9), (0, 0.2)]),
         ];
-        (xs, vec![0, 0, 1, 1, 2, 2], vec![1.0, 2.0, 1.0, 1.0, 0.5, 1.0])
+        check(&Problem {
+            xs: &xs,
+            ys: &[0, 0, 1, 1, 2, 2],
+            weights: &[1.0, 2.0, 1.0, 1.0, 0.5, 1.0],
+            classes: 3,
+            features: 4,
+        });
     }
 
     #[test]
     fn the_gradient_matches_finite_differences() {
-        let (xs, ys, weights) = toy();
-        let problem = Problem {
-            xs: &xs,
-            ys: &ys,
-            weights: &weights,
-            classes: 3,
-            features: 4,
-        };
-        let x: Vec<f32> = (0..15).map(|i| ((i * 7 % 11) as f32 - 5.0) / 10.0).collect();
-        let mut g = vec![0.0; 15];
-        objective(&problem, 3.0, &x, &mut g);
-        let mut scratch = vec![0.0; 15];
-        for i in 0..15 {
-            let h = 1e-2f32;
-            let (mut up, mut down) = (x.clone(), x.clone());
-            up[i] += h;
-            down[i] -= h;
-            let numeric = (objective(&problem, 3.0, &up, &mut scratch)
-                - objective(&problem, 3.0, &down, &mut scratch))
-                / (2.0 * f64::from(h));
-            assert!(
-                (numeric - f64::from(g[i])).abs() < 1e-2 * (1.0 + numeric.abs()),
-                "coordinate {i}: numeric {numeric}, analytic {}",
-                g[i]
-            );
-        }
+        with_toy(|problem| {
+            let x: Vec<f32> = (0..15)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) / 10.0)
+                .collect();
+            let mut g = vec![0.0; 15];
+            objective(problem, 3.0, &x, &mut g);
+            let mut scratch = vec![0.0; 15];
+            for i in 0..15 {
+                let h = 1e-2f32;
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[i] += h;
+                down[i] -= h;
+                let numeric = (objective(problem, 3.0, &up, &mut scratch)
+                    - objective(problem, 3.0, &down, &mut scratch))
+                    / (2.0 * f64::from(h));
+                assert!(
+                    (numeric - f64::from(g[i])).abs() < 1e-2 * (1.0 + numeric.abs()),
+                    "coordinate {i}: numeric {numeric}, analytic {}",
+                    g[i]
+                );
+            }
+        });
     }
 
     #[test]
     fn a_trained_model_ranks_each_training_example_first_for_its_label() {
-        let (xs, ys, weights) = toy();
-        let problem = Problem {
-            xs: &xs,
-            ys: &ys,
-            weights: &weights,
-            classes: 3,
-            features: 4,
-        };
-        let model = train(&problem, 100.0);
-        for (x, &y) in xs.iter().zip(&ys) {
-            let scores = model.scores(x);
-            let best = (0..3).max_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-            assert_eq!(best, Some(y), "{scores:?}");
-        }
+        with_toy(|problem| {
+            let model = train(problem, 100.0);
+            for (x, &y) in problem.xs.iter().zip(problem.ys) {
+                let scores = model.scores(x);
+                let best = (0..3).max_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+                assert_eq!(best, Some(y), "{scores:?}");
+            }
+        });
     }
 }
