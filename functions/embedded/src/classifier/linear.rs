@@ -40,6 +40,31 @@ impl Default for LinearConfig {
     }
 }
 
+impl LinearConfig {
+    fn wants_softmax(&self, ys: &[usize], classes: usize) -> bool {
+        let mut counts = vec![0usize; classes];
+        for &y in ys {
+            counts[y] += 1;
+        }
+        counts.iter().any(|&n| n < self.softmax_below)
+    }
+
+    /// This config with the choice between the models made once, for the
+    /// whole training set: the models trained on parts of it (to choose α,
+    /// fit the temperature and threshold) are then of the same kind as
+    /// the one trained on all of it.
+    pub(super) fn decided_for(&self, ys: &[usize], classes: usize) -> Self {
+        Self {
+            softmax_below: if self.wants_softmax(ys, classes) {
+                usize::MAX
+            } else {
+                0
+            },
+            ..self.clone()
+        }
+    }
+}
+
 /// A training set in vector form.
 pub struct Problem<'a> {
     pub xs: &'a [Sparse],
@@ -65,11 +90,7 @@ impl LinearModel {
     /// `config.softmax_below` examples, else one binary SVM per class;
     /// `ys[i]` is the class of `xs[i]`.
     pub fn train(problem: &Problem, config: &LinearConfig, seed: u64, threads: usize) -> Self {
-        let mut counts = vec![0usize; problem.classes];
-        for &y in problem.ys {
-            counts[y] += 1;
-        }
-        if counts.iter().any(|&n| n < config.softmax_below) {
+        if config.wants_softmax(problem.ys, problem.classes) {
             return super::softmax::train(problem, config.softmax_c);
         }
         Self::one_vs_rest(problem, config, seed, threads)

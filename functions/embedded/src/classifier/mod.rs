@@ -185,6 +185,10 @@ impl Classifier {
             weights,
             classes: labels.len(),
         };
+        let config = &TrainConfig {
+            linear: config.linear.decided_for(&ys, labels.len()),
+            ..config.clone()
+        };
         let calibration = held_out::calibrate(&data, config);
         let alpha = calibration.alpha;
         let (vectorizer, model) = fit(&data, config, alpha);
