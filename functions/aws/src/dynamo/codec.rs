@@ -113,7 +113,7 @@ fn json_attr<T: serde::Serialize>(value: &T) -> AttributeValue {
     s(serde_json::to_string(value).expect("domain types serialise to JSON"))
 }
 
-pub(super) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored item has a bad `{what}`: {detail}"))
 }
 
@@ -270,15 +270,21 @@ pub fn event_from_items(items: &[Item]) -> Result<CanonicalEvent, StoreError> {
     if first.contains_key("event") {
         return Reader(first).json("event");
     }
+    let json = gunzip_parts(items, "event_gz")?;
+    serde_json::from_slice(&json).map_err(|e| corrupt("event_gz", e))
+}
+
+/// The bytes gzipped and cut into the binary attribute `attr` of `items`,
+/// in order.
+pub fn gunzip_parts(items: &[Item], attr: &str) -> Result<Vec<u8>, StoreError> {
     let mut packed = Vec::new();
     for item in items {
-        match item.get("event_gz") {
+        match item.get(attr) {
             Some(AttributeValue::B(blob)) => packed.extend_from_slice(blob.as_ref()),
-            _ => return Err(corrupt("event_gz", "missing")),
+            _ => return Err(corrupt(attr, "missing")),
         }
     }
-    let json = gunzip(&packed).map_err(|e| corrupt("event_gz", e))?;
-    serde_json::from_slice(&json).map_err(|e| corrupt("event_gz", e))
+    gunzip(&packed).map_err(|e| corrupt(attr, e))
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -288,7 +294,7 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().expect("writing to memory")
 }
 
-pub fn gunzip(packed: &[u8]) -> std::io::Result<Vec<u8>> {
+fn gunzip(packed: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(packed).read_to_end(&mut bytes)?;

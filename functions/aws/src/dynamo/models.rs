@@ -122,14 +122,7 @@ impl ModelArtifacts for DynamoStore {
                 items.len()
             )));
         }
-        let mut packed = Vec::new();
-        for item in &items {
-            match item.get("body_gz") {
-                Some(AttributeValue::B(blob)) => packed.extend_from_slice(blob.as_ref()),
-                _ => return Err(corrupt("body_gz", "missing")),
-            }
-        }
-        gunzip(&packed).map(Some).map_err(|e| corrupt("body_gz", e))
+        gunzip_parts(&items, "body_gz").map(Some)
     }
 }
 
