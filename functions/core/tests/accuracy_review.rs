@@ -42,7 +42,8 @@ async fn the_review_counts_kept_and_changed_labels_of_the_week_and_is_stored() {
         .is_none());
 
     let now = h.clock.now();
-    let reviews = review::run(h.store.as_ref(), &["support-triage"], now, 7)
+    let workflow = h.catalog.get("support-triage").unwrap();
+    let reviews = review::run(h.store.as_ref(), &[workflow.as_ref()], now, 7)
         .await
         .unwrap();
     let r = &reviews[0];
@@ -58,4 +59,118 @@ async fn the_review_counts_kept_and_changed_labels_of_the_week_and_is_stored() {
         .unwrap()
         .expect("stored");
     assert_eq!(&stored, r);
+}
+
+/// support-triage with earned autonomy on its classify task.
+fn autonomous_triage() -> handoff_core::spec::Workflow {
+    let (file, text) = handoff_workflows::files()
+        .iter()
+        .find(|(f, _)| f.contains("support-triage.y"))
+        .unwrap();
+    let text = text.replacen(
+        "    review_below: 0.35\n",
+        "    review_below: 0.35\n    autonomy: {target_error: 0.02, confidence: 0.95, min_samples: 200}\n",
+        1,
+    );
+    handoff_core::spec::Workflow::from_yaml(file, &text).unwrap()
+}
+
+fn verdict(h: &Harness, label: &str, right: bool, confidence: f64) -> Feedback {
+    let mut f = correction(h, label, if right { label } else { "other" }, 1);
+    f.confidence = confidence;
+    f
+}
+
+#[tokio::test]
+async fn autonomy_is_earned_on_verdicts_recorded_and_lost_again() {
+    use handoff_core::observe::autonomy::AutonomyStatus;
+    use handoff_core::stages::decide::with_autonomy;
+
+    let h = Harness::new();
+    let workflow = autonomous_triage();
+    for i in 0..300 {
+        h.store
+            .put_feedback(&verdict(&h, "card_problem", true, 0.9))
+            .await
+            .unwrap();
+        h.store
+            .put_feedback(&verdict(&h, "refund_request", i % 10 != 0, 0.9))
+            .await
+            .unwrap();
+    }
+    let now = h.clock.now();
+    let review = &review::run(h.store.as_ref(), &[&workflow], now, 7)
+        .await
+        .unwrap()[0];
+    let card = &review.autonomy["card_problem"];
+    assert_eq!(card.status, AutonomyStatus::Auto);
+    assert_eq!(
+        (card.samples, card.errors, card.threshold),
+        (300, 0, Some(0.9))
+    );
+    assert_eq!(
+        review.autonomy["refund_request"].status,
+        AutonomyStatus::Review
+    );
+    assert_eq!(review.autonomy["account_access"].samples, 0);
+
+    // The rules let a card problem act alone; autonomy agrees only at or
+    // above the proven threshold, and never for a label without evidence.
+    let acting_alone = |label: &str, confidence: f64| {
+        let ai = AiResult {
+            outputs: [(
+                "issue_type".to_string(),
+                serde_json::json!({"label": label, "confidence": confidence, "tier": "embedded"}),
+            )]
+            .into(),
+            ..AiResult::default()
+        };
+        let decision = Decision {
+            rule: Some("card-trouble".into()),
+            route: "cards-team".into(),
+            priority: Priority::Urgent,
+            actions: vec![],
+            needs_approval: false,
+            reason: "rule".into(),
+        };
+        with_autonomy(decision, &workflow, &ai, &review.autonomy)
+    };
+    assert!(!acting_alone("card_problem", 0.95).needs_approval);
+    let low = acting_alone("card_problem", 0.5);
+    assert!(
+        low.needs_approval && low.reason.contains("threshold"),
+        "{}",
+        low.reason
+    );
+    let unproven = acting_alone("account_access", 0.99);
+    assert!(unproven.needs_approval && unproven.reason.contains("0 of the 200"));
+
+    // Reviewers start to disagree: the next review demotes the label.
+    for _ in 0..40 {
+        h.store
+            .put_feedback(&verdict(&h, "card_problem", false, 0.9))
+            .await
+            .unwrap();
+    }
+    let again = &review::run(h.store.as_ref(), &[&workflow], now, 7)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        again.autonomy["card_problem"].status,
+        AutonomyStatus::Review
+    );
+
+    let changes: Vec<_> = h
+        .store
+        .trail(&RunId(review::REVIEWS.into()))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "autonomy.changed")
+        .collect();
+    assert_eq!(changes.len(), 2, "the promotion, then the demotion");
+    assert_eq!(changes[0].detail["label"], "card_problem");
+    assert_eq!(changes[0].detail["to"]["status"], "auto");
+    assert_eq!(changes[1].detail["from"]["status"], "auto");
+    assert_eq!(changes[1].detail["to"]["errors"], 40);
 }

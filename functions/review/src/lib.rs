@@ -29,10 +29,15 @@ pub async fn handle(reviewer: &Reviewer, event: LambdaEvent<Value>) -> Result<Va
         let trained = reviewer.train.run().await?;
         return Ok(json!({ "trained": trained }));
     }
-    let names: Vec<&str> = reviewer.catalog.names().collect();
+    let workflows: Vec<_> = reviewer
+        .catalog
+        .names()
+        .filter_map(|name| reviewer.catalog.get(name))
+        .map(|w| w.as_ref())
+        .collect();
     let reviews = review::run(
         reviewer.store.as_ref(),
-        &names,
+        &workflows,
         reviewer.clock.now(),
         reviewer.days,
     )

@@ -21,5 +21,5 @@ pub use error::{SpecError, SpecErrors};
 pub use load::parse_workflow;
 pub use model::*;
 pub use origin::{has_template, literal_origin};
-pub use rules::{CompiledRule, RuleError, RuleInput, RuleScope};
+pub use rules::{evaluate_condition, CompiledRule, RuleError, RuleInput, RuleScope};
 pub use task::*;

@@ -126,12 +126,7 @@ pub struct RuleScope {
 
 impl RuleScope {
     pub fn new(input: &RuleInput<'_>) -> Result<Self, RuleError> {
-        static STDLIB: OnceLock<Arc<Env>> = OnceLock::new();
-        let env = STDLIB.get_or_init(|| Arc::new(Env::stdlib())).clone();
-        let mut context = Context::with_env(env);
-        context
-            .add_function("sum", sum)
-            .expect("the standard library has no `sum`");
+        let mut context = stdlib_context();
         for (name, value) in [
             ("event", input.event),
             ("ai", input.ai),
@@ -143,4 +138,48 @@ impl RuleScope {
         }
         Ok(Self { context })
     }
+}
+
+/// A CEL condition over variables other than a run's (`handoff backtest
+/// --fail-if` over the backtest's figures): compiled, checked to name only
+/// `variables`, and evaluated once.
+pub fn evaluate_condition(
+    source: &str,
+    variables: &[(&str, &serde_json::Value)],
+) -> Result<bool, String> {
+    let program = Program::compile(source).map_err(|e| e.to_string())?;
+    let names: Vec<&str> = variables.iter().map(|(name, _)| *name).collect();
+    if let Some(unknown) = program
+        .references()
+        .variables()
+        .into_iter()
+        .find(|v| !names.contains(v))
+    {
+        return Err(format!(
+            "unknown variable `{unknown}` (known: {})",
+            names.join(", ")
+        ));
+    }
+    let mut context = stdlib_context();
+    for (name, value) in variables {
+        context
+            .add_variable(*name, *value)
+            .map_err(|e| format!("{name}: {e}"))?;
+    }
+    match program.execute(&context) {
+        Ok(Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("yielded {other:?}, not a bool")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A context over CEL's standard library (built once per process) and `sum`.
+fn stdlib_context() -> Context<'static, 'static> {
+    static STDLIB: OnceLock<Arc<Env>> = OnceLock::new();
+    let env = STDLIB.get_or_init(|| Arc::new(Env::stdlib())).clone();
+    let mut context = Context::with_env(env);
+    context
+        .add_function("sum", sum)
+        .expect("the standard library has no `sum`");
+    context
 }

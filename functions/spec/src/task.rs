@@ -150,6 +150,56 @@ pub struct ClassifyTask {
     /// A tier at or above this confidence settles the task; later tiers are
     /// asked only below it. Defaults to `review_below`.
     pub accept_at: f64,
+    /// When a label may act without a person: only while its error rate is
+    /// proven low on reviewers' verdicts. Without it, rules alone decide.
+    pub autonomy: Option<Autonomy>,
+}
+
+/// Earned autonomy: a label is auto-resolved only while the upper
+/// confidence bound of its error rate stays at or below `target_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autonomy {
+    /// The error rate unreviewed answers may have, at most.
+    pub target_error: f64,
+    /// How sure the bound must be (one-sided).
+    #[serde(default = "Autonomy::default_confidence")]
+    pub confidence: f64,
+    /// The share of runs acting alone that a reviewer labels blind anyway.
+    #[serde(default = "Autonomy::default_audit_rate")]
+    pub audit_rate: f64,
+    /// Verdicts a label needs before it can be promoted at all.
+    #[serde(default = "Autonomy::default_min_samples")]
+    pub min_samples: usize,
+}
+
+impl Autonomy {
+    fn default_confidence() -> f64 {
+        0.95
+    }
+    fn default_audit_rate() -> f64 {
+        0.05
+    }
+    fn default_min_samples() -> usize {
+        200
+    }
+
+    fn check(&self, task: &str) -> Result<(), String> {
+        let bad = |what: &str| Err(format!("task `{task}`: autonomy.{what}"));
+        if !(self.target_error > 0.0 && self.target_error < 1.0) {
+            return bad("target_error must be above 0 and below 1");
+        }
+        if !(self.confidence >= 0.5 && self.confidence < 1.0) {
+            return bad("confidence must be at least 0.5 and below 1");
+        }
+        if !(0.0..=1.0).contains(&self.audit_rate) {
+            return bad("audit_rate must be between 0 and 1");
+        }
+        if self.min_samples == 0 {
+            return bad("min_samples must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -441,6 +491,8 @@ struct RawTask {
     review_below: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     accept_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    autonomy: Option<Autonomy>,
     // extract
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fields: Option<BTreeMap<String, FieldSchema>>,
@@ -478,7 +530,7 @@ impl TryFrom<RawTask> for TaskSpec {
             RawKind::Draft => "draft",
         };
         let takes: &[&str] = match raw.kind {
-            RawKind::Classify => &["labels", "review_below", "accept_at"],
+            RawKind::Classify => &["labels", "review_below", "accept_at", "autonomy"],
             RawKind::Extract => &["fields", "required"],
             RawKind::Summarize => &["max_words"],
             RawKind::Draft => &["template"],
@@ -487,6 +539,7 @@ impl TryFrom<RawTask> for TaskSpec {
             ("labels", raw.labels.is_some()),
             ("review_below", raw.review_below.is_some()),
             ("accept_at", raw.accept_at.is_some()),
+            ("autonomy", raw.autonomy.is_some()),
             ("fields", raw.fields.is_some()),
             ("required", raw.required.is_some()),
             ("max_words", raw.max_words.is_some()),
@@ -502,12 +555,16 @@ impl TryFrom<RawTask> for TaskSpec {
         let kind = match raw.kind {
             RawKind::Classify => {
                 let review_below = raw.review_below.unwrap_or(DEFAULT_REVIEW_BELOW);
+                if let Some(autonomy) = &raw.autonomy {
+                    autonomy.check(&raw.name)?;
+                }
                 TaskKind::Classify(ClassifyTask {
                     labels: raw.labels.ok_or_else(|| {
                         format!("task `{}`: a classify task needs `labels`", raw.name)
                     })?,
                     review_below,
                     accept_at: raw.accept_at.unwrap_or(review_below),
+                    autonomy: raw.autonomy,
                 })
             }
             RawKind::Extract => TaskKind::Extract(ExtractTask {
@@ -558,6 +615,7 @@ impl From<TaskSpec> for RawTask {
             labels: None,
             review_below: None,
             accept_at: None,
+            autonomy: None,
             fields: None,
             required: None,
             max_words: None,
@@ -569,6 +627,7 @@ impl From<TaskSpec> for RawTask {
                 raw.labels = Some(c.labels);
                 raw.review_below = Some(c.review_below);
                 raw.accept_at = Some(c.accept_at);
+                raw.autonomy = c.autonomy;
             }
             TaskKind::Extract(e) => {
                 raw.kind = RawKind::Extract;

@@ -1,13 +1,17 @@
 //! The scheduled accuracy review: per workflow and AI label, how often the
-//! reviewers kept the AI's label over the last days, stored in the run
-//! store so the dashboards can show the latest one.
+//! reviewers kept the AI's label over the last days, and what the verdicts
+//! prove for the labels' autonomy, stored in the run store so the
+//! dashboards and the decide stage can read the latest one.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::RunId;
+use handoff_spec::Workflow;
+
+use crate::domain::{AuditEvent, Feedback, RunId, Stage};
+use crate::observe::autonomy::{self, Evidence, LabelAutonomy};
 use crate::ports::{RunStore, Slot, StoreError};
 
 /// The pseudo-run the reviews are stored under, one slot per workflow.
@@ -32,6 +36,10 @@ pub struct AccuracyReview {
     pub reviewed: usize,
     pub kept: usize,
     pub labels: BTreeMap<String, LabelReview>,
+    /// Per label of the primary classify task, when it declares `autonomy`:
+    /// what all stored verdicts prove, not only the week's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub autonomy: BTreeMap<String, LabelAutonomy>,
 }
 
 impl AccuracyReview {
@@ -40,34 +48,35 @@ impl AccuracyReview {
     }
 }
 
-/// Reviews each workflow's reviewer feedback of the `days` before `now`
-/// and stores each review as that workflow's latest.
+/// Reviews each workflow's reviewer feedback of the `days` before `now`,
+/// reassesses its labels' autonomy, records every promotion and demotion as
+/// `autonomy.changed`, and stores each review as that workflow's latest.
 pub async fn run(
     store: &dyn RunStore,
-    workflows: &[&str],
+    workflows: &[&Workflow],
     now: DateTime<Utc>,
     days: i64,
 ) -> Result<Vec<AccuracyReview>, StoreError> {
     let from = now - Duration::days(days);
     let mut out = Vec::new();
     for workflow in workflows {
+        let name = workflow.name();
+        let feedback: Vec<Feedback> = store
+            .list_feedback(name, MAX_FEEDBACK)
+            .await?
+            .into_iter()
+            .filter(Feedback::teaches)
+            .collect();
         let mut review = AccuracyReview {
-            workflow: workflow.to_string(),
+            workflow: name.to_string(),
             from,
             to: now,
             reviewed: 0,
             kept: 0,
             labels: BTreeMap::new(),
+            autonomy: assess_autonomy(workflow, &feedback),
         };
-        for f in store
-            .list_feedback(workflow, MAX_FEEDBACK)
-            .await?
-            .into_iter()
-            .filter(crate::domain::Feedback::teaches)
-        {
-            if f.at < from || f.at > now {
-                continue;
-            }
+        for f in feedback.iter().filter(|f| f.at >= from && f.at <= now) {
             let label = review.labels.entry(f.predicted_label.clone()).or_default();
             label.reviewed += 1;
             review.reviewed += 1;
@@ -78,16 +87,87 @@ pub async fn run(
                 *label.changed_to.entry(f.final_label.clone()).or_default() += 1;
             }
         }
+        let before = latest(store, name).await?.map(|r| r.autonomy);
+        record_changes(
+            store,
+            name,
+            now,
+            before.unwrap_or_default(),
+            &review.autonomy,
+        )
+        .await?;
         store
             .put_slot(
                 &RunId(REVIEWS.into()),
-                &Slot::Review(workflow.to_string()),
+                &Slot::Review(name.to_string()),
                 &serde_json::to_value(&review).expect("reviews serialise"),
             )
             .await?;
         out.push(review);
     }
     Ok(out)
+}
+
+/// Every label of the primary classify task, assessed on its verdicts;
+/// empty when the task declares no autonomy.
+fn assess_autonomy(workflow: &Workflow, feedback: &[Feedback]) -> BTreeMap<String, LabelAutonomy> {
+    let Some((_, task)) = workflow.spec.reason.primary() else {
+        return BTreeMap::new();
+    };
+    let Some(spec) = &task.autonomy else {
+        return BTreeMap::new();
+    };
+    task.labels
+        .iter()
+        .map(|label| {
+            let evidence: Vec<Evidence> = feedback
+                .iter()
+                .filter(|f| f.predicted_label == label.name)
+                .map(|f| Evidence {
+                    confidence: f.confidence,
+                    correct: f.final_label == f.predicted_label,
+                })
+                .collect();
+            (label.name.clone(), autonomy::assess(spec, &evidence))
+        })
+        .collect()
+}
+
+/// An `autonomy.changed` audit event per label whose status or threshold
+/// moved, with the evidence that moved it.
+async fn record_changes(
+    store: &dyn RunStore,
+    workflow: &str,
+    now: DateTime<Utc>,
+    before: BTreeMap<String, LabelAutonomy>,
+    after: &BTreeMap<String, LabelAutonomy>,
+) -> Result<(), StoreError> {
+    for (label, now_proven) in after {
+        let was = before.get(label);
+        // A first review records only promotions: review is the default.
+        let moved = match was {
+            None => now_proven.status == autonomy::AutonomyStatus::Auto,
+            Some(w) => (w.status, w.threshold) != (now_proven.status, now_proven.threshold),
+        };
+        if !moved {
+            continue;
+        }
+        store
+            .append(&AuditEvent::new(
+                &RunId(REVIEWS.into()),
+                now,
+                Stage::Decide,
+                "autonomy.changed",
+                serde_json::json!({
+                    "workflow": workflow,
+                    "label": label,
+                    "from": was,
+                    "to": now_proven,
+                }),
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 /// The latest stored review of `workflow`, if one ran.

@@ -3,11 +3,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use handoff_spec::{Catalog, Priority, RuleInput, RuleScope, Workflow};
 
 use crate::domain::*;
+use crate::observe::autonomy::{self, LabelAutonomy};
+use crate::observe::review;
 use crate::ports::*;
 use crate::stages::{audit, StageError};
 
@@ -47,6 +51,15 @@ impl Decide {
                 context: &context,
             },
         )?;
+        let decision = if declares_autonomy(workflow) {
+            let proven = review::latest(self.store.as_ref(), &input.workflow)
+                .await?
+                .map(|r| r.autonomy)
+                .unwrap_or_default();
+            with_autonomy(decision, workflow, &ai, &proven)
+        } else {
+            decision
+        };
         self.store
             .put_slot(
                 &input.run_id,
@@ -128,4 +141,47 @@ pub fn decide(
         needs_approval: true,
         reason: "no rule matched; a person decides".into(),
     })
+}
+
+fn declares_autonomy(workflow: &Workflow) -> bool {
+    workflow
+        .spec
+        .reason
+        .primary()
+        .is_some_and(|(_, task)| task.autonomy.is_some())
+}
+
+/// Earned autonomy over a rule's decision: where the primary classify task
+/// declares `autonomy`, a run the rules would let act alone still goes to
+/// a person unless its label's error rate is proven low (`proven`, from
+/// the latest accuracy review) and its confidence reaches the proven
+/// threshold. It never lifts an approval the rules or the AI step asked for.
+pub fn with_autonomy(
+    mut decision: Decision,
+    workflow: &Workflow,
+    ai: &AiResult,
+    proven: &BTreeMap<String, LabelAutonomy>,
+) -> Decision {
+    let Some((task, classify)) = workflow.spec.reason.primary() else {
+        return decision;
+    };
+    let Some(spec) = &classify.autonomy else {
+        return decision;
+    };
+    if decision.needs_approval {
+        return decision;
+    }
+    let Some(answer) = ai.classification(&task.name) else {
+        return decision;
+    };
+    if let Some(why) = autonomy::withheld(
+        &answer.label,
+        answer.confidence,
+        spec,
+        proven.get(&answer.label),
+    ) {
+        decision.needs_approval = true;
+        decision.reason = format!("{why}: a person approves until autonomy is earned");
+    }
+    decision
 }

@@ -2,12 +2,14 @@
 //! the accuracy review, from the local run store.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
 use handoff_core::observe::review;
 use handoff_core::observe::stats::parse_since;
 use handoff_local::outcomes;
+use handoff_spec::Workflow;
 
 use super::stack::open_store;
 
@@ -54,9 +56,12 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Only this workflow (default: every workflow with runs).
+    /// Only this workflow (default: every workflow of the specs).
     #[arg(long)]
     pub workflow: Option<String>,
+    /// The workflow specs `handoff up` was started with (default: the built-in ones).
+    #[arg(long)]
+    pub workflows: Option<PathBuf>,
     /// How many days of reviewer decisions the review reads.
     #[arg(long, default_value_t = 7)]
     pub days: i64,
@@ -69,25 +74,31 @@ pub struct ReviewArgs {
 /// Runs the accuracy review now and stores it, as the weekly schedule would.
 pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
     let store = open_store(&args.data_dir)?;
+    let catalog = match &args.workflows {
+        Some(dir) => Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
+        None => handoff_workflows::shared(),
+    };
+    let workflows: Vec<&Workflow> = match &args.workflow {
+        Some(name) => vec![catalog
+            .get(name)
+            .ok_or_else(|| anyhow!("no workflow named {name}"))?
+            .as_ref()],
+        None => catalog
+            .names()
+            .filter_map(|name| catalog.get(name))
+            .map(|w| w.as_ref())
+            .collect(),
+    };
     let reviews = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(async {
-            let workflows: Vec<String> = match &args.workflow {
-                Some(w) => vec![w.clone()],
-                None => {
-                    let runs = handoff_local::store::all_runs(&store, None, 20_000).await?;
-                    let names: std::collections::BTreeSet<String> =
-                        runs.into_iter().map(|r| r.workflow).collect();
-                    names.into_iter().collect()
-                }
-            };
-            let names: Vec<&str> = workflows.iter().map(String::as_str).collect();
-            review::run(&store, &names, chrono::Utc::now(), args.days.max(1))
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .map_err(|e| anyhow!(e))?;
+        .block_on(review::run(
+            &store,
+            &workflows,
+            chrono::Utc::now(),
+            args.days.max(1),
+        ))
+        .map_err(|e| anyhow!(e.to_string()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reviews)?);
         return Ok(0);
@@ -117,6 +128,19 @@ pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
                 } else {
                     format!("; changed to {}", changed.join(", "))
                 }
+            );
+        }
+        for (label, a) in &r.autonomy {
+            println!(
+                "  autonomy {label:<13} {:?}: {} errors in {} verdicts, error bound {:.2}%{}",
+                a.status,
+                a.errors,
+                a.samples,
+                100.0 * a.error_bound,
+                a.threshold.map_or_else(String::new, |t| format!(
+                    ", acts alone at confidence {t:.2} ({:.0}% of its runs)",
+                    100.0 * a.coverage
+                ))
             );
         }
     }
