@@ -4,6 +4,7 @@
 //! ports and call the same stage functions in [`stages`]; nothing here knows
 //! whether it runs in AWS or on a laptop.
 
+pub mod backtest;
 pub mod domain;
 pub mod http;
 pub mod links;

@@ -1,5 +1,6 @@
 mod asl;
 mod asl_tasks;
+mod backtest;
 mod bench;
 mod demo;
 mod eval;
@@ -53,6 +54,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure the embedded classifier on labelled CSVs: accuracy, coverage, learning curve.
     Eval(eval::EvalArgs),
+    /// Replay stored runs through a candidate spec and report what would change.
+    Backtest(backtest::BacktestArgs),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::ReviewAccuracy(args) => stats::review_accuracy(args),
         Command::Train(args) => train::train(args),
         Command::Eval(args) => eval::eval(args),
+        Command::Backtest(args) => backtest::backtest(args),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }

@@ -56,7 +56,7 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
 
 #[derive(Debug, Args)]
 pub struct ReviewArgs {
-    /// Only this workflow (default: every workflow of the specs).
+    /// Only this workflow (default: every workflow with runs).
     #[arg(long)]
     pub workflow: Option<String>,
     /// The workflow specs `handoff up` was started with (default: the built-in ones).
@@ -83,22 +83,31 @@ pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
             .get(name)
             .ok_or_else(|| anyhow!("no workflow named {name}"))?
             .as_ref()],
-        None => catalog
-            .names()
-            .filter_map(|name| catalog.get(name))
-            .map(|w| w.as_ref())
-            .collect(),
+        None => Vec::new(),
     };
     let reviews = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(review::run(
-            &store,
-            &workflows,
-            chrono::Utc::now(),
-            args.days.max(1),
-        ))
-        .map_err(|e| anyhow!(e.to_string()))?;
+        .block_on(async {
+            let mut workflows = workflows;
+            if workflows.is_empty() {
+                let with_runs: std::collections::BTreeSet<String> =
+                    handoff_local::store::all_runs(&store, None, 20_000)
+                        .await?
+                        .into_iter()
+                        .map(|r| r.workflow)
+                        .collect();
+                workflows = with_runs
+                    .iter()
+                    .filter_map(|name| catalog.get(name))
+                    .map(|w| w.as_ref())
+                    .collect();
+            }
+            review::run(&store, &workflows, chrono::Utc::now(), args.days.max(1))
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|e| anyhow!(e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reviews)?);
         return Ok(0);

@@ -5,7 +5,8 @@
 # timeline, the outbox and an approval page in headless Chromium, approves
 # one and checks the Outcomes section and `handoff stats`; then a reviewer's
 # side of approvals (approval.mjs): edits, reject, 2-of-3, a second POST, an
-# expired link, a tampered signature, prefetches, hostile input.
+# expired link, a tampered signature, prefetches, hostile input. Last, a
+# backtest's report page (report.mjs).
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,8 +59,24 @@ node "$here/pages.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$logi
 "$bin" stats --data-dir "$data" | tee "$data/stats.txt"
 grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats counts no reviewed run" >&2; exit 1; }
 # The accuracy review, stored and then shown on the dashboard.
-"$bin" review-accuracy --data-dir "$data"
+"$bin" review-accuracy --data-dir "$data" --workflows "$specs"
 dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})).read().decode())' "http://127.0.0.1:$port/" "$token")
 grep -q "kept / reviewed" <<<"$dashboard" || { echo "FAIL: the dashboard shows no stored accuracy review" >&2; exit 1; }
 HANDOFF_TOKEN=$token node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
+# A backtest of a changed support-triage over the runs this check made
+# (refunds go to a new desk, card problems wait for a person), and its
+# report page.
+python3 - "$specs/support-triage.yaml" "$data/candidate.yaml" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+card = "actions: [reply_to_customer, update_ticket, alert_cards_team]\n"
+assert card in text and "route: billing-team" in text, "support-triage.yaml has the rules"
+text = text.replace(card, card + "    approval: true\n", 1).replace("route: billing-team", "route: refunds-desk")
+open(sys.argv[2], "w").write(text)
+PY
+"$bin" backtest --data-dir "$data" --workflows "$specs" --spec "$data/candidate.yaml" \
+  --report "$data/backtest.html" --json >"$data/backtest.json"
+changed=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["changed"]))' "$data/backtest.json")
+[[ $changed -gt 0 ]] || { echo "FAIL: the backtest found no refund run to re-route" >&2; exit 1; }
+node "$here/report.mjs" "$data/backtest.html" "$root/artifacts/browser" "$changed"
 echo "screenshots in artifacts/browser/"

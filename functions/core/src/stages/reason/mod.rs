@@ -5,6 +5,7 @@
 
 mod ask;
 mod cascade;
+mod replay;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use crate::stages::{audit, render, StageError};
 pub use ask::TierCall;
 use cascade::{run_task, Cascade, Costs};
 pub use cascade::{Budget, TaskRecord, Trace};
+pub use replay::{recorded_tasks, replay_ai, same_task, RecordedTask, ReplayedAi};
 
 /// How many reviewer corrections the model sees per call, and the
 /// embedded classifier is trained on.
@@ -213,8 +215,8 @@ impl Reason {
     }
 }
 
-/// One task on one event, outside any run: what `handoff eval` (and a
-/// backtest) measures. Nothing is stored; the record carries every call.
+/// One task on one event, outside any run: what `handoff eval` measures.
+/// Nothing is stored; the record carries every call.
 pub async fn answer_task(
     tiers: &Tiers,
     workflow: &Workflow,
@@ -222,7 +224,21 @@ pub async fn answer_task(
     event: &Value,
     context: &Value,
 ) -> (Option<Value>, TaskRecord) {
-    let text = event["text"].as_str().unwrap_or_default().to_string();
+    let text = event["text"].as_str().unwrap_or_default();
+    answer_outside_run(tiers, workflow, task, text, event, context, &json!({})).await
+}
+
+/// One task outside any run, after the earlier tasks' answers `ai`: no
+/// store, so no budget, nothing cached and no tokens on the ledger.
+async fn answer_outside_run(
+    tiers: &Tiers,
+    workflow: &Workflow,
+    task: &handoff_spec::TaskSpec,
+    text: &str,
+    event: &Value,
+    context: &Value,
+    ai: &Value,
+) -> (Option<Value>, TaskRecord) {
     let (_, built) = prompt_for(
         tiers,
         &PromptInput {
@@ -230,7 +246,7 @@ pub async fn answer_task(
             task,
             event,
             context,
-            ai: &json!({}),
+            ai,
             feedback: &[],
             redactor: &Redactor::for_workflow(workflow),
         },
@@ -238,12 +254,11 @@ pub async fn answer_task(
     let request = ModelRequest {
         workflow,
         task,
-        text: &text,
+        text,
         feedback: &[],
         prompt: &built.prompt,
         models: None,
     };
-    // No store: no budget, nothing cached, no tokens on the ledger.
     let mut budget = Budget::default();
     let mut cascade = Cascade {
         tiers,

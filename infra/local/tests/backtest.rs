@@ -1,0 +1,256 @@
+//! `handoff backtest` on a data dir seeded with 300 decided support-triage
+//! runs, a quarter of them with a reviewer's verdict: a candidate that moves
+//! one rule's threshold reports exactly the runs an independent reading of
+//! the seed says it changes, and `--fail-if` gates on the figures.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{Duration, Utc};
+use common::*;
+use handoff_core::domain::*;
+use handoff_core::ports::{FeedbackLog, RunData, Slot};
+use handoff_core::stages::decide::decide;
+use handoff_core::testing::fixtures;
+use handoff_local::sqlite::SqliteStore;
+use handoff_spec::RuleInput;
+use serde_json::{json, Value};
+
+const RUNS: usize = 300;
+const LABELS: [&str; 3] = ["refund_request", "card_problem", "billing_question"];
+
+/// What the seed holds of run `i`: its label, refund amount and verdict.
+struct Seeded {
+    id: String,
+    label: &'static str,
+    amount: f64,
+    verdict: Option<&'static str>,
+}
+
+fn seeded(i: usize) -> Seeded {
+    let label = LABELS[i % 3];
+    Seeded {
+        id: format!("bt-{i:03}"),
+        label,
+        amount: ((i * 37) % 200) as f64,
+        // Every fourth run was reviewed; half of the reviewers relabelled.
+        verdict: i.is_multiple_of(4).then_some(if i % 8 == 4 { label } else { "account_access" }),
+    }
+}
+
+async fn seed(data_dir: &Path) {
+    let store = SqliteStore::open(data_dir.join("handoff.db")).unwrap();
+    let catalog = handoff_workflows::catalog();
+    let workflow = catalog.get("support-triage").unwrap();
+    let now = Utc::now();
+    for i in 0..RUNS {
+        let s = seeded(i);
+        let run = fixtures::run(
+            &s.id,
+            "support-triage",
+            None,
+            now - Duration::minutes(i as i64),
+        );
+        fixtures::put_run(&store, &run).await;
+        let ai = AiResult {
+            outputs: [
+                (
+                    "issue_type".to_string(),
+                    json!({"label": s.label, "confidence": 0.9, "tier": "embedded"}),
+                ),
+                (
+                    "details".to_string(),
+                    json!({"amount": {"value": s.amount, "currency": "EUR"}}),
+                ),
+            ]
+            .into(),
+            ..AiResult::default()
+        };
+        let context = json!({"plan": {"tier": 3}});
+        let event = json!({"text": "seeded"});
+        let ai_json = ai.to_value();
+        let decision = decide(
+            workflow,
+            &ai,
+            &RuleInput {
+                event: &event,
+                ai: &ai_json,
+                context: &context,
+            },
+        )
+        .unwrap();
+        store.put_slot(&run.id, &Slot::Ai, &ai_json).await.unwrap();
+        store
+            .put_slot(&run.id, &Slot::Context, &context)
+            .await
+            .unwrap();
+        store
+            .put_slot(
+                &run.id,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).unwrap(),
+            )
+            .await
+            .unwrap();
+        if let Some(verdict) = s.verdict {
+            store
+                .put_feedback(&Feedback {
+                    workflow: "support-triage".into(),
+                    run_id: run.id.clone(),
+                    at: now,
+                    text: "seeded".into(),
+                    predicted_label: s.label.into(),
+                    confidence: 0.9,
+                    final_label: verdict.into(),
+                    edits: None,
+                    reviewer: "ana@example.com".into(),
+                    status: FeedbackStatus::Confirmed,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    // A run that never reached a decision is skipped, not guessed at.
+    let undecided = fixtures::run("bt-undecided", "support-triage", None, now);
+    fixtures::put_run(&store, &undecided).await;
+}
+
+/// support-triage.yaml with `(from, to)` made, written beside the data.
+fn candidate(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("workflows/support-triage.yaml")).unwrap();
+    assert!(text.contains(from), "support-triage.yaml has `{from}`");
+    let path = dir.join(format!("candidate-{}.yaml", text.len() + to.len()));
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    path
+}
+
+fn backtest(data: &Path, spec: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .arg("backtest")
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--spec")
+        .arg(spec)
+        .args(extra)
+        .output()
+        .expect("run handoff");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn seeded_dir(tag: &str) -> PathBuf {
+    let dir = temp_dir(tag);
+    tokio::runtime::Runtime::new().unwrap().block_on(seed(&dir));
+    dir
+}
+
+#[test]
+fn a_moved_threshold_reports_exactly_the_runs_it_changes() {
+    let dir = seeded_dir("backtest-threshold");
+    let spec = candidate(
+        &dir,
+        "ai.details.amount.value >= 100.0",
+        "ai.details.amount.value >= 50.0",
+    );
+    let report = dir.join("report.html");
+    let (code, out, err) = backtest(
+        &dir,
+        &spec,
+        &["--json", "--report", report.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let f: Value = serde_json::from_str(&out).expect("--json prints JSON");
+
+    // Independently: refunds of 50 up to 100 now match `large-refund`.
+    let expected: BTreeSet<String> = (0..RUNS)
+        .map(seeded)
+        .filter(|s| s.label == "refund_request" && (50.0..100.0).contains(&s.amount))
+        .map(|s| s.id)
+        .collect();
+    assert!(expected.len() > 10, "the seed exercises the change");
+    let changed: BTreeSet<String> = f["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(changed, expected);
+    for c in f["changed"].as_array().unwrap() {
+        assert_eq!(c["what"], json!(["priority"]), "{c}");
+        assert_eq!(c["before"]["decision"]["rule"], "refund");
+        assert_eq!(c["after"]["decision"]["rule"], "large-refund");
+    }
+
+    assert_eq!(f["runs"], RUNS, "{f}");
+    assert_eq!(f["skipped"], 1, "the undecided run");
+    let with_verdict: Vec<Seeded> = (0..RUNS)
+        .map(seeded)
+        .filter(|s| s.verdict.is_some())
+        .collect();
+    let kept = with_verdict
+        .iter()
+        .filter(|s| s.verdict == Some(s.label))
+        .count();
+    let accuracy = kept as f64 / with_verdict.len() as f64;
+    assert_eq!(f["verdicts"], with_verdict.len());
+    assert_eq!(f["before"]["accuracy"].as_f64(), Some(accuracy));
+    assert_eq!(f["after"]["accuracy"].as_f64(), Some(accuracy));
+    let refunds = (0..RUNS).filter(|i| i.is_multiple_of(3)).count();
+    assert_eq!(f["before"]["review_load"], refunds, "refunds need approval");
+    assert_eq!(f["after"]["review_load"], refunds);
+
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.contains("<svg") && page.contains("id=\"changed\""));
+    for id in &expected {
+        assert!(page.contains(id.as_str()), "the report lists {id}");
+    }
+    assert!(!page.contains("seeded"), "no message text in the report");
+}
+
+#[test]
+fn fail_if_gates_on_the_figures() {
+    let dir = seeded_dir("backtest-gate");
+    // Card problems now wait for a person: the review load doubles.
+    let spec = candidate(
+        &dir,
+        "actions: [reply_to_customer, update_ticket, alert_cards_team]",
+        "actions: [reply_to_customer, update_ticket, alert_cards_team]\n    approval: true",
+    );
+    let gate = "accuracy < 0.4 || review_load > 1.2 * before.review_load";
+    let (code, out, err) = backtest(&dir, &spec, &["--fail-if", gate]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("--fail-if holds"), "{err}");
+    assert!(out.contains("review load"), "{out}");
+
+    let (code, out, err) = backtest(&dir, &spec, &["--fail-if", "accuracy < 0.4"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // A gate that cannot be evaluated is not a pass, nor a failed gate.
+    let (code, _, err) = backtest(&dir, &spec, &["--fail-if", "acuracy < 0.4"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown variable `acuracy`"), "{err}");
+
+    // The newest 30 runs alone.
+    let (code, out, err) = backtest(&dir, &spec, &["--runs", "30", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let f: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        f["runs"].as_u64().unwrap() + f["skipped"].as_u64().unwrap(),
+        30
+    );
+}
+
+#[test]
+fn a_spec_of_another_workflow_is_refused() {
+    let dir = seeded_dir("backtest-wrong");
+    let spec = repo_root().join("workflows/lead-qualification.yaml");
+    let (code, _, err) = backtest(&dir, &spec, &["--workflow", "support-triage"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not of `support-triage`"), "{err}");
+}
