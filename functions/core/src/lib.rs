@@ -5,6 +5,7 @@
 //! whether it runs in AWS or on a laptop.
 
 pub mod backtest;
+pub mod dataset;
 pub mod domain;
 pub mod http;
 pub mod links;

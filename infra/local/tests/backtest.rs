@@ -37,7 +37,9 @@ fn seeded(i: usize) -> Seeded {
         label,
         amount: ((i * 37) % 200) as f64,
         // Every fourth run was reviewed; half of the reviewers relabelled.
-        verdict: i.is_multiple_of(4).then_some(if i % 8 == 4 { label } else { "account_access" }),
+        verdict: i
+            .is_multiple_of(4)
+            .then_some(if i % 8 == 4 { label } else { "account_access" }),
     }
 }
 
@@ -253,4 +255,80 @@ fn a_spec_of_another_workflow_is_refused() {
     let (code, _, err) = backtest(&dir, &spec, &["--workflow", "support-triage"]);
     assert_eq!(code, 2);
     assert!(err.contains("not of `support-triage`"), "{err}");
+}
+
+#[test]
+fn the_judged_runs_export_as_a_dataset_eval_reads() {
+    let dir = seeded_dir("dataset");
+    let file = dir.join("judged.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args([
+            "dataset",
+            "export",
+            "--workflow",
+            "support-triage",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let rows: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let judged: Vec<Seeded> = (0..RUNS)
+        .map(seeded)
+        .filter(|s| s.verdict.is_some())
+        .collect();
+    assert_eq!(rows.len(), judged.len());
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            json!({"plan": {"tier": 3}}).to_string(),
+        ))
+    };
+    for row in &rows {
+        let s = judged
+            .iter()
+            .find(|s| row["run_id"] == s.id)
+            .expect("only judged runs");
+        assert_eq!(row["label"], s.verdict.unwrap(), "the reviewer's label");
+        assert_eq!(row["predicted"], s.label);
+        assert_eq!(row["fields"]["details"]["amount"]["value"], s.amount);
+        assert_eq!(row["context_digest"], digest);
+        assert_eq!(row["reviewer"], "ana@example.com");
+        assert!(
+            row.get("context").is_none(),
+            "no customer record in the file"
+        );
+    }
+
+    // `handoff eval` scores the embedded tier on it as it stands.
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args([
+            "eval",
+            "--task",
+            "support-triage/issue_type",
+            "--json",
+            "--data",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["examples"], judged.len(), "{report}");
 }

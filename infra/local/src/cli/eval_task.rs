@@ -1,7 +1,8 @@
 //! `handoff eval --task WORKFLOW/TASK --data FILE.jsonl`: one AI task of a
 //! workflow through its tiers (or one `--tier`) on labelled examples, with
 //! the tokens and cost it took. A classify task is scored on `{text, label}`
-//! rows, an extract task on `{text, expected: {…}}` rows per field.
+//! rows, an extract task on `{text, expected: {…}}` rows per field (or the
+//! `fields.<task>` of `handoff dataset export` rows).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -184,9 +185,15 @@ fn read_rows(path: &Path, task: &TaskSpec) -> anyhow::Result<Vec<Row>> {
                 }
                 json!(label)
             }
-            _ => match v.get("expected") {
+            // `handoff dataset export` rows carry every extract task's
+            // final fields under `fields.<task>`.
+            _ => match v.get("expected").or_else(|| v["fields"].get(&task.name)) {
                 Some(e @ Value::Object(_)) => e.clone(),
-                _ => bail!("{}: an extract row needs `expected: {{…}}`", at()),
+                _ => bail!(
+                    "{}: an extract row needs `expected: {{…}}` (or `fields.{}`)",
+                    at(),
+                    task.name
+                ),
             },
         };
         rows.push(Row {

@@ -2,6 +2,7 @@ mod asl;
 mod asl_tasks;
 mod backtest;
 mod bench;
+mod dataset;
 mod demo;
 mod eval;
 mod eval_task;
@@ -56,6 +57,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Replay stored runs through a candidate spec and report what would change.
     Backtest(backtest::BacktestArgs),
+    /// Datasets from production: the runs reviewers judged.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
     /// Amazon States Language tools: validate, run, conformance.
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Train(args) => train::train(args),
         Command::Eval(args) => eval::eval(args),
         Command::Backtest(args) => backtest::backtest(args),
+        Command::Dataset(cmd) => dataset::run(cmd),
         Command::Asl(cmd) => asl::run(cmd),
     }
 }
