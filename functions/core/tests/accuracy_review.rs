@@ -113,6 +113,19 @@ async fn autonomy_is_earned_on_verdicts_recorded_and_lost_again() {
         AutonomyStatus::Review
     );
     assert_eq!(review.autonomy["account_access"].samples, 0);
+    let docs = review::autonomy_metrics(review);
+    let card_doc = docs
+        .iter()
+        .find(|d| {
+            d.dimensions
+                .contains(&("label".into(), "card_problem".into()))
+        })
+        .expect("a document per label");
+    use handoff_core::observe::emf::Metric;
+    assert_eq!(card_doc.get(Metric::AutonomySamples), Some(300.0));
+    assert_eq!(card_doc.get(Metric::AutonomyCoverage), Some(1.0));
+    assert!(card_doc.get(Metric::AutonomyErrorBound).unwrap() < 0.02);
+    assert_eq!(docs.len(), workflow.spec.reason.primary_labels().len());
 
     // The rules let a card problem act alone; autonomy agrees only at or
     // above the proven threshold, and never for a label without evidence.

@@ -94,7 +94,7 @@ fn the_dashboard_reads_only_metrics_the_functions_emit() {
 }
 
 #[test]
-fn the_dashboard_shows_runs_outcomes_latency_overrides_errors_queues_and_throttles() {
+fn the_dashboard_shows_runs_outcomes_latency_overrides_autonomy_errors_queues_and_throttles() {
     let (names, others) = handoff_metrics(&dashboard(&template()));
     for wanted in [
         "RunsReceived",
@@ -109,6 +109,9 @@ fn the_dashboard_shows_runs_outcomes_latency_overrides_errors_queues_and_throttl
         "LlmCost",
         "BudgetExhausted",
         "ModelTier",
+        "AutonomyErrorBound",
+        "AutonomyCoverage",
+        "AutonomySamples",
     ] {
         assert!(names.contains(wanted), "{wanted} missing from {names:?}");
     }

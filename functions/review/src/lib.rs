@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use handoff_aws::lambda::StageFailure;
 use handoff_core::observe::review;
-use handoff_core::ports::{Clock, RunStore};
+use handoff_core::ports::{Clock, Metrics, RunStore};
 use handoff_core::stages::train::Train;
 use handoff_core::stages::StageError;
 use handoff_spec::Catalog;
@@ -22,6 +22,7 @@ pub struct Reviewer {
     /// How many days of reviewer decisions one review reads.
     pub days: i64,
     pub train: Train,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 pub async fn handle(reviewer: &Reviewer, event: LambdaEvent<Value>) -> Result<Value, StageFailure> {
@@ -44,6 +45,9 @@ pub async fn handle(reviewer: &Reviewer, event: LambdaEvent<Value>) -> Result<Va
     .await
     .map_err(StageError::from)?;
     for r in &reviews {
+        for doc in review::autonomy_metrics(r) {
+            reviewer.metrics.emit(doc);
+        }
         tracing::info!(workflow = %r.workflow, reviewed = r.reviewed, kept = r.kept, "accuracy review stored");
     }
     Ok(json!({ "reviews": reviews }))

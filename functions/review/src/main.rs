@@ -24,6 +24,7 @@ async fn main() -> Result<(), Error> {
         store: store.clone(),
         clock: clock.clone(),
         days: 7,
+        metrics: Arc::new(lambda::EmfStdout),
         train: Train {
             catalog,
             store,

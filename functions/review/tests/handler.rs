@@ -62,6 +62,7 @@ fn reviewer(h: &Harness) -> Reviewer {
             ))),
             clock: h.clock.clone(),
         },
+        metrics: h.metrics.clone(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use handoff_core::domain::Run;
+use handoff_core::observe::autonomy::AutonomyStatus;
 use handoff_core::observe::review::AccuracyReview;
 use handoff_core::observe::stats::Stats;
 use handoff_core::ports::RunStore;
@@ -193,6 +194,25 @@ pub fn reviews_section(reviews: &[AccuracyReview]) -> Markup {
                             td { (label) }
                             td class="num" { (l.kept) " / " (l.reviewed) }
                             td { @for (i, (to, n)) in l.changed_to.iter().enumerate() { @if i > 0 { ", " } (to) " ×" (n) } }
+                        }
+                    }
+                }
+            }
+            @if reviews.iter().any(|r| !r.autonomy.is_empty()) {
+                h3 id="autonomy" { "Earned autonomy" }
+                table {
+                    tr { th { "workflow" } th { "label" } th { "status" } th { "errors / verdicts" } th { "error bound" } th { "acts alone at" } th { "coverage" } }
+                    @for r in reviews {
+                        @for (label, a) in &r.autonomy {
+                            tr {
+                                td { (r.workflow) }
+                                td { (label) }
+                                td { (match a.status { AutonomyStatus::Auto => "acts alone", AutonomyStatus::Review => "under review" }) }
+                                td class="num" { (a.errors) " / " (a.samples) }
+                                td class="num" { (format!("{:.2}%", 100.0 * a.error_bound)) }
+                                td class="num" { (a.threshold.map_or_else(|| "—".to_string(), |t| format!("≥ {t:.2}"))) }
+                                td class="num" { (format!("{:.0}%", 100.0 * a.coverage)) }
+                            }
                         }
                     }
                 }

@@ -30,10 +30,16 @@ pub enum Metric {
     BudgetExhausted,
     StageDuration,
     StageErrors,
+    /// Per label, from the accuracy review: the upper bound of its error rate.
+    AutonomyErrorBound,
+    /// The verdicts the bound stands on.
+    AutonomySamples,
+    /// The share of the label's answers that act alone (0 under review).
+    AutonomyCoverage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 22] = [
+    pub const ALL: [Metric; 25] = [
         Metric::RunsReceived,
         Metric::DedupeHits,
         Metric::RunsStarted,
@@ -56,6 +62,9 @@ impl Metric {
         Metric::BudgetExhausted,
         Metric::StageDuration,
         Metric::StageErrors,
+        Metric::AutonomyErrorBound,
+        Metric::AutonomySamples,
+        Metric::AutonomyCoverage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +91,9 @@ impl Metric {
             Metric::BudgetExhausted => "BudgetExhausted",
             Metric::StageDuration => "StageDuration",
             Metric::StageErrors => "StageErrors",
+            Metric::AutonomyErrorBound => "AutonomyErrorBound",
+            Metric::AutonomySamples => "AutonomySamples",
+            Metric::AutonomyCoverage => "AutonomyCoverage",
         }
     }
 
@@ -89,7 +101,10 @@ impl Metric {
     pub fn unit(self) -> &'static str {
         match self {
             Metric::ApprovalLatency | Metric::StageDuration | Metric::LlmLatency => "Milliseconds",
-            Metric::AiConfidence | Metric::LlmCost => "None",
+            Metric::AiConfidence
+            | Metric::LlmCost
+            | Metric::AutonomyErrorBound
+            | Metric::AutonomyCoverage => "None",
             _ => "Count",
         }
     }

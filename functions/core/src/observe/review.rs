@@ -12,6 +12,7 @@ use handoff_spec::Workflow;
 
 use crate::domain::{AuditEvent, Feedback, RunId, Stage};
 use crate::observe::autonomy::{self, Evidence, LabelAutonomy};
+use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::{RunStore, Slot, StoreError};
 
 /// The pseudo-run the reviews are stored under, one slot per workflow.
@@ -179,4 +180,24 @@ pub async fn latest(
         .get_slot(&RunId(REVIEWS.into()), &Slot::Review(workflow.to_string()))
         .await?;
     Ok(stored.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// Per label with earned autonomy configured: its error bound, samples and
+/// coverage, for the dashboards (dimensions workflow, label).
+pub fn autonomy_metrics(review: &AccuracyReview) -> Vec<MetricDoc> {
+    review
+        .autonomy
+        .iter()
+        .map(|(label, a)| {
+            MetricDoc::workflow(&review.workflow)
+                .dimension("label", label)
+                .value(Metric::AutonomyErrorBound, a.error_bound)
+                .value(Metric::AutonomySamples, a.samples as f64)
+                .value(Metric::AutonomyCoverage, a.coverage)
+                .property(
+                    "status",
+                    serde_json::to_value(a.status).expect("statuses serialise"),
+                )
+        })
+        .collect()
 }
