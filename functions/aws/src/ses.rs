@@ -118,6 +118,7 @@ mod tests {
             shared_text: String::new(),
             claim_link: String::new(),
             reminder: false,
+            private: false,
         });
         assert!(text.starts_with(
             "Refund of 120 EUR\n\nReview and decide: https://x.example/approvals/abc?sig=1\n"

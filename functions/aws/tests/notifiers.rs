@@ -117,6 +117,7 @@ fn notification(reviewer: &str) -> Notification {
             "ab".repeat(16)
         ),
         reminder: false,
+        private: false,
     }
 }
 

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
-use crate::domain::ApprovalId;
+use crate::domain::{ApprovalId, RunId};
 use crate::ports::Secret;
 use crate::signing;
 
@@ -91,6 +91,28 @@ pub fn approval_link(
         "{}/approvals/{approval}?{}",
         public_url.trim_end_matches('/'),
         link_query(secret, approval, reviewer, expires)
+    )
+}
+
+/// What a blind audit's link is signed over: `audit:<run>`, never an
+/// approval id, so an audit link opens no approval and no approval link an
+/// audit.
+pub fn audit_subject(run: &RunId) -> ApprovalId {
+    ApprovalId(format!("audit:{run}"))
+}
+
+/// The link the auditor of `run` receives.
+pub fn audit_link(
+    public_url: &str,
+    secret: &Secret,
+    run: &RunId,
+    auditor: &str,
+    expires: i64,
+) -> String {
+    format!(
+        "{}/audits/{run}?{}",
+        public_url.trim_end_matches('/'),
+        link_query(secret, &audit_subject(run), auditor, expires)
     )
 }
 

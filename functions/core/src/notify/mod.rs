@@ -100,6 +100,9 @@ impl Notifier for ChannelNotifier {
     /// reached them; a channel that failed is logged, and fails the call
     /// only when no channel got through.
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        if n.private {
+            return self.email.notify(n).await;
+        }
         let mut failed = Vec::new();
         let channels = self.channels(&n.workflow);
         for channel in channels {

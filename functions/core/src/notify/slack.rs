@@ -71,6 +71,7 @@ mod tests {
             text: format!("{text}\n{link}"),
             link,
             reminder: false,
+            private: false,
         }
     }
 

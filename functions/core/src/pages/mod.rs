@@ -3,6 +3,7 @@
 //! the CSP and no-referrer headers.
 
 pub mod approval;
+pub mod audit;
 pub mod dashboard;
 pub mod login;
 

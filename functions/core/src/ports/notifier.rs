@@ -24,6 +24,9 @@ pub struct Notification {
     pub claim_link: String,
     /// A reminder of an earlier request (same link).
     pub reminder: bool,
+    /// Only to the reviewer's own address, never a shared channel (a blind
+    /// audit: no claim page, and nobody else should see it).
+    pub private: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

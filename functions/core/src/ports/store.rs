@@ -55,6 +55,8 @@ pub enum Slot {
     Lookup(String),
     /// The latest accuracy review of a workflow, under [`crate::observe::review::REVIEWS`].
     Review(String),
+    /// The run's blind audit, when it was sampled for one.
+    Audit,
 }
 
 impl Slot {
@@ -66,6 +68,7 @@ impl Slot {
             Slot::Action(name) => format!("action#{name}"),
             Slot::Lookup(name) => format!("lookup#{name}"),
             Slot::Review(workflow) => format!("review#{workflow}"),
+            Slot::Audit => "audit".into(),
         }
     }
 }

@@ -36,6 +36,11 @@ pub enum ApprovalTask {
     },
     /// From a schedule: remind reviewers whose links expire soon.
     RemindDue {},
+    /// `RequestAudit`: a run that acts alone, sampled for a blind audit.
+    Audit {
+        run_id: RunId,
+        workflow: String,
+    },
 }
 
 /// Who answers for an automatic approval, in the outcome and the audit.
@@ -69,6 +74,7 @@ impl ApprovalTasks {
             }
             ApprovalTask::Timeout { run_id, workflow } => self.timeout(run_id, workflow).await,
             ApprovalTask::RemindDue {} => Ok(json!({ "reminded": self.remind_due().await? })),
+            ApprovalTask::Audit { run_id, workflow } => self.request_audit(run_id, workflow).await,
         }
     }
 
@@ -579,6 +585,7 @@ pub(crate) fn notification(
         shared_text,
         claim_link: claim_link(public_url, &approval.id, reviewer),
         reminder: false,
+        private: false,
     }
 }
 

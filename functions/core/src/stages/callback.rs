@@ -1,4 +1,5 @@
-//! The `callback` function: `GET|HEAD|POST /approvals/{id}`.
+//! The `callback` function: `GET|HEAD|POST /approvals/{id}` (and the blind
+//! audits' `/audits/{run}`, in `audit.rs`).
 //!
 //! GET and HEAD only show the page: mail scanners and chat unfurlers open
 //! links, so opening one must never decide. POST verifies the link, records
@@ -47,6 +48,7 @@ pub struct Callback {
     pub public_url: String,
 }
 
+mod audit;
 mod claim;
 mod refusal;
 
@@ -111,13 +113,17 @@ struct Submission {
 impl Callback {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         let as_json = req.wants_json();
-        let claim = req.path.trim_end_matches('/').ends_with("/claim");
-        let reply = match (req.method.as_str(), claim) {
-            ("GET" | "HEAD", true) => self.show_claim(req).await,
-            ("POST", true) => self.send_claim(req).await,
-            ("GET" | "HEAD", false) => self.show(req).await,
-            ("POST", false) => self.decide(req).await,
-            (_, _) => Err(Refusal::MethodNotAllowed),
+        let path = req.path.trim_end_matches('/');
+        let claim = path.ends_with("/claim");
+        let audit = path.starts_with("/audits/");
+        let reply = match (req.method.as_str(), claim, audit) {
+            ("GET" | "HEAD", _, true) => self.show_audit(req).await,
+            ("POST", _, true) => self.answer_audit(req).await,
+            ("GET" | "HEAD", true, _) => self.show_claim(req).await,
+            ("POST", true, _) => self.send_claim(req).await,
+            ("GET" | "HEAD", false, _) => self.show(req).await,
+            ("POST", false, _) => self.decide(req).await,
+            (_, _, _) => Err(Refusal::MethodNotAllowed),
         };
         let mut response = match reply {
             Ok(reply) => reply.into_response(as_json),

@@ -60,6 +60,18 @@ impl Decide {
         } else {
             decision
         };
+        let audit = sampled_for_audit(&decision, workflow, rand::random::<f64>());
+        if audit {
+            audit::record(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &input.run_id,
+                Stage::Decide,
+                "audit.sampled",
+                json!({ "reason": "the run acts alone; a reviewer labels it blind" }),
+            )
+            .await?;
+        }
         self.store
             .put_slot(
                 &input.run_id,
@@ -80,7 +92,9 @@ impl Decide {
             serde_json::to_value(&decision).expect("decisions serialise"),
         )
         .await?;
-        Ok(state_result(&decision, workflow))
+        let mut result = state_result(&decision, workflow);
+        result["audit"] = json!(audit);
+        Ok(result)
     }
 }
 
@@ -184,4 +198,17 @@ pub fn with_autonomy(
         decision.reason = format!("{why}: a person approves until autonomy is earned");
     }
     decision
+}
+
+/// Whether a run that acts alone is also sent to a blind audit: a random
+/// `audit_rate` share of them (`draw` uniform in [0, 1)), where the primary
+/// classify task declares autonomy.
+pub fn sampled_for_audit(decision: &Decision, workflow: &Workflow, draw: f64) -> bool {
+    let rate = workflow
+        .spec
+        .reason
+        .primary()
+        .and_then(|(_, task)| task.autonomy)
+        .map_or(0.0, |a| a.audit_rate);
+    !decision.needs_approval && draw < rate
 }

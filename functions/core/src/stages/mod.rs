@@ -4,6 +4,7 @@
 pub mod act;
 pub mod approval;
 pub mod audit;
+pub mod blind_audit;
 pub mod budget;
 pub mod callback;
 pub mod context;

@@ -113,7 +113,8 @@ impl StageTask for approval::ApprovalTasks {
             ApprovalTask::Request {
                 run_id, workflow, ..
             }
-            | ApprovalTask::Timeout { run_id, workflow } => Some(RunRef {
+            | ApprovalTask::Timeout { run_id, workflow }
+            | ApprovalTask::Audit { run_id, workflow } => Some(RunRef {
                 run_id: run_id.clone(),
                 workflow: workflow.clone(),
             }),
