@@ -2,7 +2,7 @@
 // `handoff up`: edit the draft and approve (the delivered action carries the
 // edit), reject with a reason, 2-of-3, a second POST of the same link, an
 // expired link, a tampered signature, prefetching GETs and a HEAD that decide
-// nothing, and a ticket carrying script that stays text. Screenshots of each
+// nothing, a ticket carrying script that stays text, and a blind audit. Screenshots of each
 // page go to OUT_DIR.
 // Usage: node approval.mjs BASE_URL OUT_DIR HANDOFF_BIN DATA_DIR SPECS_DIR
 import { chromium } from "playwright-core";
@@ -345,8 +345,71 @@ async function scriptInTicketStaysText() {
   await page.context().close();
 }
 
+
+/// audited-triage (run.sh) proves a label on a single approved verdict and
+/// audits every run that then acts alone: the auditor's page shows the
+/// message and the labels, never the AI's label or confidence, and the
+/// label given counts in the next accuracy review.
+async function blindAudit() {
+  const unique = () => {
+    const payload = samplePayload("support-triage");
+    payload.ticket.id = `audit-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+    return payload;
+  };
+  const review = () => JSON.parse(execFileSync(bin, [
+    "review-accuracy", "--workflow", "audited-triage", "--workflows", specsDir, "--data-dir", dataDir, "--json",
+  ], { encoding: "utf8" }))[0];
+
+  const first = startRun("audited-triage", unique());
+  check((await statusOf(first)) === "AWAITING_APPROVAL", "without evidence the label waits for a person");
+  const [approvalLink] = (await linksOf(first)).values();
+  const approved = await fetch(approvalLink, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
+    body: "verdict=approve",
+  });
+  check(approved.status === 200, `approving the first run: ${approved.status}`);
+  await waitStatus(first, ["COMPLETED"]);
+  const label = (await runOf(first)).run.summary.label;
+  const promoted = review().autonomy[label];
+  check(promoted && promoted.status === "auto", `one approved verdict promotes ${label}: ${JSON.stringify(promoted)}`);
+
+  const second = startRun("audited-triage", unique());
+  check((await waitStatus(second, ["COMPLETED"])) === "COMPLETED", "the proven label acts alone");
+  const kinds = auditKinds(await runOf(second));
+  check(kinds.includes("audit.sampled") && kinds.includes("audit.requested"), `the run is sampled and its audit requested: ${kinds}`);
+  check(!kinds.includes("approval.requested"), "the audit asks no approval");
+  const sent = (await outbox(second)).find((e) => e.kind === "notification" && e.link && e.link.includes("/audits/"));
+  check(sent, "the auditor's link is in the outbox");
+  if (!sent) return;
+  check(!JSON.stringify(sent).includes(label), "the auditor's message does not name the AI's label");
+
+  const page = await reviewerPage();
+  await page.goto(sent.link);
+  check((await page.title()).includes("Blind audit"), `the audit page's title: ${await page.title()}`);
+  const text = await page.locator("main").innerText();
+  check(text.includes("charged twice"), "the page shows the message");
+  for (const hidden of ["onfidence", "%", "embedded", "billing-team", "Rationale"]) {
+    check(!text.includes(hidden), `the audit page shows "${hidden}"`);
+  }
+  const options = page.locator("input[name=label]");
+  check((await options.count()) > 2, "every label is offered");
+  check((await page.locator("input[name=label]:checked").count()) === 0, "no label is chosen for the auditor");
+  await shot(page, "audit");
+  const other = (await options.evaluateAll((inputs) => inputs.map((i) => i.value))).find((v) => v !== label);
+  await page.check(`input[name=label][value=${other}]`);
+  const [answer] = await Promise.all([page.waitForNavigation(), page.click("form button")]);
+  check(answer.status() === 200, `recording the audit label: ${answer.status()}`);
+  check((await page.locator("main").innerText()).includes("recorded"), "the page confirms the label");
+  await shot(page, "audit-recorded");
+  await page.context().close();
+
+  const after = review().autonomy[label];
+  check(after.samples === 2 && after.errors === 1, `the blind label counts in the bound: ${JSON.stringify(after)}`);
+}
+
 try {
-  for (const scenario of [editAndApprove, rejectWithReason, twoOfThree, tamperedAndPrefetched, scriptInTicketStaysText, expiredLink]) {
+  for (const scenario of [editAndApprove, rejectWithReason, twoOfThree, tamperedAndPrefetched, scriptInTicketStaysText, blindAudit, expiredLink]) {
     const before = failures;
     await scenario();
     if (failures > before) console.error(`${scenario.name}: ${failures - before} check(s) failed`);

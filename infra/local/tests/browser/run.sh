@@ -37,6 +37,14 @@ sed -e 's/^name: support-triage$/name: quick-approval/' \
   -e 's/timeout_seconds: 14400/timeout_seconds: 3/' \
   -e 's/on_timeout: escalate/on_timeout: reject/' \
   workflows/support-triage.yaml >"$specs/quick-approval.yaml"
+# And audited-triage: support-triage whose rules never ask approval, with
+# earned autonomy one approved verdict satisfies (a target no real spec
+# would set) and every run acting alone audited.
+sed -e 's/^name: support-triage$/name: audited-triage/' \
+  -e '/^    approval: true$/d' \
+  -e 's/^    review_below: 0.35$/    review_below: 0.35\n    autonomy: {target_error: 0.95, confidence: 0.5, min_samples: 1, audit_rate: 1.0}/' \
+  workflows/support-triage.yaml >"$specs/audited-triage.yaml"
+grep -q "audit_rate: 1.0" "$specs/audited-triage.yaml" || { echo "FAIL: audited-triage has no autonomy" >&2; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" up --port "$port" --data-dir "$data" --workflows "$specs" >"$data/up.log" 2>&1 &
 pid=$!
