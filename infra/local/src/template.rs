@@ -448,6 +448,8 @@ mod tests {
         assert!(has("POST", "/webhooks/{workflow}", "IngestFunction"));
         assert!(has("GET", "/approvals/{id}", "CallbackFunction"));
         assert!(has("POST", "/approvals/{id}", "CallbackFunction"));
+        assert!(has("GET", "/audits/{id}", "CallbackFunction"));
+        assert!(has("POST", "/audits/{id}", "CallbackFunction"));
         assert!(has("GET", "/", "ApiFunction"));
         assert!(has("POST", "/runs/{id}/feedback", "ApiFunction"));
     }
