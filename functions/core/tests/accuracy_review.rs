@@ -63,16 +63,11 @@ async fn the_review_counts_kept_and_changed_labels_of_the_week_and_is_stored() {
 
 /// support-triage with earned autonomy on its classify task.
 fn autonomous_triage() -> handoff_core::spec::Workflow {
-    let (file, text) = handoff_workflows::files()
-        .iter()
-        .find(|(f, _)| f.contains("support-triage.y"))
-        .unwrap();
-    let text = text.replacen(
+    shipped_with(
+        "support-triage",
         "    review_below: 0.35\n",
         "    review_below: 0.35\n    autonomy: {target_error: 0.02, confidence: 0.95, min_samples: 200}\n",
-        1,
-    );
-    handoff_core::spec::Workflow::from_yaml(file, &text).unwrap()
+    )
 }
 
 fn verdict(h: &Harness, label: &str, right: bool, confidence: f64) -> Feedback {

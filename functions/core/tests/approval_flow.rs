@@ -19,7 +19,7 @@ use handoff_core::stages::approval::{
 use handoff_core::stages::callback::Callback;
 use handoff_core::stages::delivery::Redelivery;
 use handoff_core::stages::finalize::{Finalize, FinalizeInput};
-use handoff_core::testing::{ai_result, first_label};
+use handoff_core::testing::{ai_result, first_label, link_request};
 
 const LINK_SECRET: &str = "approval-links";
 const PUBLIC_URL: &str = "https://handoff.example.com";
@@ -221,38 +221,8 @@ impl Bed {
     }
 }
 
-/// A request for a link as a browser sends it.
-fn request(method: &str, link: &str, body: &str) -> HttpRequest {
-    let rest = link.split_once("/approvals/").unwrap().1;
-    let (id, raw_query) = rest.split_once('?').unwrap_or((rest, ""));
-    let query = raw_query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), urlencoding::decode(v).unwrap().into_owned())
-        })
-        .collect();
-    let mut headers = BTreeMap::new();
-    if method == "POST" {
-        headers.insert(
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        );
-    }
-    HttpRequest {
-        method: method.into(),
-        path: format!("/approvals/{id}"),
-        path_params: BTreeMap::from([("id".to_string(), id.to_string())]),
-        query,
-        raw_query: raw_query.into(),
-        headers,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
 fn json_request(link: &str, body: Value) -> HttpRequest {
-    let mut req = request("POST", link, "");
+    let mut req = link_request("POST", link, "");
     req.headers
         .insert("content-type".into(), "application/json".into());
     req.headers
@@ -353,7 +323,7 @@ async fn a_request_retried_by_the_state_machine_keeps_the_approval_and_answers_t
 
     let resp = bed
         .callback()
-        .handle(&request("POST", &link, "verdict=approve"))
+        .handle(&link_request("POST", &link, "verdict=approve"))
         .await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
     let answers = bed.answers();
@@ -407,7 +377,7 @@ async fn too_few_reviewers_after_excluding_the_sender_waits_for_the_timeout() {
 
     let resp = bed
         .callback()
-        .handle(&request("POST", &bed.link_for(CFO), "verdict=approve"))
+        .handle(&link_request("POST", &bed.link_for(CFO), "verdict=approve"))
         .await;
     assert_eq!(resp.status, 202, "{}", text(&resp));
     assert!(bed.answers().is_empty());
@@ -425,7 +395,7 @@ async fn get_and_head_never_decide() {
     let callback = bed.callback();
 
     for _ in 0..3 {
-        let get = callback.handle(&request("GET", &link, "")).await;
+        let get = callback.handle(&link_request("GET", &link, "")).await;
         assert_eq!(get.status, 200);
         let page = text(&get);
         assert!(page.contains("Approve") && page.contains("Reject"));
@@ -436,13 +406,13 @@ async fn get_and_head_never_decide() {
         assert_eq!(get.header("cache-control"), Some("no-store"));
         assert_eq!(get.header("referrer-policy"), Some("no-referrer"));
 
-        let head = callback.handle(&request("HEAD", &link, "")).await;
+        let head = callback.handle(&link_request("HEAD", &link, "")).await;
         assert_eq!(head.status, 200);
         assert!(head.body.is_empty());
         assert_eq!(head.headers, get.headers);
     }
     // Even a GET carrying the form's fields decides nothing.
-    let mut sneaky = request("GET", &link, "verdict=approve");
+    let mut sneaky = link_request("GET", &link, "verdict=approve");
     sneaky.query.insert("verdict".into(), "approve".into());
     assert_eq!(callback.handle(&sneaky).await.status, 200);
 
@@ -463,7 +433,7 @@ async fn the_form_posts_back_to_the_signed_link() {
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
     bed.request(&run, SUPPORT, false, "tok").await;
     let link = bed.link_for(LEAD);
-    let page = text(&bed.callback().handle(&request("GET", &link, "")).await);
+    let page = text(&bed.callback().handle(&link_request("GET", &link, "")).await);
     let query = link.split_once('?').unwrap().1;
     assert!(
         page.contains(&format!("action=\"?{}\"", query.replace('&', "&amp;"))),
@@ -478,7 +448,7 @@ async fn approving_sends_the_outcome_and_records_the_vote() {
     bed.request(&run, SUPPORT, false, "tok-approve").await;
     let resp = bed
         .callback()
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(LEAD),
             "verdict=approve&reason=looks+right",
@@ -513,14 +483,14 @@ async fn second_click_says_already_decided() {
     let link = bed.link_for(LEAD);
     assert_eq!(
         callback
-            .handle(&request("POST", &link, "verdict=approve"))
+            .handle(&link_request("POST", &link, "verdict=approve"))
             .await
             .status,
         200
     );
 
     let again = callback
-        .handle(&request("POST", &link, "verdict=reject"))
+        .handle(&link_request("POST", &link, "verdict=reject"))
         .await;
     assert_eq!(again.status, 409);
     let page = text(&again);
@@ -551,11 +521,11 @@ async fn expired_link_shows_expired_page() {
     bed.clock.advance(link_lifetime(14400));
     let callback = bed.callback();
 
-    let get = callback.handle(&request("GET", &link, "")).await;
+    let get = callback.handle(&link_request("GET", &link, "")).await;
     assert_eq!(get.status, 410);
     assert!(text(&get).contains("expired"));
     let post = callback
-        .handle(&request("POST", &link, "verdict=approve"))
+        .handle(&link_request("POST", &link, "verdict=approve"))
         .await;
     assert_eq!(post.status, 410);
     let json = callback
@@ -588,7 +558,7 @@ async fn tampered_signature_is_403() {
     for bad in &forged {
         for method in ["GET", "POST"] {
             let resp = callback
-                .handle(&request(method, bad, "verdict=approve"))
+                .handle(&link_request(method, bad, "verdict=approve"))
                 .await;
             assert_eq!(resp.status, 403, "{method} {bad}");
             assert!(!text(&resp).contains("queue-a"), "no run data leaks");
@@ -601,7 +571,10 @@ async fn tampered_signature_is_403() {
 
     let unsigned = link.split_once('?').unwrap().0.to_string();
     assert_eq!(
-        callback.handle(&request("GET", &unsigned, "")).await.status,
+        callback
+            .handle(&link_request("GET", &unsigned, ""))
+            .await
+            .status,
         400
     );
     assert!(bed.answers().is_empty());
@@ -620,13 +593,16 @@ async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
 
     let outsider = links::approval_link(PUBLIC_URL, &secret, &approval.id, "eve@x.example", exp);
     let resp = callback
-        .handle(&request("POST", &outsider, "verdict=approve"))
+        .handle(&link_request("POST", &outsider, "verdict=approve"))
         .await;
     assert_eq!(resp.status, 403);
 
     let nowhere = links::approval_link(PUBLIC_URL, &secret, &ApprovalId::random(), LEAD, exp);
     assert_eq!(
-        callback.handle(&request("GET", &nowhere, "")).await.status,
+        callback
+            .handle(&link_request("GET", &nowhere, ""))
+            .await
+            .status,
         404
     );
     assert!(bed.answers().is_empty());
@@ -642,7 +618,7 @@ async fn two_of_three_approvals_resume_the_run() {
     let callback = bed.callback();
 
     let first = callback
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(CONTROLLER),
             "verdict=approve",
@@ -667,7 +643,11 @@ async fn two_of_three_approvals_resume_the_run() {
     assert_eq!(outcome.reviewers, vec![CONTROLLER, CFO]);
 
     let third = callback
-        .handle(&request("POST", &bed.link_for(AP_LEAD), "verdict=reject"))
+        .handle(&link_request(
+            "POST",
+            &bed.link_for(AP_LEAD),
+            "verdict=reject",
+        ))
         .await;
     assert_eq!(third.status, 409);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
@@ -683,7 +663,7 @@ async fn rejection_that_makes_approval_impossible_rejects() {
     let callback = bed.callback();
 
     let first = callback
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(CONTROLLER),
             "verdict=reject&reason=no+PO",
@@ -693,7 +673,7 @@ async fn rejection_that_makes_approval_impossible_rejects() {
     assert!(bed.answers().is_empty());
 
     let second = callback
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(CFO),
             "verdict=reject&reason=duplicate",
@@ -729,7 +709,7 @@ async fn edits_are_sent_only_when_changed() {
         labels[0]
     );
     let resp = callback
-        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
         .await;
     assert_eq!(resp.status, 200);
     let outcome: ApprovalOutcome =
@@ -745,7 +725,7 @@ async fn edits_are_sent_only_when_changed() {
         labels[1]
     );
     callback
-        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
         .await;
     let outcome: ApprovalOutcome =
         serde_json::from_value(bed.answers()[1].1.clone().unwrap()).unwrap();
@@ -760,7 +740,7 @@ async fn edits_are_sent_only_when_changed() {
     let run = bed.run(SUPPORT, "cy@customer.example", "s", "t").await;
     bed.request(&run, SUPPORT, false, "tok-bad").await;
     let resp = callback
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(LEAD),
             "verdict=approve&label=made_up",
@@ -769,7 +749,7 @@ async fn edits_are_sent_only_when_changed() {
     assert_eq!(resp.status, 422);
     assert!(bed.approval(&run).await.votes.is_empty());
     let resp = callback
-        .handle(&request("POST", &bed.link_for(LEAD), "verdict=maybe"))
+        .handle(&link_request("POST", &bed.link_for(LEAD), "verdict=maybe"))
         .await;
     assert_eq!(resp.status, 422);
 }
@@ -793,7 +773,7 @@ async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
     );
     let resp = bed
         .callback()
-        .handle(&request("POST", &bed.link_for(LEAD), &body))
+        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
         .await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
 
@@ -844,7 +824,7 @@ async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
             }
             let resp = bed
                 .callback()
-                .handle(&request(
+                .handle(&link_request(
                     "POST",
                     &bed.link_for(&reviewer),
                     &format!("verdict={verdict}&reason=no"),
@@ -885,7 +865,11 @@ async fn closed_task_shows_closed_page_not_500() {
 
     let resp = bed
         .callback()
-        .handle(&request("POST", &bed.link_for(LEAD), "verdict=approve"))
+        .handle(&link_request(
+            "POST",
+            &bed.link_for(LEAD),
+            "verdict=approve",
+        ))
         .await;
     assert_eq!(resp.status, 410);
     assert!(text(&resp).contains("closed"));
@@ -918,7 +902,7 @@ async fn html_escapes_attacker_text() {
     bed.request(&run, SUPPORT, false, "tok").await;
     let page = text(
         &bed.callback()
-            .handle(&request("GET", &bed.link_for(LEAD), ""))
+            .handle(&link_request("GET", &bed.link_for(LEAD), ""))
             .await,
     );
     assert!(!page.contains("<script"), "{page}");
@@ -980,7 +964,7 @@ async fn timeout_policies_reject_escalate_approve() {
     // The first reviewers' links no longer decide anything.
     let late = bed
         .callback()
-        .handle(&request("POST", &first_link, "verdict=approve"))
+        .handle(&link_request("POST", &first_link, "verdict=approve"))
         .await;
     assert_eq!(late.status, 410);
 
@@ -1003,7 +987,11 @@ async fn escalation_reviewer_can_approve() {
     bed.request(&run, SUPPORT, true, "tok-2").await;
     let resp = bed
         .callback()
-        .handle(&request("POST", &bed.link_for(HEAD), "verdict=approve"))
+        .handle(&link_request(
+            "POST",
+            &bed.link_for(HEAD),
+            "verdict=approve",
+        ))
         .await;
     assert_eq!(resp.status, 200);
     assert_eq!(bed.answers()[0].0, "tok-2");
@@ -1050,7 +1038,7 @@ async fn unanswered_reviewers_are_reminded_once_before_expiry() {
     bed.request(&run, INVOICE, false, "tok-remind").await;
     let voted = bed
         .callback()
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(CONTROLLER),
             "verdict=approve",
@@ -1109,7 +1097,7 @@ async fn leads_rejected_while_delivery_fails(bed: &Bed) -> RunId {
     bed.request(&run, LEADS, false, "tok-lead").await;
     let first = bed
         .callback()
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(SALES_LEAD),
             "verdict=reject",
@@ -1180,7 +1168,7 @@ async fn a_vote_saved_while_the_close_failed_says_so_and_the_next_click_closes_i
 
     let again = bed
         .callback()
-        .handle(&request("POST", &link, "verdict=approve"))
+        .handle(&link_request("POST", &link, "verdict=approve"))
         .await;
     assert_eq!(again.status, 200, "{}", text(&again));
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
@@ -1195,7 +1183,7 @@ async fn a_timeout_closes_a_tally_its_votes_settled_with_the_peoples_decision() 
     let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
     bed.request(&run, LEADS, false, "tok-lead").await;
     bed.callback()
-        .handle(&request(
+        .handle(&link_request(
             "POST",
             &bed.link_for(SALES_LEAD),
             "verdict=reject",
@@ -1204,7 +1192,11 @@ async fn a_timeout_closes_a_tally_its_votes_settled_with_the_peoples_decision() 
     *bed.store.failing_closes.lock().unwrap() = 1;
     let settling = bed
         .callback()
-        .handle(&request("POST", &bed.link_for(VP_SALES), "verdict=reject"))
+        .handle(&link_request(
+            "POST",
+            &bed.link_for(VP_SALES),
+            "verdict=reject",
+        ))
         .await;
     assert_eq!(settling.status, 503);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Pending);
@@ -1374,7 +1366,7 @@ async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].reviewer, first.reviewer, "only to that reviewer");
     let link = mails[0].link.clone();
-    let shown = callback.handle(&request("GET", &link, "")).await;
+    let shown = callback.handle(&link_request("GET", &link, "")).await;
     assert_eq!(shown.status, 200, "the mailed link works: {}", text(&shown));
 
     let again = callback
@@ -1397,7 +1389,7 @@ async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_
     assert_eq!(refused.status, 404, "only the approval's reviewers");
 
     let decided = callback
-        .handle(&request("POST", &link, "verdict=approve&reason=ok"))
+        .handle(&link_request("POST", &link, "verdict=approve&reason=ok"))
         .await;
     assert_eq!(decided.status, 200, "{}", text(&decided));
     let closed = callback

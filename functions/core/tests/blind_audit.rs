@@ -19,16 +19,11 @@ use support::*;
 const AUDITORS: [&str; 2] = ["lead@support.example.com", "billing@support.example.com"];
 
 fn with_autonomy(audit_rate: f64) -> handoff_core::spec::Workflow {
-    let (file, text) = handoff_workflows::files()
-        .iter()
-        .find(|(f, _)| f.contains("support-triage.y"))
-        .unwrap();
-    let text = text.replacen(
+    shipped_with(
+        "support-triage",
         "    review_below: 0.35\n",
         &format!("    review_below: 0.35\n    autonomy: {{target_error: 0.05, min_samples: 1, audit_rate: {audit_rate}}}\n"),
-        1,
-    );
-    handoff_core::spec::Workflow::from_yaml(file, &text).unwrap()
+    )
 }
 
 fn acting_alone(needs_approval: bool) -> Decision {
@@ -75,34 +70,6 @@ async fn acted_alone(h: &Harness, label: &str) -> RunId {
     run.run_id
 }
 
-/// A browser's request for `link` (`…/audits/{run}?query`).
-fn request(method: &str, link: &str, body: &str) -> HttpRequest {
-    let rest = link.split_once("/audits/").unwrap().1;
-    let (id, raw_query) = rest.split_once('?').unwrap_or((rest, ""));
-    let query: BTreeMap<String, String> = raw_query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), urlencoding::decode(v).unwrap().into_owned())
-        })
-        .collect();
-    let mut headers = BTreeMap::new();
-    headers.insert(
-        "content-type".to_string(),
-        "application/x-www-form-urlencoded".to_string(),
-    );
-    HttpRequest {
-        method: method.into(),
-        path: format!("/audits/{id}"),
-        path_params: BTreeMap::from([("id".to_string(), id.to_string())]),
-        query,
-        raw_query: raw_query.into(),
-        headers,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
 #[tokio::test]
 async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
     let h = Harness::new();
@@ -133,7 +100,7 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
 
     // The page shows the message and every label, none chosen, and
     // nothing of what the AI said.
-    let page = h.callback().handle(&request("GET", &n.link, "")).await;
+    let page = h.callback().handle(&link_request("GET", &n.link, "")).await;
     assert_eq!(page.status, 200);
     let html = String::from_utf8(page.body.clone()).unwrap();
     assert!(html.contains("The chip on my card stopped working"));
@@ -162,12 +129,12 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
     let forged = n.link.replace("sig=", "sig=x");
     let refused = h
         .callback()
-        .handle(&request("POST", &forged, "label=card_problem"))
+        .handle(&link_request("POST", &forged, "label=card_problem"))
         .await;
     assert_eq!(refused.status, 403);
     let refused = h
         .callback()
-        .handle(&request("POST", &n.link, "label=lottery"))
+        .handle(&link_request("POST", &n.link, "label=lottery"))
         .await;
     assert_eq!(refused.status, 422);
     assert!(h
@@ -180,7 +147,7 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
     // The auditor disagrees with the AI.
     let answered = h
         .callback()
-        .handle(&request("POST", &n.link, "label=account_access"))
+        .handle(&link_request("POST", &n.link, "label=account_access"))
         .await;
     assert_eq!(
         answered.status,
@@ -207,10 +174,10 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
     // Once only; and the page now says what they answered.
     let again = h
         .callback()
-        .handle(&request("POST", &n.link, "label=card_problem"))
+        .handle(&link_request("POST", &n.link, "label=card_problem"))
         .await;
     assert_eq!(again.status, 409);
-    let page = h.callback().handle(&request("GET", &n.link, "")).await;
+    let page = h.callback().handle(&link_request("GET", &n.link, "")).await;
     assert!(String::from_utf8(page.body)
         .unwrap()
         .contains("You labelled it “account_access”"));

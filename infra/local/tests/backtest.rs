@@ -6,8 +6,8 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use chrono::{Duration, Utc};
 use common::*;
@@ -130,20 +130,10 @@ fn candidate(dir: &Path, from: &str, to: &str) -> PathBuf {
 }
 
 fn backtest(data: &Path, spec: &Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .arg("backtest")
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--spec")
-        .arg(spec)
-        .args(extra)
-        .output()
-        .expect("run handoff");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut args: Vec<&OsStr> = vec!["backtest".as_ref(), "--data-dir".as_ref()];
+    args.extend([data.as_os_str(), "--spec".as_ref(), spec.as_os_str()]);
+    args.extend(extra.iter().map(OsStr::new));
+    handoff(args)
 }
 
 fn seeded_dir(tag: &str) -> PathBuf {
@@ -261,24 +251,18 @@ fn a_spec_of_another_workflow_is_refused() {
 fn the_judged_runs_export_as_a_dataset_eval_reads() {
     let dir = seeded_dir("dataset");
     let file = dir.join("judged.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args([
-            "dataset",
-            "export",
-            "--workflow",
-            "support-triage",
-            "--data-dir",
-        ])
-        .arg(&dir)
-        .arg("--out")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let export: [&OsStr; 8] = [
+        "dataset".as_ref(),
+        "export".as_ref(),
+        "--workflow".as_ref(),
+        "support-triage".as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+        "--out".as_ref(),
+        file.as_os_str(),
+    ];
+    let (code, _, err) = handoff(export);
+    assert_eq!(code, 0, "{err}");
 
     let rows: Vec<Value> = std::fs::read_to_string(&file)
         .unwrap()
@@ -313,22 +297,16 @@ fn the_judged_runs_export_as_a_dataset_eval_reads() {
     }
 
     // `handoff eval` scores the embedded tier on it as it stands.
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args([
-            "eval",
-            "--task",
-            "support-triage/issue_type",
-            "--json",
-            "--data",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eval: [&OsStr; 6] = [
+        "eval".as_ref(),
+        "--task".as_ref(),
+        "support-triage/issue_type".as_ref(),
+        "--json".as_ref(),
+        "--data".as_ref(),
+        file.as_os_str(),
+    ];
+    let (code, out, err) = handoff(eval);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["examples"], judged.len(), "{report}");
 }

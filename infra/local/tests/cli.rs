@@ -2,28 +2,20 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::Value;
 
-fn handoff(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run handoff");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+/// Exit code and standard output.
+fn run_cli(args: &[&str]) -> (i32, String) {
+    let (code, out, _) = handoff(args);
+    (code, out)
 }
 
 #[test]
 fn run_prints_a_timeline_and_runs_and_show_find_it() {
     let dir = temp_dir("cli");
     let data = dir.to_str().unwrap();
-    let (code, out) = handoff(&[
+    let (code, out) = run_cli(&[
         "run",
         "--data-dir",
         data,
@@ -48,7 +40,7 @@ fn run_prints_a_timeline_and_runs_and_show_find_it() {
     }
     let run_id = summary["run_id"].as_str().unwrap();
 
-    let (code, out) = handoff(&[
+    let (code, out) = run_cli(&[
         "run",
         "--data-dir",
         data,
@@ -62,12 +54,12 @@ fn run_prints_a_timeline_and_runs_and_show_find_it() {
         "the timeline is printed: {out}"
     );
 
-    let (code, out) = handoff(&["runs", "--data-dir", data, "--status", "completed"]);
+    let (code, out) = run_cli(&["runs", "--data-dir", data, "--status", "completed"]);
     assert_eq!(code, 0);
     assert!(out.contains(run_id), "{out}");
     assert!(!out.contains("REJECTED"), "filtered by status: {out}");
 
-    let (code, out) = handoff(&["show", "--data-dir", data, run_id]);
+    let (code, out) = run_cli(&["show", "--data-dir", data, run_id]);
     assert_eq!(code, 0);
     assert!(out.contains("finalize.finished"), "{out}");
     assert!(out.contains("approval"), "{out}");
@@ -78,7 +70,7 @@ fn run_goes_through_the_stack_already_serving_the_data_dir() {
     let dir = temp_dir("cli-live");
     let up = Up::start(&UpOptions::new(&dir));
     let data = dir.to_str().unwrap();
-    let (code, out) = handoff(&[
+    let (code, out) = run_cli(&[
         "run",
         "--data-dir",
         data,
@@ -90,6 +82,6 @@ fn run_goes_through_the_stack_already_serving_the_data_dir() {
     assert!(out.contains("COMPLETED"), "{out}");
     assert!(out.contains("finalize.finished"), "{out}");
     // A second server on the same data dir is refused.
-    let (code, _) = handoff(&["up", "--port", "0", "--data-dir", data]);
+    let (code, _) = run_cli(&["up", "--port", "0", "--data-dir", data]);
     assert_ne!(code, 0);
 }

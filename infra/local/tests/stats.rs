@@ -3,30 +3,15 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::Value;
-
-fn handoff(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("run handoff");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn stats_count_outcomes_reviews_and_approval_latency() {
     let dir = temp_dir("stats");
     let data = dir.to_str().unwrap();
     for verdict in ["--approve", "--reject"] {
-        let (code, out, err) = handoff(&[
+        let (code, out, err) = handoff([
             "run",
             "--data-dir",
             data,
@@ -36,7 +21,7 @@ fn stats_count_outcomes_reviews_and_approval_latency() {
         assert_eq!(code, 0, "{out}{err}");
     }
 
-    let (code, out, err) = handoff(&["stats", "--data-dir", data, "--json"]);
+    let (code, out, err) = handoff(["stats", "--data-dir", data, "--json"]);
     assert_eq!(code, 0, "{err}");
     let s: Value = serde_json::from_str(&out).expect("--json prints JSON");
     assert_eq!(s["received"], 2, "{s}");
@@ -48,12 +33,12 @@ fn stats_count_outcomes_reviews_and_approval_latency() {
     assert!(s["approval_latency_p50_ms"].as_i64().is_some(), "{s}");
     assert!(s["mean_confidence"].as_f64().is_some(), "{s}");
 
-    let (code, out, _) = handoff(&["stats", "--data-dir", data]);
+    let (code, out, _) = handoff(["stats", "--data-dir", data]);
     assert_eq!(code, 0);
     assert!(out.contains("approval latency p50"), "{out}");
     assert!(out.contains("override rate"), "{out}");
 
-    let (code, out, _) = handoff(&[
+    let (code, out, _) = handoff([
         "stats",
         "--data-dir",
         data,
@@ -65,7 +50,7 @@ fn stats_count_outcomes_reviews_and_approval_latency() {
     let s: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s["received"], 0, "other workflows are left out: {s}");
 
-    let (code, out, err) = handoff(&["review-accuracy", "--data-dir", data, "--json"]);
+    let (code, out, err) = handoff(["review-accuracy", "--data-dir", data, "--json"]);
     assert_eq!(code, 0, "{err}");
     let reviews: Value = serde_json::from_str(&out).expect("--json prints JSON");
     let review = &reviews[0];
@@ -76,7 +61,7 @@ fn stats_count_outcomes_reviews_and_approval_latency() {
     let label = s_label(review);
     assert_eq!(review["labels"][&label]["reviewed"], 1, "{reviews}");
 
-    let (code, _, err) = handoff(&["stats", "--data-dir", data, "--since", "3y"]);
+    let (code, _, err) = handoff(["stats", "--data-dir", data, "--since", "3y"]);
     assert_ne!(code, 0);
     assert!(err.contains("--since"), "{err}");
 }

@@ -464,6 +464,54 @@ fn set_budget(h: &mut Harness, workflow: &str, change: impl FnOnce(&mut handoff_
     h.catalog = Arc::new(catalog);
 }
 
+/// A shipped workflow's spec with `from` replaced by `to` in its file (once;
+/// `from` must be there), loaded as the spec loader reads it.
+pub fn shipped_with(workflow: &str, from: &str, to: &str) -> handoff_spec::Workflow {
+    let (file, text) = handoff_workflows::files()
+        .iter()
+        .find(|(file, _)| file.ends_with(&format!("{workflow}.yaml")))
+        .expect("a shipped workflow");
+    assert!(text.contains(from), "{file} has `{from}`");
+    handoff_spec::Workflow::from_yaml(file, &text.replacen(from, to, 1)).expect("the spec loads")
+}
+
+/// The request a browser sends for a signed link (`…/approvals/{id}?…` or
+/// `…/audits/{run}?…`), a form body with POST.
+pub fn link_request(method: &str, link: &str, body: &str) -> HttpRequest {
+    let (route, rest) = ["approvals", "audits"]
+        .iter()
+        .find_map(|route| {
+            link.split_once(&format!("/{route}/"))
+                .map(|(_, rest)| (*route, rest))
+        })
+        .expect("an approval or audit link");
+    let (id, raw_query) = rest.split_once('?').unwrap_or((rest, ""));
+    let query = raw_query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), urlencoding::decode(v).unwrap().into_owned())
+        })
+        .collect();
+    let mut headers = std::collections::BTreeMap::new();
+    if method == "POST" {
+        headers.insert(
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        );
+    }
+    HttpRequest {
+        method: method.into(),
+        path: format!("/{route}/{id}"),
+        path_params: std::collections::BTreeMap::from([("id".to_string(), id.to_string())]),
+        query,
+        raw_query: raw_query.into(),
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
 /// A log writer for tests: what a formatter wrote, as text or as the JSON
 /// object of each line.
 #[derive(Clone, Default)]

@@ -9,7 +9,6 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use handoff_core::backtest::{page, Backtest, Figures, Selection};
 use handoff_core::model::{load_encoder, Tiers};
-use handoff_core::observe::stats::parse_since;
 use handoff_spec::Workflow;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -83,24 +82,14 @@ fn gate(args: BacktestArgs) -> anyhow::Result<i32> {
             candidate.name()
         );
     }
-    let catalog = match &args.workflows {
-        Some(dir) => std::sync::Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
-        None => handoff_workflows::shared(),
-    };
+    let catalog = super::stack::catalog_or_builtin(args.workflows.as_deref())?;
     let baseline = catalog
         .get(&workflow)
         .ok_or_else(|| anyhow!("no workflow `{workflow}` among the specs the runs ran under"))?;
     if args.with_llm && !args.llm.given() {
         bail!("--with-llm needs the tiers: --llm URL or --models FILE");
     }
-    let since = match &args.since {
-        Some(text) => Some(
-            chrono::Utc::now()
-                - parse_since(text)
-                    .ok_or_else(|| anyhow!("--since {text}: expected e.g. 30d, 12h, 2w"))?,
-        ),
-        None => None,
-    };
+    let since = super::stack::since_age(args.since.as_deref())?;
     load_encoder();
     let tiers = if args.with_llm {
         handoff_local::models::configure(&args.llm.source(), &catalog)?.tiers

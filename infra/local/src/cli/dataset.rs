@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 use handoff_core::dataset;
-use handoff_core::observe::stats::parse_since;
 
 use super::stack::{open_store, runtime};
 
@@ -37,21 +36,11 @@ pub struct ExportArgs {
 
 pub fn run(command: DatasetCommand) -> anyhow::Result<i32> {
     let DatasetCommand::Export(args) = command;
-    let catalog = match &args.workflows {
-        Some(dir) => std::sync::Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
-        None => handoff_workflows::shared(),
-    };
+    let catalog = super::stack::catalog_or_builtin(args.workflows.as_deref())?;
     let workflow = catalog
         .get(&args.workflow)
         .ok_or_else(|| anyhow!("no workflow `{}`", args.workflow))?;
-    let since = match &args.since {
-        Some(text) => Some(
-            chrono::Utc::now()
-                - parse_since(text)
-                    .ok_or_else(|| anyhow!("--since {text}: expected e.g. 30d, 12h, 2w"))?,
-        ),
-        None => None,
-    };
+    let since = super::stack::since_age(args.since.as_deref())?;
     let store = open_store(&args.data_dir)?;
     let examples = runtime()?
         .block_on(dataset::export(&store, workflow, since))

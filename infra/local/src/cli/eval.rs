@@ -452,10 +452,7 @@ fn eval_task(args: &EvalArgs, task: &str) -> anyhow::Result<i32> {
     let (workflow, task) = task
         .split_once('/')
         .ok_or_else(|| anyhow!("--task {task}: expected WORKFLOW/TASK"))?;
-    let catalog = match &args.workflows {
-        Some(dir) => std::sync::Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
-        None => handoff_workflows::shared(),
-    };
+    let catalog = super::stack::catalog_or_builtin(args.workflows.as_deref())?;
     let spec = catalog
         .get(workflow)
         .cloned()

@@ -195,6 +195,26 @@ pub(super) async fn serve(
     Ok((stack, addr, server, resumed))
 }
 
+/// The workflow specs in `dir`, or the built-in ones.
+pub(super) fn catalog_or_builtin(dir: Option<&Path>) -> anyhow::Result<Arc<handoff_spec::Catalog>> {
+    Ok(match dir {
+        Some(dir) => Arc::new(catalog_from_dir(dir)?),
+        None => handoff_workflows::shared(),
+    })
+}
+
+/// The instant `--since AGE` (`30d`, `12h`, `2w`, …) names, back from now.
+pub(super) fn since_age(
+    age: Option<&str>,
+) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(text) = age else {
+        return Ok(None);
+    };
+    let age = handoff_core::observe::stats::parse_since(text)
+        .ok_or_else(|| anyhow!("--since {text}: expected e.g. 30d, 12h, 2w"))?;
+    Ok(Some(chrono::Utc::now() - age))
+}
+
 pub(super) fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
     let path = data_dir.join("handoff.db");
     if !path.exists() {

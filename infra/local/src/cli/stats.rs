@@ -2,7 +2,6 @@
 //! the accuracy review, from the local run store.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::Args;
@@ -74,10 +73,7 @@ pub struct ReviewArgs {
 /// Runs the accuracy review now and stores it, as the weekly schedule would.
 pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
     let store = open_store(&args.data_dir)?;
-    let catalog = match &args.workflows {
-        Some(dir) => Arc::new(handoff_local::stack::catalog_from_dir(dir)?),
-        None => handoff_workflows::shared(),
-    };
+    let catalog = super::stack::catalog_or_builtin(args.workflows.as_deref())?;
     let workflows: Vec<&Workflow> = match &args.workflow {
         Some(name) => vec![catalog
             .get(name)

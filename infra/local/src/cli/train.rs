@@ -10,7 +10,6 @@ use clap::Args;
 use handoff_core::model::{load_encoder, EmbeddedModel};
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::train::Train;
-use handoff_local::stack::catalog_from_dir;
 
 use super::stack::open_store;
 
@@ -27,10 +26,7 @@ pub struct TrainArgs {
 
 pub fn train(args: TrainArgs) -> anyhow::Result<i32> {
     let store = Arc::new(open_store(&args.data_dir)?);
-    let catalog = match &args.workflows {
-        Some(dir) => Arc::new(catalog_from_dir(dir)?),
-        None => handoff_workflows::shared(),
-    };
+    let catalog = super::stack::catalog_or_builtin(args.workflows.as_deref())?;
     load_encoder();
     let train = Train {
         catalog,

@@ -37,6 +37,25 @@ pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> 
     specs
 }
 
+/// The `handoff` binary run once with `args` from the repo root: its exit
+/// code, standard output and standard error.
+pub fn handoff<I, S>(args: I) -> (i32, String, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run handoff");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A fresh directory under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let n: u64 = rand_u64();
