@@ -8,11 +8,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use chrono::{Duration, Utc};
 use common::*;
 use handoff_core::domain::*;
-use handoff_core::ports::{FeedbackLog, RunData, Slot};
+use handoff_core::ports::{AuditLog, FeedbackLog, RunData, Slot};
 use handoff_core::stages::decide::decide;
 use handoff_core::testing::fixtures;
 use handoff_local::sqlite::SqliteStore;
@@ -85,6 +86,21 @@ async fn seed(data_dir: &Path) {
         )
         .unwrap();
         store.put_slot(&run.id, &Slot::Ai, &ai_json).await.unwrap();
+        // What the reason stage recorded: the LLM-drafted reply's one call.
+        store
+            .append(&AuditEvent::new(
+                &run.id,
+                now,
+                Stage::Reason,
+                "reason.finished",
+                json!({"tasks": [{
+                    "task": "reply", "kind": "draft", "status": "answered", "tier": "strong",
+                    "calls": [{"tier": "strong", "model": "m", "outcome": "answered", "cost": 0.002,
+                               "usage": {"input_tokens": 100, "output_tokens": 20, "latency_ms": 5}}],
+                }]}),
+            ))
+            .await
+            .unwrap();
         store
             .put_slot(&run.id, &Slot::Context, &context)
             .await
@@ -309,4 +325,92 @@ fn the_judged_runs_export_as_a_dataset_eval_reads() {
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["examples"], judged.len(), "{report}");
+}
+
+/// The candidate rewords the reply, which only the `strong` LLM tier drafts.
+fn reworded_reply(dir: &Path) -> PathBuf {
+    candidate(
+        dir,
+        "A short, friendly first reply to the customer.",
+        "A short, warm first reply to the customer.",
+    )
+}
+
+#[test]
+fn a_changed_llm_task_keeps_its_recorded_answer_unless_with_llm() {
+    let dir = seeded_dir("backtest-llm");
+    let spec = reworded_reply(&dir);
+    let (code, out, err) = backtest(&dir, &spec, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let f: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(f["kept"]["reply"], RUNS, "{f}");
+    assert_eq!(
+        f["changed"].as_array().unwrap().len(),
+        0,
+        "nothing else moved"
+    );
+    assert_eq!(f["before"]["llm_tokens"], RUNS * 120);
+    let (_, text, _) = backtest(&dir, &spec, &[]);
+    assert!(
+        text.contains("task `reply` changed but only LLM tiers answer it"),
+        "{text}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(handoff_llm::testing::ScriptedServer::start());
+    let url = server.openai_url();
+
+    // The newest five runs are the undecided one and four that drafted a
+    // reply. Declined at the prompt: nothing is asked, nothing spent.
+    let declined = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args([
+            "backtest",
+            "--with-llm",
+            "--llm",
+            &url,
+            "--runs",
+            "5",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .arg("--spec")
+        .arg(&spec)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"n\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let err = String::from_utf8_lossy(&declined.stderr);
+    assert_eq!(declined.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("asking reply again on 5 runs: about 480 tokens, 0.0080"),
+        "{err}"
+    );
+    assert!(err.contains("not run"), "{err}");
+    assert!(server.requests().is_empty());
+
+    // Agreed in advance: the reply is drafted again for each run.
+    let (code, out, err) = backtest(
+        &dir,
+        &spec,
+        &[
+            "--with-llm",
+            "--llm",
+            &url,
+            "--yes",
+            "--runs",
+            "5",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let f: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(f["asked"]["reply"], 4, "{f}");
+    assert!(f["kept"].as_object().unwrap().is_empty(), "{f}");
+    assert_eq!(server.requests().len(), 4);
 }

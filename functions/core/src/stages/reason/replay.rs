@@ -116,33 +116,31 @@ pub async fn replay_ai(
         let unchanged = unchanged(task);
         let answerable = task.models.iter().any(|m| tiers.get(m).is_some());
         let record = recorded.get(&task.name);
+        let output = recorded_ai.outputs.get(&task.name);
         if !unchanged && !answerable {
             out.kept.push(task.name.clone());
         }
-        match record {
-            Some(record) if unchanged || !answerable => {
-                if let Some(output) = recorded_ai.outputs.get(&task.name) {
-                    out.ai.outputs.insert(task.name.clone(), output.clone());
-                }
+        if unchanged || !answerable {
+            if let Some(output) = output {
+                out.ai.outputs.insert(task.name.clone(), output.clone());
+            }
+            if let Some(record) = record {
                 reasons.extend(record.review_reasons.iter().cloned());
                 out.cost += record.cost;
                 out.tokens += record.tokens;
             }
-            None if !answerable => {}
-            _ => {
-                let (output, record) =
-                    answer_outside_run(tiers, candidate, task, text, event, context, &ai_json)
-                        .await;
-                out.asked.push(task.name.clone());
-                if let Some(output) = output {
-                    out.ai.outputs.insert(task.name.clone(), output);
-                }
-                reasons.extend(record.review_reasons.iter().cloned());
-                for call in &record.calls {
-                    out.cost += call.cost;
-                    out.tokens += call.usage.input_tokens + call.usage.output_tokens;
-                }
-            }
+            continue;
+        }
+        let (output, record) =
+            answer_outside_run(tiers, candidate, task, text, event, context, &ai_json).await;
+        out.asked.push(task.name.clone());
+        if let Some(output) = output {
+            out.ai.outputs.insert(task.name.clone(), output);
+        }
+        reasons.extend(record.review_reasons.iter().cloned());
+        for call in &record.calls {
+            out.cost += call.cost;
+            out.tokens += call.usage.input_tokens + call.usage.output_tokens;
         }
     }
     out.ai.needs_review = !reasons.is_empty();
