@@ -5,136 +5,14 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use chrono::{Duration, Utc};
+use common::history::{self, seeded, Seeded, RUNS};
 use common::*;
-use handoff_core::domain::*;
-use handoff_core::ports::{AuditLog, FeedbackLog, RunData, Slot};
-use handoff_core::stages::decide::decide;
-use handoff_core::testing::fixtures;
 use handoff_local::sqlite::SqliteStore;
-use handoff_spec::RuleInput;
 use serde_json::{json, Value};
-
-const RUNS: usize = 300;
-const LABELS: [&str; 3] = ["refund_request", "card_problem", "billing_question"];
-
-/// What the seed holds of run `i`: its label, refund amount and verdict.
-struct Seeded {
-    id: String,
-    label: &'static str,
-    amount: f64,
-    verdict: Option<&'static str>,
-}
-
-fn seeded(i: usize) -> Seeded {
-    let label = LABELS[i % 3];
-    Seeded {
-        id: format!("bt-{i:03}"),
-        label,
-        amount: ((i * 37) % 200) as f64,
-        // Every fourth run was reviewed; half of the reviewers relabelled.
-        verdict: i
-            .is_multiple_of(4)
-            .then_some(if i % 8 == 4 { label } else { "account_access" }),
-    }
-}
-
-async fn seed(data_dir: &Path) {
-    let store = SqliteStore::open(data_dir.join("handoff.db")).unwrap();
-    let catalog = handoff_workflows::catalog();
-    let workflow = catalog.get("support-triage").unwrap();
-    let now = Utc::now();
-    for i in 0..RUNS {
-        let s = seeded(i);
-        let run = fixtures::run(
-            &s.id,
-            "support-triage",
-            None,
-            now - Duration::minutes(i as i64),
-        );
-        fixtures::put_run(&store, &run).await;
-        let ai = AiResult {
-            outputs: [
-                (
-                    "issue_type".to_string(),
-                    json!({"label": s.label, "confidence": 0.9, "tier": "embedded"}),
-                ),
-                (
-                    "details".to_string(),
-                    json!({"amount": {"value": s.amount, "currency": "EUR"}}),
-                ),
-            ]
-            .into(),
-            ..AiResult::default()
-        };
-        let context = json!({"plan": {"tier": 3}});
-        let event = json!({"text": "seeded"});
-        let ai_json = ai.to_value();
-        let decision = decide(
-            workflow,
-            &ai,
-            &RuleInput {
-                event: &event,
-                ai: &ai_json,
-                context: &context,
-            },
-        )
-        .unwrap();
-        store.put_slot(&run.id, &Slot::Ai, &ai_json).await.unwrap();
-        // What the reason stage recorded: the LLM-drafted reply's one call.
-        store
-            .append(&AuditEvent::new(
-                &run.id,
-                now,
-                Stage::Reason,
-                "reason.finished",
-                json!({"tasks": [{
-                    "task": "reply", "kind": "draft", "status": "answered", "tier": "strong",
-                    "calls": [{"tier": "strong", "model": "m", "outcome": "answered", "cost": 0.002,
-                               "usage": {"input_tokens": 100, "output_tokens": 20, "latency_ms": 5}}],
-                }]}),
-            ))
-            .await
-            .unwrap();
-        store
-            .put_slot(&run.id, &Slot::Context, &context)
-            .await
-            .unwrap();
-        store
-            .put_slot(
-                &run.id,
-                &Slot::Decision,
-                &serde_json::to_value(&decision).unwrap(),
-            )
-            .await
-            .unwrap();
-        if let Some(verdict) = s.verdict {
-            store
-                .put_feedback(&Feedback {
-                    workflow: "support-triage".into(),
-                    run_id: run.id.clone(),
-                    at: now,
-                    text: "seeded".into(),
-                    predicted_label: s.label.into(),
-                    confidence: 0.9,
-                    final_label: verdict.into(),
-                    edits: None,
-                    reviewer: "ana@example.com".into(),
-                    status: FeedbackStatus::Confirmed,
-                })
-                .await
-                .unwrap();
-        }
-    }
-    // A run that never reached a decision is skipped, not guessed at.
-    let undecided = fixtures::run("bt-undecided", "support-triage", None, now);
-    fixtures::put_run(&store, &undecided).await;
-}
 
 /// support-triage.yaml with `(from, to)` made, written beside the data.
 fn candidate(dir: &Path, from: &str, to: &str) -> PathBuf {
@@ -154,7 +32,10 @@ fn backtest(data: &Path, spec: &Path, extra: &[&str]) -> (i32, String, String) {
 
 fn seeded_dir(tag: &str) -> PathBuf {
     let dir = temp_dir(tag);
-    tokio::runtime::Runtime::new().unwrap().block_on(seed(&dir));
+    let store = SqliteStore::open(dir.join("handoff.db")).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(history::seed(&store));
     dir
 }
 
@@ -176,18 +57,9 @@ fn a_moved_threshold_reports_exactly_the_runs_it_changes() {
     let f: Value = serde_json::from_str(&out).expect("--json prints JSON");
 
     // Independently: refunds of 50 up to 100 now match `large-refund`.
-    let expected: BTreeSet<String> = (0..RUNS)
-        .map(seeded)
-        .filter(|s| s.label == "refund_request" && (50.0..100.0).contains(&s.amount))
-        .map(|s| s.id)
-        .collect();
+    let expected = history::refunds_in(50.0..100.0);
     assert!(expected.len() > 10, "the seed exercises the change");
-    let changed: BTreeSet<String> = f["changed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["run_id"].as_str().unwrap().to_string())
-        .collect();
+    let changed = history::changed_ids(&f);
     assert_eq!(changed, expected);
     for c in f["changed"].as_array().unwrap() {
         assert_eq!(c["what"], json!(["priority"]), "{c}");

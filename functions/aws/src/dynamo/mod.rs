@@ -25,6 +25,8 @@
 
 pub mod codec;
 mod models;
+#[cfg(feature = "moto-tests")]
+pub mod testing;
 
 use std::collections::HashMap;
 

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
+use handoff_aws::dynamo::DynamoStore;
 use handoff_core::backtest::{page, Backtest, Figures, Selection};
 use handoff_core::model::{load_encoder, Tiers};
+use handoff_core::ports::RunStore;
 use handoff_spec::Workflow;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -55,6 +57,11 @@ pub struct BacktestArgs {
     pub workflows: Option<PathBuf>,
     #[arg(long, default_value = ".handoff")]
     pub data_dir: PathBuf,
+    /// Read a deployment's DynamoDB table (the stack's `TableName` output)
+    /// instead of the data dir, with the caller's AWS credentials; the
+    /// backtest only reads (GetItem, Query, BatchGetItem).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
 }
 
 /// Exit codes: 0, 1 when `--fail-if` holds, 2 when the backtest could not
@@ -96,14 +103,21 @@ fn gate(args: BacktestArgs) -> anyhow::Result<i32> {
     } else {
         Tiers::embedded_only()
     };
-    let store = open_store(&args.data_dir)?;
+    let runtime = runtime()?;
+    let store: Box<dyn RunStore> = match &args.table {
+        Some(table) => {
+            let config = runtime.block_on(handoff_aws::lambda::aws_config());
+            Box::new(DynamoStore::from_config(&config, table.clone()))
+        }
+        None => Box::new(open_store(&args.data_dir)?),
+    };
     let bt = Backtest {
-        store: &store,
+        store: store.as_ref(),
         tiers: &tiers,
         baseline,
         candidate: &candidate,
     };
-    let figures = runtime()?.block_on(async {
+    let figures = runtime.block_on(async {
         let runs = bt
             .runs(&Selection {
                 since,
