@@ -5,8 +5,9 @@
 //! the run itself never waits for it.
 //!
 //! The approval function sends the request (`{"kind": "audit"}` from the
-//! state machine's `RequestAudit`, after `Act` would be reached anyway); the
-//! callback function serves the link (`/audits/{run}`).
+//! state machine's `RequestAudit`, a plain invoke just before `Act` whose
+//! failure also goes on to `Act`); the callback function serves the link
+//! (`/audits/{run}`).
 
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::SliceRandom;
