@@ -25,7 +25,7 @@ use crate::observe::autonomy::LabelAutonomy;
 use crate::observe::review;
 use crate::ports::{RunQuery, RunStore, Slot, StoreError};
 use crate::stages::decide::{decide, with_autonomy};
-use crate::stages::reason::{primary, recorded_tasks, replay_ai, same_task};
+use crate::stages::reason::{changed, primary, recorded_tasks, replay_ai};
 use crate::stages::StageError;
 
 pub use figures::{Change, Figures, LabelRow, Side};
@@ -59,7 +59,6 @@ pub struct Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReplay {
     pub run_id: RunId,
-    pub created_at: DateTime<Utc>,
     /// The reviewer's final label, where one was given.
     pub verdict: Option<String>,
     pub before: Outcome,
@@ -144,13 +143,7 @@ impl Backtest<'_> {
             .reason
             .tasks()
             .iter()
-            .filter(|task| {
-                self.baseline
-                    .spec
-                    .reason
-                    .task(&task.name)
-                    .is_none_or(|before| !same_task(before, task))
-            })
+            .filter(|task| changed(self.baseline, task))
             .filter(|task| {
                 task.models
                     .iter()
@@ -231,7 +224,6 @@ impl Backtest<'_> {
         let after_label = primary(self.candidate, &replayed.ai);
         Ok(Some(RunReplay {
             run_id: run.id.clone(),
-            created_at: run.created_at,
             verdict: verdicts.get(&run.id).cloned(),
             before: Outcome {
                 label: before_label.as_ref().map(|c| c.label.clone()),

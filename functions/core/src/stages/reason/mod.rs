@@ -23,7 +23,7 @@ use crate::stages::{audit, render, StageError};
 pub use ask::TierCall;
 use cascade::{run_task, Cascade, Costs};
 pub use cascade::{Budget, TaskRecord, Trace};
-pub use replay::{recorded_tasks, replay_ai, same_task, RecordedTask, ReplayedAi};
+pub use replay::{changed, recorded_tasks, replay_ai, RecordedTask, ReplayedAi};
 
 /// How many reviewer corrections the model sees per call, and the
 /// embedded classifier is trained on.

@@ -88,13 +88,7 @@ pub async fn replay_ai(
     recorded_ai: &AiResult,
     recorded: &BTreeMap<String, RecordedTask>,
 ) -> Result<ReplayedAi, StageError> {
-    let unchanged = |task: &TaskSpec| {
-        baseline
-            .spec
-            .reason
-            .task(&task.name)
-            .is_some_and(|before| same_task(before, task))
-    };
+    let unchanged = |task: &TaskSpec| !changed(baseline, task);
     let tasks = candidate.spec.reason.tasks();
     if tasks.len() == baseline.spec.reason.tasks().len() && tasks.iter().all(unchanged) {
         return Ok(ReplayedAi {
@@ -148,7 +142,12 @@ pub async fn replay_ai(
     Ok(out)
 }
 
-/// Whether a candidate left a task as it was.
-pub fn same_task(a: &TaskSpec, b: &TaskSpec) -> bool {
-    serde_json::to_value(a).unwrap_or(json!(null)) == serde_json::to_value(b).unwrap_or(json!(null))
+/// Whether a candidate's task differs from the baseline's, or is new.
+pub fn changed(baseline: &Workflow, task: &TaskSpec) -> bool {
+    let as_json = |t: &TaskSpec| serde_json::to_value(t).unwrap_or(json!(null));
+    baseline
+        .spec
+        .reason
+        .task(&task.name)
+        .is_none_or(|before| as_json(before) != as_json(task))
 }
