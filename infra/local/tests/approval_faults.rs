@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
@@ -16,7 +15,7 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(90);
 
 /// The seed specs with support-triage approved by policy after `timeout`.
-fn specs_approving_on_timeout(tag: &str, timeout: u64) -> PathBuf {
+fn specs_approving_on_timeout(tag: &str, timeout: u64) -> Scratch {
     specs_with_support_triage(
         tag,
         &[
@@ -39,7 +38,7 @@ async fn rejected_while_answers_fail(
     let dir = temp_dir(tag);
     let mut options = UpOptions::new(&dir);
     options.actions_to = Some(receiver.url.clone());
-    options.workflows = Some(specs_approving_on_timeout(&format!("{tag}-specs"), timeout));
+    options.workflows_in(specs_approving_on_timeout(&format!("{tag}-specs"), timeout));
     // Three attempts per delivery: the settling vote's answer fails whole.
     options.env = vec![("HANDOFF_FAULT_TASK_ANSWERS".into(), "3".into())];
     let up = Up::start(&options);

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
@@ -17,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const ESCALATION_REVIEWER: &str = "head-of-support@support.example.com";
 
 /// The seed specs with support-triage's approval section replaced.
-fn specs_with_policy(tag: &str, on_timeout: &str, escalation_timeout: u64) -> PathBuf {
+fn specs_with_policy(tag: &str, on_timeout: &str, escalation_timeout: u64) -> Scratch {
     specs_with(tag, 2, on_timeout, escalation_timeout, "")
 }
 
@@ -27,7 +26,7 @@ fn specs_with(
     on_timeout: &str,
     escalation_timeout: u64,
     extra: &str,
-) -> PathBuf {
+) -> Scratch {
     specs_with_support_triage(
         tag,
         &[
@@ -55,12 +54,11 @@ struct Waiting {
 }
 
 /// A support-triage run under `specs`, waiting for its first approval.
-async fn waiting_run(tag: &str, specs: PathBuf) -> Waiting {
+async fn waiting_run(tag: &str, specs: Scratch) -> Waiting {
     let receiver = Receiver::start().await;
-    let dir = temp_dir(tag);
-    let mut options = UpOptions::new(&dir);
+    let mut options = UpOptions::fresh(tag);
     options.actions_to = Some(receiver.url.clone());
-    options.workflows = Some(specs);
+    options.workflows_in(specs);
     let up = Up::start(&options);
     let client = up.client();
     let (status, body) = client

@@ -30,7 +30,7 @@ fn backtest(data: &Path, spec: &Path, extra: &[&str]) -> (i32, String, String) {
     handoff(args)
 }
 
-fn seeded_dir(tag: &str) -> PathBuf {
+fn seeded_dir(tag: &str) -> Scratch {
     let dir = temp_dir(tag);
     let store = SqliteStore::open(dir.join("handoff.db")).unwrap();
     tokio::runtime::Runtime::new()

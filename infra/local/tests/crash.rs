@@ -135,7 +135,7 @@ async fn approval_timer_fires_after_a_restart() {
     }
     let dir = temp_dir("crash-timer");
     let mut options = UpOptions::new(&dir);
-    options.workflows = Some(specs);
+    options.workflows_in(specs);
     let mut up = Up::start(&options);
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "timer-1").await;

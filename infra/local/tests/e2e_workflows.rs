@@ -243,7 +243,7 @@ async fn unanswered_approval_times_out_per_policy() {
     let dir = temp_dir("timeout");
     let mut options = UpOptions::new(&dir);
     options.actions_to = Some(receiver.url.clone());
-    options.workflows = Some(specs);
+    options.workflows_in(specs);
     let up = Up::start(&options);
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "e2e-timeout").await;

@@ -12,7 +12,8 @@ use handoff_local::template::{Template, EMBEDDED_TEMPLATE};
 
 /// The repository's template with a 1 s visibility timeout and two receives,
 /// next to a copy of its state machine.
-fn fast_redrive_template() -> Template {
+/// The template and the scratch dir it reads its state machine from.
+fn fast_redrive_template() -> (Template, Scratch) {
     let dir = temp_dir("template");
     let asl = "infra/statemachine/workflow.asl.json";
     std::fs::create_dir_all(dir.join("infra/statemachine")).unwrap();
@@ -24,12 +25,14 @@ fn fast_redrive_template() -> Template {
     let template = Template::load(&dir.join("template.yaml")).unwrap();
     assert_eq!(template.queue.visibility_timeout_seconds, 1);
     assert_eq!(template.queue.max_receive_count, 2);
-    template
+    (template, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_cannot_start_is_dead_lettered_after_max_receives() {
-    let mut options = Options::new(&temp_dir("redrive"), fast_redrive_template());
+    let dir = temp_dir("redrive");
+    let (template, _template_dir) = fast_redrive_template();
+    let mut options = Options::new(&dir, template);
     options.quiet = true;
     let stack = Stack::build(options, "http://127.0.0.1:9").unwrap();
     let now = chrono::Utc::now();

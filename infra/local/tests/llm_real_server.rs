@@ -31,6 +31,7 @@ struct LlamaServer {
     child: Child,
     port: u16,
     log: PathBuf,
+    _logs: Scratch,
 }
 
 impl Drop for LlamaServer {
@@ -43,7 +44,8 @@ impl Drop for LlamaServer {
 impl LlamaServer {
     fn start(server: &Path, model: &Path) -> LlamaServer {
         let port = free_port();
-        let log = temp_dir("llama-server").join("llama-server.log");
+        let logs = temp_dir("llama-server");
+        let log = logs.join("llama-server.log");
         let child = Command::new(server)
             .arg("-m")
             .arg(model)
@@ -56,7 +58,12 @@ impl LlamaServer {
             ))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
-        LlamaServer { child, port, log }
+        LlamaServer {
+            child,
+            port,
+            log,
+            _logs: logs,
+        }
     }
 
     fn url(&self) -> String {
@@ -138,7 +145,7 @@ async fn a_real_openai_compatible_server_drives_support_triage_end_to_end() {
     server.wait_healthy().await;
     let healthy_after = t0.elapsed();
 
-    let mut options = UpOptions::new(&temp_dir("llm-real"));
+    let mut options = UpOptions::fresh("llm-real");
     options.args = vec!["--llm".into(), server.url()];
     let up = Up::start(&options);
     let client = up.client();

@@ -18,7 +18,7 @@ const SLACK_PATH: &str = "/services/T0/B0/reviewers";
 const HOOK_PATH: &str = "/hooks/approval";
 const REVIEWERS: [&str; 2] = ["lead@support.example.com", "billing@support.example.com"];
 
-fn specs_with_channels() -> std::path::PathBuf {
+fn specs_with_channels() -> Scratch {
     let specs = temp_dir("specs-notify");
     for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
         let path = entry.unwrap().path();
@@ -59,7 +59,7 @@ async fn shared_channels_get_claim_links_and_only_the_inbox_gets_signed_links() 
     .unwrap();
     let mut options = UpOptions::new(&dir);
     options.actions_to = Some(receiver.url.clone());
-    options.workflows = Some(specs_with_channels());
+    options.workflows_in(specs_with_channels());
     let up = Up::start(&options);
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "e2e-notify").await;

@@ -23,7 +23,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The seed specs copied to a fresh folder, with each `(from, to)` made in
 /// support-triage.yaml (every `from` must be there).
-pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> PathBuf {
+pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> Scratch {
     let specs = temp_dir(tag);
     for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
         let path = entry.unwrap().path();
@@ -58,24 +58,36 @@ where
     )
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let n: u64 = rand_u64();
-    let dir = std::env::temp_dir().join(format!("handoff-{tag}-{}-{n:x}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system temp dir, removed with everything in
+/// it when dropped, so repeated test runs do not fill the disk.
+pub fn temp_dir(tag: &str) -> Scratch {
+    Scratch(
+        tempfile::Builder::new()
+            .prefix(&format!("handoff-{tag}-"))
+            .tempdir()
+            .expect("create a scratch directory"),
+    )
 }
 
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
 }
 
 pub fn free_port() -> u16 {
@@ -92,6 +104,8 @@ pub struct Up {
     pub url: String,
     pub data_dir: PathBuf,
     pub output: Arc<Mutex<Vec<String>>>,
+    /// Removed after the process is killed, when `Up` is dropped.
+    _scratch: Vec<Arc<Scratch>>,
 }
 
 pub struct UpOptions {
@@ -104,6 +118,9 @@ pub struct UpOptions {
     pub args: Vec<String>,
     /// Extra environment for the process (e.g. injected faults).
     pub env: Vec<(String, String)>,
+    /// Scratch dirs these options name (data dir, specs): the `Up` keeps
+    /// them alive.
+    scratch: Vec<Arc<Scratch>>,
 }
 
 impl UpOptions {
@@ -116,7 +133,23 @@ impl UpOptions {
             dry_run: false,
             args: Vec::new(),
             env: Vec::new(),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Options on a new scratch data dir that lives as long as the `Up`.
+    pub fn fresh(tag: &str) -> Self {
+        let scratch = Arc::new(temp_dir(tag));
+        Self {
+            scratch: vec![scratch.clone()],
+            ..Self::new(&scratch)
+        }
+    }
+
+    /// `--workflows specs`, kept until the `Up` is dropped.
+    pub fn workflows_in(&mut self, specs: Scratch) {
+        self.workflows = Some(specs.to_path_buf());
+        self.scratch.push(Arc::new(specs));
     }
 }
 
@@ -170,6 +203,7 @@ impl Up {
             url,
             data_dir: o.data_dir.clone(),
             output,
+            _scratch: o.scratch.clone(),
         }
     }
 
