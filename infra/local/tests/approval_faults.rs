@@ -55,7 +55,7 @@ async fn rejected_while_answers_fail(
         .unwrap();
     assert_eq!(status, "AWAITING_APPROVAL");
 
-    let links = client.approval_links(&run_id).await.unwrap();
+    let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();
     assert_eq!(links.len(), 2, "{links:?}");
     let (first, body) = decide(&links[0], "reject", "not a refund").await.unwrap();
     assert_eq!(first, 202, "{body}");
