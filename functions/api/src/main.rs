@@ -5,6 +5,7 @@ use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::sfn::StepFunctions;
+use handoff_core::pages::console::Console;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::read::ReadApi;
 use lambda_runtime::{service_fn, Error};
@@ -27,6 +28,7 @@ async fn main() -> Result<(), Error> {
             &config,
             env("HANDOFF_STATE_MACHINE_ARN")?,
         )),
+        console: Console::DEPLOYED,
     };
     lambda_runtime::run(service_fn(|event| api::handle(&stage, event))).await
 }

@@ -67,9 +67,19 @@ async fn the_read_samples_answer_a_reviewer_from_the_store() {
         "the sample asks for AWAITING_APPROVAL: {body}"
     );
 
+    // The dashboard `handoff up` serves too: outcomes, charts, the runs.
     let page = call(&h, "api-dashboard.json", Some(&token)).await;
     assert_eq!(page.status_code, 200);
-    assert!(text(&page).contains("support-triage"));
+    let page = text(&page);
+    for part in [
+        "support-triage",
+        "Outcomes (last 24 hours)",
+        r#"aria-label="run outcomes""#,
+        "Pending approvals",
+        &format!(r#"href="/runs/{}""#, run.run_id),
+    ] {
+        assert!(page.contains(part), "the dashboard lacks {part}: {page}");
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
 use handoff_core::memory::*;
 use handoff_core::observe::redact::REDACTED;
+use handoff_core::pages::console::Console;
 use handoff_core::ports::*;
 use handoff_core::spec::Catalog;
 use handoff_core::stages::approval::{ApprovalTask, ApprovalTasks};
@@ -55,6 +56,7 @@ impl Bed {
             clock: self.clock.clone(),
             token_secret: TOKEN_SECRET.into(),
             executions: self.executions.clone(),
+            console: Console::DEPLOYED,
         }
     }
 
@@ -456,7 +458,7 @@ async fn feedback_requires_reviewer_token() {
 async fn dashboard_counts_runs_and_escapes_labels() {
     let bed = Bed::new();
     let l = label_of(&bed, SUPPORT, 0);
-    bed.run(SUPPORT, RunStatus::Completed, &l).await;
+    let first = bed.run(SUPPORT, RunStatus::Completed, &l).await;
     bed.run(SUPPORT, RunStatus::Completed, &l).await;
     bed.run(INVOICE, RunStatus::Failed, "<b>bold</b>").await;
 
@@ -467,12 +469,47 @@ async fn dashboard_counts_runs_and_escapes_labels() {
         .unwrap()
         .starts_with("text/html"));
     let page = String::from_utf8(resp.body).unwrap();
-    assert!(page.contains("<th>COMPLETED</th><td>2</td>"), "{page}");
-    assert!(page.contains("<th>FAILED</th><td>1</td>"));
-    assert!(page.contains(&format!("<th>{SUPPORT}</th><td>2</td>")));
+    // Each count links to the runs it counts.
+    let count = |workflow: &str, status: &str, n: usize| {
+        format!(r#"href="/?workflow={workflow}&amp;status={status}">{n}</a>"#)
+    };
+    assert!(page.contains(&count(SUPPORT, "COMPLETED", 2)), "{page}");
+    assert!(page.contains(&count(INVOICE, "FAILED", 1)), "{page}");
     assert!(page.contains("&lt;b&gt;bold"));
     assert!(!page.contains("<b>bold"));
-    assert!(page.contains("0</strong> pending approval"));
+    assert!(page.contains(r#"<div class="big">0</div>pending approvals"#));
+    assert!(page.contains("Outcomes (last 24 hours)"));
+    assert!(page.contains(r#"aria-label="runs per minute""#));
+    // A deployment links a run to its JSON.
+    assert!(page.contains(&format!(r#"href="/runs/{first}""#)));
+}
+
+#[tokio::test]
+async fn dashboard_lists_the_runs_the_filter_names() {
+    let bed = Bed::new();
+    let support = bed
+        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
+        .await;
+    let invoice = bed.run(INVOICE, RunStatus::Failed, "x").await;
+    let api = bed.api();
+
+    let filtered = api
+        .handle(&bed.operator(get("/", &[("workflow", INVOICE), ("status", "FAILED")])))
+        .await;
+    assert_eq!(filtered.status, 200);
+    let page = String::from_utf8(filtered.body).unwrap();
+    assert!(page.contains(&format!(">{invoice}</a>")), "{page}");
+    assert!(!page.contains(&format!(">{support}</a>")), "{page}");
+    assert!(page.contains(&format!("Outcomes ({INVOICE}, last 24 hours)")));
+
+    for (name, value, code) in [
+        ("status", "LOST", "bad_status"),
+        ("workflow", "no-such-workflow", "unknown_workflow"),
+    ] {
+        let refused = api.handle(&bed.operator(get("/", &[(name, value)]))).await;
+        assert_eq!(refused.status, 400, "{name}={value}");
+        assert_eq!(body(&refused)["error"], code);
+    }
 }
 
 fn redrive(run: &RunId, token: Option<&str>) -> HttpRequest {

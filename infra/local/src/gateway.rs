@@ -1,9 +1,8 @@
 //! The local API Gateway: the template's HttpApi routes on axum, each
 //! request turned into the core's `HttpRequest` (raw body bytes, lower-case
 //! headers, path parameters, query) and handed to the same stage the Lambda
-//! runs. Local extras beside them: the dashboard at `/` (in place of the
-//! API function's simpler one), a run's timeline, the outbox and the
-//! one-time login link. Every request must name the bound address as its
+//! runs, the dashboard at `/` among them. Local extras beside them: a run's
+//! timeline, the outbox and the one-time login link. Every request must name the bound address as its
 //! `Host`; the local pages need the operator's session ([`crate::access`]).
 
 use std::collections::BTreeMap;
@@ -62,9 +61,8 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
         let mut method_router = axum::routing::MethodRouter::new();
         let mut any = false;
         for (method, handler) in methods {
-            // The local dashboard stands in for the API function's page at
-            // `/`, and the local sign-in takes the one-time code as well.
-            if (path == "/" || path == "/login") && method == Method::GET {
+            // The local sign-in takes the one-time code as well.
+            if path == "/login" && method == Method::GET {
                 continue;
             }
             any = true;
@@ -96,19 +94,6 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
             router = router.route(&path, method_router);
         }
     }
-    let s = stack.clone();
-    router = router.route(
-        "/",
-        get(move |uri: Uri, headers: HeaderMap| {
-            let s = s.clone();
-            async move {
-                if let Err(refused) = operator(&s, &uri, &headers).await {
-                    return from_core(refused);
-                }
-                from_core(pages::dashboard(&s, uri.query().unwrap_or("")).await)
-            }
-        }),
-    );
     let s = stack.clone();
     router = router.route(
         "/login",
@@ -175,7 +160,7 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
         )))
 }
 
-/// The local console's pages (dashboard, timeline, outbox) are the
+/// The local console's own pages (timeline, outbox) are the
 /// operator's: a session from the login link or an operator token. A
 /// browser without one is sent to sign in.
 async fn operator(stack: &Stack, uri: &Uri, headers: &HeaderMap) -> Result<(), HttpResponse> {

@@ -10,7 +10,6 @@ pub mod bench;
 pub mod client;
 pub mod gateway;
 pub mod models;
-pub mod outcomes;
 pub mod pages;
 pub mod redrive;
 pub mod runtime;

@@ -358,6 +358,7 @@ impl Stack {
                 clock: clock.clone(),
                 token_secret: token_secret.clone(),
                 executions: executions.clone(),
+                console: crate::pages::CONSOLE,
             },
             login: crate::access::LoginCode::default(),
             starter: Arc::new(Starter {

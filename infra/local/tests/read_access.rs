@@ -160,6 +160,11 @@ async fn the_local_read_side_needs_a_credential_and_shows_each_reviewer_their_ow
     assert_eq!(hidden.status, 404);
     let console = get(&base, "/outbox", None, &[("Authorization", &bearer)]);
     assert_eq!(console.status, 403);
+    // The dashboard is the deployment's page: their workflows' runs only.
+    let dashboard = get(&base, "/", None, &[("Authorization", &bearer)]);
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(dashboard.body.contains(&support), "{}", dashboard.body);
+    assert!(!dashboard.body.contains(&invoice), "{}", dashboard.body);
 
     // The login link: a session cookie once, never again.
     let link = {

@@ -1,13 +1,20 @@
-//! The outcome figures the local runtime shows (`handoff stats`, the
-//! dashboard), computed from what the run store holds: the same quantities
-//! the functions emit as metrics in AWS.
+//! The outcome figures of the dashboard and `handoff stats`, computed from
+//! what the run store holds: the same quantities the functions emit as
+//! metrics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use crate::domain::{Approval, Feedback, Run, RunStatus};
+use crate::ports::{RunStore, StoreError};
+
+/// The most feedback items read per workflow.
+const MAX_FEEDBACK: usize = 20_000;
+/// Approval reads in flight at once.
+const CONCURRENT_READS: usize = 16;
 
 /// How often the reviewers kept the AI's label, for one AI label.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -106,6 +113,32 @@ impl Stats {
         }
         s
     }
+}
+
+/// The figures for `runs` (as read, newest first) of `workflow` (all when
+/// `None`) since `since`, with their approvals and their workflows'
+/// feedback from the store.
+pub async fn gather(
+    store: &dyn RunStore,
+    runs: &[Run],
+    workflow: Option<&str>,
+    since: DateTime<Utc>,
+) -> Result<Stats, StoreError> {
+    let in_scope: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.created_at >= since && workflow.is_none_or(|w| w == r.workflow))
+        .collect();
+    let mut approvals = Vec::new();
+    for chunk in in_scope.chunks(CONCURRENT_READS) {
+        let reads = chunk.iter().map(|run| store.approvals_of_run(&run.id));
+        approvals.extend(try_join_all(reads).await?.into_iter().flatten());
+    }
+    let workflows: BTreeSet<&str> = in_scope.iter().map(|r| r.workflow.as_str()).collect();
+    let mut feedback = Vec::new();
+    for name in workflows {
+        feedback.extend(store.list_feedback(name, MAX_FEEDBACK).await?);
+    }
+    Ok(Stats::compute(runs, &approvals, &feedback, workflow, since))
 }
 
 /// Nearest-rank percentile of sorted values.

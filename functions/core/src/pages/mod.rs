@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod console;
 pub mod dashboard;
 pub mod login;
 

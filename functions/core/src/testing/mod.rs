@@ -12,6 +12,7 @@ use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::memory::*;
 use handoff_core::model::Tiers;
+use handoff_core::pages::console::Console;
 use handoff_core::ports::{RunData, Slot, StoreThenQueue};
 use handoff_core::stages::{
     act::Act, context::LoadContext, decide::Decide, finalize::Finalize, ingest::Ingest,
@@ -203,6 +204,7 @@ impl Harness {
             clock: self.clock.clone(),
             token_secret: TOKEN_SECRET.into(),
             executions: self.executions.clone(),
+            console: Console::DEPLOYED,
         }
     }
 

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Args;
 use handoff_core::observe::review;
-use handoff_core::observe::stats::parse_since;
-use handoff_local::outcomes;
+use handoff_core::observe::stats::{self, parse_since, Stats};
+use handoff_core::pages::dashboard::duration;
+use handoff_local::store::all_runs;
 use handoff_spec::Workflow;
 
 use super::stack::open_store;
@@ -39,7 +40,12 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
     let figures = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(outcomes::gather(&store, args.workflow.as_deref(), since))
+        .block_on(async {
+            let runs = all_runs(&store, None, MAX_RUNS).await?;
+            stats::gather(&store, &runs, args.workflow.as_deref(), since)
+                .await
+                .map_err(|e| e.to_string())
+        })
         .map_err(|e| anyhow!(e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
@@ -48,9 +54,58 @@ pub fn stats(args: StatsArgs) -> anyhow::Result<i32> {
             Some(w) => format!("of {w}, last {}", args.since),
             None => format!("of all workflows, last {}", args.since),
         };
-        print!("{}", outcomes::text(&figures, &scope));
+        print!("{}", text(&figures, &scope));
     }
     Ok(0)
+}
+
+/// How many runs (newest first) the figures look at, at most.
+const MAX_RUNS: usize = 20_000;
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "—".into(), |r| format!("{:.0}%", 100.0 * r))
+}
+
+/// The figures as text.
+fn text(s: &Stats, scope: &str) -> String {
+    let mut out = format!("outcomes {scope}\n");
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<24} {v}\n"));
+    line("runs received", s.received.to_string());
+    line("completed", s.completed.to_string());
+    line("rejected", s.rejected.to_string());
+    line("failed", s.failed.to_string());
+    line("open", s.open.to_string());
+    line("auto-resolved", s.auto_resolved.to_string());
+    line("reviewed", s.reviewed.to_string());
+    line("approvals decided", s.approvals_decided.to_string());
+    line("approval latency p50", duration(s.approval_latency_p50_ms));
+    line("approval latency p90", duration(s.approval_latency_p90_ms));
+    line(
+        "override rate",
+        format!(
+            "{} ({} of {} reviewed AI answers)",
+            percent(s.override_rate()),
+            s.overrides,
+            s.reviewed_answers
+        ),
+    );
+    line(
+        "mean AI confidence",
+        s.mean_confidence
+            .map_or_else(|| "—".into(), |c| format!("{c:.2}")),
+    );
+    if !s.labels.is_empty() {
+        out.push_str("  accuracy by AI label (kept by the reviewer / reviewed)\n");
+        for (label, a) in &s.labels {
+            out.push_str(&format!(
+                "    {label:<22} {:>4} {}/{}\n",
+                percent(a.accuracy()),
+                a.kept,
+                a.reviewed
+            ));
+        }
+    }
+    out
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +143,7 @@ pub fn review_accuracy(args: ReviewArgs) -> anyhow::Result<i32> {
             let mut workflows = workflows;
             if workflows.is_empty() {
                 let with_runs: std::collections::BTreeSet<String> =
-                    handoff_local::store::all_runs(&store, None, 20_000)
+                    all_runs(&store, None, MAX_RUNS)
                         .await?
                         .into_iter()
                         .map(|r| r.workflow)

@@ -8,7 +8,6 @@
 //! with `all_workflows` sees every run), with the spec's `sensitive` fields
 //! masked. Task tokens never appear in a response.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -21,17 +20,17 @@ use crate::domain::*;
 use crate::http::{ApiError, HttpRequest, HttpResponse};
 use crate::links;
 use crate::observe::redact::{redact, sensitive_fields};
-use crate::pages::{self, dashboard::DashboardView};
+use crate::pages::{self, console::Console};
 use crate::ports::*;
 use crate::stages::correction::{self, Correction, CorrectionError};
 use crate::stages::redrive::{Redrive, RedriveError};
 use crate::stages::run_detail::RunDetail;
+
+mod dashboard;
 use crate::tokens::{self, Claims, Scope, TokenError};
 
 pub const MAX_LIMIT: usize = 100;
 pub const DEFAULT_LIMIT: usize = 50;
-/// The dashboard counts at most this many of the newest runs.
-pub const DASHBOARD_SCAN: usize = 1000;
 const MAX_FEEDBACK_BYTES: usize = 64 * 1024;
 const MAX_LOGIN_BYTES: usize = 8 * 1024;
 
@@ -44,6 +43,8 @@ pub struct ReadApi {
     pub token_secret: String,
     /// Starts the execution of a redriven run.
     pub executions: Arc<dyn Executions>,
+    /// Where the operator's pages link: a run's page, more pages.
+    pub console: Console,
 }
 
 type Outcome = Result<HttpResponse, ReadError>;
@@ -284,7 +285,7 @@ impl ReadApi {
             Route::Logout => self.logout(req).await,
             Route::RevokeToken => self.revoke(req).await,
             Route::Dashboard => match self.caller(req, Scope::Read).await {
-                Ok(caller) => self.dashboard(&caller).await,
+                Ok(caller) => self.dashboard(req, &caller).await,
                 // A browser without a session is sent to sign in.
                 Err(ReadError::Unauthorized(_)) if !req.wants_json() => {
                     Ok(HttpResponse::see_other("/login", None))
@@ -422,6 +423,22 @@ impl ReadApi {
             .filter(move |name| self.may_read(caller, name))
     }
 
+    /// `?workflow=…`: a deployed workflow the caller reads, if given.
+    fn query_workflow(
+        &self,
+        req: &HttpRequest,
+        caller: &Claims,
+    ) -> Result<Option<String>, ReadError> {
+        match req.query.get("workflow").filter(|w| !w.is_empty()) {
+            Some(w) if self.catalog.get(w).is_none() => Err(ReadError::UnknownWorkflow(w.clone())),
+            Some(w) if !self.may_read(caller, w) => Err(ReadError::NotAReviewer {
+                reviewer: caller.sub.clone(),
+                workflow: w.clone(),
+            }),
+            w => Ok(w.cloned()),
+        }
+    }
+
     fn may_read(&self, caller: &Claims, workflow: &str) -> bool {
         caller.allows(Scope::AllWorkflows)
             || self
@@ -463,21 +480,9 @@ impl ReadApi {
     }
 
     async fn list(&self, req: &HttpRequest, caller: &Claims) -> Outcome {
-        let status = match req.query.get("status").filter(|s| !s.is_empty()) {
-            Some(s) => Some(RunStatus::parse(s).ok_or_else(|| ReadError::BadStatus(s.clone()))?),
-            None => None,
-        };
-        let workflow = match req.query.get("workflow").filter(|w| !w.is_empty()) {
-            Some(w) if self.catalog.get(w).is_none() => {
-                return Err(ReadError::UnknownWorkflow(w.clone()))
-            }
-            Some(w) if !self.may_read(caller, w) => {
-                return Err(ReadError::NotAReviewer {
-                    reviewer: caller.sub.clone(),
-                    workflow: w.clone(),
-                })
-            }
-            Some(w) => Some(w.clone()),
+        let status = query_status(req)?;
+        let workflow = match self.query_workflow(req, caller)? {
+            Some(w) => Some(w),
             // A reviewer of one workflow lists it; of several, pages are
             // filtered below and may hold fewer than `limit` runs.
             None => match self.readable(caller).collect::<Vec<_>>()[..] {
@@ -636,75 +641,15 @@ impl ReadApi {
             }),
         ))
     }
+}
 
-    async fn dashboard(&self, caller: &Claims) -> Outcome {
-        let mut runs: Vec<Run> = Vec::new();
-        let mut cursor = None;
-        let mut truncated = false;
-        loop {
-            let page = self
-                .store
-                .list_runs(&RunQuery {
-                    limit: MAX_LIMIT,
-                    cursor,
-                    ..RunQuery::default()
-                })
-                .await
-                .map_err(unavailable)?;
-            runs.extend(
-                page.items
-                    .into_iter()
-                    .filter(|r| self.may_read(caller, &r.workflow)),
-            );
-            match page.next {
-                Some(next) if runs.len() < DASHBOARD_SCAN => cursor = Some(next),
-                Some(_) => {
-                    truncated = true;
-                    break;
-                }
-                None => break,
-            }
-        }
-        let mut pending = 0;
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .pending_approvals(MAX_LIMIT, cursor)
-                .await
-                .map_err(unavailable)?;
-            pending += page
-                .items
-                .iter()
-                .filter(|a| self.may_read(caller, &a.workflow))
-                .count();
-            match page.next {
-                Some(next) if pending < DASHBOARD_SCAN => cursor = Some(next),
-                _ => break,
-            }
-        }
-        let by_status = RunStatus::ALL
-            .iter()
-            .map(|s| {
-                let n = runs.iter().filter(|r| r.status == *s).count();
-                (s.as_str().to_string(), n)
-            })
-            .collect();
-        let mut by_workflow: BTreeMap<String, usize> =
-            self.readable(caller).map(|n| (n.to_string(), 0)).collect();
-        for run in &runs {
-            *by_workflow.entry(run.workflow.clone()).or_default() += 1;
-        }
-        let latest = &runs[..runs.len().min(DEFAULT_LIMIT)];
-        let view = DashboardView {
-            by_status,
-            by_workflow: by_workflow.into_iter().collect(),
-            latest,
-            pending_approvals: pending,
-            counted: runs.len(),
-            truncated,
-        };
-        Ok(HttpResponse::html(200, pages::dashboard::render(&view)))
+/// `?status=…`, if given.
+fn query_status(req: &HttpRequest) -> Result<Option<RunStatus>, ReadError> {
+    match req.query.get("status").filter(|s| !s.is_empty()) {
+        Some(s) => Ok(Some(
+            RunStatus::parse(s).ok_or_else(|| ReadError::BadStatus(s.clone()))?,
+        )),
+        None => Ok(None),
     }
 }
 
