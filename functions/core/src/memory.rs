@@ -134,13 +134,13 @@ impl Runs for MemoryStore {
         Ok(())
     }
 
-    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
+    async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError> {
         let mut t = self.tables.lock().unwrap();
         let run = t
             .runs
             .get_mut(id)
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        run.summary = summary.clone();
+        update.apply(&mut run.summary);
         Ok(())
     }
 

@@ -541,11 +541,11 @@ impl Bed {
         ] {
             self.store.put_slot(&id, &slot, &value).await.unwrap();
         }
-        let summary = RunSummary {
-            error: Some("Handoff.ActionFailed: 400".into()),
-            ..RunSummary::default()
+        let failed = SummaryUpdate {
+            error: Some(Some("Handoff.ActionFailed: 400".into())),
+            ..SummaryUpdate::default()
         };
-        self.store.set_summary(&id, &summary).await.unwrap();
+        self.store.update_summary(&id, &failed).await.unwrap();
         id
     }
 }

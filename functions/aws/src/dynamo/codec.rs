@@ -178,10 +178,10 @@ pub fn run_item(run: &Run) -> Item {
         ("delivery_id".into(), s(&run.delivery_id)),
         ("created_at".into(), s(ts(run.created_at))),
         ("updated_at".into(), s(ts(run.updated_at))),
-        ("summary".into(), json_attr(&run.summary)),
         (GSI1PK.into(), s(status_pk(run.status))),
         (GSI1SK.into(), s(sort.clone())),
     ]);
+    item.extend(summary_attributes(&SummaryUpdate::all(&run.summary)));
     if let Some(sender) = &run.sender {
         item.insert("sender".into(), s(sender));
         item.insert(GSI2PK.into(), s(sender_pk(&run.workflow, sender)));
@@ -207,11 +207,62 @@ pub fn run_from_item(item: &Item) -> Result<Run, StoreError> {
         sender: r.opt_str("sender").map(str::to_string),
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
-        summary: match r.opt_str("summary") {
-            Some(_) => r.json("summary")?,
-            None => RunSummary::default(),
-        },
+        summary: summary_from(item)?,
     })
+}
+
+/// A summary field is an attribute of its own (`summary_label`, …), so a
+/// stage sets its fields with one `SET` and never rewrites the others.
+pub fn summary_attribute(field: &str) -> String {
+    format!("summary_{field}")
+}
+
+/// The update's fields as attributes (a cleared error is NULL).
+pub fn summary_attributes(update: &SummaryUpdate) -> Vec<(String, AttributeValue)> {
+    update
+        .fields()
+        .into_iter()
+        .map(|(field, value)| {
+            let value = match value {
+                serde_json::Value::String(v) => s(v),
+                serde_json::Value::Number(v) => n(v),
+                serde_json::Value::Bool(v) => AttributeValue::Bool(v),
+                _ => AttributeValue::Null(true),
+            };
+            (summary_attribute(field), value)
+        })
+        .collect()
+}
+
+/// The summary attributes, over the whole-summary JSON items written before
+/// them carry.
+fn summary_from(item: &Item) -> Result<RunSummary, StoreError> {
+    let r = Reader(item);
+    let mut summary: RunSummary = match r.opt_str("summary") {
+        Some(_) => r.json("summary")?,
+        None => RunSummary::default(),
+    };
+    let text = |field: &str| match item.get(&summary_attribute(field)) {
+        Some(AttributeValue::S(v)) => Some(Some(v.clone())),
+        Some(AttributeValue::Null(_)) => Some(None),
+        _ => None,
+    };
+    if let Some(Some(label)) = text("label") {
+        summary.label = Some(label);
+    }
+    if let Some(Some(route)) = text("route") {
+        summary.route = Some(route);
+    }
+    if let Some(error) = text("error") {
+        summary.error = error;
+    }
+    if let Some(AttributeValue::N(v)) = item.get(&summary_attribute("confidence")) {
+        summary.confidence = Some(v.parse().map_err(|e| corrupt("summary_confidence", e))?);
+    }
+    if let Some(AttributeValue::Bool(v)) = item.get(&summary_attribute("reviewed")) {
+        summary.reviewed = *v;
+    }
+    Ok(summary)
 }
 
 pub const EVENT_SK: &str = "EVENT";

@@ -489,17 +489,30 @@ impl Runs for DynamoStore {
         Ok(())
     }
 
-    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
-        let json = serde_json::to_string(summary).expect("summary serialises");
-        self.client
+    async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError> {
+        let mut request = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(run_pk(id)))
             .key(SK, s(META))
-            .condition_expression("attribute_exists(PK)")
-            .update_expression("SET #summary = :summary")
-            .expression_attribute_names("#summary", "summary")
-            .expression_attribute_values(":summary", s(json))
+            .condition_expression("attribute_exists(PK)");
+        let mut sets = Vec::new();
+        for (i, (name, value)) in summary_attributes(update).into_iter().enumerate() {
+            sets.push(format!("#f{i} = :f{i}"));
+            request = request
+                .expression_attribute_names(format!("#f{i}"), name)
+                .expression_attribute_values(format!(":f{i}"), value);
+        }
+        if sets.is_empty() {
+            // Nothing to set: only whether the run exists.
+            return match self.get_run(id).await? {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound(format!("run {id}"))),
+            };
+        }
+        request
+            .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await
             .map_err(|e| conditional_failure(e, &format!("run {id}")))?;

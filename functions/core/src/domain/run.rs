@@ -179,6 +179,72 @@ pub struct RunSummary {
     pub error: Option<String>,
 }
 
+/// The summary fields a stage changes; the others stay as stored, so two
+/// stages writing different fields never undo each other.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SummaryUpdate {
+    pub label: Option<String>,
+    pub confidence: Option<f64>,
+    pub route: Option<String>,
+    pub reviewed: Option<bool>,
+    /// `Some(None)` clears the error.
+    pub error: Option<Option<String>>,
+}
+
+impl SummaryUpdate {
+    /// Every field of `summary`, as an update.
+    pub fn all(summary: &RunSummary) -> Self {
+        Self {
+            label: summary.label.clone(),
+            confidence: summary.confidence,
+            route: summary.route.clone(),
+            reviewed: Some(summary.reviewed),
+            error: Some(summary.error.clone()),
+        }
+    }
+
+    /// The fields given, by their names in [`RunSummary`], as JSON (`null`
+    /// clears the error): what a store writes.
+    pub fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::json;
+        let mut out = Vec::new();
+        if let Some(label) = &self.label {
+            out.push(("label", json!(label)));
+        }
+        if let Some(confidence) = self.confidence {
+            out.push(("confidence", json!(confidence)));
+        }
+        if let Some(route) = &self.route {
+            out.push(("route", json!(route)));
+        }
+        if let Some(reviewed) = self.reviewed {
+            out.push(("reviewed", json!(reviewed)));
+        }
+        if let Some(error) = &self.error {
+            out.push(("error", json!(error)));
+        }
+        out
+    }
+
+    pub fn apply(&self, summary: &mut RunSummary) {
+        if let Some(label) = &self.label {
+            summary.label = Some(label.clone());
+        }
+        if let Some(confidence) = self.confidence {
+            summary.confidence = Some(confidence);
+        }
+        if let Some(route) = &self.route {
+            summary.route = Some(route.clone());
+        }
+        if let Some(reviewed) = self.reviewed {
+            summary.reviewed = reviewed;
+        }
+        if let Some(error) = &self.error {
+            summary.error = error.clone();
+        }
+    }
+}
+
 /// The claim check every stage receives: ids only, data in the run store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRef {

@@ -97,7 +97,8 @@ pub trait Runs: Send + Sync {
         stage: Stage,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError>;
+    /// Sets the given summary fields in one conditional write (no read).
+    async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError>;
     async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError>;
 }
 

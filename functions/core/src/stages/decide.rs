@@ -13,7 +13,7 @@ use crate::domain::*;
 use crate::observe::autonomy::{self, LabelAutonomy};
 use crate::observe::review;
 use crate::ports::*;
-use crate::stages::{audit, StageError};
+use crate::stages::{audit, summarise, StageError};
 
 pub struct Decide {
     pub catalog: Arc<Catalog>,
@@ -79,10 +79,11 @@ impl Decide {
                 &serde_json::to_value(&decision).expect("decisions serialise"),
             )
             .await?;
-        if let Some(mut run) = self.store.get_run(&input.run_id).await? {
-            run.summary.route = Some(decision.route.clone());
-            self.store.set_summary(&input.run_id, &run.summary).await?;
-        }
+        let route = SummaryUpdate {
+            route: Some(decision.route.clone()),
+            ..SummaryUpdate::default()
+        };
+        summarise(self.store.as_ref(), &input.run_id, &route).await?;
         audit::finished(
             self.store.as_ref(),
             self.clock.as_ref(),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::domain::*;
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::stages::{audit, StageError};
+use crate::stages::{audit, summarise, StageError};
 
 /// The `Catch` output Step Functions hands to `RecordFailure`.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,12 +55,16 @@ impl Finalize {
             (None, Some(ApprovalStatus::Rejected | ApprovalStatus::Expired)) => RunStatus::Rejected,
             _ => RunStatus::Completed,
         };
-        let mut summary = run.summary.clone();
-        summary.reviewed = approvals.iter().any(|a| !a.votes.is_empty());
-        if let Some(f) = &input.failure {
-            summary.error = Some(format!("{}: {}", f.error, truncate(&f.cause, 500)));
-        }
-        self.store.set_summary(&run.id, &summary).await?;
+        let reviewed = approvals.iter().any(|a| !a.votes.is_empty());
+        let summary = SummaryUpdate {
+            reviewed: Some(reviewed),
+            error: input
+                .failure
+                .as_ref()
+                .map(|f| Some(format!("{}: {}", f.error, truncate(&f.cause, 500)))),
+            ..SummaryUpdate::default()
+        };
+        summarise(self.store.as_ref(), &run.id, &summary).await?;
         match self
             .store
             .transition(&run.id, &OPEN, status, Stage::Finalize, self.clock.now())
@@ -77,13 +81,8 @@ impl Finalize {
         if let Some(approval) = last {
             overridden = self.record_feedback(&run, approval).await?;
         }
-        self.metrics.emit(outcome_metrics(
-            &run,
-            status,
-            summary.reviewed,
-            last,
-            overridden,
-        ));
+        self.metrics
+            .emit(outcome_metrics(&run, status, reviewed, last, overridden));
         audit::finished(
             self.store.as_ref(),
             self.clock.as_ref(),

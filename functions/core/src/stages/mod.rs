@@ -30,8 +30,8 @@ use std::sync::Arc;
 
 use handoff_spec::{Catalog, Workflow};
 
-use crate::domain::{CanonicalEvent, Run, RunId};
-use crate::ports::RunStore;
+use crate::domain::{CanonicalEvent, Run, RunId, SummaryUpdate};
+use crate::ports::{RunStore, StoreError};
 
 /// The workflow a task names; unknown is a validation error Catch can match.
 pub(crate) fn workflow<'a>(
@@ -48,6 +48,18 @@ pub(crate) async fn run_of(store: &dyn RunStore, id: &RunId) -> Result<Run, Stag
         .get_run(id)
         .await?
         .ok_or_else(|| StageError::RunNotFound(id.to_string()))
+}
+
+/// Sets a stage's fields of the run's summary, leaving the others.
+pub(crate) async fn summarise(
+    store: &dyn RunStore,
+    id: &RunId,
+    update: &SummaryUpdate,
+) -> Result<(), StageError> {
+    match store.update_summary(id, update).await {
+        Err(StoreError::NotFound(_)) => Err(StageError::RunNotFound(id.to_string())),
+        other => Ok(other?),
+    }
 }
 
 pub(crate) async fn event_of(

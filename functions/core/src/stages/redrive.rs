@@ -83,9 +83,11 @@ impl Redrive {
             Err(StoreError::Conflict(_)) => return Err(RedriveError::Changed(run.id)),
             Err(e) => return Err(e.into()),
         }
-        let mut summary = run.summary.clone();
-        summary.error = None;
-        store.set_summary(run_id, &summary).await?;
+        let cleared = SummaryUpdate {
+            error: Some(None),
+            ..SummaryUpdate::default()
+        };
+        store.update_summary(run_id, &cleared).await?;
         let execution = format!("{run_id}-redrive-{}", now.timestamp_millis());
         audit::record(
             store,

@@ -25,6 +25,7 @@ macro_rules! store_contract_tests {
             duplicate_delivery_starts_one_run,
             replayed_body_or_business_key_is_a_duplicate_of_the_first_run,
             run_round_trips_exactly,
+            summary_updates_touch_only_their_fields,
             stale_transition_is_refused,
             concurrent_transitions_one_wins,
             list_runs_pages_newest_first,
@@ -115,17 +116,83 @@ pub async fn run_round_trips_exactly<S: RunStore>(store: Arc<S>) {
         confidence: Some(0.93),
         route: Some("auto".into()),
         reviewed: true,
-        error: None,
+        error: Some("Handoff.ActionFailed: 400".into()),
     };
-    store.set_summary(&r.id, &summary).await.unwrap();
+    let all = SummaryUpdate::all(&summary);
+    store.update_summary(&r.id, &all).await.unwrap();
     assert_eq!(
         store.get_run(&r.id).await.unwrap().unwrap().summary,
         summary
     );
-    let missing = store.set_summary(&RunId("nope".into()), &summary).await;
+    let missing = store.update_summary(&RunId("nope".into()), &all).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
+    );
+}
+
+/// Stages write their own summary fields: an update leaves the fields it
+/// does not name as stored, and a cleared error reads back as none.
+pub async fn summary_updates_touch_only_their_fields<S: RunStore + 'static>(store: Arc<S>) {
+    let r = run("run-summary", "refunds", None, Utc::now());
+    put_run(&*store, &r).await;
+    // Reason (label, confidence) and decide (route) at the same moment.
+    let label = SummaryUpdate {
+        label: Some("refund".into()),
+        confidence: Some(0.5),
+        ..SummaryUpdate::default()
+    };
+    let route = SummaryUpdate {
+        route: Some("billing".into()),
+        ..SummaryUpdate::default()
+    };
+    let (a, b) = tokio::join!(
+        store.update_summary(&r.id, &label),
+        store.update_summary(&r.id, &route)
+    );
+    a.unwrap();
+    b.unwrap();
+    let failed = SummaryUpdate {
+        reviewed: Some(true),
+        error: Some(Some("Handoff.ActionFailed: 400".into())),
+        ..SummaryUpdate::default()
+    };
+    store.update_summary(&r.id, &failed).await.unwrap();
+    let expected = RunSummary {
+        label: Some("refund".into()),
+        confidence: Some(0.5),
+        route: Some("billing".into()),
+        reviewed: true,
+        error: Some("Handoff.ActionFailed: 400".into()),
+    };
+    assert_eq!(
+        store.get_run(&r.id).await.unwrap().unwrap().summary,
+        expected
+    );
+
+    let cleared = SummaryUpdate {
+        error: Some(None),
+        ..SummaryUpdate::default()
+    };
+    store.update_summary(&r.id, &cleared).await.unwrap();
+    let read = store.get_run(&r.id).await.unwrap().unwrap().summary;
+    assert_eq!(read.error, None);
+    assert_eq!(read.label.as_deref(), Some("refund"));
+    let listed = store
+        .list_runs(&RunQuery {
+            limit: 10,
+            ..RunQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].summary, read, "a listing reads the same");
+    // Nothing to set still tells a missing run.
+    let nothing = store
+        .update_summary(&RunId("nope".into()), &SummaryUpdate::default())
+        .await;
+    assert!(
+        matches!(nothing, Err(StoreError::NotFound(_))),
+        "{nothing:?}"
     );
 }
 

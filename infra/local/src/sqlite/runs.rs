@@ -233,13 +233,24 @@ impl Runs for SqliteStore {
         .await
     }
 
-    async fn set_summary(&self, id: &RunId, summary: &RunSummary) -> Result<(), StoreError> {
+    /// `json_set` on the stored summary: the given fields only, in one
+    /// statement.
+    async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError> {
         let id = id.0.clone();
-        let summary = to_json(summary)?;
+        let fields = update.fields();
+        let mut sql = String::from("UPDATE runs SET summary = json_set(summary");
+        for (i, (name, _)) in fields.iter().enumerate() {
+            sql.push_str(&format!(", '$.{name}', json(?{})", i + 2));
+        }
+        sql.push_str(") WHERE id = ?1");
+        let values: Vec<String> = fields.iter().map(|(_, v)| v.to_string()).collect();
         self.write(move |conn| {
+            let params: Vec<&dyn rusqlite::ToSql> = std::iter::once(&id as &dyn rusqlite::ToSql)
+                .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql))
+                .collect();
             let changed = conn
-                .prepare_cached("UPDATE runs SET summary = ?2 WHERE id = ?1")
-                .and_then(|mut st| st.execute(params![id, summary]))
+                .prepare_cached(&sql)
+                .and_then(|mut st| st.execute(params.as_slice()))
                 .map_err(unavailable)?;
             if changed == 0 {
                 return Err(StoreError::NotFound(id));

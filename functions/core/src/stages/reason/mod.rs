@@ -18,7 +18,7 @@ use crate::domain::*;
 use crate::model::{build_prompt, BuiltPrompt, PromptInput, Redactor, Tiers};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::stages::{audit, render, StageError};
+use crate::stages::{audit, render, summarise, StageError};
 
 pub use ask::TierCall;
 use cascade::{run_task, Cascade, Costs};
@@ -157,11 +157,12 @@ impl Reason {
             .put_slot(&input.run_id, &Slot::Ai, &ai.to_value())
             .await?;
         if let Some(c) = primary(workflow, &ai) {
-            if let Some(mut run) = self.store.get_run(&input.run_id).await? {
-                run.summary.label = Some(c.label.clone());
-                run.summary.confidence = Some(c.confidence);
-                self.store.set_summary(&input.run_id, &run.summary).await?;
-            }
+            let label = SummaryUpdate {
+                label: Some(c.label.clone()),
+                confidence: Some(c.confidence),
+                ..SummaryUpdate::default()
+            };
+            summarise(self.store.as_ref(), &input.run_id, &label).await?;
         }
         for trace in &traces {
             audit::record(
