@@ -26,6 +26,7 @@ struct Tables {
     ledger: BTreeMap<(String, NaiveDate), u64>,
     /// (workflow, task) → the newest model.
     models: BTreeMap<(String, String), (ModelMeta, Vec<u8>)>,
+    reviews: BTreeMap<(String, DateTime<Utc>), serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -301,6 +302,35 @@ impl Approvals for MemoryStore {
 
     async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
         Ok(self.tables.lock().unwrap().undelivered.remove(id))
+    }
+}
+
+#[async_trait]
+impl ReviewLog for MemoryStore {
+    async fn put_review(
+        &self,
+        workflow: &str,
+        at: DateTime<Utc>,
+        review: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables.lock().unwrap();
+        t.reviews.insert((workflow.to_string(), at), review.clone());
+        Ok(())
+    }
+
+    async fn reviews(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let t = self.tables.lock().unwrap();
+        Ok(t.reviews
+            .iter()
+            .rev()
+            .filter(|((w, _), _)| w == workflow)
+            .take(limit)
+            .map(|(_, review)| review.clone())
+            .collect())
     }
 }
 

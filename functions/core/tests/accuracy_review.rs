@@ -61,6 +61,42 @@ async fn the_review_counts_kept_and_changed_labels_of_the_week_and_is_stored() {
     assert_eq!(&stored, r);
 }
 
+/// A store written before the review log kept one review per workflow in a
+/// slot of a pseudo-run: read until the first new review is kept.
+#[tokio::test]
+async fn a_review_kept_before_the_review_log_is_still_the_latest() {
+    let h = Harness::new();
+    let now = h.clock.now();
+    let old = review::AccuracyReview {
+        workflow: "support-triage".into(),
+        from: now - Duration::days(7),
+        to: now,
+        reviewed: 2,
+        kept: 1,
+        labels: Default::default(),
+        autonomy: Default::default(),
+        changes: Vec::new(),
+    };
+    h.store
+        .put_slot(
+            &RunId("accuracy-review".into()),
+            &Slot::Review("support-triage".into()),
+            &serde_json::to_value(&old).unwrap(),
+        )
+        .await
+        .unwrap();
+    let latest = review::latest(h.store.as_ref(), "support-triage").await;
+    assert_eq!(latest.unwrap(), Some(old));
+
+    let workflow = h.catalog.get("support-triage").unwrap();
+    let next = now + Duration::days(7);
+    review::run(h.store.as_ref(), &[workflow.as_ref()], next, 7)
+        .await
+        .unwrap();
+    let latest = review::latest(h.store.as_ref(), "support-triage").await;
+    assert_eq!(latest.unwrap().unwrap().to, next);
+}
+
 /// support-triage with earned autonomy on its classify task.
 fn autonomous_triage() -> handoff_core::spec::Workflow {
     shipped_with(
@@ -160,7 +196,8 @@ async fn autonomy_is_earned_on_verdicts_recorded_and_lost_again() {
             .await
             .unwrap();
     }
-    let again = &review::run(h.store.as_ref(), &[&workflow], now, 7)
+    let next_week = now + chrono::Duration::days(7);
+    let again = &review::run(h.store.as_ref(), &[&workflow], next_week, 7)
         .await
         .unwrap()[0];
     assert_eq!(
@@ -168,17 +205,21 @@ async fn autonomy_is_earned_on_verdicts_recorded_and_lost_again() {
         AutonomyStatus::Review
     );
 
-    let changes: Vec<_> = h
-        .store
-        .trail(&RunId(review::REVIEWS.into()))
+    // Each review carries the changes it made: the trail of the label.
+    let mut changes: Vec<_> = review::history(h.store.as_ref(), workflow.name(), 10)
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "autonomy.changed")
+        .flat_map(|r| r.changes)
         .collect();
+    changes.reverse();
     assert_eq!(changes.len(), 2, "the promotion, then the demotion");
-    assert_eq!(changes[0].detail["label"], "card_problem");
-    assert_eq!(changes[0].detail["to"]["status"], "auto");
-    assert_eq!(changes[1].detail["from"]["status"], "auto");
-    assert_eq!(changes[1].detail["to"]["errors"], 40);
+    assert!(changes.iter().all(|c| c.kind == "autonomy.changed"));
+    assert_eq!(changes[0].label, "card_problem");
+    assert_eq!(changes[0].to.status, AutonomyStatus::Auto);
+    assert_eq!(
+        changes[1].from.as_ref().unwrap().status,
+        AutonomyStatus::Auto
+    );
+    assert_eq!(changes[1].to.errors, 40);
 }

@@ -207,7 +207,7 @@ async fn data_survives_reopening_the_file() {
             .unwrap();
     }
     let store = SqliteStore::open(&db.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     let back = store.get_run(&r.id).await.unwrap().unwrap();
     assert_eq!(back.status, RunStatus::Running);
     assert_eq!(back.created_at, r.created_at);

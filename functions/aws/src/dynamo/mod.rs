@@ -25,6 +25,7 @@
 
 pub mod codec;
 mod models;
+mod reviews;
 #[cfg(feature = "moto-tests")]
 pub mod testing;
 

@@ -1,7 +1,9 @@
 //! The scheduled accuracy review: per workflow and AI label, how often the
 //! reviewers kept the AI's label over the last days, and what the verdicts
-//! prove for the labels' autonomy, stored in the run store so the
-//! dashboards and the decide stage can read the latest one.
+//! prove for the labels' autonomy. Each review is kept in the store's review
+//! log, a history per workflow: the dashboards and the decide stage read the
+//! latest, and the reviews' `autonomy.changed` entries are the trail of every
+//! promotion and demotion.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use handoff_spec::Workflow;
 
-use crate::domain::{AuditEvent, Feedback, RunId, Stage};
+use crate::domain::{Feedback, RunId};
 use crate::observe::autonomy::{self, Evidence, LabelAutonomy};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::{RunStore, Slot, StoreError};
 
-/// The pseudo-run the reviews are stored under, one slot per workflow.
-pub const REVIEWS: &str = "accuracy-review";
+/// Where reviews were kept before the review log: one slot per workflow of
+/// this pseudo-run. Read when a workflow has no review in the log yet.
+const LEGACY_REVIEWS: &str = "accuracy-review";
 
 /// How many reviewer corrections one review reads, at most.
 const MAX_FEEDBACK: usize = 10_000;
@@ -41,6 +44,20 @@ pub struct AccuracyReview {
     /// what all stored verdicts prove, not only the week's.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub autonomy: BTreeMap<String, LabelAutonomy>,
+    /// The labels this review promoted or demoted, with the evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AutonomyChange>,
+}
+
+/// A label whose autonomy status or threshold a review moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutonomyChange {
+    /// Always `autonomy.changed`, so the entry reads alone.
+    pub kind: String,
+    pub label: String,
+    /// What the review before proved; none for a first review.
+    pub from: Option<LabelAutonomy>,
+    pub to: LabelAutonomy,
 }
 
 impl AccuracyReview {
@@ -76,6 +93,7 @@ pub async fn run(
             kept: 0,
             labels: BTreeMap::new(),
             autonomy: assess_autonomy(workflow, &feedback),
+            changes: Vec::new(),
         };
         for f in feedback.iter().filter(|f| f.at >= from && f.at <= now) {
             let label = review.labels.entry(f.predicted_label.clone()).or_default();
@@ -89,18 +107,11 @@ pub async fn run(
             }
         }
         let before = latest(store, name).await?.map(|r| r.autonomy);
-        record_changes(
-            store,
-            name,
-            now,
-            before.unwrap_or_default(),
-            &review.autonomy,
-        )
-        .await?;
+        review.changes = changes(&before.unwrap_or_default(), &review.autonomy);
         store
-            .put_slot(
-                &RunId(REVIEWS.into()),
-                &Slot::Review(name.to_string()),
+            .put_review(
+                name,
+                now,
                 &serde_json::to_value(&review).expect("reviews serialise"),
             )
             .await?;
@@ -134,52 +145,58 @@ fn assess_autonomy(workflow: &Workflow, feedback: &[Feedback]) -> BTreeMap<Strin
         .collect()
 }
 
-/// An `autonomy.changed` audit event per label whose status or threshold
-/// moved, with the evidence that moved it.
-async fn record_changes(
-    store: &dyn RunStore,
-    workflow: &str,
-    now: DateTime<Utc>,
-    before: BTreeMap<String, LabelAutonomy>,
+/// An `autonomy.changed` entry per label whose status or threshold moved.
+fn changes(
+    before: &BTreeMap<String, LabelAutonomy>,
     after: &BTreeMap<String, LabelAutonomy>,
-) -> Result<(), StoreError> {
-    for (label, now_proven) in after {
-        let was = before.get(label);
-        // A first review records only promotions: review is the default.
-        let moved = match was {
-            None => now_proven.status == autonomy::AutonomyStatus::Auto,
-            Some(w) => (w.status, w.threshold) != (now_proven.status, now_proven.threshold),
-        };
-        if !moved {
-            continue;
-        }
-        store
-            .append(&AuditEvent::new(
-                &RunId(REVIEWS.into()),
-                now,
-                Stage::Decide,
-                "autonomy.changed",
-                serde_json::json!({
-                    "workflow": workflow,
-                    "label": label,
-                    "from": was,
-                    "to": now_proven,
-                }),
-            ))
-            .await?;
-    }
-    Ok(())
+) -> Vec<AutonomyChange> {
+    after
+        .iter()
+        .filter_map(|(label, now_proven)| {
+            let was = before.get(label);
+            // A first review records only promotions: review is the default.
+            let moved = match was {
+                None => now_proven.status == autonomy::AutonomyStatus::Auto,
+                Some(w) => (w.status, w.threshold) != (now_proven.status, now_proven.threshold),
+            };
+            moved.then(|| AutonomyChange {
+                kind: "autonomy.changed".into(),
+                label: label.clone(),
+                from: was.cloned(),
+                to: now_proven.clone(),
+            })
+        })
+        .collect()
 }
 
-/// The latest stored review of `workflow`, if one ran.
+/// The latest review of `workflow`, if one ran.
 pub async fn latest(
     store: &dyn RunStore,
     workflow: &str,
 ) -> Result<Option<AccuracyReview>, StoreError> {
-    let stored = store
-        .get_slot(&RunId(REVIEWS.into()), &Slot::Review(workflow.to_string()))
-        .await?;
-    Ok(stored.and_then(|v| serde_json::from_value(v).ok()))
+    Ok(history(store, workflow, 1).await?.pop())
+}
+
+/// The reviews of `workflow`, newest first, at most `limit`; a store
+/// written before the review log has at most its one slot.
+pub async fn history(
+    store: &dyn RunStore,
+    workflow: &str,
+    limit: usize,
+) -> Result<Vec<AccuracyReview>, StoreError> {
+    let mut stored = store.reviews(workflow, limit).await?;
+    if stored.is_empty() && limit > 0 {
+        let legacy = RunId(LEGACY_REVIEWS.into());
+        stored.extend(
+            store
+                .get_slot(&legacy, &Slot::Review(workflow.to_string()))
+                .await?,
+        );
+    }
+    Ok(stored
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect())
 }
 
 /// Per label with earned autonomy configured: its error bound, samples and

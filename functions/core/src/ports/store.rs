@@ -53,7 +53,8 @@ pub enum Slot {
     /// One context lookup's result, kept so a retried stage does not call
     /// the other system again.
     Lookup(String),
-    /// The latest accuracy review of a workflow, under [`crate::observe::review::REVIEWS`].
+    /// Where a workflow's latest accuracy review was kept before the review
+    /// log ([`ReviewLog`]); only read, for stores written before it.
     Review(String),
     /// The run's blind audit, when it was sampled for one.
     Audit,
@@ -262,6 +263,25 @@ pub trait RevokedTokens: Send + Sync {
     async fn token_revoked(&self, id: &str) -> Result<bool, StoreError>;
 }
 
+/// Accuracy reviews: per workflow, a history of its own, not a run's.
+#[async_trait]
+pub trait ReviewLog: Send + Sync {
+    /// Keeps `review` (JSON) as `workflow`'s review made at `at`; a second
+    /// review at the same instant replaces the first.
+    async fn put_review(
+        &self,
+        workflow: &str,
+        at: DateTime<Utc>,
+        review: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+    /// Newest first, at most `limit`.
+    async fn reviews(
+        &self,
+        workflow: &str,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
+}
+
 /// The whole run store: DynamoDB in AWS, SQLite locally, memory in tests.
 pub trait RunStore:
     Runs
@@ -273,6 +293,7 @@ pub trait RunStore:
     + ModelArtifacts
     + TokenLedger
     + RevokedTokens
+    + ReviewLog
 {
 }
 
@@ -285,7 +306,8 @@ impl<
             + ModelCache
             + ModelArtifacts
             + TokenLedger
-            + RevokedTokens,
+            + RevokedTokens
+            + ReviewLog,
     > RunStore for T
 {
 }

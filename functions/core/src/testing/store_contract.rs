@@ -40,6 +40,7 @@ macro_rules! store_contract_tests {
             an_expired_cached_answer_is_not_returned,
             concurrent_spends_sum_exactly,
             the_newest_model_wins_and_round_trips,
+            reviews_are_kept_newest_first,
         );
     };
     (@scenarios $factory:path; $($scenario:ident),* $(,)?) => {
@@ -812,4 +813,41 @@ pub async fn the_newest_model_wins_and_round_trips<S: RunStore>(store: Arc<S>) {
             .unwrap(),
         Some(v2)
     );
+}
+
+/// Accuracy reviews are a history per workflow, read newest first; a second
+/// review at the same instant replaces the first.
+pub async fn reviews_are_kept_newest_first<S: RunStore>(store: Arc<S>) {
+    let t0 = Utc::now().trunc_subsecs(6);
+    for day in 0..3 {
+        let at = t0 + Duration::days(7 * day);
+        store
+            .put_review("refunds", at, &json!({ "week": day }))
+            .await
+            .unwrap();
+    }
+    store
+        .put_review("invoices", t0, &json!({ "week": "other" }))
+        .await
+        .unwrap();
+    store
+        .put_review(
+            "refunds",
+            t0 + Duration::days(14),
+            &json!({ "week": 2, "again": true }),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.reviews("refunds", 2).await.unwrap(),
+        vec![json!({ "week": 2, "again": true }), json!({ "week": 1 })]
+    );
+    assert_eq!(store.reviews("refunds", 10).await.unwrap().len(), 3);
+    assert_eq!(
+        store.reviews("invoices", 10).await.unwrap(),
+        vec![json!({ "week": "other" })]
+    );
+    assert!(store.reviews("refunds", 0).await.unwrap().is_empty());
+    assert!(store.reviews("nobody", 5).await.unwrap().is_empty());
 }

@@ -201,6 +201,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workflow, task, version)
     );
     "#,
+    // 9: accuracy reviews as a history per workflow, instead of one slot
+    // of a pseudo-run overwritten each week.
+    r#"
+    CREATE TABLE reviews (
+        workflow TEXT NOT NULL,
+        at       TEXT NOT NULL,
+        body     TEXT NOT NULL,
+        PRIMARY KEY (workflow, at)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub(super) fn version(conn: &Connection) -> Result<u32, StoreError> {
