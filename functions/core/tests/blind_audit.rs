@@ -3,7 +3,6 @@
 //! confidence, and the label they give is a verdict the autonomy bound
 //! counts. A forged, repeated or foreign link records nothing.
 
-mod support;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +13,7 @@ use handoff_core::ports::*;
 use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::decide::sampled_for_audit;
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 
 const AUDITORS: [&str; 2] = ["lead@support.example.com", "billing@support.example.com"];
 

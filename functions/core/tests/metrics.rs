@@ -1,7 +1,6 @@
 //! The EMF documents each stage emits, parsed back from the lines a
 //! function prints: names, units, dimensions and values.
 
-mod support;
 
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use handoff_core::ports::*;
 use handoff_core::spec::TaskKind;
 use handoff_core::stages::finalize::FinalizeInput;
 use serde_json::{json, Value};
-use support::*;
+use crate::support::*;
 
 /// Checks the EMF envelope CloudWatch needs and returns the document.
 fn well_formed(doc: &Value) -> &Value {

@@ -2,7 +2,6 @@
 //! URL segment and Slack text, and e-mail reaches an address from the
 //! webhook only with a reviewer's approval or the spec's allow-list.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use handoff_core::domain::*;
 use handoff_core::ports::*;
 use handoff_spec::{Catalog, Priority, Workflow};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 const WORKFLOW: &str = "outbound";
 

@@ -1,13 +1,12 @@
 //! One delivery sent many times at once starts exactly one run, and a
 //! duplicate restarts a run only once its first attempt cannot be in flight.
 
-mod trigger_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use handoff_core::domain::RunStatus;
-use trigger_support::*;
+use crate::trigger_support::*;
 
 async fn same_delivery_ten_times_at_once(sample: &str) {
     let h = Arc::new(scheme_harness());

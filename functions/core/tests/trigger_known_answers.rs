@@ -3,7 +3,6 @@
 //! hmac and the vendors' published examples. Then every scheme's signed
 //! sample through the front door, with the delivery id each scheme names.
 
-mod trigger_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +12,7 @@ use handoff_core::ports::{Clock, Runs, Secret};
 use handoff_core::trigger;
 use handoff_spec::SignatureSpec;
 use serde::Deserialize;
-use trigger_support::*;
+use crate::trigger_support::*;
 
 #[derive(Deserialize)]
 struct Table {

@@ -2,7 +2,6 @@
 //! digest covers `"{timestamp}.{body}"`, and a timestamp outside the
 //! tolerance is refused, so a captured request cannot be replayed later.
 
-mod trigger_support;
 
 use std::sync::Arc;
 
@@ -11,7 +10,7 @@ use handoff_core::ports::Secret;
 use handoff_core::trigger::hmac_hex;
 use handoff_spec::Catalog;
 use serde_json::Value;
-use trigger_support::*;
+use crate::trigger_support::*;
 
 fn answer(response: &HttpResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()
