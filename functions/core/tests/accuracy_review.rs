@@ -1,12 +1,11 @@
 //! The weekly accuracy review reads the reviewers' corrections of the week
 //! and stores the latest review per workflow.
 
-
+use crate::support::*;
 use chrono::Duration;
 use handoff_core::domain::*;
 use handoff_core::observe::review;
 use handoff_core::ports::*;
-use crate::support::*;
 
 fn correction(h: &Harness, predicted: &str, final_label: &str, days_ago: i64) -> Feedback {
     Feedback {

@@ -3,9 +3,9 @@
 //! confidence, and the label they give is a verdict the autonomy bound
 //! counts. A forged, repeated or foreign link records nothing.
 
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::observe::review;
@@ -13,7 +13,6 @@ use handoff_core::ports::*;
 use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::decide::sampled_for_audit;
 use serde_json::{json, Value};
-use crate::support::*;
 
 const AUDITORS: [&str; 2] = ["lead@support.example.com", "billing@support.example.com"];
 

@@ -1,9 +1,9 @@
 //! The EMF documents each stage emits, parsed back from the lines a
 //! function prints: names, units, dimensions and values.
 
-
 use std::sync::Arc;
 
+use crate::support::*;
 use async_trait::async_trait;
 use chrono::Duration;
 use handoff_core::domain::*;
@@ -13,7 +13,6 @@ use handoff_core::ports::*;
 use handoff_core::spec::TaskKind;
 use handoff_core::stages::finalize::FinalizeInput;
 use serde_json::{json, Value};
-use crate::support::*;
 
 /// Checks the EMF envelope CloudWatch needs and returns the document.
 fn well_formed(doc: &Value) -> &Value {

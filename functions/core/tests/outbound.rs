@@ -2,15 +2,14 @@
 //! URL segment and Slack text, and e-mail reaches an address from the
 //! webhook only with a reviewer's approval or the spec's allow-list.
 
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
 use handoff_spec::{Catalog, Priority, Workflow};
 use serde_json::json;
-use crate::support::*;
 
 const WORKFLOW: &str = "outbound";
 

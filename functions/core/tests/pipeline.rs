@@ -1,11 +1,10 @@
 //! The stages chained as the state machine chains them, on in-memory ports.
 
-
+use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
 use handoff_core::stages::finalize::FinalizeInput;
 use serde_json::{json, Value};
-use crate::support::*;
 
 #[tokio::test]
 async fn support_refund_is_classified_routed_and_held_for_approval() {

@@ -2,12 +2,11 @@
 //! each row is a signed sample from events/ with one thing wrong, the status
 //! and stable error code it must get, and nothing stored or queued for it.
 
-
+use crate::trigger_support::*;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
 use handoff_core::http::HttpRequest;
 use handoff_core::trigger::{hmac_hex, MAX_BODY_BYTES};
-use crate::trigger_support::*;
 
 /// When the samples were signed; the harness clock reads the same.
 const AT: i64 = 1_768_469_400;

@@ -1,12 +1,11 @@
 //! One delivery sent many times at once starts exactly one run, and a
 //! duplicate restarts a run only once its first attempt cannot be in flight.
 
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use handoff_core::domain::RunStatus;
 use crate::trigger_support::*;
+use handoff_core::domain::RunStatus;
 
 async fn same_delivery_ten_times_at_once(sample: &str) {
     let h = Arc::new(scheme_harness());

@@ -3,16 +3,15 @@
 //! hmac and the vendors' published examples. Then every scheme's signed
 //! sample through the front door, with the delivery id each scheme names.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::trigger_support::*;
 use chrono::{TimeZone, Utc};
 use handoff_core::http::HttpRequest;
 use handoff_core::ports::{Clock, Runs, Secret};
 use handoff_core::trigger;
 use handoff_spec::SignatureSpec;
 use serde::Deserialize;
-use crate::trigger_support::*;
 
 #[derive(Deserialize)]
 struct Table {

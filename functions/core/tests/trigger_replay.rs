@@ -2,11 +2,10 @@
 //! id (the id travels in an unsigned header), and not as a second copy of
 //! one business event (an invoice) however late it comes.
 
-
+use crate::trigger_support::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::trigger::hmac_hex;
 use serde_json::{json, Value};
-use crate::trigger_support::*;
 
 const INVOICE: &str = "webhook-invoice-approval.json";
 

@@ -2,15 +2,14 @@
 //! digest covers `"{timestamp}.{body}"`, and a timestamp outside the
 //! tolerance is refused, so a captured request cannot be replayed later.
 
-
 use std::sync::Arc;
 
+use crate::trigger_support::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
 use handoff_core::ports::Secret;
 use handoff_core::trigger::hmac_hex;
 use handoff_spec::Catalog;
 use serde_json::Value;
-use crate::trigger_support::*;
 
 fn answer(response: &HttpResponse) -> Value {
     serde_json::from_slice(&response.body).unwrap()

@@ -266,12 +266,13 @@ impl Received {
 }
 
 /// An HTTP receiver on loopback that records every request and answers
-/// `status` (200 unless a test changes it), after `delay` (to hold a stage
-/// mid-flight).
+/// `status` (200 unless a test changes it), after `delay`, and not while
+/// `hold` is set (to keep a stage mid-flight however busy the machine is).
 pub struct Receiver {
     pub url: String,
     pub got: Arc<Mutex<Vec<Received>>>,
     pub delay: Arc<Mutex<Duration>>,
+    pub hold: Arc<std::sync::atomic::AtomicBool>,
     pub status: Arc<Mutex<u16>>,
 }
 
@@ -279,11 +280,15 @@ impl Receiver {
     pub async fn start() -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let delay: Arc<Mutex<Duration>> = Arc::default();
+        let hold: Arc<std::sync::atomic::AtomicBool> = Arc::default();
         let status = Arc::new(Mutex::new(200u16));
-        let (g, d, s) = (got.clone(), delay.clone(), status.clone());
+        let (g, d, h, s) = (got.clone(), delay.clone(), hold.clone(), status.clone());
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (g, d, s) = (g.clone(), d.clone(), s.clone());
+            let (g, d, h, s) = (g.clone(), d.clone(), h.clone(), s.clone());
             async move {
+                while h.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 let wait = *d.lock().unwrap();
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
@@ -307,6 +312,7 @@ impl Receiver {
             url,
             got,
             delay,
+            hold,
             status,
         }
     }
