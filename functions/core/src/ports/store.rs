@@ -98,7 +98,8 @@ pub trait Runs: Send + Sync {
         stage: Stage,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Sets the given summary fields in one conditional write (no read).
+    /// Sets the given summary fields in one write, leaving the others as
+    /// stored; `NotFound` when the run is not there.
     async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError>;
     async fn list_runs(&self, query: &RunQuery) -> Result<Page<Run>, StoreError>;
 }
