@@ -506,9 +506,19 @@ async fn dashboard_lists_the_runs_the_filter_names() {
         ("status", "LOST", "bad_status"),
         ("workflow", "no-such-workflow", "unknown_workflow"),
     ] {
-        let refused = api.handle(&bed.operator(get("/", &[(name, value)]))).await;
+        let mut asked = bed.operator(get("/", &[(name, value)]));
+        asked
+            .headers
+            .insert("accept".into(), "application/json".into());
+        let refused = api.handle(&asked).await;
         assert_eq!(refused.status, 400, "{name}={value}");
         assert_eq!(body(&refused)["error"], code);
+        // A browser gets the reason as a page.
+        let page = api.handle(&bed.operator(get("/", &[(name, value)]))).await;
+        assert_eq!(page.status, 400);
+        let page = String::from_utf8(page.body).unwrap();
+        assert!(page.contains(value), "{page}");
+        assert!(page.contains("<h1>Not shown</h1>"), "{page}");
     }
 }
 

@@ -284,14 +284,24 @@ impl ReadApi {
             Route::Login => self.login(req).await,
             Route::Logout => self.logout(req).await,
             Route::RevokeToken => self.revoke(req).await,
-            Route::Dashboard => match self.caller(req, Scope::Read).await {
-                Ok(caller) => self.dashboard(req, &caller).await,
-                // A browser without a session is sent to sign in.
-                Err(ReadError::Unauthorized(_)) if !req.wants_json() => {
-                    Ok(HttpResponse::see_other("/login", None))
+            Route::Dashboard => {
+                let shown = match self.caller(req, Scope::Read).await {
+                    Ok(caller) => self.dashboard(req, &caller).await,
+                    // A browser without a session is sent to sign in.
+                    Err(ReadError::Unauthorized(_)) if !req.wants_json() => {
+                        Ok(HttpResponse::see_other("/login", None))
+                    }
+                    Err(e) => Err(e),
+                };
+                // A browser gets a page that says why, not a JSON error.
+                match shown {
+                    Err(e) if !req.wants_json() => Ok(HttpResponse::html(
+                        e.status(),
+                        pages::message("Not shown", &e.to_string()),
+                    )),
+                    other => other,
                 }
-                Err(e) => Err(e),
-            },
+            }
             Route::List => self.list(req, &self.caller(req, Scope::Read).await?).await,
             Route::Run(id) => self.run(&self.caller(req, Scope::Read).await?, &id).await,
             Route::Feedback(id) => {
