@@ -7,6 +7,7 @@
 
 mod catalog;
 mod error;
+mod json_path;
 mod load;
 mod model;
 mod origin;
@@ -18,6 +19,7 @@ mod validate_tasks;
 
 pub use catalog::{Catalog, Workflow};
 pub use error::{SpecError, SpecErrors};
+pub use json_path::parse_json_path;
 pub use load::parse_workflow;
 pub use model::*;
 pub use origin::{has_template, literal_origin};

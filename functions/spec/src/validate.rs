@@ -172,7 +172,7 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
 }
 
 fn check_json_path(at: &str, path: &str, p: &mut Problems) {
-    if let Err(e) = serde_json_path::JsonPath::parse(path) {
+    if let Err(e) = crate::parse_json_path(path) {
         p.add(at, format!("invalid JSONPath `{path}`: {e}"));
     }
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use serde_json_path::JsonPath;
 
 use handoff_spec::HttpLookup;
 
@@ -108,7 +107,7 @@ fn map_fields(fields: &BTreeMap<String, String>, body: &Value) -> Result<Value, 
     }
     let mut out = Map::new();
     for (field, path) in fields {
-        let path = JsonPath::parse(path).map_err(|e| format!("`{field}`: {e}"))?;
+        let path = handoff_spec::parse_json_path(path).map_err(|e| format!("`{field}`: {e}"))?;
         let nodes = path.query(body).all();
         let value = match nodes.as_slice() {
             [] => Value::Null,

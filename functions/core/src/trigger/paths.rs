@@ -22,7 +22,7 @@ fn parsed(path: &str) -> Parsed {
     if let Some(p) = paths.read().expect("path cache").get(path) {
         return p.clone();
     }
-    let p = JsonPath::parse(path).ok().map(Arc::new);
+    let p = handoff_spec::parse_json_path(path).ok().map(Arc::new);
     paths
         .write()
         .expect("path cache")
