@@ -32,12 +32,6 @@ impl Console {
     }
 }
 
-impl Default for Console {
-    fn default() -> Self {
-        Self::DEPLOYED
-    }
-}
-
 /// A complete operator page.
 pub fn page(console: &Console, title: &str, body: Markup) -> String {
     layout(
