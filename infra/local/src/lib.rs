@@ -7,6 +7,7 @@ pub mod store;
 pub mod access;
 pub mod adapters;
 pub mod bench;
+pub mod cli;
 pub mod client;
 pub mod gateway;
 pub mod models;
@@ -16,3 +17,10 @@ pub mod runtime;
 pub mod sign;
 pub mod stack;
 pub mod template;
+
+// Many threads allocating and freeing run documents side by side: glibc's
+// malloc spent a seventh of the runtime's time in its own bookkeeping. Set
+// here, not in main.rs, so every binary that runs the runtime gets it: the
+// `handoff` command and the whole-system tests' copy of it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

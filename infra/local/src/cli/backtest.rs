@@ -99,7 +99,7 @@ fn gate(args: BacktestArgs) -> anyhow::Result<i32> {
     let since = super::stack::since_age(args.since.as_deref())?;
     load_encoder();
     let tiers = if args.with_llm {
-        handoff_local::models::configure(&args.llm.source(), &catalog)?.tiers
+        crate::models::configure(&args.llm.source(), &catalog)?.tiers
     } else {
         Tiers::embedded_only()
     };

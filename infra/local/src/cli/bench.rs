@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::template::Template;
 use clap::Args;
-use handoff_local::template::Template;
 
 use super::stack::{init_logs, runtime};
 
@@ -30,13 +30,11 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<i32> {
     if cfg!(debug_assertions) {
         println!("note: a debug build; `cargo run --profile local -p handoff-local -- bench` measures what users get");
     }
-    runtime()?.block_on(handoff_local::bench::run(
-        handoff_local::bench::BenchOptions {
-            seconds: args.seconds,
-            connections: args.connections,
-            runs: args.runs,
-            template,
-        },
-    ))?;
+    runtime()?.block_on(crate::bench::run(crate::bench::BenchOptions {
+        seconds: args.seconds,
+        connections: args.connections,
+        runs: args.runs,
+        template,
+    }))?;
     Ok(0)
 }

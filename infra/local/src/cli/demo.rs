@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client::{self, Client};
 use anyhow::Context;
 use clap::Args;
-use handoff_local::client::{self, Client};
 use serde_json::Value;
 
 use super::stack::{runtime, served_client};

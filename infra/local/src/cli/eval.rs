@@ -457,7 +457,7 @@ fn eval_task(args: &EvalArgs, task: &str) -> anyhow::Result<i32> {
         .get(workflow)
         .cloned()
         .ok_or_else(|| anyhow!("--task: no workflow `{workflow}`"))?;
-    let configured = handoff_local::models::configure(&args.llm.source(), &catalog)?;
+    let configured = crate::models::configure(&args.llm.source(), &catalog)?;
     if !args.json {
         for line in &configured.banner {
             eprintln!("{line}");

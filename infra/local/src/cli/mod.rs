@@ -65,6 +65,13 @@ enum Command {
     Asl(asl::AslCommand),
 }
 
+/// The `handoff` command: parses the process's arguments, runs the
+/// subcommand and exits with its code.
+pub fn main() -> anyhow::Result<()> {
+    let code = run(Cli::parse())?;
+    std::process::exit(code);
+}
+
 /// Runs the chosen subcommand and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {

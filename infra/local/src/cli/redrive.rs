@@ -22,7 +22,7 @@ pub fn redrive(args: RedriveArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(async move {
         let (stack, _, _server, _) = serve(options, 0).await?;
         let run_id = RunId(args.run_id.clone());
-        let redriven = handoff_local::redrive::redrive(&stack, &run_id).await?;
+        let redriven = crate::redrive::redrive(&stack, &run_id).await?;
         println!(
             "started execution {} from {}",
             redriven.execution,

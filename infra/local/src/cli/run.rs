@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client;
+use crate::pages::run_view;
+use crate::stack::{catalog_from_dir, Stack};
 use anyhow::{anyhow, Context};
 use clap::Args;
 use handoff_core::domain::{RunId, RunStatus};
 use handoff_core::ports::Runs;
-use handoff_local::client;
-use handoff_local::pages::run_view;
-use handoff_local::stack::{catalog_from_dir, Stack};
 use serde_json::{json, Value};
 
 use super::show::{print_view, summary_json};

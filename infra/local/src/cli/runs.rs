@@ -30,11 +30,7 @@ pub fn runs(args: RunsArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let runs = runtime()?
-        .block_on(handoff_local::store::all_runs(
-            &store,
-            status,
-            args.limit.max(1),
-        ))
+        .block_on(crate::store::all_runs(&store, status, args.limit.max(1)))
         .map_err(|e| anyhow!(e))?;
     println!(
         "{:<38} {:<20} {:<18} {:<9} {:<18} created",

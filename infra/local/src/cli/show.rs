@@ -1,9 +1,9 @@
 //! `handoff show`: one run's timeline; the printing `handoff run` shares.
 
+use crate::pages::{self, run_view, RunView};
+use crate::stack::Stack;
 use anyhow::anyhow;
 use clap::Args;
-use handoff_local::pages::{self, run_view, RunView};
-use handoff_local::stack::Stack;
 use serde_json::{json, Value};
 
 use super::stack::{open_store, runtime, StackArgs};

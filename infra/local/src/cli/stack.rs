@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::adapters::Delivery;
+use crate::client::Client;
+use crate::models::{self, LlmSource};
+use crate::sqlite::SqliteStore;
+use crate::stack::{catalog_from_dir, Options, Stack};
+use crate::template::Template;
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use handoff_local::adapters::Delivery;
-use handoff_local::client::Client;
-use handoff_local::models::{self, LlmSource};
-use handoff_local::sqlite::SqliteStore;
-use handoff_local::stack::{catalog_from_dir, Options, Stack};
-use handoff_local::template::Template;
 use serde_json::{json, Value};
 
 #[derive(Debug, Args, Clone)]
@@ -181,7 +181,7 @@ pub(super) async fn serve(
     let url = format!("http://{addr}");
     let data_dir = options.data_dir.clone();
     let stack = Stack::build(options, &url)?;
-    let router = handoff_local::gateway::router(stack.clone())?;
+    let router = crate::gateway::router(stack.clone())?;
     let resumed = stack.run_background().await?;
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

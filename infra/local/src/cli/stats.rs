@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
+use crate::store::all_runs;
 use anyhow::anyhow;
 use clap::Args;
 use handoff_core::observe::review;
 use handoff_core::observe::stats::{self, parse_since, Stats};
 use handoff_core::pages::dashboard::duration;
-use handoff_local::store::all_runs;
 use handoff_spec::Workflow;
 
 use super::stack::open_store;

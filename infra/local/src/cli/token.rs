@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::access;
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use handoff_core::ports::Secret;
 use handoff_core::tokens::{self, Scope};
-use handoff_local::access;
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {

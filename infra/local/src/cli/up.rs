@@ -70,7 +70,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<i32> {
         }
         println!(
             "  retrained on new corrections every {} s, off the request path",
-            handoff_local::stack::RETRAIN_EVERY.as_secs()
+            crate::stack::RETRAIN_EVERY.as_secs()
         );
         if resumed > 0 {
             println!("  resumed {resumed} running execution(s)");

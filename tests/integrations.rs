@@ -11,52 +11,25 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn audit_kinds(run: &Value) -> Vec<String> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
-}
-
-async fn approve(client: &handoff_local::client::Client, run_id: &str) {
-    let answered = client
-        .decide_when_notified(run_id, "approve", WAIT)
-        .await
-        .unwrap();
-    assert!(answered > 0, "no approval link for {run_id}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_sends_nothing_for_any_workflow() {
     let receiver = Receiver::start().await;
-    let dir = temp_dir("dry-run");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
+    let mut options = UpOptions::sending_to("dry-run", &receiver);
     options.dry_run = true;
     let up = Up::start(&options);
     let client = up.client();
     for (workflow, payload) in handoff_local::client::samples() {
-        let (status, body) = client
-            .webhook(&workflow, &payload, Some(&format!("dry-{workflow}")))
+        let driven = client
+            .drive(
+                &workflow,
+                &payload,
+                &format!("dry-{workflow}"),
+                Some("approve"),
+                WAIT,
+            )
             .await
             .unwrap();
-        assert_eq!(status, 202, "{body}");
-        let run_id = body["run_id"].as_str().unwrap().to_string();
-        let status = client
-            .wait_for(&run_id, WAIT, |s| {
-                s == "AWAITING_APPROVAL" || s == "COMPLETED" || s == "FAILED"
-            })
-            .await
-            .unwrap();
-        if status == "AWAITING_APPROVAL" {
-            approve(&client, &run_id).await;
-        }
-        let status = client
-            .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
-            .await
-            .unwrap();
+        let (run_id, status) = (driven.run_id, driven.status);
         assert_eq!(status, "COMPLETED", "{workflow}");
         let run = client.run(&run_id).await.unwrap();
         let kinds = audit_kinds(&run);
@@ -81,28 +54,17 @@ async fn refused_run(
     receiver: &Receiver,
 ) -> (String, String) {
     *receiver.status.lock().unwrap() = 400;
-    let (_, body) = client
-        .webhook(
+    let driven = client
+        .drive(
             "invoice-approval",
             &sample("invoice-approval"),
-            Some("redrive-1"),
+            "redrive-1",
+            Some("approve"),
+            WAIT,
         )
         .await
         .unwrap();
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            s == "AWAITING_APPROVAL" || s == "COMPLETED" || s == "FAILED"
-        })
-        .await
-        .unwrap();
-    if status == "AWAITING_APPROVAL" {
-        approve(client, &run_id).await;
-    }
-    let status = client
-        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
-        .await
-        .unwrap();
+    let (run_id, status) = (driven.run_id, driven.status);
     assert_eq!(status, "FAILED", "the receiver refused the action");
     let refused = receiver.for_run(&run_id);
     assert_eq!(refused.len(), 1, "a 400 is not retried: {refused:?}");
@@ -123,19 +85,17 @@ fn resent_once_with(receiver: &Receiver, run_id: &str, key: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
     let receiver = Receiver::start().await;
-    let dir = temp_dir("redrive");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
+    let options = UpOptions::sending_to("redrive", &receiver);
     let mut up = Up::start(&options);
     let (run_id, key) = refused_run(&up.client(), &receiver).await;
     up.kill();
 
     *receiver.status.lock().unwrap() = 200;
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .arg("redrive")
         .arg(&run_id)
         .arg("--data-dir")
-        .arg(&dir)
+        .arg(&up.data_dir)
         .arg("--template")
         .arg(repo_root().join("template.yaml"))
         .arg("--actions-to")
@@ -166,9 +126,9 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
 
     // A completed run is not redriven again.
     drop(up);
-    let again = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let again = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .args(["redrive", &run_id, "--data-dir"])
-        .arg(&dir)
+        .arg(&options.data_dir)
         .arg("--template")
         .arg(repo_root().join("template.yaml"))
         .output()
@@ -183,10 +143,7 @@ async fn a_failed_action_is_redriven_from_act_with_the_same_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_redrives_a_failed_run_for_a_reviewer() {
     let receiver = Receiver::start().await;
-    let dir = temp_dir("api-redrive");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    let up = Up::start(&options);
+    let up = Up::start(&UpOptions::sending_to("api-redrive", &receiver));
     let client = up.client();
     let (run_id, key) = refused_run(&client, &receiver).await;
     *receiver.status.lock().unwrap() = 200;
@@ -205,17 +162,7 @@ async fn the_api_redrives_a_failed_run_for_a_reviewer() {
     let (status, _) = redrive("nobody.1.00".into()).await;
     assert_eq!(status, 401, "a made-up token is refused");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .args(["token", "controller@finance.example.com", "--data-dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = handoff_token(&up.data_dir, &["controller@finance.example.com"]);
     let (status, body) = redrive(token.clone()).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 202, "{body}");

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use handoff_local::client::is_final;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -23,15 +24,6 @@ async fn page(client: &handoff_local::client::Client, base: &str, path: &str) ->
             .unwrap();
     assert_eq!(status, 200, "GET {base}{path}");
     String::from_utf8(body).unwrap()
-}
-
-fn audit_kinds(run: &Value) -> Vec<String> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn assert_full_trail(run: &Value, approved: bool) {
@@ -54,20 +46,25 @@ fn assert_full_trail(run: &Value, approved: bool) {
 
 /// Sends `workflow`'s sample, approves it if asked, checks the trail and
 /// returns what its actions delivered.
-async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> Vec<Received> {
+/// The action each workflow signs its request of, and the secret it signs with.
+fn signed_action(workflow: &str) -> Option<(&str, &str)> {
+    match workflow {
+        "support-triage" => Some(("reply_to_customer", "support-triage/outbound")),
+        "invoice-approval" => Some(("schedule_payment", "invoice-approval/outbound")),
+        "customer-onboarding" => Some(("create_onboarding_tasks", "customer-onboarding/outbound")),
+        _ => None,
+    }
+}
+
+async fn approved_path(workflow: &str) -> Vec<Received> {
     let receiver = Receiver::start().await;
-    let dir = temp_dir(workflow);
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    let up = Up::start(&options);
+    let up = Up::start(&UpOptions::sending_to(workflow, &receiver));
     let client = up.client();
 
-    let (status, body) = client
-        .webhook(workflow, &sample(workflow), Some("e2e-approved-1"))
+    let run_id = client
+        .send(workflow, &sample(workflow), "e2e-approved-1")
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
 
     let status = client
         .wait_for(&run_id, WAIT, |s| {
@@ -117,7 +114,7 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> V
 
     let received = receiver.for_run(&run_id);
     assert!(!received.is_empty(), "actions reached the receiver");
-    if let Some((action, secret_name)) = signed_action {
+    if let Some((action, secret_name)) = signed_action(workflow) {
         let webhook = received
             .iter()
             .find(|r| r.headers["idempotency-key"] == format!("{run_id}:{action}"))
@@ -136,34 +133,22 @@ async fn approved_path(workflow: &str, signed_action: Option<(&str, &str)>) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_triage_refund_is_approved_and_replied_to() {
-    approved_path(
-        "support-triage",
-        Some(("reply_to_customer", "support-triage/outbound")),
-    )
-    .await;
+    approved_path("support-triage").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lead_qualification_runs_to_the_crm() {
-    approved_path("lead-qualification", None).await;
+    approved_path("lead-qualification").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoice_approval_schedules_a_signed_payment() {
-    approved_path(
-        "invoice-approval",
-        Some(("schedule_payment", "invoice-approval/outbound")),
-    )
-    .await;
+    approved_path("invoice-approval").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_onboarding_holds_a_high_risk_update_then_creates_signed_tasks() {
-    let received = approved_path(
-        "customer-onboarding",
-        Some(("create_onboarding_tasks", "customer-onboarding/outbound")),
-    )
-    .await;
+    let received = approved_path("customer-onboarding").await;
     let tasks = received
         .iter()
         .find(|r| r.path == "/hooks/handoff/onboarding")
@@ -176,7 +161,7 @@ async fn customer_onboarding_holds_a_high_risk_update_then_creates_signed_tasks(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revops_follow_up_updates_the_deal_after_approval() {
-    let received = approved_path("revops-call-followup", None).await;
+    let received = approved_path("revops-call-followup").await;
     let update = received
         .iter()
         .find(|r| r.path == "/crm/v3/objects/deals/9812734")
@@ -190,19 +175,11 @@ async fn revops_follow_up_updates_the_deal_after_approval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_run_takes_no_action() {
     let receiver = Receiver::start().await;
-    let dir = temp_dir("reject");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    let up = Up::start(&options);
+    let up = Up::start(&UpOptions::sending_to("reject", &receiver));
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "e2e-reject").await;
     client.decide_all(&run_id, "reject").await.unwrap();
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
+    let status = client.wait_for(&run_id, WAIT, is_final).await.unwrap();
     assert_eq!(status, "REJECTED");
     assert!(
         receiver.for_run(&run_id).is_empty(),
@@ -228,31 +205,14 @@ async fn rejected_run_takes_no_action() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_approval_times_out_per_policy() {
     // The support-triage spec with a two-second approval that rejects on timeout.
-    let specs = temp_dir("specs");
-    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "support-triage.yaml" {
-            text = text
-                .replace("timeout_seconds: 14400", "timeout_seconds: 2")
-                .replace("on_timeout: escalate", "on_timeout: reject");
-        }
-        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
-    }
+    let specs = specs_timing_out("specs", 2, "reject");
     let receiver = Receiver::start().await;
-    let dir = temp_dir("timeout");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
+    let mut options = UpOptions::sending_to("timeout", &receiver);
     options.workflows_in(specs);
     let up = Up::start(&options);
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "e2e-timeout").await;
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
+    let status = client.wait_for(&run_id, WAIT, is_final).await.unwrap();
     assert_eq!(status, "REJECTED");
     assert!(receiver.for_run(&run_id).is_empty());
     let run = client.run(&run_id).await.unwrap();
@@ -309,10 +269,7 @@ async fn duplicate_deliveries_start_one_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewers_clicking_at_once_decide_once() {
     let receiver = Receiver::start().await;
-    let dir = temp_dir("concurrent-votes");
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    let up = Up::start(&options);
+    let up = Up::start(&UpOptions::sending_to("concurrent-votes", &receiver));
     let client = up.client();
     let run_id = support_run_awaiting_approval(&client, "e2e-votes").await;
     let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();

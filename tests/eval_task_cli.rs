@@ -10,7 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 
 fn eval(args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .arg("eval")
         .args(args)
         .arg("--json")

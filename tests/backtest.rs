@@ -234,7 +234,7 @@ fn a_changed_llm_task_keeps_its_recorded_answer_unless_with_llm() {
 
     // The newest five runs are the undecided one and four that drafted a
     // reply. Declined at the prompt: nothing is asked, nothing spent.
-    let declined = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let declined = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .args([
             "backtest",
             "--with-llm",

@@ -10,7 +10,7 @@
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../../../.." && pwd)
+root=$(cd "$here/../.." && pwd)
 cd "$root"
 
 if ! command -v chromium >/dev/null; then

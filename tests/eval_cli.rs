@@ -23,7 +23,7 @@ struct Out {
 }
 
 fn eval(args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .arg("eval")
         .args(args)
         .current_dir(repo_root())

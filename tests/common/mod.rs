@@ -18,7 +18,7 @@ use handoff_local::client::Client;
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The seed specs copied to a fresh folder, with each `(from, to)` made in
@@ -39,6 +39,38 @@ pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> 
     specs
 }
 
+/// The seed specs with support-triage's approval timing out after `seconds`
+/// with `on_timeout` (reject, approve or escalate).
+pub fn specs_timing_out(tag: &str, seconds: u64, on_timeout: &str) -> Scratch {
+    specs_with_support_triage(
+        tag,
+        &[
+            (
+                "timeout_seconds: 14400",
+                format!("timeout_seconds: {seconds}"),
+            ),
+            ("on_timeout: escalate", format!("on_timeout: {on_timeout}")),
+        ],
+    )
+}
+
+/// `handoff token ARGS --data-dir DIR`: a bearer token.
+pub fn handoff_token(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// The `handoff` binary run once with `args` from the repo root: its exit
 /// code, standard output and standard error.
 pub fn handoff<I, S>(args: I) -> (i32, String, String)
@@ -46,7 +78,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .args(args)
         .current_dir(repo_root())
         .output()
@@ -146,6 +178,14 @@ impl UpOptions {
         }
     }
 
+    /// Options on a new scratch data dir whose actions go to `receiver`.
+    pub fn sending_to(tag: &str, receiver: &Receiver) -> Self {
+        Self {
+            actions_to: Some(receiver.url.clone()),
+            ..Self::fresh(tag)
+        }
+    }
+
     /// `--workflows specs`, kept until the `Up` is dropped.
     pub fn workflows_in(&mut self, specs: Scratch) {
         self.workflows = Some(specs.to_path_buf());
@@ -155,7 +195,7 @@ impl UpOptions {
 
 impl Up {
     pub fn start(o: &UpOptions) -> Up {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_handoff-under-test"));
         cmd.arg("up")
             .arg("--port")
             .arg(o.port.to_string())
@@ -360,20 +400,47 @@ pub async fn all_runs(client: &Client) -> Vec<Value> {
     }
 }
 
+/// The kinds of a run document's audit entries, in order.
+pub fn audit_kinds(run: &Value) -> Vec<String> {
+    run["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The details of a run document's audit entries of one kind.
+pub fn audit(run: &Value, kind: &str) -> Vec<Value> {
+    events(run, kind)
+        .into_iter()
+        .map(|e| e["detail"].clone())
+        .collect()
+}
+
+/// A run document's audit entries of one kind.
+pub fn events<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
+    run["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
 /// Sends the support-triage sample as delivery `delivery` and waits until
 /// its run asks for approval; returns the run id.
 pub async fn support_run_awaiting_approval(client: &Client, delivery: &str) -> String {
-    let (status, body) = client
-        .webhook("support-triage", &sample("support-triage"), Some(delivery))
+    let run_id = client
+        .send("support-triage", &sample("support-triage"), delivery)
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    client
-        .wait_for(&run_id, Duration::from_secs(60), |s| {
-            s == "AWAITING_APPROVAL"
+    let status = client
+        .wait_for(&run_id, Duration::from_secs(90), |s| {
+            !matches!(s, "" | "RECEIVED" | "RUNNING")
         })
         .await
         .unwrap();
+    assert_eq!(status, "AWAITING_APPROVAL", "{run_id}");
     run_id
 }

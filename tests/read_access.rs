@@ -6,7 +6,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -66,38 +65,16 @@ fn get(base: &str, path: &str, host: Option<&str>, headers: &[(&str, &str)]) -> 
     }
 }
 
-fn token(data_dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
-        .arg("token")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_read_side_needs_a_credential_and_shows_each_reviewer_their_own() {
     let dir = temp_dir("read-access");
     let up = Up::start(&UpOptions::new(&dir));
     let client = up.client();
     let support = support_run_awaiting_approval(&client, "access-1").await;
-    let (status, body) = client
-        .webhook(
-            "invoice-approval",
-            &sample("invoice-approval"),
-            Some("access-2"),
-        )
+    let invoice = client
+        .send("invoice-approval", &sample("invoice-approval"), "access-2")
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let invoice = body["run_id"].as_str().unwrap().to_string();
     let base = up.url.clone();
     let run_path = format!("/runs/{support}");
 
@@ -140,7 +117,7 @@ async fn the_local_read_side_needs_a_credential_and_shows_each_reviewer_their_ow
     assert_eq!(by_name.status, 200);
 
     // A reviewer of support-triage: its runs only, and not the console.
-    let lead = token(&dir, &["lead@support.example.com"]);
+    let lead = handoff_token(&dir, &["lead@support.example.com"]);
     let bearer = format!("Bearer {lead}");
     let listed = get(&base, "/runs", None, &[("Authorization", &bearer)]).json();
     let workflows: Vec<&str> = listed["runs"]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use handoff_local::client::is_final;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -19,10 +20,8 @@ async fn fifty_runs_survive_sigkill_and_finish_once() {
     // Hold every action so the auto-approved runs are mid-stage (Act) at the
     // kill, however long all fifty take to get there.
     receiver.hold.store(true, Ordering::SeqCst);
-    let dir = temp_dir("crash");
-    let mut options = UpOptions::new(&dir);
+    let mut options = UpOptions::sending_to("crash", &receiver);
     options.port = free_port();
-    options.actions_to = Some(receiver.url.clone());
     let mut up = Up::start(&options);
     let client = Arc::new(up.client());
 
@@ -88,12 +87,7 @@ async fn fifty_runs_survive_sigkill_and_finish_once() {
         }
     }
     for id in runs.keys() {
-        let status = client
-            .wait_for(id, WAIT, |s| {
-                matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-            })
-            .await
-            .unwrap();
+        let status = client.wait_for(id, WAIT, is_final).await.unwrap();
         assert_eq!(status, "COMPLETED", "{id}");
     }
 
@@ -123,17 +117,7 @@ async fn fifty_runs_survive_sigkill_and_finish_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_timer_fires_after_a_restart() {
     // support-triage with a 3 s approval that rejects on timeout.
-    let specs = temp_dir("crash-specs");
-    for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "support-triage.yaml" {
-            text = text
-                .replace("timeout_seconds: 14400", "timeout_seconds: 3")
-                .replace("on_timeout: escalate", "on_timeout: reject");
-        }
-        std::fs::write(specs.join(path.file_name().unwrap()), text).unwrap();
-    }
+    let specs = specs_timing_out("crash-specs", 3, "reject");
     let dir = temp_dir("crash-timer");
     let mut options = UpOptions::new(&dir);
     options.workflows_in(specs);
@@ -147,9 +131,7 @@ async fn approval_timer_fires_after_a_restart() {
     let up = Up::start(&options);
     let client = up.client();
     let status = client
-        .wait_for(&run_id, Duration::from_secs(10), |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
+        .wait_for(&run_id, Duration::from_secs(10), is_final)
         .await
         .unwrap();
     assert_eq!(status, "REJECTED");
@@ -214,12 +196,7 @@ async fn an_execution_saved_with_its_history_inside_its_state_resumes_whole() {
     let up = Up::start(&options);
     let client = up.client();
     assert!(client.decide_all(&run_id, "approve").await.unwrap() >= 1);
-    let status = client
-        .wait_for(&run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
+    let status = client.wait_for(&run_id, WAIT, is_final).await.unwrap();
     assert_eq!(status, "COMPLETED");
     drop(up);
     let db = rusqlite::Connection::open(dir.join("handoff.db")).unwrap();

@@ -11,18 +11,23 @@ fn run_cli(args: &[&str]) -> (i32, String) {
     (code, out)
 }
 
+/// `handoff run --data-dir data [flags] event`.
+fn run_event(data: &str, flags: &[&str], event: &str) -> (i32, String) {
+    let mut args = vec!["run", "--data-dir", data];
+    args.extend(flags);
+    args.push(event);
+    run_cli(&args)
+}
+
 #[test]
 fn run_prints_a_timeline_and_runs_and_show_find_it() {
     let dir = temp_dir("cli");
     let data = dir.to_str().unwrap();
-    let (code, out) = run_cli(&[
-        "run",
-        "--data-dir",
+    let (code, out) = run_event(
         data,
-        "--approve",
-        "--json",
+        &["--approve", "--json"],
         "events/webhook-support-triage.json",
-    ]);
+    );
     assert_eq!(code, 0, "{out}");
     let summary: Value = serde_json::from_str(&out).expect("--json prints JSON");
     assert_eq!(summary["status"], "COMPLETED");
@@ -40,13 +45,7 @@ fn run_prints_a_timeline_and_runs_and_show_find_it() {
     }
     let run_id = summary["run_id"].as_str().unwrap();
 
-    let (code, out) = run_cli(&[
-        "run",
-        "--data-dir",
-        data,
-        "--reject",
-        "events/webhook-support-triage.json",
-    ]);
+    let (code, out) = run_event(data, &["--reject"], "events/webhook-support-triage.json");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("REJECTED"), "{out}");
     assert!(
@@ -70,13 +69,11 @@ fn run_goes_through_the_stack_already_serving_the_data_dir() {
     let dir = temp_dir("cli-live");
     let up = Up::start(&UpOptions::new(&dir));
     let data = dir.to_str().unwrap();
-    let (code, out) = run_cli(&[
-        "run",
-        "--data-dir",
+    let (code, out) = run_event(
         data,
-        "--approve",
+        &["--approve"],
         "events/webhook-lead-qualification.json",
-    ]);
+    );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("served by {}", up.url)), "{out}");
     assert!(out.contains("COMPLETED"), "{out}");

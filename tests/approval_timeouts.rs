@@ -9,8 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use handoff_local::client::Client;
-use serde_json::Value;
+use handoff_local::client::{is_final, Client};
 
 const WAIT: Duration = Duration::from_secs(30);
 const ESCALATION_REVIEWER: &str = "head-of-support@support.example.com";
@@ -56,26 +55,11 @@ struct Waiting {
 /// A support-triage run under `specs`, waiting for its first approval.
 async fn waiting_run(tag: &str, specs: Scratch) -> Waiting {
     let receiver = Receiver::start().await;
-    let mut options = UpOptions::fresh(tag);
-    options.actions_to = Some(receiver.url.clone());
+    let mut options = UpOptions::sending_to(tag, &receiver);
     options.workflows_in(specs);
     let up = Up::start(&options);
     let client = up.client();
-    let (status, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some(&format!("e2e-{tag}")),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    let status = client
-        .wait_for(&run_id, WAIT, |s| !matches!(s, "" | "RECEIVED" | "RUNNING"))
-        .await
-        .unwrap();
-    assert_eq!(status, "AWAITING_APPROVAL");
+    let run_id = support_run_awaiting_approval(&client, &format!("e2e-{tag}")).await;
     Waiting {
         _up: up,
         receiver,
@@ -85,21 +69,7 @@ async fn waiting_run(tag: &str, specs: Scratch) -> Waiting {
 }
 
 async fn final_status(w: &Waiting) -> String {
-    w.client
-        .wait_for(&w.run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap()
-}
-
-fn events<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
+    w.client.wait_for(&w.run_id, WAIT, is_final).await.unwrap()
 }
 
 /// `(reviewer, link)` per notification of the run, oldest first.

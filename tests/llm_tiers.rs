@@ -57,17 +57,6 @@ async fn run_to_the_end(client: &Client, workflow: &str, payload: &Value, delive
     client.run(&driven.run_id).await.unwrap()
 }
 
-/// The run's audit entries of one kind, their details.
-fn audit(run: &Value, kind: &str) -> Vec<Value> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["detail"].clone())
-        .collect()
-}
-
 /// The reason stage's record of each task.
 fn task_records(run: &Value) -> Vec<Value> {
     let finished = audit(run, "reason.finished");
@@ -412,12 +401,10 @@ async fn delimiter_escape_attempt_stays_data() {
 /// Sends a support ticket and returns the run once it waits for approval
 /// or has ended, without deciding anything.
 async fn run_without_approving(client: &Client, text: &str, delivery: &str) -> Value {
-    let (status, body) = client
-        .webhook("support-triage", &support_ticket(text), Some(delivery))
+    let run_id = client
+        .send("support-triage", &support_ticket(text), delivery)
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
     client
         .wait_for(&run_id, WAIT, |s| {
             matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "REJECTED" | "FAILED")

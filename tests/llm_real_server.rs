@@ -14,9 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use handoff_local::client::get_json;
+use handoff_local::client::{get_json, is_final};
 use handoff_spec::{TaskKind, EMBEDDED_TIER};
-use serde_json::Value;
 
 /// Loading the model takes a second or two; a busy machine, more.
 const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
@@ -127,16 +126,6 @@ fn install() -> (PathBuf, PathBuf) {
     (server, model)
 }
 
-fn audit(run: &Value, kind: &str) -> Vec<Value> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["detail"].clone())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_openai_compatible_server_drives_support_triage_end_to_end() {
     let t0 = Instant::now();
@@ -150,16 +139,10 @@ async fn a_real_openai_compatible_server_drives_support_triage_end_to_end() {
     let up = Up::start(&options);
     let client = up.client();
 
-    let (status, body) = client
-        .webhook(
-            "support-triage",
-            &sample("support-triage"),
-            Some("llm-real-1"),
-        )
+    let run_id = client
+        .send("support-triage", &sample("support-triage"), "llm-real-1")
         .await
         .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
     let status = client
         .wait_for(&run_id, RUN_WITHIN, |s| {
             matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "REJECTED" | "FAILED")
@@ -176,9 +159,7 @@ async fn a_real_openai_compatible_server_drives_support_triage_end_to_end() {
         assert!(answered >= 1, "the reviewer link was answered");
     }
     let status = client
-        .wait_for(&run_id, RUN_WITHIN, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
+        .wait_for(&run_id, RUN_WITHIN, is_final)
         .await
         .unwrap();
     let run = client.run(&run_id).await.unwrap();

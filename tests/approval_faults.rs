@@ -9,24 +9,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use handoff_local::client::{decide, Client};
+use handoff_local::client::{decide, is_final, Client};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// The seed specs with support-triage approved by policy after `timeout`.
-fn specs_approving_on_timeout(tag: &str, timeout: u64) -> Scratch {
-    specs_with_support_triage(
-        tag,
-        &[
-            (
-                "timeout_seconds: 14400",
-                format!("timeout_seconds: {timeout}"),
-            ),
-            ("on_timeout: escalate", "on_timeout: approve".to_string()),
-        ],
-    )
-}
 
 /// Both reviewers reject a fresh support-triage run while task answers fail;
 /// answers the run id and the second (settling) vote's reply.
@@ -35,25 +21,17 @@ async fn rejected_while_answers_fail(
     timeout: u64,
 ) -> (Up, Receiver, Client, String, String) {
     let receiver = Receiver::start().await;
-    let dir = temp_dir(tag);
-    let mut options = UpOptions::new(&dir);
-    options.actions_to = Some(receiver.url.clone());
-    options.workflows_in(specs_approving_on_timeout(&format!("{tag}-specs"), timeout));
+    let mut options = UpOptions::sending_to(tag, &receiver);
+    options.workflows_in(specs_timing_out(
+        &format!("{tag}-specs"),
+        timeout,
+        "approve",
+    ));
     // Three attempts per delivery: the settling vote's answer fails whole.
     options.env = vec![("HANDOFF_FAULT_TASK_ANSWERS".into(), "3".into())];
     let up = Up::start(&options);
     let client = up.client();
-    let (status, body) = client
-        .webhook("support-triage", &sample("support-triage"), Some(tag))
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap().to_string();
-    let status = client
-        .wait_for(&run_id, WAIT, |s| !matches!(s, "" | "RECEIVED" | "RUNNING"))
-        .await
-        .unwrap();
-    assert_eq!(status, "AWAITING_APPROVAL");
+    let run_id = support_run_awaiting_approval(&client, tag).await;
 
     let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();
     assert_eq!(links.len(), 2, "{links:?}");
@@ -64,22 +42,8 @@ async fn rejected_while_answers_fail(
     (up, receiver, client, run_id, body)
 }
 
-fn events<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
-    run["audit"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
-}
-
 async fn assert_rejected_by_people(client: &Client, receiver: &Receiver, run_id: &str) -> Value {
-    let status = client
-        .wait_for(run_id, WAIT, |s| {
-            matches!(s, "COMPLETED" | "REJECTED" | "FAILED")
-        })
-        .await
-        .unwrap();
+    let status = client.wait_for(run_id, WAIT, is_final).await.unwrap();
     let run = client.run(run_id).await.unwrap();
     assert_eq!(status, "REJECTED", "{run}");
     assert!(events(&run, "action.performed").is_empty(), "{run}");

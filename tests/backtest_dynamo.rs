@@ -28,7 +28,7 @@ fn the_backtest_reads_a_deployments_table() {
     )
     .unwrap();
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handoff"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handoff-under-test"))
         .args(["backtest", "--json", "--table", &store.table, "--spec"])
         .arg(&spec)
         // The caller's credentials, as the SDK finds them; no data dir.
