@@ -1,22 +1,30 @@
 use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::testing::*;
 use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
 
-async fn decided_refund(h: &Harness) {
+/// Hands the approval Lambda the stage sample `task_sample`.
+async fn handle(h: &Harness, task_sample: &str) -> Value {
+    let task: ApprovalTask = sample(task_sample);
+    approval::handle(&h.approval(), LambdaEvent::new(task, Context::default()))
+        .await
+        .unwrap()
+}
+
+/// The sample refund run, decided, with its approval requested; returns
+/// what the request answered.
+async fn refund_awaiting_approval(h: &Harness) -> Value {
     let run = h.seed_sample_run("webhook-support-triage.json").await;
     h.context().run(&run).await.unwrap();
     h.reason().run(&run).await.unwrap();
     h.decide().run(&run).await.unwrap();
+    handle(h, "stage-approval-request.json").await
 }
 
 #[tokio::test]
 async fn the_request_sample_sends_each_reviewer_a_signed_link() {
     let h = Harness::new();
-    decided_refund(&h).await;
-    let task: ApprovalTask = sample("stage-approval-request.json");
-    let out = approval::handle(&h.approval(), LambdaEvent::new(task, Context::default()))
-        .await
-        .unwrap();
+    let out = refund_awaiting_approval(&h).await;
     assert_eq!(out["reviewers"], 2);
     let sent = h.notifier.sent.lock().unwrap().clone();
     let to: Vec<&str> = sent.iter().map(|n| n.reviewer.as_str()).collect();
@@ -41,16 +49,9 @@ async fn the_request_sample_sends_each_reviewer_a_signed_link() {
 #[tokio::test]
 async fn the_timeout_sample_escalates_per_the_support_spec() {
     let h = Harness::new();
-    decided_refund(&h).await;
-    let request: ApprovalTask = sample("stage-approval-request.json");
-    approval::handle(&h.approval(), LambdaEvent::new(request, Context::default()))
-        .await
-        .unwrap();
+    refund_awaiting_approval(&h).await;
     h.clock.advance(14_400);
-    let timeout: ApprovalTask = sample("stage-approval-timeout.json");
-    let out = approval::handle(&h.approval(), LambdaEvent::new(timeout, Context::default()))
-        .await
-        .unwrap();
+    let out = handle(&h, "stage-approval-timeout.json").await;
     assert_eq!(out["decision"], "escalate");
     assert_eq!(out["timeout_seconds"], 7200);
 }
@@ -58,16 +59,9 @@ async fn the_timeout_sample_escalates_per_the_support_spec() {
 #[tokio::test]
 async fn the_scheduled_reminder_scan_sample_reaches_the_stage() {
     let h = Harness::new();
-    decided_refund(&h).await;
-    let request: ApprovalTask = sample("stage-approval-request.json");
-    approval::handle(&h.approval(), LambdaEvent::new(request, Context::default()))
-        .await
-        .unwrap();
+    refund_awaiting_approval(&h).await;
     let notified = h.notifier.sent.lock().unwrap().len();
-    let scan: ApprovalTask = sample("stage-approval-remind-due.json");
-    let out = approval::handle(&h.approval(), LambdaEvent::new(scan, Context::default()))
-        .await
-        .unwrap();
+    let out = handle(&h, "stage-approval-remind-due.json").await;
     // support-triage sets no reminder, so the scan finds nothing due.
     assert_eq!(out["reminded"], 0);
     assert_eq!(h.notifier.sent.lock().unwrap().len(), notified);

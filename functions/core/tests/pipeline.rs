@@ -6,14 +6,21 @@ use handoff_core::ports::*;
 use handoff_core::stages::finalize::FinalizeInput;
 use serde_json::{json, Value};
 
+/// Accepts a sample and runs it through context, reason and decide; returns
+/// the run and what reason and decide answered.
+async fn through_decide(h: &Harness, sample: &str) -> (RunRef, Value, Value) {
+    let run = h.accept(sample).await;
+    h.context().run(&run).await.unwrap();
+    let ai = h.reason().run(&run).await.unwrap();
+    let flags = h.decide().run(&run).await.unwrap();
+    (run, ai, flags)
+}
+
 #[tokio::test]
 async fn support_refund_is_classified_routed_and_held_for_approval() {
     let h = Harness::new();
-    let run = h.accept("webhook-support-triage.json").await;
-    h.context().run(&run).await.unwrap();
-    let ai = h.reason().run(&run).await.unwrap();
+    let (run, ai, flags) = through_decide(&h, "webhook-support-triage.json").await;
     assert_eq!(ai["label"], "refund_request", "{ai}");
-    let flags = h.decide().run(&run).await.unwrap();
     assert_eq!(flags["needs_approval"], true);
     assert_eq!(flags["approval_timeout_seconds"], 14400);
 
@@ -24,14 +31,7 @@ async fn support_refund_is_classified_routed_and_held_for_approval() {
     );
     let reply = stored.text("reply").unwrap();
     assert!(reply.contains("Hi Dana Whitfield"), "{reply}");
-    let decision: Decision = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Decision)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let decision = h.stored_decision(&run.run_id).await;
     assert_eq!(decision.rule.as_deref(), Some("large-refund"));
     assert_eq!(decision.route, "billing-team");
 }
@@ -39,11 +39,8 @@ async fn support_refund_is_classified_routed_and_held_for_approval() {
 #[tokio::test]
 async fn hot_enterprise_lead_needs_a_sales_lead() {
     let h = Harness::new();
-    let run = h.accept("webhook-lead-qualification.json").await;
-    h.context().run(&run).await.unwrap();
-    let ai = h.reason().run(&run).await.unwrap();
+    let (_, ai, flags) = through_decide(&h, "webhook-lead-qualification.json").await;
     assert_eq!(ai["label"], "ready_to_buy", "{ai}");
-    let flags = h.decide().run(&run).await.unwrap();
     assert_eq!(flags["route"], "enterprise-sales");
     assert_eq!(flags["needs_approval"], true);
 }
@@ -51,11 +48,8 @@ async fn hot_enterprise_lead_needs_a_sales_lead() {
 #[tokio::test]
 async fn matched_invoice_is_paid_without_approval_and_completes() {
     let h = Harness::new();
-    let run = h.accept("webhook-invoice-approval.json").await;
-    h.context().run(&run).await.unwrap();
-    let ai = h.reason().run(&run).await.unwrap();
+    let (run, ai, flags) = through_decide(&h, "webhook-invoice-approval.json").await;
     assert_eq!(ai["label"], "invoice", "{ai}");
-    let flags = h.decide().run(&run).await.unwrap();
     assert_eq!(flags["route"], "auto-pay", "{flags}");
     assert_eq!(flags["needs_approval"], false);
 
@@ -109,10 +103,7 @@ async fn matched_invoice_is_paid_without_approval_and_completes() {
 #[tokio::test]
 async fn a_retried_act_stage_performs_nothing_twice() {
     let h = Harness::new();
-    let run = h.accept("webhook-invoice-approval.json").await;
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
-    h.decide().run(&run).await.unwrap();
+    let (run, _, _) = through_decide(&h, "webhook-invoice-approval.json").await;
     h.act().run(&run).await.unwrap();
     let again = h.act().run(&run).await.unwrap();
     assert_eq!(again["performed"], 0);
@@ -200,19 +191,10 @@ async fn state_payloads_stay_under_8_kib_for_a_200_kib_body() {
 
 /// The stored AI slot and decision of a run through context, reason and decide.
 async fn reasoned_and_decided(h: &Harness, sample: &str) -> (AiResult, Decision) {
-    let run = h.accept(sample).await;
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
-    h.decide().run(&run).await.unwrap();
-    let ai = h.store.get_slot(&run.run_id, &Slot::Ai).await.unwrap();
-    let decision = h
-        .store
-        .get_slot(&run.run_id, &Slot::Decision)
-        .await
-        .unwrap();
+    let (run, _, _) = through_decide(h, sample).await;
     (
-        serde_json::from_value(ai.unwrap()).unwrap(),
-        serde_json::from_value(decision.unwrap()).unwrap(),
+        h.stored_ai(&run.run_id).await,
+        h.stored_decision(&run.run_id).await,
     )
 }
 

@@ -95,6 +95,19 @@ fn first_llm_task(trail: &[AuditEvent]) -> String {
         .expect("an LLM call")
 }
 
+/// The first LLM-answered task's call to the fast tier, as
+/// `reason.finished` recorded it.
+fn first_fast_call(trail: &[AuditEvent]) -> Value {
+    let detail = finished(trail);
+    task(&detail, &first_llm_task(trail))["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["tier"] == "fast")
+        .cloned()
+        .unwrap()
+}
+
 fn with_llm(model: Arc<Scripted>) -> Harness {
     let mut h = Harness::new();
     h.tiers = Tiers::embedded_only()
@@ -117,24 +130,25 @@ async fn with_no_llm_every_task_answers_from_the_embedded_tier_and_the_template(
     assert_eq!(reply["calls"][0]["outcome"], "not_configured");
 }
 
-/// The classify call of the primary task, from the finished audit entry.
-fn issue_type_call(trail: &[AuditEvent]) -> Value {
-    let detail = finished(trail);
-    task(&detail, "issue_type")["calls"][0].clone()
+/// Reasons the support sample and checks that the embedded tier answered
+/// the primary classify task with `model`; returns the call's detail.
+async fn embedded_classify_detail(h: &Harness, model: &str) -> String {
+    let (_, ai, trail) = reasoned(h, "webhook-support-triage.json").await;
+    assert!(ai.classification("issue_type").is_some());
+    let detail = finished(&trail);
+    let call = &task(&detail, "issue_type")["calls"][0];
+    assert_eq!(call["outcome"], "answered", "{call}");
+    assert_eq!(call["model"], model, "{call}");
+    call["detail"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test]
 async fn the_embedded_tier_classifies_with_the_sentence_encoder_and_names_it() {
     let h = Harness::new();
-    let (_, ai, trail) = reasoned(&h, "webhook-support-triage.json").await;
-    let call = issue_type_call(&trail);
-    assert_eq!(call["outcome"], "answered", "{call}");
-    assert_eq!(call["model"], "embedded/ngrams+all-MiniLM-L6-v2", "{call}");
+    let detail = embedded_classify_detail(&h, "embedded/ngrams+all-MiniLM-L6-v2").await;
     // Nothing trained yet: the spec's own examples, and the trail says so.
-    let detail = call["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("trained in-process"), "{call}");
-    assert!(!detail.contains("weights-free"), "{call}");
-    assert!(ai.classification("issue_type").is_some());
+    assert!(detail.contains("trained in-process"), "{detail}");
+    assert!(!detail.contains("weights-free"), "{detail}");
 }
 
 #[tokio::test]
@@ -142,14 +156,12 @@ async fn without_the_encoder_the_n_gram_model_answers_and_the_trail_says_why() {
     let mut h = Harness::new();
     let absent = Availability::Absent("no sentence encoder files found".into());
     h.tiers = Tiers::with_embedded(Arc::new(EmbeddedModel::with_encoder(absent)));
-    let (_, ai, trail) = reasoned(&h, "webhook-support-triage.json").await;
-    let call = issue_type_call(&trail);
-    assert_eq!(call["outcome"], "answered", "{call}");
-    assert_eq!(call["model"], "embedded/ngrams", "{call}");
-    let detail = call["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("no sentence encoder files found"), "{call}");
-    assert!(detail.contains("weights-free n-gram model"), "{call}");
-    assert!(ai.classification("issue_type").is_some());
+    let detail = embedded_classify_detail(&h, "embedded/ngrams").await;
+    assert!(
+        detail.contains("no sentence encoder files found"),
+        "{detail}"
+    );
+    assert!(detail.contains("weights-free n-gram model"), "{detail}");
 }
 
 #[tokio::test]
@@ -178,15 +190,8 @@ async fn an_off_schema_answer_gets_one_repair_turn_quoting_the_errors() {
     let llm = Scripted::with(vec![Ok(json!({ "wrong_key": "x" }))]);
     let h = with_llm(llm.clone());
     let (_, _, trail) = reasoned(&h, "webhook-support-triage.json").await;
-    let first = first_llm_task(&trail);
     let detail = finished(&trail);
-    let call = task(&detail, &first)["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["tier"] == "fast")
-        .cloned()
-        .unwrap();
+    let call = first_fast_call(&trail);
     assert_eq!(call["outcome"], "repaired", "{detail}");
     let prompts = llm.prompts.lock().unwrap();
     let repair = prompts
@@ -259,14 +264,7 @@ async fn a_short_retry_after_is_waited_for_once() {
     let h = with_llm(llm.clone());
     let (_, _, trail) = reasoned(&h, "webhook-support-triage.json").await;
     let detail = finished(&trail);
-    let first = first_llm_task(&trail);
-    let call = task(&detail, &first)["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["tier"] == "fast")
-        .cloned()
-        .unwrap();
+    let call = first_fast_call(&trail);
     assert_eq!(call["outcome"], "answered", "{detail}");
 }
 

@@ -1,22 +1,13 @@
 //! Rule order and approval decisions of every workflow, driven through the
 //! pure `decide` with hand-made AI output and context.
 
-use handoff_core::domain::AiResult;
+use handoff_core::domain::{AiResult, Decision};
 use handoff_core::stages::decide::decide;
 use handoff_spec::{Priority, RuleInput, TaskKind, Workflow};
 use serde_json::{json, Value};
 
-struct Case {
-    workflow: &'static str,
-    label: &'static str,
-    confidence: f64,
-    fields: Value,
-    event: Value,
-    context: Value,
-    rule: &'static str,
-    route: &'static str,
-    approval: bool,
-}
+/// The decision a case expects: (rule, route, needs approval).
+type Expected = (&'static str, &'static str, bool);
 
 /// The primary classify task answered with `label`; the first extract
 /// task with `fields`.
@@ -47,20 +38,34 @@ fn ai(workflow: &Workflow, label: &str, confidence: f64, fields: &Value) -> AiRe
     result
 }
 
-fn run(case: &Case) {
-    let workflow = handoff_workflows::catalog().get(case.workflow).unwrap();
-    let result = ai(workflow, case.label, case.confidence, &case.fields);
-    let ai_json = serde_json::to_value(&result).unwrap();
+/// `decide` on an empty event.
+fn decision(workflow: &Workflow, result: &AiResult, context: &Value) -> Decision {
+    let ai_json = serde_json::to_value(result).unwrap();
     let input = RuleInput {
-        event: &case.event,
+        event: &json!({}),
         ai: &ai_json,
-        context: &case.context,
+        context,
     };
-    let d = decide(workflow, &result, &input).unwrap();
-    let what = format!("{} / {} / {}", case.workflow, case.label, case.fields);
-    assert_eq!(d.rule.as_deref(), Some(case.rule), "{what}");
-    assert_eq!(d.route, case.route, "{what}");
-    assert_eq!(d.needs_approval, case.approval, "{what}: {}", d.reason);
+    decide(workflow, result, &input).unwrap()
+}
+
+/// Decides `workflow` on the primary `label` at `confidence` and the first
+/// extract's `fields`, and checks the rule, route and approval.
+fn check(
+    workflow: &str,
+    label: &str,
+    confidence: f64,
+    fields: Value,
+    context: Value,
+    (rule, route, approval): Expected,
+) {
+    let workflow_spec = handoff_workflows::catalog().get(workflow).unwrap();
+    let result = ai(workflow_spec, label, confidence, &fields);
+    let d = decision(workflow_spec, &result, &context);
+    let what = format!("{workflow} / {label} / {fields}");
+    assert_eq!(d.rule.as_deref(), Some(rule), "{what}");
+    assert_eq!(d.route, route, "{what}");
+    assert_eq!(d.needs_approval, approval, "{what}: {}", d.reason);
 }
 
 fn plan(tier: u8) -> Value {
@@ -69,220 +74,130 @@ fn plan(tier: u8) -> Value {
 
 #[test]
 fn support_triage_rules_in_order() {
+    let refund = |value: f64| json!({ "amount": { "value": value, "currency": "EUR" } });
+    let none = json!({});
+    // (label, confidence, extracted fields, plan tier) → (rule, route, approval)
     let cases = [
-        Case {
-            workflow: "support-triage",
-            label: "refund_request",
-            confidence: 0.9,
-            fields: json!({ "amount": { "value": 250.0, "currency": "EUR" } }),
-            event: json!({}),
-            context: plan(3),
-            rule: "large-refund",
-            route: "billing-team",
-            approval: true,
-        },
-        Case {
-            workflow: "support-triage",
-            label: "refund_request",
-            confidence: 0.9,
-            fields: json!({ "amount": { "value": 20.0, "currency": "EUR" } }),
-            event: json!({}),
-            context: plan(3),
-            rule: "refund",
-            route: "billing-team",
-            approval: true,
-        },
-        Case {
-            workflow: "support-triage",
-            label: "card_problem",
-            confidence: 0.9,
-            fields: json!({}),
-            event: json!({}),
-            context: plan(1),
-            rule: "card-trouble",
-            route: "cards-team",
-            approval: false,
-        },
+        (
+            ("refund_request", 0.9, refund(250.0), 3),
+            ("large-refund", "billing-team", true),
+        ),
+        (
+            ("refund_request", 0.9, refund(20.0), 3),
+            ("refund", "billing-team", true),
+        ),
+        (
+            ("card_problem", 0.9, none.clone(), 1),
+            ("card-trouble", "cards-team", false),
+        ),
         // An enterprise customer's question is not a card problem: the tier rule comes next.
-        Case {
-            workflow: "support-triage",
-            label: "billing_question",
-            confidence: 0.9,
-            fields: json!({}),
-            event: json!({}),
-            context: plan(1),
-            rule: "enterprise-first",
-            route: "enterprise-desk",
-            approval: false,
-        },
-        Case {
-            workflow: "support-triage",
-            label: "technical_issue",
-            confidence: 0.9,
-            fields: json!({}),
-            event: json!({}),
-            context: plan(3),
-            rule: "default",
-            route: "general-support",
-            approval: false,
-        },
+        (
+            ("billing_question", 0.9, none.clone(), 1),
+            ("enterprise-first", "enterprise-desk", false),
+        ),
+        (
+            ("technical_issue", 0.9, none.clone(), 3),
+            ("default", "general-support", false),
+        ),
         // Below the review threshold the AI step does not guess: a person decides.
-        Case {
-            workflow: "support-triage",
-            label: "technical_issue",
-            confidence: 0.2,
-            fields: json!({}),
-            event: json!({}),
-            context: plan(3),
-            rule: "default",
-            route: "general-support",
-            approval: true,
-        },
+        (
+            ("technical_issue", 0.2, none, 3),
+            ("default", "general-support", true),
+        ),
     ];
-    cases.iter().for_each(run);
+    for ((label, confidence, fields, tier), expected) in cases {
+        check(
+            "support-triage",
+            label,
+            confidence,
+            fields,
+            plan(tier),
+            expected,
+        );
+    }
 }
 
 #[test]
 fn lead_qualification_rules_in_order() {
     let seg = |s: &str, w: u8| json!({ "segment": { "segment": s, "weight": w } });
     let cases = [
-        Case {
-            workflow: "lead-qualification",
-            label: "ready_to_buy",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("enterprise", 4),
-            rule: "enterprise-deal",
-            route: "enterprise-sales",
-            approval: true,
-        },
-        Case {
-            workflow: "lead-qualification",
-            label: "ready_to_buy",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("smb", 1),
-            rule: "hot-lead",
-            route: "sales",
-            approval: false,
-        },
-        Case {
-            workflow: "lead-qualification",
-            label: "evaluating",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("mid_market", 3),
-            rule: "evaluating",
-            route: "solutions-engineering",
-            approval: false,
-        },
-        Case {
-            workflow: "lead-qualification",
-            label: "evaluating",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("smb", 1),
-            rule: "nurture",
-            route: "marketing-nurture",
-            approval: false,
-        },
-        Case {
-            workflow: "lead-qualification",
-            label: "support_request",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("smb", 1),
-            rule: "misrouted-support",
-            route: "support",
-            approval: false,
-        },
-        Case {
-            workflow: "lead-qualification",
-            label: "not_a_lead",
-            confidence: 0.8,
-            fields: json!({}),
-            event: json!({}),
-            context: seg("enterprise", 5),
-            rule: "drop",
-            route: "none",
-            approval: false,
-        },
+        (
+            "ready_to_buy",
+            seg("enterprise", 4),
+            ("enterprise-deal", "enterprise-sales", true),
+        ),
+        ("ready_to_buy", seg("smb", 1), ("hot-lead", "sales", false)),
+        (
+            "evaluating",
+            seg("mid_market", 3),
+            ("evaluating", "solutions-engineering", false),
+        ),
+        (
+            "evaluating",
+            seg("smb", 1),
+            ("nurture", "marketing-nurture", false),
+        ),
+        (
+            "support_request",
+            seg("smb", 1),
+            ("misrouted-support", "support", false),
+        ),
+        ("not_a_lead", seg("enterprise", 5), ("drop", "none", false)),
     ];
-    cases.iter().for_each(run);
+    for (label, context, expected) in cases {
+        check(
+            "lead-qualification",
+            label,
+            0.8,
+            json!({}),
+            context,
+            expected,
+        );
+    }
+}
+
+fn open_po() -> Value {
+    json!({ "purchase_orders": { "open_pos": ["PO-4471"], "limit": 5000.0, "currency": "EUR" } })
 }
 
 #[test]
 fn invoice_approval_rules_in_order() {
-    let pos = json!({ "purchase_orders": { "open_pos": ["PO-4471"], "limit": 5000.0, "currency": "EUR" } });
     let money = |v: f64| json!({ "value": v, "currency": "EUR" });
+    let unmatched = ("unmatched-po", "finance-review", true);
     let cases = [
-        Case {
-            workflow: "invoice-approval",
-            label: "credit_note",
-            confidence: 0.9,
-            fields: json!({}),
-            event: json!({}),
-            context: pos.clone(),
-            rule: "not-an-invoice",
-            route: "accounts-payable-inbox",
-            approval: false,
-        },
-        Case {
-            workflow: "invoice-approval",
-            label: "invoice",
-            confidence: 0.9,
-            fields: json!({ "invoice_id": "INV-1", "amount": money(100.0) }),
-            event: json!({}),
-            context: pos.clone(),
-            rule: "unmatched-po",
-            route: "finance-review",
-            approval: true,
-        },
-        Case {
-            workflow: "invoice-approval",
-            label: "invoice",
-            confidence: 0.9,
-            fields: json!({ "invoice_id": "INV-1", "po_number": "PO-9999", "amount": money(100.0) }),
-            event: json!({}),
-            context: pos.clone(),
-            rule: "unmatched-po",
-            route: "finance-review",
-            approval: true,
-        },
-        Case {
-            workflow: "invoice-approval",
-            label: "invoice",
-            confidence: 0.9,
-            fields: json!({ "invoice_id": "INV-1", "po_number": "PO-4471", "amount": money(9000.0) }),
-            event: json!({}),
-            context: pos.clone(),
-            rule: "over-limit",
-            route: "finance-review",
-            approval: true,
-        },
-        Case {
-            workflow: "invoice-approval",
-            label: "invoice",
-            confidence: 0.9,
-            fields: json!({ "invoice_id": "INV-1", "po_number": "PO-4471", "amount": money(900.0) }),
-            event: json!({}),
-            context: pos,
-            rule: "matched",
-            route: "auto-pay",
-            approval: false,
-        },
+        (
+            "credit_note",
+            json!({}),
+            ("not-an-invoice", "accounts-payable-inbox", false),
+        ),
+        (
+            "invoice",
+            json!({ "invoice_id": "INV-1", "amount": money(100.0) }),
+            unmatched,
+        ),
+        (
+            "invoice",
+            json!({ "invoice_id": "INV-1", "po_number": "PO-9999", "amount": money(100.0) }),
+            unmatched,
+        ),
+        (
+            "invoice",
+            json!({ "invoice_id": "INV-1", "po_number": "PO-4471", "amount": money(9000.0) }),
+            ("over-limit", "finance-review", true),
+        ),
+        (
+            "invoice",
+            json!({ "invoice_id": "INV-1", "po_number": "PO-4471", "amount": money(900.0) }),
+            ("matched", "auto-pay", false),
+        ),
     ];
-    cases.iter().for_each(run);
+    for (label, fields, expected) in cases {
+        check("invoice-approval", label, 0.9, fields, open_po(), expected);
+    }
 }
 
 #[test]
 fn invoice_line_items_that_cannot_add_up_go_to_review() {
-    let pos = json!({ "purchase_orders": { "open_pos": ["PO-4471"], "limit": 5000.0, "currency": "EUR" } });
     let invoice = |amount: Value, tax: Option<f64>, lines: Value| {
         let mut fields = json!({
             "invoice_id": "INV-1",
@@ -340,45 +255,41 @@ fn invoice_line_items_that_cannot_add_up_go_to_review() {
             json!([line(json!(1000.0)), line(json!(100))]),
         ),
     ];
-    let expected = [
+    let outcomes = [
         ("matched", "auto-pay", false),
         ("totals-do-not-add-up", "finance-review", true),
     ];
-    for (fields, (rule, route, approval)) in adds_up
+    for (fields, expected) in adds_up
         .into_iter()
-        .map(|f| (f, expected[0]))
-        .chain(cannot_add_up.into_iter().map(|f| (f, expected[1])))
+        .map(|f| (f, outcomes[0]))
+        .chain(cannot_add_up.into_iter().map(|f| (f, outcomes[1])))
     {
-        run(&Case {
-            workflow: "invoice-approval",
-            label: "invoice",
-            confidence: 0.9,
+        check(
+            "invoice-approval",
+            "invoice",
+            0.9,
             fields,
-            event: json!({}),
-            context: pos.clone(),
-            rule,
-            route,
-            approval,
-        });
+            open_po(),
+            expected,
+        );
     }
 }
 
 /// `decide` over every task's output given by hand, for workflows whose
 /// rules read more than the primary label and the first extract.
-fn decided(workflow: &str, outputs: Value, context: Value) -> (String, String, bool) {
+fn check_outputs(workflow: &str, outputs: Value, context: &Value, expected: Expected) {
     let workflow = handoff_workflows::catalog().get(workflow).unwrap();
     let result = AiResult {
-        outputs: serde_json::from_value(outputs).unwrap(),
+        outputs: serde_json::from_value(outputs.clone()).unwrap(),
         ..AiResult::default()
     };
-    let ai_json = serde_json::to_value(&result).unwrap();
-    let input = RuleInput {
-        event: &json!({}),
-        ai: &ai_json,
-        context: &context,
-    };
-    let d = decide(workflow, &result, &input).unwrap();
-    (d.rule.unwrap(), d.route, d.needs_approval)
+    let d = decision(workflow, &result, context);
+    let (rule, route, approval) = expected;
+    assert_eq!(
+        (d.rule.unwrap(), d.route, d.needs_approval),
+        (rule.to_string(), route.to_string(), approval),
+        "{outputs}"
+    );
 }
 
 fn label(name: &str) -> Value {
@@ -392,81 +303,57 @@ fn customer_onboarding_routes_issues_and_holds_high_risk_updates() {
         json!({ "summary": { "text": "s", "tier": "embedded" }, "plan": plan, "risk": label(risk),
                 "update": { "text": "u", "tier": "template" } })
     };
+    let open_setup = ("open-setup", "implementation-team", false);
+    let integrations = ("integrations", "integrations-team", false);
     let cases = [
         (
             with("high", json!({ "teams_needed": ["billing"] })),
-            "high-risk",
-            "onboarding-escalations",
-            true,
+            ("high-risk", "onboarding-escalations", true),
         ),
         (
             with("medium", json!({ "teams_needed": ["billing", "security"] })),
-            "security-review",
-            "security-team",
-            false,
+            ("security-review", "security-team", false),
         ),
         (
             with("low", json!({ "teams_needed": ["data_migration"] })),
-            "integrations",
-            "integrations-team",
-            false,
+            integrations,
         ),
         (
             with(
                 "low",
                 json!({ "teams_needed": ["integrations", "billing"] }),
             ),
-            "integrations",
-            "integrations-team",
-            false,
+            integrations,
         ),
         (
             with("low", json!({ "teams_needed": ["billing"] })),
-            "billing-setup",
-            "billing-team",
-            false,
+            ("billing-setup", "billing-team", false),
         ),
         (
             with(
                 "low",
                 json!({ "blockers": [{ "owner": "IT", "task": "SSO" }] }),
             ),
-            "open-setup",
-            "implementation-team",
-            false,
+            open_setup,
         ),
         (
             with(
                 "low",
                 json!({ "missing_setup": ["user import"], "teams_needed": [] }),
             ),
-            "open-setup",
-            "implementation-team",
-            false,
+            open_setup,
         ),
-        (
-            with("medium", json!({})),
-            "open-setup",
-            "implementation-team",
-            false,
-        ),
+        (with("medium", json!({})), open_setup),
         (
             with(
                 "low",
                 json!({ "go_live_date": "2026-03-02", "blockers": [], "missing_setup": [] }),
             ),
-            "on-track",
-            "customer-success",
-            false,
+            ("on-track", "customer-success", false),
         ),
     ];
-    for (outputs, rule, route, approval) in cases {
-        let got = decided("customer-onboarding", outputs.clone(), context.clone());
-        assert_eq!(
-            got,
-            (rule.to_string(), route.to_string(), approval),
-            "{outputs}"
-        );
+    for (outputs, expected) in cases {
+        check_outputs("customer-onboarding", outputs, &context, expected);
     }
 }
 
@@ -481,37 +368,37 @@ fn revops_follow_ups_all_wait_for_approval() {
     let cases = [
         (
             with("churn_risk", "high"),
-            account(1),
+            1,
             "churn-risk",
             "customer-success-escalation",
         ),
         (
             with("renewal", "high"),
-            account(1),
+            1,
             "sensitive-followup",
             "sales-leadership",
         ),
         (
             with("expansion", "medium"),
-            account(1),
+            1,
             "strategic-expansion",
             "strategic-accounts",
         ),
         (
             with("expansion", "low"),
-            account(2),
+            2,
             "expansion",
             "account-management",
         ),
-        (with("renewal", "medium"), account(1), "renewal", "renewals"),
-        (with("none", "low"), account(3), "follow-up", "deal-owner"),
+        (with("renewal", "medium"), 1, "renewal", "renewals"),
+        (with("none", "low"), 3, "follow-up", "deal-owner"),
     ];
-    for (outputs, context, rule, route) in cases {
-        let got = decided("revops-call-followup", outputs.clone(), context);
-        assert_eq!(
-            got,
-            (rule.to_string(), route.to_string(), true),
-            "{outputs}"
+    for (outputs, tier, rule, route) in cases {
+        check_outputs(
+            "revops-call-followup",
+            outputs,
+            &account(tier),
+            (rule, route, true),
         );
     }
     // Every rule sends the follow-up e-mail, so every rule asks a person first.

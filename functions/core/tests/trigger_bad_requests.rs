@@ -104,8 +104,19 @@ fn unset(req: &mut HttpRequest, name: &str) {
     req.headers.remove(name);
 }
 
-fn header(req: &HttpRequest, name: &str) -> String {
-    req.headers[name].clone()
+/// Rewrites the header `name` with `change`.
+fn edit(req: &mut HttpRequest, name: &str, change: impl FnOnce(&str) -> String) {
+    let value = change(&req.headers[name]);
+    set(req, name, &value);
+}
+
+/// `body`, a JSON object, with a `pad` field that makes it `len` bytes.
+fn padded(body: &[u8], len: usize) -> Vec<u8> {
+    let mut body = body.to_vec();
+    body.truncate(body.len() - 1);
+    let pad = len - body.len() - r#","pad":""}"#.len();
+    body.extend_from_slice(format!(r#","pad":"{}"}}"#, "x".repeat(pad)).as_bytes());
+    body
 }
 
 struct Row {
@@ -233,10 +244,7 @@ fn rows() -> Vec<Row> {
             "256 KiB + 1 byte, correctly signed",
             "generic-hex",
             |r| {
-                let mut body = r.body.clone();
-                body.truncate(body.len() - 1);
-                let pad = MAX_BODY_BYTES + 1 - body.len() - r#","pad":""}"#.len();
-                body.extend_from_slice(format!(r#","pad":"{}"}}"#, "x".repeat(pad)).as_bytes());
+                let body = padded(&r.body, MAX_BODY_BYTES + 1);
                 assert_eq!(body.len(), MAX_BODY_BYTES + 1);
                 signed_body(r, &body);
             },
@@ -314,20 +322,14 @@ fn rows() -> Vec<Row> {
         row(
             "github: the SHA-1 header's prefix",
             "github",
-            |r| {
-                let v = header(r, "x-hub-signature-256").replace("sha256=", "sha1=");
-                set(r, "x-hub-signature-256", &v)
-            },
+            |r| edit(r, "x-hub-signature-256", |v| v.replace("sha256=", "sha1=")),
             UNAUTHORISED,
             "bad_signature",
         ),
         row(
             "github: digest without its prefix",
             "github",
-            |r| {
-                let v = header(r, "x-hub-signature-256").replace("sha256=", "");
-                set(r, "x-hub-signature-256", &v)
-            },
+            |r| edit(r, "x-hub-signature-256", |v| v.replace("sha256=", "")),
             UNAUTHORISED,
             "bad_signature",
         ),
@@ -347,20 +349,14 @@ fn rows() -> Vec<Row> {
         row(
             "github: odd-length hex",
             "github",
-            |r| {
-                let v = header(r, "x-hub-signature-256");
-                set(r, "x-hub-signature-256", &v[..v.len() - 1])
-            },
+            |r| edit(r, "x-hub-signature-256", |v| v[..v.len() - 1].into()),
             UNAUTHORISED,
             "bad_signature",
         ),
         row(
             "github: truncated to half the digest",
             "github",
-            |r| {
-                let v = header(r, "x-hub-signature-256");
-                set(r, "x-hub-signature-256", &v[..7 + 32])
-            },
+            |r| edit(r, "x-hub-signature-256", |v| v[..7 + 32].into()),
             UNAUTHORISED,
             "bad_signature",
         ),
@@ -414,8 +410,9 @@ fn rows() -> Vec<Row> {
             "stripe: t= is not a number",
             "stripe",
             |r| {
-                let v = header(r, "stripe-signature").replace(&format!("t={AT}"), "t=soon");
-                set(r, "stripe-signature", &v)
+                edit(r, "stripe-signature", |v| {
+                    v.replace(&format!("t={AT}"), "t=soon")
+                })
             },
             UNAUTHORISED,
             "bad_signature",
@@ -424,9 +421,9 @@ fn rows() -> Vec<Row> {
             "stripe: a replay with t= moved to now",
             "stripe",
             |r| {
-                let v = header(r, "stripe-signature")
-                    .replace(&format!("t={AT}"), &format!("t={}", AT + 1));
-                set(r, "stripe-signature", &v)
+                edit(r, "stripe-signature", |v| {
+                    v.replace(&format!("t={AT}"), &format!("t={}", AT + 1))
+                })
             },
             UNAUTHORISED,
             "bad_signature",
@@ -462,10 +459,7 @@ fn rows() -> Vec<Row> {
         row(
             "slack: v1= instead of v0=",
             "slack-command",
-            |r| {
-                let v = header(r, "x-slack-signature").replace("v0=", "v1=");
-                set(r, "x-slack-signature", &v)
-            },
+            |r| edit(r, "x-slack-signature", |v| v.replace("v0=", "v1=")),
             UNAUTHORISED,
             "bad_signature",
         ),
@@ -541,10 +535,7 @@ fn rows() -> Vec<Row> {
         row(
             "generic hex: wrong prefix",
             "generic-hex",
-            |r| {
-                let v = header(r, "x-signature").replace("sha256=", "sha512=");
-                set(r, "x-signature", &v)
-            },
+            |r| edit(r, "x-signature", |v| v.replace("sha256=", "sha512=")),
             UNAUTHORISED,
             "bad_signature",
         ),
@@ -741,10 +732,7 @@ async fn the_unchanged_samples_are_accepted() {
 async fn a_body_of_exactly_256_kib_is_not_too_large() {
     let h = scheme_harness();
     let mut req = scheme_request("generic-hex");
-    let mut body = req.body.clone();
-    body.truncate(body.len() - 1);
-    let pad = MAX_BODY_BYTES - body.len() - r#","pad":""}"#.len();
-    body.extend_from_slice(format!(r#","pad":"{}"}}"#, "x".repeat(pad)).as_bytes());
+    let body = padded(&req.body, MAX_BODY_BYTES);
     signed_body(&mut req, &body);
     assert_eq!(req.body.len(), MAX_BODY_BYTES);
     let response = h.ingest().handle(&req).await;
@@ -839,12 +827,7 @@ async fn a_delivery_id_longer_than_a_key_allows_is_hashed_not_refused() {
     sign_at(&mut req, AT);
     let response = h.ingest().handle(&req).await;
     assert_eq!(response.status, 202, "{:?}", response.body_json());
-    let id = handoff_core::domain::RunId(
-        response.body_json().unwrap()["run_id"]
-            .as_str()
-            .unwrap()
-            .into(),
-    );
+    let id = read_back::accepted_run_id(&response);
     let run = handoff_core::ports::Runs::get_run(h.store.as_ref(), &id)
         .await
         .unwrap()

@@ -143,7 +143,7 @@ async fn every_scheme_sample_is_accepted_with_its_delivery_id() {
         let response = h.ingest().handle(&scheme_request(scheme)).await;
         let body = response.body_json().unwrap();
         assert_eq!(response.status, 202, "{scheme}: {body}");
-        let id = handoff_core::domain::RunId(body["run_id"].as_str().unwrap().into());
+        let id = read_back::accepted_run_id(&response);
         let run = h.store.get_run(&id).await.unwrap().unwrap();
         assert_eq!(run.delivery_id, delivery, "{scheme}");
         assert_eq!(run.workflow, format!("scheme-{scheme}"));
@@ -156,12 +156,7 @@ async fn a_slack_slash_command_is_read_from_its_form_body() {
     let h = scheme_harness();
     let response = h.ingest().handle(&scheme_request("slack-command")).await;
     assert_eq!(response.status, 202, "{:?}", response.body_json());
-    let id = handoff_core::domain::RunId(
-        response.body_json().unwrap()["run_id"]
-            .as_str()
-            .unwrap()
-            .into(),
-    );
+    let id = read_back::accepted_run_id(&response);
     let event = h.store.get_event(&id).await.unwrap().unwrap();
     assert_eq!(
         event.fields["text"],

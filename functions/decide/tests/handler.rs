@@ -1,5 +1,4 @@
-use handoff_core::domain::{Decision, RunRef};
-use handoff_core::ports::{RunData, Slot};
+use handoff_core::domain::RunRef;
 use handoff_core::testing::*;
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -15,14 +14,7 @@ async fn a_large_refund_goes_to_billing_with_approval() {
         .unwrap();
     assert_eq!(flags["needs_approval"], true);
     assert_eq!(flags["approval_timeout_seconds"], 14400);
-    let decision: Decision = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Decision)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let decision = h.stored_decision(&run.run_id).await;
     assert_eq!(decision.rule.as_deref(), Some("large-refund"));
     assert_eq!(decision.actions, vec!["reply_to_customer", "update_ticket"]);
 }

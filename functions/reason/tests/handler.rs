@@ -1,5 +1,4 @@
-use handoff_core::domain::{AiResult, RunRef};
-use handoff_core::ports::{RunData, Slot};
+use handoff_core::domain::RunRef;
 use handoff_core::testing::*;
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -15,14 +14,7 @@ async fn the_sample_ticket_is_a_refund_with_its_amount_and_a_draft() {
     assert_eq!(out["label"], "refund_request");
     let confidence = out["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&confidence));
-    let ai: AiResult = serde_json::from_value(
-        h.store
-            .get_slot(&run.run_id, &Slot::Ai)
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let ai = h.stored_ai(&run.run_id).await;
     assert_eq!(ai.outputs["details"]["order_id"], "ORD-55120");
     assert_eq!(ai.outputs["issue_type"]["tier"], "embedded");
     // No LLM here: the summary is extractive and the reply is the template.

@@ -56,119 +56,208 @@ fn the_valid_spec_loads() {
     assert_eq!(w.rules.len(), 2);
 }
 
-#[test]
-fn bad_cel_names_the_rule() {
-    let yaml = VALID.replace(
+/// A spec mistake made by one edit: (what it shows, from, to, the error's
+/// path, part of its reason).
+type Mistake = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// Makes each mistake in `base` and checks the error of the spec that
+/// `spec_with` builds around the edited text.
+fn assert_each_reported(base: &str, mistakes: &[Mistake], spec_with: impl Fn(&str) -> String) {
+    for (what, from, to, path, reason) in mistakes {
+        let edited = base.replace(from, to);
+        assert_ne!(edited, base, "{what}: `{from}` is not there to edit");
+        assert_reported(&spec_with(&edited), path, reason);
+    }
+}
+
+/// Edits of `VALID`.
+const ONE_EDIT_MISTAKES: &[Mistake] = &[
+    (
+        "bad CEL names the rule",
         r#"when: 'ai.intent.label == "refund"'"#,
         r#"when: 'ai.intent.label == == "refund"'"#,
-    );
-    assert_reported(&yaml, "rules[0].when", "invalid CEL");
-}
-
-#[test]
-fn unknown_variable_in_rule_is_a_typo() {
-    let yaml = VALID.replace(
+        "rules[0].when",
+        "invalid CEL",
+    ),
+    (
+        "an unknown variable in a rule is a typo",
         r#"when: 'ai.intent.label == "refund"'"#,
         r#"when: 'aii.label == "refund"'"#,
-    );
-    assert_reported(&yaml, "rules[0].when", "unknown variable `aii`");
-}
-
-#[test]
-fn unknown_label_in_rule() {
-    let yaml = VALID.replace(
+        "rules[0].when",
+        "unknown variable `aii`",
+    ),
+    (
+        "an unknown label in a rule",
         r#"ai.intent.label == "refund""#,
         r#"ai.intent.label == "refunds""#,
-    );
-    assert_reported(&yaml, "rules[0].when", "unknown label `refunds`");
-}
-
-#[test]
-fn unknown_label_in_an_in_list() {
-    let yaml = VALID.replace(
+        "rules[0].when",
+        "unknown label `refunds`",
+    ),
+    (
+        "an unknown label in an `in` list",
         r#"ai.intent.label == "refund""#,
         r#"ai.intent.label in ["refund", "chargeback"]"#,
-    );
-    assert_reported(&yaml, "rules[0].when", "unknown label `chargeback`");
-}
-
-#[test]
-fn missing_required_field() {
-    let yaml = VALID.replace("version: 1\n", "");
-    assert_reported(&yaml, "", "missing field `version`");
-}
-
-#[test]
-fn unknown_action_type() {
-    let yaml = VALID.replace("type: webhook", "type: fax");
-    assert_reported(&yaml, "actions[0].type", "unknown variant `fax`");
-}
-
-#[test]
-fn rule_names_an_unknown_action() {
-    let yaml = VALID.replace("actions: [notify]", "actions: [notify, page_oncall]");
-    assert_reported(&yaml, "rules[0].actions[1]", "unknown action `page_oncall`");
-}
-
-#[test]
-fn typo_in_a_key_is_not_ignored() {
-    let yaml = VALID.replace("route: general", "route: general, aproval: true");
-    assert_reported(&yaml, "rules[1].aproval", "unknown field `aproval`");
-}
-
-#[test]
-fn name_must_match_file() {
-    let yaml = VALID.replace("name: demo", "name: other-demo");
-    assert_reported(&yaml, "name", "must match the file name `demo`");
-}
-
-#[test]
-fn invalid_json_path() {
-    let yaml = VALID.replace("text: $.body", "text: '$.body[?'");
-    assert_reported(&yaml, "trigger.fields.text", "invalid JSONPath");
-}
-
-#[test]
-fn required_approvals_cannot_exceed_reviewers() {
-    let yaml = VALID.replace(
+        "rules[0].when",
+        "unknown label `chargeback`",
+    ),
+    (
+        "a rule reading the old single result is told the new path",
+        r#"ai.intent.label == "refund""#,
+        r#"ai.label == "refund""#,
+        "rules[0].when",
+        "`ai.<task>`",
+    ),
+    (
+        "a rule naming no task is refused",
+        r#"ai.intent.label == "refund""#,
+        r#"ai.urgency.label == "high""#,
+        "rules[0].when",
+        "`ai.urgency` names no AI task",
+    ),
+    (
+        "a missing required field",
+        "version: 1\n",
+        "",
+        "",
+        "missing field `version`",
+    ),
+    (
+        "an unknown action type",
+        "type: webhook",
+        "type: fax",
+        "actions[0].type",
+        "unknown variant `fax`",
+    ),
+    (
+        "a rule names an unknown action",
+        "actions: [notify]",
+        "actions: [notify, page_oncall]",
+        "rules[0].actions[1]",
+        "unknown action `page_oncall`",
+    ),
+    (
+        "a typo in a key is not ignored",
+        "route: general",
+        "route: general, aproval: true",
+        "rules[1].aproval",
+        "unknown field `aproval`",
+    ),
+    (
+        "the name must match the file",
+        "name: demo",
+        "name: other-demo",
+        "name",
+        "must match the file name `demo`",
+    ),
+    (
+        "an invalid JSONPath",
+        "text: $.body",
+        "text: '$.body[?'",
+        "trigger.fields.text",
+        "invalid JSONPath",
+    ),
+    (
+        "required approvals cannot exceed the reviewers",
         "reviewers: [a@example.com]",
         "reviewers: [a@example.com], required: 2",
-    );
-    assert_reported(
-        &yaml,
         "approval.required",
         "between 1 and the number of reviewers",
-    );
-}
+    ),
+    (
+        "an escalation needs someone to escalate to",
+        "on_timeout: reject",
+        "on_timeout: escalate",
+        "approval.escalate_to",
+        "needs reviewers",
+    ),
+    (
+        "a URL without a scheme",
+        "https://hooks.example.com/x",
+        "hooks.example.com/x",
+        "actions[0].url",
+        "no http:// or https:// scheme",
+    ),
+    (
+        "an action URL with a templated host is refused",
+        "https://hooks.example.com/x",
+        "https://{{ event.sender }}/x",
+        "actions[0].url",
+        "host or port is templated",
+    ),
+    (
+        "an action URL that is all template is refused",
+        "https://hooks.example.com/x",
+        "{{ event.sender }}",
+        "actions[0].url",
+        "http:// or https://",
+    ),
+    (
+        "a template that does not parse",
+        "{{ ai.intent.label }}",
+        "{{ ai.intent.label ",
+        "actions[0].body",
+        "invalid template",
+    ),
+    (
+        "an action template naming an unmapped field",
+        "{{ ai.intent.label }}",
+        "{{ event.sendr }}",
+        "actions[0].body",
+        "does not render",
+    ),
+    (
+        "text must be mapped",
+        "text: $.body, ",
+        "",
+        "trigger.fields",
+        "must map `text`",
+    ),
+    (
+        "a missing secret name",
+        "secret: demo/webhook",
+        "secret: ' '",
+        "trigger.signature.secret",
+        "missing secret name",
+    ),
+    (
+        "a trigger secret is named like a webhook secret",
+        "secret: demo/webhook",
+        "secret: approval-links",
+        "trigger.signature.secret",
+        "a trigger's secret is named `<something>/webhook`",
+    ),
+    (
+        "a webhook without a secret name",
+        "secret: demo/notify",
+        r#"secret: """#,
+        "actions[0].secret",
+        "missing secret name",
+    ),
+    (
+        "the old reason shape names the new one",
+        "reason:\n  - name: intent\n    kind: classify\n    labels:\n      - { name: refund, description: Money back, examples: [please refund me] }\n      - { name: other, description: Anything else, examples: [hello there] }\n",
+        "reason:\n  labels:\n    - { name: refund, description: Money back, examples: [please refund me] }\n    - { name: other, description: Anything else, examples: [hello there] }\n",
+        "reason",
+        "ordered list of AI tasks",
+    ),
+    (
+        "a condition reads only earlier tasks",
+        "  - name: intent\n    kind: classify\n",
+        "  - { name: gist, kind: summarize, when: 'ai.intent.label == \"refund\"' }\n  - name: intent\n    kind: classify\n",
+        "reason[0].when",
+        "runs after this task",
+    ),
+];
 
 #[test]
-fn escalation_needs_someone_to_escalate_to() {
-    let yaml = VALID.replace("on_timeout: reject", "on_timeout: escalate");
-    assert_reported(&yaml, "approval.escalate_to", "needs reviewers");
-}
-
-#[test]
-fn url_without_scheme() {
-    let yaml = VALID.replace("https://hooks.example.com/x", "hooks.example.com/x");
-    assert_reported(&yaml, "actions[0].url", "no http:// or https:// scheme");
-}
-
-#[test]
-fn template_that_does_not_parse() {
-    let yaml = VALID.replace("{{ ai.intent.label }}", "{{ ai.intent.label ");
-    assert_reported(&yaml, "actions[0].body", "invalid template");
-}
-
-#[test]
-fn text_must_be_mapped() {
-    let yaml = VALID.replace("text: $.body, ", "");
-    assert_reported(&yaml, "trigger.fields", "must map `text`");
-}
-
-#[test]
-fn missing_secret_name() {
-    let yaml = VALID.replace("secret: demo/webhook", "secret: ' '");
-    assert_reported(&yaml, "trigger.signature.secret", "missing secret name");
+fn each_one_edit_mistake_is_reported_at_its_path() {
+    assert_each_reported(VALID, ONE_EDIT_MISTAKES, str::to_owned);
 }
 
 #[test]
@@ -187,16 +276,6 @@ fn a_slack_action_names_the_secret_holding_its_url() {
         r#"type: slack, webhook_secret: demo/slack, text:"#,
     );
     Workflow::from_yaml(FILE, &ok).expect("a slack action with webhook_secret");
-}
-
-#[test]
-fn a_trigger_secret_is_named_like_a_webhook_secret() {
-    let yaml = VALID.replace("secret: demo/webhook", "secret: approval-links");
-    assert_reported(
-        &yaml,
-        "trigger.signature.secret",
-        "a trigger's secret is named `<something>/webhook`",
-    );
 }
 
 #[test]
@@ -333,48 +412,55 @@ fn an_http_lookup_loads_with_its_policy_and_budget() {
     assert_eq!(h.auth.as_ref().unwrap().header, "Authorization");
 }
 
-#[test]
-fn lookup_url_without_scheme() {
-    let yaml = with_crm_lookup(&CRM.replace("https://crm.example.com", "crm.example.com"));
-    assert_reported(
-        &yaml,
+/// Edits of the lookup `CRM`.
+const LOOKUP_MISTAKES: &[Mistake] = &[
+    (
+        "a lookup URL without a scheme",
+        "https://crm.example.com",
+        "crm.example.com",
         "context.lookups[0].url",
         "no http:// or https:// scheme",
-    );
-}
-
-#[test]
-fn lookup_auth_without_a_secret_name() {
-    let yaml = with_crm_lookup(&CRM.replace("secret: demo/crm", "secret: ''"));
-    assert_reported(
-        &yaml,
+    ),
+    (
+        "a lookup URL with a templated port is refused",
+        "https://crm.example.com/",
+        "https://crm.example.com:{{ event.sender }}/",
+        "context.lookups[0].url",
+        "host or port is templated",
+    ),
+    (
+        "a lookup URL naming an unmapped field",
+        "event.sender",
+        "event.customer_id",
+        "context.lookups[0].url",
+        "does not render",
+    ),
+    (
+        "lookup auth without a secret name",
+        "secret: demo/crm",
+        "secret: ''",
         "context.lookups[0].auth.secret",
         "missing secret name",
-    );
-}
+    ),
+    (
+        "a lookup field with an invalid JSONPath",
+        "$.data.plan",
+        "'$.data[?'",
+        "context.lookups[0].fields.plan",
+        "invalid JSONPath",
+    ),
+    (
+        "an unknown lookup kind",
+        "kind: http",
+        "kind: ftp",
+        "context.lookups[0].kind",
+        "unknown variant `ftp`",
+    ),
+];
 
 #[test]
-fn lookup_url_naming_an_unmapped_field() {
-    let yaml = with_crm_lookup(&CRM.replace("event.sender", "event.customer_id"));
-    assert_reported(&yaml, "context.lookups[0].url", "does not render");
-}
-
-#[test]
-fn lookup_field_with_invalid_json_path() {
-    let yaml = with_crm_lookup(&CRM.replace("$.data.plan", "'$.data[?'"));
-    assert_reported(&yaml, "context.lookups[0].fields.plan", "invalid JSONPath");
-}
-
-#[test]
-fn unknown_lookup_kind() {
-    let yaml = with_crm_lookup(&CRM.replace("kind: http", "kind: ftp"));
-    assert_reported(&yaml, "context.lookups[0].kind", "unknown variant `ftp`");
-}
-
-#[test]
-fn action_template_naming_an_unmapped_field() {
-    let yaml = VALID.replace("{{ ai.intent.label }}", "{{ event.sendr }}");
-    assert_reported(&yaml, "actions[0].body", "does not render");
+fn each_lookup_mistake_is_reported_at_its_path() {
+    assert_each_reported(CRM, LOOKUP_MISTAKES, with_crm_lookup);
 }
 
 #[test]
@@ -386,12 +472,6 @@ fn action_template_naming_an_undeclared_lookup_field() {
 }
 
 #[test]
-fn webhook_without_a_secret_name() {
-    let yaml = VALID.replace("secret: demo/notify", r#"secret: """#);
-    assert_reported(&yaml, "actions[0].secret", "missing secret name");
-}
-
-#[test]
 fn dry_run_is_part_of_the_spec() {
     let w = Workflow::from_yaml(
         FILE,
@@ -400,30 +480,6 @@ fn dry_run_is_part_of_the_spec() {
     .expect("valid");
     assert!(w.spec.dry_run);
     assert!(!Workflow::from_yaml(FILE, VALID).unwrap().spec.dry_run);
-}
-
-#[test]
-fn the_old_reason_shape_names_the_new_one() {
-    let old = VALID.replace(
-        "reason:\n  - name: intent\n    kind: classify\n    labels:\n      - { name: refund, description: Money back, examples: [please refund me] }\n      - { name: other, description: Anything else, examples: [hello there] }\n",
-        "reason:\n  labels:\n    - { name: refund, description: Money back, examples: [please refund me] }\n    - { name: other, description: Anything else, examples: [hello there] }\n",
-    );
-    assert_reported(&old, "reason", "ordered list of AI tasks");
-}
-
-#[test]
-fn a_rule_reading_the_old_single_result_is_told_the_new_path() {
-    let yaml = VALID.replace(r#"ai.intent.label == "refund""#, r#"ai.label == "refund""#);
-    assert_reported(&yaml, "rules[0].when", "`ai.<task>`");
-}
-
-#[test]
-fn a_rule_naming_no_task_is_refused() {
-    let yaml = VALID.replace(
-        r#"ai.intent.label == "refund""#,
-        r#"ai.urgency.label == "high""#,
-    );
-    assert_reported(&yaml, "rules[0].when", "`ai.urgency` names no AI task");
 }
 
 fn with_task(task: &str) -> String {
@@ -456,15 +512,6 @@ fn an_extract_task_checks_its_schema_and_required_fields() {
         "an array needs `items`",
     );
     assert_reported(&yaml, "reason[1].fields.when", "apply to numbers only");
-}
-
-#[test]
-fn a_condition_reads_only_earlier_tasks() {
-    let yaml = VALID.replace(
-        "  - name: intent\n    kind: classify\n",
-        "  - { name: gist, kind: summarize, when: 'ai.intent.label == \"refund\"' }\n  - name: intent\n    kind: classify\n",
-    );
-    assert_reported(&yaml, "reason[0].when", "runs after this task");
 }
 
 #[test]
@@ -530,32 +577,6 @@ fn a_misspelt_budget_key_is_an_error() {
         errors.iter().any(|e| e.reason.contains("daily_token")),
         "{errors:#?}"
     );
-}
-
-// ---------------------------------------------------------------- outbound
-
-#[test]
-fn an_action_url_with_a_templated_host_is_refused() {
-    let yaml = VALID.replace(
-        "https://hooks.example.com/x",
-        "https://{{ event.sender }}/x",
-    );
-    assert_reported(&yaml, "actions[0].url", "host or port is templated");
-}
-
-#[test]
-fn an_action_url_that_is_all_template_is_refused() {
-    let yaml = VALID.replace("https://hooks.example.com/x", "{{ event.sender }}");
-    assert_reported(&yaml, "actions[0].url", "http:// or https://");
-}
-
-#[test]
-fn a_lookup_url_with_a_templated_port_is_refused() {
-    let yaml = with_crm_lookup(&CRM.replace(
-        "https://crm.example.com/",
-        "https://crm.example.com:{{ event.sender }}/",
-    ));
-    assert_reported(&yaml, "context.lookups[0].url", "host or port is templated");
 }
 
 /// `VALID` with an e-mail action to the sender, performed by `rule`.

@@ -3,6 +3,7 @@
 //! loaded as requests. Enabled by the `testing` feature.
 
 pub mod fixtures;
+pub mod read_back;
 pub mod store_contract;
 
 use std::collections::BTreeMap;
