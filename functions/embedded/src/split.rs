@@ -51,16 +51,13 @@ pub fn stratified_folds<'a>(
     k: usize,
     seed: u64,
 ) -> Vec<usize> {
-    let groups = by_label(labels);
-    let n = groups.values().map(Vec::len).sum();
+    let groups = shuffled_by_label(labels, seed);
+    let n = groups.iter().map(Vec::len).sum();
     let mut fold = vec![0; n];
-    let mut rng = Rng::new(seed);
     // Rotating the starting fold per label keeps fold sizes balanced when
     // many labels have a count that k does not divide.
     let mut offset = 0;
-    for members in groups.values() {
-        let mut members = members.clone();
-        rng.shuffle(&mut members);
+    for members in &groups {
         for (j, &i) in members.iter().enumerate() {
             fold[i] = (offset + j) % k.max(1);
         }
@@ -75,15 +72,24 @@ pub fn sample_per_label<'a>(
     n: usize,
     seed: u64,
 ) -> Vec<usize> {
-    let mut rng = Rng::new(seed);
-    let mut chosen = Vec::new();
-    for members in by_label(labels).values() {
-        let mut members = members.clone();
-        rng.shuffle(&mut members);
-        chosen.extend(members.into_iter().take(n));
-    }
+    let mut chosen: Vec<usize> = shuffled_by_label(labels, seed)
+        .into_iter()
+        .flat_map(|members| members.into_iter().take(n))
+        .collect();
     chosen.sort_unstable();
     chosen
+}
+
+/// [`by_label`]'s groups, each shuffled by one generator seeded with `seed`.
+fn shuffled_by_label<'a>(labels: impl Iterator<Item = &'a str>, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = Rng::new(seed);
+    by_label(labels)
+        .into_values()
+        .map(|mut members| {
+            rng.shuffle(&mut members);
+            members
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -147,21 +147,17 @@ pub fn parse_condition(map: &Map<String, Value>) -> Result<Condition, String> {
             .ok_or_else(|| "a nested choice rule must be an object".to_string())
             .and_then(parse_condition)
     };
-    if let Some(v) = map.get("And") {
-        let rules = v.as_array().ok_or("And must be an array")?;
-        return rules
-            .iter()
-            .map(nested)
-            .collect::<Result<_, _>>()
-            .map(Condition::And);
-    }
-    if let Some(v) = map.get("Or") {
-        let rules = v.as_array().ok_or("Or must be an array")?;
-        return rules
-            .iter()
-            .map(nested)
-            .collect::<Result<_, _>>()
-            .map(Condition::Or);
+    for (key, combine) in [("And", Condition::And as fn(_) -> _), ("Or", Condition::Or)] {
+        if let Some(v) = map.get(key) {
+            let rules = v
+                .as_array()
+                .ok_or_else(|| format!("{key} must be an array"))?;
+            return rules
+                .iter()
+                .map(nested)
+                .collect::<Result<_, _>>()
+                .map(combine);
+        }
     }
     if let Some(v) = map.get("Not") {
         return Ok(Condition::Not(Box::new(nested(v)?)));

@@ -287,14 +287,7 @@ impl Execution {
         id: u64,
         failure: Failure,
     ) -> Result<(), CallbackError> {
-        let task = self.open_task(id)?;
-        task.settle(Err(failure.clone()));
-        self.history.record(
-            now,
-            "TaskFailed",
-            json!({"error": failure.error, "cause": failure.cause}),
-        );
-        Ok(())
+        self.fail_task(now, failure, |e| e.open_task(id))
     }
 
     /// SendTaskSuccess.
@@ -318,14 +311,7 @@ impl Execution {
         token: &str,
         failure: Failure,
     ) -> Result<(), CallbackError> {
-        let task = self.token_task(token)?;
-        task.settle(Err(failure.clone()));
-        self.history.record(
-            now,
-            "TaskFailed",
-            json!({"error": failure.error, "cause": failure.cause}),
-        );
-        Ok(())
+        self.fail_task(now, failure, |e| e.token_task(token))
     }
 
     /// SendTaskHeartbeat: pushes the HeartbeatSeconds deadline out.
@@ -348,6 +334,22 @@ impl Execution {
             );
             self.status = Status::Failed(Failure { error, cause });
         }
+    }
+
+    /// Settles the task `find` names as failed; one it does not find records nothing.
+    fn fail_task(
+        &mut self,
+        now: DateTime<Utc>,
+        failure: Failure,
+        find: impl FnOnce(&mut Self) -> Result<&mut TaskWait, CallbackError>,
+    ) -> Result<(), CallbackError> {
+        find(self)?.settle(Err(failure.clone()));
+        self.history.record(
+            now,
+            "TaskFailed",
+            json!({"error": failure.error, "cause": failure.cause}),
+        );
+        Ok(())
     }
 
     fn open_task(&mut self, id: u64) -> Result<&mut TaskWait, CallbackError> {

@@ -28,122 +28,76 @@ impl fmt::Display for Problem {
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const JSONPATH_ONLY: &[&str] = &[
+/// The fields [`Validator::paths`] parses as JSONPath paths, in the order it reports them.
+const PATH_FIELDS: &[&str] = &[
     "InputPath",
     "OutputPath",
     "ResultPath",
-    "Parameters",
-    "ResultSelector",
     "ItemsPath",
     "SecondsPath",
     "TimestampPath",
-    "ErrorPath",
-    "CausePath",
     "MaxConcurrencyPath",
     "TimeoutSecondsPath",
     "HeartbeatSecondsPath",
+    "ErrorPath",
+    "CausePath",
+];
+/// JSONPath-only besides [`PATH_FIELDS`].
+const JSONPATH_ONLY: &[&str] = &[
+    "Parameters",
+    "ResultSelector",
     "ToleratedFailureCountPath",
     "ToleratedFailurePercentagePath",
 ];
 const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 
-fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
+/// Fields of the states that go on to another.
+const TRANSITION: &[&str] = &["Next", "End"];
+/// Fields that shape a state's input and output.
+const IO: &[&str] = &["InputPath", "OutputPath", "Assign", "Output"];
+/// Fields of the states that run work and may retry or catch its failure.
+const WORK: &[&str] = &[
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Retry",
+    "Catch",
+];
+
+/// The fields a state of type `kind` may have besides [`COMMON`], in groups.
+fn allowed_fields(kind: &str) -> Option<&'static [&'static [&'static str]]> {
     Some(match kind {
-        "Pass" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "Parameters",
-            "Result",
-            "Assign",
-            "Output",
-        ],
+        "Pass" => &[TRANSITION, IO, &["ResultPath", "Parameters", "Result"]],
         "Task" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "Parameters",
-            "ResultSelector",
-            "Retry",
-            "Catch",
-            "Resource",
-            "TimeoutSeconds",
-            "TimeoutSecondsPath",
-            "HeartbeatSeconds",
-            "HeartbeatSecondsPath",
-            "Credentials",
-            "Arguments",
-            "Output",
-            "Assign",
+            TRANSITION,
+            IO,
+            WORK,
+            &["Resource", "Credentials", "Arguments"],
+            &["TimeoutSeconds", "TimeoutSecondsPath"],
+            &["HeartbeatSeconds", "HeartbeatSecondsPath"],
         ],
-        "Choice" => &[
-            "InputPath",
-            "OutputPath",
-            "Choices",
-            "Default",
-            "Assign",
-            "Output",
-        ],
+        "Choice" => &[IO, &["Choices", "Default"]],
         "Wait" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "Seconds",
-            "SecondsPath",
-            "Timestamp",
-            "TimestampPath",
-            "Assign",
-            "Output",
+            TRANSITION,
+            IO,
+            &["Seconds", "SecondsPath", "Timestamp", "TimestampPath"],
         ],
-        "Succeed" => &["InputPath", "OutputPath", "Output"],
-        "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
-        "Parallel" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "Parameters",
-            "ResultSelector",
-            "Retry",
-            "Catch",
-            "Branches",
-            "Arguments",
-            "Output",
-            "Assign",
-        ],
+        "Succeed" => &[&["InputPath", "OutputPath", "Output"]],
+        "Fail" => &[&["Error", "ErrorPath", "Cause", "CausePath"]],
+        "Parallel" => &[TRANSITION, IO, WORK, &["Branches", "Arguments"]],
         "Map" => &[
-            "Next",
-            "End",
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "Parameters",
-            "ResultSelector",
-            "Retry",
-            "Catch",
-            "ItemsPath",
-            "Items",
-            "ItemSelector",
-            "ItemProcessor",
-            "Iterator",
-            "MaxConcurrency",
-            "MaxConcurrencyPath",
-            "ItemReader",
-            "ItemBatcher",
-            "ResultWriter",
-            "ToleratedFailureCount",
-            "ToleratedFailureCountPath",
-            "ToleratedFailurePercentage",
-            "ToleratedFailurePercentagePath",
-            "Label",
-            "Output",
-            "Assign",
+            TRANSITION,
+            IO,
+            WORK,
+            &["ItemsPath", "Items", "ItemSelector", "Label"],
+            &["ItemProcessor", "Iterator"],
+            &["ItemReader", "ItemBatcher", "ResultWriter"],
+            &["MaxConcurrency", "MaxConcurrencyPath"],
+            &["ToleratedFailureCount", "ToleratedFailureCountPath"],
+            &[
+                "ToleratedFailurePercentage",
+                "ToleratedFailurePercentagePath",
+            ],
         ],
         _ => return None,
     })
@@ -291,15 +245,16 @@ impl Validator {
             if COMMON.contains(&field.as_str()) {
                 continue;
             }
-            if !allowed.contains(&field.as_str()) {
+            let field_is = |group: &[&str]| group.contains(&field.as_str());
+            if !allowed.iter().any(|group| field_is(group)) {
                 self.report(at, field, format!("is not allowed in a {kind} state"));
-            } else if language == "JSONata" && JSONPATH_ONLY.contains(&field.as_str()) {
+            } else if language == "JSONata" && (field_is(PATH_FIELDS) || field_is(JSONPATH_ONLY)) {
                 self.report(
                     at,
                     field,
                     "is a JSONPath field and cannot be used when QueryLanguage is JSONata",
                 );
-            } else if language == "JSONPath" && JSONATA_ONLY.contains(&field.as_str()) {
+            } else if language == "JSONPath" && field_is(JSONATA_ONLY) {
                 self.report(
                     at,
                     field,
@@ -384,19 +339,7 @@ impl Validator {
     }
 
     fn paths(&mut self, at: &str, obj: &Map<String, Value>) {
-        for field in [
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "ItemsPath",
-            "SecondsPath",
-            "TimestampPath",
-            "MaxConcurrencyPath",
-            "TimeoutSecondsPath",
-            "HeartbeatSecondsPath",
-            "ErrorPath",
-            "CausePath",
-        ] {
+        for &field in PATH_FIELDS {
             match obj.get(field) {
                 None | Some(Value::Null) => {}
                 Some(Value::String(p))

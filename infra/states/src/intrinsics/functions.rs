@@ -62,37 +62,33 @@ impl Args<'_> {
             .ok_or_else(|| self.fail(format!("missing argument {}", i + 1)))
     }
 
-    fn string(&self, i: usize) -> Result<&str, Fault> {
+    /// Argument `i` as `kind` (read by `as_kind`), or a fault saying what it was instead.
+    fn typed<'v, T>(
+        &'v self,
+        i: usize,
+        kind: &str,
+        as_kind: impl FnOnce(&'v Value) -> Option<T>,
+    ) -> Result<T, Fault> {
         let v = self.arg(i)?;
-        v.as_str().ok_or_else(|| {
+        as_kind(v).ok_or_else(|| {
             self.fail(format!(
-                "argument {} must be a string, got {}",
+                "argument {} must be {kind}, got {}",
                 i + 1,
                 type_name(v)
             ))
         })
+    }
+
+    fn string(&self, i: usize) -> Result<&str, Fault> {
+        self.typed(i, "a string", Value::as_str)
     }
 
     fn array(&self, i: usize) -> Result<&Vec<Value>, Fault> {
-        let v = self.arg(i)?;
-        v.as_array().ok_or_else(|| {
-            self.fail(format!(
-                "argument {} must be an array, got {}",
-                i + 1,
-                type_name(v)
-            ))
-        })
+        self.typed(i, "an array", Value::as_array)
     }
 
     fn number(&self, i: usize) -> Result<f64, Fault> {
-        let v = self.arg(i)?;
-        v.as_f64().ok_or_else(|| {
-            self.fail(format!(
-                "argument {} must be a number, got {}",
-                i + 1,
-                type_name(v)
-            ))
-        })
+        self.typed(i, "a number", Value::as_f64)
     }
 
     fn integer(&self, i: usize) -> Result<i64, Fault> {

@@ -4,32 +4,18 @@ use serde_json::{Number, Value};
 
 use crate::intrinsics;
 
+/// AWS's JSONata functions that behave like an intrinsic: name, arity and the intrinsic.
+const VIA_INTRINSIC: [(&str, usize, &str); 3] = [
+    ("partition", 2, "States.ArrayPartition"),
+    ("range", 3, "States.ArrayRange"),
+    ("hash", 2, "States.Hash"),
+];
+
 pub(super) fn register(jsonata: &JsonAta) {
-    jsonata.register_function("partition", 2, partition);
-    jsonata.register_function("range", 3, range);
-    jsonata.register_function("hash", 2, hash);
+    for (name, arity, _) in VIA_INTRINSIC {
+        jsonata.register_function(name, arity, via_intrinsic);
+    }
     jsonata.register_function("parse", 1, parse);
-}
-
-fn partition<'a>(
-    ctx: FunctionContext<'a, '_>,
-    args: &[&'a JValue<'a>],
-) -> jsonata_rs::Result<&'a JValue<'a>> {
-    via_intrinsic("States.ArrayPartition", ctx, args)
-}
-
-fn range<'a>(
-    ctx: FunctionContext<'a, '_>,
-    args: &[&'a JValue<'a>],
-) -> jsonata_rs::Result<&'a JValue<'a>> {
-    via_intrinsic("States.ArrayRange", ctx, args)
-}
-
-fn hash<'a>(
-    ctx: FunctionContext<'a, '_>,
-    args: &[&'a JValue<'a>],
-) -> jsonata_rs::Result<&'a JValue<'a>> {
-    via_intrinsic("States.Hash", ctx, args)
 }
 
 fn parse<'a>(
@@ -49,12 +35,16 @@ fn parse<'a>(
     Ok(from_json(ctx.arena, &parsed))
 }
 
-/// AWS's JSONata functions behave like the intrinsic of the same purpose.
+/// Calls the intrinsic [`VIA_INTRINSIC`] pairs with the function JSONata called (by the name
+/// it was registered under, which the function value keeps however it is called).
 fn via_intrinsic<'a>(
-    name: &str,
     ctx: FunctionContext<'a, '_>,
     args: &[&'a JValue<'a>],
 ) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let (.., name) = VIA_INTRINSIC
+        .iter()
+        .find(|(function, ..)| *function == ctx.name)
+        .expect("registered only under the names in VIA_INTRINSIC");
     let expr_args: Vec<Value> = args.iter().map(|a| to_json(Some(*a))).collect();
     let call = format!(
         "{name}({})",

@@ -199,6 +199,31 @@ impl Cascade<'_> {
         )))
     }
 
+    /// Asks the tiers in `models` in turn, handing each answer to `take`,
+    /// until `take` says it has enough, the tiers run out or the budget is
+    /// spent.
+    async fn ask_in_turn(
+        &mut self,
+        models: &[String],
+        request: &ModelRequest<'_>,
+        mut take: impl FnMut(&str, Value) -> bool,
+    ) -> Result<(), StoreError> {
+        for name in models {
+            let Some(asked) = self.ask(name, request).await? else {
+                if self.over_budget() {
+                    break;
+                }
+                continue;
+            };
+            if let Some(value) = asked.value {
+                if take(name, value) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn over_budget(&self) -> bool {
         self.calls
             .last()
@@ -301,21 +326,13 @@ pub async fn run_task(
     let (output, status, tier) = match &task.kind {
         TaskKind::Classify(c) => {
             let mut best: Option<(Value, String)> = None;
-            for name in &task.models {
-                let Some(asked) = cascade.ask(name, request).await? else {
-                    if cascade.over_budget() {
-                        break;
-                    }
-                    continue;
-                };
-                if let Some(value) = asked.value {
+            cascade
+                .ask_in_turn(&task.models, request, |name, value| {
                     let confidence = value["confidence"].as_f64().unwrap_or(0.0);
-                    best = Some((value, name.clone()));
-                    if confidence >= c.accept_at {
-                        break;
-                    }
-                }
-            }
+                    best = Some((value, name.to_string()));
+                    confidence >= c.accept_at
+                })
+                .await?;
             let settled = match best {
                 Some((value, tier)) => Some((with_tier(value, &tier), "answered", Some(tier))),
                 None => failure(cascade, request, &mut reasons, fallback_draft).await?,
@@ -339,22 +356,20 @@ pub async fn run_task(
         TaskKind::Extract(e) => {
             let mut merged = serde_json::Map::new();
             let mut answered_by = Vec::new();
-            for name in &task.models {
-                if e.fields.keys().all(|k| merged.contains_key(k)) {
-                    break;
-                }
-                let Some(asked) = cascade.ask(name, request).await? else {
-                    if cascade.over_budget() {
-                        break;
-                    }
-                    continue;
-                };
-                if let Some(Value::Object(found)) = asked.value {
-                    answered_by.push(name.clone());
-                    for (k, v) in found {
-                        merged.entry(k).or_insert(v);
-                    }
-                }
+            // With no fields to fill there is nothing to ask a tier for.
+            if !e.fields.is_empty() {
+                cascade
+                    .ask_in_turn(&task.models, request, |name, value| {
+                        let Value::Object(found) = value else {
+                            return false;
+                        };
+                        answered_by.push(name.to_string());
+                        for (k, v) in found {
+                            merged.entry(k).or_insert(v);
+                        }
+                        e.fields.keys().all(|k| merged.contains_key(k))
+                    })
+                    .await?;
             }
             let (output, status, tier) = if answered_by.is_empty() {
                 failure(cascade, request, &mut reasons, fallback_draft)
@@ -379,18 +394,12 @@ pub async fn run_task(
         }
         TaskKind::Summarize(_) | TaskKind::Draft(_) => {
             let mut first = None;
-            for name in &task.models {
-                let Some(asked) = cascade.ask(name, request).await? else {
-                    if cascade.over_budget() {
-                        break;
-                    }
-                    continue;
-                };
-                if let Some(value) = asked.value {
-                    first = Some((written(value, name), "answered", Some(name.clone())));
-                    break;
-                }
-            }
+            cascade
+                .ask_in_turn(&task.models, request, |name, value| {
+                    first = Some((written(value, name), "answered", Some(name.to_string())));
+                    true
+                })
+                .await?;
             match first {
                 Some(done) => done,
                 None => failure(cascade, request, &mut reasons, fallback_draft)
