@@ -17,18 +17,6 @@ pub(super) fn execute(
         .map_err(unavailable)
 }
 
-/// The first row the query returns, if any.
-pub(super) fn query_opt<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl Params,
-    row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Option<T>, StoreError> {
-    conn.prepare_cached(sql)
-        .and_then(|mut st| st.query_row(params, row).optional())
-        .map_err(unavailable)
-}
-
 /// Every row the query returns, in its order.
 pub(super) fn query_all<T>(
     conn: &Connection,
@@ -50,7 +38,11 @@ impl SqliteStore {
         key: &str,
     ) -> Result<Option<String>, StoreError> {
         let key = key.to_string();
-        self.lookup(move |conn| query_opt(conn, sql, [&key], |row| row.get(0)))
-            .await
+        self.lookup(move |conn| {
+            conn.prepare_cached(sql)
+                .and_then(|mut st| st.query_row([&key], |row| row.get(0)).optional())
+                .map_err(unavailable)
+        })
+        .await
     }
 }

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::domain::{AuditEvent, CanonicalEvent, DedupeKey, Run};
 use handoff_core::ports::{Created, StoreError};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::query::{execute, query_all, query_opt};
+use super::query::{execute, query_all};
 use super::runs::NewRun;
 use super::{parse_ts, snapshot, ts, unavailable, SqliteStore};
 use crate::store::{
@@ -149,7 +149,13 @@ impl ExecutionLog for SqliteStore {
         self.lookup(move |conn| {
             snapshot(conn, |conn| {
                 let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1");
-                let raw = query_opt(conn, &sql, [&name], |row| RawExecution::try_from(row))?;
+                let raw = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut st| {
+                        st.query_row([&name], |row| RawExecution::try_from(row))
+                            .optional()
+                    })
+                    .map_err(unavailable)?;
                 raw.map(|raw| decode_execution(conn, raw)).transpose()
             })
         })
