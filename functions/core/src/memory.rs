@@ -50,6 +50,31 @@ impl MemoryStore {
     }
 }
 
+/// The stored item `id` names, or `NotFound`.
+fn found<'t, K: Ord + std::fmt::Display, V>(
+    table: &'t mut BTreeMap<K, V>,
+    id: &K,
+) -> Result<&'t mut V, StoreError> {
+    table
+        .get_mut(id)
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))
+}
+
+/// The approval `id` names while it is still pending: votes and closes
+/// are refused on a closed one.
+fn pending<'t>(t: &'t mut Tables, id: &ApprovalId) -> Result<&'t mut Approval, StoreError> {
+    let a = found(&mut t.approvals, id)?;
+    if a.status != ApprovalStatus::Pending {
+        return Err(StoreError::Conflict(format!("approval is {:?}", a.status)));
+    }
+    Ok(a)
+}
+
+/// Copies of the stored items `keep` accepts, in key order.
+fn select<K, V: Clone>(table: &BTreeMap<K, V>, keep: impl Fn(&V) -> bool) -> Vec<V> {
+    table.values().filter(|v| keep(v)).cloned().collect()
+}
+
 fn page<T: Clone>(items: Vec<T>, limit: usize, cursor: Option<&str>) -> Page<T> {
     let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
     let limit = if limit == 0 { 50 } else { limit };
@@ -119,10 +144,7 @@ impl Runs for MemoryStore {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut t = self.tables.lock().unwrap();
-        let run = t
-            .runs
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let run = found(&mut t.runs, id)?;
         if !from.contains(&run.status) {
             return Err(StoreError::Conflict(format!(
                 "{id} is {}, not {from:?}",
@@ -137,24 +159,17 @@ impl Runs for MemoryStore {
 
     async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError> {
         let mut t = self.tables.lock().unwrap();
-        let run = t
-            .runs
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        update.apply(&mut run.summary);
+        update.apply(&mut found(&mut t.runs, id)?.summary);
         Ok(())
     }
 
     async fn list_runs(&self, q: &RunQuery) -> Result<Page<Run>, StoreError> {
         let t = self.tables.lock().unwrap();
-        let mut runs: Vec<Run> = t
-            .runs
-            .values()
-            .filter(|r| q.workflow.as_deref().is_none_or(|w| r.workflow == w))
-            .filter(|r| q.status.is_none_or(|s| r.status == s))
-            .filter(|r| q.sender.is_none() || r.sender == q.sender)
-            .cloned()
-            .collect();
+        let mut runs = select(&t.runs, |r| {
+            q.workflow.as_deref().is_none_or(|w| r.workflow == w)
+                && q.status.is_none_or(|s| r.status == s)
+                && (q.sender.is_none() || r.sender == q.sender)
+        });
         runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(page(runs, q.limit, q.cursor.as_deref()))
     }
@@ -219,13 +234,7 @@ impl Approvals for MemoryStore {
 
     async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
         let mut t = self.tables.lock().unwrap();
-        let a = t
-            .approvals
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        if a.status != ApprovalStatus::Pending {
-            return Err(StoreError::Conflict(format!("approval is {:?}", a.status)));
-        }
+        let a = pending(&mut t, id)?;
         if a.vote_of(&vote.reviewer).is_some() {
             return Err(StoreError::Conflict(format!(
                 "{} already voted",
@@ -250,13 +259,7 @@ impl Approvals for MemoryStore {
             }
         }
         let mut t = self.tables.lock().unwrap();
-        let a = t
-            .approvals
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        if a.status != ApprovalStatus::Pending {
-            return Err(StoreError::Conflict(format!("approval is {:?}", a.status)));
-        }
+        let a = pending(&mut t, id)?;
         a.status = to;
         a.decided_at = Some(at);
         if matches!(to, ApprovalStatus::Approved | ApprovalStatus::Rejected) {
@@ -267,12 +270,7 @@ impl Approvals for MemoryStore {
 
     async fn approvals_of_run(&self, run: &RunId) -> Result<Vec<Approval>, StoreError> {
         let t = self.tables.lock().unwrap();
-        let mut list: Vec<Approval> = t
-            .approvals
-            .values()
-            .filter(|a| &a.run_id == run)
-            .cloned()
-            .collect();
+        let mut list = select(&t.approvals, |a| &a.run_id == run);
         list.sort_by_key(|a| std::cmp::Reverse(a.created_at));
         Ok(list)
     }
@@ -458,18 +456,27 @@ impl TokenLedger for MemoryStore {
     }
 }
 
-#[derive(Default)]
-pub struct MemoryQueue {
-    pub messages: Mutex<Vec<RunMessage>>,
+/// A port double whose one method keeps, in order, every item it is
+/// handed and succeeds.
+macro_rules! recorder {
+    ($name:ident { $field:ident: Vec<$item:ty> } impl $port:ident::$method:ident -> $error:ty) => {
+        #[derive(Default)]
+        pub struct $name {
+            pub $field: Mutex<Vec<$item>>,
+        }
+
+        #[async_trait]
+        impl $port for $name {
+            async fn $method(&self, item: &$item) -> Result<(), $error> {
+                self.$field.lock().unwrap().push(item.clone());
+                Ok(())
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl RunQueue for MemoryQueue {
-    async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
-        self.messages.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
+recorder!(MemoryQueue { messages: Vec<RunMessage> } impl RunQueue::enqueue -> QueueError);
+recorder!(RecordingNotifier { sent: Vec<Notification> } impl Notifier::notify -> NotifyError);
 
 /// Records starts (execution name, input) and task answers; a token
 /// answered once is closed.
@@ -567,19 +574,6 @@ impl Secrets for StaticSecrets {
             .get(name)
             .cloned()
             .ok_or_else(|| SecretError::NotFound(name.to_string()))
-    }
-}
-
-#[derive(Default)]
-pub struct RecordingNotifier {
-    pub sent: Mutex<Vec<Notification>>,
-}
-
-#[async_trait]
-impl Notifier for RecordingNotifier {
-    async fn notify(&self, notification: &Notification) -> Result<(), NotifyError> {
-        self.sent.lock().unwrap().push(notification.clone());
-        Ok(())
     }
 }
 

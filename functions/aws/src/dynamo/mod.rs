@@ -33,6 +33,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem,
@@ -83,6 +85,16 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    /// An UpdateItem on the item at (`pk`, `sk`), to be given its
+    /// condition and expressions.
+    fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
     }
 
     fn put_tx(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
@@ -305,6 +317,19 @@ impl DynamoStore {
     }
 }
 
+/// Sends a conditional update asking for the item as it was when the
+/// condition fails, so a conflict names the status it met.
+async fn send_conditional(
+    request: UpdateItemFluentBuilder,
+    what: &str,
+) -> Result<UpdateItemOutput, StoreError> {
+    request
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .map_err(|e| conditional_failure(e, what))
+}
+
 fn conditional_failure(
     err: SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>,
     what: &str,
@@ -464,11 +489,7 @@ impl Runs for DynamoStore {
         }
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(run_pk(id)))
-            .key(SK, s(META))
+            .update(run_pk(id), META)
             .condition_expression(format!("#status IN ({})", placeholders.join(", ")))
             .update_expression(
                 "SET #status = :to, #stage = :stage, updated_at = :at, GSI1PK = :gsi1pk",
@@ -478,25 +499,17 @@ impl Runs for DynamoStore {
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":stage", s(stage.as_str()))
             .expression_attribute_values(":at", s(ts(at)))
-            .expression_attribute_values(":gsi1pk", s(status_pk(to)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":gsi1pk", s(status_pk(to)));
         for (p, status) in placeholders.iter().zip(from) {
             request = request.expression_attribute_values(p, s(status.as_str()));
         }
-        request
-            .send()
-            .await
-            .map_err(|e| conditional_failure(e, &format!("run {id}")))?;
+        send_conditional(request, &format!("run {id}")).await?;
         Ok(())
     }
 
     async fn update_summary(&self, id: &RunId, update: &SummaryUpdate) -> Result<(), StoreError> {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(run_pk(id)))
-            .key(SK, s(META))
+            .update(run_pk(id), META)
             .condition_expression("attribute_exists(PK)");
         let mut sets = Vec::new();
         for (i, (name, value)) in summary_attributes(update).into_iter().enumerate() {
@@ -645,23 +658,16 @@ impl Approvals for DynamoStore {
 
     async fn record_vote(&self, id: &ApprovalId, vote: &Vote) -> Result<Approval, StoreError> {
         let json = serde_json::to_string(vote).expect("votes serialise");
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(approval_pk(id)))
-            .key(SK, s(META))
+        let request = self
+            .update(approval_pk(id), META)
             .condition_expression("#status = :pending AND attribute_not_exists(votes.#r)")
             .update_expression("SET votes.#r = :vote")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#r", &vote.reviewer)
             .expression_attribute_values(":pending", approval_status_attr(ApprovalStatus::Pending))
             .expression_attribute_values(":vote", s(json))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|e| conditional_failure(e, &format!("approval {id}")))?;
+            .return_values(ReturnValue::AllNew);
+        let out = send_conditional(request, &format!("approval {id}")).await?;
         let item = out
             .attributes
             .ok_or_else(|| StoreError::Unavailable("vote returned no item".into()))?;
@@ -678,11 +684,7 @@ impl Approvals for DynamoStore {
         // moves the item to the undelivered one.
         let owes = matches!(to, ApprovalStatus::Approved | ApprovalStatus::Rejected);
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(approval_pk(id)))
-            .key(SK, s(META))
+            .update(approval_pk(id), META)
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", approval_status_attr(ApprovalStatus::Pending))
@@ -698,11 +700,7 @@ impl Approvals for DynamoStore {
         } else {
             update.update_expression("SET #status = :to, decided_at = :at REMOVE GSI1PK, GSI1SK")
         };
-        update
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await
-            .map_err(|e| conditional_failure(e, &format!("approval {id}")))?;
+        send_conditional(update, &format!("approval {id}")).await?;
         Ok(())
     }
 
@@ -748,11 +746,7 @@ impl Approvals for DynamoStore {
 
     async fn mark_delivered(&self, id: &ApprovalId) -> Result<bool, StoreError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(approval_pk(id)))
-            .key(SK, s(META))
+            .update(approval_pk(id), META)
             .condition_expression("GSI1PK = :owed")
             .update_expression("REMOVE GSI1PK, GSI1SK")
             .expression_attribute_values(":owed", s(UNDELIVERED_APPROVALS))
@@ -864,11 +858,7 @@ impl TokenLedger for DynamoStore {
     /// none is lost and each returns the total it made.
     async fn spend(&self, workflow: &str, day: NaiveDate, tokens: u64) -> Result<u64, StoreError> {
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(budget_pk(workflow)))
-            .key(SK, s(day_sk(day)))
+            .update(budget_pk(workflow), &day_sk(day))
             .update_expression("ADD tokens :n SET expires_at = :ttl")
             .expression_attribute_values(":n", n(tokens))
             .expression_attribute_values(":ttl", n(ledger_expires_at(day)))

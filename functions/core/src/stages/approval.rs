@@ -119,11 +119,7 @@ impl ApprovalTasks {
             Err(e) => return Err(e.into()),
         }
 
-        let secret = self
-            .secrets
-            .get(&self.link_secret)
-            .await?
-            .signing_key(&self.link_secret)?;
+        let secret = self.link_key().await?;
         let existing = self
             .store
             .approvals_of_run(run_id)
@@ -160,11 +156,8 @@ impl ApprovalTasks {
         let (notified, failed) = self
             .notify_each(&approval, &secret, approval.reviewers.iter(), |n| n)
             .await?;
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Approval,
             "approval.requested",
             json!({
                 "approval_id": approval.id,
@@ -250,11 +243,8 @@ impl ApprovalTasks {
                 Err(e) => return Err(e.into()),
             }
         }
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Approval,
             "approval.timed_out",
             json!({
                 "approval_id": expired.map(|a| &a.id),
@@ -271,6 +261,18 @@ impl ApprovalTasks {
 }
 
 impl ApprovalTasks {
+    /// An approval-stage entry in the run's audit trail.
+    async fn audit(&self, run_id: &RunId, kind: &str, detail: Value) -> Result<(), StoreError> {
+        let (log, clock) = (self.store.as_ref(), self.clock.as_ref());
+        audit::record(log, clock, run_id, Stage::Approval, kind, detail).await
+    }
+
+    /// The key the reviewers' approval links are signed with.
+    async fn link_key(&self) -> Result<Secret, SecretError> {
+        let secret = self.secrets.get(&self.link_secret).await?;
+        secret.signing_key(&self.link_secret)
+    }
+
     /// The decision the reviewers' votes settled, which a timeout never
     /// overturns: an approval closed by votes whose answer did not reach the
     /// task, or one whose settling vote was saved while its close failed
@@ -299,11 +301,8 @@ impl ApprovalTasks {
             }
         }
         self.store.mark_delivered(&approval.id).await?;
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Approval,
             "approval.timed_out",
             json!({
                 "approval_id": approval.id,
@@ -395,11 +394,7 @@ impl ApprovalTasks {
         if already {
             return Ok(false);
         }
-        let secret = self
-            .secrets
-            .get(&self.link_secret)
-            .await?
-            .signing_key(&self.link_secret)?;
+        let secret = self.link_key().await?;
         let silent = approval
             .reviewers
             .iter()
@@ -416,11 +411,8 @@ impl ApprovalTasks {
                 n
             })
             .await?;
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Approval,
             "approval.reminded",
             json!({
                 "approval_id": approval.id,

@@ -23,6 +23,7 @@
 
 mod costs;
 mod models;
+mod query;
 mod reviews;
 mod runs;
 mod runtime_tables;

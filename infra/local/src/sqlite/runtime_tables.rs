@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use handoff_core::domain::{AuditEvent, CanonicalEvent, DedupeKey, Run};
 use handoff_core::ports::{Created, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 
+use super::query::{execute, query_all};
 use super::runs::NewRun;
 use super::{parse_ts, snapshot, ts, unavailable, SqliteStore};
 use crate::store::{
@@ -15,45 +16,29 @@ use crate::store::{
 
 const EXECUTION_COLUMNS: &str = "name, state, status, next_wake, updated_at";
 
-struct RawExecution {
-    name: String,
-    state: String,
-    status: String,
-    next_wake: Option<String>,
-    updated_at: String,
-}
+/// An execution row as text, in `EXECUTION_COLUMNS` order: name, state,
+/// status, next wake, updated at.
+type RawExecution = (String, String, String, Option<String>, String);
 
-fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<RawExecution> {
-    Ok(RawExecution {
-        name: row.get(0)?,
-        state: row.get(1)?,
-        status: row.get(2)?,
-        next_wake: row.get(3)?,
-        updated_at: row.get(4)?,
+/// The execution with its history events, read on the same connection.
+fn decode_execution(
+    conn: &Connection,
+    (name, state, status, next_wake, updated_at): RawExecution,
+) -> Result<StoredExecution, StoreError> {
+    let history = query_all(
+        conn,
+        "SELECT id, event FROM history WHERE execution = ?1 ORDER BY id",
+        [&name],
+        |row| Ok((row.get::<_, i64>(0)? as u64, row.get(1)?)),
+    )?;
+    Ok(StoredExecution {
+        name,
+        state,
+        history,
+        status,
+        next_wake: next_wake.as_deref().map(parse_ts).transpose()?,
+        updated_at: parse_ts(&updated_at)?,
     })
-}
-
-impl RawExecution {
-    /// With the execution's history events, read on the same connection.
-    fn decode(self, conn: &Connection) -> Result<StoredExecution, StoreError> {
-        let history = conn
-            .prepare_cached("SELECT id, event FROM history WHERE execution = ?1 ORDER BY id")
-            .and_then(|mut st| {
-                st.query_map([&self.name], |row| {
-                    Ok((row.get::<_, i64>(0)? as u64, row.get(1)?))
-                })?
-                .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(unavailable)?;
-        Ok(StoredExecution {
-            state: self.state,
-            history,
-            next_wake: self.next_wake.as_deref().map(parse_ts).transpose()?,
-            updated_at: parse_ts(&self.updated_at)?,
-            name: self.name,
-            status: self.status,
-        })
-    }
 }
 
 /// An execution's columns, serialised before leaving the async side.
@@ -78,20 +63,25 @@ impl ExecutionRow {
         })
     }
 
+    /// Runs `sql`, an insert into `executions` of `EXECUTION_COLUMNS`, with
+    /// this row's values; returns how many rows it changed.
+    fn insert(&self, conn: &Connection, sql: &str) -> Result<usize, StoreError> {
+        let (name, state, status) = (&self.name, &self.state, &self.status);
+        execute(
+            conn,
+            sql,
+            params![name, state, status, self.next_wake, self.updated_at],
+        )
+    }
+
     /// Appends the history events the row carries.
     fn append_history(&self, conn: &Connection) -> Result<(), StoreError> {
-        if self.history.is_empty() {
-            return Ok(());
-        }
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO history (execution, id, event) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(unavailable)?;
         for (id, event) in &self.history {
-            insert
-                .execute(params![self.name, *id as i64, event])
-                .map_err(unavailable)?;
+            execute(
+                conn,
+                "INSERT OR REPLACE INTO history (execution, id, event) VALUES (?1, ?2, ?3)",
+                params![self.name, *id as i64, event],
+            )?;
         }
         Ok(())
     }
@@ -102,21 +92,13 @@ impl ExecutionLog for SqliteStore {
     async fn create_execution(&self, execution: &StoredExecution) -> Result<bool, StoreError> {
         let row = ExecutionRow::new(execution)?;
         self.write(move |conn| {
-            let added = conn
-                .prepare_cached(&format!(
+            let added = row.insert(
+                conn,
+                &format!(
                     "INSERT OR IGNORE INTO executions ({EXECUTION_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5)"
-                ))
-                .and_then(|mut st| {
-                    st.execute(params![
-                        row.name,
-                        row.state,
-                        row.status,
-                        row.next_wake,
-                        row.updated_at
-                    ])
-                })
-                .map_err(unavailable)?;
+                ),
+            )?;
             if added == 1 {
                 row.append_history(conn)?;
             }
@@ -135,37 +117,27 @@ impl ExecutionLog for SqliteStore {
         let row = ExecutionRow::new(execution)?;
         let tokens = open_tokens.to_vec();
         self.write(move |conn| {
-            conn.prepare_cached(&format!(
-                "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (name) DO UPDATE SET state = excluded.state,
-                     status = excluded.status, next_wake = excluded.next_wake,
-                     updated_at = excluded.updated_at"
-            ))
-            .and_then(|mut st| {
-                st.execute(params![
-                    row.name,
-                    row.state,
-                    row.status,
-                    row.next_wake,
-                    row.updated_at
-                ])
-            })
-            .map_err(unavailable)?;
+            row.insert(
+                conn,
+                &format!(
+                    "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name) DO UPDATE SET state = excluded.state,
+                         status = excluded.status, next_wake = excluded.next_wake,
+                         updated_at = excluded.updated_at"
+                ),
+            )?;
             row.append_history(conn)?;
-            conn.prepare_cached("DELETE FROM task_tokens WHERE execution = ?1")
-                .and_then(|mut st| st.execute([&row.name]))
-                .map_err(unavailable)?;
-            if !tokens.is_empty() {
-                let mut insert = conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO task_tokens (token, execution) VALUES (?1, ?2)",
-                    )
-                    .map_err(unavailable)?;
-                for token in &tokens {
-                    insert
-                        .execute(params![token, row.name])
-                        .map_err(unavailable)?;
-                }
+            execute(
+                conn,
+                "DELETE FROM task_tokens WHERE execution = ?1",
+                [&row.name],
+            )?;
+            for token in &tokens {
+                execute(
+                    conn,
+                    "INSERT OR REPLACE INTO task_tokens (token, execution) VALUES (?1, ?2)",
+                    params![token, row.name],
+                )?;
             }
             Ok(())
         })
@@ -176,56 +148,43 @@ impl ExecutionLog for SqliteStore {
         let name = name.to_string();
         self.lookup(move |conn| {
             snapshot(conn, |conn| {
-                conn.prepare_cached(&format!(
-                    "SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1"
-                ))
-                .and_then(|mut st| st.query_row([&name], execution_from_row).optional())
-                .map_err(unavailable)?
-                .map(|raw| raw.decode(conn))
-                .transpose()
+                let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE name = ?1");
+                let raw = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut st| {
+                        st.query_row([&name], |row| RawExecution::try_from(row))
+                            .optional()
+                    })
+                    .map_err(unavailable)?;
+                raw.map(|raw| decode_execution(conn, raw)).transpose()
             })
         })
         .await
     }
 
     async fn execution_status(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let name = name.to_string();
-        self.lookup(move |conn| {
-            conn.prepare_cached("SELECT status FROM executions WHERE name = ?1")
-                .and_then(|mut st| st.query_row([&name], |row| row.get(0)).optional())
-                .map_err(unavailable)
-        })
-        .await
+        self.lookup_text("SELECT status FROM executions WHERE name = ?1", name)
+            .await
     }
 
     /// In name order.
     async fn running_executions(&self) -> Result<Vec<StoredExecution>, StoreError> {
         self.read(|conn| {
             snapshot(conn, |conn| {
-                let raw: Vec<RawExecution> = conn
-                    .prepare_cached(&format!(
-                        "SELECT {EXECUTION_COLUMNS} FROM executions
-                         WHERE status = 'RUNNING' ORDER BY name"
-                    ))
-                    .and_then(|mut st| {
-                        st.query_map([], execution_from_row)?
-                            .collect::<rusqlite::Result<_>>()
-                    })
-                    .map_err(unavailable)?;
-                raw.into_iter().map(|r| r.decode(conn)).collect()
+                let sql = format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions
+                     WHERE status = 'RUNNING' ORDER BY name"
+                );
+                let raw = query_all(conn, &sql, [], |row| RawExecution::try_from(row))?;
+                raw.into_iter().map(|r| decode_execution(conn, r)).collect()
             })
         })
         .await
     }
 
     async fn execution_for_token(&self, token: &str) -> Result<Option<String>, StoreError> {
-        let token = token.to_string();
-        self.lookup(move |conn| {
-            conn.prepare_cached("SELECT execution FROM task_tokens WHERE token = ?1")
-                .and_then(|mut st| st.query_row([&token], |row| row.get(0)).optional())
-                .map_err(unavailable)
-        })
-        .await
+        self.lookup_text("SELECT execution FROM task_tokens WHERE token = ?1", token)
+            .await
     }
 }
 
@@ -291,37 +250,30 @@ fn receive_batch(
         if want == 0 {
             break;
         }
-        let batch: Vec<(i64, String, i64)> = conn
-            .prepare_cached(
-                "SELECT seq, body, receive_count FROM queue
-                 WHERE dead = 0 AND seq > ?3 AND visible_at <= ?1 ORDER BY seq LIMIT ?2",
-            )
-            .and_then(|mut st| {
-                st.query_map(params![now_ms, want as i64, after], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(unavailable)?;
+        let batch = query_all(
+            conn,
+            "SELECT seq, body, receive_count FROM queue
+             WHERE dead = 0 AND seq > ?3 AND visible_at <= ?1 ORDER BY seq LIMIT ?2",
+            params![now_ms, want as i64, after],
+            |row| <(i64, String, i64)>::try_from(row),
+        )?;
         if batch.is_empty() {
             break;
         }
         for (seq, body, count) in batch {
             after = seq;
             if max_receive_count > 0 && count >= i64::from(max_receive_count) {
-                conn.prepare_cached("UPDATE queue SET dead = 1 WHERE seq = ?1")
-                    .and_then(|mut st| st.execute([seq]))
-                    .map_err(unavailable)?;
+                execute(conn, "UPDATE queue SET dead = 1 WHERE seq = ?1", [seq])?;
                 continue;
             }
             let count = count + 1;
             let handle = receipt(seq, count);
-            conn.prepare_cached(
+            execute(
+                conn,
                 "UPDATE queue SET receive_count = ?2, visible_at = ?3, receipt = ?4
                  WHERE seq = ?1",
-            )
-            .and_then(|mut st| st.execute(params![seq, count, hidden_until, handle]))
-            .map_err(unavailable)?;
+                params![seq, count, hidden_until, handle],
+            )?;
             out.push(received(seq, body, count, Some(handle)));
         }
     }
@@ -397,10 +349,8 @@ impl IntakeQueue for SqliteStore {
         };
         let receipt = receipt.to_string();
         self.write(move |conn| {
-            conn.prepare_cached("DELETE FROM queue WHERE seq = ?1 AND receipt = ?2")
-                .and_then(|mut st| st.execute(params![seq, receipt]))
-                .map_err(unavailable)?;
-            Ok(())
+            let sql = "DELETE FROM queue WHERE seq = ?1 AND receipt = ?2";
+            execute(conn, sql, params![seq, receipt]).map(drop)
         })
         .await
     }
@@ -408,16 +358,12 @@ impl IntakeQueue for SqliteStore {
     /// Oldest first.
     async fn dead_letters(&self) -> Result<Vec<ReceivedMessage>, StoreError> {
         self.read(|conn| {
-            conn.prepare_cached(
+            query_all(
+                conn,
                 "SELECT seq, body, receive_count, receipt FROM queue WHERE dead = 1 ORDER BY seq",
+                [],
+                |row| Ok(received(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
-            .and_then(|mut st| {
-                st.query_map([], |row| {
-                    Ok(received(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(unavailable)
         })
         .await
     }
@@ -433,6 +379,19 @@ impl IntakeQueue for SqliteStore {
         .await
     }
 }
+
+/// An outbox row as read, in column order; `at` still text.
+type RawOutboxEntry = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+);
 
 #[async_trait]
 impl Outbox for SqliteStore {
@@ -466,36 +425,30 @@ impl Outbox for SqliteStore {
 
     async fn entries(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.read(move |conn| {
-            let rows: Vec<(String, OutboxEntry)> = conn
-                .prepare_cached(
-                    "SELECT id, at, kind, run_id, target, subject, body, link, delivered
-                     FROM outbox ORDER BY id DESC LIMIT ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_map([limit as i64], |row| {
-                        Ok((
-                            row.get(1)?,
-                            OutboxEntry {
-                                id: row.get(0)?,
-                                at: DateTime::<Utc>::MIN_UTC,
-                                kind: row.get(2)?,
-                                run_id: row.get(3)?,
-                                target: row.get(4)?,
-                                subject: row.get(5)?,
-                                body: row.get(6)?,
-                                link: row.get(7)?,
-                                delivered: row.get(8)?,
-                            },
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<_>>()
-                })
-                .map_err(unavailable)?;
+            let rows = query_all(
+                conn,
+                "SELECT id, at, kind, run_id, target, subject, body, link, delivered
+                 FROM outbox ORDER BY id DESC LIMIT ?1",
+                [limit as i64],
+                |row| RawOutboxEntry::try_from(row),
+            )?;
             rows.into_iter()
-                .map(|(at, mut entry)| {
-                    entry.at = parse_ts(&at)?;
-                    Ok(entry)
-                })
+                .map(
+                    |(id, at, kind, run_id, target, subject, body, link, delivered)| {
+                        let at = parse_ts(&at)?;
+                        Ok(OutboxEntry {
+                            id,
+                            at,
+                            kind,
+                            run_id,
+                            target,
+                            subject,
+                            body,
+                            link,
+                            delivered,
+                        })
+                    },
+                )
                 .collect()
         })
         .await
