@@ -25,6 +25,12 @@ pub struct Act {
 }
 
 impl Act {
+    /// A act-stage entry in the run's audit trail.
+    async fn audit(&self, run_id: &RunId, kind: &str, detail: Value) -> Result<(), StoreError> {
+        let (log, clock) = (self.store.as_ref(), self.clock.as_ref());
+        audit::record(log, clock, run_id, Stage::Act, kind, detail).await
+    }
+
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
         self.run_until(input, None).await
     }
@@ -114,15 +120,7 @@ impl Act {
             };
             let record_json = serde_json::to_value(&record).expect("records serialise");
             self.store.put_slot(run_id, &slot, &record_json).await?;
-            audit::record(
-                self.store.as_ref(),
-                self.clock.as_ref(),
-                run_id,
-                Stage::Act,
-                "action.performed",
-                record_json,
-            )
-            .await?;
+            self.audit(run_id, "action.performed", record_json).await?;
             result.map_err(|source| StageError::Action {
                 action: name.clone(),
                 source,
@@ -165,11 +163,8 @@ impl Act {
         };
         let record_json = serde_json::to_value(&record).expect("records serialise");
         self.store.put_slot(run_id, slot, &record_json).await?;
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Act,
             "action.dry_run",
             json!({
                 "name": request.action,

@@ -262,7 +262,12 @@ impl ApprovalTasks {
 
 impl ApprovalTasks {
     /// An approval-stage entry in the run's audit trail.
-    async fn audit(&self, run_id: &RunId, kind: &str, detail: Value) -> Result<(), StoreError> {
+    pub(super) async fn audit(
+        &self,
+        run_id: &RunId,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), StoreError> {
         let (log, clock) = (self.store.as_ref(), self.clock.as_ref());
         audit::record(log, clock, run_id, Stage::Approval, kind, detail).await
     }

@@ -20,7 +20,7 @@ use crate::domain::*;
 use crate::links;
 use crate::ports::*;
 use crate::stages::approval::ApprovalTasks;
-use crate::stages::{audit, StageError};
+use crate::stages::StageError;
 
 /// How long an audit link stays valid: audits are not urgent.
 pub const AUDIT_VALID_FOR: Duration = Duration::days(7);
@@ -38,11 +38,8 @@ impl ApprovalTasks {
                 .map_err(|e| StageError::Invalid(e.to_string()))?,
             None => {
                 let Some(auditor) = pick_auditor(wf, run.sender.as_deref()) else {
-                    audit::record(
-                        self.store.as_ref(),
-                        self.clock.as_ref(),
+                    self.audit(
                         run_id,
-                        Stage::Approval,
                         "audit.skipped",
                         json!({ "reason": "no reviewer other than the sender to audit it" }),
                     )
@@ -86,11 +83,8 @@ impl ApprovalTasks {
         if let Err(e) = &notified {
             warn!(run_id = %run_id, error = %e, "auditor not notified");
         }
-        audit::record(
-            self.store.as_ref(),
-            self.clock.as_ref(),
+        self.audit(
             run_id,
-            Stage::Approval,
             "audit.requested",
             json!({
                 "auditor": audit.auditor,

@@ -22,6 +22,12 @@ pub struct LoadContext {
 }
 
 impl LoadContext {
+    /// A context-stage entry in the run's audit trail.
+    async fn audit(&self, run_id: &RunId, kind: &str, detail: Value) -> Result<(), StoreError> {
+        let (log, clock) = (self.store.as_ref(), self.clock.as_ref());
+        audit::record(log, clock, run_id, Stage::Context, kind, detail).await
+    }
+
     /// Returns the lookup names that produced data. A retried stage reuses
     /// the stored context instead of looking things up again, and reuses
     /// each HTTP lookup that answered before the stage failed.
@@ -92,15 +98,7 @@ impl LoadContext {
                         }
                         Err(reason) => {
                             let policy = http.on_failure;
-                            audit::record(
-                                self.store.as_ref(),
-                                self.clock.as_ref(),
-                                run_id,
-                                Stage::Context,
-                                "context.lookup_failed",
-                                json!({ "lookup": http.name, "reason": reason, "on_failure": policy }),
-                            )
-                            .await?;
+                            self.audit(run_id, "context.lookup_failed", json!({ "lookup": http.name, "reason": reason, "on_failure": policy })).await?;
                             if policy == OnFailure::Fail {
                                 return Err(StageError::Lookup {
                                     lookup: http.name.clone(),
@@ -130,11 +128,8 @@ impl LoadContext {
             }));
         }
         if !truncated.is_empty() {
-            audit::record(
-                self.store.as_ref(),
-                self.clock.as_ref(),
+            self.audit(
                 run_id,
-                Stage::Context,
                 "context.truncated",
                 json!({ "truncated": truncated }),
             )

@@ -38,6 +38,12 @@ pub struct Reason {
 }
 
 impl Reason {
+    /// A reason-stage entry in the run's audit trail.
+    async fn audit(&self, run_id: &RunId, kind: &str, detail: Value) -> Result<(), StoreError> {
+        let (log, clock) = (self.store.as_ref(), self.clock.as_ref());
+        audit::record(log, clock, run_id, Stage::Reason, kind, detail).await
+    }
+
     pub async fn run(&self, input: &RunRef) -> Result<Value, StageError> {
         let t0 = Instant::now();
         if let Some(existing) = self.store.get_slot(&input.run_id, &Slot::Ai).await? {
@@ -165,11 +171,8 @@ impl Reason {
             summarise(self.store.as_ref(), &input.run_id, &label).await?;
         }
         for trace in &traces {
-            audit::record(
-                self.store.as_ref(),
-                self.clock.as_ref(),
+            self.audit(
                 &input.run_id,
-                Stage::Reason,
                 "llm.call",
                 serde_json::to_value(trace).expect("traces serialise"),
             )
@@ -180,11 +183,8 @@ impl Reason {
                 "daily" => limits.daily_tokens,
                 _ => limits.run_tokens,
             };
-            audit::record(
-                self.store.as_ref(),
-                self.clock.as_ref(),
+            self.audit(
                 &input.run_id,
-                Stage::Reason,
                 "budget.exhausted",
                 json!({ "limit": limit, "tokens": tokens }),
             )
