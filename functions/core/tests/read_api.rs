@@ -2,104 +2,77 @@
 //! feedback behind a signed token.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
-use handoff_core::memory::*;
 use handoff_core::observe::redact::REDACTED;
-use handoff_core::pages::console::Console;
 use handoff_core::ports::*;
-use handoff_core::spec::Catalog;
-use handoff_core::stages::approval::{ApprovalTask, ApprovalTasks};
+use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::read::ReadApi;
-use handoff_core::testing::ai_result;
+use handoff_core::testing::{ai_result, fixtures, Harness, TEST_LINK_SECRET, TEST_TOKEN_SECRET};
 use handoff_core::tokens::{self, Scope};
 
-const LINK_SECRET: &str = "approval-links";
-const KEY: &str = "link-key-1-of-at-least-thirty-two-bytes";
-const TOKEN_SECRET: &str = "reviewer-tokens";
-const TOKEN_KEY: &str = "token-key-of-at-least-thirty-two-bytes";
 const SUPPORT: &str = "support-triage";
 const INVOICE: &str = "invoice-approval";
 const LEAD: &str = "lead@support.example.com";
 
-struct Bed {
-    catalog: Arc<Catalog>,
-    store: Arc<MemoryStore>,
-    secrets: Arc<StaticSecrets>,
-    clock: Arc<ManualClock>,
-    executions: Arc<MemoryExecutions>,
+/// The harness, with runs and tokens as the read side finds them.
+trait ReadBed {
+    fn api(&self) -> ReadApi;
+    async fn run(&self, workflow: &str, status: RunStatus, label: &str) -> RunId;
+    /// A token for `reviewer` with `scopes`, for ten minutes from `issued`.
+    fn token_issued(&self, reviewer: &str, scopes: &[Scope], issued: DateTime<Utc>) -> String;
+    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String;
+    /// The run went through an approval its workflow's reviewers were asked.
+    async fn reviewed(&self, run: &RunId, workflow: &str);
+    /// An approval of the run its workflow's reviewers were asked, now at
+    /// `status`.
+    async fn approval_at(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval;
+    fn expired_token(&self, reviewer: &str) -> String;
+    /// A reviewer's token: read, feedback and redrive, their workflows only.
+    fn token(&self, reviewer: &str) -> String;
+    /// `req` as an operator sends it: a token for every workflow.
+    fn operator(&self, req: HttpRequest) -> HttpRequest;
+    /// A run that failed in `act`: context, AI output and a decision that
+    /// needed no approval are stored.
+    async fn failed_in_act(&self) -> RunId;
+    /// A run that failed in `act` whose decision needs an approval.
+    async fn failed_needing_approval(&self) -> RunId;
 }
 
-impl Bed {
-    fn new() -> Self {
-        Self {
-            catalog: Arc::new(handoff_workflows::catalog().clone()),
-            store: Arc::new(MemoryStore::new()),
-            secrets: Arc::new(StaticSecrets::with(&[
-                (LINK_SECRET, KEY),
-                (TOKEN_SECRET, TOKEN_KEY),
-            ])),
-            clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
-            executions: Arc::new(MemoryExecutions::default()),
-        }
-    }
+type Bed = Harness;
 
+impl ReadBed for Harness {
     fn api(&self) -> ReadApi {
-        ReadApi {
-            catalog: self.catalog.clone(),
-            store: self.store.clone(),
-            secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            token_secret: TOKEN_SECRET.into(),
-            executions: self.executions.clone(),
-            console: Console::DEPLOYED,
-        }
+        self.read_api()
     }
 
     async fn run(&self, workflow: &str, status: RunStatus, label: &str) -> RunId {
         self.clock.advance(1);
-        let now = self.clock.now();
         let id = RunId::new();
         let run = Run {
-            id: id.clone(),
-            workflow: workflow.into(),
             status,
             stage: Stage::Decide,
-            delivery_id: format!("d-{id}"),
-            sender: Some("ada@customer.example".into()),
-            created_at: now,
-            updated_at: now,
             summary: RunSummary {
                 label: Some(label.into()),
                 route: Some("queue-a".into()),
                 ..RunSummary::default()
             },
+            ..fixtures::run(
+                &id.0,
+                workflow,
+                Some("ada@customer.example"),
+                self.clock.now(),
+            )
         };
-        let event = CanonicalEvent {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            received_at: now,
-            fields: BTreeMap::from([
-                ("subject".to_string(), json!("Card lost")),
-                ("text".to_string(), json!("I lost my card yesterday")),
-            ]),
-            payload: json!({}),
-        };
-        let dedupe = DedupeKey {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            expires_at: now,
-            body_hash: None,
-            business_key: None,
-        };
-        self.store
-            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-            .await
-            .unwrap();
+        let fields = BTreeMap::from([
+            ("subject".to_string(), json!("Card lost")),
+            ("text".to_string(), json!("I lost my card yesterday")),
+        ]);
+        self.store_run(&run, fields, json!({})).await;
         let ai = ai_result(self.catalog.get(workflow).unwrap(), label, 0.9, None);
         self.store
             .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
@@ -108,26 +81,28 @@ impl Bed {
         id
     }
 
-    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String {
+    fn token_issued(&self, reviewer: &str, scopes: &[Scope], issued: DateTime<Utc>) -> String {
         tokens::issue(
-            &Secret::new(TOKEN_KEY),
+            &Secret::new(TEST_TOKEN_SECRET),
             reviewer,
             scopes,
-            self.clock.now(),
+            issued,
             600,
         )
         .unwrap()
         .0
     }
 
-    /// The run went through an approval its workflow's reviewers were asked.
-    async fn reviewed(&self, run: &RunId, workflow: &str) {
-        self.approval(run, workflow, ApprovalStatus::Approved).await;
+    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String {
+        self.token_issued(reviewer, scopes, self.clock.now())
     }
 
-    /// An approval of the run its workflow's reviewers were asked, now at
-    /// `status`.
-    async fn approval(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
+    async fn reviewed(&self, run: &RunId, workflow: &str) {
+        self.approval_at(run, workflow, ApprovalStatus::Approved)
+            .await;
+    }
+
+    async fn approval_at(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
         let reviewers = self
             .catalog
             .get(workflow)
@@ -159,29 +134,65 @@ impl Bed {
 
     fn expired_token(&self, reviewer: &str) -> String {
         let issued = self.clock.now() - chrono::Duration::seconds(601);
-        tokens::issue(
-            &Secret::new(TOKEN_KEY),
-            reviewer,
-            &[Scope::Read, Scope::Feedback],
-            issued,
-            600,
-        )
-        .unwrap()
-        .0
+        self.token_issued(reviewer, &[Scope::Read, Scope::Feedback], issued)
     }
 
-    /// A reviewer's token: read, feedback and redrive, their workflows only.
     fn token(&self, reviewer: &str) -> String {
         self.token_with(reviewer, &[Scope::Read, Scope::Feedback, Scope::Redrive])
     }
 
-    /// `req` as an operator sends it: a token for every workflow.
     fn operator(&self, req: HttpRequest) -> HttpRequest {
         let token = self.token_with(
             "ops@support.example.com",
             &[Scope::Read, Scope::AllWorkflows],
         );
         bearer(req, &token)
+    }
+
+    async fn failed_in_act(&self) -> RunId {
+        let id = self.run(SUPPORT, RunStatus::Failed, "card_problem").await;
+        let decision = Decision {
+            rule: Some("auto".into()),
+            route: "queue-a".into(),
+            priority: Priority::Normal,
+            actions: vec!["reply_to_customer".into()],
+            needs_approval: false,
+            reason: "rule `auto`".into(),
+        };
+        for (slot, value) in [
+            (Slot::Context, json!({})),
+            (Slot::Decision, serde_json::to_value(&decision).unwrap()),
+        ] {
+            self.store.put_slot(&id, &slot, &value).await.unwrap();
+        }
+        let failed = SummaryUpdate {
+            error: Some(Some("Handoff.ActionFailed: 400".into())),
+            ..SummaryUpdate::default()
+        };
+        self.store.update_summary(&id, &failed).await.unwrap();
+        id
+    }
+
+    async fn failed_needing_approval(&self) -> RunId {
+        let run = self.failed_in_act().await;
+        let mut decision: Decision = serde_json::from_value(
+            self.store
+                .get_slot(&run, &Slot::Decision)
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        decision.needs_approval = true;
+        self.store
+            .put_slot(
+                &run,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).unwrap(),
+            )
+            .await
+            .unwrap();
+        run
     }
 }
 
@@ -190,8 +201,6 @@ fn bearer(mut req: HttpRequest, token: &str) -> HttpRequest {
         .insert("authorization".into(), format!("Bearer {token}"));
     req
 }
-
-impl Bed {}
 
 fn get(path: &str, query: &[(&str, &str)]) -> HttpRequest {
     let mut path_params = BTreeMap::new();
@@ -316,15 +325,7 @@ async fn run_detail_shows_everything_but_task_tokens() {
     let run = bed
         .run(SUPPORT, RunStatus::Running, &label_of(&bed, SUPPORT, 0))
         .await;
-    let stage = ApprovalTasks {
-        catalog: bed.catalog.clone(),
-        store: bed.store.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        secrets: bed.secrets.clone(),
-        clock: bed.clock.clone(),
-        link_secret: LINK_SECRET.into(),
-        public_url: "https://h.example".into(),
-    };
+    let stage = bed.approval();
     stage
         .run(&ApprovalTask::Request {
             run_id: run.clone(),
@@ -532,34 +533,6 @@ fn redrive(run: &RunId, token: Option<&str>) -> HttpRequest {
     req
 }
 
-impl Bed {
-    /// A run that failed in `act`: context, AI output and a decision that
-    /// needed no approval are stored.
-    async fn failed_in_act(&self) -> RunId {
-        let id = self.run(SUPPORT, RunStatus::Failed, "card_problem").await;
-        let decision = Decision {
-            rule: Some("auto".into()),
-            route: "queue-a".into(),
-            priority: Priority::Normal,
-            actions: vec!["reply_to_customer".into()],
-            needs_approval: false,
-            reason: "rule `auto`".into(),
-        };
-        for (slot, value) in [
-            (Slot::Context, json!({})),
-            (Slot::Decision, serde_json::to_value(&decision).unwrap()),
-        ] {
-            self.store.put_slot(&id, &slot, &value).await.unwrap();
-        }
-        let failed = SummaryUpdate {
-            error: Some(Some("Handoff.ActionFailed: 400".into())),
-            ..SummaryUpdate::default()
-        };
-        self.store.update_summary(&id, &failed).await.unwrap();
-        id
-    }
-}
-
 #[tokio::test]
 async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
     let bed = Bed::new();
@@ -613,36 +586,12 @@ async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     assert_eq!(started[0].1, json!({"run_id": run, "workflow": SUPPORT}));
 }
 
-impl Bed {
-    /// A run that failed in `act` whose decision needs an approval.
-    async fn failed_needing_approval(&self) -> RunId {
-        let run = self.failed_in_act().await;
-        let mut decision: Decision = serde_json::from_value(
-            self.store
-                .get_slot(&run, &Slot::Decision)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .unwrap();
-        decision.needs_approval = true;
-        self.store
-            .put_slot(
-                &run,
-                &Slot::Decision,
-                &serde_json::to_value(&decision).unwrap(),
-            )
-            .await
-            .unwrap();
-        run
-    }
-}
-
 #[tokio::test]
 async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_approval_request() {
     let bed = Bed::new();
     let run = bed.failed_needing_approval().await;
-    bed.approval(&run, SUPPORT, ApprovalStatus::Pending).await;
+    bed.approval_at(&run, SUPPORT, ApprovalStatus::Pending)
+        .await;
     let token = bed.token(LEAD);
     let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
@@ -676,7 +625,8 @@ async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_app
 async fn a_run_its_reviewers_rejected_is_not_redriven() {
     let bed = Bed::new();
     let run = bed.failed_needing_approval().await;
-    bed.approval(&run, SUPPORT, ApprovalStatus::Rejected).await;
+    bed.approval_at(&run, SUPPORT, ApprovalStatus::Rejected)
+        .await;
     let token = bed.token(LEAD);
     let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
     assert_eq!(resp.status, 409);
@@ -739,7 +689,7 @@ async fn nothing_is_read_without_a_token_that_allows_reading() {
 async fn a_token_signed_with_the_link_key_reads_nothing() {
     let bed = Bed::new();
     let (forged, _) = tokens::issue(
-        &Secret::new(KEY),
+        &Secret::new(TEST_LINK_SECRET),
         LEAD,
         &[Scope::Read, Scope::AllWorkflows],
         bed.clock.now(),
@@ -1064,7 +1014,7 @@ async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
     );
 
     // A reviewer may not withdraw someone else's token…
-    let other_id = tokens::verify(&Secret::new(TOKEN_KEY), &other, bed.clock.now())
+    let other_id = tokens::verify(&Secret::new(TEST_TOKEN_SECRET), &other, bed.clock.now())
         .unwrap()
         .jti;
     let refused = api
