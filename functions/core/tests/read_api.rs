@@ -14,6 +14,7 @@ use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::{ai_result, fixtures, Harness, TEST_LINK_SECRET, TEST_TOKEN_SECRET};
 use handoff_core::tokens::{self, Scope};
+use handoff_spec::ApprovalSpec;
 
 const SUPPORT: &str = "support-triage";
 const INVOICE: &str = "invoice-approval";
@@ -41,6 +42,14 @@ trait ReadBed {
     async fn failed_in_act(&self) -> RunId;
     /// A run that failed in `act` whose decision needs an approval.
     async fn failed_needing_approval(&self) -> RunId;
+    /// A support run labelled with the workflow's first label.
+    async fn support_run(&self, status: RunStatus) -> RunId;
+    fn approval_spec(&self, workflow: &str) -> &ApprovalSpec;
+    async fn support_feedback(&self) -> Vec<Feedback>;
+    /// The run's detail as an operator reads it.
+    async fn detail(&self, run: &RunId) -> HttpResponse;
+    /// The lead reviewer asks for the run to be redriven.
+    async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse;
 }
 
 type Bed = Harness;
@@ -103,16 +112,7 @@ impl ReadBed for Harness {
     }
 
     async fn approval_at(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
-        let reviewers = self
-            .catalog
-            .get(workflow)
-            .unwrap()
-            .spec
-            .approval
-            .as_ref()
-            .unwrap()
-            .reviewers
-            .clone();
+        let reviewers = self.approval_spec(workflow).reviewers.clone();
         let now = self.clock.now();
         let approval = Approval {
             id: ApprovalId::random(),
@@ -193,6 +193,35 @@ impl ReadBed for Harness {
             .await
             .unwrap();
         run
+    }
+
+    async fn support_run(&self, status: RunStatus) -> RunId {
+        self.run(SUPPORT, status, &label_of(self, SUPPORT, 0)).await
+    }
+
+    fn approval_spec(&self, workflow: &str) -> &ApprovalSpec {
+        self.catalog
+            .get(workflow)
+            .unwrap()
+            .spec
+            .approval
+            .as_ref()
+            .unwrap()
+    }
+
+    async fn support_feedback(&self) -> Vec<Feedback> {
+        self.store.list_feedback(SUPPORT, 10).await.unwrap()
+    }
+
+    async fn detail(&self, run: &RunId) -> HttpResponse {
+        self.api()
+            .handle(&self.operator(get(&format!("/runs/{run}"), &[])))
+            .await
+    }
+
+    async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse {
+        let token = self.token(LEAD);
+        self.api().handle(&redrive(run, Some(&token))).await
     }
 }
 
@@ -322,9 +351,7 @@ async fn list_runs_rejects_bad_input_with_its_own_code() {
 #[tokio::test]
 async fn run_detail_shows_everything_but_task_tokens() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Running, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Running).await;
     let stage = bed.approval();
     stage
         .run(&ApprovalTask::Request {
@@ -336,10 +363,7 @@ async fn run_detail_shows_everything_but_task_tokens() {
         .await
         .unwrap();
 
-    let resp = bed
-        .api()
-        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
-        .await;
+    let resp = bed.detail(&run).await;
     assert_eq!(resp.status, 200);
     let raw = String::from_utf8(resp.body.clone()).unwrap();
     assert!(!raw.contains("SECRET-TASK-TOKEN"));
@@ -406,12 +430,7 @@ async fn feedback_requires_reviewer_token() {
             .await;
         assert_eq!(resp.status, status, "{token}");
     }
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let token = bed.token(LEAD);
     let bad_label = api
@@ -431,12 +450,7 @@ async fn feedback_requires_reviewer_token() {
         ))
         .await;
     assert_eq!(unknown.status, 404);
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let ok = api
         .handle(&feedback(
@@ -446,7 +460,7 @@ async fn feedback_requires_reviewer_token() {
         ))
         .await;
     assert_eq!(ok.status, 201);
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].reviewer, LEAD);
     assert_eq!(stored[0].predicted_label, predicted);
@@ -488,9 +502,7 @@ async fn dashboard_counts_runs_and_escapes_labels() {
 #[tokio::test]
 async fn dashboard_lists_the_runs_the_filter_names() {
     let bed = Bed::new();
-    let support = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let support = bed.support_run(RunStatus::Completed).await;
     let invoice = bed.run(INVOICE, RunStatus::Failed, "x").await;
     let api = bed.api();
 
@@ -577,8 +589,7 @@ async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
 async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     let bed = Bed::new();
     let run = bed.run(SUPPORT, RunStatus::Failed, "card_problem").await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["from"], "context", "no context stored yet");
@@ -592,23 +603,14 @@ async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_app
     let run = bed.failed_needing_approval().await;
     bed.approval_at(&run, SUPPORT, ApprovalStatus::Pending)
         .await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["from"], "approval");
     let started = bed.executions.started.lock().unwrap().clone();
     let (_, input) = &started[0];
     assert_eq!(input["resume_at"], "RequestApproval", "{input}");
-    let timeout = bed
-        .catalog
-        .get(SUPPORT)
-        .unwrap()
-        .spec
-        .approval
-        .as_ref()
-        .unwrap()
-        .timeout_seconds;
+    let timeout = bed.approval_spec(SUPPORT).timeout_seconds;
     assert_eq!(
         input["decide"]["result"]["approval_timeout_seconds"],
         json!(timeout),
@@ -627,8 +629,7 @@ async fn a_run_its_reviewers_rejected_is_not_redriven() {
     let run = bed.failed_needing_approval().await;
     bed.approval_at(&run, SUPPORT, ApprovalStatus::Rejected)
         .await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 409);
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["error"], "rejected_by_reviewers", "{body}");
@@ -653,9 +654,7 @@ fn json_client(req: HttpRequest) -> HttpRequest {
 #[tokio::test]
 async fn nothing_is_read_without_a_token_that_allows_reading() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let api = bed.api();
     for path in ["/runs".to_string(), format!("/runs/{run}"), "/".to_string()] {
         let resp = api.handle(&json_client(get(&path, &[]))).await;
@@ -703,22 +702,14 @@ async fn a_token_signed_with_the_link_key_reads_nothing() {
 #[tokio::test]
 async fn a_reviewer_reads_only_the_workflows_they_review() {
     let bed = Bed::new();
-    let own = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let own = bed.support_run(RunStatus::Completed).await;
     let other = bed
         .run(INVOICE, RunStatus::Failed, &label_of(&bed, INVOICE, 0))
         .await;
     let api = bed.api();
     let token = bed.token(LEAD);
     let reviews_invoices = bed
-        .catalog
-        .get(INVOICE)
-        .unwrap()
-        .spec
-        .approval
-        .as_ref()
-        .unwrap()
+        .approval_spec(INVOICE)
         .reviewers
         .iter()
         .any(|r| r == LEAD);
@@ -762,9 +753,7 @@ async fn a_reviewer_reads_only_the_workflows_they_review() {
 #[tokio::test]
 async fn sensitive_fields_are_masked_on_the_way_out() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let ai = json!({ "details": { "email": "ada@private.example", "order_id": "A-1" } });
     bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();
     bed.store
@@ -784,10 +773,7 @@ async fn sensitive_fields_are_masked_on_the_way_out() {
         .await
         .unwrap();
 
-    let resp = bed
-        .api()
-        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
-        .await;
+    let resp = bed.detail(&run).await;
     assert_eq!(resp.status, 200);
     assert!(!String::from_utf8_lossy(&resp.body).contains("ada@private.example"));
     let detail = body(&resp);
@@ -813,9 +799,7 @@ fn login(token: &str) -> HttpRequest {
 #[tokio::test]
 async fn signing_in_keeps_the_token_as_a_session_that_reads_but_cannot_change() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let api = bed.api();
 
     let form = api.handle(&get("/login", &[])).await;
@@ -851,12 +835,7 @@ async fn signing_in_keeps_the_token_as_a_session_that_reads_but_cannot_change() 
         .handle(&with_session(feedback(&run, None, corrected)))
         .await;
     assert_eq!(post.status, 401);
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let out = api
         .handle(&HttpRequest {
@@ -900,12 +879,7 @@ async fn only_a_reviewer_of_the_runs_approval_corrects_it() {
         ))
         .await;
     assert_eq!(resp.status, 403, "reading every workflow is not reviewing");
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 }
 
 #[tokio::test]
@@ -917,7 +891,7 @@ async fn a_reviewers_second_correction_of_a_run_replaces_the_first() {
     for label in [label_of(&bed, SUPPORT, 1), label_of(&bed, SUPPORT, 2)] {
         assert_eq!(correct(&bed, &run, LEAD, &label).await.status, 201);
     }
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].final_label, label_of(&bed, SUPPORT, 2));
 }
@@ -961,7 +935,7 @@ async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() 
     let first = correct(&bed, &run, LEAD, &card).await;
     assert_eq!(first.status, 201);
     assert_eq!(body(&first)["status"], "awaiting_second_reviewer");
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert!(
         !stored[0].teaches(),
         "one reviewer cannot switch the approval off"
@@ -969,7 +943,7 @@ async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() 
 
     let second = correct(&bed, &run, BILLING, &card).await;
     assert_eq!(body(&second)["status"], "recorded");
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(Feedback::teaches), "{stored:?}");
 
@@ -1002,38 +976,33 @@ fn post_json(path: &str, token: &str, body: Value) -> HttpRequest {
     req
 }
 
+async fn revoke(api: &ReadApi, token: &str, body: Value) -> HttpResponse {
+    api.handle(&post_json("/tokens/revoke", token, body)).await
+}
+
+/// The status of a `GET /runs` with `token`.
+async fn runs_status(api: &ReadApi, token: &str) -> u16 {
+    api.handle(&bearer(get("/runs", &[]), token)).await.status
+}
+
 #[tokio::test]
 async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
     let bed = Bed::new();
     let api = bed.api();
     let own = bed.token(LEAD);
     let other = bed.token(BILLING);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &own)).await.status,
-        200
-    );
+    assert_eq!(runs_status(&api, &own).await, 200);
 
     // A reviewer may not withdraw someone else's token…
     let other_id = tokens::verify(&Secret::new(TEST_TOKEN_SECRET), &other, bed.clock.now())
         .unwrap()
         .jti;
-    let refused = api
-        .handle(&post_json(
-            "/tokens/revoke",
-            &own,
-            json!({ "id": other_id }),
-        ))
-        .await;
+    let refused = revoke(&api, &own, json!({ "id": other_id })).await;
     assert_eq!(refused.status, 403);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
-        200
-    );
+    assert_eq!(runs_status(&api, &other).await, 200);
 
     // …but withdraws their own, which then opens nothing.
-    let done = api
-        .handle(&post_json("/tokens/revoke", &own, json!({})))
-        .await;
+    let done = revoke(&api, &own, json!({})).await;
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     let after = api
         .handle(&json_client(bearer(get("/runs", &[]), &own)))
@@ -1050,18 +1019,9 @@ async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
         "ops@support.example.com",
         &[Scope::Read, Scope::AllWorkflows],
     );
-    let done = api
-        .handle(&post_json(
-            "/tokens/revoke",
-            &operator,
-            json!({ "id": other_id }),
-        ))
-        .await;
+    let done = revoke(&api, &operator, json!({ "id": other_id })).await;
     assert_eq!(done.status, 200);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
-        401
-    );
+    assert_eq!(runs_status(&api, &other).await, 401);
 }
 
 #[tokio::test]
