@@ -6,8 +6,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::domain::*;
-use handoff_core::ports::{AuditLog, Clock, Runs, Secret};
-use handoff_core::testing::Harness;
+use handoff_core::ports::{AuditLog, Clock, Secret};
+use handoff_core::testing::{seed, Harness};
 use handoff_spec::{Catalog, Workflow};
 use serde_json::{json, Value};
 
@@ -168,43 +168,14 @@ actions:
 
 /// Stores a run of [`WORKFLOW`] from `sender`, as ingest would.
 pub async fn seed_run(h: &Harness, id: &str, sender: &str) -> RunRef {
-    let now = h.clock.now();
-    let run_id = RunId(id.into());
+    let run = seed::running(id, WORKFLOW, Some(sender), h.clock.now());
     let fields = BTreeMap::from([
         ("text".to_string(), json!("please refund order 1234")),
         ("sender".to_string(), json!(sender)),
     ]);
-    let run = Run {
-        id: run_id.clone(),
-        workflow: WORKFLOW.into(),
-        status: RunStatus::Running,
-        stage: Stage::Start,
-        delivery_id: id.into(),
-        sender: Some(sender.into()),
-        created_at: now,
-        updated_at: now,
-        summary: RunSummary::default(),
-    };
-    let event = CanonicalEvent {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        received_at: now,
-        fields,
-        payload: json!({}),
-    };
-    let dedupe = DedupeKey {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        expires_at: now,
-        body_hash: None,
-        business_key: None,
-    };
-    h.store
-        .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-        .await
-        .unwrap();
+    h.store_run(&run, fields, json!({})).await;
     RunRef {
-        run_id,
+        run_id: run.id,
         workflow: WORKFLOW.into(),
     }
 }
