@@ -2,45 +2,22 @@
 //! URL segment and Slack text, and e-mail reaches an address from the
 //! webhook only with a reviewer's approval or the spec's allow-list.
 
-use std::sync::Arc;
-
 use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
-use handoff_spec::{Catalog, Workflow};
+use handoff_spec::Workflow;
 use serde_json::json;
 
 const WORKFLOW: &str = "outbound";
 
 /// A workflow with `actions` (YAML list items) and `extra` top-level YAML.
 fn harness(actions: &str, extra: &str) -> Harness {
-    let yaml = format!(
-        r#"
-name: {WORKFLOW}
-version: 1
-{extra}
-trigger:
-  signature: {{ scheme: github, secret: outbound/webhook }}
-  fields: {{ text: $.text, sender: $.sender, ticket: $.ticket }}
-reason:
-  - name: intent
-    kind: classify
-    labels:
-      - {{ name: refund, description: Money back, examples: [please refund me] }}
-      - {{ name: other, description: Anything else, examples: [hello there] }}
-rules:
-  - {{ name: checked, when: "false", route: desk, approval: true, actions: [reply, ticket, card] }}
-approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}
-actions:
-{actions}
-"#
+    let rules = "rules:\n  - { name: checked, when: \"false\", route: desk, approval: true, actions: [reply, ticket, card] }";
+    let h = Harness::with_workflow(
+        WORKFLOW,
+        "{ text: $.text, sender: $.sender, ticket: $.ticket }",
+        &format!("{extra}\n{rules}\nactions:\n{actions}"),
     );
-    let workflow = Workflow::from_yaml(&format!("workflows/{WORKFLOW}.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let mut catalog = Catalog::default();
-    catalog.insert(workflow);
-    let mut h = Harness::new();
-    h.catalog = Arc::new(catalog);
     h.secrets
         .values
         .lock()

@@ -8,7 +8,6 @@ use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::domain::*;
 use handoff_core::ports::{AuditLog, Clock, Secret};
 use handoff_core::testing::{seed, Harness};
-use handoff_spec::{Catalog, Workflow};
 use serde_json::{json, Value};
 
 /// One request a server got.
@@ -130,35 +129,18 @@ pub fn harness(context: &str, actions: &str, rule_actions: &[&str], extra: &str)
     } else {
         format!("{extra}\n{LOOPBACK_OPT_IN}")
     };
-    let yaml = format!(
+    let sections = format!(
         r#"
-name: {WORKFLOW}
-version: 1
 {extra}
-trigger:
-  signature: {{ scheme: github, secret: integration/webhook }}
-  fields: {{ text: $.text, sender: $.sender }}
 context:
 {context}
-reason:
-  - name: intent
-    kind: classify
-    labels:
-      - {{ name: refund, description: Money back, examples: [please refund me] }}
-      - {{ name: other, description: Anything else, examples: [hello there] }}
 rules:
   - {{ name: all, when: "true", route: desk, actions: {rule_actions:?} }}
-approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}
 actions:
 {actions}
 "#
     );
-    let workflow = Workflow::from_yaml(&format!("workflows/{WORKFLOW}.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let mut catalog = Catalog::default();
-    catalog.insert(workflow);
-    let mut h = Harness::new();
-    h.catalog = Arc::new(catalog);
+    let h = Harness::with_workflow(WORKFLOW, "{ text: $.text, sender: $.sender }", &sections);
     let mut secrets = h.secrets.values.lock().unwrap();
     secrets.insert("integration/outbound".into(), Secret::new(OUTBOUND_SECRET));
     secrets.insert("integration/crm".into(), Secret::new(CRM_TOKEN));

@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod seed;
 pub mod store_contract;
+pub mod workflow;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
