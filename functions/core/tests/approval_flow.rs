@@ -3,6 +3,7 @@
 //! applies the spec's policy.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -10,159 +11,96 @@ use serde_json::{json, Value};
 use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
 use handoff_core::links;
-use handoff_core::memory::*;
 use handoff_core::ports::*;
 use handoff_core::spec::{Catalog, Workflow};
 use handoff_core::stages::approval::{
     link_lifetime, ApprovalTask, ApprovalTasks, APPROVE_ON_TIMEOUT,
 };
-use handoff_core::stages::callback::Callback;
 use handoff_core::stages::delivery::Redelivery;
-use handoff_core::stages::finalize::{Finalize, FinalizeInput};
-use handoff_core::testing::{ai_result, first_label, link_request};
+use handoff_core::stages::finalize::FinalizeInput;
+use handoff_core::testing::{
+    ai_result, first_label, fixtures, link_request, Harness, LINK_SECRET, PUBLIC_URL,
+    TEST_LINK_SECRET,
+};
 
-const LINK_SECRET: &str = "approval-links";
-const PUBLIC_URL: &str = "https://handoff.example.com";
-const NOW: &str = "2026-01-15T09:30:00Z";
+/// The harness, with what these tests do to an approval in one call.
+struct Bed(Harness);
 
-struct Bed {
-    catalog: Arc<Catalog>,
-    store: Arc<MemoryStore>,
-    notifier: Arc<RecordingNotifier>,
-    executions: Arc<MemoryExecutions>,
-    secrets: Arc<StaticSecrets>,
-    clock: Arc<ManualClock>,
-    metrics: Arc<RecordingMetrics>,
+impl Deref for Bed {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
 }
 
 impl Bed {
     fn new() -> Self {
-        Self::with_catalog(handoff_workflows::catalog().clone())
+        Self(Harness::new())
     }
 
     fn with_catalog(catalog: Catalog) -> Self {
-        Self {
-            catalog: Arc::new(catalog),
-            store: Arc::new(MemoryStore::new()),
-            notifier: Arc::new(RecordingNotifier::default()),
-            executions: Arc::new(MemoryExecutions::default()),
-            secrets: Arc::new(StaticSecrets::with(&[(
-                LINK_SECRET,
-                "link-key-1-of-at-least-thirty-two-bytes",
-            )])),
-            clock: Arc::new(ManualClock::at(NOW)),
-            metrics: Arc::new(RecordingMetrics::default()),
-        }
+        let mut harness = Harness::new();
+        harness.catalog = Arc::new(catalog);
+        Self(harness)
     }
 
     fn stage(&self) -> ApprovalTasks {
-        ApprovalTasks {
-            catalog: self.catalog.clone(),
-            store: self.store.clone(),
-            notifier: self.notifier.clone(),
-            secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            link_secret: LINK_SECRET.into(),
-            public_url: PUBLIC_URL.into(),
-        }
-    }
-
-    fn callback(&self) -> Callback {
-        Callback {
-            catalog: self.catalog.clone(),
-            store: self.store.clone(),
-            executions: self.executions.clone(),
-            secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            metrics: self.metrics.clone(),
-            link_secret: LINK_SECRET.into(),
-            email: self.notifier.clone(),
-            public_url: PUBLIC_URL.into(),
-        }
+        self.0.approval()
     }
 
     /// A run that reached the approval step, with AI output and a decision.
     async fn run(&self, workflow: &str, sender: &str, subject: &str, text: &str) -> RunId {
-        let now = self.clock.now();
         let id = RunId::new();
-        let label = first_label(self.catalog.get(workflow).unwrap());
+        let spec = self.catalog.get(workflow).unwrap();
+        let label = first_label(spec);
         let run = Run {
-            id: id.clone(),
-            workflow: workflow.into(),
             status: RunStatus::Running,
             stage: Stage::Decide,
-            delivery_id: format!("d-{id}"),
-            sender: Some(sender.into()),
-            created_at: now,
-            updated_at: now,
             // As the reason stage leaves it: the primary label on the run.
             summary: RunSummary {
                 label: Some(label.clone()),
                 confidence: Some(0.62),
                 ..RunSummary::default()
             },
+            ..fixtures::run(&id.0, workflow, Some(sender), self.clock.now())
         };
-        let event = CanonicalEvent {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            received_at: now,
-            fields: BTreeMap::from([
-                ("sender".to_string(), json!(sender)),
-                ("subject".to_string(), json!(subject)),
-                ("text".to_string(), json!(text)),
-            ]),
-            payload: json!({}),
-        };
-        let dedupe = DedupeKey {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            expires_at: now,
-            body_hash: None,
-            business_key: None,
-        };
-        self.store
-            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-            .await
-            .unwrap();
-        let mut ai = ai_result(
-            self.catalog.get(workflow).unwrap(),
-            &label,
-            0.62,
-            Some("Hello,\nwe are on it."),
-        );
+        let fields = BTreeMap::from([
+            ("sender".to_string(), json!(sender)),
+            ("subject".to_string(), json!(subject)),
+            ("text".to_string(), json!(text)),
+        ]);
+        self.store_run(&run, fields, json!({})).await;
+        let mut ai = ai_result(spec, &label, 0.62, Some("Hello,\nwe are on it."));
         ai.needs_review = true;
         ai.review_reasons = vec!["low confidence".into()];
         self.store
             .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
             .await
             .unwrap();
-        let actions: Vec<String> = self
-            .catalog
-            .get(workflow)
-            .unwrap()
-            .spec
-            .actions
-            .iter()
-            .map(|a| a.name.clone())
-            .take(1)
-            .collect();
         let decision = Decision {
             rule: Some("test".into()),
             route: "queue-a".into(),
             priority: Priority::High,
-            actions,
+            actions: spec
+                .spec
+                .actions
+                .iter()
+                .map(|a| a.name.clone())
+                .take(1)
+                .collect(),
             needs_approval: true,
             reason: "rule `test` requires approval".into(),
         };
-        self.store
-            .put_slot(
-                &id,
-                &Slot::Decision,
-                &serde_json::to_value(&decision).unwrap(),
-            )
-            .await
-            .unwrap();
+        self.put_decision(&id, &decision).await;
         id
+    }
+
+    /// [`Self::run`] of a short message, its approval requested with `token`.
+    async fn requested(&self, workflow: &str, sender: &str, token: &str) -> RunId {
+        let run = self.run(workflow, sender, "s", "t").await;
+        self.request(&run, workflow, false, token).await;
+        run
     }
 
     async fn request(&self, run: &RunId, workflow: &str, escalation: bool, token: &str) -> Value {
@@ -189,17 +127,45 @@ impl Bed {
         serde_json::from_value(out).unwrap()
     }
 
+    /// The run has ended: the finalize stage has been through it.
+    async fn finish(&self, run: &RunId, workflow: &str) {
+        self.finalize()
+            .run(&FinalizeInput {
+                run_id: run.clone(),
+                workflow: workflow.into(),
+                failure: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    fn sent(&self) -> Vec<Notification> {
+        self.notifier.sent.lock().unwrap().clone()
+    }
+
     fn link_for(&self, reviewer: &str) -> String {
-        self.notifier
-            .sent
-            .lock()
-            .unwrap()
-            .iter()
+        self.sent()
+            .into_iter()
             .rev()
             .find(|n| n.reviewer == reviewer)
             .unwrap_or_else(|| panic!("no link sent to {reviewer}"))
             .link
-            .clone()
+    }
+
+    /// `reviewer` posts the page's form (`verdict=…`) to their link.
+    async fn vote(&self, reviewer: &str, form: &str) -> HttpResponse {
+        let link = self.link_for(reviewer);
+        self.callback()
+            .handle(&link_request("POST", &link, form))
+            .await
+    }
+
+    /// `reviewer` posts `verdict` to their link as JSON.
+    async fn vote_json(&self, reviewer: &str, verdict: &str) -> HttpResponse {
+        let link = self.link_for(reviewer);
+        self.callback()
+            .handle(&json_request(&link, json!({ "verdict": verdict })))
+            .await
     }
 
     async fn approval(&self, run: &RunId) -> Approval {
@@ -210,6 +176,29 @@ impl Bed {
         self.executions.answers.lock().unwrap().clone()
     }
 
+    /// The `i`th answer sent to a waiting task, as the outcome it carries.
+    fn outcome(&self, i: usize) -> ApprovalOutcome {
+        serde_json::from_value(self.answers()[i].1.clone().unwrap()).unwrap()
+    }
+
+    /// The waiting task `token` stopped waiting behind the callback's back.
+    fn close_task(&self, token: &str) {
+        self.executions
+            .answers
+            .lock()
+            .unwrap()
+            .push((token.into(), Err("States.Timeout".into())));
+    }
+
+    fn labels(&self, workflow: &str) -> Vec<String> {
+        self.catalog
+            .get(workflow)
+            .unwrap()
+            .spec
+            .reason
+            .primary_labels()
+    }
+
     async fn trail_kinds(&self, run: &RunId) -> Vec<String> {
         self.store
             .trail(run)
@@ -218,6 +207,18 @@ impl Bed {
             .into_iter()
             .map(|e| e.kind)
             .collect()
+    }
+
+    /// The detail of the run's first audit event of `kind`.
+    async fn audited(&self, run: &RunId, kind: &str) -> Value {
+        self.store
+            .trail(run)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} in the trail"))
+            .detail
     }
 }
 
@@ -269,7 +270,7 @@ async fn request_sends_each_reviewer_only_their_own_link() {
     let out = bed.request(&run, SUPPORT, false, "token-secret-1").await;
     assert_eq!(out["reviewers"], 2);
 
-    let sent = bed.notifier.sent.lock().unwrap().clone();
+    let sent = bed.sent();
     assert_eq!(sent.len(), 2);
     for n in &sent {
         let own = format!("r={}", urlencoding::encode(&n.reviewer));
@@ -290,13 +291,9 @@ async fn request_sends_each_reviewer_only_their_own_link() {
         approval.expires_at,
         bed.clock.now() + chrono::Duration::seconds(14400 - 60)
     );
-    let trail = bed.store.trail(&run).await.unwrap();
-    let requested = trail
-        .iter()
-        .find(|e| e.kind == "approval.requested")
-        .unwrap();
-    assert!(!requested.detail.to_string().contains("token-secret-1"));
-    assert_eq!(requested.detail["reviewers"], json!([LEAD, BILLING]));
+    let requested = bed.audited(&run, "approval.requested").await;
+    assert!(!requested.to_string().contains("token-secret-1"));
+    assert_eq!(requested["reviewers"], json!([LEAD, BILLING]));
 }
 
 #[tokio::test]
@@ -340,13 +337,7 @@ async fn a_sender_who_reviews_gets_no_link() {
     let approval = bed.approval(&run).await;
     assert_eq!(approval.reviewers, vec![CFO, AP_LEAD]);
     assert_eq!(approval.required, 2);
-    assert!(bed
-        .notifier
-        .sent
-        .lock()
-        .unwrap()
-        .iter()
-        .all(|n| n.reviewer != CONTROLLER));
+    assert!(bed.sent().iter().all(|n| n.reviewer != CONTROLLER));
 }
 
 #[tokio::test]
@@ -364,21 +355,14 @@ async fn too_few_reviewers_after_excluding_the_sender_waits_for_the_timeout() {
 
     let approval = bed.approval(&run).await;
     assert_eq!(approval.required, 3, "the requirement is never lowered");
-    let trail = bed.store.trail(&run).await.unwrap();
-    let requested = trail
-        .iter()
-        .find(|e| e.kind == "approval.requested")
-        .unwrap();
-    assert!(requested.detail["understaffed"]
+    let requested = bed.audited(&run, "approval.requested").await;
+    assert!(requested["understaffed"]
         .as_str()
         .unwrap()
         .contains("time out"));
-    assert_eq!(requested.detail["sender_excluded"], true);
+    assert_eq!(requested["sender_excluded"], true);
 
-    let resp = bed
-        .callback()
-        .handle(&link_request("POST", &bed.link_for(CFO), "verdict=approve"))
-        .await;
+    let resp = bed.vote(CFO, "verdict=approve").await;
     assert_eq!(resp.status, 202, "{}", text(&resp));
     assert!(bed.answers().is_empty());
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Pending);
@@ -430,8 +414,7 @@ async fn get_and_head_never_decide() {
 #[tokio::test]
 async fn the_form_posts_back_to_the_signed_link() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     let link = bed.link_for(LEAD);
     let page = text(&bed.callback().handle(&link_request("GET", &link, "")).await);
     let query = link.split_once('?').unwrap().1;
@@ -444,23 +427,17 @@ async fn the_form_posts_back_to_the_signed_link() {
 #[tokio::test]
 async fn approving_sends_the_outcome_and_records_the_vote() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-approve").await;
-    let resp = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(LEAD),
-            "verdict=approve&reason=looks+right",
-        ))
+    let run = bed
+        .requested(SUPPORT, "ada@customer.example", "tok-approve")
         .await;
+    let resp = bed.vote(LEAD, "verdict=approve&reason=looks+right").await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
     assert!(text(&resp).contains("approved"));
 
     let answers = bed.answers();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, "tok-approve");
-    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    let outcome = bed.outcome(0);
     assert_eq!(outcome.decision, "approved");
     assert_eq!(outcome.reviewers, vec![LEAD]);
     assert_eq!(outcome.reason, "looks right");
@@ -477,8 +454,7 @@ async fn approving_sends_the_outcome_and_records_the_vote() {
 #[tokio::test]
 async fn second_click_says_already_decided() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     let callback = bed.callback();
     let link = bed.link_for(LEAD);
     assert_eq!(
@@ -498,12 +474,7 @@ async fn second_click_says_already_decided() {
     assert!(page.contains(LEAD), "names who decided: {page}");
     assert!(page.contains("2026-01-15 09:30 UTC"), "says when: {page}");
 
-    let other = callback
-        .handle(&json_request(
-            &bed.link_for(BILLING),
-            json!({"verdict": "reject"}),
-        ))
-        .await;
+    let other = bed.vote_json(BILLING, "reject").await;
     assert_eq!(other.status, 409);
     let body = other.body_json().unwrap();
     assert_eq!(body["status"], "already_decided");
@@ -515,8 +486,7 @@ async fn second_click_says_already_decided() {
 #[tokio::test]
 async fn expired_link_shows_expired_page() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     let link = bed.link_for(LEAD);
     bed.clock.advance(link_lifetime(14400));
     let callback = bed.callback();
@@ -540,8 +510,7 @@ async fn expired_link_shows_expired_page() {
 #[tokio::test]
 async fn tampered_signature_is_403() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     let link = bed.link_for(LEAD);
     let callback = bed.callback();
 
@@ -584,10 +553,9 @@ async fn tampered_signature_is_403() {
 #[tokio::test]
 async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     let approval = bed.approval(&run).await;
-    let secret = Secret::new("link-key-1-of-at-least-thirty-two-bytes");
+    let secret = Secret::new(TEST_LINK_SECRET);
     let exp = approval.expires_at.timestamp();
     let callback = bed.callback();
 
@@ -615,40 +583,22 @@ async fn two_of_three_approvals_resume_the_run() {
         .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
         .await;
     bed.request(&run, INVOICE, false, "tok-2of3").await;
-    let callback = bed.callback();
 
-    let first = callback
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(CONTROLLER),
-            "verdict=approve",
-        ))
-        .await;
+    let first = bed.vote(CONTROLLER, "verdict=approve").await;
     assert_eq!(first.status, 202);
     assert!(text(&first).contains("waiting for 1 more"));
     assert!(bed.answers().is_empty());
 
-    let second = callback
-        .handle(&json_request(
-            &bed.link_for(CFO),
-            json!({"verdict": "approve"}),
-        ))
-        .await;
+    let second = bed.vote_json(CFO, "approve").await;
     assert_eq!(second.status, 200);
     assert_eq!(second.body_json().unwrap()["status"], "approved");
     let answers = bed.answers();
     assert_eq!(answers.len(), 1);
-    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    let outcome = bed.outcome(0);
     assert_eq!(outcome.decision, "approved");
     assert_eq!(outcome.reviewers, vec![CONTROLLER, CFO]);
 
-    let third = callback
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(AP_LEAD),
-            "verdict=reject",
-        ))
-        .await;
+    let third = bed.vote(AP_LEAD, "verdict=reject").await;
     assert_eq!(third.status, 409);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
 }
@@ -660,28 +610,14 @@ async fn rejection_that_makes_approval_impossible_rejects() {
         .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
         .await;
     bed.request(&run, INVOICE, false, "tok-reject").await;
-    let callback = bed.callback();
 
-    let first = callback
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(CONTROLLER),
-            "verdict=reject&reason=no+PO",
-        ))
-        .await;
+    let first = bed.vote(CONTROLLER, "verdict=reject&reason=no+PO").await;
     assert_eq!(first.status, 202, "two approvals are still possible");
     assert!(bed.answers().is_empty());
 
-    let second = callback
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(CFO),
-            "verdict=reject&reason=duplicate",
-        ))
-        .await;
+    let second = bed.vote(CFO, "verdict=reject&reason=duplicate").await;
     assert_eq!(second.status, 200);
-    let outcome: ApprovalOutcome =
-        serde_json::from_value(bed.answers()[0].1.clone().unwrap()).unwrap();
+    let outcome = bed.outcome(0);
     assert_eq!(outcome.decision, "rejected");
     assert_eq!(outcome.reviewers, vec![CONTROLLER, CFO]);
     assert_eq!(outcome.reason, "no PO; duplicate");
@@ -691,44 +627,32 @@ async fn rejection_that_makes_approval_impossible_rejects() {
 #[tokio::test]
 async fn edits_are_sent_only_when_changed() {
     let bed = Bed::new();
-    let labels: Vec<String> = bed
-        .catalog
-        .get(SUPPORT)
-        .unwrap()
-        .spec
-        .reason
-        .primary_labels();
-    let callback = bed.callback();
+    let labels = bed.labels(SUPPORT);
 
     // The same draft (as a browser sends it, CRLF) and the same label.
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-same").await;
+    bed.requested(SUPPORT, "ada@customer.example", "tok-same")
+        .await;
     let body = format!(
         "verdict=approve&draft={}&label={}",
         urlencoding::encode("Hello,\r\nwe are on it."),
         labels[0]
     );
-    let resp = callback
-        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
-        .await;
+    let resp = bed.vote(LEAD, &body).await;
     assert_eq!(resp.status, 200);
-    let outcome: ApprovalOutcome =
-        serde_json::from_value(bed.answers()[0].1.clone().unwrap()).unwrap();
+    let outcome = bed.outcome(0);
     assert_eq!(outcome.edits, None);
 
     // A rewritten draft and another label.
-    let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-edit").await;
+    let run = bed
+        .requested(SUPPORT, "bob@customer.example", "tok-edit")
+        .await;
     let body = format!(
         "verdict=approve&draft={}&label={}",
         urlencoding::encode("Hi Bob, refund sent."),
         labels[1]
     );
-    callback
-        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
-        .await;
-    let outcome: ApprovalOutcome =
-        serde_json::from_value(bed.answers()[1].1.clone().unwrap()).unwrap();
+    bed.vote(LEAD, &body).await;
+    let outcome = bed.outcome(1);
     assert_eq!(
         outcome.edits,
         Some(json!({"draft": "Hi Bob, refund sent.", "label": labels[1]}))
@@ -737,59 +661,32 @@ async fn edits_are_sent_only_when_changed() {
     assert_eq!(vote.edits, outcome.edits);
 
     // A label the workflow does not have is refused and nothing is recorded.
-    let run = bed.run(SUPPORT, "cy@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-bad").await;
-    let resp = callback
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(LEAD),
-            "verdict=approve&label=made_up",
-        ))
+    let run = bed
+        .requested(SUPPORT, "cy@customer.example", "tok-bad")
         .await;
+    let resp = bed.vote(LEAD, "verdict=approve&label=made_up").await;
     assert_eq!(resp.status, 422);
     assert!(bed.approval(&run).await.votes.is_empty());
-    let resp = callback
-        .handle(&link_request("POST", &bed.link_for(LEAD), "verdict=maybe"))
-        .await;
+    let resp = bed.vote(LEAD, "verdict=maybe").await;
     assert_eq!(resp.status, 422);
 }
 
 #[tokio::test]
 async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
     let bed = Bed::new();
-    let labels = bed
-        .catalog
-        .get(SUPPORT)
-        .unwrap()
-        .spec
-        .reason
-        .primary_labels();
+    let labels = bed.labels(SUPPORT);
     let (predicted, corrected) = (labels[0].clone(), labels[1].clone());
-    let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-feedback").await;
+    let run = bed
+        .requested(SUPPORT, "bob@customer.example", "tok-feedback")
+        .await;
     let body = format!(
         "verdict=approve&draft={}&label={corrected}",
         urlencoding::encode("Hi Bob, card blocked.")
     );
-    let resp = bed
-        .callback()
-        .handle(&link_request("POST", &bed.link_for(LEAD), &body))
-        .await;
+    let resp = bed.vote(LEAD, &body).await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
 
-    let finalize = Finalize {
-        store: bed.store.clone(),
-        clock: bed.clock.clone(),
-        metrics: Arc::new(NoMetrics),
-    };
-    finalize
-        .run(&FinalizeInput {
-            run_id: run.clone(),
-            workflow: SUPPORT.into(),
-            failure: None,
-        })
-        .await
-        .unwrap();
+    bed.finish(&run, SUPPORT).await;
 
     let feedback = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
     assert_eq!(feedback.len(), 1, "{feedback:?}");
@@ -807,15 +704,10 @@ async fn a_relabel_and_an_edited_draft_become_feedback_when_the_run_ends() {
 #[tokio::test]
 async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
     let bed = Bed::new();
-    let finalize = Finalize {
-        store: bed.store.clone(),
-        clock: bed.clock.clone(),
-        metrics: Arc::new(NoMetrics),
-    };
     let mut runs = Vec::new();
     for (i, verdict) in ["reject", "approve"].into_iter().enumerate() {
-        let run = bed.run(SUPPORT, "bob@customer.example", "s", "t").await;
-        bed.request(&run, SUPPORT, false, &format!("tok-verdict-{i}"))
+        let run = bed
+            .requested(SUPPORT, "bob@customer.example", &format!("tok-verdict-{i}"))
             .await;
         // Every reviewer gives the verdict, so the approval closes with it.
         for reviewer in bed.approval(&run).await.reviewers {
@@ -823,23 +715,11 @@ async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
                 break;
             }
             let resp = bed
-                .callback()
-                .handle(&link_request(
-                    "POST",
-                    &bed.link_for(&reviewer),
-                    &format!("verdict={verdict}&reason=no"),
-                ))
+                .vote(&reviewer, &format!("verdict={verdict}&reason=no"))
                 .await;
             assert!(matches!(resp.status, 200 | 202), "{}", text(&resp));
         }
-        finalize
-            .run(&FinalizeInput {
-                run_id: run.clone(),
-                workflow: SUPPORT.into(),
-                failure: None,
-            })
-            .await
-            .unwrap();
+        bed.finish(&run, SUPPORT).await;
         runs.push(run);
     }
     let feedback = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
@@ -854,33 +734,17 @@ async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
 #[tokio::test]
 async fn closed_task_shows_closed_page_not_500() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-closed").await;
-    // The execution stopped waiting (timed out, or ended) behind our back.
-    bed.executions
-        .answers
-        .lock()
-        .unwrap()
-        .push(("tok-closed".into(), Err("States.Timeout".into())));
-
-    let resp = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(LEAD),
-            "verdict=approve",
-        ))
+    let run = bed
+        .requested(SUPPORT, "ada@customer.example", "tok-closed")
         .await;
+    // The execution stopped waiting (timed out, or ended) behind our back.
+    bed.close_task("tok-closed");
+
+    let resp = bed.vote(LEAD, "verdict=approve").await;
     assert_eq!(resp.status, 410);
     assert!(text(&resp).contains("closed"));
 
-    let json = bed
-        .callback()
-        .handle(&json_request(
-            &bed.link_for(BILLING),
-            json!({"verdict": "approve"}),
-        ))
-        .await;
+    let json = bed.vote_json(BILLING, "approve").await;
     assert!(json.status < 500, "{}", json.status);
     assert!(bed
         .trail_kinds(&run)
@@ -916,35 +780,30 @@ async fn timeout_policies_reject_escalate_approve() {
     let bed = Bed::new();
 
     // reject: invoice-approval
-    let run = bed.run(INVOICE, "s@vendor.example", "s", "t").await;
-    bed.request(&run, INVOICE, false, "tok-i").await;
+    let run = bed.requested(INVOICE, "s@vendor.example", "tok-i").await;
     let outcome = bed.timeout(&run, INVOICE).await;
     assert_eq!(outcome.decision, "rejected");
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Expired);
 
     // approve: lead-qualification
-    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
-    bed.request(&run, LEADS, false, "tok-l").await;
+    let run = bed.requested(LEADS, "s@prospect.example", "tok-l").await;
     let outcome = bed.timeout(&run, LEADS).await;
     assert_eq!(outcome.decision, "approved");
     assert_eq!(outcome.reviewers, vec![APPROVE_ON_TIMEOUT]);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
 
     // escalate once, then reject: support-triage
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-s").await;
+    let run = bed
+        .requested(SUPPORT, "ada@customer.example", "tok-s")
+        .await;
     let first_link = bed.link_for(LEAD);
     bed.clock.advance(14400);
     let outcome = bed.timeout(&run, SUPPORT).await;
     assert_eq!(outcome.decision, "escalate");
     assert_eq!(outcome.timeout_seconds, Some(7200));
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Expired);
-    let trail = bed.store.trail(&run).await.unwrap();
-    let timed_out = trail
-        .iter()
-        .find(|e| e.kind == "approval.timed_out")
-        .unwrap();
-    assert_eq!(timed_out.detail["policy"], "escalate");
+    let timed_out = bed.audited(&run, "approval.timed_out").await;
+    assert_eq!(timed_out["policy"], "escalate");
 
     // The run keeps waiting while the escalation reviewer decides.
     let out = bed.request(&run, SUPPORT, true, "tok-s2").await;
@@ -980,19 +839,13 @@ async fn timeout_policies_reject_escalate_approve() {
 #[tokio::test]
 async fn escalation_reviewer_can_approve() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok-1").await;
+    let run = bed
+        .requested(SUPPORT, "ada@customer.example", "tok-1")
+        .await;
     bed.clock.advance(14400);
     bed.timeout(&run, SUPPORT).await;
     bed.request(&run, SUPPORT, true, "tok-2").await;
-    let resp = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(HEAD),
-            "verdict=approve",
-        ))
-        .await;
+    let resp = bed.vote(HEAD, "verdict=approve").await;
     assert_eq!(resp.status, 200);
     assert_eq!(bed.answers()[0].0, "tok-2");
 }
@@ -1034,19 +887,13 @@ async fn unanswered_reviewers_are_reminded_once_before_expiry() {
     let mut catalog = handoff_workflows::catalog().clone();
     catalog.insert(Workflow::from_yaml("invoice-approval.yaml", &yaml).unwrap());
     let bed = Bed::with_catalog(catalog);
-    let run = bed.run(INVOICE, "s@vendor.example", "s", "t").await;
-    bed.request(&run, INVOICE, false, "tok-remind").await;
-    let voted = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(CONTROLLER),
-            "verdict=approve",
-        ))
+    let run = bed
+        .requested(INVOICE, "s@vendor.example", "tok-remind")
         .await;
+    let voted = bed.vote(CONTROLLER, "verdict=approve").await;
     assert_eq!(voted.status, 202);
     let links_before: Vec<String> = [CFO, AP_LEAD].iter().map(|r| bed.link_for(r)).collect();
-    let sent_before = bed.notifier.sent.lock().unwrap().len();
+    let sent_before = bed.sent().len();
 
     assert_eq!(bed.stage().remind_due().await.unwrap(), 0, "not due yet");
     let approval = bed.approval(&run).await;
@@ -1060,7 +907,7 @@ async fn unanswered_reviewers_are_reminded_once_before_expiry() {
     bed.clock.advance(1);
     assert_eq!(bed.stage().remind_due().await.unwrap(), 1);
 
-    let reminders: Vec<Notification> = bed.notifier.sent.lock().unwrap()[sent_before..].to_vec();
+    let reminders: Vec<Notification> = bed.sent()[sent_before..].to_vec();
     let to: Vec<&str> = reminders.iter().map(|n| n.reviewer.as_str()).collect();
     assert_eq!(to, [CFO, AP_LEAD], "only those who have not answered");
     for (n, link) in reminders.iter().zip(&links_before) {
@@ -1072,12 +919,8 @@ async fn unanswered_reviewers_are_reminded_once_before_expiry() {
         0,
         "once per approval"
     );
-    let trail = bed.store.trail(&run).await.unwrap();
-    let reminded = trail
-        .iter()
-        .find(|e| e.kind == "approval.reminded")
-        .unwrap();
-    assert_eq!(reminded.detail["reminded"], json!([CFO, AP_LEAD]));
+    let reminded = bed.audited(&run, "approval.reminded").await;
+    assert_eq!(reminded["reminded"], json!([CFO, AP_LEAD]));
 
     bed.clock.advance(3600);
     assert_eq!(
@@ -1093,25 +936,11 @@ const VP_SALES: &str = "vp-sales@sales.example.com";
 /// Both lead reviewers reject; the second rejection settles the approval but
 /// its delivery to the waiting task fails (all attempts).
 async fn leads_rejected_while_delivery_fails(bed: &Bed) -> RunId {
-    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
-    bed.request(&run, LEADS, false, "tok-lead").await;
-    let first = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(SALES_LEAD),
-            "verdict=reject",
-        ))
-        .await;
+    let run = bed.requested(LEADS, "s@prospect.example", "tok-lead").await;
+    let first = bed.vote(SALES_LEAD, "verdict=reject").await;
     assert_eq!(first.status, 202, "{}", text(&first));
     *bed.executions.unavailable.lock().unwrap() = 3;
-    let second = bed
-        .callback()
-        .handle(&json_request(
-            &bed.link_for(VP_SALES),
-            json!({"verdict": "reject"}),
-        ))
-        .await;
+    let second = bed.vote_json(VP_SALES, "reject").await;
     assert_eq!(second.status, 503);
     let body = second.body_json().unwrap();
     assert_eq!(body["status"], "saved_not_delivered");
@@ -1137,12 +966,8 @@ async fn a_timeout_after_the_reviewers_rejected_returns_their_rejection_not_the_
     assert_eq!(outcome.decision, "rejected");
     assert_eq!(outcome.reviewers, vec![SALES_LEAD, VP_SALES]);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Rejected);
-    let trail = bed.store.trail(&run).await.unwrap();
-    let timed_out = trail
-        .iter()
-        .find(|e| e.kind == "approval.timed_out")
-        .unwrap();
-    assert_eq!(timed_out.detail["decided_by"], "reviewers");
+    let timed_out = bed.audited(&run, "approval.timed_out").await;
+    assert_eq!(timed_out["decided_by"], "reviewers");
     // The timeout's answer was the delivery: the sweep owes nothing.
     bed.clock.advance(3600);
     let sweep = bed.callback().redeliver_due().await.unwrap();
@@ -1152,8 +977,7 @@ async fn a_timeout_after_the_reviewers_rejected_returns_their_rejection_not_the_
 #[tokio::test]
 async fn a_vote_saved_while_the_close_failed_says_so_and_the_next_click_closes_it() {
     let bed = Bed::new();
-    let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
     *bed.store.failing_closes.lock().unwrap() = 1;
     let link = bed.link_for(LEAD);
     let first = bed
@@ -1180,24 +1004,10 @@ async fn a_vote_saved_while_the_close_failed_says_so_and_the_next_click_closes_i
 #[tokio::test]
 async fn a_timeout_closes_a_tally_its_votes_settled_with_the_peoples_decision() {
     let bed = Bed::new();
-    let run = bed.run(LEADS, "s@prospect.example", "s", "t").await;
-    bed.request(&run, LEADS, false, "tok-lead").await;
-    bed.callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(SALES_LEAD),
-            "verdict=reject",
-        ))
-        .await;
+    let run = bed.requested(LEADS, "s@prospect.example", "tok-lead").await;
+    bed.vote(SALES_LEAD, "verdict=reject").await;
     *bed.store.failing_closes.lock().unwrap() = 1;
-    let settling = bed
-        .callback()
-        .handle(&link_request(
-            "POST",
-            &bed.link_for(VP_SALES),
-            "verdict=reject",
-        ))
-        .await;
+    let settling = bed.vote(VP_SALES, "verdict=reject").await;
     assert_eq!(settling.status, 503);
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Pending);
 
@@ -1234,7 +1044,7 @@ async fn an_undelivered_decision_is_redelivered_by_the_sweep_with_back_off() {
     let answers = bed.answers();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, "tok-lead");
-    let outcome: ApprovalOutcome = serde_json::from_value(answers[0].1.clone().unwrap()).unwrap();
+    let outcome = bed.outcome(0);
     assert_eq!(outcome.decision, "rejected");
     assert_eq!(outcome.reviewers, vec![SALES_LEAD, VP_SALES]);
 
@@ -1255,11 +1065,7 @@ async fn an_undelivered_decision_is_redelivered_by_the_sweep_with_back_off() {
 async fn the_sweep_settles_a_decision_whose_task_stopped_waiting() {
     let bed = Bed::new();
     let run = leads_rejected_while_delivery_fails(&bed).await;
-    bed.executions
-        .answers
-        .lock()
-        .unwrap()
-        .push(("tok-lead".into(), Err("States.Timeout".into())));
+    bed.close_task("tok-lead");
     bed.clock.advance(31);
     let sweep = bed.callback().redeliver_due().await.unwrap();
     assert_eq!((sweep.closed, sweep.owed), (1, 0));
@@ -1298,10 +1104,7 @@ async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
         !err.to_string().contains("short-key"),
         "never the value: {err}"
     );
-    assert!(
-        bed.notifier.sent.lock().unwrap().is_empty(),
-        "no link went out"
-    );
+    assert!(bed.sent().is_empty(), "no link went out");
 }
 
 /// A GET or POST of a shared channel's claim link.
@@ -1335,7 +1138,7 @@ async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_
         )
         .await;
     bed.request(&run, SUPPORT, false, "tok-claim").await;
-    let first = bed.notifier.sent.lock().unwrap()[0].clone();
+    let first = bed.sent()[0].clone();
     assert!(first.text.ends_with(&first.link), "the inbox gets the link");
     let sig = first.link.split("sig=").nth(1).unwrap();
     assert!(!first.shared_text.contains(sig), "{}", first.shared_text);
@@ -1348,7 +1151,7 @@ async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_
         first.text
     );
 
-    let sent = || bed.notifier.sent.lock().unwrap().len();
+    let sent = || bed.sent().len();
     let before = sent();
     let callback = bed.callback();
     let page = callback
@@ -1362,7 +1165,7 @@ async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_
         .handle(&claim_request("POST", &first.claim_link))
         .await;
     assert_eq!(done.status, 200, "{}", text(&done));
-    let mails = bed.notifier.sent.lock().unwrap()[before..].to_vec();
+    let mails = bed.sent()[before..].to_vec();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].reviewer, first.reviewer, "only to that reviewer");
     let link = mails[0].link.clone();

@@ -52,6 +52,11 @@ fn only_runs_acting_alone_are_sampled_at_the_audit_rate() {
 }
 
 /// A support-triage run that acted alone with `label` at 0.93.
+/// The support workflow's feedback: what reviewers and auditors taught it.
+async fn feedback(h: &Harness) -> Vec<Feedback> {
+    h.store.list_feedback("support-triage", 10).await.unwrap()
+}
+
 async fn acted_alone(h: &Harness, label: &str) -> RunId {
     let run = h
         .seed_run_with_text(
@@ -116,12 +121,7 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
     ] {
         assert!(!html.contains(hidden), "the page shows `{hidden}`");
     }
-    assert!(h
-        .store
-        .list_feedback("support-triage", 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(feedback(&h).await.is_empty());
 
     // A forged signature and an unknown label record nothing.
     let forged = n.link.replace("sig=", "sig=x");
@@ -135,12 +135,7 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
         .handle(&link_request("POST", &n.link, "label=lottery"))
         .await;
     assert_eq!(refused.status, 422);
-    assert!(h
-        .store
-        .list_feedback("support-triage", 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(feedback(&h).await.is_empty());
 
     // The auditor disagrees with the AI.
     let answered = h
@@ -153,7 +148,7 @@ async fn the_auditor_labels_blind_and_the_label_counts_as_a_verdict() {
         "{}",
         String::from_utf8_lossy(&answered.body)
     );
-    let feedback = h.store.list_feedback("support-triage", 10).await.unwrap();
+    let feedback = feedback(&h).await;
     assert_eq!(feedback.len(), 1);
     assert_eq!(feedback[0].predicted_label, "card_problem");
     assert_eq!(feedback[0].final_label, "account_access");

@@ -2,46 +2,22 @@
 //! URL segment and Slack text, and e-mail reaches an address from the
 //! webhook only with a reviewer's approval or the spec's allow-list.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
-use handoff_spec::{Catalog, Priority, Workflow};
+use handoff_spec::Workflow;
 use serde_json::json;
 
 const WORKFLOW: &str = "outbound";
 
 /// A workflow with `actions` (YAML list items) and `extra` top-level YAML.
 fn harness(actions: &str, extra: &str) -> Harness {
-    let yaml = format!(
-        r#"
-name: {WORKFLOW}
-version: 1
-{extra}
-trigger:
-  signature: {{ scheme: github, secret: outbound/webhook }}
-  fields: {{ text: $.text, sender: $.sender, ticket: $.ticket }}
-reason:
-  - name: intent
-    kind: classify
-    labels:
-      - {{ name: refund, description: Money back, examples: [please refund me] }}
-      - {{ name: other, description: Anything else, examples: [hello there] }}
-rules:
-  - {{ name: checked, when: "false", route: desk, approval: true, actions: [reply, ticket, card] }}
-approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}
-actions:
-{actions}
-"#
+    let rules = "rules:\n  - { name: checked, when: \"false\", route: desk, approval: true, actions: [reply, ticket, card] }";
+    let h = Harness::with_workflow(
+        WORKFLOW,
+        "{ text: $.text, sender: $.sender, ticket: $.ticket }",
+        &format!("{extra}\n{rules}\nactions:\n{actions}"),
     );
-    let workflow = Workflow::from_yaml(&format!("workflows/{WORKFLOW}.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let mut catalog = Catalog::default();
-    catalog.insert(workflow);
-    let mut h = Harness::new();
-    h.catalog = Arc::new(catalog);
     h.secrets
         .values
         .lock()
@@ -60,55 +36,13 @@ const SLACK_URL: &str = "https://hooks.slack.example.com/services/T/B/x";
 /// A run whose event has these fields, decided to perform `actions`.
 async fn decided(h: &Harness, id: &str, fields: serde_json::Value, actions: &[&str]) -> RunRef {
     let now = Clock::now(h.clock.as_ref());
-    let run_id = RunId(id.into());
-    let fields: BTreeMap<String, serde_json::Value> = serde_json::from_value(fields).unwrap();
-    let run = Run {
-        id: run_id.clone(),
-        workflow: WORKFLOW.into(),
-        status: RunStatus::Running,
-        stage: Stage::Start,
-        delivery_id: id.into(),
-        sender: None,
-        created_at: now,
-        updated_at: now,
-        summary: RunSummary::default(),
-    };
-    let event = CanonicalEvent {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        received_at: now,
-        fields,
-        payload: json!({}),
-    };
-    let dedupe = DedupeKey {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        expires_at: now,
-        body_hash: None,
-        business_key: None,
-    };
-    h.store
-        .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-        .await
-        .unwrap();
-    let decision = Decision {
-        rule: Some("checked".into()),
-        route: "desk".into(),
-        priority: Priority::Normal,
-        actions: actions.iter().map(|a| a.to_string()).collect(),
-        needs_approval: false,
-        reason: "test".into(),
-    };
-    h.store
-        .put_slot(
-            &run_id,
-            &Slot::Decision,
-            &serde_json::to_value(decision).unwrap(),
-        )
-        .await
-        .unwrap();
+    let run = seed::running(id, WORKFLOW, None, now);
+    h.store_run(&run, serde_json::from_value(fields).unwrap(), json!({}))
+        .await;
+    h.put_decision(&run.id, &seed::decision("checked", actions))
+        .await;
     RunRef {
-        run_id,
+        run_id: run.id,
         workflow: WORKFLOW.into(),
     }
 }

@@ -2,104 +2,86 @@
 //! feedback behind a signed token.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
-use handoff_core::memory::*;
 use handoff_core::observe::redact::REDACTED;
-use handoff_core::pages::console::Console;
 use handoff_core::ports::*;
-use handoff_core::spec::Catalog;
-use handoff_core::stages::approval::{ApprovalTask, ApprovalTasks};
+use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::read::ReadApi;
-use handoff_core::testing::ai_result;
+use handoff_core::testing::{ai_result, fixtures, Harness, TEST_LINK_SECRET, TEST_TOKEN_SECRET};
 use handoff_core::tokens::{self, Scope};
+use handoff_spec::ApprovalSpec;
 
-const LINK_SECRET: &str = "approval-links";
-const KEY: &str = "link-key-1-of-at-least-thirty-two-bytes";
-const TOKEN_SECRET: &str = "reviewer-tokens";
-const TOKEN_KEY: &str = "token-key-of-at-least-thirty-two-bytes";
 const SUPPORT: &str = "support-triage";
 const INVOICE: &str = "invoice-approval";
 const LEAD: &str = "lead@support.example.com";
 
-struct Bed {
-    catalog: Arc<Catalog>,
-    store: Arc<MemoryStore>,
-    secrets: Arc<StaticSecrets>,
-    clock: Arc<ManualClock>,
-    executions: Arc<MemoryExecutions>,
+/// The harness, with runs and tokens as the read side finds them.
+trait ReadBed {
+    fn api(&self) -> ReadApi;
+    async fn run(&self, workflow: &str, status: RunStatus, label: &str) -> RunId;
+    /// A token for `reviewer` with `scopes`, for ten minutes from `issued`.
+    fn token_issued(&self, reviewer: &str, scopes: &[Scope], issued: DateTime<Utc>) -> String;
+    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String;
+    /// The run went through an approval its workflow's reviewers were asked.
+    async fn reviewed(&self, run: &RunId, workflow: &str);
+    /// An approval of the run its workflow's reviewers were asked, now at
+    /// `status`.
+    async fn approval_at(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval;
+    fn expired_token(&self, reviewer: &str) -> String;
+    /// A reviewer's token: read, feedback and redrive, their workflows only.
+    fn token(&self, reviewer: &str) -> String;
+    /// `req` as an operator sends it: a token for every workflow.
+    fn operator(&self, req: HttpRequest) -> HttpRequest;
+    /// A run that failed in `act`: context, AI output and a decision that
+    /// needed no approval are stored.
+    async fn failed_in_act(&self) -> RunId;
+    /// A run that failed in `act` whose decision needs an approval.
+    async fn failed_needing_approval(&self) -> RunId;
+    /// A support run labelled with the workflow's first label.
+    async fn support_run(&self, status: RunStatus) -> RunId;
+    fn approval_spec(&self, workflow: &str) -> &ApprovalSpec;
+    async fn support_feedback(&self) -> Vec<Feedback>;
+    /// The run's detail as an operator reads it.
+    async fn detail(&self, run: &RunId) -> HttpResponse;
+    /// The lead reviewer asks for the run to be redriven.
+    async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse;
 }
 
-impl Bed {
-    fn new() -> Self {
-        Self {
-            catalog: Arc::new(handoff_workflows::catalog().clone()),
-            store: Arc::new(MemoryStore::new()),
-            secrets: Arc::new(StaticSecrets::with(&[
-                (LINK_SECRET, KEY),
-                (TOKEN_SECRET, TOKEN_KEY),
-            ])),
-            clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
-            executions: Arc::new(MemoryExecutions::default()),
-        }
-    }
+type Bed = Harness;
 
+impl ReadBed for Harness {
     fn api(&self) -> ReadApi {
-        ReadApi {
-            catalog: self.catalog.clone(),
-            store: self.store.clone(),
-            secrets: self.secrets.clone(),
-            clock: self.clock.clone(),
-            token_secret: TOKEN_SECRET.into(),
-            executions: self.executions.clone(),
-            console: Console::DEPLOYED,
-        }
+        self.read_api()
     }
 
     async fn run(&self, workflow: &str, status: RunStatus, label: &str) -> RunId {
         self.clock.advance(1);
-        let now = self.clock.now();
         let id = RunId::new();
         let run = Run {
-            id: id.clone(),
-            workflow: workflow.into(),
             status,
             stage: Stage::Decide,
-            delivery_id: format!("d-{id}"),
-            sender: Some("ada@customer.example".into()),
-            created_at: now,
-            updated_at: now,
             summary: RunSummary {
                 label: Some(label.into()),
                 route: Some("queue-a".into()),
                 ..RunSummary::default()
             },
+            ..fixtures::run(
+                &id.0,
+                workflow,
+                Some("ada@customer.example"),
+                self.clock.now(),
+            )
         };
-        let event = CanonicalEvent {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            received_at: now,
-            fields: BTreeMap::from([
-                ("subject".to_string(), json!("Card lost")),
-                ("text".to_string(), json!("I lost my card yesterday")),
-            ]),
-            payload: json!({}),
-        };
-        let dedupe = DedupeKey {
-            workflow: workflow.into(),
-            delivery_id: run.delivery_id.clone(),
-            expires_at: now,
-            body_hash: None,
-            business_key: None,
-        };
-        self.store
-            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-            .await
-            .unwrap();
+        let fields = BTreeMap::from([
+            ("subject".to_string(), json!("Card lost")),
+            ("text".to_string(), json!("I lost my card yesterday")),
+        ]);
+        self.store_run(&run, fields, json!({})).await;
         let ai = ai_result(self.catalog.get(workflow).unwrap(), label, 0.9, None);
         self.store
             .put_slot(&id, &Slot::Ai, &serde_json::to_value(&ai).unwrap())
@@ -108,36 +90,29 @@ impl Bed {
         id
     }
 
-    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String {
+    fn token_issued(&self, reviewer: &str, scopes: &[Scope], issued: DateTime<Utc>) -> String {
         tokens::issue(
-            &Secret::new(TOKEN_KEY),
+            &Secret::new(TEST_TOKEN_SECRET),
             reviewer,
             scopes,
-            self.clock.now(),
+            issued,
             600,
         )
         .unwrap()
         .0
     }
 
-    /// The run went through an approval its workflow's reviewers were asked.
-    async fn reviewed(&self, run: &RunId, workflow: &str) {
-        self.approval(run, workflow, ApprovalStatus::Approved).await;
+    fn token_with(&self, reviewer: &str, scopes: &[Scope]) -> String {
+        self.token_issued(reviewer, scopes, self.clock.now())
     }
 
-    /// An approval of the run its workflow's reviewers were asked, now at
-    /// `status`.
-    async fn approval(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
-        let reviewers = self
-            .catalog
-            .get(workflow)
-            .unwrap()
-            .spec
-            .approval
-            .as_ref()
-            .unwrap()
-            .reviewers
-            .clone();
+    async fn reviewed(&self, run: &RunId, workflow: &str) {
+        self.approval_at(run, workflow, ApprovalStatus::Approved)
+            .await;
+    }
+
+    async fn approval_at(&self, run: &RunId, workflow: &str, status: ApprovalStatus) -> Approval {
+        let reviewers = self.approval_spec(workflow).reviewers.clone();
         let now = self.clock.now();
         let approval = Approval {
             id: ApprovalId::random(),
@@ -159,29 +134,94 @@ impl Bed {
 
     fn expired_token(&self, reviewer: &str) -> String {
         let issued = self.clock.now() - chrono::Duration::seconds(601);
-        tokens::issue(
-            &Secret::new(TOKEN_KEY),
-            reviewer,
-            &[Scope::Read, Scope::Feedback],
-            issued,
-            600,
-        )
-        .unwrap()
-        .0
+        self.token_issued(reviewer, &[Scope::Read, Scope::Feedback], issued)
     }
 
-    /// A reviewer's token: read, feedback and redrive, their workflows only.
     fn token(&self, reviewer: &str) -> String {
         self.token_with(reviewer, &[Scope::Read, Scope::Feedback, Scope::Redrive])
     }
 
-    /// `req` as an operator sends it: a token for every workflow.
     fn operator(&self, req: HttpRequest) -> HttpRequest {
         let token = self.token_with(
             "ops@support.example.com",
             &[Scope::Read, Scope::AllWorkflows],
         );
         bearer(req, &token)
+    }
+
+    async fn failed_in_act(&self) -> RunId {
+        let id = self.run(SUPPORT, RunStatus::Failed, "card_problem").await;
+        let decision = Decision {
+            rule: Some("auto".into()),
+            route: "queue-a".into(),
+            priority: Priority::Normal,
+            actions: vec!["reply_to_customer".into()],
+            needs_approval: false,
+            reason: "rule `auto`".into(),
+        };
+        for (slot, value) in [
+            (Slot::Context, json!({})),
+            (Slot::Decision, serde_json::to_value(&decision).unwrap()),
+        ] {
+            self.store.put_slot(&id, &slot, &value).await.unwrap();
+        }
+        let failed = SummaryUpdate {
+            error: Some(Some("Handoff.ActionFailed: 400".into())),
+            ..SummaryUpdate::default()
+        };
+        self.store.update_summary(&id, &failed).await.unwrap();
+        id
+    }
+
+    async fn failed_needing_approval(&self) -> RunId {
+        let run = self.failed_in_act().await;
+        let mut decision: Decision = serde_json::from_value(
+            self.store
+                .get_slot(&run, &Slot::Decision)
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        decision.needs_approval = true;
+        self.store
+            .put_slot(
+                &run,
+                &Slot::Decision,
+                &serde_json::to_value(&decision).unwrap(),
+            )
+            .await
+            .unwrap();
+        run
+    }
+
+    async fn support_run(&self, status: RunStatus) -> RunId {
+        self.run(SUPPORT, status, &label_of(self, SUPPORT, 0)).await
+    }
+
+    fn approval_spec(&self, workflow: &str) -> &ApprovalSpec {
+        self.catalog
+            .get(workflow)
+            .unwrap()
+            .spec
+            .approval
+            .as_ref()
+            .unwrap()
+    }
+
+    async fn support_feedback(&self) -> Vec<Feedback> {
+        self.store.list_feedback(SUPPORT, 10).await.unwrap()
+    }
+
+    async fn detail(&self, run: &RunId) -> HttpResponse {
+        self.api()
+            .handle(&self.operator(get(&format!("/runs/{run}"), &[])))
+            .await
+    }
+
+    async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse {
+        let token = self.token(LEAD);
+        self.api().handle(&redrive(run, Some(&token))).await
     }
 }
 
@@ -190,8 +230,6 @@ fn bearer(mut req: HttpRequest, token: &str) -> HttpRequest {
         .insert("authorization".into(), format!("Bearer {token}"));
     req
 }
-
-impl Bed {}
 
 fn get(path: &str, query: &[(&str, &str)]) -> HttpRequest {
     let mut path_params = BTreeMap::new();
@@ -313,18 +351,8 @@ async fn list_runs_rejects_bad_input_with_its_own_code() {
 #[tokio::test]
 async fn run_detail_shows_everything_but_task_tokens() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Running, &label_of(&bed, SUPPORT, 0))
-        .await;
-    let stage = ApprovalTasks {
-        catalog: bed.catalog.clone(),
-        store: bed.store.clone(),
-        notifier: Arc::new(RecordingNotifier::default()),
-        secrets: bed.secrets.clone(),
-        clock: bed.clock.clone(),
-        link_secret: LINK_SECRET.into(),
-        public_url: "https://h.example".into(),
-    };
+    let run = bed.support_run(RunStatus::Running).await;
+    let stage = bed.approval();
     stage
         .run(&ApprovalTask::Request {
             run_id: run.clone(),
@@ -335,10 +363,7 @@ async fn run_detail_shows_everything_but_task_tokens() {
         .await
         .unwrap();
 
-    let resp = bed
-        .api()
-        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
-        .await;
+    let resp = bed.detail(&run).await;
     assert_eq!(resp.status, 200);
     let raw = String::from_utf8(resp.body.clone()).unwrap();
     assert!(!raw.contains("SECRET-TASK-TOKEN"));
@@ -405,12 +430,7 @@ async fn feedback_requires_reviewer_token() {
             .await;
         assert_eq!(resp.status, status, "{token}");
     }
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let token = bed.token(LEAD);
     let bad_label = api
@@ -430,12 +450,7 @@ async fn feedback_requires_reviewer_token() {
         ))
         .await;
     assert_eq!(unknown.status, 404);
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let ok = api
         .handle(&feedback(
@@ -445,7 +460,7 @@ async fn feedback_requires_reviewer_token() {
         ))
         .await;
     assert_eq!(ok.status, 201);
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].reviewer, LEAD);
     assert_eq!(stored[0].predicted_label, predicted);
@@ -487,9 +502,7 @@ async fn dashboard_counts_runs_and_escapes_labels() {
 #[tokio::test]
 async fn dashboard_lists_the_runs_the_filter_names() {
     let bed = Bed::new();
-    let support = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let support = bed.support_run(RunStatus::Completed).await;
     let invoice = bed.run(INVOICE, RunStatus::Failed, "x").await;
     let api = bed.api();
 
@@ -530,34 +543,6 @@ fn redrive(run: &RunId, token: Option<&str>) -> HttpRequest {
             .insert("authorization".into(), format!("Bearer {t}"));
     }
     req
-}
-
-impl Bed {
-    /// A run that failed in `act`: context, AI output and a decision that
-    /// needed no approval are stored.
-    async fn failed_in_act(&self) -> RunId {
-        let id = self.run(SUPPORT, RunStatus::Failed, "card_problem").await;
-        let decision = Decision {
-            rule: Some("auto".into()),
-            route: "queue-a".into(),
-            priority: Priority::Normal,
-            actions: vec!["reply_to_customer".into()],
-            needs_approval: false,
-            reason: "rule `auto`".into(),
-        };
-        for (slot, value) in [
-            (Slot::Context, json!({})),
-            (Slot::Decision, serde_json::to_value(&decision).unwrap()),
-        ] {
-            self.store.put_slot(&id, &slot, &value).await.unwrap();
-        }
-        let failed = SummaryUpdate {
-            error: Some(Some("Handoff.ActionFailed: 400".into())),
-            ..SummaryUpdate::default()
-        };
-        self.store.update_summary(&id, &failed).await.unwrap();
-        id
-    }
 }
 
 #[tokio::test]
@@ -604,8 +589,7 @@ async fn a_run_that_failed_in_act_is_redriven_from_act_by_a_reviewer() {
 async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     let bed = Bed::new();
     let run = bed.run(SUPPORT, RunStatus::Failed, "card_problem").await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["from"], "context", "no context stored yet");
@@ -613,53 +597,20 @@ async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
     assert_eq!(started[0].1, json!({"run_id": run, "workflow": SUPPORT}));
 }
 
-impl Bed {
-    /// A run that failed in `act` whose decision needs an approval.
-    async fn failed_needing_approval(&self) -> RunId {
-        let run = self.failed_in_act().await;
-        let mut decision: Decision = serde_json::from_value(
-            self.store
-                .get_slot(&run, &Slot::Decision)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .unwrap();
-        decision.needs_approval = true;
-        self.store
-            .put_slot(
-                &run,
-                &Slot::Decision,
-                &serde_json::to_value(&decision).unwrap(),
-            )
-            .await
-            .unwrap();
-        run
-    }
-}
-
 #[tokio::test]
 async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_approval_request() {
     let bed = Bed::new();
     let run = bed.failed_needing_approval().await;
-    bed.approval(&run, SUPPORT, ApprovalStatus::Pending).await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    bed.approval_at(&run, SUPPORT, ApprovalStatus::Pending)
+        .await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["from"], "approval");
     let started = bed.executions.started.lock().unwrap().clone();
     let (_, input) = &started[0];
     assert_eq!(input["resume_at"], "RequestApproval", "{input}");
-    let timeout = bed
-        .catalog
-        .get(SUPPORT)
-        .unwrap()
-        .spec
-        .approval
-        .as_ref()
-        .unwrap()
-        .timeout_seconds;
+    let timeout = bed.approval_spec(SUPPORT).timeout_seconds;
     assert_eq!(
         input["decide"]["result"]["approval_timeout_seconds"],
         json!(timeout),
@@ -676,9 +627,9 @@ async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_app
 async fn a_run_its_reviewers_rejected_is_not_redriven() {
     let bed = Bed::new();
     let run = bed.failed_needing_approval().await;
-    bed.approval(&run, SUPPORT, ApprovalStatus::Rejected).await;
-    let token = bed.token(LEAD);
-    let resp = bed.api().handle(&redrive(&run, Some(&token))).await;
+    bed.approval_at(&run, SUPPORT, ApprovalStatus::Rejected)
+        .await;
+    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 409);
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["error"], "rejected_by_reviewers", "{body}");
@@ -703,9 +654,7 @@ fn json_client(req: HttpRequest) -> HttpRequest {
 #[tokio::test]
 async fn nothing_is_read_without_a_token_that_allows_reading() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let api = bed.api();
     for path in ["/runs".to_string(), format!("/runs/{run}"), "/".to_string()] {
         let resp = api.handle(&json_client(get(&path, &[]))).await;
@@ -739,7 +688,7 @@ async fn nothing_is_read_without_a_token_that_allows_reading() {
 async fn a_token_signed_with_the_link_key_reads_nothing() {
     let bed = Bed::new();
     let (forged, _) = tokens::issue(
-        &Secret::new(KEY),
+        &Secret::new(TEST_LINK_SECRET),
         LEAD,
         &[Scope::Read, Scope::AllWorkflows],
         bed.clock.now(),
@@ -753,22 +702,14 @@ async fn a_token_signed_with_the_link_key_reads_nothing() {
 #[tokio::test]
 async fn a_reviewer_reads_only_the_workflows_they_review() {
     let bed = Bed::new();
-    let own = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let own = bed.support_run(RunStatus::Completed).await;
     let other = bed
         .run(INVOICE, RunStatus::Failed, &label_of(&bed, INVOICE, 0))
         .await;
     let api = bed.api();
     let token = bed.token(LEAD);
     let reviews_invoices = bed
-        .catalog
-        .get(INVOICE)
-        .unwrap()
-        .spec
-        .approval
-        .as_ref()
-        .unwrap()
+        .approval_spec(INVOICE)
         .reviewers
         .iter()
         .any(|r| r == LEAD);
@@ -812,9 +753,7 @@ async fn a_reviewer_reads_only_the_workflows_they_review() {
 #[tokio::test]
 async fn sensitive_fields_are_masked_on_the_way_out() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let ai = json!({ "details": { "email": "ada@private.example", "order_id": "A-1" } });
     bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();
     bed.store
@@ -834,10 +773,7 @@ async fn sensitive_fields_are_masked_on_the_way_out() {
         .await
         .unwrap();
 
-    let resp = bed
-        .api()
-        .handle(&bed.operator(get(&format!("/runs/{run}"), &[])))
-        .await;
+    let resp = bed.detail(&run).await;
     assert_eq!(resp.status, 200);
     assert!(!String::from_utf8_lossy(&resp.body).contains("ada@private.example"));
     let detail = body(&resp);
@@ -863,9 +799,7 @@ fn login(token: &str) -> HttpRequest {
 #[tokio::test]
 async fn signing_in_keeps_the_token_as_a_session_that_reads_but_cannot_change() {
     let bed = Bed::new();
-    let run = bed
-        .run(SUPPORT, RunStatus::Completed, &label_of(&bed, SUPPORT, 0))
-        .await;
+    let run = bed.support_run(RunStatus::Completed).await;
     let api = bed.api();
 
     let form = api.handle(&get("/login", &[])).await;
@@ -901,12 +835,7 @@ async fn signing_in_keeps_the_token_as_a_session_that_reads_but_cannot_change() 
         .handle(&with_session(feedback(&run, None, corrected)))
         .await;
     assert_eq!(post.status, 401);
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 
     let out = api
         .handle(&HttpRequest {
@@ -950,12 +879,7 @@ async fn only_a_reviewer_of_the_runs_approval_corrects_it() {
         ))
         .await;
     assert_eq!(resp.status, 403, "reading every workflow is not reviewing");
-    assert!(bed
-        .store
-        .list_feedback(SUPPORT, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(bed.support_feedback().await.is_empty());
 }
 
 #[tokio::test]
@@ -967,7 +891,7 @@ async fn a_reviewers_second_correction_of_a_run_replaces_the_first() {
     for label in [label_of(&bed, SUPPORT, 1), label_of(&bed, SUPPORT, 2)] {
         assert_eq!(correct(&bed, &run, LEAD, &label).await.status, 201);
     }
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].final_label, label_of(&bed, SUPPORT, 2));
 }
@@ -1011,7 +935,7 @@ async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() 
     let first = correct(&bed, &run, LEAD, &card).await;
     assert_eq!(first.status, 201);
     assert_eq!(body(&first)["status"], "awaiting_second_reviewer");
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert!(
         !stored[0].teaches(),
         "one reviewer cannot switch the approval off"
@@ -1019,7 +943,7 @@ async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() 
 
     let second = correct(&bed, &run, BILLING, &card).await;
     assert_eq!(body(&second)["status"], "recorded");
-    let stored = bed.store.list_feedback(SUPPORT, 10).await.unwrap();
+    let stored = bed.support_feedback().await;
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(Feedback::teaches), "{stored:?}");
 
@@ -1052,38 +976,33 @@ fn post_json(path: &str, token: &str, body: Value) -> HttpRequest {
     req
 }
 
+async fn revoke(api: &ReadApi, token: &str, body: Value) -> HttpResponse {
+    api.handle(&post_json("/tokens/revoke", token, body)).await
+}
+
+/// The status of a `GET /runs` with `token`.
+async fn runs_status(api: &ReadApi, token: &str) -> u16 {
+    api.handle(&bearer(get("/runs", &[]), token)).await.status
+}
+
 #[tokio::test]
 async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
     let bed = Bed::new();
     let api = bed.api();
     let own = bed.token(LEAD);
     let other = bed.token(BILLING);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &own)).await.status,
-        200
-    );
+    assert_eq!(runs_status(&api, &own).await, 200);
 
     // A reviewer may not withdraw someone else's token…
-    let other_id = tokens::verify(&Secret::new(TOKEN_KEY), &other, bed.clock.now())
+    let other_id = tokens::verify(&Secret::new(TEST_TOKEN_SECRET), &other, bed.clock.now())
         .unwrap()
         .jti;
-    let refused = api
-        .handle(&post_json(
-            "/tokens/revoke",
-            &own,
-            json!({ "id": other_id }),
-        ))
-        .await;
+    let refused = revoke(&api, &own, json!({ "id": other_id })).await;
     assert_eq!(refused.status, 403);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
-        200
-    );
+    assert_eq!(runs_status(&api, &other).await, 200);
 
     // …but withdraws their own, which then opens nothing.
-    let done = api
-        .handle(&post_json("/tokens/revoke", &own, json!({})))
-        .await;
+    let done = revoke(&api, &own, json!({})).await;
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     let after = api
         .handle(&json_client(bearer(get("/runs", &[]), &own)))
@@ -1100,18 +1019,9 @@ async fn a_revoked_token_reads_nothing_and_only_operators_revoke_others() {
         "ops@support.example.com",
         &[Scope::Read, Scope::AllWorkflows],
     );
-    let done = api
-        .handle(&post_json(
-            "/tokens/revoke",
-            &operator,
-            json!({ "id": other_id }),
-        ))
-        .await;
+    let done = revoke(&api, &operator, json!({ "id": other_id })).await;
     assert_eq!(done.status, 200);
-    assert_eq!(
-        api.handle(&bearer(get("/runs", &[]), &other)).await.status,
-        401
-    );
+    assert_eq!(runs_status(&api, &other).await, 401);
 }
 
 #[tokio::test]

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use handoff_aws::http_sink::{HttpActionSink, RetryPolicy};
 use handoff_aws::outbound::OutboundPolicy;
-use handoff_core::domain::{ActionRecord, Decision, RunRef};
+use handoff_core::domain::{ActionRecord, RunRef};
 use handoff_core::ports::{ActionError, RunData, Slot};
 use handoff_core::stages::{act::Act, StageError};
-use handoff_core::testing::Harness;
-use handoff_spec::Priority;
+use handoff_core::testing::{seed, Harness};
 use serde_json::json;
 
 use crate::support::*;
@@ -59,22 +58,8 @@ fn webhooks(receiver: &Server, paths: &[&str]) -> String {
 
 pub async fn decided(h: &Harness, id: &str, actions: &[&str]) -> RunRef {
     let run = seed_run(h, id, "ada@example.com").await;
-    let decision = Decision {
-        rule: Some("all".into()),
-        route: "desk".into(),
-        priority: Priority::Normal,
-        actions: actions.iter().map(|a| a.to_string()).collect(),
-        needs_approval: false,
-        reason: "test".into(),
-    };
-    h.store
-        .put_slot(
-            &run.run_id,
-            &Slot::Decision,
-            &serde_json::to_value(decision).unwrap(),
-        )
-        .await
-        .unwrap();
+    h.put_decision(&run.run_id, &seed::decision("all", actions))
+        .await;
     run
 }
 

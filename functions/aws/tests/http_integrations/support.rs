@@ -6,9 +6,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::domain::*;
-use handoff_core::ports::{AuditLog, Clock, Runs, Secret};
-use handoff_core::testing::Harness;
-use handoff_spec::{Catalog, Workflow};
+use handoff_core::ports::{AuditLog, Clock, Secret};
+use handoff_core::testing::{seed, Harness};
 use serde_json::{json, Value};
 
 /// One request a server got.
@@ -130,35 +129,18 @@ pub fn harness(context: &str, actions: &str, rule_actions: &[&str], extra: &str)
     } else {
         format!("{extra}\n{LOOPBACK_OPT_IN}")
     };
-    let yaml = format!(
+    let sections = format!(
         r#"
-name: {WORKFLOW}
-version: 1
 {extra}
-trigger:
-  signature: {{ scheme: github, secret: integration/webhook }}
-  fields: {{ text: $.text, sender: $.sender }}
 context:
 {context}
-reason:
-  - name: intent
-    kind: classify
-    labels:
-      - {{ name: refund, description: Money back, examples: [please refund me] }}
-      - {{ name: other, description: Anything else, examples: [hello there] }}
 rules:
   - {{ name: all, when: "true", route: desk, actions: {rule_actions:?} }}
-approval: {{ reviewers: [a@example.com], timeout_seconds: 60, on_timeout: reject }}
 actions:
 {actions}
 "#
     );
-    let workflow = Workflow::from_yaml(&format!("workflows/{WORKFLOW}.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let mut catalog = Catalog::default();
-    catalog.insert(workflow);
-    let mut h = Harness::new();
-    h.catalog = Arc::new(catalog);
+    let h = Harness::with_workflow(WORKFLOW, "{ text: $.text, sender: $.sender }", &sections);
     let mut secrets = h.secrets.values.lock().unwrap();
     secrets.insert("integration/outbound".into(), Secret::new(OUTBOUND_SECRET));
     secrets.insert("integration/crm".into(), Secret::new(CRM_TOKEN));
@@ -168,43 +150,14 @@ actions:
 
 /// Stores a run of [`WORKFLOW`] from `sender`, as ingest would.
 pub async fn seed_run(h: &Harness, id: &str, sender: &str) -> RunRef {
-    let now = h.clock.now();
-    let run_id = RunId(id.into());
+    let run = seed::running(id, WORKFLOW, Some(sender), h.clock.now());
     let fields = BTreeMap::from([
         ("text".to_string(), json!("please refund order 1234")),
         ("sender".to_string(), json!(sender)),
     ]);
-    let run = Run {
-        id: run_id.clone(),
-        workflow: WORKFLOW.into(),
-        status: RunStatus::Running,
-        stage: Stage::Start,
-        delivery_id: id.into(),
-        sender: Some(sender.into()),
-        created_at: now,
-        updated_at: now,
-        summary: RunSummary::default(),
-    };
-    let event = CanonicalEvent {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        received_at: now,
-        fields,
-        payload: json!({}),
-    };
-    let dedupe = DedupeKey {
-        workflow: WORKFLOW.into(),
-        delivery_id: id.into(),
-        expires_at: now,
-        body_hash: None,
-        business_key: None,
-    };
-    h.store
-        .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-        .await
-        .unwrap();
+    h.store_run(&run, fields, json!({})).await;
     RunRef {
-        run_id,
+        run_id: run.id,
         workflow: WORKFLOW.into(),
     }
 }

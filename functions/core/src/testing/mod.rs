@@ -4,7 +4,9 @@
 
 pub mod fixtures;
 pub mod read_back;
+pub mod seed;
 pub mod store_contract;
+pub mod workflow;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -295,7 +297,6 @@ impl Harness {
         id: RunId,
         delivery_id: &str,
     ) -> RunRef {
-        use handoff_core::ports::Runs;
         let req = sample_request(webhook_sample);
         let name = req.path_params["workflow"].clone();
         let workflow = self.catalog.get(&name).expect("sample names a workflow");
@@ -312,24 +313,7 @@ impl Harness {
             stage: Stage::Start,
             ..Run::received(id.clone(), &name, delivery_id, &fields, now)
         };
-        let event = CanonicalEvent {
-            workflow: name.clone(),
-            delivery_id: delivery_id.into(),
-            received_at: now,
-            fields,
-            payload,
-        };
-        let dedupe = DedupeKey {
-            workflow: name.clone(),
-            delivery_id: delivery_id.into(),
-            expires_at: now,
-            body_hash: None,
-            business_key: None,
-        };
-        self.store
-            .create_run(&run, &event, &dedupe, &AuditEvent::received(&run, 0))
-            .await
-            .unwrap();
+        self.store_run(&run, fields, payload).await;
         RunRef {
             run_id: id,
             workflow: name,
