@@ -8,14 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
-
-/// The receiver is on loopback over plain http: the local runtime's opt-in.
-fn sink() -> Arc<HttpActionSink> {
-    let policy = OutboundPolicy::default()
-        .allowing_http()
-        .allowing_private_host("127.0.0.1");
-    Arc::new(HttpActionSink::new(policy, None).unwrap())
-}
 use handoff_core::domain::{ApprovalId, RunId};
 use handoff_core::memory::{ManualClock, RecordingNotifier, StaticSecrets};
 use handoff_core::notify::ChannelNotifier;
@@ -121,6 +113,22 @@ fn notification(reviewer: &str) -> Notification {
     }
 }
 
+/// The notifier as the approval Lambda builds it, with the webhook channel
+/// at the receiver on `url`, the channels' `secrets`, and e-mail recorded.
+/// The receiver is on loopback over plain http: the local runtime's opt-in.
+fn notifier(url: &str, email: Arc<RecordingNotifier>, secrets: &[(&str, &str)]) -> ChannelNotifier {
+    let policy = OutboundPolicy::default()
+        .allowing_http()
+        .allowing_private_host("127.0.0.1");
+    ChannelNotifier {
+        catalog: Arc::new(catalog(&format!("{url}/hooks/approvals"))),
+        email,
+        sink: Arc::new(HttpActionSink::new(policy, None).unwrap()),
+        secrets: Arc::new(StaticSecrets::with(secrets)),
+        clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
+    }
+}
+
 fn urlencode(s: &str) -> String {
     s.replace('@', "%40")
 }
@@ -129,16 +137,12 @@ fn urlencode(s: &str) -> String {
 async fn slack_and_webhook_reach_a_loopback_server_per_reviewer() {
     let (url, got) = receiver().await;
     let email = Arc::new(RecordingNotifier::default());
-    let notifier = ChannelNotifier {
-        catalog: Arc::new(catalog(&format!("{url}/hooks/approvals"))),
-        email: email.clone(),
-        sink: sink(),
-        secrets: Arc::new(StaticSecrets::with(&[
-            ("invoice-approval/slack", &format!("{url}/services/T0/B0/x")),
-            ("invoice-approval/notify", NOTIFY_SECRET),
-        ])),
-        clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
-    };
+    let slack_url = format!("{url}/services/T0/B0/x");
+    let secrets = [
+        ("invoice-approval/slack", slack_url.as_str()),
+        ("invoice-approval/notify", NOTIFY_SECRET),
+    ];
+    let notifier = notifier(&url, email.clone(), &secrets);
     let reviewers = ["controller@finance.example.com", "cfo@finance.example.com"];
     for r in reviewers {
         notifier.notify(&notification(r)).await.unwrap();
@@ -194,17 +198,9 @@ async fn slack_and_webhook_reach_a_loopback_server_per_reviewer() {
 async fn a_failed_channel_does_not_hide_a_delivered_one() {
     let (url, got) = receiver().await;
     let email = Arc::new(RecordingNotifier::default());
-    let notifier = ChannelNotifier {
-        catalog: Arc::new(catalog(&format!("{url}/hooks/approvals"))),
-        email: email.clone(),
-        sink: sink(),
-        // The Slack secret is missing: that channel fails, the others deliver.
-        secrets: Arc::new(StaticSecrets::with(&[(
-            "invoice-approval/notify",
-            NOTIFY_SECRET,
-        )])),
-        clock: Arc::new(ManualClock::at("2026-01-15T09:30:00Z")),
-    };
+    // The Slack secret is missing: that channel fails, the others deliver.
+    let secrets = [("invoice-approval/notify", NOTIFY_SECRET)];
+    let notifier = notifier(&url, email.clone(), &secrets);
     notifier
         .notify(&notification("cfo@finance.example.com"))
         .await

@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use handoff_core::domain::*;
 use handoff_core::ports::*;
 use handoff_core::testing::fixtures::*;
+use handoff_core::testing::store_contract::start_run;
 use handoff_local::sqlite::SqliteStore;
 use handoff_local::store::*;
 use serde_json::json;
@@ -186,16 +187,7 @@ async fn data_survives_reopening_the_file() {
     {
         let store = SqliteStore::open(&db.0).unwrap();
         put_run(&store, &r).await;
-        store
-            .transition(
-                &r.id,
-                &[RunStatus::Received],
-                RunStatus::Running,
-                Stage::Start,
-                t(3),
-            )
-            .await
-            .unwrap();
+        start_run(&store, &r.id, t(3)).await.unwrap();
         store
             .put_approval(&approval("ap-d", "run-durable", t(1)))
             .await

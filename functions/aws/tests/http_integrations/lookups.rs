@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use handoff_aws::http_fetch::HttpFetcher;
+use handoff_core::domain::RunRef;
 use handoff_core::ports::{RunData, Slot};
 use handoff_core::stages::StageError;
+use handoff_core::testing::Harness;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -45,12 +47,33 @@ fn lookup(name: &str, url: &str, rest: &str) -> String {
     format!("    - {{ name: {name}, kind: http, url: \"{url}\", {rest} }}\n")
 }
 
+/// The context section with these lookups.
+fn lookups(entries: &[String]) -> String {
+    format!("  lookups:\n{}", entries.concat())
+}
+
+/// The customer lookup by the sender's address (`sender`, a template
+/// expression), with the CRM's bearer token and `more` settings.
+fn customer(crm: &Server, sender: &str, more: &str) -> String {
+    lookup(
+        "customer",
+        &format!("{}/customers/{{{{ {sender} }}}}", crm.url),
+        &format!("auth: {{ secret: integration/crm, prefix: 'Bearer ' }}{more}"),
+    )
+}
+
+/// The lookup of the slow endpoint, given up on after 200 ms.
+fn slow(crm: &Server, on_failure: &str) -> String {
+    lookup(
+        "slow",
+        &format!("{}/slow", crm.url),
+        &format!("timeout_ms: 200, on_failure: {on_failure}"),
+    )
+}
+
 const NO_ACTIONS: &str = "  []";
 
-async fn context_of(
-    h: &handoff_core::testing::Harness,
-    run: &handoff_core::domain::RunRef,
-) -> Value {
+async fn context_of(h: &Harness, run: &RunRef) -> Value {
     h.store
         .get_slot(&run.run_id, &Slot::Context)
         .await
@@ -58,24 +81,24 @@ async fn context_of(
         .expect("context stored")
 }
 
-fn with_fetcher(mut h: handoff_core::testing::Harness) -> handoff_core::testing::Harness {
+/// A harness whose workflow has `context` and fetches over HTTP, with a
+/// run from ada@example.com seeded as `run_id`.
+async fn seeded(context: &str, run_id: &str) -> (Harness, RunRef) {
+    let mut h = harness(context, NO_ACTIONS, &[], "");
     h.fetcher = Arc::new(HttpFetcher::new(local_policy(&h)).unwrap());
-    h
+    let run = seed_run(&h, run_id, "ada@example.com").await;
+    (h, run)
 }
 
 #[tokio::test]
 async fn a_200_lookup_is_mapped_into_context() {
     let crm = crm().await;
-    let context = format!(
-        "  lookups:\n{}",
-        lookup(
-            "customer",
-            &format!("{}/customers/{{{{ event.sender | urlencode }}}}", crm.url),
-            "auth: { secret: integration/crm, prefix: 'Bearer ' }, fields: { plan: $.data.plan, ltv: $.data.ltv, owner: $.data.owner.name }",
-        )
-    );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-200", "ada@example.com").await;
+    let context = lookups(&[customer(
+        &crm,
+        "event.sender | urlencode",
+        ", fields: { plan: $.data.plan, ltv: $.data.ltv, owner: $.data.owner.name }",
+    )]);
+    let (h, run) = seeded(&context, "run-lookup-200").await;
     h.context().run(&run).await.unwrap();
     assert_eq!(
         context_of(&h, &run).await,
@@ -92,16 +115,7 @@ async fn a_200_lookup_is_mapped_into_context() {
 #[tokio::test]
 async fn a_timed_out_lookup_with_continue_is_recorded_and_skipped() {
     let crm = crm().await;
-    let context = format!(
-        "  lookups:\n{}",
-        lookup(
-            "slow",
-            &format!("{}/slow", crm.url),
-            "timeout_ms: 200, on_failure: continue"
-        )
-    );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-continue", "ada@example.com").await;
+    let (h, run) = seeded(&lookups(&[slow(&crm, "continue")]), "run-lookup-continue").await;
     let t0 = Instant::now();
     h.context().run(&run).await.expect("continue goes on");
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
@@ -121,16 +135,7 @@ async fn a_timed_out_lookup_with_continue_is_recorded_and_skipped() {
 #[tokio::test]
 async fn a_timed_out_lookup_with_fail_fails_the_stage() {
     let crm = crm().await;
-    let context = format!(
-        "  lookups:\n{}",
-        lookup(
-            "slow",
-            &format!("{}/slow", crm.url),
-            "timeout_ms: 200, on_failure: fail"
-        )
-    );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-fail", "ada@example.com").await;
+    let (h, run) = seeded(&lookups(&[slow(&crm, "fail")]), "run-lookup-fail").await;
     let err = h.context().run(&run).await.unwrap_err();
     assert!(
         matches!(&err, StageError::Lookup { lookup, .. } if lookup == "slow"),
@@ -156,16 +161,13 @@ async fn a_timed_out_lookup_with_fail_fails_the_stage() {
 async fn budget_overflow_is_truncated_and_audited() {
     let crm = crm().await;
     let context = format!(
-        "  max_bytes: 3000\n  lookups:\n{}{}",
-        lookup("big", &format!("{}/big", crm.url), "max_bytes: 4000"),
-        lookup(
-            "customer",
-            &format!("{}/customers/{{{{ event.sender }}}}", crm.url),
-            "auth: { secret: integration/crm, prefix: 'Bearer ' }"
-        ),
+        "  max_bytes: 3000\n{}",
+        lookups(&[
+            lookup("big", &format!("{}/big", crm.url), "max_bytes: 4000"),
+            customer(&crm, "event.sender", ""),
+        ])
     );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-budget", "ada@example.com").await;
+    let (h, run) = seeded(&context, "run-lookup-budget").await;
     h.context().run(&run).await.unwrap();
     let stored = context_of(&h, &run).await;
     let size = |v: &Value| serde_json::to_vec(v).unwrap().len();
@@ -203,11 +205,14 @@ async fn budget_overflow_is_truncated_and_audited() {
 async fn the_token_budget_caps_the_context_too() {
     let crm = crm().await;
     let context = format!(
-        "  max_bytes: 100000\n  max_tokens: 250\n  lookups:\n{}",
-        lookup("big", &format!("{}/big", crm.url), "on_failure: fail"),
+        "  max_bytes: 100000\n  max_tokens: 250\n{}",
+        lookups(&[lookup(
+            "big",
+            &format!("{}/big", crm.url),
+            "on_failure: fail"
+        )])
     );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-tokens", "ada@example.com").await;
+    let (h, run) = seeded(&context, "run-lookup-tokens").await;
     h.context().run(&run).await.unwrap();
     let finished = &audit_of(&h, &run, "context.finished").await[0];
     assert!(finished["bytes"].as_u64().unwrap() <= 1000, "{finished}");
@@ -218,17 +223,11 @@ async fn the_token_budget_caps_the_context_too() {
 #[tokio::test]
 async fn a_retried_stage_does_not_call_twice() {
     let crm = crm().await;
-    let context = format!(
-        "  lookups:\n{}{}",
-        lookup(
-            "customer",
-            &format!("{}/customers/{{{{ event.sender }}}}", crm.url),
-            "auth: { secret: integration/crm, prefix: 'Bearer ' }, fields: { plan: $.data.plan }"
-        ),
+    let context = lookups(&[
+        customer(&crm, "event.sender", ", fields: { plan: $.data.plan }"),
         lookup("flaky", &format!("{}/flaky", crm.url), "on_failure: fail"),
-    );
-    let h = with_fetcher(harness(&context, NO_ACTIONS, &[], ""));
-    let run = seed_run(&h, "run-lookup-retry", "ada@example.com").await;
+    ]);
+    let (h, run) = seeded(&context, "run-lookup-retry").await;
     let first = h.context().run(&run).await.unwrap_err();
     assert!(first.to_string().contains("status 503"), "{first}");
     h.context().run(&run).await.expect("the retry succeeds");

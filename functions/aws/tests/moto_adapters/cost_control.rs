@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, NaiveDate, Utc};
-use handoff_aws::dynamo::codec::{budget_pk, cache_pk, ledger_expires_at, META, PK, SK};
+use handoff_aws::dynamo::codec::{budget_pk, cache_pk, ledger_expires_at, META};
 use handoff_aws::dynamo::DynamoStore;
 use handoff_core::ports::*;
 use handoff_core::testing::fixtures::answer;
@@ -27,16 +27,8 @@ async fn a_cached_answer_is_one_item_with_its_expiry_as_ttl() {
         .put_cached("key-1", &answer("billing"), later)
         .await
         .unwrap();
-    let item = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .key(PK, AttributeValue::S(cache_pk("key-1")))
-        .key(SK, AttributeValue::S(META.into()))
-        .send()
+    let item = item(&store, cache_pk("key-1"), META)
         .await
-        .unwrap()
-        .item
         .expect("cache item");
     assert_eq!(
         item.get(TTL_ATTRIBUTE),
@@ -105,16 +97,8 @@ async fn a_spend_is_one_add_on_the_server_and_the_totals_sum() {
     assert_eq!(store.spent("refunds", next).await.unwrap(), 0);
 
     // The item: `BUDGET#<workflow>` / `<day>`, with a TTL days after it.
-    let item = store
-        .client
-        .get_item()
-        .table_name(&table)
-        .key(PK, AttributeValue::S(budget_pk("refunds")))
-        .key(SK, AttributeValue::S("2026-01-15".into()))
-        .send()
+    let item = item(&store, budget_pk("refunds"), "2026-01-15")
         .await
-        .unwrap()
-        .item
         .expect("ledger item");
     assert_eq!(
         item.get(TTL_ATTRIBUTE),

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use chrono::{Duration, Utc};
 use handoff_aws::dynamo::codec::{dedupe_pk, feedback_pk, ts, META, PK, SK};
+use handoff_aws::dynamo::DynamoStore;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
+use handoff_core::testing::store_contract::{correction, corrections_listed, fail_run, owned};
 
 use crate::support::*;
 
@@ -88,24 +90,10 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let store = table(&config).await;
     let r = run("support-triage", &unique("delivery"), None, at(0));
     let key = dedupe(&r);
-    store
-        .create_run(&r, &event(&r), &key, &AuditEvent::received(&r, 0))
-        .await
-        .unwrap();
+    store_run(&store, &r, &key).await;
 
-    let item = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .key(
-            PK,
-            AttributeValue::S(dedupe_pk(&key.workflow, &key.claims()[0])),
-        )
-        .key(SK, AttributeValue::S(META.into()))
-        .send()
+    let item = item(&store, dedupe_pk(&key.workflow, &key.claims()[0]), META)
         .await
-        .unwrap()
-        .item
         .expect("dedupe item");
     assert_eq!(
         item.get(TTL_ATTRIBUTE),
@@ -128,26 +116,10 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
     let stale = run("support-triage", &unique("delivery"), None, at(0));
     let mut stale_key = dedupe(&stale);
     stale_key.expires_at = Utc::now() - Duration::hours(1);
-    store
-        .create_run(
-            &stale,
-            &event(&stale),
-            &stale_key,
-            &AuditEvent::received(&stale, 0),
-        )
-        .await
-        .unwrap();
+    store_run(&store, &stale, &stale_key).await;
     let again = run("support-triage", &stale.delivery_id, None, at(5));
     assert_eq!(
-        store
-            .create_run(
-                &again,
-                &event(&again),
-                &dedupe(&again),
-                &AuditEvent::received(&again, 0)
-            )
-            .await
-            .unwrap(),
+        store_run(&store, &again, &dedupe(&again)).await,
         Created::New
     );
 }
@@ -156,26 +128,9 @@ async fn dedupe_items_carry_the_ttl_attribute_and_expire_logically() {
 async fn runs_of_one_status_are_listed_newest_first_across_pages() {
     let config = sdk_config().await;
     let store = table(&config).await;
-    let mut created = Vec::new();
-    for minute in 0..5 {
-        let r = run("support-triage", &unique("delivery"), None, at(minute));
-        store
-            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
-            .await
-            .unwrap();
-        created.push(r);
-    }
+    let created = runs_a_minute_apart(&store, None, 5).await;
     let moved = &created[1];
-    store
-        .transition(
-            &moved.id,
-            &[RunStatus::Received],
-            RunStatus::Failed,
-            Stage::Start,
-            at(9),
-        )
-        .await
-        .unwrap();
+    fail_run(&store, &moved.id, Stage::Start, at(9)).await;
 
     let query = RunQuery {
         status: Some(RunStatus::Received),
@@ -206,29 +161,13 @@ async fn runs_of_one_status_are_listed_newest_first_across_pages() {
 async fn runs_of_one_sender_come_from_the_by_sender_index() {
     let config = sdk_config().await;
     let store = table(&config).await;
-    let mut from_ana = Vec::new();
-    for minute in 0..3 {
-        let r = run(
-            "support-triage",
-            &unique("d"),
-            Some("ana@example.com"),
-            at(minute),
-        );
-        store
-            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
-            .await
-            .unwrap();
-        from_ana.push(r.id);
-    }
+    let mut from_ana = ids(&runs_a_minute_apart(&store, Some("ana@example.com"), 3).await);
     for (workflow, sender) in [
         ("support-triage", "bo@example.com"),
         ("lead-qualification", "ana@example.com"),
     ] {
         let r = run(workflow, &unique("d"), Some(sender), at(7));
-        store
-            .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
-            .await
-            .unwrap();
+        store_run(&store, &r, &dedupe(&r)).await;
     }
 
     let listed = all_pages(
@@ -245,11 +184,22 @@ async fn runs_of_one_sender_come_from_the_by_sender_index() {
     assert_eq!(listed, from_ana);
 }
 
+/// `count` runs of support-triage from `sender`, created a minute apart.
+async fn runs_a_minute_apart(store: &DynamoStore, sender: Option<&str>, count: i64) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for minute in 0..count {
+        let r = run("support-triage", &unique("delivery"), sender, at(minute));
+        store_run(store, &r, &dedupe(&r)).await;
+        runs.push(r);
+    }
+    runs
+}
+
 fn ids(runs: &[Run]) -> Vec<RunId> {
     runs.iter().map(|r| r.id.clone()).collect()
 }
 
-async fn all_pages(store: &handoff_aws::dynamo::DynamoStore, mut query: RunQuery) -> Vec<RunId> {
+async fn all_pages(store: &DynamoStore, mut query: RunQuery) -> Vec<RunId> {
     let mut out = Vec::new();
     for _ in 0..20 {
         let page = store.list_runs(&query).await.unwrap();
@@ -263,27 +213,12 @@ async fn all_pages(store: &handoff_aws::dynamo::DynamoStore, mut query: RunQuery
     panic!("more than 20 pages");
 }
 
-fn correction(run: &str, reviewer: &str, label: &str, minute: i64) -> Feedback {
-    Feedback {
-        workflow: "refunds".into(),
-        run_id: RunId(run.into()),
-        at: at(minute),
-        text: "text".into(),
-        predicted_label: "a".into(),
-        confidence: 0.5,
-        final_label: label.into(),
-        edits: None,
-        reviewer: reviewer.into(),
-        status: FeedbackStatus::Confirmed,
-    }
-}
-
 #[tokio::test]
 async fn feedback_is_one_per_run_and_reviewer_and_older_items_are_still_listed() {
     let config = sdk_config().await;
     let store = table(&config).await;
     // As a store from before one-per-reviewer wrote it.
-    let old = correction("run-0", "ana", "b", 0);
+    let old = correction("run-0", "ana", "b", at(0));
     store
         .client
         .put_item()
@@ -298,27 +233,20 @@ async fn feedback_is_one_per_run_and_reviewer_and_older_items_are_still_listed()
         .await
         .unwrap();
     for f in [
-        correction("run-1", "ana", "b", 1),
-        correction("run-1", "bo", "b", 2),
-        correction("run-1", "ana", "c", 3),
+        correction("run-1", "ana", "b", at(1)),
+        correction("run-1", "bo", "b", at(2)),
+        correction("run-1", "ana", "c", at(3)),
     ] {
         store.put_feedback(&f).await.unwrap();
     }
-    let listed: Vec<(String, String, String)> = store
-        .list_feedback("refunds", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
-        .collect();
-    let row = |r: &str, who: &str, l: &str| (r.to_string(), who.to_string(), l.to_string());
     assert_eq!(
-        listed,
+        corrections_listed(&store, 10).await,
         [
-            row("run-1", "ana", "c"),
-            row("run-1", "bo", "b"),
-            row("run-0", "ana", "b")
+            ("run-1", "ana", "c"),
+            ("run-1", "bo", "b"),
+            ("run-0", "ana", "b")
         ]
+        .map(owned)
     );
     assert_eq!(store.list_feedback("refunds", 2).await.unwrap().len(), 2);
 }
@@ -331,17 +259,7 @@ async fn a_revoked_token_is_kept_until_its_own_expiry() {
     store.revoke_token("tok-1", at(60)).await.unwrap();
     assert!(store.token_revoked("tok-1").await.unwrap());
     assert!(!store.token_revoked("tok-2").await.unwrap());
-    let item = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .key(PK, AttributeValue::S("TOKEN#tok-1".into()))
-        .key(SK, AttributeValue::S(META.into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = item(&store, "TOKEN#tok-1", META).await.unwrap();
     assert_eq!(
         item["expires_at"],
         AttributeValue::N(at(60).timestamp().to_string()),

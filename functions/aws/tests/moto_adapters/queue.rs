@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::sfn::StepFunctions;
 use handoff_aws::sqs::SqsQueue;
 use handoff_core::domain::*;
@@ -45,35 +47,14 @@ async fn an_enqueued_run_arrives_with_its_attributes() {
 #[tokio::test]
 async fn a_redelivered_run_message_starts_one_execution() {
     let config = sdk_config().await;
-    let store = Arc::new(table(&config).await);
-    let machine = state_machine(
-        &config,
-        &json!({ "StartAt": "Done", "States": { "Done": { "Type": "Pass", "End": true } } }),
-    )
-    .await;
-    let starter = Starter {
-        store: store.clone(),
-        executions: Arc::new(StepFunctions::new(
-            aws_sdk_sfn::Client::new(&config),
-            &machine,
-        )),
-        clock: Arc::new(SystemClock),
-        metrics: Arc::new(handoff_core::ports::NoMetrics),
-    };
-    let r = run("support-triage", &unique("delivery"), None, at(0));
-    store
-        .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
-        .await
-        .unwrap();
+    let (store, machine, r) = received_run(&config).await;
+    let starter = starter(&store, engine(&config, &machine));
 
     // Visibility timeout 0: the message not deleted comes straight back,
     // as after a starter that crashed or timed out.
     let url = queue(&config, 0).await;
     SqsQueue::new(aws_sdk_sqs::Client::new(&config), &url)
-        .enqueue(&RunMessage {
-            run_id: r.id.clone(),
-            workflow: r.workflow.clone(),
-        })
+        .enqueue(&RunMessage::of(&r))
         .await
         .unwrap();
     let first = receive(&config, &url).await;
@@ -90,31 +71,14 @@ async fn a_redelivered_run_message_starts_one_execution() {
         outcomes.push(starter.start(&message).await.unwrap());
     }
     assert_eq!(outcomes, [Started::New, Started::AlreadyStarted]);
-    assert_eq!(executions(&config, &machine).await, [r.id.to_string()]);
-    assert_eq!(
-        store.get_run(&r.id).await.unwrap().unwrap().status,
-        RunStatus::Running
-    );
+    assert_started_once(&config, &machine, &store, &r).await;
 }
 
 #[tokio::test]
 async fn a_start_repeated_after_a_crash_before_the_status_write_is_one_execution() {
     let config = sdk_config().await;
-    let store = Arc::new(table(&config).await);
-    let machine = state_machine(
-        &config,
-        &json!({ "StartAt": "Done", "States": { "Done": { "Type": "Pass", "End": true } } }),
-    )
-    .await;
-    let engine = Arc::new(StepFunctions::new(
-        aws_sdk_sfn::Client::new(&config),
-        &machine,
-    ));
-    let r = run("support-triage", &unique("delivery"), None, at(0));
-    store
-        .create_run(&r, &event(&r), &dedupe(&r), &AuditEvent::received(&r, 0))
-        .await
-        .unwrap();
+    let (store, machine, r) = received_run(&config).await;
+    let engine = engine(&config, &machine);
     // The first starter started the execution and died before moving the
     // run to RUNNING; the redelivery finds the run still RECEIVED.
     let input = json!({ "run_id": r.id, "workflow": r.workflow });
@@ -126,28 +90,53 @@ async fn a_start_repeated_after_a_crash_before_the_status_write_is_one_execution
     );
     finished(&config, &arn).await;
 
-    let starter = Starter {
-        store: store.clone(),
-        executions: engine,
-        clock: Arc::new(SystemClock),
-        metrics: Arc::new(handoff_core::ports::NoMetrics),
-    };
-    let message = RunMessage {
-        run_id: r.id.clone(),
-        workflow: r.workflow.clone(),
-    };
+    let starter = starter(&store, engine);
     assert_eq!(
-        starter.start(&message).await.unwrap(),
+        starter.start(&RunMessage::of(&r)).await.unwrap(),
         Started::AlreadyStarted
     );
-    assert_eq!(executions(&config, &machine).await, [r.id.to_string()]);
+    assert_started_once(&config, &machine, &store, &r).await;
+}
+
+/// A run stored as received, and a state machine that ends at once.
+async fn received_run(config: &SdkConfig) -> (Arc<DynamoStore>, String, Run) {
+    let store = Arc::new(table(config).await);
+    let machine = state_machine(
+        config,
+        &json!({ "StartAt": "Done", "States": { "Done": { "Type": "Pass", "End": true } } }),
+    )
+    .await;
+    let r = run("support-triage", &unique("delivery"), None, at(0));
+    store_run(&store, &r, &dedupe(&r)).await;
+    (store, machine, r)
+}
+
+fn engine(config: &SdkConfig, machine: &str) -> Arc<StepFunctions> {
+    Arc::new(StepFunctions::new(
+        aws_sdk_sfn::Client::new(config),
+        machine,
+    ))
+}
+
+fn starter(store: &Arc<DynamoStore>, executions: Arc<StepFunctions>) -> Starter {
+    Starter {
+        store: store.clone(),
+        executions,
+        clock: Arc::new(SystemClock),
+        metrics: Arc::new(handoff_core::ports::NoMetrics),
+    }
+}
+
+/// The run was started as one execution, and is RUNNING.
+async fn assert_started_once(config: &SdkConfig, machine: &str, store: &DynamoStore, r: &Run) {
+    assert_eq!(executions(config, machine).await, [r.id.to_string()]);
     assert_eq!(
         store.get_run(&r.id).await.unwrap().unwrap().status,
         RunStatus::Running
     );
 }
 
-async fn receive(config: &aws_config::SdkConfig, url: &str) -> aws_sdk_sqs::types::Message {
+async fn receive(config: &SdkConfig, url: &str) -> aws_sdk_sqs::types::Message {
     let out = aws_sdk_sqs::Client::new(config)
         .receive_message()
         .queue_url(url)

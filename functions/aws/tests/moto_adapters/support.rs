@@ -2,9 +2,15 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
+use handoff_aws::dynamo::codec::{PK, SK};
+use handoff_aws::dynamo::DynamoStore;
 use handoff_core::domain::*;
+use handoff_core::ports::{Created, Runs};
 
 pub use handoff_aws::dynamo::testing::{
     moto_config as sdk_config, table, unique, INDEXES, KEYS, TTL_ATTRIBUTE,
@@ -113,4 +119,30 @@ pub fn dedupe(run: &Run) -> DedupeKey {
         body_hash: None,
         business_key: None,
     }
+}
+
+/// `create_run` of `r` under `key`, with its event and first audit entry.
+pub async fn store_run(store: &DynamoStore, r: &Run, key: &DedupeKey) -> Created {
+    store
+        .create_run(r, &event(r), key, &AuditEvent::received(r, 0))
+        .await
+        .expect("create run")
+}
+
+/// The item stored under `pk` / `sk` in the store's table, read as is.
+pub async fn item(
+    store: &DynamoStore,
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+) -> Option<HashMap<String, AttributeValue>> {
+    store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .key(PK, AttributeValue::S(pk.into()))
+        .key(SK, AttributeValue::S(sk.into()))
+        .send()
+        .await
+        .expect("get item")
+        .item
 }

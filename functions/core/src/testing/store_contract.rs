@@ -5,9 +5,10 @@
 //! keep the same semantics (dedupe, conditional transitions, votes, paging,
 //! the answer cache and the token ledger).
 
+use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::json;
 
 use handoff_core::domain::*;
@@ -112,24 +113,30 @@ pub async fn run_round_trips_exactly<S: RunStore>(store: Arc<S>) {
     assert_eq!(store.get_run(&RunId("nope".into())).await.unwrap(), None);
     assert_eq!(store.get_event(&RunId("nope".into())).await.unwrap(), None);
 
-    let summary = RunSummary {
-        label: Some("refund".into()),
-        confidence: Some(0.93),
-        route: Some("auto".into()),
-        reviewed: true,
-        error: Some("Handoff.ActionFailed: 400".into()),
-    };
+    let summary = reviewed_and_failed("refund", 0.93, "auto");
     let all = SummaryUpdate::all(&summary);
     store.update_summary(&r.id, &all).await.unwrap();
-    assert_eq!(
-        store.get_run(&r.id).await.unwrap().unwrap().summary,
-        summary
-    );
+    assert_eq!(summary_of(&*store, &r.id).await, summary);
     let missing = store.update_summary(&RunId("nope".into()), &all).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
     );
+}
+
+/// The summary of a run labelled, routed and reviewed, whose action failed.
+fn reviewed_and_failed(label: &str, confidence: f64, route: &str) -> RunSummary {
+    RunSummary {
+        label: Some(label.into()),
+        confidence: Some(confidence),
+        route: Some(route.into()),
+        reviewed: true,
+        error: Some("Handoff.ActionFailed: 400".into()),
+    }
+}
+
+async fn summary_of<S: RunStore + ?Sized>(store: &S, id: &RunId) -> RunSummary {
+    store.get_run(id).await.unwrap().unwrap().summary
 }
 
 /// Stages write their own summary fields: an update leaves the fields it
@@ -159,24 +166,15 @@ pub async fn summary_updates_touch_only_their_fields<S: RunStore + 'static>(stor
         ..SummaryUpdate::default()
     };
     store.update_summary(&r.id, &failed).await.unwrap();
-    let expected = RunSummary {
-        label: Some("refund".into()),
-        confidence: Some(0.5),
-        route: Some("billing".into()),
-        reviewed: true,
-        error: Some("Handoff.ActionFailed: 400".into()),
-    };
-    assert_eq!(
-        store.get_run(&r.id).await.unwrap().unwrap().summary,
-        expected
-    );
+    let expected = reviewed_and_failed("refund", 0.5, "billing");
+    assert_eq!(summary_of(&*store, &r.id).await, expected);
 
     let cleared = SummaryUpdate {
         error: Some(None),
         ..SummaryUpdate::default()
     };
     store.update_summary(&r.id, &cleared).await.unwrap();
-    let read = store.get_run(&r.id).await.unwrap().unwrap().summary;
+    let read = summary_of(&*store, &r.id).await;
     assert_eq!(read.error, None);
     assert_eq!(read.label.as_deref(), Some("refund"));
     let listed = store
@@ -200,25 +198,8 @@ pub async fn summary_updates_touch_only_their_fields<S: RunStore + 'static>(stor
 pub async fn stale_transition_is_refused<S: RunStore>(store: Arc<S>) {
     let r = run("run-t", "refunds", None, t(0));
     put_run(&*store, &r).await;
-    store
-        .transition(
-            &r.id,
-            &[RunStatus::Received],
-            RunStatus::Running,
-            Stage::Start,
-            t(5),
-        )
-        .await
-        .unwrap();
-    let stale = store
-        .transition(
-            &r.id,
-            &[RunStatus::Received],
-            RunStatus::Running,
-            Stage::Start,
-            t(6),
-        )
-        .await;
+    start_run(&*store, &r.id, t(5)).await.unwrap();
+    let stale = start_run(&*store, &r.id, t(6)).await;
     // The refusal names the status the run is in.
     assert!(
         matches!(&stale, Err(StoreError::Conflict(m)) if m.contains("RUNNING")),
@@ -255,15 +236,7 @@ pub async fn stale_transition_is_refused<S: RunStore>(store: Arc<S>) {
         )
         .await
         .unwrap();
-    let unknown = store
-        .transition(
-            &RunId("run-missing".into()),
-            &[RunStatus::Received],
-            RunStatus::Running,
-            Stage::Start,
-            t(8),
-        )
-        .await;
+    let unknown = start_run(&*store, &RunId("run-missing".into()), t(8)).await;
     assert!(
         matches!(unknown, Err(StoreError::NotFound(_))),
         "{unknown:?}"
@@ -277,17 +250,7 @@ pub async fn concurrent_transitions_one_wins<S: RunStore + 'static>(store: Arc<S
         .map(|i| {
             let store = store.clone();
             let id = r.id.clone();
-            tokio::spawn(async move {
-                store
-                    .transition(
-                        &id,
-                        &[RunStatus::Received],
-                        RunStatus::Running,
-                        Stage::Start,
-                        t(i),
-                    )
-                    .await
-            })
+            tokio::spawn(async move { start_run(&*store, &id, t(i)).await })
         })
         .collect();
     let mut ok = 0;
@@ -313,73 +276,46 @@ pub async fn list_runs_pages_newest_first<S: RunStore>(store: Arc<S>) {
     // Two runs at the same instant still page without loss or repeat.
     let twin = run("run-twin", "refunds", None, t(3));
     put_run(&*store, &twin).await;
-    store
-        .transition(
-            &all[4].id,
-            &[RunStatus::Received],
-            RunStatus::Failed,
-            Stage::Act,
-            t(20),
-        )
-        .await
-        .unwrap();
+    fail_run(&*store, &all[4].id, Stage::Act, t(20)).await;
 
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = store
-            .list_runs(&RunQuery {
-                limit: 3,
-                cursor: cursor.clone(),
+    let (runs, pages) = all_pages(3, |limit, cursor| {
+        let store = &store;
+        async move {
+            let query = RunQuery {
+                limit,
+                cursor,
                 ..RunQuery::default()
-            })
-            .await
-            .unwrap();
-        pages += 1;
-        assert!(page.items.len() <= 3);
-        seen.extend(page.items.iter().map(|r| r.id.0.clone()));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+            };
+            store.list_runs(&query).await
         }
-    }
+    })
+    .await;
+    let seen: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(pages, 3);
     assert_eq!(
         seen,
         ["run-6", "run-5", "run-4", "run-twin", "run-3", "run-2", "run-1", "run-0"]
     );
 
-    let ids = |page: Page<Run>| page.items.into_iter().map(|r| r.id.0).collect::<Vec<_>>();
-    let refunds = store
-        .list_runs(&RunQuery {
-            workflow: Some("refunds".into()),
-            ..RunQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(refunds.next, None);
+    let refunds = RunQuery {
+        workflow: Some("refunds".into()),
+        ..RunQuery::default()
+    };
     assert_eq!(
-        ids(refunds),
+        one_page_of_ids(&*store, refunds).await,
         ["run-6", "run-4", "run-twin", "run-2", "run-0"]
     );
-    let failed = store
-        .list_runs(&RunQuery {
-            status: Some(RunStatus::Failed),
-            ..RunQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(ids(failed), ["run-4"]);
-    let vip = store
-        .list_runs(&RunQuery {
-            workflow: Some("billing".into()),
-            sender: Some("vip@example.com".into()),
-            ..RunQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(ids(vip), ["run-3"]);
+    let failed = RunQuery {
+        status: Some(RunStatus::Failed),
+        ..RunQuery::default()
+    };
+    assert_eq!(one_page_of_ids(&*store, failed).await, ["run-4"]);
+    let vip = RunQuery {
+        workflow: Some("billing".into()),
+        sender: Some("vip@example.com".into()),
+        ..RunQuery::default()
+    };
+    assert_eq!(one_page_of_ids(&*store, vip).await, ["run-3"]);
 }
 
 pub async fn double_vote_is_refused<S: RunStore>(store: Arc<S>) {
@@ -446,12 +382,7 @@ pub async fn approval_closes_once<S: RunStore>(store: Arc<S>) {
 }
 
 pub async fn pending_approvals_page_oldest_first<S: RunStore>(store: Arc<S>) {
-    for i in 0..5 {
-        store
-            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
-            .await
-            .unwrap();
-    }
+    put_approvals(&*store, 5).await;
     store
         .put_approval(&approval("ap-x", "run-2", t(2)))
         .await
@@ -461,18 +392,9 @@ pub async fn pending_approvals_page_oldest_first<S: RunStore>(store: Arc<S>) {
         .await
         .unwrap();
 
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    let mut pages = 0;
-    loop {
-        let page = store.pending_approvals(2, cursor.take()).await.unwrap();
-        pages += 1;
-        seen.extend(page.items.iter().map(|a| a.id.0.clone()));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (pending, pages) =
+        all_pages(2, |limit, cursor| store.pending_approvals(limit, cursor)).await;
+    let seen: Vec<&str> = pending.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(seen, ["ap-0", "ap-2", "ap-x", "ap-3", "ap-4"]);
     assert_eq!(pages, 3);
 
@@ -524,21 +446,11 @@ pub async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
     assert_eq!(store.trail(&id).await.unwrap(), vec![e1, e2, e3]);
 
     for i in 0..4 {
-        store
-            .put_feedback(&Feedback {
-                workflow: if i == 2 { "billing" } else { "refunds" }.into(),
-                run_id: RunId(format!("run-{i}")),
-                at: t(i),
-                text: "text".into(),
-                predicted_label: "a".into(),
-                confidence: 0.5,
-                final_label: "b".into(),
-                edits: None,
-                reviewer: "ana".into(),
-                status: FeedbackStatus::Confirmed,
-            })
-            .await
-            .unwrap();
+        let feedback = Feedback {
+            workflow: if i == 2 { "billing" } else { "refunds" }.into(),
+            ..correction(&format!("run-{i}"), "ana", "b", t(i))
+        };
+        store.put_feedback(&feedback).await.unwrap();
     }
     let newest: Vec<String> = store
         .list_feedback("refunds", 2)
@@ -552,49 +464,22 @@ pub async fn slots_audit_and_feedback<S: RunStore>(store: Arc<S>) {
 }
 
 pub async fn feedback_is_one_per_run_and_reviewer<S: RunStore>(store: Arc<S>) {
-    let correction = |run: &str, reviewer: &str, label: &str, at: i64| Feedback {
-        workflow: "refunds".into(),
-        run_id: RunId(run.into()),
-        at: t(at),
-        text: "text".into(),
-        predicted_label: "a".into(),
-        confidence: 0.5,
-        final_label: label.into(),
-        edits: None,
-        reviewer: reviewer.into(),
-        status: FeedbackStatus::Confirmed,
-    };
-    store
-        .put_feedback(&correction("run-1", "ana", "b", 1))
-        .await
-        .unwrap();
-    store
-        .put_feedback(&correction("run-1", "bo", "b", 2))
-        .await
-        .unwrap();
-    store
-        .put_feedback(&correction("run-2", "ana", "b", 3))
-        .await
-        .unwrap();
-    store
-        .put_feedback(&correction("run-1", "ana", "c", 4))
-        .await
-        .unwrap();
-    let listed: Vec<(String, String, String)> = store
-        .list_feedback("refunds", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
-        .collect();
-    let own = |r: &str, who: &str, l: &str| (r.to_string(), who.to_string(), l.to_string());
+    for feedback in [
+        correction("run-1", "ana", "b", t(1)),
+        correction("run-1", "bo", "b", t(2)),
+        correction("run-2", "ana", "b", t(3)),
+        correction("run-1", "ana", "c", t(4)),
+    ] {
+        store.put_feedback(&feedback).await.unwrap();
+    }
     assert_eq!(
-        listed,
+        corrections_listed(&*store, 10).await,
         [
-            own("run-1", "ana", "c"),
-            own("run-2", "ana", "b"),
-            own("run-1", "bo", "b")
-        ],
+            ("run-1", "ana", "c"),
+            ("run-2", "ana", "b"),
+            ("run-1", "bo", "b")
+        ]
+        .map(owned),
         "ana's second correction of run-1 replaced her first"
     );
 }
@@ -611,33 +496,22 @@ pub async fn a_revoked_token_stays_revoked<S: RunStore>(store: Arc<S>) {
 
 pub async fn a_cached_answer_is_returned_until_it_expires<S: RunStore>(store: Arc<S>) {
     let now = Utc::now();
-    assert_eq!(store.get_cached("key-1", now).await.unwrap(), None);
-    let until = now + Duration::hours(1);
-    store
-        .put_cached("key-1", &answer("refund"), until)
-        .await
-        .unwrap();
-    let got = store.get_cached("key-1", now).await.unwrap();
-    assert_eq!(got, Some(answer("refund")));
+    let (until, later) = (now + Duration::hours(1), now + Duration::hours(2));
+    let key_1_at = |at| store.get_cached("key-1", at);
+    assert_eq!(key_1_at(now).await.unwrap(), None);
+    cache(&*store, "key-1", "refund", until).await;
+    assert_eq!(key_1_at(now).await.unwrap(), Some(answer("refund")));
     assert_eq!(store.get_cached("key-2", now).await.unwrap(), None);
     // At its expiry it is gone, whether or not it still lingers.
-    assert_eq!(store.get_cached("key-1", until).await.unwrap(), None);
+    assert_eq!(key_1_at(until).await.unwrap(), None);
     // Put again: the new answer, with the new expiry.
-    let later = now + Duration::hours(2);
-    store
-        .put_cached("key-1", &answer("billing"), later)
-        .await
-        .unwrap();
-    let got = store.get_cached("key-1", until).await.unwrap();
-    assert_eq!(got, Some(answer("billing")));
+    cache(&*store, "key-1", "billing", later).await;
+    assert_eq!(key_1_at(until).await.unwrap(), Some(answer("billing")));
 }
 
 pub async fn an_expired_cached_answer_is_not_returned<S: RunStore>(store: Arc<S>) {
     let now = Utc::now();
-    store
-        .put_cached("key-old", &answer("refund"), now - Duration::seconds(1))
-        .await
-        .unwrap();
+    cache(&*store, "key-old", "refund", now - Duration::seconds(1)).await;
     assert_eq!(store.get_cached("key-old", now).await.unwrap(), None);
 }
 
@@ -669,12 +543,7 @@ pub async fn concurrent_spends_sum_exactly<S: RunStore + 'static>(store: Arc<S>)
 }
 
 pub async fn decided_approvals_are_owed_until_delivered<S: RunStore>(store: Arc<S>) {
-    for i in 0..4 {
-        store
-            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
-            .await
-            .unwrap();
-    }
+    put_approvals(&*store, 4).await;
     let id = |i: usize| ApprovalId(format!("ap-{i}"));
     for (i, to, at) in [
         (2, ApprovalStatus::Rejected, t(7)),
@@ -684,22 +553,18 @@ pub async fn decided_approvals_are_owed_until_delivered<S: RunStore>(store: Arc<
         store.close_approval(&id(i), to, at).await.unwrap();
     }
 
-    let mut owed = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store.undelivered_approvals(1, cursor.take()).await.unwrap();
-        owed.extend(page.items.iter().map(|a| (a.id.0.clone(), a.status)));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (owed, _) = all_pages(1, |limit, cursor| {
+        store.undelivered_approvals(limit, cursor)
+    })
+    .await;
+    let owed: Vec<(&str, ApprovalStatus)> =
+        owed.iter().map(|a| (a.id.as_str(), a.status)).collect();
     // Oldest decision first; an expired approval owes nothing.
     assert_eq!(
         owed,
         [
-            ("ap-2".to_string(), ApprovalStatus::Rejected),
-            ("ap-0".to_string(), ApprovalStatus::Approved)
+            ("ap-2", ApprovalStatus::Rejected),
+            ("ap-0", ApprovalStatus::Approved)
         ]
     );
 
@@ -850,4 +715,113 @@ pub async fn reviews_are_kept_newest_first<S: RunStore>(store: Arc<S>) {
     );
     assert!(store.reviews("refunds", 0).await.unwrap().is_empty());
     assert!(store.reviews("nobody", 5).await.unwrap().is_empty());
+}
+
+// ---- helpers, also for what one backend alone has to show ----
+
+/// The starter's transition: RECEIVED to RUNNING at the start stage.
+pub async fn start_run<S: RunStore + ?Sized>(
+    store: &S,
+    id: &RunId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    move_received(store, id, RunStatus::Running, Stage::Start, at).await
+}
+
+/// A received run failing at `stage`.
+pub async fn fail_run<S: RunStore + ?Sized>(
+    store: &S,
+    id: &RunId,
+    stage: Stage,
+    at: DateTime<Utc>,
+) {
+    move_received(store, id, RunStatus::Failed, stage, at)
+        .await
+        .unwrap();
+}
+
+async fn move_received<S: RunStore + ?Sized>(
+    store: &S,
+    id: &RunId,
+    to: RunStatus,
+    stage: Stage,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let from = [RunStatus::Received];
+    store.transition(id, &from, to, stage, at).await
+}
+
+/// A reviewer's confirmed correction of a refunds run to `label`.
+pub fn correction(run: &str, reviewer: &str, label: &str, at: DateTime<Utc>) -> Feedback {
+    Feedback {
+        workflow: "refunds".into(),
+        run_id: RunId(run.into()),
+        at,
+        text: "text".into(),
+        predicted_label: "a".into(),
+        confidence: 0.5,
+        final_label: label.into(),
+        edits: None,
+        reviewer: reviewer.into(),
+        status: FeedbackStatus::Confirmed,
+    }
+}
+
+/// The refunds feedback listed, newest first, as (run, reviewer, label).
+pub async fn corrections_listed<S: RunStore + ?Sized>(
+    store: &S,
+    limit: usize,
+) -> Vec<(String, String, String)> {
+    let listed = store.list_feedback("refunds", limit).await.unwrap();
+    listed
+        .into_iter()
+        .map(|f| (f.run_id.0, f.reviewer, f.final_label))
+        .collect()
+}
+
+/// A (run, reviewer, label) row as [`corrections_listed`] gives it.
+pub fn owned((run, reviewer, label): (&str, &str, &str)) -> (String, String, String) {
+    (run.into(), reviewer.into(), label.into())
+}
+
+/// Every page of a listing, `limit` items at most a page, following `next`
+/// from the first: all the items in order, and how many pages it took.
+pub async fn all_pages<T, F, Fut>(limit: usize, mut page: F) -> (Vec<T>, usize)
+where
+    F: FnMut(usize, Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+{
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, None);
+    loop {
+        let next = page(limit, cursor.take()).await.unwrap();
+        pages += 1;
+        assert!(next.items.len() <= limit, "a page holds {limit} at most");
+        items.extend(next.items);
+        match next.next {
+            Some(next) => cursor = Some(next),
+            None => return (items, pages),
+        }
+    }
+}
+
+/// Caches the answer labelled `label` under `key` until `until`.
+async fn cache<S: RunStore + ?Sized>(store: &S, key: &str, label: &str, until: DateTime<Utc>) {
+    store.put_cached(key, &answer(label), until).await.unwrap();
+}
+
+/// Pending approvals `ap-0` to `ap-<n-1>` of run-1, created a second apart.
+async fn put_approvals<S: RunStore + ?Sized>(store: &S, n: i64) {
+    for i in 0..n {
+        store
+            .put_approval(&approval(&format!("ap-{i}"), "run-1", t(i)))
+            .await
+            .unwrap();
+    }
+}
+
+/// The ids of the runs a query lists, all on its one page.
+async fn one_page_of_ids<S: RunStore + ?Sized>(store: &S, query: RunQuery) -> Vec<String> {
+    let page = store.list_runs(&query).await.unwrap();
+    assert_eq!(page.next, None);
+    page.items.into_iter().map(|r| r.id.0).collect()
 }

@@ -1,42 +1,33 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use handoff_llm::testing::{ScriptedServer, Step};
-use handoff_llm::{Anthropic, CallError, Provider, Reply};
+use handoff_llm::{Anthropic, CallError, Provider};
 use serde_json::json;
 
-use super::{call, closed_port, schema, turns};
+use super::{
+    ask, assert_cannot_connect, assert_key_hidden, auto_answer_meets_the_schema, call, closed_port,
+    error_for, invalid_prose, refusal_is_refused, schema, scripted, slow_server_times_out, status,
+    turns, valid_answer_comes_back,
+};
 
 const KEY: &str = "sk-ant-test-SECRET-0123456789";
 
 fn provider(server: &ScriptedServer) -> Anthropic {
+    timing_out_after(server, Duration::from_secs(5))
+}
+
+fn timing_out_after(server: &ScriptedServer, timeout: Duration) -> Anthropic {
     Anthropic {
         endpoint: server.base_url(),
-        timeout: Duration::from_secs(5),
+        timeout,
         ..Anthropic::new("claude-test", KEY)
     }
 }
 
-async fn ask(provider: &Anthropic) -> Result<Reply, CallError> {
-    let (schema, turns) = (schema(), turns());
-    provider.call(&call(&schema, &turns)).await
-}
-
 #[tokio::test]
 async fn anthropic_valid_answer_comes_back_with_usage() {
-    let server = ScriptedServer::start().await;
-    let answer = json!({"label": "billing", "confidence": 0.9, "summary": "Charged twice."});
-    server.push(Step::Valid(answer.clone()));
+    let sent = valid_answer_comes_back(provider, "claude-test").await;
 
-    let reply = ask(&provider(&server)).await.unwrap();
-
-    let sent = &server.requests()[0];
-    assert_eq!(reply.value, answer);
-    assert_eq!(reply.model, "claude-test");
-    assert_eq!(reply.input_tokens, sent.to_string().len() as u64 / 4);
-    assert_eq!(reply.output_tokens, answer.to_string().len() as u64 / 4);
-    assert_eq!(sent["model"], "claude-test");
-    assert_eq!(sent["max_tokens"], 256);
-    assert_eq!(sent["temperature"], 0);
     assert_eq!(sent["system"], "Classify the support ticket.");
     assert_eq!(
         sent["messages"],
@@ -66,154 +57,87 @@ async fn anthropic_key_and_version_headers_are_sent() {
 
 #[tokio::test]
 async fn anthropic_auto_answer_meets_the_schema() {
-    let server = ScriptedServer::start().await;
-
-    let reply = ask(&provider(&server)).await.unwrap();
-
-    assert_eq!(
-        reply.value,
-        json!({"label": "billing", "confidence": 1, "summary": "sample"})
-    );
+    auto_answer_meets_the_schema(provider).await;
 }
 
 #[tokio::test]
 async fn anthropic_429_reports_retry_after() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 429,
-        retry_after: Some(12),
-        body: r#"{"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}"#
-            .into(),
-    });
+    let body =
+        r#"{"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}"#;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, _) = error_for(provider, status(429, Some(12), body)).await;
 
-    assert_eq!(
-        error,
-        CallError::RateLimited {
-            retry_after: Some(Duration::from_secs(12))
-        }
-    );
+    let retry_after = Some(Duration::from_secs(12));
+    assert_eq!(error, CallError::RateLimited { retry_after });
 }
 
 #[tokio::test]
 async fn anthropic_529_overloaded_is_a_server_error() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 529,
-        retry_after: None,
-        body:
-            r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#
-                .into(),
-    });
+    let body =
+        r#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, _) = error_for(provider, status(529, None, body)).await;
 
+    let detail = "overloaded_error: Overloaded".into();
     assert_eq!(
         error,
         CallError::Server {
             status: 529,
-            detail: "overloaded_error: Overloaded".into()
+            detail
         }
     );
 }
 
 #[tokio::test]
 async fn anthropic_500_is_a_server_error() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 500,
-        retry_after: None,
-        body: "Internal Server Error".into(),
-    });
+    let (error, _) = error_for(provider, status(500, None, "Internal Server Error")).await;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
-
+    let detail = "Internal Server Error".into();
     assert_eq!(
         error,
         CallError::Server {
             status: 500,
-            detail: "Internal Server Error".into()
+            detail
         }
     );
 }
 
 #[tokio::test]
 async fn anthropic_other_4xx_is_unavailable() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 400,
-        retry_after: None,
-        body: r#"{"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}"#
-            .into(),
-    });
+    let body = r#"{"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}"#;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, _) = error_for(provider, status(400, None, body)).await;
 
-    assert_eq!(
-        error,
-        CallError::Unavailable("HTTP 400: invalid_request_error: max_tokens: too large".into())
-    );
+    let detail = "HTTP 400: invalid_request_error: max_tokens: too large";
+    assert_eq!(error, CallError::Unavailable(detail.into()));
 }
 
 #[tokio::test]
 async fn anthropic_slow_server_times_out() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Delay(Duration::from_secs(10), Box::new(Step::Auto)));
-    let provider = Anthropic {
-        timeout: Duration::from_millis(200),
-        ..provider(&server)
-    };
-    let started = Instant::now();
-
-    let error = ask(&provider).await.unwrap_err();
-
-    assert_eq!(error, CallError::Timeout(200));
-    assert!(started.elapsed() < Duration::from_secs(5));
+    slow_server_times_out(timing_out_after).await;
 }
 
 #[tokio::test]
 async fn anthropic_refusal_is_refused() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Refusal("I won't classify this.".into()));
-
-    let error = ask(&provider(&server)).await.unwrap_err();
-
-    assert_eq!(error, CallError::Refused("I won't classify this.".into()));
+    refusal_is_refused(provider, "I won't classify this.").await;
 }
 
 #[tokio::test]
 async fn anthropic_empty_content_is_empty() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Empty);
-
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, _) = error_for(provider, Step::Empty).await;
 
     assert_eq!(error, CallError::Empty);
 }
 
 #[tokio::test]
 async fn anthropic_text_instead_of_a_tool_call_is_invalid() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Raw(format!(
-        "The ticket is about billing. {}",
-        "More prose. ".repeat(50)
-    )));
+    let message = invalid_prose(provider, "The ticket is about billing.").await;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
-
-    let CallError::Invalid(message) = &error else {
-        panic!("text is invalid: {error:?}");
-    };
     assert!(
         message.starts_with(
             "the model wrote text instead of calling `triage`: `The ticket is about billing."
         ),
         "{message}"
-    );
-    assert!(
-        message.chars().count() < 300,
-        "the quote is capped: {message}"
     );
 }
 
@@ -224,25 +148,19 @@ async fn anthropic_unreachable_endpoint_is_unavailable() {
         ..Anthropic::new("claude-test", KEY)
     };
 
-    let error = ask(&provider).await.unwrap_err();
-
-    assert!(
-        matches!(&error, CallError::Unavailable(m) if m.starts_with("cannot connect")),
-        "{error:?}"
-    );
+    assert_cannot_connect(&ask(&provider).await.unwrap_err());
 }
 
 #[tokio::test]
 async fn anthropic_api_key_never_appears_in_an_error() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 401,
-        retry_after: None,
-        body: format!(
-            r#"{{"type": "error", "error": {{"type": "authentication_error", "message": "invalid x-api-key {KEY}"}}}}"#
-        ),
-    });
-    server.push(Step::Raw(format!("Your key is {KEY}")));
+    let rejected = format!(
+        r#"{{"type": "error", "error": {{"type": "authentication_error", "message": "invalid x-api-key {KEY}"}}}}"#
+    );
+    let server = scripted([
+        status(401, None, rejected),
+        Step::Raw(format!("Your key is {KEY}")),
+    ])
+    .await;
     let provider = provider(&server);
 
     let errors = [
@@ -250,11 +168,7 @@ async fn anthropic_api_key_never_appears_in_an_error() {
         ask(&provider).await.unwrap_err(),
     ];
 
-    for error in &errors {
-        let shown = format!("{error} {error:?}");
-        assert!(!shown.contains(KEY), "{shown}");
-    }
-    assert!(!format!("{provider:?}").contains(KEY));
+    assert_key_hidden(KEY, &errors, &provider);
 }
 
 #[tokio::test]

@@ -1,42 +1,41 @@
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use handoff_llm::testing::{ScriptedServer, Step};
-use handoff_llm::{Auth, CallError, OpenAiCompatible, Provider, Reply, Role, Structured};
+use handoff_llm::{Auth, CallError, OpenAiCompatible, Provider, Role, Structured};
 use serde_json::json;
 
-use super::{call, closed_port, schema, turns};
+use super::{
+    ask, assert_cannot_connect, assert_key_hidden, auto_answer_meets_the_schema, call, closed_port,
+    error_for, invalid_prose, refusal_is_refused, schema, scripted, slow_server_times_out, status,
+    valid_answer_comes_back,
+};
 
 const KEY: &str = "sk-test-SECRET-0123456789";
 
 fn provider(server: &ScriptedServer) -> OpenAiCompatible {
+    timing_out_after(server, Duration::from_secs(5))
+}
+
+fn timing_out_after(server: &ScriptedServer, timeout: Duration) -> OpenAiCompatible {
     OpenAiCompatible {
         api_key: Some(KEY.to_string()),
-        timeout: Duration::from_secs(5),
+        timeout,
         ..OpenAiCompatible::new(server.openai_url(), "gpt-test")
     }
 }
 
-async fn ask(provider: &OpenAiCompatible) -> Result<Reply, CallError> {
-    let (schema, turns) = (schema(), turns());
-    provider.call(&call(&schema, &turns)).await
+/// The provider in tools mode, forcing the answer tool from the start.
+fn tools_provider(server: &ScriptedServer) -> OpenAiCompatible {
+    OpenAiCompatible {
+        structured: Structured::Tools,
+        ..provider(server)
+    }
 }
 
 #[tokio::test]
 async fn openai_valid_answer_comes_back_with_usage() {
-    let server = ScriptedServer::start().await;
-    let answer = json!({"label": "billing", "confidence": 0.9, "summary": "Charged twice."});
-    server.push(Step::Valid(answer.clone()));
+    let sent = valid_answer_comes_back(provider, "gpt-test").await;
 
-    let reply = ask(&provider(&server)).await.unwrap();
-
-    let sent = &server.requests()[0];
-    assert_eq!(reply.value, answer);
-    assert_eq!(reply.model, "gpt-test");
-    assert_eq!(reply.input_tokens, sent.to_string().len() as u64 / 4);
-    assert_eq!(reply.output_tokens, answer.to_string().len() as u64 / 4);
-    assert_eq!(sent["model"], "gpt-test");
-    assert_eq!(sent["temperature"], 0);
-    assert_eq!(sent["max_tokens"], 256);
     assert_eq!(
         sent["messages"],
         json!([
@@ -82,14 +81,7 @@ async fn openai_turns_keep_their_order_and_roles() {
 
 #[tokio::test]
 async fn openai_auto_answer_meets_the_schema() {
-    let server = ScriptedServer::start().await;
-
-    let reply = ask(&provider(&server)).await.unwrap();
-
-    assert_eq!(
-        reply.value,
-        json!({"label": "billing", "confidence": 1, "summary": "sample"})
-    );
+    auto_answer_meets_the_schema(provider).await;
 }
 
 #[tokio::test]
@@ -119,47 +111,37 @@ async fn openai_header_auth_sends_the_key_under_its_name() {
 
 #[tokio::test]
 async fn openai_429_reports_retry_after() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 429,
-        retry_after: Some(7),
-        body: r#"{"error": {"message": "Rate limit reached"}}"#.into(),
-    });
+    let body = r#"{"error": {"message": "Rate limit reached"}}"#;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, server) = error_for(provider, status(429, Some(7), body)).await;
 
-    assert_eq!(
-        error,
-        CallError::RateLimited {
-            retry_after: Some(Duration::from_secs(7))
-        }
-    );
+    let retry_after = Some(Duration::from_secs(7));
+    assert_eq!(error, CallError::RateLimited { retry_after });
     assert_eq!(server.requests().len(), 1, "the adapter never retries");
 }
 
 #[tokio::test]
 async fn openai_500_is_a_server_error() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 500,
-        retry_after: None,
-        body: r#"{"error": {"type": "server_error", "message": "The server had an error"}}"#.into(),
-    });
-    server.push(Step::Status {
-        status: 503,
-        retry_after: None,
-        body: "x".repeat(10_000),
-    });
+    let server = scripted([
+        status(
+            500,
+            None,
+            r#"{"error": {"type": "server_error", "message": "The server had an error"}}"#,
+        ),
+        status(503, None, "x".repeat(10_000)),
+    ])
+    .await;
     let provider = provider(&server);
 
     let first = ask(&provider).await.unwrap_err();
     let second = ask(&provider).await.unwrap_err();
 
+    let detail = "server_error: The server had an error".into();
     assert_eq!(
         first,
         CallError::Server {
             status: 500,
-            detail: "server_error: The server had an error".into()
+            detail
         }
     );
     let CallError::Server {
@@ -178,19 +160,12 @@ async fn openai_500_is_a_server_error() {
 
 #[tokio::test]
 async fn openai_other_4xx_is_unavailable() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 404,
-        retry_after: None,
-        body: r#"{"error": {"message": "The model `gpt-test` does not exist"}}"#.into(),
-    });
+    let body = r#"{"error": {"message": "The model `gpt-test` does not exist"}}"#;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, server) = error_for(provider, status(404, None, body)).await;
 
-    assert_eq!(
-        error,
-        CallError::Unavailable("HTTP 404: The model `gpt-test` does not exist".into())
-    );
+    let detail = "HTTP 404: The model `gpt-test` does not exist";
+    assert_eq!(error, CallError::Unavailable(detail.into()));
     assert_eq!(
         server.requests().len(),
         1,
@@ -205,45 +180,22 @@ async fn openai_unreachable_endpoint_is_unavailable() {
         "gpt-test",
     );
 
-    let error = ask(&provider).await.unwrap_err();
-
-    let CallError::Unavailable(message) = &error else {
-        panic!("a refused connection is unavailable: {error:?}");
-    };
-    assert!(message.starts_with("cannot connect"), "{message}");
+    assert_cannot_connect(&ask(&provider).await.unwrap_err());
 }
 
 #[tokio::test]
 async fn openai_slow_server_times_out() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Delay(Duration::from_secs(10), Box::new(Step::Auto)));
-    let provider = OpenAiCompatible {
-        timeout: Duration::from_millis(200),
-        ..provider(&server)
-    };
-    let started = Instant::now();
-
-    let error = ask(&provider).await.unwrap_err();
-
-    assert_eq!(error, CallError::Timeout(200));
-    assert!(started.elapsed() < Duration::from_secs(5));
+    slow_server_times_out(timing_out_after).await;
 }
 
 #[tokio::test]
 async fn openai_refusal_is_refused() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Refusal("I can't help with that.".into()));
-
-    let error = ask(&provider(&server)).await.unwrap_err();
-
-    assert_eq!(error, CallError::Refused("I can't help with that.".into()));
+    refusal_is_refused(provider, "I can't help with that.").await;
 }
 
 #[tokio::test]
 async fn openai_empty_content_is_empty() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Empty);
-    server.push(Step::Raw("  \n ".into()));
+    let server = scripted([Step::Empty, Step::Raw("  \n ".into())]).await;
     let provider = provider(&server);
 
     assert_eq!(ask(&provider).await.unwrap_err(), CallError::Empty);
@@ -252,45 +204,26 @@ async fn openai_empty_content_is_empty() {
 
 #[tokio::test]
 async fn openai_non_json_is_invalid() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Raw(format!(
-        "Sure! The label is billing. {}",
-        "More prose. ".repeat(50)
-    )));
+    let message = invalid_prose(provider, "Sure! The label is billing.").await;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
-
-    let CallError::Invalid(message) = &error else {
-        panic!("prose is invalid: {error:?}");
-    };
     assert!(message.starts_with("the answer is not JSON"), "{message}");
     assert!(
         message.contains("`Sure! The label is billing."),
         "{message}"
     );
-    assert!(
-        message.chars().count() < 300,
-        "the quote is capped: {message}"
-    );
 }
 
 #[tokio::test]
 async fn openai_json_that_is_not_an_object_is_invalid() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Valid(json!(["billing"])));
+    let (error, _) = error_for(provider, Step::Valid(json!(["billing"]))).await;
 
-    let error = ask(&provider(&server)).await.unwrap_err();
-
-    assert_eq!(
-        error,
-        CallError::Invalid("the answer is a JSON array, not an object: `[\"billing\"]`".into())
-    );
+    let detail = "the answer is a JSON array, not an object: `[\"billing\"]`";
+    assert_eq!(error, CallError::Invalid(detail.into()));
 }
 
 #[tokio::test]
 async fn openai_fenced_json_is_accepted() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Raw("\n```json\n{\"label\": \"bug\"}\n```\n".into()));
+    let server = scripted([Step::Raw("\n```json\n{\"label\": \"bug\"}\n```\n".into())]).await;
 
     let reply = ask(&provider(&server)).await.unwrap();
 
@@ -299,21 +232,17 @@ async fn openai_fenced_json_is_accepted() {
 
 #[tokio::test]
 async fn openai_oversized_response_is_invalid() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Valid(json!({"summary": "x".repeat(2 << 20)})));
+    let huge = json!({"summary": "x".repeat(2 << 20)});
 
-    let error = ask(&provider(&server)).await.unwrap_err();
+    let (error, _) = error_for(provider, Step::Valid(huge)).await;
 
-    assert_eq!(
-        error,
-        CallError::Invalid("the response is larger than 1024 KiB".into())
-    );
+    let detail = "the response is larger than 1024 KiB";
+    assert_eq!(error, CallError::Invalid(detail.into()));
 }
 
 #[tokio::test]
 async fn openai_falls_back_to_a_forced_tool_without_json_schema() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::NoJsonSchema);
+    let server = scripted([Step::NoJsonSchema]).await;
 
     let reply = ask(&provider(&server)).await.unwrap();
 
@@ -334,15 +263,10 @@ async fn openai_falls_back_to_a_forced_tool_without_json_schema() {
 
 #[tokio::test]
 async fn openai_tools_mode_forces_the_tool_from_the_start() {
-    let server = ScriptedServer::start().await;
     let answer = json!({"label": "bug", "confidence": 0.5, "summary": "Crash."});
-    server.push(Step::Valid(answer.clone()));
-    let provider = OpenAiCompatible {
-        structured: Structured::Tools,
-        ..provider(&server)
-    };
+    let server = scripted([Step::Valid(answer.clone())]).await;
 
-    let reply = ask(&provider).await.unwrap();
+    let reply = ask(&tools_provider(&server)).await.unwrap();
 
     assert_eq!(reply.value, answer);
     let sent = server.requests();
@@ -352,31 +276,26 @@ async fn openai_tools_mode_forces_the_tool_from_the_start() {
 
 #[tokio::test]
 async fn openai_tool_arguments_that_are_not_json_are_invalid() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Raw("{\"label\": ".into()));
-    let provider = OpenAiCompatible {
-        structured: Structured::Tools,
-        ..provider(&server)
-    };
-
-    let error = ask(&provider).await.unwrap_err();
+    let (error, _) = error_for(tools_provider, Step::Raw("{\"label\": ".into())).await;
 
     assert!(matches!(error, CallError::Invalid(_)), "{error:?}");
 }
 
 #[tokio::test]
 async fn openai_api_key_never_appears_in_an_error() {
-    let server = ScriptedServer::start().await;
-    server.push(Step::Status {
-        status: 401,
-        retry_after: None,
-        body: format!(r#"{{"error": {{"message": "Incorrect API key provided: {KEY}"}}}}"#),
-    });
-    server.push(Step::Status {
-        status: 502,
-        retry_after: None,
-        body: format!("upstream rejected Authorization: Bearer {KEY}"),
-    });
+    let server = scripted([
+        status(
+            401,
+            None,
+            format!(r#"{{"error": {{"message": "Incorrect API key provided: {KEY}"}}}}"#),
+        ),
+        status(
+            502,
+            None,
+            format!("upstream rejected Authorization: Bearer {KEY}"),
+        ),
+    ])
+    .await;
     let provider = provider(&server);
     let unreachable = OpenAiCompatible {
         endpoint: format!("http://127.0.0.1:{}/v1?key={KEY}", closed_port().await),
@@ -389,15 +308,10 @@ async fn openai_api_key_never_appears_in_an_error() {
         ask(&unreachable).await.unwrap_err(),
     ];
 
-    for error in &errors {
-        let shown = format!("{error} {error:?}");
-        assert!(!shown.contains(KEY), "{shown}");
-        assert!(!shown.contains("SECRET"), "{shown}");
-    }
+    assert_key_hidden(KEY, &errors, &provider);
     assert!(
         errors[0].to_string().contains("[redacted]"),
         "{}",
         errors[0]
     );
-    assert!(!format!("{provider:?}").contains(KEY));
 }
