@@ -1,6 +1,9 @@
 //! [`Executions`] on Step Functions: one execution per run, named by the run
 //! id so a second start is a no-op, and the task-token callbacks.
 
+#[cfg(all(feature = "moto-tests", feature = "dynamodb"))]
+pub mod testing;
+
 use async_trait::async_trait;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use handoff_core::domain::TaskToken;

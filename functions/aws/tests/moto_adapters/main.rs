@@ -15,4 +15,3 @@ mod sfn;
 mod store_contract;
 mod support;
 mod table_schema;
-mod whole_path;

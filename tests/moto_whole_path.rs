@@ -1,3 +1,7 @@
+//! Run under a moto server with the `moto-tests` feature, as the test
+//! command does: `python scripts/with-moto.py -- cargo test -p
+//! handoff-system-tests --features moto-tests --test moto_whole_path`.
+//!
 //! The deployed state machine definition (infra/statemachine/workflow.asl.json)
 //! run by moto's interpreter, its Lambda tasks answered by moto's stub
 //! functions with scripted results, and the approval wait resumed through
@@ -20,7 +24,8 @@ use handoff_core::domain::{ApprovalOutcome, RunId, TaskToken};
 use handoff_core::ports::{ExecutionError, Executions};
 use serde_json::json;
 
-use crate::support::*;
+use handoff_aws::dynamo::testing::{moto_config as sdk_config, unique};
+use handoff_aws::sfn::testing::{finished, state_machine};
 
 /// moto routes by the credential scope of the Authorization header and does
 /// not check the signature.
@@ -58,7 +63,7 @@ async fn lambda_role(http: &reqwest::Client) -> String {
     });
     let form = format!(
         "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
-        urlencode(&policy.to_string())
+        urlencoding::encode(&policy.to_string())
     );
     let response = http
         .post(format!("{}/", endpoint()))
@@ -74,17 +79,6 @@ async fn lambda_role(http: &reqwest::Client) -> String {
         response.status()
     );
     format!("arn:aws:iam::123456789012:role/{name}")
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A stub function (moto without Docker never runs the code).
@@ -117,7 +111,7 @@ async fn stub_function(http: &reqwest::Client, role: &str, stage: &str) -> Strin
 async fn definition(http: &reqwest::Client) -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../infra/statemachine/workflow.asl.json"
+        "/../infra/statemachine/workflow.asl.json"
     );
     let mut text = std::fs::read_to_string(path).expect("workflow.asl.json");
     let role = lambda_role(http).await;
