@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
@@ -17,11 +16,7 @@ async fn main() -> Result<(), Error> {
     let stage = ReadApi {
         catalog: handoff_workflows::shared(),
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
-        secrets: Arc::new(SecretsManager::from_config(
-            &config,
-            env("HANDOFF_SECRET_PREFIX")?,
-            Duration::from_secs(300),
-        )),
+        secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
         token_secret: env("HANDOFF_TOKEN_SECRET")?,
         executions: Arc::new(StepFunctions::from_config(

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_sink::HttpActionSink;
@@ -18,11 +17,7 @@ async fn main() -> Result<(), Error> {
     let config = lambda::aws_config().await;
     let mailer = Arc::new(SesMailer::from_env(&config)?);
     let catalog = handoff_workflows::shared();
-    let secrets = Arc::new(SecretsManager::from_config(
-        &config,
-        env("HANDOFF_SECRET_PREFIX")?,
-        Duration::from_secs(300),
-    ));
+    let secrets = Arc::new(SecretsManager::from_env(&config)?);
     let clock = Arc::new(SystemClock);
     let notifier = ChannelNotifier {
         catalog: catalog.clone(),

@@ -50,6 +50,13 @@ impl SecretsManager {
         Self::new(aws_sdk_secretsmanager::Client::new(config), prefix, ttl)
     }
 
+    /// The functions' secrets: names under `HANDOFF_SECRET_PREFIX`, each
+    /// cached for five minutes, so a rotated secret is read within that.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::lambda::EnvError> {
+        let prefix = crate::lambda::env("HANDOFF_SECRET_PREFIX")?;
+        Ok(Self::from_config(config, prefix, Duration::from_secs(300)))
+    }
+
     pub fn with_rotation_overlap(mut self, overlap: Duration) -> Self {
         self.rotation_overlap = overlap;
         self

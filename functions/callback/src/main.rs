@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
@@ -19,11 +18,7 @@ async fn main() -> Result<(), Error> {
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         // Task tokens carry their execution; the ARN is only for starting.
         executions: Arc::new(StepFunctions::from_config(&config, String::new())),
-        secrets: Arc::new(SecretsManager::from_config(
-            &config,
-            env("HANDOFF_SECRET_PREFIX")?,
-            Duration::from_secs(300),
-        )),
+        secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
         link_secret: env("HANDOFF_LINK_SECRET")?,

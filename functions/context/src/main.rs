@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_fetch::HttpFetcher;
@@ -20,11 +19,7 @@ async fn main() -> Result<(), Error> {
         catalog,
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         fetcher: Arc::new(fetcher),
-        secrets: Arc::new(SecretsManager::from_config(
-            &config,
-            env("HANDOFF_SECRET_PREFIX")?,
-            Duration::from_secs(300),
-        )),
+        secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
     };
     lambda_runtime::run(service_fn(|event| context::handle(&stage, event))).await

@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
@@ -22,11 +21,7 @@ async fn main() -> Result<(), Error> {
             queue,
         }),
         store,
-        secrets: Arc::new(SecretsManager::from_config(
-            &config,
-            env("HANDOFF_SECRET_PREFIX")?,
-            Duration::from_secs(300),
-        )),
+        secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
     };
