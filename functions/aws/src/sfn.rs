@@ -89,33 +89,6 @@ impl Executions for StepFunctions {
             .map(|_| ())
             .map_err(token_error)
     }
-
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), ExecutionError> {
-        self.client
-            .send_task_failure()
-            .task_token(token.expose())
-            .error(error)
-            .cause(cause)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(token_error)
-    }
-
-    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
-        self.client
-            .send_task_heartbeat()
-            .task_token(token.expose())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(token_error)
-    }
 }
 
 #[cfg(test)]

@@ -40,8 +40,6 @@ fn actions_of(operation: &str) -> Option<&'static [&'static str]> {
         "transact_write_items" => &[],
         "start_execution" => &["StartExecution"],
         "send_task_success" => &["SendTaskSuccess"],
-        "send_task_failure" => &["SendTaskFailure"],
-        "send_task_heartbeat" => &["SendTaskHeartbeat"],
         "send_message" | "send_message_batch" => &["SendMessage"],
         "get_secret_value" => &["GetSecretValue"],
         "send_email" => &["SendEmail"],
@@ -84,13 +82,17 @@ fn rust_sources(dir: &Path) -> String {
 }
 
 /// The source of adapter module `m` without its unit tests.
+/// Module `m`'s code: `m.rs`, `m/` (its submodules), or both.
 fn module_source(m: &str) -> String {
     let src = repo().join("functions/aws/src");
+    let mut source = std::fs::read_to_string(src.join(format!("{m}.rs")))
+        .map(without_tests)
+        .unwrap_or_default();
     if src.join(m).is_dir() {
-        rust_sources(&src.join(m))
-    } else {
-        without_tests(std::fs::read_to_string(src.join(format!("{m}.rs"))).unwrap())
+        source.push_str(&rust_sources(&src.join(m)));
     }
+    assert!(!source.is_empty(), "no source for adapter `{m}`");
+    source
 }
 
 /// `service:Action` for every SDK call module `m` makes.

@@ -510,19 +510,6 @@ impl Executions for MemoryExecutions {
     ) -> Result<(), ExecutionError> {
         self.answer(token.expose(), Ok(output.clone()))
     }
-
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), ExecutionError> {
-        self.answer(token.expose(), Err(format!("{error}: {cause}")))
-    }
-
-    async fn send_task_heartbeat(&self, _token: &TaskToken) -> Result<(), ExecutionError> {
-        Ok(())
-    }
 }
 
 impl MemoryExecutions {

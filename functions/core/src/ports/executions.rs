@@ -31,11 +31,4 @@ pub trait Executions: Send + Sync {
         token: &TaskToken,
         output: &serde_json::Value,
     ) -> Result<(), ExecutionError>;
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), ExecutionError>;
-    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError>;
 }

@@ -56,17 +56,4 @@ impl Executions for FailingAnswers {
         }
         self.inner.send_task_success(token, output).await
     }
-
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), ExecutionError> {
-        self.inner.send_task_failure(token, error, cause).await
-    }
-
-    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
-        self.inner.send_task_heartbeat(token).await
-    }
 }

@@ -456,28 +456,4 @@ impl Executions for HostExecutions {
             })
             .await
     }
-
-    async fn send_task_failure(
-        &self,
-        token: &TaskToken,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), ExecutionError> {
-        let failure = Failure::new(error, cause);
-        let token_owned = token.expose().to_string();
-        self.0
-            .callback(token.expose(), move |e, now| {
-                e.send_task_failure(now, &token_owned, failure)
-            })
-            .await
-    }
-
-    async fn send_task_heartbeat(&self, token: &TaskToken) -> Result<(), ExecutionError> {
-        let token_owned = token.expose().to_string();
-        self.0
-            .callback(token.expose(), move |e, now| {
-                e.send_task_heartbeat(now, &token_owned)
-            })
-            .await
-    }
 }
