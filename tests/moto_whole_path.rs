@@ -16,8 +16,6 @@
 //! what this test scripts, not what the Rust functions compute, so the stage
 //! outputs' shapes are pinned by the stages' own tests, not here.
 
-use std::time::Duration;
-
 use aws_sdk_sfn::types::HistoryEventType;
 use handoff_aws::sfn::StepFunctions;
 use handoff_core::domain::{ApprovalOutcome, RunId, TaskToken};
@@ -25,7 +23,7 @@ use handoff_core::ports::{ExecutionError, Executions};
 use serde_json::json;
 
 use handoff_aws::dynamo::testing::{moto_config as sdk_config, unique};
-use handoff_aws::sfn::testing::{finished, state_machine};
+use handoff_aws::sfn::testing::{execution_arn, finished, history, state_machine, within_5s};
 
 /// moto routes by the credential scope of the Authorization header and does
 /// not check the signature.
@@ -107,6 +105,14 @@ async fn stub_function(http: &reqwest::Client, role: &str, stage: &str) -> Strin
     created["FunctionArn"].as_str().expect("arn").to_string()
 }
 
+/// The stub functions' next answers, one per invocation in order.
+async fn stub_answers<S: ToString>(http: &reqwest::Client, results: impl IntoIterator<Item = S>) {
+    let results: Vec<String> = results.into_iter().map(|r| r.to_string()).collect();
+    let body = json!({ "results": results, "region": "us-east-1" });
+    let url = format!("{}/moto-api/static/lambda-simple/response", endpoint());
+    post(http, url, "lambda", body.to_string()).await;
+}
+
 /// The ASL with every `${<Stage>FunctionArn}` substitution resolved.
 async fn definition(http: &reqwest::Client) -> String {
     let path = concat!(
@@ -147,17 +153,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
         json!({ "performed": ["notify"] }),
         json!({ "status": "COMPLETED" }),
     ];
-    post(
-        &http,
-        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
-        "lambda",
-        json!({
-            "results": results.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-            "region": "us-east-1",
-        })
-        .to_string(),
-    )
-    .await;
+    stub_answers(&http, &results).await;
 
     let engine = StepFunctions::new(aws_sdk_sfn::Client::new(&config), &machine);
     let run = RunId::new();
@@ -168,11 +164,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
         )
         .await
         .unwrap();
-    let execution = format!(
-        "{}:{}",
-        machine.replace(":stateMachine:", ":execution:"),
-        run
-    );
+    let execution = execution_arn(&machine, run.as_str());
 
     let token = TaskToken::new(approval_token(&config, &execution).await);
     let outcome = ApprovalOutcome {
@@ -226,17 +218,8 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
 
     // A redrive of a run that failed in Act: a new execution that resumes
     // there (in this test, so the stubs' one answer queue stays in order).
-    post(
-        &http,
-        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
-        "lambda",
-        json!({
-            "results": [json!({ "performed": ["notify"] }).to_string(), results[5].to_string()],
-            "region": "us-east-1",
-        })
-        .to_string(),
-    )
-    .await;
+    let performed = json!({ "performed": ["notify"] });
+    stub_answers(&http, [&performed, &results[5]]).await;
     let name = format!("{run}-redrive-1");
     engine
         .start(
@@ -245,10 +228,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
         )
         .await
         .unwrap();
-    let redriven = format!(
-        "{}:{name}",
-        machine.replace(":stateMachine:", ":execution:")
-    );
+    let redriven = execution_arn(&machine, &name);
     assert_eq!(finished(&config, &redriven).await, "SUCCEEDED");
     assert_eq!(
         states_entered(&config, &redriven).await,
@@ -257,17 +237,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
 
     // A redrive of a run that failed before its reviewers decided: the
     // approval request again, its timeout read from the redrive's input.
-    post(
-        &http,
-        format!("{}/moto-api/static/lambda-simple/response", endpoint()),
-        "lambda",
-        json!({
-            "results": [results[3].to_string(), results[4].to_string(), results[5].to_string()],
-            "region": "us-east-1",
-        })
-        .to_string(),
-    )
-    .await;
+    stub_answers(&http, &results[3..]).await;
     let name = format!("{run}-redrive-2");
     engine
         .start(
@@ -281,10 +251,7 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
         )
         .await
         .unwrap();
-    let redriven = format!(
-        "{}:{name}",
-        machine.replace(":stateMachine:", ":execution:")
-    );
+    let redriven = execution_arn(&machine, &name);
     let token = TaskToken::new(approval_token(&config, &redriven).await);
     engine
         .send_task_success(&token, &serde_json::to_value(&outcome).unwrap())
@@ -299,39 +266,26 @@ async fn a_run_needing_approval_waits_and_resumes_to_finalize() {
 
 /// The token in the approval request's payload, from the execution history.
 async fn approval_token(config: &aws_config::SdkConfig, execution: &str) -> String {
-    let client = aws_sdk_sfn::Client::new(config);
-    for _ in 0..100 {
-        let history = client
-            .get_execution_history()
-            .execution_arn(execution)
-            .send()
-            .await
-            .expect("history");
-        for event in history.events() {
-            if let Some(details) = event.task_scheduled_event_details() {
-                let parameters: serde_json::Value =
-                    serde_json::from_str(details.parameters()).expect("parameters");
-                if let Some(token) = parameters["Payload"]["task_token"].as_str() {
-                    return token.to_string();
-                }
-            }
-            if event.r#type() == &HistoryEventType::ExecutionFailed {
-                panic!("execution failed before the approval: {event:?}");
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no approval request within 5 s");
+    within_5s("approval request", async || {
+        history(config, execution).await.iter().find_map(|event| {
+            assert!(
+                event.r#type() != &HistoryEventType::ExecutionFailed,
+                "execution failed before the approval: {event:?}"
+            );
+            let details = event.task_scheduled_event_details()?;
+            let parameters: serde_json::Value =
+                serde_json::from_str(details.parameters()).expect("parameters");
+            parameters["Payload"]["task_token"]
+                .as_str()
+                .map(str::to_string)
+        })
+    })
+    .await
 }
 
 async fn states_entered(config: &aws_config::SdkConfig, execution: &str) -> Vec<String> {
-    aws_sdk_sfn::Client::new(config)
-        .get_execution_history()
-        .execution_arn(execution)
-        .send()
+    history(config, execution)
         .await
-        .expect("history")
-        .events()
         .iter()
         .filter_map(|e| e.state_entered_event_details())
         .map(|d| d.name().to_string())

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 
 use crate::dynamo::testing::unique;
 
@@ -37,10 +38,16 @@ pub async fn executions(config: &SdkConfig, state_machine: &str) -> Vec<String> 
         .collect()
 }
 
+/// An execution's ARN from its state machine's and its own name.
+pub fn execution_arn(state_machine: &str, name: &str) -> String {
+    let execution = state_machine.replace(":stateMachine:", ":execution:");
+    format!("{execution}:{name}")
+}
+
 /// Polls until the execution leaves RUNNING; returns its final status.
 pub async fn finished(config: &SdkConfig, execution_arn: &str) -> String {
     let client = aws_sdk_sfn::Client::new(config);
-    for _ in 0..100 {
+    within_5s(&format!("execution {execution_arn} ended"), async || {
         let status = client
             .describe_execution()
             .execution_arn(execution_arn)
@@ -48,10 +55,29 @@ pub async fn finished(config: &SdkConfig, execution_arn: &str) -> String {
             .await
             .expect("describe execution")
             .status;
-        if status != aws_sdk_sfn::types::ExecutionStatus::Running {
-            return status.as_str().to_string();
+        (status != ExecutionStatus::Running).then(|| status.as_str().to_string())
+    })
+    .await
+}
+
+/// The execution's history so far, oldest first.
+pub async fn history(config: &SdkConfig, execution_arn: &str) -> Vec<HistoryEvent> {
+    aws_sdk_sfn::Client::new(config)
+        .get_execution_history()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .expect("history")
+        .events
+}
+
+/// Asks `probe` every 50 ms until it answers, for at most five seconds.
+pub async fn within_5s<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(found) = probe().await {
+            return found;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("execution {execution_arn} still running after 5 s");
+    panic!("no {what} within 5 s");
 }

@@ -26,11 +26,7 @@ async fn a_duplicate_start_is_one_execution() {
         engine.start(run.as_str(), &input).await.unwrap(),
         Started::New
     );
-    let arn = format!(
-        "{}:{}",
-        machine.replace(":stateMachine:", ":execution:"),
-        run
-    );
+    let arn = execution_arn(&machine, run.as_str());
     assert_eq!(finished(&config, &arn).await, "SUCCEEDED");
     assert_eq!(
         engine.start(run.as_str(), &input).await.unwrap(),
@@ -82,11 +78,7 @@ async fn answering_a_closed_task_is_the_domain_error() {
         answered = engine.send_task_success(&token, &approve).await;
     }
     answered.expect("the waiting task takes its answer");
-    let arn = format!(
-        "{}:{}",
-        machine.replace(":stateMachine:", ":execution:"),
-        run
-    );
+    let arn = execution_arn(&machine, run.as_str());
     assert_eq!(finished(&config, &arn).await, "SUCCEEDED");
 
     let again = engine

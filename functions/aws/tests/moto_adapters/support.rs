@@ -10,7 +10,7 @@ use handoff_aws::dynamo::DynamoStore;
 use handoff_core::domain::*;
 use handoff_core::ports::{Created, Runs};
 
-pub use handoff_aws::sfn::testing::{executions, finished, state_machine};
+pub use handoff_aws::sfn::testing::{execution_arn, executions, finished, state_machine};
 
 pub use handoff_aws::dynamo::testing::{
     moto_config as sdk_config, table, unique, INDEXES, KEYS, TTL_ATTRIBUTE,
