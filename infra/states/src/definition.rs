@@ -19,16 +19,14 @@ pub enum QueryLanguage {
     JSONata,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StateMachine {
     pub start_at: String,
     pub states: HashMap<String, State>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// `states` keyed with a cheaper hash for the engine's by-name lookups, built on first use.
     #[serde(skip)]
@@ -138,123 +136,66 @@ pub enum StateType {
 
 /// One state. A single flat struct keeps the engine's field handling uniform; which fields are
 /// allowed for which type is the validator's concern.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct State {
     #[serde(rename = "Type")]
     pub kind: StateType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
     #[serde(default)]
     pub end: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
 
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub input_path: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub output_path: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub result_path: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<Value>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub result: Option<Option<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub output: Option<Option<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catch: Vec<Catcher>,
-
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_seconds: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_seconds_path: Option<String>,
 
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<ChoiceRule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
-
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_path: Option<String>,
-
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause_path: Option<String>,
 
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub branches: Vec<Arc<StateMachine>>,
-
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Value>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub items_path: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_processor: Option<Arc<StateMachine>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterator: Option<Arc<StateMachine>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_count: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_count_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerated_failure_percentage_path: Option<String>,
 
     /// JSONPath templates and paths compiled on first use; not part of the definition's data.
@@ -308,40 +249,28 @@ impl State {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Retrier {
     pub error_equals: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_seconds: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_rate: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delay_seconds: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_strategy: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: String,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub result_path: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "nullable")]
     pub output: Option<Option<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Value>,
 }
 
