@@ -104,13 +104,7 @@ impl Bed {
     }
 
     async fn request(&self, run: &RunId, workflow: &str, escalation: bool, token: &str) -> Value {
-        self.stage()
-            .run(&ApprovalTask::Request {
-                run_id: run.clone(),
-                workflow: workflow.into(),
-                escalation,
-                task_token: token.into(),
-            })
+        self.request_approval(run, workflow, escalation, token)
             .await
             .unwrap()
     }
@@ -1090,13 +1084,7 @@ async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
         .insert(LINK_SECRET.into(), Secret::new("short-key"));
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
     let err = bed
-        .stage()
-        .run(&ApprovalTask::Request {
-            run_id: run.clone(),
-            workflow: SUPPORT.into(),
-            escalation: false,
-            task_token: "tok".into(),
-        })
+        .request_approval(&run, SUPPORT, false, "tok")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("too short"), "{err}");

@@ -10,7 +10,6 @@ use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
 use handoff_core::observe::redact::REDACTED;
 use handoff_core::ports::*;
-use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::{ai_result, fixtures, Harness, TEST_LINK_SECRET, TEST_TOKEN_SECRET};
 use handoff_core::tokens::{self, Scope};
@@ -352,14 +351,7 @@ async fn list_runs_rejects_bad_input_with_its_own_code() {
 async fn run_detail_shows_everything_but_task_tokens() {
     let bed = Bed::new();
     let run = bed.support_run(RunStatus::Running).await;
-    let stage = bed.approval();
-    stage
-        .run(&ApprovalTask::Request {
-            run_id: run.clone(),
-            workflow: SUPPORT.into(),
-            escalation: false,
-            task_token: "SECRET-TASK-TOKEN".into(),
-        })
+    bed.request_approval(&run, SUPPORT, false, "SECRET-TASK-TOKEN")
         .await
         .unwrap();
 
