@@ -16,6 +16,7 @@ use handoff_core::spec::{Catalog, Workflow};
 use handoff_core::stages::approval::{
     link_lifetime, ApprovalTask, ApprovalTasks, APPROVE_ON_TIMEOUT,
 };
+use handoff_core::stages::callback::Callback;
 use handoff_core::stages::delivery::Redelivery;
 use handoff_core::stages::finalize::FinalizeInput;
 use handoff_core::testing::{
@@ -98,19 +99,43 @@ impl Bed {
 
     /// [`Self::run`] of a short message, its approval requested with `token`.
     async fn requested(&self, workflow: &str, sender: &str, token: &str) -> RunId {
-        let run = self.run(workflow, sender, "s", "t").await;
+        self.requested_about(workflow, sender, "s", "t", token)
+            .await
+    }
+
+    /// A customer's support message, its approval requested with `token`.
+    async fn support_requested(&self, token: &str) -> RunId {
+        self.requested(SUPPORT, "ada@customer.example", token).await
+    }
+
+    /// A supplier's invoice, its approval requested with `token`.
+    async fn supplier_invoice_requested(&self, token: &str) -> RunId {
+        self.requested_about(
+            INVOICE,
+            "supplier@vendor.example",
+            "Invoice 7",
+            "Pay",
+            token,
+        )
+        .await
+    }
+
+    /// [`Self::run`], its approval requested with `token`.
+    async fn requested_about(
+        &self,
+        workflow: &str,
+        sender: &str,
+        subject: &str,
+        text: &str,
+        token: &str,
+    ) -> RunId {
+        let run = self.run(workflow, sender, subject, text).await;
         self.request(&run, workflow, false, token).await;
         run
     }
 
     async fn request(&self, run: &RunId, workflow: &str, escalation: bool, token: &str) -> Value {
-        self.stage()
-            .run(&ApprovalTask::Request {
-                run_id: run.clone(),
-                workflow: workflow.into(),
-                escalation,
-                task_token: token.into(),
-            })
+        self.request_approval(run, workflow, escalation, token)
             .await
             .unwrap()
     }
@@ -176,6 +201,12 @@ impl Bed {
         self.executions.answers.lock().unwrap().clone()
     }
 
+    /// No answer went to the waiting task and the run's approval kept no vote.
+    async fn assert_no_vote_counted(&self, run: &RunId) {
+        assert!(self.answers().is_empty());
+        assert!(self.approval(run).await.votes.is_empty());
+    }
+
     /// The `i`th answer sent to a waiting task, as the outcome it carries.
     fn outcome(&self, i: usize) -> ApprovalOutcome {
         serde_json::from_value(self.answers()[i].1.clone().unwrap()).unwrap()
@@ -199,24 +230,20 @@ impl Bed {
             .primary_labels()
     }
 
-    async fn trail_kinds(&self, run: &RunId) -> Vec<String> {
-        self.store
-            .trail(run)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect()
+    /// The run's first audit event of `kind`, if it has one.
+    async fn first_audit(&self, run: &RunId, kind: &str) -> Option<AuditEvent> {
+        let trail = self.store.trail(run).await.unwrap();
+        trail.into_iter().find(|e| e.kind == kind)
+    }
+
+    async fn in_trail(&self, run: &RunId, kind: &str) -> bool {
+        self.first_audit(run, kind).await.is_some()
     }
 
     /// The detail of the run's first audit event of `kind`.
     async fn audited(&self, run: &RunId, kind: &str) -> Value {
-        self.store
-            .trail(run)
+        self.first_audit(run, kind)
             .await
-            .unwrap()
-            .into_iter()
-            .find(|e| e.kind == kind)
             .unwrap_or_else(|| panic!("no {kind} in the trail"))
             .detail
     }
@@ -230,6 +257,14 @@ fn json_request(link: &str, body: Value) -> HttpRequest {
         .insert("accept".into(), "application/json".into());
     req.body = serde_json::to_vec(&body).unwrap();
     req
+}
+
+/// The status the callback answers a browser's `method` of `link` with.
+async fn status_of(callback: &Callback, method: &str, link: &str, form: &str) -> u16 {
+    callback
+        .handle(&link_request(method, link, form))
+        .await
+        .status
 }
 
 fn text(resp: &HttpResponse) -> String {
@@ -350,8 +385,9 @@ async fn too_few_reviewers_after_excluding_the_sender_waits_for_the_timeout() {
     let mut catalog = handoff_workflows::catalog().clone();
     catalog.insert(Workflow::from_yaml(file, &yaml).unwrap());
     let bed = Bed::with_catalog(catalog);
-    let run = bed.run(INVOICE, CONTROLLER, "Invoice 7", "Pay me").await;
-    bed.request(&run, INVOICE, false, "tok").await;
+    let run = bed
+        .requested_about(INVOICE, CONTROLLER, "Invoice 7", "Pay me", "tok")
+        .await;
 
     let approval = bed.approval(&run).await;
     assert_eq!(approval.required, 3, "the requirement is never lowered");
@@ -372,9 +408,8 @@ async fn too_few_reviewers_after_excluding_the_sender_waits_for_the_timeout() {
 async fn get_and_head_never_decide() {
     let bed = Bed::new();
     let run = bed
-        .run(SUPPORT, "ada@customer.example", "Card lost", "Help")
+        .requested_about(SUPPORT, "ada@customer.example", "Card lost", "Help", "tok")
         .await;
-    bed.request(&run, SUPPORT, false, "tok").await;
     let link = bed.link_for(LEAD);
     let callback = bed.callback();
 
@@ -404,17 +439,13 @@ async fn get_and_head_never_decide() {
     assert_eq!(approval.status, ApprovalStatus::Pending);
     assert!(approval.votes.is_empty());
     assert!(bed.answers().is_empty());
-    assert!(!bed
-        .trail_kinds(&run)
-        .await
-        .iter()
-        .any(|k| k == "approval.vote"));
+    assert!(!bed.in_trail(&run, "approval.vote").await);
 }
 
 #[tokio::test]
 async fn the_form_posts_back_to_the_signed_link() {
     let bed = Bed::new();
-    bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    bed.support_requested("tok").await;
     let link = bed.link_for(LEAD);
     let page = text(&bed.callback().handle(&link_request("GET", &link, "")).await);
     let query = link.split_once('?').unwrap().1;
@@ -427,9 +458,7 @@ async fn the_form_posts_back_to_the_signed_link() {
 #[tokio::test]
 async fn approving_sends_the_outcome_and_records_the_vote() {
     let bed = Bed::new();
-    let run = bed
-        .requested(SUPPORT, "ada@customer.example", "tok-approve")
-        .await;
+    let run = bed.support_requested("tok-approve").await;
     let resp = bed.vote(LEAD, "verdict=approve&reason=looks+right").await;
     assert_eq!(resp.status, 200, "{}", text(&resp));
     assert!(text(&resp).contains("approved"));
@@ -446,22 +475,18 @@ async fn approving_sends_the_outcome_and_records_the_vote() {
     let approval = bed.approval(&run).await;
     assert_eq!(approval.status, ApprovalStatus::Approved);
     assert_eq!(approval.decided_at, Some(bed.clock.now()));
-    let kinds = bed.trail_kinds(&run).await;
-    assert!(kinds.contains(&"approval.vote".to_string()));
-    assert!(kinds.contains(&"approval.decided".to_string()));
+    assert!(bed.in_trail(&run, "approval.vote").await);
+    assert!(bed.in_trail(&run, "approval.decided").await);
 }
 
 #[tokio::test]
 async fn second_click_says_already_decided() {
     let bed = Bed::new();
-    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    let run = bed.support_requested("tok").await;
     let callback = bed.callback();
     let link = bed.link_for(LEAD);
     assert_eq!(
-        callback
-            .handle(&link_request("POST", &link, "verdict=approve"))
-            .await
-            .status,
+        status_of(&callback, "POST", &link, "verdict=approve").await,
         200
     );
 
@@ -486,7 +511,7 @@ async fn second_click_says_already_decided() {
 #[tokio::test]
 async fn expired_link_shows_expired_page() {
     let bed = Bed::new();
-    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    let run = bed.support_requested("tok").await;
     let link = bed.link_for(LEAD);
     bed.clock.advance(link_lifetime(14400));
     let callback = bed.callback();
@@ -503,14 +528,13 @@ async fn expired_link_shows_expired_page() {
         .await;
     assert_eq!(json.status, 410);
     assert_eq!(json.body_json().unwrap()["status"], "expired");
-    assert!(bed.answers().is_empty());
-    assert!(bed.approval(&run).await.votes.is_empty());
+    bed.assert_no_vote_counted(&run).await;
 }
 
 #[tokio::test]
 async fn tampered_signature_is_403() {
     let bed = Bed::new();
-    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    let run = bed.support_requested("tok").await;
     let link = bed.link_for(LEAD);
     let callback = bed.callback();
 
@@ -539,21 +563,14 @@ async fn tampered_signature_is_403() {
     assert_eq!(json.body_json().unwrap()["status"], "bad_signature");
 
     let unsigned = link.split_once('?').unwrap().0.to_string();
-    assert_eq!(
-        callback
-            .handle(&link_request("GET", &unsigned, ""))
-            .await
-            .status,
-        400
-    );
-    assert!(bed.answers().is_empty());
-    assert!(bed.approval(&run).await.votes.is_empty());
+    assert_eq!(status_of(&callback, "GET", &unsigned, "").await, 400);
+    bed.assert_no_vote_counted(&run).await;
 }
 
 #[tokio::test]
 async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
     let bed = Bed::new();
-    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    let run = bed.support_requested("tok").await;
     let approval = bed.approval(&run).await;
     let secret = Secret::new(TEST_LINK_SECRET);
     let exp = approval.expires_at.timestamp();
@@ -566,23 +583,14 @@ async fn a_valid_link_for_someone_else_or_nothing_is_refused() {
     assert_eq!(resp.status, 403);
 
     let nowhere = links::approval_link(PUBLIC_URL, &secret, &ApprovalId::random(), LEAD, exp);
-    assert_eq!(
-        callback
-            .handle(&link_request("GET", &nowhere, ""))
-            .await
-            .status,
-        404
-    );
+    assert_eq!(status_of(&callback, "GET", &nowhere, "").await, 404);
     assert!(bed.answers().is_empty());
 }
 
 #[tokio::test]
 async fn two_of_three_approvals_resume_the_run() {
     let bed = Bed::new();
-    let run = bed
-        .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
-        .await;
-    bed.request(&run, INVOICE, false, "tok-2of3").await;
+    let run = bed.supplier_invoice_requested("tok-2of3").await;
 
     let first = bed.vote(CONTROLLER, "verdict=approve").await;
     assert_eq!(first.status, 202);
@@ -606,10 +614,7 @@ async fn two_of_three_approvals_resume_the_run() {
 #[tokio::test]
 async fn rejection_that_makes_approval_impossible_rejects() {
     let bed = Bed::new();
-    let run = bed
-        .run(INVOICE, "supplier@vendor.example", "Invoice 7", "Pay")
-        .await;
-    bed.request(&run, INVOICE, false, "tok-reject").await;
+    let run = bed.supplier_invoice_requested("tok-reject").await;
 
     let first = bed.vote(CONTROLLER, "verdict=reject&reason=no+PO").await;
     assert_eq!(first.status, 202, "two approvals are still possible");
@@ -630,8 +635,7 @@ async fn edits_are_sent_only_when_changed() {
     let labels = bed.labels(SUPPORT);
 
     // The same draft (as a browser sends it, CRLF) and the same label.
-    bed.requested(SUPPORT, "ada@customer.example", "tok-same")
-        .await;
+    bed.support_requested("tok-same").await;
     let body = format!(
         "verdict=approve&draft={}&label={}",
         urlencoding::encode("Hello,\r\nwe are on it."),
@@ -734,9 +738,7 @@ async fn a_rejection_does_not_confirm_the_ai_label_and_an_approval_does() {
 #[tokio::test]
 async fn closed_task_shows_closed_page_not_500() {
     let bed = Bed::new();
-    let run = bed
-        .requested(SUPPORT, "ada@customer.example", "tok-closed")
-        .await;
+    let run = bed.support_requested("tok-closed").await;
     // The execution stopped waiting (timed out, or ended) behind our back.
     bed.close_task("tok-closed");
 
@@ -746,24 +748,20 @@ async fn closed_task_shows_closed_page_not_500() {
 
     let json = bed.vote_json(BILLING, "approve").await;
     assert!(json.status < 500, "{}", json.status);
-    assert!(bed
-        .trail_kinds(&run)
-        .await
-        .contains(&"approval.task_closed".to_string()));
+    assert!(bed.in_trail(&run, "approval.task_closed").await);
 }
 
 #[tokio::test]
 async fn html_escapes_attacker_text() {
     let bed = Bed::new();
-    let run = bed
-        .run(
-            SUPPORT,
-            "mallory@evil.example",
-            "<script>alert('subject')</script>",
-            "\"><img src=x onerror=alert(1)></textarea><script>alert(2)</script>",
-        )
-        .await;
-    bed.request(&run, SUPPORT, false, "tok").await;
+    bed.requested_about(
+        SUPPORT,
+        "mallory@evil.example",
+        "<script>alert('subject')</script>",
+        "\"><img src=x onerror=alert(1)></textarea><script>alert(2)</script>",
+        "tok",
+    )
+    .await;
     let page = text(
         &bed.callback()
             .handle(&link_request("GET", &bed.link_for(LEAD), ""))
@@ -793,9 +791,7 @@ async fn timeout_policies_reject_escalate_approve() {
     assert_eq!(bed.approval(&run).await.status, ApprovalStatus::Approved);
 
     // escalate once, then reject: support-triage
-    let run = bed
-        .requested(SUPPORT, "ada@customer.example", "tok-s")
-        .await;
+    let run = bed.support_requested("tok-s").await;
     let first_link = bed.link_for(LEAD);
     bed.clock.advance(14400);
     let outcome = bed.timeout(&run, SUPPORT).await;
@@ -839,9 +835,7 @@ async fn timeout_policies_reject_escalate_approve() {
 #[tokio::test]
 async fn escalation_reviewer_can_approve() {
     let bed = Bed::new();
-    let run = bed
-        .requested(SUPPORT, "ada@customer.example", "tok-1")
-        .await;
+    let run = bed.support_requested("tok-1").await;
     bed.clock.advance(14400);
     bed.timeout(&run, SUPPORT).await;
     bed.request(&run, SUPPORT, true, "tok-2").await;
@@ -977,7 +971,7 @@ async fn a_timeout_after_the_reviewers_rejected_returns_their_rejection_not_the_
 #[tokio::test]
 async fn a_vote_saved_while_the_close_failed_says_so_and_the_next_click_closes_it() {
     let bed = Bed::new();
-    let run = bed.requested(SUPPORT, "ada@customer.example", "tok").await;
+    let run = bed.support_requested("tok").await;
     *bed.store.failing_closes.lock().unwrap() = 1;
     let link = bed.link_for(LEAD);
     let first = bed
@@ -1030,10 +1024,7 @@ async fn an_undelivered_decision_is_redelivered_by_the_sweep_with_back_off() {
     *bed.executions.unavailable.lock().unwrap() = 3;
     let sweep = callback.redeliver_due().await.unwrap();
     assert_eq!((sweep.delivered, sweep.owed), (0, 1));
-    assert!(bed
-        .trail_kinds(&run)
-        .await
-        .contains(&"approval.redelivery_failed".to_string()));
+    assert!(bed.in_trail(&run, "approval.redelivery_failed").await);
 
     // The next attempt waits twice as long after a failure.
     bed.clock.advance(31);
@@ -1069,10 +1060,7 @@ async fn the_sweep_settles_a_decision_whose_task_stopped_waiting() {
     bed.clock.advance(31);
     let sweep = bed.callback().redeliver_due().await.unwrap();
     assert_eq!((sweep.closed, sweep.owed), (1, 0));
-    assert!(bed
-        .trail_kinds(&run)
-        .await
-        .contains(&"approval.task_closed".to_string()));
+    assert!(bed.in_trail(&run, "approval.task_closed").await);
     bed.clock.advance(3600);
     assert_eq!(
         bed.callback().redeliver_due().await.unwrap(),
@@ -1090,13 +1078,7 @@ async fn a_link_secret_shorter_than_32_bytes_signs_nothing() {
         .insert(LINK_SECRET.into(), Secret::new("short-key"));
     let run = bed.run(SUPPORT, "ada@customer.example", "s", "t").await;
     let err = bed
-        .stage()
-        .run(&ApprovalTask::Request {
-            run_id: run.clone(),
-            workflow: SUPPORT.into(),
-            escalation: false,
-            task_token: "tok".into(),
-        })
+        .request_approval(&run, SUPPORT, false, "tok")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("too short"), "{err}");
@@ -1129,15 +1111,14 @@ fn claim_request(method: &str, claim_link: &str) -> HttpRequest {
 #[tokio::test]
 async fn a_shared_channel_gets_no_signed_link_and_its_button_mails_the_reviewer_theirs() {
     let bed = Bed::new();
-    let run = bed
-        .run(
-            SUPPORT,
-            "bob@customer.example",
-            "Refund\nhttps://evil.example/approvals/x?sig=fake",
-            "t",
-        )
-        .await;
-    bed.request(&run, SUPPORT, false, "tok-claim").await;
+    bed.requested_about(
+        SUPPORT,
+        "bob@customer.example",
+        "Refund\nhttps://evil.example/approvals/x?sig=fake",
+        "t",
+        "tok-claim",
+    )
+    .await;
     let first = bed.sent()[0].clone();
     assert!(first.text.ends_with(&first.link), "the inbox gets the link");
     let sig = first.link.split("sig=").nth(1).unwrap();

@@ -5,18 +5,20 @@
 use crate::support::*;
 use handoff_core::domain::*;
 use handoff_core::ports::*;
+use handoff_core::stages::StageError;
 use handoff_spec::Workflow;
 use serde_json::json;
 
 const WORKFLOW: &str = "outbound";
 
-/// A workflow with `actions` (YAML list items) and `extra` top-level YAML.
-fn harness(actions: &str, extra: &str) -> Harness {
+/// A workflow with the reply, ticket and card actions and `extra` top-level
+/// YAML.
+fn harness(extra: &str) -> Harness {
     let rules = "rules:\n  - { name: checked, when: \"false\", route: desk, approval: true, actions: [reply, ticket, card] }";
     let h = Harness::with_workflow(
         WORKFLOW,
         "{ text: $.text, sender: $.sender, ticket: $.ticket }",
-        &format!("{extra}\n{rules}\nactions:\n{actions}"),
+        &format!("{extra}\n{rules}\nactions:\n{REPLY}{TICKET}{CARD}"),
     );
     h.secrets
         .values
@@ -45,6 +47,19 @@ async fn decided(h: &Harness, id: &str, fields: serde_json::Value, actions: &[&s
         run_id: run.id,
         workflow: WORKFLOW.into(),
     }
+}
+
+/// Acts on a run whose event has these fields, decided to perform `action`:
+/// what was sent, or why acting failed.
+async fn act_on(
+    h: &Harness,
+    id: &str,
+    fields: serde_json::Value,
+    action: &str,
+) -> Result<Vec<ActionRequest>, StageError> {
+    let run = decided(h, id, fields, &[action]).await;
+    h.act().run(&run).await?;
+    Ok(performed(h))
 }
 
 fn performed(h: &Harness) -> Vec<ActionRequest> {
@@ -80,16 +95,9 @@ async fn approve(h: &Harness, run: &RunRef) {
 
 #[tokio::test]
 async fn a_ticket_id_from_the_webhook_stays_in_its_path_segment() {
-    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
-    let run = decided(
-        &h,
-        "run-path",
-        json!({ "text": "t", "ticket": "../admin?x=1" }),
-        &["ticket"],
-    )
-    .await;
-    h.act().run(&run).await.unwrap();
-    let sent = performed(&h);
+    let h = harness("");
+    let ticket = json!({ "text": "t", "ticket": "../admin?x=1" });
+    let sent = act_on(&h, "run-path", ticket, "ticket").await.unwrap();
     assert_eq!(
         sent[0].target,
         "https://desk.example.com/api/tickets/..%2Fadmin%3Fx%3D1.json"
@@ -99,9 +107,10 @@ async fn a_ticket_id_from_the_webhook_stays_in_its_path_segment() {
 
 #[tokio::test]
 async fn a_url_or_header_value_the_event_lacks_fails_the_action_instead_of_rendering_empty() {
-    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
-    let run = decided(&h, "run-missing", json!({ "text": "t" }), &["ticket"]).await;
-    let err = h.act().run(&run).await.unwrap_err();
+    let h = harness("");
+    let err = act_on(&h, "run-missing", json!({ "text": "t" }), "ticket")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("actions.ticket."), "{err}");
     assert!(err.to_string().contains("undefined"), "{err}");
     assert!(performed(&h).is_empty());
@@ -109,21 +118,11 @@ async fn a_url_or_header_value_the_event_lacks_fails_the_action_instead_of_rende
 
 #[tokio::test]
 async fn slack_action_text_from_the_webhook_cannot_mention_the_channel() {
-    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
-    let run = decided(
-        &h,
-        "run-slack",
-        json!({ "text": "<!channel> refund & <https://evil.example|bank>", "ticket": "1" }),
-        &["card"],
-    )
-    .await;
-    h.act().run(&run).await.unwrap();
-    assert_eq!(
-        performed(&h)[0].target,
-        SLACK_URL,
-        "posted to the secret's URL"
-    );
-    let body: serde_json::Value = serde_json::from_str(&performed(&h)[0].body).unwrap();
+    let h = harness("");
+    let text = json!({ "text": "<!channel> refund & <https://evil.example|bank>", "ticket": "1" });
+    let sent = act_on(&h, "run-slack", text, "card").await.unwrap();
+    assert_eq!(sent[0].target, SLACK_URL, "posted to the secret's URL");
+    let body: serde_json::Value = serde_json::from_str(&sent[0].body).unwrap();
     assert_eq!(
         body["text"],
         "*New ticket* <https://desk.example.com|open> &lt;!channel&gt; refund &amp; &lt;https://evil.example|bank&gt;"
@@ -132,44 +131,27 @@ async fn slack_action_text_from_the_webhook_cannot_mention_the_channel() {
 
 #[tokio::test]
 async fn without_approval_an_email_from_the_webhook_goes_to_allow_listed_addresses_only() {
-    let h = harness(
-        &format!("{REPLY}{TICKET}{CARD}"),
-        "outbound: { allowed_recipients: [customers.example] }",
-    );
-    let run = decided(
-        &h,
-        "run-mail-refused",
-        json!({ "text": "t", "sender": "victim@elsewhere.example" }),
-        &["reply"],
-    )
-    .await;
-    let err = h.act().run(&run).await.unwrap_err();
+    let h = harness("outbound: { allowed_recipients: [customers.example] }");
+    let refused = json!({ "text": "t", "sender": "victim@elsewhere.example" });
+    let err = act_on(&h, "run-mail-refused", refused, "reply")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("allowed_recipients"), "{err}");
     assert!(performed(&h).is_empty());
 
-    let run = decided(
-        &h,
-        "run-mail-listed",
-        json!({ "text": "t", "sender": "ana@eu.customers.example" }),
-        &["reply"],
-    )
-    .await;
-    h.act().run(&run).await.unwrap();
-    let sent = performed(&h);
+    let listed = json!({ "text": "t", "sender": "ana@eu.customers.example" });
+    let sent = act_on(&h, "run-mail-listed", listed, "reply")
+        .await
+        .unwrap();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].target, "ana@eu.customers.example");
 }
 
 #[tokio::test]
 async fn an_email_to_any_address_is_sent_once_a_reviewer_approved_the_run() {
-    let h = harness(&format!("{REPLY}{TICKET}{CARD}"), "");
-    let run = decided(
-        &h,
-        "run-mail-approved",
-        json!({ "text": "t", "sender": "someone@anywhere.example" }),
-        &["reply"],
-    )
-    .await;
+    let h = harness("");
+    let sender = json!({ "text": "t", "sender": "someone@anywhere.example" });
+    let run = decided(&h, "run-mail-approved", sender, &["reply"]).await;
     let err = h.act().run(&run).await.unwrap_err();
     assert!(err.to_string().contains("no reviewer approved"), "{err}");
     approve(&h, &run).await;

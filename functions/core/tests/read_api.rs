@@ -10,7 +10,6 @@ use handoff_core::domain::*;
 use handoff_core::http::{HttpRequest, HttpResponse};
 use handoff_core::observe::redact::REDACTED;
 use handoff_core::ports::*;
-use handoff_core::stages::approval::ApprovalTask;
 use handoff_core::stages::read::ReadApi;
 use handoff_core::testing::{ai_result, fixtures, Harness, TEST_LINK_SECRET, TEST_TOKEN_SECRET};
 use handoff_core::tokens::{self, Scope};
@@ -44,12 +43,18 @@ trait ReadBed {
     async fn failed_needing_approval(&self) -> RunId;
     /// A support run labelled with the workflow's first label.
     async fn support_run(&self, status: RunStatus) -> RunId;
+    /// A completed support run labelled `label` that went through an
+    /// approval.
+    async fn reviewed_support_run(&self, label: &str) -> RunId;
     fn approval_spec(&self, workflow: &str) -> &ApprovalSpec;
     async fn support_feedback(&self) -> Vec<Feedback>;
     /// The run's detail as an operator reads it.
     async fn detail(&self, run: &RunId) -> HttpResponse;
     /// The lead reviewer asks for the run to be redriven.
     async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse;
+    /// [`Self::failed_needing_approval`] with its approval at `status`,
+    /// redriven by the lead reviewer.
+    async fn redriven_with_approval_at(&self, status: ApprovalStatus) -> (RunId, HttpResponse);
 }
 
 type Bed = Harness;
@@ -199,6 +204,12 @@ impl ReadBed for Harness {
         self.run(SUPPORT, status, &label_of(self, SUPPORT, 0)).await
     }
 
+    async fn reviewed_support_run(&self, label: &str) -> RunId {
+        let run = self.run(SUPPORT, RunStatus::Completed, label).await;
+        self.reviewed(&run, SUPPORT).await;
+        run
+    }
+
     fn approval_spec(&self, workflow: &str) -> &ApprovalSpec {
         self.catalog
             .get(workflow)
@@ -222,6 +233,13 @@ impl ReadBed for Harness {
     async fn redriven_by_lead(&self, run: &RunId) -> HttpResponse {
         let token = self.token(LEAD);
         self.api().handle(&redrive(run, Some(&token))).await
+    }
+
+    async fn redriven_with_approval_at(&self, status: ApprovalStatus) -> (RunId, HttpResponse) {
+        let run = self.failed_needing_approval().await;
+        self.approval_at(&run, SUPPORT, status).await;
+        let resp = self.redriven_by_lead(&run).await;
+        (run, resp)
     }
 }
 
@@ -279,6 +297,12 @@ fn label_of(bed: &Bed, workflow: &str, i: usize) -> String {
         .reason
         .primary_labels()[i]
         .clone()
+}
+
+/// The support workflow's first two labels: a card problem, which acts
+/// alone, and a refund, which needs an approval.
+fn card_and_refund(bed: &Bed) -> (String, String) {
+    (label_of(bed, SUPPORT, 0), label_of(bed, SUPPORT, 1))
 }
 
 #[tokio::test]
@@ -352,14 +376,7 @@ async fn list_runs_rejects_bad_input_with_its_own_code() {
 async fn run_detail_shows_everything_but_task_tokens() {
     let bed = Bed::new();
     let run = bed.support_run(RunStatus::Running).await;
-    let stage = bed.approval();
-    stage
-        .run(&ApprovalTask::Request {
-            run_id: run.clone(),
-            workflow: SUPPORT.into(),
-            escalation: false,
-            task_token: "SECRET-TASK-TOKEN".into(),
-        })
+    bed.request_approval(&run, SUPPORT, false, "SECRET-TASK-TOKEN")
         .await
         .unwrap();
 
@@ -398,10 +415,8 @@ async fn run_detail_shows_everything_but_task_tokens() {
 #[tokio::test]
 async fn feedback_requires_reviewer_token() {
     let bed = Bed::new();
-    let predicted = label_of(&bed, SUPPORT, 0);
-    let corrected = label_of(&bed, SUPPORT, 1);
-    let run = bed.run(SUPPORT, RunStatus::Completed, &predicted).await;
-    bed.reviewed(&run, SUPPORT).await;
+    let (predicted, corrected) = card_and_refund(&bed);
+    let run = bed.reviewed_support_run(&predicted).await;
     let api = bed.api();
     let good = json!({ "label": corrected });
 
@@ -600,10 +615,7 @@ async fn a_run_that_failed_before_its_decision_starts_from_the_top() {
 #[tokio::test]
 async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_approval_request() {
     let bed = Bed::new();
-    let run = bed.failed_needing_approval().await;
-    bed.approval_at(&run, SUPPORT, ApprovalStatus::Pending)
-        .await;
-    let resp = bed.redriven_by_lead(&run).await;
+    let (run, resp) = bed.redriven_with_approval_at(ApprovalStatus::Pending).await;
     assert_eq!(resp.status, 202, "{}", String::from_utf8_lossy(&resp.body));
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["from"], "approval");
@@ -626,10 +638,9 @@ async fn a_run_that_failed_before_its_reviewers_decided_is_redriven_from_the_app
 #[tokio::test]
 async fn a_run_its_reviewers_rejected_is_not_redriven() {
     let bed = Bed::new();
-    let run = bed.failed_needing_approval().await;
-    bed.approval_at(&run, SUPPORT, ApprovalStatus::Rejected)
+    let (run, resp) = bed
+        .redriven_with_approval_at(ApprovalStatus::Rejected)
         .await;
-    let resp = bed.redriven_by_lead(&run).await;
     assert_eq!(resp.status, 409);
     let body: Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["error"], "rejected_by_reviewers", "{body}");
@@ -754,24 +765,23 @@ async fn a_reviewer_reads_only_the_workflows_they_review() {
 async fn sensitive_fields_are_masked_on_the_way_out() {
     let bed = Bed::new();
     let run = bed.support_run(RunStatus::Completed).await;
-    let ai = json!({ "details": { "email": "ada@private.example", "order_id": "A-1" } });
-    bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();
-    bed.store
-        .put_slot(
-            &run,
-            &Slot::Context,
-            &json!({ "customer": { "email": "ada@private.example" } }),
-        )
-        .await
-        .unwrap();
-    bed.store
-        .put_slot(
-            &run,
-            &Slot::Decision,
-            &json!({ "inputs": { "email": "ada@private.example" } }),
-        )
-        .await
-        .unwrap();
+    let slots = [
+        (
+            Slot::Ai,
+            json!({ "details": { "email": "ada@private.example", "order_id": "A-1" } }),
+        ),
+        (
+            Slot::Context,
+            json!({ "customer": { "email": "ada@private.example" } }),
+        ),
+        (
+            Slot::Decision,
+            json!({ "inputs": { "email": "ada@private.example" } }),
+        ),
+    ];
+    for (slot, value) in &slots {
+        bed.store.put_slot(&run, slot, value).await.unwrap();
+    }
 
     let resp = bed.detail(&run).await;
     assert_eq!(resp.status, 200);
@@ -860,8 +870,7 @@ async fn correct(bed: &Bed, run: &RunId, reviewer: &str, label: &str) -> HttpRes
 #[tokio::test]
 async fn only_a_reviewer_of_the_runs_approval_corrects_it() {
     let bed = Bed::new();
-    let card = label_of(&bed, SUPPORT, 0);
-    let refund = label_of(&bed, SUPPORT, 1);
+    let (card, refund) = card_and_refund(&bed);
     let unreviewed = bed.run(SUPPORT, RunStatus::Completed, &card).await;
     let resp = correct(&bed, &unreviewed, LEAD, &refund).await;
     assert_eq!(resp.status, 403, "a run that acted alone has no reviewer");
@@ -886,8 +895,7 @@ async fn only_a_reviewer_of_the_runs_approval_corrects_it() {
 async fn a_reviewers_second_correction_of_a_run_replaces_the_first() {
     let bed = Bed::new();
     let card = label_of(&bed, SUPPORT, 0);
-    let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
-    bed.reviewed(&run, SUPPORT).await;
+    let run = bed.reviewed_support_run(&card).await;
     for label in [label_of(&bed, SUPPORT, 1), label_of(&bed, SUPPORT, 2)] {
         assert_eq!(correct(&bed, &run, LEAD, &label).await.status, 201);
     }
@@ -899,16 +907,13 @@ async fn a_reviewers_second_correction_of_a_run_replaces_the_first() {
 #[tokio::test]
 async fn corrections_are_rate_limited_per_reviewer() {
     let bed = Bed::new();
-    let card = label_of(&bed, SUPPORT, 0);
-    let refund = label_of(&bed, SUPPORT, 1);
+    let (card, refund) = card_and_refund(&bed);
     let limit = handoff_core::stages::correction::MAX_CORRECTIONS_PER_HOUR;
     for _ in 0..limit {
-        let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
-        bed.reviewed(&run, SUPPORT).await;
+        let run = bed.reviewed_support_run(&card).await;
         assert_eq!(correct(&bed, &run, LEAD, &refund).await.status, 201);
     }
-    let run = bed.run(SUPPORT, RunStatus::Completed, &card).await;
-    bed.reviewed(&run, SUPPORT).await;
+    let run = bed.reviewed_support_run(&card).await;
     let refused = correct(&bed, &run, LEAD, &refund).await;
     assert_eq!(refused.status, 429);
     assert_eq!(body(&refused)["error"], "too_many_corrections");
@@ -923,11 +928,9 @@ async fn corrections_are_rate_limited_per_reviewer() {
 #[tokio::test]
 async fn a_correction_that_would_skip_an_approval_waits_for_a_second_reviewer() {
     let bed = Bed::new();
-    let card = label_of(&bed, SUPPORT, 0);
-    let refund = label_of(&bed, SUPPORT, 1);
+    let (card, refund) = card_and_refund(&bed);
     // Refunds need approval; card problems act alone.
-    let run = bed.run(SUPPORT, RunStatus::Completed, &refund).await;
-    bed.reviewed(&run, SUPPORT).await;
+    let run = bed.reviewed_support_run(&refund).await;
     let mut ai = bed.store.get_slot(&run, &Slot::Ai).await.unwrap().unwrap();
     ai["details"] = json!({});
     bed.store.put_slot(&run, &Slot::Ai, &ai).await.unwrap();

@@ -2,6 +2,7 @@
 //! and engine in memory, every stage built on them, and the events/ samples
 //! loaded as requests. Enabled by the `testing` feature.
 
+pub mod approval_request;
 pub mod fixtures;
 pub mod read_back;
 pub mod seed;
