@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod read_back;
 pub mod seed;
+pub mod staged;
 pub mod store_contract;
 pub mod workflow;
 
