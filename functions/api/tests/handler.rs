@@ -45,9 +45,7 @@ fn text(response: &ApiGatewayV2httpResponse) -> String {
 #[tokio::test]
 async fn the_read_samples_answer_a_reviewer_from_the_store() {
     let h = Harness::new();
-    let run = h.seed_sample_run("webhook-support-triage.json").await;
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
+    let run = h.seed_reasoned_run("webhook-support-triage.json").await;
     let token = h.token_for(LEAD, &[Scope::Read]);
 
     let detail = call(&h, "api-get-run.json", Some(&token)).await;

@@ -147,6 +147,20 @@ fn step_functions_actions(function: &str, all: BTreeSet<String>) -> BTreeSet<Str
         .collect()
 }
 
+/// The statements of a function resource's policies.
+fn statements(function: &Value) -> impl Iterator<Item = &Value> {
+    function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+}
+
+/// The statements of a function resource's policies that allow.
+fn allowing(function: &Value) -> impl Iterator<Item = &Value> {
+    statements(function).filter(|s| s["Effect"] == "Allow")
+}
+
 /// Each function's binary → the actions its policies allow.
 fn template_policies() -> BTreeMap<String, BTreeSet<String>> {
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
@@ -161,24 +175,15 @@ fn template_policies() -> BTreeMap<String, BTreeSet<String>> {
             .expect("every function names its binary")
             .to_string();
         let mut allowed = BTreeSet::new();
-        for policy in resource["Properties"]["Policies"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-        {
-            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                if statement["Effect"] != "Allow" {
-                    continue;
+        for statement in allowing(resource) {
+            match &statement["Action"] {
+                Value::String(a) => {
+                    allowed.insert(a.clone());
                 }
-                match &statement["Action"] {
-                    Value::String(a) => {
-                        allowed.insert(a.clone());
-                    }
-                    Value::Sequence(list) => {
-                        allowed.extend(list.iter().filter_map(|a| a.as_str().map(String::from)));
-                    }
-                    other => panic!("{binary}: unexpected Action {other:?}"),
+                Value::Sequence(list) => {
+                    allowed.extend(list.iter().filter_map(|a| a.as_str().map(String::from)));
                 }
+                other => panic!("{binary}: unexpected Action {other:?}"),
             }
         }
         out.insert(binary, allowed);
@@ -254,11 +259,7 @@ fn readers_of(template: &Value, name: &str) -> Vec<String> {
     let secret = format!("${{SecretPrefix}}${{{name}}}-??????");
     let mut readers = Vec::new();
     for (function_name, function) in functions(template) {
-        let statements: Vec<&Value> = function["Properties"]["Policies"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+        let statements: Vec<&Value> = statements(&function)
             .filter(|s| text_of(&s["Action"]).contains("secretsmanager:GetSecretValue"))
             .collect();
         let resources = |effect: &str| -> Vec<String> {
@@ -348,13 +349,7 @@ fn every_route_that_shows_run_data_passes_the_reviewer_token_authorizer() {
 #[test]
 fn the_ingest_function_reads_webhook_secrets_and_nothing_else() {
     let template = template();
-    let policies = &template["Resources"]["IngestFunction"]["Properties"]["Policies"];
-    let resources: Vec<String> = policies
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
-        .filter(|s| s["Effect"] == "Allow")
+    let resources: Vec<String> = allowing(&template["Resources"]["IngestFunction"])
         .filter(|s| text_of(&s["Action"]).contains("secretsmanager:"))
         .map(|s| text_of(&s["Resource"]))
         .collect();
@@ -376,12 +371,7 @@ fn every_function_that_lists_feedback_may_query_the_table_indexes() {
     // The DynamoDB store lists feedback through the ByStatus index.
     let template = template();
     for name in ["ReasonFunction", "AccuracyReviewFunction", "ApiFunction"] {
-        let queries_indexes = template["Resources"][name]["Properties"]["Policies"]
-            .as_sequence()
-            .into_iter()
-            .flatten()
-            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
-            .filter(|s| s["Effect"] == "Allow")
+        let queries_indexes = allowing(&template["Resources"][name])
             .filter(|s| text_of(&s["Action"]).contains("dynamodb:Query"))
             .flat_map(|s| s["Resource"].as_sequence().cloned().unwrap_or_default())
             .any(|r| text_of(&r) == "${Table.Arn}/index/*");

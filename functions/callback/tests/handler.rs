@@ -1,4 +1,4 @@
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use handoff_core::domain::{Approval, ApprovalId, ApprovalStatus, RunId};
 use handoff_core::links;
@@ -12,10 +12,7 @@ const REVIEWER: &str = "lead@support.example.com";
 /// The sample's approval, pending, and the sample request re-signed with
 /// the harness's link secret (the committed sample carries no valid sig).
 async fn signed(h: &Harness, name: &str) -> ApiGatewayV2httpRequest {
-    let run = h.seed_sample_run("webhook-support-triage.json").await;
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
-    h.decide().run(&run).await.unwrap();
+    h.seed_decided_run("webhook-support-triage.json").await;
     let now = handoff_core::ports::Clock::now(h.clock.as_ref());
     let expires = now + chrono::Duration::hours(4);
     h.store
@@ -54,33 +51,33 @@ async fn signed(h: &Harness, name: &str) -> ApiGatewayV2httpRequest {
     event
 }
 
-fn text(response: &ApiGatewayV2httpResponse) -> String {
-    match &response.body {
-        Some(Body::Text(t)) => t.clone(),
+/// The page the callback serves for the signed sample `name`, after
+/// checking it answered 200.
+async fn page(h: &Harness, name: &str) -> String {
+    let event = signed(h, name).await;
+    let response = callback::handle(&h.callback(), LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    let page = match response.body {
+        Some(Body::Text(page)) => page,
         other => panic!("expected text, got {other:?}"),
-    }
+    };
+    assert_eq!(response.status_code, 200, "{page}");
+    page
 }
 
 #[tokio::test]
 async fn the_get_sample_shows_the_page_and_decides_nothing() {
     let h = Harness::new();
-    let event = signed(&h, "approval-get.json").await;
-    let response = callback::handle(&h.callback(), LambdaEvent::new(event, Context::default()))
-        .await
-        .unwrap();
-    assert_eq!(response.status_code, 200, "{}", text(&response));
-    assert!(text(&response).contains("refund_request"));
+    let page = page(&h, "approval-get.json").await;
+    assert!(page.contains("refund_request"), "{page}");
     assert!(h.executions.answers.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn the_post_sample_approves_and_resumes_the_execution() {
     let h = Harness::new();
-    let event = signed(&h, "approval-post.json").await;
-    let response = callback::handle(&h.callback(), LambdaEvent::new(event, Context::default()))
-        .await
-        .unwrap();
-    assert_eq!(response.status_code, 200, "{}", text(&response));
+    page(&h, "approval-post.json").await;
     let answers = h.executions.answers.lock().unwrap().clone();
     assert_eq!(answers.len(), 1);
     let (token, outcome) = &answers[0];

@@ -5,9 +5,7 @@ use lambda_runtime::{Context, LambdaEvent};
 #[tokio::test]
 async fn a_large_refund_goes_to_billing_with_approval() {
     let h = Harness::new();
-    let run = h.seed_sample_run("webhook-support-triage.json").await;
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
+    let run = h.seed_reasoned_run("webhook-support-triage.json").await;
     let input: RunRef = sample("stage-decide.json");
     let flags = decide::handle(&h.decide(), LambdaEvent::new(input, Context::default()))
         .await

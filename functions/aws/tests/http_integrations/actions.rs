@@ -77,18 +77,19 @@ fn setup(receiver: &Server, paths: &[&str], extra: &str) -> Harness {
     harness("  lookups: []", &webhooks(receiver, paths), paths, extra)
 }
 
+/// A harness whose one action is the webhook `notify` to `receiver`, and
+/// the run `id` decided to send it.
+async fn decided_notify(receiver: &Server, id: &str) -> (Harness, RunRef) {
+    let h = setup(receiver, &["notify"], "");
+    let run = decided(&h, id, &["notify"]).await;
+    (h, run)
+}
+
 #[tokio::test]
 async fn two_503s_then_200_is_delivered_once_after_three_attempts() {
-    let receiver = Server::start(|_, before| {
-        if before < 2 {
-            Reply::status(503)
-        } else {
-            Reply::status(200)
-        }
-    })
-    .await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-503", &["notify"]).await;
+    let receiver =
+        Server::start(|_, before| Reply::status(if before < 2 { 503 } else { 200 })).await;
+    let (h, run) = decided_notify(&receiver, "run-act-503").await;
     act(&h).run(&run).await.unwrap();
     let hits = receiver.hits("/notify");
     assert_eq!(hits.len(), 3);
@@ -116,8 +117,7 @@ async fn a_429_waits_as_long_as_retry_after_says() {
         }
     })
     .await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-429", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-429").await;
     let t0 = Instant::now();
     act(&h).run(&run).await.unwrap();
     // The sink's own backoff is at most 20 ms: only Retry-After explains this.
@@ -133,8 +133,7 @@ async fn a_retry_after_beyond_the_deadline_gives_up_in_time_and_records_why() {
         ..Reply::status(429)
     })
     .await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-deadline", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-deadline").await;
     let deadline = Instant::now() + Duration::from_secs(1);
     let err = act(&h).run_until(&run, Some(deadline)).await.unwrap_err();
     assert!(Instant::now() < deadline, "gave up before the deadline");
@@ -158,8 +157,7 @@ async fn a_receiver_that_hangs_is_cut_off_at_the_deadline_not_at_the_attempt_tim
         ..Reply::status(200)
     })
     .await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-hang", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-hang").await;
     let t0 = Instant::now();
     let err = act(&h)
         .run_until(&run, Some(t0 + Duration::from_millis(700)))
@@ -174,8 +172,7 @@ async fn a_receiver_that_hangs_is_cut_off_at_the_deadline_not_at_the_attempt_tim
 #[tokio::test]
 async fn an_action_the_deadline_leaves_no_time_for_is_not_sent() {
     let receiver = Server::start(|_, _| Reply::status(200)).await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-late", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-late").await;
     let err = act(&h)
         .run_until(&run, Some(Instant::now()))
         .await
@@ -188,8 +185,7 @@ async fn an_action_the_deadline_leaves_no_time_for_is_not_sent() {
 #[tokio::test]
 async fn a_400_is_not_retried_and_fails_the_run() {
     let receiver = Server::start(|_, _| Reply::status(400)).await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-400", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-400").await;
     let err = act(&h).run(&run).await.unwrap_err();
     assert!(
         matches!(
@@ -217,11 +213,8 @@ async fn a_rerun_sends_the_same_idempotency_key_and_skips_what_succeeded() {
     let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = down.clone();
     let receiver = Server::start(move |req, _| {
-        if req.path == "/ticket" && flag.load(std::sync::atomic::Ordering::SeqCst) {
-            Reply::status(503)
-        } else {
-            Reply::status(200)
-        }
+        let down = req.path == "/ticket" && flag.load(std::sync::atomic::Ordering::SeqCst);
+        Reply::status(if down { 503 } else { 200 })
     })
     .await;
     let h = setup(&receiver, &["reply", "ticket"], "");
@@ -255,15 +248,11 @@ async fn the_receiver_verifies_the_webhook_signature() {
             "v1={}",
             handoff_core::trigger::hmac_hex(OUTBOUND_SECRET, signed.as_bytes())
         );
-        if req.headers["x-handoff-signature"] == expected {
-            Reply::status(200)
-        } else {
-            Reply::status(401)
-        }
+        let verified = req.headers["x-handoff-signature"] == expected;
+        Reply::status(if verified { 200 } else { 401 })
     })
     .await;
-    let h = setup(&receiver, &["notify"], "");
-    let run = decided(&h, "run-act-signed", &["notify"]).await;
+    let (h, run) = decided_notify(&receiver, "run-act-signed").await;
     act(&h).run(&run).await.expect("the signature verifies");
     let hit = &receiver.hits("/notify")[0];
     assert_eq!(

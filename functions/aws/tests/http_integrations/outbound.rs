@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::ports::{FetchRequest, Fetcher};
+use handoff_core::testing::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::actions::{act, act_with, decided, record};
@@ -20,6 +21,12 @@ fn one_webhook(url: &str) -> String {
     )
 }
 
+/// A harness whose one action is the webhook `hook`, posting to `url`;
+/// `extra` is the spec's other top-level YAML (here its `outbound:`).
+fn hook_harness(url: &str, extra: &str) -> Harness {
+    harness("  lookups: []", &one_webhook(url), &["hook"], extra)
+}
+
 async fn ok_server() -> Server {
     Server::start(|_, _| Reply::status(200)).await
 }
@@ -27,12 +34,7 @@ async fn ok_server() -> Server {
 #[tokio::test]
 async fn a_loopback_target_the_spec_does_not_name_is_refused_without_a_call() {
     let receiver = ok_server().await;
-    let h = harness(
-        "  lookups: []",
-        &one_webhook(&format!("{}/hook", receiver.url)),
-        &["hook"],
-        "outbound: {}",
-    );
+    let h = hook_harness(&format!("{}/hook", receiver.url), "outbound: {}");
     let run = decided(&h, "run-no-opt-in", &["hook"]).await;
     let err = act(&h).run(&run).await.unwrap_err();
     assert!(err.to_string().contains("allow_private_hosts"), "{err}");
@@ -48,12 +50,7 @@ async fn a_name_that_resolves_to_loopback_is_refused_after_dns_unless_named() {
     let url = receiver.url.replace("127.0.0.1", "localhost");
     // The spec names 127.0.0.1, not `localhost`: the address `localhost`
     // resolves to is checked, whatever the URL's text says.
-    let h = harness(
-        "  lookups: []",
-        &one_webhook(&format!("{url}/hook")),
-        &["hook"],
-        "",
-    );
+    let h = hook_harness(&format!("{url}/hook"), "");
     let run = decided(&h, "run-dns", &["hook"]).await;
     let err = act(&h).run(&run).await.unwrap_err();
     assert!(err.to_string().contains("allow_private_hosts"), "{err}");
@@ -64,10 +61,8 @@ async fn a_name_that_resolves_to_loopback_is_refused_after_dns_unless_named() {
     );
     assert!(receiver.hits("/hook").is_empty());
 
-    let h = harness(
-        "  lookups: []",
-        &one_webhook(&format!("{url}/hook")),
-        &["hook"],
+    let h = hook_harness(
+        &format!("{url}/hook"),
         "outbound: { allow_private_hosts: [localhost] }",
     );
     let run = decided(&h, "run-dns-named", &["hook"]).await;
@@ -78,12 +73,7 @@ async fn a_name_that_resolves_to_loopback_is_refused_after_dns_unless_named() {
 #[tokio::test]
 async fn plain_http_is_refused_unless_the_process_opts_in() {
     let receiver = ok_server().await;
-    let h = harness(
-        "  lookups: []",
-        &one_webhook(&format!("{}/hook", receiver.url)),
-        &["hook"],
-        "",
-    );
+    let h = hook_harness(&format!("{}/hook", receiver.url), "");
     let run = decided(&h, "run-http", &["hook"]).await;
     // What the Lambdas build: https only.
     let aws = OutboundPolicy::for_catalog(&h.catalog);
@@ -161,12 +151,7 @@ async fn endless_receiver() -> String {
 #[tokio::test]
 async fn an_action_reply_is_read_no_further_than_the_cap() {
     let url = endless_receiver().await;
-    let h = harness(
-        "  lookups: []",
-        &one_webhook(&format!("{url}/hook")),
-        &["hook"],
-        "",
-    );
+    let h = hook_harness(&format!("{url}/hook"), "");
     let run = decided(&h, "run-endless", &["hook"]).await;
     let t0 = Instant::now();
     act(&h).run(&run).await.unwrap();
@@ -183,12 +168,7 @@ async fn an_action_reply_is_read_no_further_than_the_cap() {
 #[tokio::test]
 async fn a_failed_call_keeps_its_url_out_of_the_record() {
     // Nothing listens on port 1; the path stands for a credential.
-    let h = harness(
-        "  lookups: []",
-        &one_webhook("http://127.0.0.1:1/services/T0/B0/secret-token"),
-        &["hook"],
-        "",
-    );
+    let h = hook_harness("http://127.0.0.1:1/services/T0/B0/secret-token", "");
     let run = decided(&h, "run-no-url", &["hook"]).await;
     let err = act(&h).run(&run).await.unwrap_err();
     let r = record(&h, &run, "hook").await;

@@ -3,46 +3,61 @@
 
 use std::time::Duration;
 
+use aws_sdk_secretsmanager::Client;
 use handoff_aws::secrets::SecretsManager;
 use handoff_core::ports::{SecretError, Secrets};
 
 use crate::support::*;
 
-async fn create(config: &aws_config::SdkConfig, id: &str, value: &str) {
-    aws_sdk_secretsmanager::Client::new(config)
-        .create_secret()
-        .name(id)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret");
+/// A secret `name` under a prefix of its own, so tests share no state.
+struct TestSecret {
+    client: Client,
+    prefix: String,
+    id: String,
 }
 
-/// What a rotation does: the new value becomes AWSCURRENT, the old one
-/// AWSPREVIOUS.
-async fn rotate(config: &aws_config::SdkConfig, id: &str, value: &str) {
-    aws_sdk_secretsmanager::Client::new(config)
-        .put_secret_value()
-        .secret_id(id)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("put secret value");
+impl TestSecret {
+    async fn create(name: &str, value: &str) -> Self {
+        let client = Client::new(&sdk_config().await);
+        let prefix = format!("{}/", unique("handoff"));
+        let id = format!("{prefix}{name}");
+        client
+            .create_secret()
+            .name(&id)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create secret");
+        Self { client, prefix, id }
+    }
+
+    /// What a rotation does: the new value becomes AWSCURRENT, the old one
+    /// AWSPREVIOUS.
+    async fn rotate(&self, value: &str) {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.id)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("put secret value");
+    }
+
+    /// The adapter over the secret's prefix, caching for `ttl`.
+    fn manager(&self, ttl: Duration) -> SecretsManager {
+        SecretsManager::new(self.client.clone(), &self.prefix, ttl)
+    }
 }
 
 #[tokio::test]
 async fn a_rotated_secret_offers_current_and_previous() {
-    let config = sdk_config().await;
-    let prefix = format!("{}/", unique("handoff"));
-    let id = format!("{prefix}support-triage/webhook");
-    create(&config, &id, "first").await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let secret = TestSecret::create("support-triage/webhook", "first").await;
 
-    let fresh = SecretsManager::new(client.clone(), &prefix, Duration::ZERO);
+    let fresh = secret.manager(Duration::ZERO);
     let before = fresh.get("support-triage/webhook").await.unwrap();
     assert_eq!((before.current.as_str(), before.previous), ("first", None));
 
-    rotate(&config, &id, "second").await;
+    secret.rotate("second").await;
     let after = fresh.get("support-triage/webhook").await.unwrap();
     assert_eq!(after.current, "second");
     assert_eq!(after.previous.as_deref(), Some("first"));
@@ -57,41 +72,31 @@ async fn a_rotated_secret_offers_current_and_previous() {
 
 #[tokio::test]
 async fn the_previous_value_stops_verifying_once_the_rotation_overlap_ends() {
-    let config = sdk_config().await;
-    let prefix = format!("{}/", unique("handoff"));
-    let id = format!("{prefix}support-triage/webhook");
-    create(&config, &id, "first").await;
-    rotate(&config, &id, "second").await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let secret = TestSecret::create("support-triage/webhook", "first").await;
+    secret.rotate("second").await;
 
-    let within = SecretsManager::new(client.clone(), &prefix, Duration::ZERO);
-    let secret = within.get("support-triage/webhook").await.unwrap();
-    assert_eq!(secret.previous.as_deref(), Some("first"), "within a day");
+    let within = secret.manager(Duration::ZERO);
+    let read = within.get("support-triage/webhook").await.unwrap();
+    assert_eq!(read.previous.as_deref(), Some("first"), "within a day");
 
-    let past =
-        SecretsManager::new(client, &prefix, Duration::ZERO).with_rotation_overlap(Duration::ZERO);
-    let secret = past.get("support-triage/webhook").await.unwrap();
-    assert_eq!(secret.current, "second");
-    assert_eq!(secret.previous, None, "the leaked old value is retired");
+    let past = secret
+        .manager(Duration::ZERO)
+        .with_rotation_overlap(Duration::ZERO);
+    let read = past.get("support-triage/webhook").await.unwrap();
+    assert_eq!(read.current, "second");
+    assert_eq!(read.previous, None, "the leaked old value is retired");
 }
 
 #[tokio::test]
 async fn a_cached_secret_is_reread_after_its_ttl() {
-    let config = sdk_config().await;
-    let prefix = format!("{}/", unique("handoff"));
-    let id = format!("{prefix}approval-links");
-    create(&config, &id, "first").await;
-    let secrets = SecretsManager::new(
-        aws_sdk_secretsmanager::Client::new(&config),
-        &prefix,
-        Duration::from_millis(500),
-    );
+    let secret = TestSecret::create("approval-links", "first").await;
+    let secrets = secret.manager(Duration::from_millis(500));
 
     assert_eq!(
         secrets.get("approval-links").await.unwrap().current,
         "first"
     );
-    rotate(&config, &id, "second").await;
+    secret.rotate("second").await;
     assert_eq!(
         secrets.get("approval-links").await.unwrap().current,
         "first",

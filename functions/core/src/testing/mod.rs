@@ -6,6 +6,7 @@ pub mod approval_request;
 pub mod fixtures;
 pub mod read_back;
 pub mod seed;
+pub mod staged;
 pub mod store_contract;
 pub mod workflow;
 
