@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use handoff_local::client::{is_final, Client};
+use handoff_local::client::is_final;
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 const ESCALATION_REVIEWER: &str = "head-of-support@support.example.com";
@@ -45,42 +46,66 @@ fn specs_with(
     )
 }
 
-struct Waiting {
-    _up: Up,
-    receiver: Receiver,
-    client: Client,
-    run_id: String,
-}
-
-/// A support-triage run under `specs`, waiting for its first approval.
-async fn waiting_run(tag: &str, specs: Scratch) -> Waiting {
-    let receiver = Receiver::start().await;
-    let mut options = UpOptions::sending_to(tag, &receiver);
-    options.workflows_in(specs);
-    let up = Up::start(&options);
-    let client = up.client();
-    let run_id = support_run_awaiting_approval(&client, &format!("e2e-{tag}")).await;
-    Waiting {
-        _up: up,
-        receiver,
-        client,
-        run_id,
-    }
-}
-
-async fn final_status(w: &Waiting) -> String {
+async fn final_status(w: &WaitingRun) -> String {
     w.client.wait_for(&w.run_id, WAIT, is_final).await.unwrap()
 }
 
-/// `(reviewer, link)` per notification of the run, oldest first.
-async fn notifications(w: &Waiting) -> Vec<(String, String)> {
+/// A support-triage run whose first approval times out after two seconds
+/// under `policy`, waiting for that approval.
+async fn waiting_under_policy(tag: &str, policy: &str, escalation_timeout: u64) -> WaitingRun {
+    let specs = specs_with_policy(&format!("specs-{tag}"), policy, escalation_timeout);
+    WaitingRun::start(&format!("timeout-{tag}"), Some(specs)).await
+}
+
+/// A run as in `waiting_under_policy` once it has ended as `expected`: the
+/// run and its document.
+async fn ended_under_policy(
+    tag: &str,
+    policy: &str,
+    escalation_timeout: u64,
+    expected: &str,
+) -> (WaitingRun, Value) {
+    let w = waiting_under_policy(tag, policy, escalation_timeout).await;
+    assert_eq!(final_status(&w).await, expected);
+    let run = w.client.run(&w.run_id).await.unwrap();
+    (w, run)
+}
+
+/// The details of the run's `approval.timed_out` entries, checked to be
+/// `count`.
+fn timed_out_details(run: &Value, count: usize) -> Vec<Value> {
+    let details = audit(run, "approval.timed_out");
+    assert_eq!(details.len(), count, "{run}");
+    details
+}
+
+/// The only `approval.timed_out` detail, checked to name `policy` and
+/// `decision`.
+fn timed_out_once(run: &Value, policy: &str, decision: &str) -> Value {
+    let detail = timed_out_details(run, 1).remove(0);
+    assert_eq!(detail["policy"], policy);
+    assert_eq!(detail["decision"], decision);
+    detail
+}
+
+/// The run's notification entries in the outbox, newest first.
+async fn notification_entries(w: &WaitingRun) -> Vec<Value> {
     let (status, body) = w.client.get_json("/outbox").await.unwrap();
     assert_eq!(status, 200);
-    let mut out: Vec<(String, String)> = body["entries"]
+    body["entries"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["run_id"] == w.run_id.as_str() && e["kind"] == "notification")
+        .cloned()
+        .collect()
+}
+
+/// `(reviewer, link)` per notification of the run, oldest first.
+async fn notifications(w: &WaitingRun) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = notification_entries(w)
+        .await
+        .iter()
         .map(|e| {
             (
                 e["target"].as_str().unwrap().to_string(),
@@ -101,17 +126,8 @@ fn approval_id(link: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_default_acts_when_nobody_answers() {
-    let w = waiting_run(
-        "timeout-approve",
-        specs_with_policy("specs-approve", "approve", 2),
-    )
-    .await;
-    assert_eq!(final_status(&w).await, "COMPLETED");
-    let run = w.client.run(&w.run_id).await.unwrap();
-    let timed_out = events(&run, "approval.timed_out");
-    assert_eq!(timed_out.len(), 1, "{run}");
-    assert_eq!(timed_out[0]["detail"]["policy"], "approve");
-    assert_eq!(timed_out[0]["detail"]["decision"], "approved");
+    let (w, run) = ended_under_policy("approve", "approve", 2, "COMPLETED").await;
+    timed_out_once(&run, "approve", "approved");
     assert!(
         !events(&run, "action.performed").is_empty(),
         "approved by policy, so it acts"
@@ -125,28 +141,15 @@ async fn approve_default_acts_when_nobody_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_policy_ends_rejected_without_acting() {
-    let w = waiting_run(
-        "timeout-reject",
-        specs_with_policy("specs-reject", "reject", 2),
-    )
-    .await;
-    assert_eq!(final_status(&w).await, "REJECTED");
-    let run = w.client.run(&w.run_id).await.unwrap();
-    let timed_out = events(&run, "approval.timed_out");
-    assert_eq!(timed_out.len(), 1, "{run}");
-    assert_eq!(timed_out[0]["detail"]["policy"], "reject");
-    assert_eq!(timed_out[0]["detail"]["decision"], "rejected");
+    let (w, run) = ended_under_policy("reject", "reject", 2, "REJECTED").await;
+    timed_out_once(&run, "reject", "rejected");
     assert!(events(&run, "action.performed").is_empty());
     assert!(w.receiver.for_run(&w.run_id).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalation_sends_fresh_links_that_can_approve() {
-    let w = waiting_run(
-        "timeout-escalate",
-        specs_with_policy("specs-escalate", "escalate", 30),
-    )
-    .await;
+    let w = waiting_under_policy("escalate", "escalate", 30).await;
     let first = notifications(&w).await;
     assert_eq!(first.len(), 2, "the two first reviewers: {first:?}");
 
@@ -193,11 +196,8 @@ async fn escalation_sends_fresh_links_that_can_approve() {
     assert_eq!(final_status(&w).await, "COMPLETED");
 
     let run = w.client.run(&w.run_id).await.unwrap();
-    let timed_out = events(&run, "approval.timed_out");
-    assert_eq!(timed_out.len(), 1, "{run}");
-    assert_eq!(timed_out[0]["detail"]["policy"], "escalate");
-    assert_eq!(timed_out[0]["detail"]["decision"], "escalate");
-    assert_eq!(timed_out[0]["detail"]["timeout_seconds"], 30);
+    let timed_out = timed_out_once(&run, "escalate", "escalate");
+    assert_eq!(timed_out["timeout_seconds"], 30);
     let requested = events(&run, "approval.requested");
     assert_eq!(requested.len(), 2);
     assert_eq!(requested[1]["detail"]["escalation"], true);
@@ -214,18 +214,11 @@ async fn escalation_sends_fresh_links_that_can_approve() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_escalation_is_rejected() {
-    let w = waiting_run(
-        "timeout-escalate-silent",
-        specs_with_policy("specs-escalate-silent", "escalate", 2),
-    )
-    .await;
-    assert_eq!(final_status(&w).await, "REJECTED");
-    let run = w.client.run(&w.run_id).await.unwrap();
-    let timed_out = events(&run, "approval.timed_out");
-    assert_eq!(timed_out.len(), 2, "{run}");
-    assert_eq!(timed_out[0]["detail"]["decision"], "escalate");
-    assert_eq!(timed_out[1]["detail"]["escalation"], true);
-    assert_eq!(timed_out[1]["detail"]["decision"], "rejected");
+    let (w, run) = ended_under_policy("escalate-silent", "escalate", 2, "REJECTED").await;
+    let timed_out = timed_out_details(&run, 2);
+    assert_eq!(timed_out[0]["decision"], "escalate");
+    assert_eq!(timed_out[1]["escalation"], true);
+    assert_eq!(timed_out[1]["decision"], "rejected");
     assert!(w.receiver.for_run(&w.run_id).is_empty());
 }
 
@@ -238,14 +231,11 @@ async fn silent_reviewers_are_reminded_before_the_timeout() {
         5,
         "\n  remind_before_seconds: 3",
     );
-    let w = waiting_run("remind", specs).await;
+    let w = WaitingRun::start("remind", Some(specs)).await;
     assert_eq!(final_status(&w).await, "REJECTED");
-    let (_, body) = w.client.get_json("/outbox").await.unwrap();
-    let subjects: Vec<&str> = body["entries"]
-        .as_array()
-        .unwrap()
+    let entries = notification_entries(&w).await;
+    let subjects: Vec<&str> = entries
         .iter()
-        .filter(|e| e["run_id"] == w.run_id.as_str() && e["kind"] == "notification")
         .map(|e| e["subject"].as_str().unwrap())
         .collect();
     let reminders = subjects
@@ -261,5 +251,5 @@ async fn silent_reviewers_are_reminded_before_the_timeout() {
         reminded[0]["detail"]["reminded"].as_array().unwrap().len(),
         2
     );
-    assert_eq!(events(&run, "approval.timed_out").len(), 1);
+    timed_out_details(&run, 1);
 }

@@ -14,8 +14,29 @@ use common::*;
 use handoff_local::sqlite::SqliteStore;
 use serde_json::{json, Value};
 
+/// A `(from, to)` change to support-triage.yaml.
+type Edit = (&'static str, &'static str);
+
+/// `large-refund` from 50 rather than 100.
+const LOWER_REFUND_THRESHOLD: Edit = (
+    "ai.details.amount.value >= 100.0",
+    "ai.details.amount.value >= 50.0",
+);
+
+/// Card problems wait for a person: the review load doubles.
+const CARDS_NEED_APPROVAL: Edit = (
+    "actions: [reply_to_customer, update_ticket, alert_cards_team]",
+    "actions: [reply_to_customer, update_ticket, alert_cards_team]\n    approval: true",
+);
+
+/// The reply reworded, which only the `strong` LLM tier drafts.
+const REWORDED_REPLY: Edit = (
+    "A short, friendly first reply to the customer.",
+    "A short, warm first reply to the customer.",
+);
+
 /// support-triage.yaml with `(from, to)` made, written beside the data.
-fn candidate(dir: &Path, from: &str, to: &str) -> PathBuf {
+fn candidate(dir: &Path, (from, to): Edit) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join("workflows/support-triage.yaml")).unwrap();
     assert!(text.contains(from), "support-triage.yaml has `{from}`");
     let path = dir.join(format!("candidate-{}.yaml", text.len() + to.len()));
@@ -42,11 +63,7 @@ fn seeded_dir(tag: &str) -> Scratch {
 #[test]
 fn a_moved_threshold_reports_exactly_the_runs_it_changes() {
     let dir = seeded_dir("backtest-threshold");
-    let spec = candidate(
-        &dir,
-        "ai.details.amount.value >= 100.0",
-        "ai.details.amount.value >= 50.0",
-    );
+    let spec = candidate(&dir, LOWER_REFUND_THRESHOLD);
     let report = dir.join("report.html");
     let (code, out, err) = backtest(
         &dir,
@@ -96,12 +113,7 @@ fn a_moved_threshold_reports_exactly_the_runs_it_changes() {
 #[test]
 fn fail_if_gates_on_the_figures() {
     let dir = seeded_dir("backtest-gate");
-    // Card problems now wait for a person: the review load doubles.
-    let spec = candidate(
-        &dir,
-        "actions: [reply_to_customer, update_ticket, alert_cards_team]",
-        "actions: [reply_to_customer, update_ticket, alert_cards_team]\n    approval: true",
-    );
+    let spec = candidate(&dir, CARDS_NEED_APPROVAL);
     let gate = "accuracy < 0.4 || review_load > 1.2 * before.review_load";
     let (code, out, err) = backtest(&dir, &spec, &["--fail-if", gate]);
     assert_eq!(code, 1, "{out}{err}");
@@ -199,19 +211,10 @@ fn the_judged_runs_export_as_a_dataset_eval_reads() {
     assert_eq!(report["examples"], judged.len(), "{report}");
 }
 
-/// The candidate rewords the reply, which only the `strong` LLM tier drafts.
-fn reworded_reply(dir: &Path) -> PathBuf {
-    candidate(
-        dir,
-        "A short, friendly first reply to the customer.",
-        "A short, warm first reply to the customer.",
-    )
-}
-
 #[test]
 fn a_changed_llm_task_keeps_its_recorded_answer_unless_with_llm() {
     let dir = seeded_dir("backtest-llm");
-    let spec = reworded_reply(&dir);
+    let spec = candidate(&dir, REWORDED_REPLY);
     let (code, out, err) = backtest(&dir, &spec, &["--json"]);
     assert_eq!(code, 0, "{err}");
     let f: Value = serde_json::from_str(&out).unwrap();

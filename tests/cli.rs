@@ -32,12 +32,7 @@ fn run_prints_a_timeline_and_runs_and_show_find_it() {
     let summary: Value = serde_json::from_str(&out).expect("--json prints JSON");
     assert_eq!(summary["status"], "COMPLETED");
     assert_eq!(summary["workflow"], "support-triage");
-    let stages: Vec<&str> = summary["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stage"].as_str().unwrap())
-        .collect();
+    let stages = strs(&summary["stages"], "stage");
     for stage in [
         "ingest", "context", "reason", "decide", "approval", "act", "finalize",
     ] {

@@ -131,6 +131,14 @@ async fn approved_path(workflow: &str) -> Vec<Received> {
     received
 }
 
+/// The request the receiver got at `path`.
+fn received_at<'a>(received: &'a [Received], path: &str) -> &'a Received {
+    received
+        .iter()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("nothing received at {path}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_triage_refund_is_approved_and_replied_to() {
     approved_path("support-triage").await;
@@ -149,11 +157,7 @@ async fn invoice_approval_schedules_a_signed_payment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_onboarding_holds_a_high_risk_update_then_creates_signed_tasks() {
     let received = approved_path("customer-onboarding").await;
-    let tasks = received
-        .iter()
-        .find(|r| r.path == "/hooks/handoff/onboarding")
-        .expect("the onboarding tasks webhook")
-        .json();
+    let tasks = received_at(&received, "/hooks/handoff/onboarding").json();
     assert_eq!(tasks["account"], "Brightline Health");
     assert_eq!(tasks["team"], "onboarding-escalations");
     assert_eq!(tasks["go_live_date"], "2026-03-02");
@@ -162,11 +166,7 @@ async fn customer_onboarding_holds_a_high_risk_update_then_creates_signed_tasks(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revops_follow_up_updates_the_deal_after_approval() {
     let received = approved_path("revops-call-followup").await;
-    let update = received
-        .iter()
-        .find(|r| r.path == "/crm/v3/objects/deals/9812734")
-        .expect("the deal update");
-    let properties = &update.json()["properties"];
+    let properties = &received_at(&received, "/crm/v3/objects/deals/9812734").json()["properties"];
     assert_eq!(properties["handoff_signal"], "renewal", "{properties}");
     assert_eq!(properties["amount"], 64000.0, "{properties}");
     assert_eq!(properties["closedate"], "2026-02-27", "{properties}");
@@ -174,25 +174,22 @@ async fn revops_follow_up_updates_the_deal_after_approval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_run_takes_no_action() {
-    let receiver = Receiver::start().await;
-    let up = Up::start(&UpOptions::sending_to("reject", &receiver));
-    let client = up.client();
-    let run_id = support_run_awaiting_approval(&client, "e2e-reject").await;
-    client.decide_all(&run_id, "reject").await.unwrap();
-    let status = client.wait_for(&run_id, WAIT, is_final).await.unwrap();
+    let w = WaitingRun::start("reject", None).await;
+    w.client.decide_all(&w.run_id, "reject").await.unwrap();
+    let status = w.client.wait_for(&w.run_id, WAIT, is_final).await.unwrap();
     assert_eq!(status, "REJECTED");
     assert!(
-        receiver.for_run(&run_id).is_empty(),
+        w.receiver.for_run(&w.run_id).is_empty(),
         "a rejected run acts on nothing"
     );
-    let run = client.run(&run_id).await.unwrap();
+    let run = w.client.run(&w.run_id).await.unwrap();
     let kinds = audit_kinds(&run);
     assert!(kinds.iter().any(|k| k == "approval.decided"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "finalize.finished"), "{kinds:?}");
     assert!(!kinds.iter().any(|k| k == "action.performed"), "{kinds:?}");
 
     // The link is single-use: a second click gets a page, not a 500.
-    let link = client.approval_links(&run_id).await.unwrap().remove(0);
+    let link = w.client.approval_links(&w.run_id).await.unwrap().remove(0);
     let (again, _) = handoff_local::client::decide(&link, "approve", "late")
         .await
         .unwrap();
@@ -206,16 +203,11 @@ async fn rejected_run_takes_no_action() {
 async fn unanswered_approval_times_out_per_policy() {
     // The support-triage spec with a two-second approval that rejects on timeout.
     let specs = specs_timing_out("specs", 2, "reject");
-    let receiver = Receiver::start().await;
-    let mut options = UpOptions::sending_to("timeout", &receiver);
-    options.workflows_in(specs);
-    let up = Up::start(&options);
-    let client = up.client();
-    let run_id = support_run_awaiting_approval(&client, "e2e-timeout").await;
-    let status = client.wait_for(&run_id, WAIT, is_final).await.unwrap();
+    let w = WaitingRun::start("timeout", Some(specs)).await;
+    let status = w.client.wait_for(&w.run_id, WAIT, is_final).await.unwrap();
     assert_eq!(status, "REJECTED");
-    assert!(receiver.for_run(&run_id).is_empty());
-    let run = client.run(&run_id).await.unwrap();
+    assert!(w.receiver.for_run(&w.run_id).is_empty());
+    let run = w.client.run(&w.run_id).await.unwrap();
     let kinds = audit_kinds(&run);
     assert!(
         kinds
@@ -225,7 +217,7 @@ async fn unanswered_approval_times_out_per_policy() {
     );
 
     // The link of a timed-out approval answers with a page, never a 500.
-    let link = client.approval_links(&run_id).await.unwrap().remove(0);
+    let link = w.client.approval_links(&w.run_id).await.unwrap().remove(0);
     let (late, _) = handoff_local::client::decide(&link, "approve", "too late")
         .await
         .unwrap();
@@ -268,11 +260,12 @@ async fn duplicate_deliveries_start_one_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewers_clicking_at_once_decide_once() {
-    let receiver = Receiver::start().await;
-    let up = Up::start(&UpOptions::sending_to("concurrent-votes", &receiver));
-    let client = up.client();
-    let run_id = support_run_awaiting_approval(&client, "e2e-votes").await;
-    let links = client.links_when_notified(&run_id, 2, WAIT).await.unwrap();
+    let w = WaitingRun::start("concurrent-votes", None).await;
+    let links = w
+        .client
+        .links_when_notified(&w.run_id, 2, WAIT)
+        .await
+        .unwrap();
     assert_eq!(links.len(), 2, "one link per reviewer");
     let votes: Vec<_> = links
         .into_iter()
@@ -288,19 +281,21 @@ async fn reviewers_clicking_at_once_decide_once() {
     for v in votes {
         assert!(v.await.unwrap() < 500);
     }
-    let status = client
-        .wait_for(&run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
+    let status = w
+        .client
+        .wait_for(&w.run_id, WAIT, |s| s == "COMPLETED" || s == "FAILED")
         .await
         .unwrap();
     assert_eq!(status, "COMPLETED");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let replies = receiver
-        .for_run(&run_id)
+    let replies = w
+        .receiver
+        .for_run(&w.run_id)
         .into_iter()
         .filter(|r| r.headers["idempotency-key"].ends_with(":reply_to_customer"))
         .count();
     assert_eq!(replies, 1, "the customer is answered once");
-    let run = client.run(&run_id).await.unwrap();
+    let run = w.client.run(&w.run_id).await.unwrap();
     let finals = audit_kinds(&run)
         .iter()
         .filter(|k| *k == "finalize.finished")

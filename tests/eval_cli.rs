@@ -80,6 +80,27 @@ fn small_csv(dir: &Path) -> PathBuf {
     path
 }
 
+/// `small_csv` in a fresh scratch folder.
+struct Small {
+    dir: Scratch,
+    train: String,
+}
+
+impl Small {
+    fn new() -> Small {
+        let dir = temp_dir("eval");
+        let train = small_csv(&dir).to_str().unwrap().to_string();
+        Small { dir, train }
+    }
+
+    /// `handoff eval` with two-fold cross-validation on it, then `extra`.
+    fn eval_two_folds(&self, extra: &[&str]) -> Out {
+        let mut args = vec!["--train", &self.train, "--folds", "2"];
+        args.extend(extra);
+        eval(&args)
+    }
+}
+
 fn in_unit(report: &Value, key: &str) -> f64 {
     let v = report[key]
         .as_f64()
@@ -90,18 +111,9 @@ fn in_unit(report: &Value, key: &str) -> f64 {
 
 #[test]
 fn json_report_has_the_figures_in_range_and_plot_is_svg() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let plot = dir.join("coverage.svg");
-    let report = json(&eval(&[
-        "--train",
-        train.to_str().unwrap(),
-        "--folds",
-        "2",
-        "--json",
-        "--plot",
-        plot.to_str().unwrap(),
-    ]));
+    let small = Small::new();
+    let plot = small.dir.join("coverage.svg");
+    let report = json(&small.eval_two_folds(&["--json", "--plot", plot.to_str().unwrap()]));
     let accuracy = in_unit(&report, "accuracy");
     in_unit(&report, "macro_f1");
     in_unit(&report, "coverage_at_target");
@@ -115,9 +127,7 @@ fn json_report_has_the_figures_in_range_and_plot_is_svg() {
 
 #[test]
 fn json_output_is_json_alone() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let out = eval(&["--train", train.to_str().unwrap(), "--folds", "2", "--json"]);
+    let out = Small::new().eval_two_folds(&["--json"]);
     json(&out);
     // The progress bar is hidden with --json: nothing else to read.
     assert!(out.stderr.is_empty(), "{}", out.stderr);
@@ -125,9 +135,7 @@ fn json_output_is_json_alone() {
 
 #[test]
 fn text_report_names_each_label() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let out = eval(&["--train", train.to_str().unwrap(), "--folds", "2"]);
+    let out = Small::new().eval_two_folds(&[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("accuracy"), "{}", out.stdout);
     for label in ["card", "refund", "login"] {
@@ -137,14 +145,9 @@ fn text_report_names_each_label() {
 
 #[test]
 fn learning_curve_feeds_the_rest_in_batches() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let plot = dir.join("curve.svg");
-    let curve = json(&eval(&[
-        "--train",
-        train.to_str().unwrap(),
-        "--folds",
-        "2",
+    let small = Small::new();
+    let plot = small.dir.join("curve.svg");
+    let curve = json(&small.eval_two_folds(&[
         "--learning-curve",
         "--start",
         "2",
@@ -207,9 +210,8 @@ fn label_names_teach_the_words_of_each_label() {
 
 #[test]
 fn bad_inputs_exit_non_zero_with_a_message() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let train = train.to_str().unwrap();
+    let small = Small::new();
+    let (dir, train) = (&small.dir, small.train.as_str());
     let missing = dir.join("nope.csv");
     fails_with(
         &["--train", missing.to_str().unwrap()],
@@ -238,35 +240,20 @@ fn bad_inputs_exit_non_zero_with_a_message() {
 
 #[test]
 fn map_relabels_and_an_unmapped_category_is_named() {
-    let dir = temp_dir("eval");
-    let train = small_csv(&dir);
-    let train = train.to_str().unwrap();
-    let map = dir.join("map.csv");
+    let small = Small::new();
+    let map = small.dir.join("map.csv");
     std::fs::write(
         &map,
         "intent,label\ncard,money\nrefund,money\nlogin,access\n",
     )
     .unwrap();
-    let report = json(&eval(&[
-        "--train",
-        train,
-        "--folds",
-        "2",
-        "--json",
-        "--map",
-        map.to_str().unwrap(),
-    ]));
-    let labels: BTreeSet<&str> = report["per_label"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["label"].as_str().unwrap())
-        .collect();
+    let report = json(&small.eval_two_folds(&["--json", "--map", map.to_str().unwrap()]));
+    let labels: BTreeSet<&str> = strs(&report["per_label"], "label").into_iter().collect();
     assert_eq!(labels, BTreeSet::from(["access", "money"]));
 
     std::fs::write(&map, "intent,label\ncard,money\nlogin,access\n").unwrap();
     fails_with(
-        &["--train", train, "--map", map.to_str().unwrap()],
+        &["--train", &small.train, "--map", map.to_str().unwrap()],
         "category `refund` is not in the label map",
     );
 }
@@ -329,14 +316,9 @@ fn support_triage_mapped_eval_scores_the_routes() {
     ]));
     let accuracy = in_unit(&report, "accuracy");
     let labels = spec_labels();
-    let scored: Vec<String> = report["per_label"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["label"].as_str().unwrap().to_string())
-        .collect();
+    let scored = strs(&report["per_label"], "label");
     assert_eq!(scored.len(), 6, "{scored:?}");
-    for label in &scored {
+    for label in scored {
         assert!(labels.contains(label), "{label} is not a spec label");
     }
     // Six routes, the largest holding about a third of the messages; the

@@ -30,12 +30,18 @@ fn jsonl(dir: &Path, name: &str, rows: &[Value]) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// `rows` as `{name}.jsonl` in a fresh scratch folder: the folder (removed
+/// when dropped) and the file's path.
+fn scratch_jsonl(name: &str, rows: &[Value]) -> (Scratch, String) {
+    let dir = temp_dir(&format!("eval-task-{name}"));
+    let path = jsonl(&dir, &format!("{name}.jsonl"), rows);
+    (dir, path)
+}
+
 #[test]
 fn a_classify_task_is_scored_per_label_on_the_embedded_tier() {
-    let dir = temp_dir("eval-task-classify");
-    let data = jsonl(
-        &dir,
-        "classify.jsonl",
+    let (_dir, data) = scratch_jsonl(
+        "classify",
         &[
             json!({"text": "My card was stolen, please block it", "label": "card_problem"}),
             json!({"text": "I want my money back for order 123", "label": "refund_request"}),
@@ -65,10 +71,8 @@ fn a_classify_task_is_scored_per_label_on_the_embedded_tier() {
 
 #[test]
 fn an_extract_task_is_scored_per_field_with_exact_match() {
-    let dir = temp_dir("eval-task-extract");
-    let data = jsonl(
-        &dir,
-        "extract.jsonl",
+    let (_dir, data) = scratch_jsonl(
+        "extract",
         &[
             // Both fields found and right.
             json!({"text": "Order ORD-1001 was charged twice, write to ana@example.com",
@@ -113,31 +117,36 @@ fn an_extract_task_is_scored_per_field_with_exact_match() {
 
 #[test]
 fn a_task_the_workflow_lacks_or_an_unconfigured_tier_is_a_clear_error() {
-    let dir = temp_dir("eval-task-errors");
-    let data = jsonl(
-        &dir,
-        "x.jsonl",
-        &[json!({"text": "hi", "label": "card_problem"})],
-    );
-    let (code, _, stderr) = eval(&["--task", "support-triage/nope", "--data", &data]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("has no task `nope`"), "{stderr}");
-    let (code, _, stderr) = eval(&[
-        "--task",
-        "support-triage/issue_type",
-        "--data",
-        &data,
-        "--tier",
-        "fast",
-    ]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("--tier fast is not configured"), "{stderr}");
+    let (dir, data) = scratch_jsonl("errors", &[json!({"text": "hi", "label": "card_problem"})]);
     let bad = jsonl(
         &dir,
         "bad.jsonl",
         &[json!({"text": "hi", "label": "weather"})],
     );
-    let (code, _, stderr) = eval(&["--task", "support-triage/issue_type", "--data", &bad]);
-    assert_ne!(code, 0);
-    assert!(stderr.contains("`weather` is not a label"), "{stderr}");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--task", "support-triage/nope", "--data", &data],
+            "has no task `nope`",
+        ),
+        (
+            &[
+                "--task",
+                "support-triage/issue_type",
+                "--data",
+                &data,
+                "--tier",
+                "fast",
+            ],
+            "--tier fast is not configured",
+        ),
+        (
+            &["--task", "support-triage/issue_type", "--data", &bad],
+            "`weather` is not a label",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, _, stderr) = eval(args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
 }

@@ -7,9 +7,25 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use handoff_local::client::Client;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// Drives `payload` through `workflow`, approving when asked, until the run
+/// ends: its id and final status.
+async fn drive_approving(
+    client: &Client,
+    workflow: &str,
+    payload: &Value,
+    delivery: &str,
+) -> (String, String) {
+    let driven = client
+        .drive(workflow, payload, delivery, Some("approve"), WAIT)
+        .await
+        .unwrap();
+    (driven.run_id, driven.status)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_sends_nothing_for_any_workflow() {
@@ -19,17 +35,8 @@ async fn dry_run_sends_nothing_for_any_workflow() {
     let up = Up::start(&options);
     let client = up.client();
     for (workflow, payload) in handoff_local::client::samples() {
-        let driven = client
-            .drive(
-                &workflow,
-                &payload,
-                &format!("dry-{workflow}"),
-                Some("approve"),
-                WAIT,
-            )
-            .await
-            .unwrap();
-        let (run_id, status) = (driven.run_id, driven.status);
+        let (run_id, status) =
+            drive_approving(&client, &workflow, &payload, &format!("dry-{workflow}")).await;
         assert_eq!(status, "COMPLETED", "{workflow}");
         let run = client.run(&run_id).await.unwrap();
         let kinds = audit_kinds(&run);
@@ -49,22 +56,15 @@ async fn dry_run_sends_nothing_for_any_workflow() {
 
 /// An invoice run whose action the receiver refused (400): its id and the
 /// refused request's idempotency key.
-async fn refused_run(
-    client: &handoff_local::client::Client,
-    receiver: &Receiver,
-) -> (String, String) {
+async fn refused_run(client: &Client, receiver: &Receiver) -> (String, String) {
     *receiver.status.lock().unwrap() = 400;
-    let driven = client
-        .drive(
-            "invoice-approval",
-            &sample("invoice-approval"),
-            "redrive-1",
-            Some("approve"),
-            WAIT,
-        )
-        .await
-        .unwrap();
-    let (run_id, status) = (driven.run_id, driven.status);
+    let (run_id, status) = drive_approving(
+        client,
+        "invoice-approval",
+        &sample("invoice-approval"),
+        "redrive-1",
+    )
+    .await;
     assert_eq!(status, "FAILED", "the receiver refused the action");
     let refused = receiver.for_run(&run_id);
     assert_eq!(refused.len(), 1, "a 400 is not retried: {refused:?}");

@@ -57,6 +57,17 @@ async fn run_to_the_end(client: &Client, workflow: &str, payload: &Value, delive
     client.run(&driven.run_id).await.unwrap()
 }
 
+/// `run_to_the_end` with the support-triage sample.
+async fn support_sample_to_the_end(client: &Client, delivery: &str) -> Value {
+    run_to_the_end(
+        client,
+        "support-triage",
+        &sample("support-triage"),
+        delivery,
+    )
+    .await
+}
+
 /// The reason stage's record of each task.
 fn task_records(run: &Value) -> Vec<Value> {
     let finished = audit(run, "reason.finished");
@@ -77,13 +88,7 @@ async fn support_triage_runs_with_llm_fields_summary_and_draft() {
     let up = up_with_llm("llm-ok", &server, Some(&receiver));
     let client = up.client();
 
-    let run = run_to_the_end(
-        &client,
-        "support-triage",
-        &sample("support-triage"),
-        "llm-ok-1",
-    )
-    .await;
+    let run = support_sample_to_the_end(&client, "llm-ok-1").await;
     let ai = &run["ai"];
     // Step::Auto answers each task's schema with "sample" strings: the
     // template and the embedded summary never write that.
@@ -427,13 +432,7 @@ async fn repeated_429_is_recorded_and_falls_back() {
     let up = up_with_llm("llm-429", &server, None);
     let client = up.client();
 
-    let run = run_to_the_end(
-        &client,
-        "support-triage",
-        &sample("support-triage"),
-        "llm-429-1",
-    )
-    .await;
+    let run = support_sample_to_the_end(&client, "llm-429-1").await;
     // The first call was throttled, waited the second it was told to, was
     // throttled again: recorded once, as rate_limited.
     let limited: Vec<Value> = audit(&run, "llm.call")

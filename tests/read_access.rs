@@ -120,12 +120,7 @@ async fn the_local_read_side_needs_a_credential_and_shows_each_reviewer_their_ow
     let lead = handoff_token(&dir, &["lead@support.example.com"]);
     let bearer = format!("Bearer {lead}");
     let listed = get(&base, "/runs", None, &[("Authorization", &bearer)]).json();
-    let workflows: Vec<&str> = listed["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["workflow"].as_str().unwrap())
-        .collect();
+    let workflows = strs(&listed["runs"], "workflow");
     assert!(workflows.contains(&"support-triage"), "{listed}");
     assert!(workflows.iter().all(|w| *w == "support-triage"), "{listed}");
     let hidden = get(

@@ -400,13 +400,21 @@ pub async fn all_runs(client: &Client) -> Vec<Value> {
     }
 }
 
-/// The kinds of a run document's audit entries, in order.
-pub fn audit_kinds(run: &Value) -> Vec<String> {
-    run["audit"]
+/// The string `field` of each item of the JSON array `items`, in order.
+pub fn strs<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
+/// The kinds of a run document's audit entries, in order.
+pub fn audit_kinds(run: &Value) -> Vec<String> {
+    strs(&run["audit"], "kind")
+        .into_iter()
+        .map(String::from)
         .collect()
 }
 
@@ -443,4 +451,34 @@ pub async fn support_run_awaiting_approval(client: &Client, delivery: &str) -> S
         .unwrap();
     assert_eq!(status, "AWAITING_APPROVAL", "{run_id}");
     run_id
+}
+
+/// A running `handoff up` whose actions go to `receiver`, and a
+/// support-triage run on it waiting for approval.
+pub struct WaitingRun {
+    pub up: Up,
+    pub receiver: Receiver,
+    pub client: Client,
+    pub run_id: String,
+}
+
+impl WaitingRun {
+    /// On the seed specs, or on `specs` if given; `tag` names the data dir
+    /// and the delivery.
+    pub async fn start(tag: &str, specs: Option<Scratch>) -> WaitingRun {
+        let receiver = Receiver::start().await;
+        let mut options = UpOptions::sending_to(tag, &receiver);
+        if let Some(specs) = specs {
+            options.workflows_in(specs);
+        }
+        let up = Up::start(&options);
+        let client = up.client();
+        let run_id = support_run_awaiting_approval(&client, &format!("e2e-{tag}")).await;
+        WaitingRun {
+            up,
+            receiver,
+            client,
+            run_id,
+        }
+    }
 }
