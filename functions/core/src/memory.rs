@@ -456,27 +456,33 @@ impl TokenLedger for MemoryStore {
     }
 }
 
-/// A port double whose one method keeps, in order, every item it is
-/// handed and succeeds.
-macro_rules! recorder {
-    ($name:ident { $field:ident: Vec<$item:ty> } impl $port:ident::$method:ident -> $error:ty) => {
-        #[derive(Default)]
-        pub struct $name {
-            pub $field: Mutex<Vec<$item>>,
-        }
-
-        #[async_trait]
-        impl $port for $name {
-            async fn $method(&self, item: &$item) -> Result<(), $error> {
-                self.$field.lock().unwrap().push(item.clone());
-                Ok(())
-            }
-        }
-    };
+/// Keeps every message enqueued, in order.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub messages: Mutex<Vec<RunMessage>>,
 }
 
-recorder!(MemoryQueue { messages: Vec<RunMessage> } impl RunQueue::enqueue -> QueueError);
-recorder!(RecordingNotifier { sent: Vec<Notification> } impl Notifier::notify -> NotifyError);
+#[async_trait]
+impl RunQueue for MemoryQueue {
+    async fn enqueue(&self, message: &RunMessage) -> Result<(), QueueError> {
+        self.messages.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// Keeps every notification sent, in order.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    pub sent: Mutex<Vec<Notification>>,
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn notify(&self, notification: &Notification) -> Result<(), NotifyError> {
+        self.sent.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
 
 /// Records starts (execution name, input) and task answers; a token
 /// answered once is closed.
