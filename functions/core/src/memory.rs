@@ -470,6 +470,25 @@ impl RunQueue for MemoryQueue {
     }
 }
 
+/// Keeps documents by their store key.
+#[derive(Default)]
+pub struct MemoryDocuments {
+    pub stored: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl DocumentStore for MemoryDocuments {
+    async fn put(&self, workflow: &str, doc: &DocumentRef, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = doc.key(workflow);
+        self.stored.lock().unwrap().insert(key, bytes.to_vec());
+        Ok(())
+    }
+
+    async fn get(&self, workflow: &str, doc: &DocumentRef) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.stored.lock().unwrap().get(&doc.key(workflow)).cloned())
+    }
+}
+
 /// Keeps every notification sent, in order.
 #[derive(Default)]
 pub struct RecordingNotifier {

@@ -37,6 +37,7 @@ fn run(i: usize) -> (Run, CanonicalEvent, DedupeKey) {
         )]
         .into(),
         payload: json!({"id": i, "body": "x".repeat(512)}),
+        documents: Vec::new(),
     };
     let dedupe = DedupeKey {
         workflow: "refunds".into(),

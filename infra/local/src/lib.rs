@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod documents;
 pub mod gateway;
 pub mod models;
 pub mod pages;

@@ -730,6 +730,7 @@ mod tests {
             received_at: at("2026-01-15T09:30:00Z"),
             fields: [("text".to_string(), serde_json::json!(text))].into(),
             payload: serde_json::json!({ "t": text }),
+            documents: Vec::new(),
         };
         assert!(
             serde_json::to_vec(&event.payload).unwrap().len()
@@ -752,6 +753,7 @@ mod tests {
             received_at: at("2026-01-15T09:30:00Z"),
             fields: Default::default(),
             payload: serde_json::json!({ "a": 1 }),
+            documents: Vec::new(),
         };
         let old = Item::from([
             (PK.into(), s("RUN#run-abc")),

@@ -62,6 +62,7 @@ async fn a_body_at_the_size_limit_is_stored_and_read_back_intact() {
     let big = CanonicalEvent {
         fields: [("text".to_string(), serde_json::json!(text))].into(),
         payload: serde_json::from_slice(&body).unwrap(),
+        documents: Vec::new(),
         ..event(&r)
     };
 

@@ -59,6 +59,7 @@ pub fn event(run: &Run) -> CanonicalEvent {
         received_at: run.created_at,
         fields: [("text".to_string(), serde_json::json!("printer on fire"))].into(),
         payload: serde_json::json!({ "id": run.delivery_id }),
+        documents: Vec::new(),
     }
 }
 

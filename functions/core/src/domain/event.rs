@@ -13,6 +13,9 @@ pub struct CanonicalEvent {
     /// Canonical name → value (`text`, `sender`, `subject`, …).
     pub fields: BTreeMap<String, serde_json::Value>,
     pub payload: serde_json::Value,
+    /// Documents that came with it, stored apart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<super::DocumentRef>,
 }
 
 impl CanonicalEvent {

@@ -4,6 +4,7 @@
 
 mod actions;
 mod clock;
+mod documents;
 mod executions;
 mod fetch;
 mod intake;
@@ -16,6 +17,7 @@ mod store;
 
 pub use actions::*;
 pub use clock::*;
+pub use documents::*;
 pub use executions::*;
 pub use fetch::*;
 pub use intake::*;

@@ -58,6 +58,9 @@ pub enum Slot {
     Review(String),
     /// The run's blind audit, when it was sampled for one.
     Audit,
+    /// How one of the run's documents read (by content hash), kept so a
+    /// retried stage does not read it again.
+    Document(String),
 }
 
 impl Slot {
@@ -70,6 +73,7 @@ impl Slot {
             Slot::Lookup(name) => format!("lookup#{name}"),
             Slot::Review(workflow) => format!("review#{workflow}"),
             Slot::Audit => "audit".into(),
+            Slot::Document(sha256) => format!("document#{sha256}"),
         }
     }
 }

@@ -180,6 +180,7 @@ impl Ingest {
             received_at: now,
             fields,
             payload,
+            documents: Vec::new(),
         };
         let business_key = trigger_spec.dedupe.as_ref().and_then(|d| {
             let key = business_key(&event.fields, &d.business_key);

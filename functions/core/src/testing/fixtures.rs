@@ -35,6 +35,7 @@ pub fn event(workflow: &str, delivery: &str) -> CanonicalEvent {
         received_at: t(0),
         fields: [("text".to_string(), json!("refund please"))].into(),
         payload: json!({"id": delivery, "nested": {"n": 1}}),
+        documents: Vec::new(),
     }
 }
 

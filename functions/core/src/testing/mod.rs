@@ -55,6 +55,9 @@ pub struct Harness {
     /// `Act::dry_run`, the process-wide override.
     pub dry_run: bool,
     pub metrics: Arc<RecordingMetrics>,
+    pub documents: Arc<MemoryDocuments>,
+    /// Reads scans; none by default, so a scan goes to a reviewer.
+    pub ocr: Arc<dyn handoff_core::ports::Ocr>,
 }
 
 /// The approval-link secret's name in the harness, and the links' base URL.
@@ -110,6 +113,8 @@ impl Harness {
             fetcher: Arc::new(handoff_core::ports::NoFetcher),
             dry_run: false,
             metrics: Arc::new(RecordingMetrics::default()),
+            documents: Arc::new(MemoryDocuments::default()),
+            ocr: Arc::new(handoff_core::ports::NoOcr),
         }
     }
 

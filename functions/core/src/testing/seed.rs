@@ -54,6 +54,7 @@ impl Harness {
             received_at: run.created_at,
             fields,
             payload,
+            documents: Vec::new(),
         };
         let dedupe = DedupeKey {
             workflow: run.workflow.clone(),

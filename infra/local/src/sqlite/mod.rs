@@ -477,6 +477,7 @@ mod tests {
             received_at: now,
             fields: Default::default(),
             payload: json!({}),
+            documents: Vec::new(),
         };
         let dedupe = DedupeKey {
             workflow: "w".into(),
