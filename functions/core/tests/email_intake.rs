@@ -128,6 +128,7 @@ fn a_real_world_invoice_mail_parses_to_the_payload() {
             "message_id": "20260115093000.42@supplier.example",
             "from": "billing@supplier.example",
             "from_name": "Jürgen Müller",
+            "from_domain": "supplier.example",
             "to": ["invoices@acme.example", "ap@acme.example"],
             "cc": ["controller@acme.example"],
             "reply_to": "accounts@supplier.example",

@@ -345,6 +345,7 @@ impl Stack {
                 secrets: secrets.clone(),
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
+                documents,
             },
             callback: Callback {
                 catalog: catalog.clone(),

@@ -12,7 +12,8 @@ use crate::domain::*;
 use crate::http::{ApiError, HttpRequest, HttpResponse};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::trigger::{self, BodyError, MappingError, SignatureError, MAX_BODY_BYTES};
+use crate::trigger::{self, BodyError, MappingError, SignatureError};
+use handoff_documents::Refused as DocumentRefused;
 
 /// Senders retry for up to three days (Stripe); the dedupe record outlives that.
 pub const DEDUPE_RETENTION: Duration = Duration::days(4);
@@ -58,8 +59,10 @@ pub enum Refusal {
     MethodNotAllowed,
     #[error("no workflow named `{0}`")]
     UnknownWorkflow(String),
-    #[error("body is {0} bytes; the limit is {MAX_BODY_BYTES}")]
-    TooLarge(usize),
+    #[error("body is {0} bytes; the limit is {1}")]
+    TooLarge(usize, usize),
+    #[error("workflow `{0}` takes no e-mail")]
+    NoEmail(String),
     #[error("the webhook secret could not be read; retry later")]
     SecretUnavailable,
     #[error(transparent)]
@@ -70,6 +73,12 @@ pub enum Refusal {
     Body(BodyError),
     #[error(transparent)]
     Field(#[from] MappingError),
+    /// The sender's file name is not repeated: it is theirs to know.
+    #[error("document {index}: {refused}")]
+    Document {
+        index: usize,
+        refused: DocumentRefused,
+    },
     #[error("the run could not be stored; retry later")]
     Unavailable,
 }
@@ -79,7 +88,17 @@ impl ApiError for Refusal {
         match self {
             Refusal::MethodNotAllowed => 405,
             Refusal::UnknownWorkflow(_) => 404,
-            Refusal::TooLarge(_) => 413,
+            Refusal::TooLarge(..) => 413,
+            Refusal::NoEmail(_) => 415,
+            Refusal::Document { refused, .. } => {
+                match refused {
+                    DocumentRefused::TooLarge { .. }
+                    | DocumentRefused::TooLargeWhenInflated { .. } => 413,
+                    DocumentRefused::UnsupportedType { .. }
+                    | DocumentRefused::TypeMismatch { .. } => 415,
+                    _ => 422,
+                }
+            }
             Refusal::ContentType(_) => 415,
             Refusal::Signature(_) => 401,
             Refusal::Body(_) => 400,
@@ -92,7 +111,17 @@ impl ApiError for Refusal {
         match self {
             Refusal::MethodNotAllowed => "method_not_allowed",
             Refusal::UnknownWorkflow(_) => "unknown_workflow",
-            Refusal::TooLarge(_) => "payload_too_large",
+            Refusal::TooLarge(..) => "payload_too_large",
+            Refusal::NoEmail(_) => "unsupported_media_type",
+            Refusal::Document { refused, .. } => match refused {
+                DocumentRefused::TooLarge { .. } => "document_too_large",
+                DocumentRefused::TooLargeWhenInflated { .. } => "document_inflates_too_large",
+                DocumentRefused::UnsupportedType { .. } => "document_type_unsupported",
+                DocumentRefused::TypeMismatch { .. } => "document_type_mismatch",
+                DocumentRefused::TooManyPages { .. } => "document_too_many_pages",
+                DocumentRefused::Encrypted => "document_encrypted",
+                DocumentRefused::Malformed(_) => "document_malformed",
+            },
             Refusal::SecretUnavailable => "secret_unavailable",
             Refusal::ContentType(_) => "unsupported_media_type",
             Refusal::Signature(e) => e.code(),
@@ -113,6 +142,8 @@ pub struct Ingest {
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
+    /// Where the documents that come with a delivery are kept.
+    pub documents: Arc<dyn DocumentStore>,
 }
 
 impl Ingest {
@@ -153,10 +184,11 @@ impl Ingest {
             .catalog
             .get(name)
             .ok_or_else(|| Refusal::UnknownWorkflow(name.to_string()))?;
-        if req.body.len() > MAX_BODY_BYTES {
-            return Err(Refusal::TooLarge(req.body.len()));
-        }
         let trigger_spec = &workflow.spec.trigger;
+        let limit = trigger::max_body_bytes(trigger_spec);
+        if req.body.len() > limit {
+            return Err(Refusal::TooLarge(req.body.len(), limit));
+        }
         let secret = self
             .secrets
             .get(&trigger_spec.signature.secret)
@@ -167,13 +199,81 @@ impl Ingest {
             })?;
         let content_type = req.header("content-type");
         trigger::check_content_type(trigger_spec, content_type).map_err(Refusal::ContentType)?;
+        trigger::verify(&trigger_spec.signature, &secret, req, self.clock.now())?;
+        let parsed =
+            trigger::parse_body(trigger_spec, content_type, &req.body).map_err(Refusal::Body)?;
+        let email = trigger::is_email(content_type);
+        self.take_in(name, trigger_spec, req, parsed, email).await
+    }
+
+    /// An e-mail SES received for the workflow (AWS). No signature: SES
+    /// invokes the function itself, and its receipt's SPF, DKIM and DMARC
+    /// verdicts are `auth`.
+    pub async fn accept_email(
+        &self,
+        name: &str,
+        raw: &[u8],
+        auth: trigger::Authentication,
+    ) -> Result<Accepted, Refusal> {
+        let workflow = self
+            .catalog
+            .get(name)
+            .ok_or_else(|| Refusal::UnknownWorkflow(name.to_string()))?;
+        let trigger_spec = &workflow.spec.trigger;
+        if trigger_spec.email.is_none() {
+            return Err(Refusal::NoEmail(name.to_string()));
+        }
+        let limit = trigger::max_body_bytes(trigger_spec);
+        if raw.len() > limit {
+            return Err(Refusal::TooLarge(raw.len(), limit));
+        }
+        let email = trigger::parse_email(raw, auth, &trigger::documents_spec(trigger_spec))
+            .map_err(Refusal::Body)?;
+        let req = HttpRequest {
+            method: "POST".into(),
+            body: raw.to_vec(),
+            ..HttpRequest::default()
+        };
+        let parsed = trigger::ParsedBody {
+            payload: email.payload,
+            attachments: email.attachments,
+        };
+        self.take_in(name, trigger_spec, &req, parsed, true).await
+    }
+
+    /// A verified delivery becomes a run: its fields mapped, its documents
+    /// checked and stored, then the run stored and queued once.
+    async fn take_in(
+        &self,
+        name: &str,
+        trigger_spec: &handoff_spec::TriggerSpec,
+        req: &HttpRequest,
+        parsed: trigger::ParsedBody,
+        email: bool,
+    ) -> Result<Accepted, Refusal> {
         let now = self.clock.now();
-        trigger::verify(&trigger_spec.signature, &secret, req, now)?;
-        let payload = trigger::parse_body(trigger_spec, content_type, &req.body)
-            .map_err(Refusal::Body)?
-            .payload;
+        let trigger::ParsedBody {
+            payload,
+            attachments,
+        } = parsed;
         let fields = trigger::map_fields(trigger_spec, &payload)?;
-        let delivery_id = trigger::delivery_id(trigger_spec, req, &payload);
+        let delivery_id = match payload_message_id(email, &payload) {
+            Some(id) => id,
+            None => trigger::delivery_id(trigger_spec, req, &payload),
+        };
+        // Every document is checked before any is stored: a refused
+        // delivery leaves nothing behind.
+        let documents = checked_documents(trigger_spec, attachments)?;
+        let unavailable = |e: &dyn std::fmt::Display| {
+            warn!(workflow = name, error = %e, "intake failed");
+            Refusal::Unavailable
+        };
+        for (doc, bytes) in &documents {
+            self.documents
+                .put(name, doc, bytes)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
 
         let run = Run::received(RunId::new(), name, &delivery_id, &fields, now);
         let event = CanonicalEvent {
@@ -182,7 +282,7 @@ impl Ingest {
             received_at: now,
             fields,
             payload,
-            documents: Vec::new(),
+            documents: documents.into_iter().map(|(doc, _)| doc).collect(),
         };
         let business_key = trigger_spec.dedupe.as_ref().and_then(|d| {
             let key = business_key(&event.fields, &d.business_key);
@@ -200,10 +300,6 @@ impl Ingest {
             expires_at: now + DEDUPE_RETENTION,
             body_hash: Some(sha256_tag(&req.body)),
             business_key,
-        };
-        let unavailable = |e: &dyn std::fmt::Display| {
-            warn!(workflow = name, error = %e, "intake failed");
-            Refusal::Unavailable
         };
         match self
             .intake
@@ -321,3 +417,57 @@ impl Ingest {
 }
 
 use crate::stages::StageError;
+
+/// Each attachment sniffed, limited and hashed: its reference and bytes, or
+/// the first refusal.
+fn checked_documents(
+    trigger_spec: &handoff_spec::TriggerSpec,
+    attachments: Vec<trigger::Attachment>,
+) -> Result<Vec<(DocumentRef, Vec<u8>)>, Refusal> {
+    let spec = trigger::documents_spec(trigger_spec);
+    let limits = handoff_documents::Limits {
+        max_bytes: spec.max_bytes,
+        ..handoff_documents::Limits::default()
+    };
+    attachments
+        .into_iter()
+        .enumerate()
+        .map(|(index, attachment)| {
+            let refuse = |refused| Refusal::Document { index, refused };
+            let media_type = handoff_documents::check(
+                &attachment.bytes,
+                attachment.declared_type.as_deref(),
+                &limits,
+            )
+            .map_err(refuse)?;
+            if !spec.types.iter().any(|t| t == media_type.extension()) {
+                return Err(refuse(DocumentRefused::UnsupportedType {
+                    sniffed: Some(media_type.mime()),
+                }));
+            }
+            let doc = DocumentRef {
+                sha256: sha256_tag(&attachment.bytes),
+                name: attachment.name,
+                media_type: media_type.mime().to_string(),
+                bytes: attachment.bytes.len(),
+            };
+            Ok((doc, attachment.bytes))
+        })
+        .collect()
+}
+
+/// An e-mail's delivery id is its Message-ID (a relay or SES delivering it
+/// again sends the same one); hashed when long, like any delivery id.
+fn payload_message_id(email: bool, payload: &serde_json::Value) -> Option<String> {
+    let id = payload["message_id"]
+        .as_str()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())?;
+    email.then(|| {
+        if id.len() <= trigger::MAX_DELIVERY_ID_BYTES {
+            id.to_string()
+        } else {
+            sha256_tag(id.as_bytes())
+        }
+    })
+}

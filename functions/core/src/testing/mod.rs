@@ -129,6 +129,7 @@ impl Harness {
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
+            documents: self.documents.clone(),
         }
     }
 

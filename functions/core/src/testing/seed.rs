@@ -48,13 +48,26 @@ impl Harness {
     /// `payload`, received when the run was, and a dedupe key that expires
     /// then.
     pub async fn store_run(&self, run: &Run, fields: BTreeMap<String, Value>, payload: Value) {
+        self.store_run_with_documents(run, fields, payload, Vec::new())
+            .await;
+    }
+
+    /// [`Self::store_run`] with documents on its event (their bytes are
+    /// the caller's to store).
+    pub async fn store_run_with_documents(
+        &self,
+        run: &Run,
+        fields: BTreeMap<String, Value>,
+        payload: Value,
+        documents: Vec<DocumentRef>,
+    ) {
         let event = CanonicalEvent {
             workflow: run.workflow.clone(),
             delivery_id: run.delivery_id.clone(),
             received_at: run.created_at,
             fields,
             payload,
-            documents: Vec::new(),
+            documents,
         };
         let dedupe = DedupeKey {
             workflow: run.workflow.clone(),

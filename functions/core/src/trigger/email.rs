@@ -128,7 +128,7 @@ impl Authentication {
 ///
 /// ```json
 /// {"message_id": "id@mail.example", "from": "a@b.example", "from_name": "A B",
-///  "to": ["c@d.example"], "cc": [], "reply_to": "e@b.example",
+///  "from_domain": "b.example", "to": ["c@d.example"], "cc": [], "reply_to": "e@b.example",
 ///  "subject": "Invoice 42", "date": "2026-01-15T09:30:00+01:00",
 ///  "text": "the text/plain body, or the HTML one as text",
 ///  "authentication": {"spf": "pass", "dkim": "pass", "dmarc": "pass",
@@ -167,6 +167,10 @@ pub fn parse_email(
         "message_id": message_id,
         "from": from.and_then(|a| a.address()),
         "from_name": from.and_then(|a| a.name()),
+        "from_domain": from
+            .and_then(|a| a.address())
+            .and_then(|a| a.rsplit_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase()),
         "to": addresses(message.to()),
         "cc": addresses(message.cc()),
         "reply_to": message.reply_to().and_then(Address::first).and_then(|a| a.address()),

@@ -13,7 +13,8 @@ pub use delivery::{delivery_id, MAX_DELIVERY_ID_BYTES};
 pub use email::{authentication_results, parse_email, Authentication, Email, Verdict};
 pub use multipart::parse_form_data;
 pub use normalize::{
-    accepted_types, check_content_type, map_fields, parse_body, BodyError, MappingError, ParsedBody,
+    accepted_types, check_content_type, is_email, map_fields, parse_body, BodyError, MappingError,
+    ParsedBody,
 };
 pub use signature::{hmac_hex, verify, SignatureError};
 
@@ -21,3 +22,22 @@ pub use signature::{hmac_hex, verify, SignatureError};
 /// check) and Step Functions caps a state's payload at 256 KiB; a body that
 /// fits this limit always fits an item and never has to travel in a state.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A body with documents in it may be this large: under the 6 MB a Lambda
+/// invocation carries once API Gateway has base64-encoded it.
+pub const MAX_BODY_WITH_DOCUMENTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest body `trigger` takes.
+pub fn max_body_bytes(trigger: &handoff_spec::TriggerSpec) -> usize {
+    if trigger.documents.is_some() || trigger.email.is_some() {
+        MAX_BODY_WITH_DOCUMENTS_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
+/// The workflow's document limits, or the defaults for a trigger (e-mail)
+/// that declares none.
+pub fn documents_spec(trigger: &handoff_spec::TriggerSpec) -> handoff_spec::DocumentIntakeSpec {
+    trigger.documents.clone().unwrap_or_default()
+}

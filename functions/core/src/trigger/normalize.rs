@@ -67,6 +67,11 @@ fn mime(content_type: Option<&str>) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether the body is a raw e-mail.
+pub fn is_email(content_type: Option<&str>) -> bool {
+    mime(content_type) == EMAIL
+}
+
 /// The media types `trigger` takes: JSON and forms always, files in a form
 /// only where documents are declared, raw e-mail only where e-mail is.
 pub fn accepted_types(trigger: &TriggerSpec) -> Vec<&'static str> {
@@ -152,8 +157,7 @@ pub fn parse_body(
             };
             // E-mail without `documents` still takes attachments, within
             // the default limits.
-            let limits = documents.cloned().unwrap_or_default();
-            let email = parse_email(body, auth, &limits)?;
+            let email = parse_email(body, auth, &super::documents_spec(trigger))?;
             Ok(ParsedBody {
                 payload: email.payload,
                 attachments: email.attachments,
