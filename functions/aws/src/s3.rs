@@ -141,9 +141,10 @@ impl DocumentStore for S3Documents {
 
 /// `NoSuchKey`: expired by the bucket's lifecycle, or never written. (S3
 /// says so only to a caller allowed `s3:ListBucket`; to others a missing
-/// key is a 403, which template.yaml's policies avoid.)
+/// key is a 403, which template.yaml's policies avoid.) Not any 404: a
+/// missing bucket is a deployment fault, not a missing document.
 fn is_missing(err: &SdkError<GetObjectError>) -> bool {
-    matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) || status(err) == Some(404)
+    matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_)))
 }
 
 #[derive(Debug, thiserror::Error)]
