@@ -77,14 +77,35 @@ impl Client {
         payload: &Value,
         delivery_id: Option<&str>,
     ) -> anyhow::Result<(u16, Value)> {
-        let wf = self
-            .catalog
-            .get(workflow)
-            .ok_or_else(|| anyhow!("no workflow named {workflow}"))?;
-        let trigger = &wf.spec.trigger;
+        let trigger = &self.workflow(workflow)?.spec.trigger;
         let mut payload = payload.clone();
         let extra = delivery_id.and_then(|id| sign::set_delivery_id(trigger, &mut payload, id));
         let body = serde_json::to_vec(&payload)?;
+        self.post_signed(workflow, "application/json", body, extra)
+            .await
+    }
+
+    /// POSTs a raw `message/rfc822` e-mail to `workflow`'s webhook route,
+    /// signed like its webhooks: the way a mail relay hands one over.
+    pub async fn mail(&self, workflow: &str, message: &[u8]) -> anyhow::Result<(u16, Value)> {
+        self.post_signed(workflow, "message/rfc822", message.to_vec(), None)
+            .await
+    }
+
+    fn workflow(&self, name: &str) -> anyhow::Result<&std::sync::Arc<handoff_spec::Workflow>> {
+        self.catalog
+            .get(name)
+            .ok_or_else(|| anyhow!("no workflow named {name}"))
+    }
+
+    async fn post_signed(
+        &self,
+        workflow: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: Option<(String, String)>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let trigger = &self.workflow(workflow)?.spec.trigger;
         let secret = self
             .secrets
             .get(&trigger.signature.secret)
@@ -92,7 +113,7 @@ impl Client {
         let path = format!("/webhooks/{workflow}");
         let mut builder = hyper::Request::builder()
             .method("POST")
-            .header("content-type", "application/json");
+            .header("content-type", content_type);
         for (k, v) in
             sign::signature_headers(trigger, secret, &body, self.authority(), &path, Utc::now())
                 .into_iter()
@@ -109,6 +130,17 @@ impl Client {
         ))
     }
 
+    /// The run an accepted delivery started.
+    fn started(workflow: &str, (status, body): (u16, Value)) -> anyhow::Result<String> {
+        if status >= 300 {
+            bail!("the delivery for {workflow} was refused: {status} {body}");
+        }
+        body["run_id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the delivery for {workflow} started no run: {body}"))
+    }
+
     /// [`Client::webhook`] for a webhook that must be accepted: the id of
     /// the run it started.
     pub async fn send(
@@ -117,14 +149,16 @@ impl Client {
         payload: &Value,
         delivery_id: &str,
     ) -> anyhow::Result<String> {
-        let (status, body) = self.webhook(workflow, payload, Some(delivery_id)).await?;
-        if status >= 300 {
-            bail!("the webhook for {workflow} was refused: {status} {body}");
-        }
-        body["run_id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("the webhook for {workflow} started no run: {body}"))
+        Self::started(
+            workflow,
+            self.webhook(workflow, payload, Some(delivery_id)).await?,
+        )
+    }
+
+    /// [`Client::mail`] for a message that must be accepted: the id of the
+    /// run it started.
+    pub async fn send_mail(&self, workflow: &str, message: &[u8]) -> anyhow::Result<String> {
+        Self::started(workflow, self.mail(workflow, message).await?)
     }
 
     /// Sends one webhook and follows its run (see [`Client::follow`]).

@@ -25,6 +25,9 @@ use crate::pages;
 use crate::stack::Stack;
 use crate::template::Template;
 
+/// An HTTP API payload's limit (10 MB).
+const API_GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
 /// Every HttpApi route of the template with its handler; an error names a
 /// route whose function has no local handler.
 pub fn resolve_routes(template: &Template) -> anyhow::Result<Vec<(Method, String, HttpHandler)>> {
@@ -141,6 +144,11 @@ pub fn router(stack: Arc<Stack>) -> anyhow::Result<Router> {
     let bound = stack.public_url.clone();
     Ok(router
         .fallback(|| async { from_core(HttpResponse::error(404, "not_found", "no such route")) })
+        // API Gateway's own limit; each route refuses what it will not take
+        // (a webhook carrying documents is allowed more than one without).
+        .layer(axum::extract::DefaultBodyLimit::max(
+            API_GATEWAY_MAX_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 let bound = bound.clone();

@@ -12,7 +12,7 @@ use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::model::{EmbeddedModel, Tiers};
 use handoff_core::notify::ChannelNotifier;
-use handoff_core::ports::{Clock, NoMetrics, Notifier, SystemClock};
+use handoff_core::ports::{Clock, DocumentStore, NoMetrics, Notifier, SystemClock};
 use handoff_core::roles::{role_of, Role};
 use handoff_core::stages::{
     act::Act, approval::ApprovalTasks, callback::Callback, context::LoadContext, decide::Decide,
@@ -24,6 +24,7 @@ use handoff_states::StateMachine;
 use tokio::sync::Notify;
 
 use crate::adapters::{ConsoleNotifier, Delivery, FileSecrets, LocalActionSink};
+use crate::documents::{FileDocuments, Tesseract};
 use crate::runtime::{self, Host, HostExecutions, LocalIntake, TaskStages};
 use crate::sqlite::SqliteStore;
 use crate::store::{ExecutionLog, IntakeQueue, Outbox};
@@ -278,6 +279,9 @@ impl Stack {
             public_url: public_url.trim_end_matches('/').to_string(),
         };
         let reminders = Arc::new(approval_stage());
+        let documents: Arc<dyn DocumentStore> = Arc::new(FileDocuments {
+            root: data_dir.join("documents"),
+        });
         let stages = TaskStages {
             context: LoadContext {
                 catalog: catalog.clone(),
@@ -288,6 +292,8 @@ impl Stack {
                 ),
                 secrets: secrets.clone(),
                 clock: clock.clone(),
+                documents: documents.clone(),
+                ocr: Arc::new(Tesseract::default()),
             },
             reason: Reason {
                 catalog: catalog.clone(),

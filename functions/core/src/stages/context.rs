@@ -9,6 +9,7 @@ use handoff_spec::{LookupSpec, OnFailure, BYTES_PER_TOKEN};
 
 use crate::domain::*;
 use crate::ports::*;
+use crate::stages::documents::DocumentReader;
 use crate::stages::{audit, budget, lookup_http, StageError};
 
 /// The `LoadContext` task: prior runs, reference tables and HTTP lookups
@@ -19,6 +20,9 @@ pub struct LoadContext {
     pub fetcher: Arc<dyn Fetcher>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
+    /// Where the event's documents are kept, and what reads the scans.
+    pub documents: Arc<dyn DocumentStore>,
+    pub ocr: Arc<dyn Ocr>,
 }
 
 impl LoadContext {
@@ -126,6 +130,24 @@ impl LoadContext {
                 "lookup": name, "budget": "total", "limit": total,
                 "from_bytes": from, "to_bytes": to,
             }));
+        }
+        if !event.documents.is_empty() {
+            // Outside the budget: a few lines per document, for rules (the
+            // reader, the OCR confidence); the text goes to the AI step.
+            let readings = DocumentReader {
+                documents: self.documents.as_ref(),
+                ocr: self.ocr.as_ref(),
+            }
+            .read_all(self.store.as_ref(), run_id, &event)
+            .await?;
+            let summaries: Vec<Value> = readings.iter().map(DocumentReading::summary).collect();
+            self.audit(
+                run_id,
+                "context.documents_read",
+                json!({ "documents": summaries }),
+            )
+            .await?;
+            context.insert("documents".into(), Value::Array(summaries));
         }
         if !truncated.is_empty() {
             self.audit(

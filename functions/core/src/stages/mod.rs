@@ -11,6 +11,7 @@ pub mod context;
 pub mod correction;
 pub mod decide;
 pub mod delivery;
+pub mod documents;
 pub mod finalize;
 pub mod ingest;
 pub mod lookup_http;

@@ -148,6 +148,8 @@ impl Harness {
             fetcher: self.fetcher.clone(),
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
+            documents: self.documents.clone(),
+            ocr: self.ocr.clone(),
         }
     }
 

@@ -6,6 +6,7 @@ mod dataset;
 mod demo;
 mod eval;
 mod eval_task;
+mod mail;
 mod redrive;
 mod run;
 mod runs;
@@ -32,6 +33,8 @@ enum Command {
     Up(up::UpArgs),
     /// Run one event to completion and print its timeline.
     Run(run::RunArgs),
+    /// Run one e-mail (`.eml`) to completion, as the workflow's inbox receives it.
+    Mail(mail::MailArgs),
     /// List runs.
     Runs(runs::RunsArgs),
     /// Run a failed run again from the step that failed.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Up(args) => up::up(args),
         Command::Run(args) => run::run(args),
+        Command::Mail(args) => mail::mail(args),
         Command::Runs(args) => runs::runs(args),
         Command::Redrive(args) => redrive::redrive(args),
         Command::Show(args) => show::show(args),

@@ -29,6 +29,13 @@ pub struct RunArgs {
     pub workflow: Option<String>,
     /// An API Gateway webhook event (as in events/) or a bare JSON payload.
     pub event: PathBuf,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// How `handoff run` and `handoff mail` carry a run through.
+#[derive(Debug, Args)]
+pub struct RunOptions {
     /// Approve when the run asks for approval.
     #[arg(long, conflicts_with = "reject")]
     pub approve: bool,
@@ -44,8 +51,24 @@ pub struct RunArgs {
     pub llm: LlmArgs,
 }
 
+/// What starts the run.
+pub enum Inbound {
+    /// A JSON payload, signed as the workflow's sender signs it.
+    Webhook(Value),
+    /// A raw e-mail (`message/rfc822`), as a mail relay hands it over.
+    Mail(Vec<u8>),
+}
+
+impl Inbound {
+    async fn start(&self, client: &client::Client, workflow: &str) -> anyhow::Result<String> {
+        match self {
+            Inbound::Webhook(payload) => client.send(workflow, payload, &delivery_id()).await,
+            Inbound::Mail(message) => client.send_mail(workflow, message).await,
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
-    init_logs();
     let text = std::fs::read_to_string(&args.event)
         .with_context(|| format!("reading {}", args.event.display()))?;
     let event: Value = serde_json::from_str(&text).context("the event is not JSON")?;
@@ -58,6 +81,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         .clone()
         .or(sample_workflow)
         .ok_or_else(|| anyhow!("--workflow is required for a bare payload"))?;
+    run_to_end(&args.run, &workflow, Inbound::Webhook(payload))
+}
+
+/// Starts one run with `inbound` and follows it to its end (or to its
+/// approval request), on the data dir's `handoff up` if one serves it.
+pub fn run_to_end(args: &RunOptions, workflow: &str, inbound: Inbound) -> anyhow::Result<i32> {
+    init_logs();
     let mut options = args.stack.options(true)?;
     let verdict = match (args.approve, args.reject) {
         (true, _) => Some("approve"),
@@ -71,7 +101,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
                  with the models it was started with"
             );
         }
-        return runtime()?.block_on(run_remote(&url, &args, &workflow, &payload, verdict));
+        return runtime()?.block_on(run_remote(&url, args, workflow, &inbound, verdict));
     }
     // On stderr, so that `--json` keeps stdout to the summary.
     for line in args.llm.configure(&mut options)? {
@@ -81,10 +111,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         let (stack, addr, _server, _) = serve(options, 0).await?;
         let client = own_client(&stack, format!("http://{addr}"));
         let started = Instant::now();
-        let driven = client
-            .drive(&workflow, &payload, &delivery_id(), verdict, RUN_WITHIN)
-            .await?;
-        let (run_id, status) = (driven.run_id, driven.status);
+        let run_id = inbound.start(&client, workflow).await?;
+        let status = client.follow(&run_id, verdict, RUN_WITHIN).await?.status;
         // Let the execution record its end before reading the timeline.
         wait_execution_end(&stack, &run_id, Duration::from_secs(5)).await;
         let view = run_view(&stack, &run_id)
@@ -124,9 +152,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 /// `handoff run` against the `handoff up` already serving the data dir.
 async fn run_remote(
     url: &str,
-    args: &RunArgs,
+    args: &RunOptions,
     workflow: &str,
-    payload: &Value,
+    inbound: &Inbound,
     verdict: Option<&str>,
 ) -> anyhow::Result<i32> {
     let catalog = match &args.stack.workflows {
@@ -135,10 +163,8 @@ async fn run_remote(
     };
     let client = served_client(&args.stack.data_dir, url, catalog)?;
     let started = Instant::now();
-    let driven = client
-        .drive(workflow, payload, &delivery_id(), verdict, RUN_WITHIN)
-        .await?;
-    let (run_id, status) = (driven.run_id, driven.status);
+    let run_id = inbound.start(&client, workflow).await?;
+    let status = client.follow(&run_id, verdict, RUN_WITHIN).await?.status;
     let run = client.run(&run_id).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);

@@ -18,7 +18,7 @@ use crate::domain::*;
 use crate::model::{build_prompt, BuiltPrompt, PromptInput, Redactor, Tiers};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
-use crate::stages::{audit, render, summarise, StageError};
+use crate::stages::{audit, documents, render, summarise, StageError};
 
 pub use ask::TierCall;
 use cascade::{run_task, Cascade, Costs};
@@ -66,10 +66,20 @@ impl Reason {
             .into_iter()
             .filter(Feedback::teaches)
             .collect::<Vec<_>>();
-        let text = event.text();
-        let event_json = serde_json::to_value(&event.fields).expect("fields serialise");
+        // The documents' text follows the event's, for the model and for
+        // the `text` field its prompt shows.
+        let readings = documents::kept_readings(self.store.as_ref(), &input.run_id, &event).await?;
+        let text = documents::text_with_documents(&event.text(), &readings);
+        let mut event_json = serde_json::to_value(&event.fields).expect("fields serialise");
+        if !readings.is_empty() {
+            let body = event.field_str("text").unwrap_or_default();
+            event_json["text"] = json!(documents::text_with_documents(body, &readings));
+        }
 
-        let mut ai = AiResult::default();
+        let mut ai = AiResult {
+            review_reasons: documents::review_reasons(&readings),
+            ..AiResult::default()
+        };
         let mut records = Vec::new();
         let mut traces = Vec::new();
         let mut redactor = Redactor::for_workflow(workflow);

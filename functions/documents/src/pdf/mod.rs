@@ -1,0 +1,189 @@
+//! PDFs: what intake refuses, and each page's text layer or scan.
+
+mod scan;
+mod text;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use lopdf::{DecompressError, Document, Error, LoadOptions, Object, ObjectId};
+
+use crate::{inflate, Limits, Page, PageContent, Refused};
+
+/// A page with fewer non-space characters than this has no text layer to
+/// speak of (a page number, a stamp); its scan is what should be read.
+const MIN_TEXT_CHARS: usize = 20;
+
+/// The filters that expand and that [`inflate`] does not count: `lopdf`
+/// decodes them within its per-stream limit, and [`Pdf::load`] adds them up.
+const OTHER_EXPANDING_FILTERS: &[&[u8]] = &[
+    b"LZWDecode",
+    b"RunLengthDecode",
+    b"ASCII85Decode",
+    b"BrotliDecode",
+];
+
+pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), Refused> {
+    guarded(|| Pdf::load(bytes, limits).map(drop))
+}
+
+pub(crate) fn pages(bytes: &[u8], limits: &Limits) -> Result<Vec<Page>, Refused> {
+    guarded(|| Pdf::load(bytes, limits)?.pages())
+}
+
+/// `lopdf` is `forbid(unsafe_code)`, but a file it did not foresee can still
+/// make it panic (an index out of range, an overflow); intake must answer,
+/// not crash, so every use of it runs here and a panic is a malformed file.
+fn guarded<T>(work: impl FnOnce() -> Result<T, Refused>) -> Result<T, Refused> {
+    catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|_| Err(Refused::malformed("the PDF parser failed on this file")))
+}
+
+/// A parsed PDF that passed intake's checks.
+struct Pdf<'a> {
+    doc: Document,
+    pages: Vec<ObjectId>,
+    limits: &'a Limits,
+}
+
+impl<'a> Pdf<'a> {
+    fn load(bytes: &[u8], limits: &'a Limits) -> Result<Self, Refused> {
+        let bomb = || Refused::TooLargeWhenInflated {
+            limit: limits.max_inflated_bytes,
+        };
+        // Before the parser: it inflates object and cross-reference streams
+        // as it loads (see `inflate` for why its own bound is not enough).
+        let flate = inflate::inflated_size(bytes, limits.max_inflated_bytes).ok_or_else(bomb)?;
+
+        let options = LoadOptions::with_max_decompressed_size(limits.max_inflated_bytes);
+        let doc = Document::load_mem_with_options(bytes, options).map_err(|error| {
+            // A security handler `lopdf` cannot set up fails the load;
+            // the file is still an encrypted one, not a broken one.
+            if declares_encryption(bytes) {
+                Refused::Encrypted
+            } else {
+                refusal(error, limits)
+            }
+        })?;
+        // Refused whether or not `lopdf` could open it with an empty
+        // password: intake takes no document that someone locked.
+        if doc.trailer.has(b"Encrypt") || doc.was_encrypted() {
+            return Err(Refused::Encrypted);
+        }
+
+        let pages: Vec<ObjectId> = doc
+            .page_iter()
+            .take(limits.max_pages.saturating_add(1))
+            .collect();
+        if pages.len() > limits.max_pages {
+            return Err(Refused::TooManyPages {
+                pages: doc.page_iter().count(),
+                limit: limits.max_pages,
+            });
+        }
+        if pages.is_empty() {
+            return Err(Refused::malformed("the PDF has no pages"));
+        }
+
+        let mut budget = limits.max_inflated_bytes - flate;
+        for stream in doc
+            .objects
+            .values()
+            .filter_map(|object| object.as_stream().ok())
+        {
+            let expands = stream
+                .filters()
+                .is_ok_and(|filters| filters.iter().any(|f| OTHER_EXPANDING_FILTERS.contains(f)));
+            if expands {
+                match stream.decompressed_content_with_limit(budget) {
+                    Ok(decoded) => budget -= decoded.len().min(budget),
+                    Err(Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                        return Err(bomb())
+                    }
+                    // Undecodable: nothing this crate reads, nothing spent.
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(Self { doc, pages, limits })
+    }
+
+    /// Each page's text layer, or else its scan, or else nothing.
+    fn pages(&self) -> Result<Vec<Page>, Refused> {
+        // A fresh budget: `load` showed the whole document fits in it.
+        let mut budget = self.limits.max_inflated_bytes;
+        let mut pages = Vec::with_capacity(self.pages.len());
+        for (index, &page_id) in self.pages.iter().enumerate() {
+            let text = self.text(page_id, &mut budget)?;
+            let content = if text.chars().filter(|c| !c.is_whitespace()).count() >= MIN_TEXT_CHARS {
+                PageContent::Text(text)
+            } else if let Some(image) =
+                scan::page_image(&self.doc, page_id, self.limits, &mut budget)
+            {
+                PageContent::Image(image)
+            } else if !text.trim().is_empty() {
+                PageContent::Text(text)
+            } else {
+                PageContent::Empty
+            };
+            pages.push(Page {
+                number: index + 1,
+                content,
+            });
+        }
+        Ok(pages)
+    }
+
+    fn text(&self, page_id: ObjectId, budget: &mut usize) -> Result<String, Refused> {
+        let content = match self.doc.get_page_content_with_limit(page_id, *budget) {
+            Ok(content) => content,
+            Err(Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
+                return Err(Refused::TooLargeWhenInflated {
+                    limit: self.limits.max_inflated_bytes,
+                })
+            }
+            Err(_) => return Ok(String::new()),
+        };
+        *budget -= content.len().min(*budget);
+        Ok(text::page_text(&self.doc, page_id, &content, *budget))
+    }
+}
+
+/// Why `lopdf` could not load the file, as intake's refusal.
+fn refusal(error: Error, limits: &Limits) -> Refused {
+    match error {
+        Error::Decompress(DecompressError::MemoryLimitExceeded { .. }) => {
+            Refused::TooLargeWhenInflated {
+                limit: limits.max_inflated_bytes,
+            }
+        }
+        Error::Decryption(_) | Error::InvalidPassword | Error::UnsupportedSecurityHandler(_) => {
+            Refused::Encrypted
+        }
+        error => Refused::malformed(error),
+    }
+}
+
+/// Whether a trailer or cross-reference stream names an encryption
+/// dictionary: `/Encrypt` followed by a reference or a dictionary (and not
+/// `/EncryptMetadata`, which lives inside one).
+fn declares_encryption(bytes: &[u8]) -> bool {
+    const KEY: &[u8] = b"/Encrypt";
+    bytes.windows(KEY.len()).enumerate().any(|(at, window)| {
+        window == KEY && {
+            let rest = &bytes[at + KEY.len()..];
+            let value = rest.trim_ascii_start();
+            value.len() < rest.len()
+                && (value.starts_with(b"<<") || value.first().is_some_and(u8::is_ascii_digit))
+                || rest.starts_with(b"<<")
+        }
+    })
+}
+
+/// `object`, or what it refers to (one level: enough for resources and
+/// dictionaries of images).
+fn resolve<'d>(doc: &'d Document, object: &'d Object) -> Option<&'d Object> {
+    match object {
+        Object::Reference(id) => doc.get_object(*id).ok(),
+        direct => Some(direct),
+    }
+}

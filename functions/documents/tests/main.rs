@@ -1,0 +1,10 @@
+//! One test binary; each module is a family of behaviour. Inputs are built
+//! here, never checked in: PDFs with lopdf, images with the image crate.
+
+mod allocations;
+mod bombs;
+mod fixtures;
+mod intake;
+mod malformed;
+mod reading;
+mod sniffing;
