@@ -106,6 +106,8 @@ fuzz_target!(|input: Input| {
         fields,
         required: input.required.clone(),
         dedupe: None,
+        documents: None,
+        email: None,
     };
     if let Ok(mapped) = map_fields(&trigger, &payload) {
         for name in &input.required {

@@ -7,9 +7,11 @@ mod trigger_support;
 
 mod accuracy_review;
 mod approval_flow;
+mod attachments;
 mod autonomy_simulation;
 mod blind_audit;
 mod dashboard;
+mod email_intake;
 mod intake_sweep;
 mod metrics;
 mod outbound;

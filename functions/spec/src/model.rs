@@ -81,6 +81,13 @@ pub struct TriggerSpec {
     pub required: Vec<String>,
     #[serde(default)]
     pub dedupe: Option<DedupeSpec>,
+    /// Documents (invoice PDFs, scans) a delivery may carry; without it a
+    /// delivery carries none and `multipart/form-data` is refused.
+    #[serde(default)]
+    pub documents: Option<DocumentIntakeSpec>,
+    /// E-mail intake: a raw `message/rfc822` body is taken only when set.
+    #[serde(default)]
+    pub email: Option<EmailIntakeSpec>,
 }
 
 /// What else, besides the delivery id and the body, makes two deliveries
@@ -93,6 +100,84 @@ pub struct DedupeSpec {
     /// values is a duplicate of the first run, forever. An event missing
     /// one of them is deduplicated by delivery id and body only.
     pub business_key: Vec<String>,
+}
+
+/// The document types a workflow can take, by the name `types` uses.
+pub const DOCUMENT_TYPES: [&str; 4] = ["pdf", "png", "jpeg", "tiff"];
+
+/// What documents a delivery may carry and where they are. They are stored
+/// apart from the event, which refers to them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIntakeSpec {
+    /// Base64 documents inside a JSON body: where each one is.
+    #[serde(default)]
+    pub json: Option<JsonDocumentsSpec>,
+    /// At most this many documents per delivery.
+    #[serde(default = "default_max_documents")]
+    pub max_count: usize,
+    /// Each document at most this many bytes, decoded.
+    #[serde(default = "default_max_document_bytes")]
+    pub max_bytes: usize,
+    /// Types taken (of [`DOCUMENT_TYPES`]); anything else is refused.
+    #[serde(default = "default_document_types")]
+    pub types: Vec<String>,
+}
+
+impl Default for DocumentIntakeSpec {
+    fn default() -> Self {
+        Self {
+            json: None,
+            max_count: default_max_documents(),
+            max_bytes: default_max_document_bytes(),
+            types: default_document_types(),
+        }
+    }
+}
+
+/// The largest `max_bytes` a spec may set: what one run's documents may
+/// add to the store and to a reader's memory stays bounded.
+pub const MAX_DOCUMENT_BYTES: usize = 50 * 1024 * 1024;
+
+fn default_max_documents() -> usize {
+    10
+}
+
+fn default_max_document_bytes() -> usize {
+    10 * 1024 * 1024
+}
+
+fn default_document_types() -> Vec<String> {
+    DOCUMENT_TYPES.iter().map(|t| t.to_string()).collect()
+}
+
+/// Base64 documents in a JSON body, e.g. `items: $.attachments[*]`,
+/// `content: content_base64`, `name: filename`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonDocumentsSpec {
+    /// JSONPath to the objects that each hold one document.
+    pub items: String,
+    /// The member of such an object holding the base64 content.
+    pub content: String,
+    /// The member holding the document's file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The member holding the sender's declared media type.
+    #[serde(default)]
+    pub media_type: Option<String>,
+}
+
+/// E-mail delivered as a raw message.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailIntakeSpec {
+    /// The mail server whose `Authentication-Results` header is believed
+    /// (RFC 8601 authserv-id), for e-mail POSTed to the webhook route.
+    /// Headers naming any other server are ignored: a sender can write any
+    /// header. In AWS the SES receipt's verdicts are used instead.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,6 +169,72 @@ fn check_trigger(t: &TriggerSpec, p: &mut Problems) {
             }
         }
     }
+    if let Some(d) = &t.documents {
+        check_documents(d, p);
+    }
+    if let Some(e) = &t.email {
+        check_email(e, p);
+    }
+}
+
+fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
+    if let Some(json) = &d.json {
+        check_json_path("trigger.documents.json.items", &json.items, p);
+        let members = [
+            ("content", Some(&json.content)),
+            ("name", json.name.as_ref()),
+            ("media_type", json.media_type.as_ref()),
+        ];
+        for (key, member) in members {
+            if member.is_some_and(|m| m.trim().is_empty()) {
+                p.add(
+                    format!("trigger.documents.json.{key}"),
+                    "name the member of each item, e.g. `content_base64`",
+                );
+            }
+        }
+    }
+    if d.max_count == 0 {
+        p.add("trigger.documents.max_count", "must be at least 1");
+    }
+    if d.max_bytes == 0 || d.max_bytes > MAX_DOCUMENT_BYTES {
+        p.add(
+            "trigger.documents.max_bytes",
+            format!(
+                "{} is out of range: 1 to {MAX_DOCUMENT_BYTES} (50 MiB)",
+                d.max_bytes
+            ),
+        );
+    }
+    if d.types.is_empty() {
+        p.add(
+            "trigger.documents.types",
+            format!("name at least one of {}", DOCUMENT_TYPES.join(", ")),
+        );
+    }
+    for (i, t) in d.types.iter().enumerate() {
+        if !DOCUMENT_TYPES.contains(&t.as_str()) {
+            p.add(
+                format!("trigger.documents.types[{i}]"),
+                format!(
+                    "`{t}` is not a document type; the types are {}",
+                    DOCUMENT_TYPES.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn check_email(e: &EmailIntakeSpec, p: &mut Problems) {
+    let Some(id) = &e.authserv_id else { return };
+    // An authserv-id is one token (RFC 8601 `value`): a space or `;` in it
+    // could never equal the one a header names.
+    if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';' || c == '(') {
+        p.add(
+            "trigger.email.authserv_id",
+            format!("`{id}` is not an authserv-id: name the mail server, e.g. `mx.example.com`"),
+        );
+    }
 }
 
 fn check_json_path(at: &str, path: &str, p: &mut Problems) {

@@ -669,3 +669,118 @@ fn a_signed_timestamp_header_belongs_to_the_generic_scheme() {
     );
     Workflow::from_yaml(FILE, &generic).expect("generic with a signed timestamp");
 }
+
+/// `VALID` whose trigger takes documents and e-mail as `intake` says.
+fn with_intake(intake: &str) -> String {
+    VALID.replace(
+        "  required: [text]\n",
+        &format!("  required: [text]\n{intake}"),
+    )
+}
+
+const INTAKE: &str = "  documents:
+    json: { items: '$.attachments[*]', content: content_base64, name: filename, media_type: type }
+    max_count: 3
+    max_bytes: 1048576
+    types: [pdf, png]
+  email: { authserv_id: mx.example.com }
+";
+
+#[test]
+fn document_and_email_intake_load_with_their_defaults() {
+    let w = Workflow::from_yaml(FILE, &with_intake(INTAKE)).expect("valid");
+    let d = w.spec.trigger.documents.as_ref().unwrap();
+    assert_eq!((d.max_count, d.max_bytes), (3, 1_048_576));
+    assert_eq!(d.json.as_ref().unwrap().items, "$.attachments[*]");
+    let email = w.spec.trigger.email.as_ref().unwrap();
+    assert_eq!(email.authserv_id.as_deref(), Some("mx.example.com"));
+
+    let w = Workflow::from_yaml(FILE, &with_intake("  documents: {}\n  email: {}\n"))
+        .expect("every intake key has a default");
+    let d = w.spec.trigger.documents.unwrap();
+    assert_eq!((d.max_count, d.max_bytes), (10, 10 * 1024 * 1024));
+    assert_eq!(d.types, ["pdf", "png", "jpeg", "tiff"]);
+    assert!(d.json.is_none());
+    assert!(w.spec.trigger.email.unwrap().authserv_id.is_none());
+    let w = Workflow::from_yaml(FILE, VALID).unwrap();
+    assert!(w.spec.trigger.documents.is_none() && w.spec.trigger.email.is_none());
+}
+
+/// Edits of `INTAKE`.
+const INTAKE_MISTAKES: &[Mistake] = &[
+    (
+        "the items path is not a JSONPath",
+        "'$.attachments[*]'",
+        "'$.attachments[?'",
+        "trigger.documents.json.items",
+        "invalid JSONPath",
+    ),
+    (
+        "a blank content member",
+        "content: content_base64",
+        "content: ' '",
+        "trigger.documents.json.content",
+        "name the member",
+    ),
+    (
+        "a document type outside the four",
+        "types: [pdf, png]",
+        "types: [pdf, docx]",
+        "trigger.documents.types[1]",
+        "`docx` is not a document type",
+    ),
+    (
+        "no document type at all",
+        "types: [pdf, png]",
+        "types: []",
+        "trigger.documents.types",
+        "name at least one of pdf, png, jpeg, tiff",
+    ),
+    (
+        "no documents allowed",
+        "max_count: 3",
+        "max_count: 0",
+        "trigger.documents.max_count",
+        "at least 1",
+    ),
+    (
+        "an empty document",
+        "max_bytes: 1048576",
+        "max_bytes: 0",
+        "trigger.documents.max_bytes",
+        "out of range",
+    ),
+    (
+        "a document over 50 MiB",
+        "max_bytes: 1048576",
+        "max_bytes: 52428801",
+        "trigger.documents.max_bytes",
+        "1 to 52428800 (50 MiB)",
+    ),
+    (
+        "a misspelt documents key",
+        "max_count: 3",
+        "max_documents: 3",
+        "trigger.documents.max_documents",
+        "unknown field `max_documents`",
+    ),
+    (
+        "an authserv-id that is no single token",
+        "authserv_id: mx.example.com",
+        "authserv_id: 'mx.example.com; spf=pass'",
+        "trigger.email.authserv_id",
+        "is not an authserv-id",
+    ),
+    (
+        "a misspelt e-mail key",
+        "authserv_id: mx.example.com",
+        "authserv: mx.example.com",
+        "trigger.email.authserv",
+        "unknown field `authserv`",
+    ),
+];
+
+#[test]
+fn each_intake_mistake_is_reported_at_its_path() {
+    assert_each_reported(INTAKE, INTAKE_MISTAKES, with_intake);
+}

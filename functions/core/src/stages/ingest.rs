@@ -166,10 +166,12 @@ impl Ingest {
                 Refusal::SecretUnavailable
             })?;
         let content_type = req.header("content-type");
-        trigger::check_content_type(content_type).map_err(Refusal::ContentType)?;
+        trigger::check_content_type(trigger_spec, content_type).map_err(Refusal::ContentType)?;
         let now = self.clock.now();
         trigger::verify(&trigger_spec.signature, &secret, req, now)?;
-        let payload = trigger::parse_body(content_type, &req.body).map_err(Refusal::Body)?;
+        let payload = trigger::parse_body(trigger_spec, content_type, &req.body)
+            .map_err(Refusal::Body)?
+            .payload;
         let fields = trigger::map_fields(trigger_spec, &payload)?;
         let delivery_id = trigger::delivery_id(trigger_spec, req, &payload);
 

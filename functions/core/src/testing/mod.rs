@@ -309,8 +309,13 @@ impl Harness {
         let req = sample_request(webhook_sample);
         let name = req.path_params["workflow"].clone();
         let workflow = self.catalog.get(&name).expect("sample names a workflow");
-        let payload =
-            handoff_core::trigger::parse_body(req.header("content-type"), &req.body).unwrap();
+        let payload = handoff_core::trigger::parse_body(
+            &workflow.spec.trigger,
+            req.header("content-type"),
+            &req.body,
+        )
+        .unwrap()
+        .payload;
         let mut fields =
             handoff_core::trigger::map_fields(&workflow.spec.trigger, &payload).unwrap();
         if let Some(text) = text {

@@ -78,6 +78,8 @@ mod tests {
             fields: Default::default(),
             required: vec![],
             dedupe: None,
+            documents: None,
+            email: None,
         }
     }
 

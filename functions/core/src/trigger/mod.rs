@@ -1,12 +1,20 @@
 //! The front door: who sent a webhook, which delivery it is, and what it says.
 
+mod attachments;
 mod delivery;
+mod email;
+mod multipart;
 mod normalize;
 mod paths;
 mod signature;
 
+pub use attachments::{take_json_documents, Attachment};
 pub use delivery::{delivery_id, MAX_DELIVERY_ID_BYTES};
-pub use normalize::{check_content_type, map_fields, parse_body, BodyError, MappingError};
+pub use email::{authentication_results, parse_email, Authentication, Email, Verdict};
+pub use multipart::parse_form_data;
+pub use normalize::{
+    accepted_types, check_content_type, map_fields, parse_body, BodyError, MappingError, ParsedBody,
+};
 pub use signature::{hmac_hex, verify, SignatureError};
 
 /// Larger bodies are refused with 413. The run store keeps the body (claim

@@ -16,6 +16,20 @@ pub(crate) fn first<'v>(path: &str, value: &'v Value) -> Option<&'v Value> {
     parsed(path)?.query(value).first()
 }
 
+/// Where the nodes `path` selects in `value` are, as JSON Pointers, in
+/// order and each once; none when it is not a JSONPath.
+pub(crate) fn pointers(path: &str, value: &Value) -> Vec<String> {
+    let Some(path) = parsed(path) else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::new();
+    path.query_located(value)
+        .locations()
+        .map(|l| l.to_json_pointer())
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
+}
+
 fn parsed(path: &str) -> Parsed {
     static PATHS: OnceLock<RwLock<HashMap<String, Parsed>>> = OnceLock::new();
     let paths = PATHS.get_or_init(Default::default);
@@ -44,5 +58,14 @@ mod tests {
             assert_eq!(first("$.a.c", &doc), None);
             assert_eq!(first("not a path", &doc), None);
         }
+    }
+
+    #[test]
+    fn pointers_name_each_selected_node_once() {
+        let doc = json!({"a": [{"b": 1}, {"b": 2}], "c/d": 3});
+        assert_eq!(super::pointers("$.a[*]", &doc), ["/a/0", "/a/1"]);
+        assert_eq!(super::pointers("$.a[0,0,1]", &doc), ["/a/0", "/a/1"]);
+        assert_eq!(super::pointers("$['c/d']", &doc), ["/c~1d"]);
+        assert!(super::pointers("not a path", &doc).is_empty());
     }
 }
