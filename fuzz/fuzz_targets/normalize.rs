@@ -1,13 +1,18 @@
-//! Payload normalisation: content type check, body parsing (JSON and form),
-//! JSONPath field mapping and the delivery id, on arbitrary bodies and paths.
-//! Never a panic; a mapping that succeeds has every required field.
+//! Payload normalisation: content type check, body parsing (JSON, forms,
+//! forms with files, raw e-mail, base64 documents in JSON, as the spec
+//! allows), JSONPath field mapping and the delivery id, on arbitrary
+//! bodies and paths. Never a panic; a mapping that succeeds has every
+//! required field.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use handoff_core::http::HttpRequest;
 use handoff_core::trigger::{check_content_type, delivery_id, map_fields, parse_body};
-use handoff_spec::{DeliveryIdSpec, SignatureScheme, SignatureSpec, TriggerSpec};
+use handoff_spec::{
+    DeliveryIdSpec, DocumentIntakeSpec, EmailIntakeSpec, JsonDocumentsSpec, SignatureScheme,
+    SignatureSpec, TriggerSpec,
+};
 use libfuzzer_sys::{arbitrary, fuzz_target};
 
 #[derive(Debug, arbitrary::Arbitrary)]
@@ -19,6 +24,8 @@ struct Input {
     scheme: u8,
     delivery_path: Option<Path>,
     delivery_header: Option<(String, String)>,
+    documents: Option<(Path, u8)>,
+    email: Option<String>,
 }
 
 #[derive(Debug, arbitrary::Arbitrary)]
@@ -26,6 +33,8 @@ enum ContentType {
     Json,
     JsonCharset,
     Form,
+    FormData(String),
+    Email,
     Other(String),
 }
 
@@ -68,15 +77,10 @@ fuzz_target!(|input: Input| {
         ContentType::Json => "application/json".to_string(),
         ContentType::JsonCharset => "Application/JSON; charset=utf-8".to_string(),
         ContentType::Form => "application/x-www-form-urlencoded".to_string(),
+        ContentType::FormData(boundary) => format!("multipart/form-data; boundary={boundary}"),
+        ContentType::Email => "message/rfc822".to_string(),
         ContentType::Other(s) => s.clone(),
     };
-    let ct = Some(content_type.as_str());
-    let accepted = check_content_type(ct).is_ok();
-    let payload = match parse_body(ct, &input.body) {
-        Ok(p) => p,
-        Err(_) => return,
-    };
-    assert!(accepted, "a body was parsed under a refused content type");
     let fields: BTreeMap<String, String> = input
         .fields
         .iter()
@@ -106,9 +110,32 @@ fuzz_target!(|input: Input| {
         fields,
         required: input.required.clone(),
         dedupe: None,
-        documents: None,
-        email: None,
+        documents: input.documents.as_ref().map(|(items, limits)| DocumentIntakeSpec {
+            json: Some(JsonDocumentsSpec {
+                items: items.render(),
+                content: "content".into(),
+                name: Some("name".into()),
+                media_type: None,
+            }),
+            max_count: usize::from(limits % 4) + 1,
+            max_bytes: usize::from(limits / 4) * 16 + 1,
+            ..DocumentIntakeSpec::default()
+        }),
+        email: input.email.as_ref().map(|id| EmailIntakeSpec {
+            authserv_id: Some(id.clone()),
+        }),
     };
+    let ct = Some(content_type.as_str());
+    let accepted = check_content_type(&trigger, ct).is_ok();
+    let parsed = match parse_body(&trigger, ct, &input.body) {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    assert!(accepted, "a body was parsed under a refused content type");
+    let limits = trigger.documents.clone().unwrap_or_default();
+    assert!(parsed.attachments.len() <= limits.max_count);
+    assert!(parsed.attachments.iter().all(|a| a.bytes.len() <= limits.max_bytes));
+    let payload = parsed.payload;
     if let Ok(mapped) = map_fields(&trigger, &payload) {
         for name in &input.required {
             let value = mapped.get(name).expect("required field mapped");
