@@ -60,6 +60,8 @@ def configure(endpoint: str) -> None:
                 sys.exit(f"with-moto: moto refused config {service}.{key}={value}: {applied}")
 
 
+# Two fixes to moto, applied in the server process before it starts.
+#
 # moto's TransactWriteItems snapshots the whole table and, when a condition
 # fails, puts the snapshot back, discarding every write another request made
 # in between (its server handles requests on threads). Real DynamoDB has no
@@ -78,6 +80,19 @@ def serialised(method):
 for name in ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item"):
     if hasattr(DynamoDBBackend, name):
         setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
+# moto's SES checks a receipt rule's Lambda function among the Docker
+# backend's functions, while without Docker (CONFIG) they live in the simple
+# backend: look where they are, so a rule as template.yaml declares it saves.
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.ses.exceptions import InvalidLambdaFunctionException
+from moto.ses.models import SESBackend
+def validate_lambda_action(self, action):
+    try:
+        lambda_backend(self.account_id, self.region_name).get_function(action["FunctionArn"])
+    except Exception:
+        raise InvalidLambdaFunctionException(f"Invalid Lambda function: {action['FunctionArn']}")
+    self._validate_sns_topic(action.get("TopicArn"))
+SESBackend._validate_lambda_action = validate_lambda_action
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
 """

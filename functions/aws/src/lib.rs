@@ -37,6 +37,8 @@ pub mod http_fetch;
 pub mod http_sink;
 #[cfg(feature = "http")]
 pub mod outbound;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 #[cfg(feature = "ses")]
@@ -45,3 +47,5 @@ pub mod ses;
 pub mod sfn;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "textract")]
+pub mod textract;

@@ -4,7 +4,9 @@ use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::lambda::{self, env};
 use handoff_aws::outbound::OutboundPolicy;
+use handoff_aws::s3::S3Documents;
 use handoff_aws::secrets::SecretsManager;
+use handoff_aws::textract::Textract;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::context::LoadContext;
 use lambda_runtime::{service_fn, Error};
@@ -21,6 +23,8 @@ async fn main() -> Result<(), Error> {
         fetcher: Arc::new(fetcher),
         secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
+        documents: Arc::new(S3Documents::from_env(&config)?),
+        ocr: Arc::new(Textract::from_config(&config)),
     };
     lambda_runtime::run(service_fn(|event| context::handle(&stage, event))).await
 }

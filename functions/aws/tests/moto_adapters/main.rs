@@ -8,9 +8,12 @@
 //! queue, state machine or secret, so they run in parallel.
 
 mod cost_control;
+mod documents;
 mod dynamo;
+mod mailbox;
 mod queue;
 mod secrets;
+mod ses_receiving;
 mod sfn;
 mod store_contract;
 mod support;

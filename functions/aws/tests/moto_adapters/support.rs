@@ -16,6 +16,28 @@ pub use handoff_aws::dynamo::testing::{
     moto_config as sdk_config, table, unique, INDEXES, KEYS, TTL_ATTRIBUTE,
 };
 
+/// An S3 client for moto: path-style addressing, as a bucket name is no
+/// host name on 127.0.0.1.
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// A fresh bucket, by name.
+pub async fn bucket(client: &aws_sdk_s3::Client) -> String {
+    let name = unique("handoff");
+    client
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
+}
+
 pub async fn queue(config: &SdkConfig, visibility_timeout: u32) -> String {
     aws_sdk_sqs::Client::new(config)
         .create_queue()
