@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::s3::{S3Documents, S3Mailbox};
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::sqs::SqsQueue;
 use handoff_core::ports::{StoreThenQueue, SystemClock};
@@ -24,6 +25,11 @@ async fn main() -> Result<(), Error> {
         secrets: Arc::new(SecretsManager::from_env(&config)?),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
+        documents: Arc::new(S3Documents::from_env(&config)?),
     };
-    lambda_runtime::run(service_fn(|event| ingest::handle_event(&stage, event))).await
+    let mailbox = S3Mailbox::from_env(&config)?;
+    lambda_runtime::run(service_fn(|event| {
+        ingest::handle_event(&stage, &mailbox, event)
+    }))
+    .await
 }

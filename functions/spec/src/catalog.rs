@@ -52,12 +52,28 @@ impl Catalog {
     ) -> Result<Self, SpecErrors> {
         let mut workflows = BTreeMap::new();
         let mut errors: Vec<SpecError> = Vec::new();
+        let mut files_of = BTreeMap::new();
         for (file, text) in files {
             match Workflow::from_yaml(file, text) {
                 Ok(w) => {
+                    files_of.insert(w.spec.name.clone(), file.to_string());
                     workflows.insert(w.spec.name.clone(), Arc::new(w));
                 }
                 Err(SpecErrors(mut e)) => errors.append(&mut e),
+            }
+        }
+        // An address starts one workflow: SES hands over the message, not
+        // a choice.
+        let mut inboxes: BTreeMap<String, &str> = BTreeMap::new();
+        for (name, w) in &workflows {
+            for address in w.spec.trigger.email.iter().flat_map(|e| &e.recipients) {
+                if let Some(first) = inboxes.insert(address.to_ascii_lowercase(), name) {
+                    errors.push(SpecError {
+                        file: files_of[name].clone(),
+                        path: "trigger.email.recipients".into(),
+                        reason: format!("`{address}` is already `{first}`'s inbox"),
+                    });
+                }
             }
         }
         if errors.is_empty() {
@@ -69,6 +85,18 @@ impl Catalog {
 
     pub fn get(&self, name: &str) -> Option<&Arc<Workflow>> {
         self.workflows.get(name)
+    }
+
+    /// The workflow whose inbox `address` is (case-insensitive).
+    pub fn for_recipient(&self, address: &str) -> Option<&Arc<Workflow>> {
+        self.workflows.values().find(|w| {
+            w.spec
+                .trigger
+                .email
+                .iter()
+                .flat_map(|e| &e.recipients)
+                .any(|r| r.eq_ignore_ascii_case(address))
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -178,6 +178,10 @@ pub struct EmailIntakeSpec {
     /// header. In AWS the SES receipt's verdicts are used instead.
     #[serde(default)]
     pub authserv_id: Option<String>,
+    /// The addresses this workflow's inbox receives at: mail SES receives
+    /// for one of them starts a run of this workflow.
+    #[serde(default)]
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -226,6 +226,18 @@ fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
 }
 
 fn check_email(e: &EmailIntakeSpec, p: &mut Problems) {
+    for (i, address) in e.recipients.iter().enumerate() {
+        let valid = address
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !address.contains(char::is_whitespace);
+        if !valid {
+            p.add(
+                &format!("trigger.email.recipients[{i}]"),
+                format!("`{address}` is not an e-mail address"),
+            );
+        }
+    }
     let Some(id) = &e.authserv_id else { return };
     // An authserv-id is one token (RFC 8601 `value`): a space or `;` in it
     // could never equal the one a header names.

@@ -772,6 +772,13 @@ const INTAKE_MISTAKES: &[Mistake] = &[
         "is not an authserv-id",
     ),
     (
+        "a recipient that is no address",
+        "authserv_id: mx.example.com",
+        "authserv_id: mx.example.com, recipients: [ap@example.com, accounts payable]",
+        "trigger.email.recipients[1]",
+        "`accounts payable` is not an e-mail address",
+    ),
+    (
         "a misspelt e-mail key",
         "authserv_id: mx.example.com",
         "authserv: mx.example.com",
@@ -783,4 +790,42 @@ const INTAKE_MISTAKES: &[Mistake] = &[
 #[test]
 fn each_intake_mistake_is_reported_at_its_path() {
     assert_each_reported(INTAKE, INTAKE_MISTAKES, with_intake);
+}
+
+#[test]
+fn one_inbox_address_starts_one_workflow() {
+    let inbox = |name: &str, address: &str| {
+        with_intake(&format!("  email: {{ recipients: [{address}] }}\n")).replacen(
+            "name: ",
+            &format!("name: {name}\n# was: "),
+            1,
+        )
+    };
+    let (a, b) = (
+        inbox("ap-one", "ap@example.com"),
+        inbox("ap-two", "AP@example.com"),
+    );
+
+    let err = handoff_spec::Catalog::from_files([
+        ("ap-one.yaml", a.as_str()),
+        ("ap-two.yaml", b.as_str()),
+    ])
+    .unwrap_err()
+    .to_string();
+
+    assert!(err.contains("trigger.email.recipients"), "{err}");
+    assert!(err.contains("already `ap-one`'s inbox"), "{err}");
+    let (a, c) = (
+        inbox("ap-one", "ap@example.com"),
+        inbox("ap-two", "ar@example.com"),
+    );
+    let catalog = handoff_spec::Catalog::from_files([
+        ("ap-one.yaml", a.as_str()),
+        ("ap-two.yaml", c.as_str()),
+    ])
+    .unwrap();
+    assert_eq!(
+        catalog.for_recipient("AR@Example.com").unwrap().name(),
+        "ap-two"
+    );
 }

@@ -223,9 +223,11 @@ impl Ingest {
         if trigger_spec.email.is_none() {
             return Err(Refusal::NoEmail(name.to_string()));
         }
-        let limit = trigger::max_body_bytes(trigger_spec);
-        if raw.len() > limit {
-            return Err(Refusal::TooLarge(raw.len(), limit));
+        if raw.len() > trigger::MAX_RECEIVED_MAIL_BYTES {
+            return Err(Refusal::TooLarge(
+                raw.len(),
+                trigger::MAX_RECEIVED_MAIL_BYTES,
+            ));
         }
         let email = trigger::parse_email(raw, auth, &trigger::documents_spec(trigger_spec))
             .map_err(Refusal::Body)?;

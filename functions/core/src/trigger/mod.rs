@@ -27,6 +27,10 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// invocation carries once API Gateway has base64-encoded it.
 pub const MAX_BODY_WITH_DOCUMENTS_BYTES: usize = 4 * 1024 * 1024;
 
+/// The largest message SES receiving hands over that ingest reads: no API
+/// Gateway in between, and a few scanned pages run to megabytes.
+pub const MAX_RECEIVED_MAIL_BYTES: usize = 30 * 1024 * 1024;
+
 /// The largest body `trigger` takes.
 pub fn max_body_bytes(trigger: &handoff_spec::TriggerSpec) -> usize {
     if trigger.documents.is_some() || trigger.email.is_some() {
