@@ -144,7 +144,7 @@ impl<'a> Pdf<'a> {
             Err(_) => return Ok(String::new()),
         };
         *budget -= content.len().min(*budget);
-        Ok(text::page_text(&self.doc, page_id, &content, *budget))
+        Ok(text::page_text(&self.doc, page_id, &content, budget))
     }
 }
 
