@@ -53,20 +53,47 @@ fn a_page_content_stream_that_inflates_to_a_gibibyte_is_refused() {
 
 #[test]
 fn an_object_stream_that_inflates_to_a_gibibyte_is_refused() {
-    // By hand: lopdf writes object streams it compresses itself. The
-    // catalog lives in object stream 1, which is the bomb; the
-    // cross-reference stream (2) says so.
-    let bomb = fixtures::zlib_bomb(GIB);
+    assert_refused_as_bomb(&object_stream_pdf(1, 4, &fixtures::zlib_bomb(GIB)));
+}
+
+#[test]
+fn an_object_stream_whose_index_points_many_times_into_one_array_is_refused() {
+    // Twenty thousand entries at offset 0, a 400 KB array there: lopdf would
+    // parse the array for each entry (18 GB). Dropped before it does.
+    let entries = 20_000;
+    let mut content: Vec<u8> = (0..entries)
+        .flat_map(|i| format!("{} 0 ", i + 10).into_bytes())
+        .collect();
+    let first = content.len();
+    content.push(b'[');
+    content.extend(b"0 ".repeat(200_000));
+    content.push(b']');
+    let pdf = object_stream_pdf(entries, first, &fixtures::zlib(&content));
+    let started = Instant::now();
+    let (result, peak) = peak_during(|| check(&pdf, None, &Limits::default()));
+    assert!(matches!(result, Err(Refused::Malformed(_))), "{result:?}");
+    assert!(peak < 64 * MIB, "held {peak} bytes at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A PDF whose catalog (object 3) is the first object of object stream 1,
+/// found through a cross-reference stream (2). By hand: lopdf compresses
+/// the object streams it writes itself.
+fn object_stream_pdf(entries: usize, first: usize, flate: &[u8]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.5\n".to_vec();
     let objstm_at = pdf.len();
     pdf.extend_from_slice(
         format!(
-            "1 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
-            bomb.len()
+            "1 0 obj\n<< /Type /ObjStm /N {entries} /First {first} /Filter /FlateDecode /Length {} >>\nstream\n",
+            flate.len()
         )
         .as_bytes(),
     );
-    pdf.extend_from_slice(&bomb);
+    pdf.extend_from_slice(flate);
     pdf.extend_from_slice(b"\nendstream\nendobj\n");
     let xref_at = pdf.len();
     let mut rows = Vec::new();
@@ -89,7 +116,24 @@ fn an_object_stream_that_inflates_to_a_gibibyte_is_refused() {
     );
     pdf.extend_from_slice(&rows);
     pdf.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
-    assert_refused_as_bomb(&pdf);
+    pdf
+}
+
+#[test]
+fn a_well_formed_object_stream_still_loads() {
+    let catalog = b"<< /Type /Catalog /Pages 4 0 R >>";
+    let pages = b"<< /Type /Pages /Kids [] /Count 0 >>";
+    let mut content = format!("3 0 4 {} ", catalog.len() + 1).into_bytes();
+    let first = content.len();
+    content.extend_from_slice(catalog);
+    content.push(b' ');
+    content.extend_from_slice(pages);
+    let pdf = object_stream_pdf(2, first, &fixtures::zlib(&content));
+    // It loads (and has no pages): the check let the object stream through.
+    assert_eq!(
+        check(&pdf, None, &Limits::default()),
+        Err(Refused::Malformed("the PDF has no pages".into()))
+    );
 }
 
 #[test]

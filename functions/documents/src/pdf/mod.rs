@@ -1,5 +1,6 @@
 //! PDFs: what intake refuses, and each page's text layer or scan.
 
+mod objstm;
 mod scan;
 mod text;
 
@@ -54,18 +55,22 @@ impl<'a> Pdf<'a> {
         // as it loads (see `inflate` for why its own bound is not enough).
         let flate = inflate::inflated_size(bytes, limits.max_inflated_bytes).ok_or_else(bomb)?;
 
+        // Before the parser too: `lopdf` decrypts as it loads, in a path
+        // that skips the object-stream check (`objstm`).
+        if declares_encryption(bytes) {
+            return Err(Refused::Encrypted);
+        }
+        if !objstm::all_well_formed(bytes, limits.max_inflated_bytes) {
+            return Err(Refused::malformed(
+                "an object stream's index overlaps its objects",
+            ));
+        }
         let options = LoadOptions::with_max_decompressed_size(limits.max_inflated_bytes);
-        let doc = Document::load_mem_with_options(bytes, options).map_err(|error| {
-            // A security handler `lopdf` cannot set up fails the load;
-            // the file is still an encrypted one, not a broken one.
-            if declares_encryption(bytes) {
-                Refused::Encrypted
-            } else {
-                refusal(error, limits)
-            }
-        })?;
+        let doc = Document::load_mem_with_options(bytes, options)
+            .map_err(|error| refusal(error, limits))?;
         // Refused whether or not `lopdf` could open it with an empty
-        // password: intake takes no document that someone locked.
+        // password: intake takes no document that someone locked. (The
+        // raw check above sees `/Encrypt` written out; this, the rest.)
         if doc.trailer.has(b"Encrypt") || doc.was_encrypted() {
             return Err(Refused::Encrypted);
         }
@@ -144,7 +149,7 @@ impl<'a> Pdf<'a> {
             Err(_) => return Ok(String::new()),
         };
         *budget -= content.len().min(*budget);
-        Ok(text::page_text(&self.doc, page_id, &content, *budget))
+        Ok(text::page_text(&self.doc, page_id, &content, budget))
     }
 }
 
@@ -164,19 +169,54 @@ fn refusal(error: Error, limits: &Limits) -> Refused {
 }
 
 /// Whether a trailer or cross-reference stream names an encryption
-/// dictionary: `/Encrypt` followed by a reference or a dictionary (and not
-/// `/EncryptMetadata`, which lives inside one).
+/// dictionary: the name `/Encrypt` (`#` escapes decoded, as a parser would)
+/// followed by a reference or a dictionary. Read on the raw bytes, where
+/// those dictionaries always are: they are never in a compressed stream.
 fn declares_encryption(bytes: &[u8]) -> bool {
-    const KEY: &[u8] = b"/Encrypt";
-    bytes.windows(KEY.len()).enumerate().any(|(at, window)| {
-        window == KEY && {
-            let rest = &bytes[at + KEY.len()..];
+    let mut at = 0;
+    while let Some(slash) = bytes[at..].iter().position(|&b| b == b'/') {
+        let (name, end) = name_at(bytes, at + slash + 1);
+        at = end;
+        if name == b"Encrypt" {
+            let rest = &bytes[end..];
             let value = rest.trim_ascii_start();
-            value.len() < rest.len()
-                && (value.starts_with(b"<<") || value.first().is_some_and(u8::is_ascii_digit))
-                || rest.starts_with(b"<<")
+            if value.starts_with(b"<<")
+                || (value.len() < rest.len() && value.first().is_some_and(u8::is_ascii_digit))
+            {
+                return true;
+            }
         }
-    })
+    }
+    false
+}
+
+/// The name starting at `start` (after its `/`), decoded, and where it ends.
+/// Only names up to `Encrypt`'s length are decoded in full.
+fn name_at(bytes: &[u8], start: usize) -> (Vec<u8>, usize) {
+    let mut name = Vec::new();
+    let mut at = start;
+    while let Some(&byte) = bytes.get(at) {
+        if byte.is_ascii_whitespace() || b"()<>[]{}/%".contains(&byte) {
+            break;
+        }
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (byte, hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'#', Some(decoded)) => {
+                name.push(decoded);
+                at += 3;
+            }
+            _ => {
+                name.push(byte);
+                at += 1;
+            }
+        }
+        if name.len() > 8 {
+            name.truncate(8);
+        }
+    }
+    (name, at)
 }
 
 /// `object`, or what it refers to (one level: enough for resources and

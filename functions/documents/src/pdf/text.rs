@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use lopdf::{content::Content, Document, Encoding, Object, ObjectId};
+use lopdf::{content::Content, Dictionary, Document, Encoding, Object, ObjectId};
 
 /// The width of an average Latin glyph, in ems, for spotting gaps.
 const GLYPH_EM: f32 = 0.5;
@@ -25,19 +25,12 @@ pub(super) fn page_text(
     doc: &Document,
     page_id: ObjectId,
     content: &[u8],
-    budget: usize,
+    budget: &mut usize,
 ) -> String {
-    let encodings: BTreeMap<Vec<u8>, Encoding> = doc
-        .get_page_fonts(page_id)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(name, font)| {
-            let encoding = font
-                .get_font_encoding_with_limit(doc, budget.min(MAX_CMAP_BYTES))
-                .ok()?;
-            Some((name, encoding))
-        })
-        .collect();
+    let fonts = doc.get_page_fonts(page_id).unwrap_or_default();
+    // Resolved when a `Tf` first selects them: a page may name thousands of
+    // fonts, each with a CMap to decode, and use two.
+    let mut encodings: BTreeMap<&[u8], Option<Encoding>> = BTreeMap::new();
 
     let mut pen = Pen::default();
     let mut encoding = None;
@@ -49,7 +42,13 @@ pub(super) fn page_text(
         match (operation.operator.as_str(), operands) {
             ("BT", _) => pen.begin(),
             ("Tf", [font, size, ..]) => {
-                encoding = font.as_name().ok().and_then(|name| encodings.get(name));
+                encoding = font.as_name().ok().and_then(|name| {
+                    let (name, font) = fonts.get_key_value(name)?;
+                    encodings
+                        .entry(name.as_slice())
+                        .or_insert_with(|| font_encoding(doc, font, budget))
+                        .as_ref()
+                });
                 pen.font_size = number(size).unwrap_or(pen.font_size);
             }
             ("TL", [leading]) => pen.leading = number(leading).unwrap_or(pen.leading),
@@ -83,6 +82,23 @@ pub(super) fn page_text(
         }
     }
     pen.text
+}
+
+/// The font's encoding, its CMap streams charged to `budget`: `lopdf`
+/// bounds each decoding, this bounds them all.
+fn font_encoding<'d>(
+    doc: &'d Document,
+    font: &'d Dictionary,
+    budget: &mut usize,
+) -> Option<Encoding<'d>> {
+    let limit = (*budget).min(MAX_CMAP_BYTES);
+    for key in [&b"ToUnicode"[..], b"Encoding"] {
+        if let Ok(stream) = font.get_deref(key, doc).and_then(Object::as_stream) {
+            let decoded = stream.decompressed_content_with_limit(limit).ok()?;
+            *budget = budget.checked_sub(decoded.len())?;
+        }
+    }
+    font.get_font_encoding_with_limit(doc, limit).ok()
 }
 
 fn number(object: &Object) -> Option<f32> {
