@@ -33,7 +33,8 @@ pub struct EvalArgs {
     )]
     pub task: Option<String>,
     /// With --task: JSONL of `{text, label}` (classify) or
-    /// `{text, expected: {…}}` (extract), optionally `event` and `context`.
+    /// `{text, expected: {…}}` (extract), optionally `event`, `context` and
+    /// `documents` (files from the JSONL's folder, read as a run reads them).
     #[arg(long, value_name = "FILE", requires = "task")]
     pub data: Option<PathBuf>,
     /// With --task: ask this tier alone instead of the task's cascade.
@@ -48,6 +49,10 @@ pub struct EvalArgs {
     /// With --task: workflow specs from this directory instead of the built-in ones.
     #[arg(long, requires = "task")]
     pub workflows: Option<PathBuf>,
+    /// With --task: what reads the rows' scanned documents (`none`: a scan
+    /// is unreadable, as on a host without OCR).
+    #[arg(long, value_enum, default_value = "tesseract")]
+    pub ocr: super::eval_task::OcrChoice,
     #[command(flatten)]
     pub llm: super::stack::LlmArgs,
     /// A held-out CSV to score; without it, --train is cross-validated.
@@ -471,6 +476,7 @@ fn eval_task(args: &EvalArgs, task: &str) -> anyhow::Result<i32> {
         tiers: configured.tiers,
         concurrency: args.concurrency,
         limit: args.limit,
+        ocr: args.ocr,
         json: args.json,
     })
 }

@@ -3,23 +3,37 @@
 //! the tokens and cost it took. A classify task is scored on `{text, label}`
 //! rows, an extract task on `{text, expected: {…}}` rows per field (or the
 //! `fields.<task>` of `handoff dataset export` rows).
+//!
+//! A row's `documents` (paths from the JSONL's folder) are read as a run
+//! reads them (the PDF text layer, else OCR) and their text follows the
+//! row's as the reason stage lays it out, so the figures are what a run
+//! would see. A document that cannot be read is counted and named in the
+//! report, not scored as if it were empty.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
+use handoff_core::domain::{sha256_tag, DocumentReading, DocumentRef};
+use handoff_core::memory::MemoryDocuments;
 use handoff_core::model::Tiers;
+use handoff_core::ports::{DocumentStore, NoOcr, Ocr};
 use handoff_core::spec::{TaskFailure, TaskKind, TaskSpec, Workflow};
+use handoff_core::stages::documents::{text_with_documents, DocumentReader};
 use handoff_core::stages::reason::{answer_task, TaskRecord};
 use serde_json::{json, Value};
+
+use crate::documents::Tesseract;
 
 /// One labelled example.
 struct Row {
     event: Value,
     context: Value,
     expected: Value,
+    /// Its documents' files, read when the example is answered.
+    documents: Vec<PathBuf>,
 }
 
 /// What one example came to.
@@ -27,7 +41,26 @@ struct Scored {
     output: Option<Value>,
     record: TaskRecord,
     expected: Value,
+    readings: Vec<DocumentReading>,
     ms: f64,
+}
+
+/// What reads scanned pages: `--ocr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OcrChoice {
+    /// None: a scan counts as unreadable, as on a host without OCR.
+    None,
+    /// The `tesseract` command, as `handoff up` reads scans.
+    Tesseract,
+}
+
+impl OcrChoice {
+    fn engine(self) -> Arc<dyn Ocr> {
+        match self {
+            OcrChoice::None => Arc::new(NoOcr),
+            OcrChoice::Tesseract => Arc::new(Tesseract::default()),
+        }
+    }
 }
 
 pub struct TaskEval<'a> {
@@ -38,6 +71,7 @@ pub struct TaskEval<'a> {
     pub tiers: Tiers,
     pub concurrency: usize,
     pub limit: Option<usize>,
+    pub ocr: OcrChoice,
     pub json: bool,
 }
 
@@ -104,6 +138,7 @@ pub fn run(eval: TaskEval<'_>) -> anyhow::Result<i32> {
             eval.workflow.clone(),
             Arc::new(task.clone()),
             rows,
+            eval.ocr.engine(),
             eval.concurrency.max(1),
             &progress,
         ))?;
@@ -122,43 +157,91 @@ async fn answer_all(
     workflow: Arc<Workflow>,
     task: Arc<TaskSpec>,
     rows: Vec<Row>,
+    ocr: Arc<dyn Ocr>,
     concurrency: usize,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Vec<Scored>> {
     let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let store = Arc::new(MemoryDocuments::default());
     let mut running = tokio::task::JoinSet::new();
-    for (i, row) in rows.into_iter().enumerate() {
+    for (i, mut row) in rows.into_iter().enumerate() {
         let (tiers, workflow, task, gate) =
             (tiers.clone(), workflow.clone(), task.clone(), gate.clone());
+        let (store, ocr) = (store.clone(), ocr.clone());
         running.spawn(async move {
             let _permit = gate.acquire_owned().await.expect("the gate stays open");
             let t0 = Instant::now();
+            // Read within the example's time: OCR is part of what a run takes.
+            let readings = read_documents(&*store, &*ocr, workflow.name(), &row.documents).await?;
+            if !readings.is_empty() {
+                let body = row.event["text"].as_str().unwrap_or_default();
+                row.event["text"] = json!(text_with_documents(body, &readings));
+            }
             let (output, record) =
                 answer_task(&tiers, &workflow, &task, &row.event, &row.context).await;
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            (
+            anyhow::Ok((
                 i,
                 Scored {
                     output,
                     record,
                     expected: row.expected,
+                    readings,
                     ms,
                 },
-            )
+            ))
         });
     }
     let mut done = Vec::new();
     while let Some(joined) = running.join_next().await {
-        done.push(joined.context("an example's task panicked")?);
+        done.push(joined.context("an example's task panicked")??);
         progress.inc(1);
     }
     done.sort_by_key(|(i, _)| *i);
     Ok(done.into_iter().map(|(_, s)| s).collect())
 }
 
+/// Each file read as the context stage reads a run's document: stored, then
+/// read by the one `DocumentReader` both hosts use.
+async fn read_documents(
+    store: &dyn DocumentStore,
+    ocr: &dyn Ocr,
+    workflow: &str,
+    files: &[PathBuf],
+) -> anyhow::Result<Vec<DocumentReading>> {
+    let reader = DocumentReader {
+        documents: store,
+        ocr,
+    };
+    let mut readings = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = tokio::fs::read(file)
+            .await
+            .with_context(|| format!("reading document {}", file.display()))?;
+        let doc = DocumentRef {
+            sha256: sha256_tag(&bytes),
+            name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            media_type: handoff_documents::sniff(&bytes)
+                .map(|m| m.mime())
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+            bytes: bytes.len(),
+        };
+        store.put(workflow, &doc, &bytes).await?;
+        let reading = reader
+            .read(workflow, &doc)
+            .await
+            .map_err(|e| anyhow!("reading document {}: {e}", file.display()))?;
+        readings.push(reading);
+    }
+    Ok(readings)
+}
+
 fn read_rows(path: &Path, task: &TaskSpec) -> anyhow::Result<Vec<Row>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // A row's documents are named from the file's own folder.
+    let folder = path.parent().unwrap_or(Path::new("."));
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -169,6 +252,18 @@ fn read_rows(path: &Path, task: &TaskSpec) -> anyhow::Result<Vec<Row>> {
         let text = v["text"]
             .as_str()
             .ok_or_else(|| anyhow!("{}: no `text`", at()))?;
+        let documents = match v.get("documents") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(names)) => names
+                .iter()
+                .map(|n| {
+                    n.as_str()
+                        .map(|n| folder.join(n))
+                        .ok_or_else(|| anyhow!("{}: `documents` holds paths (strings)", at()))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            Some(_) => bail!("{}: `documents` must be a list of paths", at()),
+        };
         let mut event = v.get("event").cloned().unwrap_or_else(|| json!({}));
         if !event.is_object() {
             bail!("{}: `event` must be an object of canonical fields", at());
@@ -200,6 +295,7 @@ fn read_rows(path: &Path, task: &TaskSpec) -> anyhow::Result<Vec<Row>> {
             event,
             context: v.get("context").cloned().unwrap_or_else(|| json!({})),
             expected,
+            documents,
         });
     }
     Ok(rows)
@@ -238,7 +334,38 @@ fn report(task: &TaskSpec, scored: &[Scored], seconds: f64) -> Value {
         .as_object_mut()
         .expect("an object")
         .extend(scores.as_object().expect("an object").clone());
+    if scored.iter().any(|s| !s.readings.is_empty()) {
+        report["documents"] = documents_read(scored);
+    }
     report
+}
+
+/// How the rows' documents read: by reader, and each unreadable one with
+/// its row (1-based, in the data's order) and why.
+fn documents_read(scored: &[Scored]) -> Value {
+    let mut readers: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    let mut confidences = Vec::new();
+    let mut count = 0;
+    for (i, s) in scored.iter().enumerate() {
+        for r in &s.readings {
+            count += 1;
+            *readers.entry(r.reader.as_str()).or_default() += 1;
+            confidences.extend(r.ocr_confidence);
+            if let Some(why) = &r.unreadable {
+                unreadable.push(json!({ "row": i + 1, "document": r.name, "reason": why }));
+            }
+        }
+    }
+    let mean_confidence = (!confidences.is_empty())
+        .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64);
+    json!({
+        "count": count,
+        "readers": readers,
+        "unreadable": unreadable.len(),
+        "unreadable_documents": unreadable,
+        "ocr_confidence": mean_confidence,
+    })
 }
 
 fn classify_scores(scored: &[Scored]) -> Value {
@@ -380,6 +507,29 @@ fn print(report: &Value) {
             );
         }
     }
+    let documents = &report["documents"];
+    if documents.is_object() {
+        let confidence = documents["ocr_confidence"]
+            .as_f64()
+            .map(|c| format!("  OCR confidence {:.2}", c))
+            .unwrap_or_default();
+        println!(
+            "documents {}  read by {}  unreadable {}{confidence}",
+            documents["count"], documents["readers"], documents["unreadable"]
+        );
+        for u in documents["unreadable_documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "  row {} {}: {}",
+                u["row"],
+                u["document"].as_str().unwrap_or(""),
+                u["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
     println!(
         "calls {}  tokens in {} out {}  cost {:.6}  latency p50 {:.1} ms p99 {:.1} ms",
         report["calls"],
@@ -389,4 +539,36 @@ fn print(report: &Value) {
         report["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
         report["latency_ms"]["p99"].as_f64().unwrap_or(0.0)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_fields_match_only_when_every_member_does() {
+        let amount = json!({"value": 1213.38, "currency": "GBP"});
+        assert!(same(
+            &amount,
+            &json!({"currency": "gbp ", "value": 1213.38})
+        ));
+        assert!(!same(
+            &amount,
+            &json!({"value": 1011.15, "currency": "GBP"})
+        ));
+        assert!(!same(&amount, &json!({"value": 1213.38})));
+        assert!(!same(
+            &amount,
+            &json!({"value": 1213.38, "currency": "GBP", "note": "x"})
+        ));
+        let lines = json!([
+            {"description": "Support hours", "quantity": 9.5, "total": 826.5},
+            {"description": "Binders", "quantity": 1, "total": 22.93},
+        ]);
+        assert!(same(&lines, &lines.clone()));
+        // The same lines in another order, or one missing, are a miss.
+        let swapped = json!([lines[1], lines[0]]);
+        assert!(!same(&lines, &swapped));
+        assert!(!same(&lines, &json!([lines[0]])));
+    }
 }

@@ -56,6 +56,9 @@ pub(super) fn summary_json(view: &RunView) -> Value {
         "stages": view.rows.iter().map(|r| json!({
             "at": r.at, "stage": r.stage, "event": r.what, "duration_ms": r.duration_ms,
         })).collect::<Vec<_>>(),
+        // What the context stage gathered, documents' readings included:
+        // the same member the served run (`GET /runs/{id}`) has.
+        "context": view.detail.context,
         "ai": view.detail.ai,
         "decision": view.detail.decision,
         "approvals": view.detail.approvals.iter().map(|a| json!({
