@@ -233,7 +233,7 @@ fn check_email(e: &EmailIntakeSpec, p: &mut Problems) {
             && !address.contains(char::is_whitespace);
         if !valid {
             p.add(
-                &format!("trigger.email.recipients[{i}]"),
+                format!("trigger.email.recipients[{i}]"),
                 format!("`{address}` is not an e-mail address"),
             );
         }

@@ -160,18 +160,17 @@ pub async fn kept_readings(
 }
 
 /// The text the AI step reads: the event's, then each document's under a
-/// line naming it. The names are the sender's: they are data like the rest.
+/// line numbering it. Not its file name: that is the sender's, and one like
+/// `INV-1.pdf` would read as the invoice's number.
 pub fn text_with_documents(event_text: &str, readings: &[DocumentReading]) -> String {
     let mut text = event_text.to_string();
-    for reading in readings.iter().filter(|r| !r.text.trim().is_empty()) {
+    let readable = readings.iter().filter(|r| !r.text.trim().is_empty());
+    for (n, reading) in readable.enumerate() {
         if !text.is_empty() {
             text.push_str("\n\n");
         }
-        text.push_str(&format!(
-            "[document {}]\n{}",
-            reading.name,
-            reading.text.trim()
-        ));
+        let header = format!("[document {}, {}]", n + 1, reading.media_type);
+        text.push_str(&format!("{header}\n{}", reading.text.trim()));
     }
     text
 }

@@ -264,8 +264,19 @@ impl Ingest {
             None => trigger::delivery_id(trigger_spec, req, &payload),
         };
         // Every document is checked before any is stored: a refused
-        // delivery leaves nothing behind.
-        let documents = checked_documents(trigger_spec, attachments)?;
+        // delivery leaves nothing behind. Parsing a PDF is CPU work; off
+        // the threads that serve other requests.
+        let documents = if attachments.is_empty() {
+            Vec::new()
+        } else {
+            let spec = trigger::documents_spec(trigger_spec);
+            tokio::task::spawn_blocking(move || checked_documents(&spec, attachments))
+                .await
+                .map_err(|e| {
+                    warn!(workflow = name, error = %e, "checking documents panicked");
+                    Refusal::Unavailable
+                })??
+        };
         let unavailable = |e: &dyn std::fmt::Display| {
             warn!(workflow = name, error = %e, "intake failed");
             Refusal::Unavailable
@@ -423,10 +434,9 @@ use crate::stages::StageError;
 /// Each attachment sniffed, limited and hashed: its reference and bytes, or
 /// the first refusal.
 fn checked_documents(
-    trigger_spec: &handoff_spec::TriggerSpec,
+    spec: &handoff_spec::DocumentIntakeSpec,
     attachments: Vec<trigger::Attachment>,
 ) -> Result<Vec<(DocumentRef, Vec<u8>)>, Refusal> {
-    let spec = trigger::documents_spec(trigger_spec);
     let limits = handoff_documents::Limits {
         max_bytes: spec.max_bytes,
         ..handoff_documents::Limits::default()

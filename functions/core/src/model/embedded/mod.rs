@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use handoff_embedded::encoder::{self, Availability, EmbeddingTable};
-use handoff_embedded::extract::IdKind;
+use handoff_embedded::extract::{Field, IdKind};
 use handoff_embedded::{Example, Extractor, FieldValue, TrainConfig};
 use handoff_spec::{ClassifyTask, ExtractTask, FieldSchema, FieldType, Pattern, TaskKind};
 use serde_json::{json, Map, Value};
@@ -135,12 +135,45 @@ impl EmbeddedModel {
             let Some(pattern) = schema.embedded else {
                 continue;
             };
-            if let Some(field) = found.iter().find(|f| pattern_matches(pattern, &f.value)) {
+            let candidates = found.iter().filter(|f| pattern_matches(pattern, &f.value));
+            if let Some(field) = labelled(text, name, pattern, candidates) {
                 fields.insert(name.clone(), field_json(schema, &field.value));
             }
         }
         Value::Object(fields)
     }
+}
+
+/// The candidate whose line names the field, else the first. On an invoice
+/// the first amount is a line's or the subtotal and the first date the
+/// issue date: `Total due EUR 1,250.00` and `Due date 2026-02-14` are the
+/// ones `amount` and `due_date` mean. A label counts as whole words before
+/// the match on its line (`Subtotal` is not `total`).
+fn labelled<'f>(
+    text: &str,
+    name: &str,
+    pattern: Pattern,
+    candidates: impl Iterator<Item = &'f Field>,
+) -> Option<&'f Field> {
+    let mut label: Vec<&str> = name.split('_').filter(|w| !w.is_empty()).collect();
+    if pattern == Pattern::Money {
+        label.push("total");
+    }
+    let score = |field: &Field| {
+        let line_start = text[..field.start].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..field.start]
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| label.iter().any(|l| w.eq_ignore_ascii_case(l)))
+            .count()
+    };
+    let mut best: Option<(&Field, usize)> = None;
+    for field in candidates {
+        let s = score(field);
+        if best.is_none_or(|(_, b)| s > b) {
+            best = Some((field, s));
+        }
+    }
+    best.map(|(field, _)| field)
 }
 
 /// Loads the process's sentence encoder now (a Lambda's init, `handoff
