@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use handoff_core::domain::DocumentRef;
@@ -118,17 +118,8 @@ impl DocumentStore for S3Documents {
     async fn get(&self, workflow: &str, doc: &DocumentRef) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.object_key(workflow, doc);
         let what = || format!("reading s3://{}/{key}", self.bucket);
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(unavailable(&what(), e)),
+        let Some(out) = get_object(&self.client, &self.bucket, &key).await? else {
+            return Ok(None);
         };
         let body = out
             .body
@@ -136,6 +127,19 @@ impl DocumentStore for S3Documents {
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", what())))?;
         Ok(Some(body.to_vec()))
+    }
+}
+
+/// The object's response, its body not read yet; `None` when it is missing.
+async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<GetObjectOutput>, StoreError> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(unavailable(&format!("reading s3://{bucket}/{key}"), e)),
     }
 }
 
@@ -204,17 +208,8 @@ impl S3Mailbox {
         }
         let key = format!("{}{message_id}", self.prefix);
         let what = || format!("reading s3://{}/{key}", self.bucket);
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => return Err(unavailable(&what(), e).into()),
+        let Some(out) = get_object(&self.client, &self.bucket, &key).await? else {
+            return Ok(None);
         };
         let too_large = |bytes: u64| MailboxError::TooLarge {
             bytes,
