@@ -123,6 +123,7 @@ fuzz_target!(|input: Input| {
         }),
         email: input.email.as_ref().map(|id| EmailIntakeSpec {
             authserv_id: Some(id.clone()),
+            ..EmailIntakeSpec::default()
         }),
     };
     let ct = Some(content_type.as_str());
