@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::s3::S3Documents;
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::ses::{SesMailer, SesNotifier};
 use handoff_aws::sfn::StepFunctions;
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Error> {
         metrics: Arc::new(lambda::EmfStdout),
         link_secret: env("HANDOFF_LINK_SECRET")?,
         email: Arc::new(SesNotifier::new(Arc::new(SesMailer::from_env(&config)?))),
+        documents: Arc::new(S3Documents::from_env(&config)?),
         public_url: std::env::var("HANDOFF_PUBLIC_URL").unwrap_or_default(),
     };
     lambda_runtime::run(service_fn(|event| callback::handle_event(&stage, event))).await

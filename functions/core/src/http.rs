@@ -75,7 +75,7 @@ impl HttpResponse {
                 ("content-type".into(), "text/html; charset=utf-8".into()),
                 (
                     "content-security-policy".into(),
-                    "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'".into(),
+                    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'".into(),
                 ),
                 ("referrer-policy".into(), "no-referrer".into()),
                 ("x-content-type-options".into(), "nosniff".into()),

@@ -345,7 +345,7 @@ impl Stack {
                 secrets: secrets.clone(),
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
-                documents,
+                documents: documents.clone(),
             },
             callback: Callback {
                 catalog: catalog.clone(),
@@ -356,6 +356,7 @@ impl Stack {
                 metrics: Arc::new(NoMetrics),
                 link_secret: callback_link_secret,
                 email,
+                documents: documents.clone(),
                 public_url: public_url.trim_end_matches('/').to_string(),
             },
             read_api: ReadApi {

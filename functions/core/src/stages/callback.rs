@@ -1,5 +1,6 @@
-//! The `callback` function: `GET|HEAD|POST /approvals/{id}` (and the blind
-//! audits' `/audits/{run}`, in `audit.rs`).
+//! The `callback` function: `GET|HEAD|POST /approvals/{id}` (with its
+//! document pages, in `document.rs`, and the blind audits' `/audits/{run}`,
+//! in `audit.rs`).
 //!
 //! GET and HEAD only show the page: mail scanners and chat unfurlers open
 //! links, so opening one must never decide. POST verifies the link, records
@@ -41,6 +42,8 @@ pub struct Callback {
     pub link_secret: String,
     /// Reviewers' own addresses: where a claimed link goes.
     pub email: Arc<dyn Notifier>,
+    /// The run's documents, shown page by page beside the extracted fields.
+    pub documents: Arc<dyn DocumentStore>,
     /// The base of the links it sends; empty: `https://` and the request's
     /// `Host` (API Gateway routes only hosts that name this API, and the
     /// template cannot pass the API's URL to a function the API invokes
@@ -50,7 +53,11 @@ pub struct Callback {
 
 mod audit;
 mod claim;
+mod document;
+mod fields;
 mod refusal;
+
+use fields::SubmittedFields;
 
 use refusal::Refusal;
 
@@ -108,12 +115,32 @@ struct Submission {
     draft: Option<String>,
     #[serde(default)]
     label: Option<String>,
+    /// JSON: `{"<task>": {"<field>": value}}`.
+    #[serde(default, rename = "fields")]
+    json_fields: Map<String, Value>,
+    #[serde(skip)]
+    fields: SubmittedFields,
 }
 
 impl Callback {
     pub async fn handle(&self, req: &HttpRequest) -> HttpResponse {
         let as_json = req.wants_json();
         let path = req.path.trim_end_matches('/');
+        let mut response = if path.contains("/documents/") {
+            self.document_page(req)
+                .await
+                .unwrap_or_else(|refusal| refusal.reply().into_response(as_json))
+        } else {
+            self.answer_page(req, path, as_json).await
+        };
+        if req.method == "HEAD" {
+            response.body.clear();
+        }
+        response
+    }
+
+    /// The pages: an approval, a shared channel's claim, a blind audit.
+    async fn answer_page(&self, req: &HttpRequest, path: &str, as_json: bool) -> HttpResponse {
         let claim = path.ends_with("/claim");
         let audit = path.starts_with("/audits/");
         let reply = match (req.method.as_str(), claim, audit) {
@@ -125,7 +152,7 @@ impl Callback {
             ("POST", false, _) => self.decide(req).await,
             (_, _, _) => Err(Refusal::MethodNotAllowed),
         };
-        let mut response = match reply {
+        match reply {
             Ok(reply) => reply.into_response(as_json),
             Err(refusal) => {
                 let mut response = refusal.reply().into_response(as_json);
@@ -136,11 +163,7 @@ impl Callback {
                 }
                 response
             }
-        };
-        if req.method == "HEAD" {
-            response.body.clear();
         }
-        response
     }
 
     /// Verifies the link and finds its approval. Forged links are refused
@@ -198,6 +221,17 @@ impl Callback {
             .await
             .map_err(unavailable)?
             .and_then(|v| serde_json::from_value(v).ok());
+        let context = self
+            .store
+            .get_slot(run, &Slot::Context)
+            .await
+            .map_err(unavailable)?;
+        let link_query = format!(
+            "?r={}&exp={}&sig={}",
+            urlencoding::encode(&claims.reviewer),
+            claims.expires,
+            urlencoding::encode(sig)
+        );
         let workflow = self.catalog.get(&approval.workflow);
         let actions = decision
             .as_ref()
@@ -249,12 +283,11 @@ impl Callback {
                 .as_ref()
                 .zip(workflow)
                 .and_then(|(ai, w)| ai.draft(&w.spec.reason)),
-            form_action: format!(
-                "?r={}&exp={}&sig={}",
-                urlencoding::encode(&claims.reviewer),
-                claims.expires,
-                urlencoding::encode(sig)
-            ),
+            documents: document::views(&approval.id, event.as_ref(), context.as_ref(), &link_query),
+            fields: workflow
+                .map(|w| fields::field_views(w, ai.as_ref()))
+                .unwrap_or_default(),
+            form_action: link_query,
         };
         Ok(pages::approval::render(&view))
     }
@@ -404,7 +437,7 @@ impl Callback {
         })
     }
 
-    /// `{"draft", "label"}`, only what the reviewer changed.
+    /// `{"draft", "label", "fields"}`, only what the reviewer changed.
     async fn edits(
         &self,
         approval: &Approval,
@@ -432,6 +465,15 @@ impl Callback {
                     return Err(Refusal::UnknownLabel(label.to_string()));
                 }
                 edits.insert("label".into(), json!(label));
+            }
+        }
+        if !submission.fields.values.is_empty() {
+            let workflow = self
+                .catalog
+                .get(&approval.workflow)
+                .ok_or(Refusal::NotFound)?;
+            if let Some(fields) = fields::field_edits(workflow, ai.as_ref(), &submission.fields)? {
+                edits.insert("fields".into(), fields);
             }
         }
         Ok((!edits.is_empty()).then_some(Value::Object(edits)))
@@ -541,18 +583,47 @@ fn parse_submission(req: &HttpRequest) -> Result<Submission, Refusal> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
-        return serde_json::from_slice(&req.body).map_err(|e| malformed(&e.to_string()));
+        let mut submission: Submission =
+            serde_json::from_slice(&req.body).map_err(|e| malformed(&e.to_string()))?;
+        for (task, fields) in std::mem::take(&mut submission.json_fields) {
+            let Value::Object(fields) = fields else {
+                return Err(malformed(&format!("`fields.{task}` is not an object")));
+            };
+            submission
+                .fields
+                .values
+                .extend(fields.into_iter().map(|(f, v)| (task.clone(), f, v)));
+        }
+        return Ok(submission);
     }
     if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(Refusal::UnsupportedForm);
     }
     let body = std::str::from_utf8(&req.body).map_err(|_| malformed("not UTF-8"))?;
     let form = parse_form(body).ok_or_else(|| malformed("bad percent-encoding"))?;
+    let values = form
+        .iter()
+        .filter_map(|(key, value)| {
+            let (task, field) = key
+                .strip_prefix(pages::approval::FIELD_PREFIX)?
+                .split_once('.')?;
+            Some((
+                task.to_string(),
+                field.to_string(),
+                Value::String(value.clone()),
+            ))
+        })
+        .collect();
     Ok(Submission {
         verdict: form.get("verdict").cloned().unwrap_or_default(),
         reason: form.get("reason").cloned().unwrap_or_default(),
         draft: form.get("draft").cloned(),
         label: form.get("label").cloned(),
+        json_fields: Map::new(),
+        fields: SubmittedFields {
+            values,
+            typed_as_text: true,
+        },
     })
 }
 

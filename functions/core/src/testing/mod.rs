@@ -205,6 +205,7 @@ impl Harness {
             metrics: self.metrics.clone(),
             link_secret: LINK_SECRET.into(),
             email: self.notifier.clone(),
+            documents: self.documents.clone(),
             public_url: PUBLIC_URL.into(),
         }
     }

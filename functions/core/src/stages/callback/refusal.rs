@@ -53,6 +53,11 @@ pub(super) enum Refusal {
     RecentlySent(String),
     #[error("Your vote is recorded and settles this request. The workflow service did not take it yet; it will be delivered automatically, or open your link again in a minute and press the same button.")]
     SavedNotDelivered,
+    #[error("The document is no longer kept: its retention period has passed.")]
+    DocumentGone,
+    /// Why the page cannot be drawn; names limits, never content.
+    #[error("This page of the document cannot be shown: {0}.")]
+    Unrenderable(String),
     #[error(
         "The service is briefly unavailable; nothing was decided. Please try again in a minute."
     )]
@@ -68,10 +73,10 @@ impl ApiError for Refusal {
             NotFound => 404,
             MethodNotAllowed => 405,
             AlreadyDecided { .. } | NothingLeftToAnswer | AlreadyAnswered => 409,
-            Expired | Closed(_) => 410,
+            Expired | Closed(_) | DocumentGone => 410,
             FormTooLarge => 413,
             UnsupportedForm => 415,
-            InvalidVerdict | UnknownLabel(_) => 422,
+            InvalidVerdict | UnknownLabel(_) | Unrenderable(_) => 422,
             RecentlySent(_) => 429,
             SavedNotDelivered | Unavailable => 503,
         }
@@ -96,6 +101,8 @@ impl ApiError for Refusal {
             AlreadyAnswered => "already_answered",
             RecentlySent(_) => "recently_sent",
             SavedNotDelivered => "saved_not_delivered",
+            DocumentGone => "document_gone",
+            Unrenderable(_) => "document_unrenderable",
             Unavailable => "unavailable",
         }
     }
@@ -121,6 +128,8 @@ impl Refusal {
             AlreadyAnswered => "Already answered",
             RecentlySent(_) => "Already sent",
             SavedNotDelivered => "Your answer is saved but not yet delivered",
+            DocumentGone => "Document no longer kept",
+            Unrenderable(_) => "Page cannot be shown",
             Unavailable => "Try again shortly",
         }
     }
