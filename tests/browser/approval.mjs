@@ -2,7 +2,8 @@
 // `handoff up`: edit the draft and approve (the delivered action carries the
 // edit), reject with a reason, 2-of-3, a second POST of the same link, an
 // expired link, a tampered signature, prefetching GETs and a HEAD that decide
-// nothing, a ticket carrying script that stays text, and a blind audit. Screenshots of each
+// nothing, a ticket carrying script that stays text, a blind audit, and an
+// e-mailed invoice whose PDF is drawn beside the fields a reviewer corrects. Screenshots of each
 // page go to OUT_DIR.
 // Usage: node approval.mjs BASE_URL OUT_DIR HANDOFF_BIN DATA_DIR SPECS_DIR
 import { chromium } from "playwright-core";
@@ -35,12 +36,29 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function startRun(workflow, payload) {
   const file = join(scratch, `${workflow}-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(payload));
-  const out = execFileSync(bin, [
+  return runIdOf(execFileSync(bin, [
     "run", file, "--workflow", workflow, "--json", "--data-dir", dataDir, "--workflows", specsDir,
-  ], { encoding: "utf8" });
+  ], { encoding: "utf8" }));
+}
+
+/// Delivers a raw e-mail through `handoff mail`, as startRun.
+function startMail(workflow, eml) {
+  return runIdOf(execFileSync(bin, [
+    "mail", workflow, eml, "--json", "--data-dir", dataDir, "--workflows", specsDir,
+  ], { encoding: "utf8" }));
+}
+
+function runIdOf(out) {
   const run = JSON.parse(out).run;
-  if (!run || !run.id) throw new Error(`handoff run printed no run: ${out}`);
+  if (!run || !run.id) throw new Error(`no run in: ${out}`);
   return run.id;
+}
+
+// Writes generated invoices (`handoff-invoices eml`).
+const invoicesBin = process.env.HANDOFF_INVOICES;
+if (!invoicesBin) {
+  console.error("HANDOFF_INVOICES must name the handoff-invoices binary");
+  process.exit(2);
 }
 
 // An operator token (`handoff token --operator`) for the read routes.
@@ -249,6 +267,47 @@ async function twoOfThree() {
   await page.context().close();
 }
 
+async function emailedInvoiceShowsItsDocument() {
+  // Invoice 1 as a text PDF, mailed without the relay's Authentication-Results:
+  // an unauthenticated sender, so two finance approvers decide.
+  const eml = join(scratch, "invoice.eml");
+  execFileSync(invoicesBin, ["eml", "--out", eml, "--seed", "1", "--layout", "classic"]);
+  const runId = startMail("invoice-approval", eml);
+  check((await statusOf(runId)) === "AWAITING_APPROVAL", "the mailed invoice waits for approval");
+  const links = [...(await linksOf(runId)).values()];
+  const page = await reviewerPage();
+  page.setViewportSize({ width: 1400, height: 1000 });
+  await page.goto(links[0]);
+  const pageImage = page.locator(".pages img").first();
+  await pageImage.waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll(".pages img")].every((i) => i.complete));
+  const drawn = await pageImage.evaluate((i) => i.naturalWidth);
+  check(drawn > 500, `the PDF page is drawn as an image (${drawn} px wide)`);
+  const text = await page.locator("main").innerText();
+  check(text.includes("invoice.pdf") && text.includes("read by pdf-text"), "the page names the document and its reader");
+  const [imageBox, fieldsBox] = [await pageImage.boundingBox(), await page.locator(".fields").boundingBox()];
+  check(fieldsBox.x >= imageBox.x + imageBox.width - 1, "the extracted fields sit beside the page");
+  const po = await page.inputValue('input[name="field.invoice.po_number"]');
+  check(/^PO-\d+$/.test(po), `the PO the AI read is in its field: ${po}`);
+
+  const src = new URL(await pageImage.getAttribute("src"), links[0]);
+  src.searchParams.set("sig", "forged");
+  const forged = await fetch(src);
+  check(forged.status === 403, `a page image on a forged link answers 403, not ${forged.status}`);
+
+  await page.fill('input[name="field.invoice.invoice_id"]', "INV-CORRECTED-1");
+  await shot(page, "approval-invoice-document");
+  const first = await press(page, "approve");
+  check(first.status() === 202, `the first approval with a correction is recorded (202), not ${first.status()}`);
+  await page.goto(links[1]);
+  const second = await press(page, "approve");
+  check(second.status() === 200, `the second approval decides (200), not ${second.status()}`);
+  check((await waitStatus(runId, ["COMPLETED", "FAILED"])) === "COMPLETED", "the approved invoice completes");
+  const payment = (await outbox(runId)).find((e) => e.kind === "action" && e.subject.startsWith("schedule_payment"));
+  check(payment && payment.body.includes("INV-CORRECTED-1"), `the payment carries the corrected number: ${payment && payment.body}`);
+  await page.context().close();
+}
+
 async function expiredLink() {
   const runId = startRun("quick-approval", samplePayload("support-triage"));
   const [link] = (await linksOf(runId)).values();
@@ -409,7 +468,7 @@ async function blindAudit() {
 }
 
 try {
-  for (const scenario of [editAndApprove, rejectWithReason, twoOfThree, tamperedAndPrefetched, scriptInTicketStaysText, blindAudit, expiredLink]) {
+  for (const scenario of [editAndApprove, rejectWithReason, twoOfThree, emailedInvoiceShowsItsDocument, tamperedAndPrefetched, scriptInTicketStaysText, blindAudit, expiredLink]) {
     const before = failures;
     await scenario();
     if (failures > before) console.error(`${scenario.name}: ${failures - before} check(s) failed`);

@@ -5,7 +5,8 @@
 # timeline, the outbox and an approval page in headless Chromium, approves
 # one and checks the Outcomes section and `handoff stats`; then a reviewer's
 # side of approvals (approval.mjs): edits, reject, 2-of-3, a second POST, an
-# expired link, a tampered signature, prefetches, hostile input. Last, a
+# expired link, a tampered signature, prefetches, hostile input, and an
+# e-mailed invoice's PDF drawn beside the fields a reviewer corrects. Last, a
 # backtest's report page (report.mjs).
 # Screenshots: artifacts/browser/*.png.
 set -euo pipefail
@@ -25,8 +26,9 @@ if [[ ! -d $here/node_modules/playwright-core ]]; then
   (cd "$here" && npm install --no-audit --no-fund --no-package-lock --silent)
 fi
 
-cargo build --quiet -p handoff-local
+cargo build --quiet -p handoff-local -p handoff-invoices
 bin=${CARGO_TARGET_DIR:-target}/debug/handoff
+invoices=${CARGO_TARGET_DIR:-target}/debug/handoff-invoices
 data=$(mktemp -d)
 # The seed workflows, plus quick-approval: support-triage with a 3 s approval
 # that rejects on timeout, so a link expires while the check runs.
@@ -70,7 +72,7 @@ grep -q "reviewed  *[1-9]" "$data/stats.txt" || { echo "FAIL: handoff stats coun
 "$bin" review-accuracy --data-dir "$data" --workflows "$specs"
 dashboard=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})).read().decode())' "http://127.0.0.1:$port/" "$token")
 grep -q "kept / reviewed" <<<"$dashboard" || { echo "FAIL: the dashboard shows no stored accuracy review" >&2; exit 1; }
-HANDOFF_TOKEN=$token node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
+HANDOFF_TOKEN=$token HANDOFF_INVOICES=$invoices node "$here/approval.mjs" "http://127.0.0.1:$port" "$root/artifacts/browser" "$bin" "$data" "$specs"
 # A backtest of a changed support-triage over the runs this check made
 # (refunds go to a new desk, card problems wait for a person), and its
 # report page.

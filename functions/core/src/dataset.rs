@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use handoff_spec::{TaskKind, Workflow};
 
-use crate::domain::{AiResult, Feedback, RunId};
+use crate::domain::{lay_over, AiResult, Feedback, RunId};
 use crate::ports::{RunStore, Slot, StoreError};
 
 /// How many verdicts one export reads, at most.
@@ -95,13 +95,15 @@ fn final_fields(
         .iter()
         .filter(|t| matches!(t.kind, TaskKind::Extract(_)))
         .filter_map(|t| {
-            let mut value = ai.outputs.get(&t.name).cloned()?;
-            if let (Some(Value::Object(edited)), Value::Object(fields)) =
-                (edits.and_then(|e| e.get(&t.name)), &mut value)
+            let corrected = edits.and_then(|e| e.get("fields")?.get(&t.name));
+            let mut value = match (ai.outputs.get(&t.name), corrected) {
+                (Some(found), _) => found.clone(),
+                (None, Some(_)) => Value::Object(Default::default()),
+                (None, None) => return None,
+            };
+            if let (Some(Value::Object(corrected)), Value::Object(fields)) = (corrected, &mut value)
             {
-                for (k, v) in edited {
-                    fields.insert(k.clone(), v.clone());
-                }
+                lay_over(fields, corrected);
             }
             Some((t.name.clone(), value))
         })

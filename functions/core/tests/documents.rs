@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 /// Stores `bytes` as a document of a new invoice-approval run and returns
 /// the run.
-async fn run_with_document(
+pub(crate) async fn run_with_document(
     h: &Harness,
     id: &str,
     name: &str,

@@ -6,6 +6,7 @@ mod support;
 mod trigger_support;
 
 mod accuracy_review;
+mod approval_documents;
 mod approval_flow;
 mod attachments;
 mod autonomy_simulation;

@@ -70,3 +70,18 @@ impl AiResult {
         serde_json::to_value(self).expect("AI results serialise")
     }
 }
+
+/// A reviewer's corrected fields over an extract task's: an emptied field
+/// (`null`) is one the document does not state.
+pub fn lay_over(
+    fields: &mut serde_json::Map<String, Value>,
+    corrected: &serde_json::Map<String, Value>,
+) {
+    for (name, value) in corrected {
+        if value.is_null() {
+            fields.remove(name);
+        } else {
+            fields.insert(name.clone(), value.clone());
+        }
+    }
+}

@@ -149,10 +149,27 @@ fn kind_instructions(task: &TaskSpec, feedback: &[Feedback]) -> String {
                 }
             }
         }
-        TaskKind::Extract(_) => out.push_str(
-            "Extract the schema's fields from the event. Leave out a field the data does not \
-             state; never guess.\n",
-        ),
+        TaskKind::Extract(_) => {
+            out.push_str(
+                "Extract the schema's fields from the event. Leave out a field the data does not \
+                 state; never guess.\n",
+            );
+            let shots: Vec<(&Feedback, &Value)> = feedback
+                .iter()
+                .filter_map(|f| Some((f, f.edits.as_ref()?.get("fields")?.get(&task.name)?)))
+                .take(FEW_SHOT)
+                .collect();
+            if !shots.is_empty() {
+                out.push_str(
+                    "Reviewers corrected fields of earlier extractions (null: not stated); \
+                     read such texts the way they did:\n",
+                );
+                for (f, fields) in shots {
+                    let text: String = f.text.chars().take(300).collect();
+                    out.push_str(&format!("- {} → {}\n", json!(text), fields));
+                }
+            }
+        }
         TaskKind::Summarize(s) => out.push_str(&format!(
             "Summarise the event in at most {} words, as `text`. State facts from the data only.\n",
             s.max_words

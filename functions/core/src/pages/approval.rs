@@ -28,10 +28,47 @@ pub struct ApprovalView<'a> {
     pub label: Option<String>,
     /// The first draft task's text, editable.
     pub draft: Option<String>,
+    /// The run's documents, page by page, shown beside `fields`.
+    pub documents: Vec<DocumentView>,
+    /// The extract tasks' fields, editable while the reviewer may answer.
+    pub fields: Vec<FieldView>,
     /// The form's action: the link's own query, so the POST carries the
     /// same signature.
     pub form_action: String,
 }
+
+/// One attachment as the page shows it.
+pub struct DocumentView {
+    pub name: String,
+    pub media_type: String,
+    /// What read it and how sure OCR was, e.g. "tesseract, OCR confidence 91%".
+    pub reading: Option<String>,
+    /// Why it could not be read, if so.
+    pub unreadable: Option<String>,
+    /// Each page's image, relative to the page's own address.
+    pub page_urls: Vec<String>,
+}
+
+/// One field an extract task filled (or left empty).
+pub struct FieldView {
+    pub task: String,
+    pub name: String,
+    /// As the reviewer edits it: a string as it is, anything else as JSON.
+    pub value: String,
+    /// Edited as JSON (objects and arrays): a larger box.
+    pub structured: bool,
+    pub description: Option<String>,
+}
+
+impl FieldView {
+    /// The form field's name: `field.<task>.<field>`.
+    pub fn input_name(&self) -> String {
+        format!("{FIELD_PREFIX}{}.{}", self.task, self.name)
+    }
+}
+
+/// Form fields named `field.<task>.<field>` correct an extracted field.
+pub const FIELD_PREFIX: &str = "field.";
 
 pub fn render(view: &ApprovalView<'_>) -> String {
     let a = view.approval;
@@ -76,6 +113,9 @@ pub fn render(view: &ApprovalView<'_>) -> String {
             @if let Some(text) = &view.text {
                 pre { (truncate(text, TEXT_EXCERPT)) }
             }
+            @if !view.documents.is_empty() || !view.fields.is_empty() {
+                (documents_and_fields(view, open))
+            }
             h2 { "AI output" }
             @match view.ai {
                 Some(ai) => {
@@ -91,11 +131,12 @@ pub fn render(view: &ApprovalView<'_>) -> String {
                                 TaskView::Text { text, tier } => {
                                     tr { th { (task) } td { (truncate(&text, TEXT_EXCERPT)) " " span.muted { "(" (tier) ")" } } }
                                 }
-                                TaskView::Fields(fields) => {
+                                TaskView::Fields(fields) if view.fields.is_empty() => {
                                     @for (name, value) in fields {
                                         tr { th { (task) "." (name) } td { (field_text(&value)) } }
                                     }
                                 }
+                                TaskView::Fields(_) => {}
                             }
                         }
                         @if !ai.review_reasons.is_empty() {
@@ -116,7 +157,7 @@ pub fn render(view: &ApprovalView<'_>) -> String {
                 }
             }
             @if open {
-                form method="post" action=(view.form_action) {
+                form #decision method="post" action=(view.form_action) {
                     h2 { "Your decision" }
                     p.muted { "Signed in as " (view.reviewer) ". Nothing is decided until you press a button." }
                     label for="draft" { "Draft (edit before it is sent)" }
@@ -147,7 +188,55 @@ pub fn render(view: &ApprovalView<'_>) -> String {
     )
 }
 
-fn field_text(value: &serde_json::Value) -> String {
+/// The documents' pages on the left, the fields read from them on the
+/// right, editable (inputs of the decision form, by `form=`) while open.
+fn documents_and_fields(view: &ApprovalView<'_>, open: bool) -> maud::Markup {
+    html! {
+        h2 { @if view.documents.is_empty() { "Extracted fields" } @else { "Documents and extracted fields" } }
+        div class=[(!view.documents.is_empty()).then_some("document-review")] {
+            @if !view.documents.is_empty() {
+                div.pages {
+                    @for (i, doc) in view.documents.iter().enumerate() {
+                        p.muted {
+                            strong { (doc.name) } " · " (doc.media_type) " · "
+                            (doc.page_urls.len()) @if doc.page_urls.len() == 1 { " page" } @else { " pages" }
+                            @if let Some(reading) = &doc.reading { " · read by " (reading) }
+                        }
+                        @if let Some(why) = &doc.unreadable {
+                            p.notice { "Could not be read: " (why) }
+                        }
+                        @for (p, url) in doc.page_urls.iter().enumerate() {
+                            img src=(url) loading="lazy"
+                                alt=(format!("Document {} page {}", i + 1, p + 1));
+                        }
+                    }
+                }
+            }
+            div.fields {
+                @if open && !view.fields.is_empty() {
+                    p.muted { "Correct a field before you approve: actions use your values, and the AI learns from them." }
+                }
+                @for f in &view.fields {
+                    @let id = f.input_name();
+                    p {
+                        label for=(id) { (f.task) "." (f.name) }
+                        @if let Some(d) = &f.description { br; span.muted { (d) } }
+                        @if !open {
+                            br; (if f.value.is_empty() { "–" } else { f.value.as_str() })
+                        } @else if f.structured {
+                            textarea.json id=(id) name=(id) form="decision" { (f.value) }
+                        } @else {
+                            input type="text" id=(id) name=(id) form="decision" value=(f.value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A field's value as the page shows and edits it.
+pub fn field_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),

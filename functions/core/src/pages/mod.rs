@@ -17,7 +17,9 @@ th{width:11rem;color:#555;font-weight:600}pre{white-space:pre-wrap;background:#f
 textarea{width:100%;min-height:9rem;font:inherit}input[type=text],select{font:inherit;padding:.3rem;width:100%}\
 .actions{display:flex;gap:1rem;margin-top:1rem}button{font:inherit;padding:.5rem 1.4rem;border-radius:4px;border:1px solid #888;cursor:pointer}\
 button.approve{background:#0a7d32;color:#fff;border-color:#0a7d32}button.reject{background:#b3261e;color:#fff;border-color:#b3261e}\
-.notice{background:#fff6d6;border:1px solid #e6c200;padding:.6rem;border-radius:4px}.muted{color:#666}";
+.notice{background:#fff6d6;border:1px solid #e6c200;padding:.6rem;border-radius:4px}.muted{color:#666}\
+.document-review{display:grid;grid-template-columns:minmax(0,3fr) minmax(16rem,2fr);gap:1.2rem;width:min(86rem,94vw);position:relative;left:50%;transform:translateX(-50%)}\
+.pages img{display:block;width:100%;border:1px solid #ccc;margin-bottom:.8rem;background:#fff}textarea.json{min-height:5rem;font-family:ui-monospace,monospace}";
 
 /// A complete HTML document.
 pub fn layout(title: &str, body: Markup) -> String {

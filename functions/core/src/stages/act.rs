@@ -306,8 +306,8 @@ pub fn sign_outbound(
 
 /// A reviewer may have edited the draft or the extracted fields on the
 /// approval page, or relabelled the run; actions carry the edited version:
-/// the first draft task's text, the first extract task's fields, the
-/// primary classify task's label.
+/// the first draft task's text, each extract task's corrected fields
+/// (`{"fields": {"<task>": {…}}}`), the primary classify task's label.
 async fn apply_reviewer_edits(
     store: &dyn RunStore,
     run_id: &RunId,
@@ -325,6 +325,19 @@ async fn apply_reviewer_edits(
     let Some(Value::Object(edits)) = edits else {
         return Ok(());
     };
+    if let Some(Value::Object(tasks)) = edits.get("fields") {
+        for (task, fields) in tasks {
+            if let (Some(Value::Object(result)), Value::Object(fields)) = (
+                ai.as_object_mut().map(|ai| {
+                    ai.entry(task.clone())
+                        .or_insert_with(|| Value::Object(Default::default()))
+                }),
+                fields,
+            ) {
+                lay_over(result, fields);
+            }
+        }
+    }
     let mut set = |task: Option<&str>, key: Option<&str>, value: &Value| {
         let Some(task) = task else { return };
         let Some(Value::Object(result)) = ai.get_mut(task) else {
@@ -348,13 +361,6 @@ async fn apply_reviewer_edits(
             Some("text"),
             draft,
         );
-    }
-    if let Some(fields) = edits.get("fields") {
-        let extract = reason
-            .tasks()
-            .iter()
-            .find(|t| matches!(t.kind, handoff_spec::TaskKind::Extract(_)));
-        set(extract.map(|t| t.name.as_str()), None, fields);
     }
     if let Some(label) = edits.get("label") {
         set(

@@ -109,8 +109,13 @@ impl Finalize {
         // The reason stage put the primary classify task's answer on the run.
         let predicted = run.summary.label.clone().unwrap_or_default();
         let confidence = run.summary.confidence.unwrap_or(0.0);
-        let relabel = vote
-            .edits
+        // The deciding side's latest edits: in an n-of-m approval the
+        // reviewer who corrected fields need not be the one who settled it.
+        let edits = approval
+            .people_outcome()
+            .and_then(|o| o.edits)
+            .or_else(|| vote.edits.clone());
+        let relabel = edits
             .as_ref()
             .and_then(|e| e.get("label"))
             .and_then(Value::as_str)
@@ -135,7 +140,7 @@ impl Finalize {
                 predicted_label: predicted,
                 confidence,
                 final_label,
-                edits: vote.edits.clone(),
+                edits,
                 reviewer: vote.reviewer.clone(),
                 status: FeedbackStatus::Confirmed,
             })
