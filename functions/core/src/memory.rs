@@ -127,6 +127,20 @@ impl Runs for MemoryStore {
         Ok(Created::New)
     }
 
+    async fn claim_business_key(
+        &self,
+        workflow: &str,
+        key: &str,
+        run: &RunId,
+    ) -> Result<RunId, StoreError> {
+        let claim = DedupeClaim::business_key(key);
+        let mut t = self.tables.lock().unwrap();
+        Ok(t.dedupe
+            .entry((workflow.to_string(), claim.key))
+            .or_insert_with(|| run.clone())
+            .clone())
+    }
+
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         Ok(self.tables.lock().unwrap().runs.get(id).cloned())
     }

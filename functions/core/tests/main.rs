@@ -13,6 +13,7 @@ mod autonomy_simulation;
 mod blind_audit;
 mod dashboard;
 mod documents;
+mod duplicate_after_extraction;
 mod email_intake;
 mod intake_sweep;
 mod metrics;

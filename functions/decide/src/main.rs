@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
         catalog: handoff_workflows::shared(),
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(lambda::EmfStdout),
     };
     lambda_runtime::run(service_fn(|event| decide::handle(&stage, event))).await
 }

@@ -98,7 +98,14 @@ pub struct DedupeSpec {
     /// Canonical fields whose values together name one business event (an
     /// invoice: its number and supplier). A second delivery with the same
     /// values is a duplicate of the first run, forever. An event missing
-    /// one of them is deduplicated by delivery id and body only.
+    /// one of them is deduplicated by delivery id and body only at intake;
+    /// after the AI step, each field it lacks is taken from the same-named
+    /// field of an extract task's result (the first, in `reason` order, that
+    /// holds it as a non-blank scalar). Values are hashed alike either way,
+    /// so an invoice whose number was typed out and the same invoice whose
+    /// number was extracted have one key. A run whose key an earlier run
+    /// holds by then is not refused but sent to a person as a possible
+    /// duplicate, whatever the rules decided.
     pub business_key: Vec<String>,
 }
 

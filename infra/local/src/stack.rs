@@ -306,6 +306,7 @@ impl Stack {
                 catalog: catalog.clone(),
                 store: store.clone(),
                 clock: clock.clone(),
+                metrics: Arc::new(NoMetrics),
             },
             approval: approval_stage(),
             act: Act {

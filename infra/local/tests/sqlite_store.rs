@@ -128,6 +128,30 @@ async fn a_business_key_outlives_the_delivery_retention() {
 }
 
 #[tokio::test]
+async fn an_expired_record_does_not_hold_a_business_key() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    // A delivery whose id happens to be a key's record, long expired.
+    let record = DedupeClaim::business_key("sha256:inv-1").key;
+    let old = run("run-old", "invoices", None, t(0));
+    let expired = dedupe("invoices", &record, Utc::now() - Duration::seconds(5));
+    create(&store, &old, &record, &expired).await.unwrap();
+
+    let mailed = RunId("run-mailed".into());
+    let holder = store
+        .claim_business_key("invoices", "sha256:inv-1", &mailed)
+        .await
+        .unwrap();
+
+    assert_eq!(holder, mailed);
+    let again = RunId("run-again".into());
+    let holder = store
+        .claim_business_key("invoices", "sha256:inv-1", &again)
+        .await
+        .unwrap();
+    assert_eq!(holder, mailed, "kept forever");
+}
+
+#[tokio::test]
 async fn reusing_a_run_id_is_a_conflict_and_stores_nothing() {
     let store = SqliteStore::open_in_memory().unwrap();
     let r = run("run-1", "refunds", None, t(0));

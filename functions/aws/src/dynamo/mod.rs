@@ -10,7 +10,8 @@
 //! - approval `APPROVAL#<id>` / `META` (in `ByStatus` as `APPROVAL#pending`
 //!   while pending, then as `APPROVAL#undelivered` while its reviewers'
 //!   decision waits to reach the task) and a pointer `RUN#<run>` / `APPROVAL#<created_at>#<id>`
-//! - dedupe `DEDUPE#<workflow>#<delivery>` / `META` with TTL `expires_at`
+//! - dedupe `DEDUPE#<workflow>#<claim key>` / `META` with TTL `expires_at`
+//!   (none on a business key's, `key#<hash>`, which is kept forever)
 //! - feedback `FEEDBACK#<workflow>` / `BY#<run id>#<reviewer>` (one per run
 //!   and reviewer), newest first through `ByStatus` (`FEEDBACK#<workflow>`,
 //!   `<ts>#<run id>#<reviewer>`); items written before that are
@@ -444,6 +445,40 @@ impl Runs for DynamoStore {
             return Err(StoreError::Conflict(format!("run {} exists", run.id)));
         }
         Err(unavailable(err))
+    }
+
+    /// The item `create_run` writes for the key, put on the same condition;
+    /// a refused put reads who holds it.
+    async fn claim_business_key(
+        &self,
+        workflow: &str,
+        key: &str,
+        run: &RunId,
+    ) -> Result<RunId, StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let claim = DedupeClaim::business_key(key);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(dedupe_item(workflow, &claim, run)))
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            .expression_attribute_values(":now", n(Utc::now().timestamp()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(run.clone()),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => {
+                    let item = self
+                        .get(dedupe_pk(workflow, &claim), META)
+                        .await?
+                        .ok_or_else(|| StoreError::Conflict("dedupe key vanished; retry".into()))?;
+                    Ok(RunId(Reader(&item).str("run_id")?.to_string()))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
     }
 
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {

@@ -65,6 +65,16 @@ impl AiResult {
         self.text(&reason.first_draft()?.name)
     }
 
+    /// The extract tasks' results, in spec order; a skipped task has none.
+    pub fn extractions(&self, reason: &handoff_spec::ReasonSpec) -> Vec<&Value> {
+        reason
+            .tasks()
+            .iter()
+            .filter(|t| matches!(t.kind, handoff_spec::TaskKind::Extract(_)))
+            .filter_map(|t| self.outputs.get(&t.name))
+            .collect()
+    }
+
     /// Every result as `ai` for rules and templates.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("AI results serialise")

@@ -96,12 +96,21 @@ impl DedupeKey {
             });
         }
         if let Some(key) = &self.business_key {
-            claims.push(DedupeClaim {
-                key: format!("key#{key}"),
-                expires_at: None,
-            });
+            claims.push(DedupeClaim::business_key(key));
         }
         claims
+    }
+}
+
+impl DedupeClaim {
+    /// The record a business key (as [`business_key`] built it) is claimed
+    /// in, kept forever: the same whether ingest or the decide stage
+    /// claims it, so the two collide.
+    pub fn business_key(key: &str) -> Self {
+        Self {
+            key: format!("key#{key}"),
+            expires_at: None,
+        }
     }
 }
 
@@ -121,16 +130,96 @@ pub fn business_key(
     fields: &BTreeMap<String, serde_json::Value>,
     names: &[String],
 ) -> Option<String> {
-    let mut parts = Vec::with_capacity(names.len());
-    for name in names {
-        let part = match fields.get(name)? {
-            serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::Bool(b) => b.to_string(),
-            _ => return None,
-        };
-        parts.push(part);
-    }
+    hashed_key(names, |name| fields.get(name).and_then(key_part))
+}
+
+/// The business key once the AI step has run: a field the event lacks is
+/// taken from the first of `extracted` (the extract tasks' outputs, in spec
+/// order) that has it. Hashed as [`business_key`] hashes, so an event that
+/// named the values itself and one whose values were extracted have the
+/// same key.
+pub fn business_key_after_extraction(
+    fields: &BTreeMap<String, serde_json::Value>,
+    names: &[String],
+    extracted: &[&serde_json::Value],
+) -> Option<String> {
+    hashed_key(names, |name| {
+        fields.get(name).and_then(key_part).or_else(|| {
+            extracted
+                .iter()
+                .find_map(|output| output.get(name).and_then(key_part))
+        })
+    })
+}
+
+fn hashed_key(names: &[String], part: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let parts = names
+        .iter()
+        .map(|name| part(name))
+        .collect::<Option<Vec<_>>>()?;
     // A JSON array keeps ("a|b", "c") and ("a", "b|c") apart.
     Some(sha256_tag(serde_json::to_string(&parts).ok()?.as_bytes()))
+}
+
+/// A scalar as it goes into a key; `None` for null, blank and structures.
+fn key_part(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["invoice_id".into(), "supplier".into()]
+    }
+
+    #[test]
+    fn a_key_typed_out_and_the_same_key_extracted_coincide() {
+        let typed: BTreeMap<String, serde_json::Value> = [
+            ("invoice_id".to_string(), json!("INV-7")),
+            ("supplier".to_string(), json!("acme")),
+        ]
+        .into();
+        let mailed: BTreeMap<String, serde_json::Value> =
+            [("supplier".to_string(), json!(" acme "))].into();
+        let (skipped, blank, found) = (
+            json!({}),
+            json!({ "invoice_id": "" }),
+            json!({ "invoice_id": "INV-7" }),
+        );
+
+        let key = business_key(&typed, &names());
+        assert!(key.is_some());
+        assert_eq!(business_key(&mailed, &names()), None);
+        assert_eq!(
+            business_key_after_extraction(&mailed, &names(), &[&skipped, &blank, &found]),
+            key
+        );
+        assert_eq!(
+            business_key_after_extraction(&mailed, &names(), &[&blank]),
+            None
+        );
+    }
+
+    #[test]
+    fn an_event_field_wins_over_an_extracted_one() {
+        let typed: BTreeMap<String, serde_json::Value> = [
+            ("invoice_id".to_string(), json!("INV-7")),
+            ("supplier".to_string(), json!("acme")),
+        ]
+        .into();
+        let other = json!({ "invoice_id": "INV-8", "supplier": "globex" });
+        assert_eq!(
+            business_key_after_extraction(&typed, &names(), &[&other]),
+            business_key(&typed, &names())
+        );
+    }
 }

@@ -90,6 +90,16 @@ pub trait Runs: Send + Sync {
         dedupe: &DedupeKey,
         received: &AuditEvent,
     ) -> Result<Created, StoreError>;
+    /// Claims `workflow`'s business key `key` (as [`business_key`] builds
+    /// it) for `run`, in the record `create_run` claims it in, forever.
+    /// Returns the run holding it: `run` when it was free or `run` already
+    /// held it (a retried stage claims again), else the run that was first.
+    async fn claim_business_key(
+        &self,
+        workflow: &str,
+        key: &str,
+        run: &RunId,
+    ) -> Result<RunId, StoreError>;
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError>;
     async fn get_event(&self, id: &RunId) -> Result<Option<CanonicalEvent>, StoreError>;
     /// Moves a run to `to` only if its status is one of `from`

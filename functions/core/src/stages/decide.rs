@@ -11,14 +11,16 @@ use handoff_spec::{Catalog, Priority, RuleInput, RuleScope, Workflow};
 
 use crate::domain::*;
 use crate::observe::autonomy::{self, LabelAutonomy};
+use crate::observe::emf::{Metric, MetricDoc};
 use crate::observe::review;
 use crate::ports::*;
-use crate::stages::{audit, summarise, StageError};
+use crate::stages::{audit, duplicate, summarise, StageError};
 
 pub struct Decide {
     pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
 }
 
 impl Decide {
@@ -60,6 +62,9 @@ impl Decide {
         } else {
             decision
         };
+        let decision = self
+            .unless_duplicate(decision, workflow, &event, &ai, &input.run_id)
+            .await?;
         let audit = sampled_for_audit(&decision, workflow, rand::random::<f64>());
         if audit {
             audit::record(
@@ -96,6 +101,38 @@ impl Decide {
         let mut result = state_result(&decision, workflow);
         result["audit"] = json!(audit);
         Ok(result)
+    }
+
+    /// `decision`, or, when another run already holds the business key
+    /// the AI step completed, that decision sent to a person.
+    async fn unless_duplicate(
+        &self,
+        decision: Decision,
+        workflow: &Workflow,
+        event: &CanonicalEvent,
+        ai: &AiResult,
+        run: &RunId,
+    ) -> Result<Decision, StageError> {
+        let store = self.store.as_ref();
+        let Some(earlier) = duplicate::earlier_run(store, workflow, event, ai, run).await? else {
+            return Ok(decision);
+        };
+        let names = duplicate::key_fields(workflow).unwrap_or_default();
+        audit::record(
+            store,
+            self.clock.as_ref(),
+            run,
+            Stage::Decide,
+            "dedupe.business_key_taken",
+            json!({ "fields": names, "run_id": earlier }),
+        )
+        .await?;
+        self.metrics.emit(
+            MetricDoc::workflow(&event.workflow)
+                .count(Metric::DedupeHits)
+                .property("run_id", earlier.to_string()),
+        );
+        Ok(duplicate::as_possible_duplicate(decision, names, &earlier))
     }
 }
 

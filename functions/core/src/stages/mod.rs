@@ -12,6 +12,7 @@ pub mod correction;
 pub mod decide;
 pub mod delivery;
 pub mod documents;
+pub mod duplicate;
 pub mod finalize;
 pub mod ingest;
 pub mod lookup_http;

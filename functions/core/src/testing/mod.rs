@@ -169,6 +169,7 @@ impl Harness {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
             clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

@@ -25,6 +25,7 @@ macro_rules! store_contract_tests {
         $crate::store_contract_tests!(@scenarios $factory;
             duplicate_delivery_starts_one_run,
             replayed_body_or_business_key_is_a_duplicate_of_the_first_run,
+            a_business_key_is_held_by_the_first_run_that_claims_it,
             run_round_trips_exactly,
             summary_updates_touch_only_their_fields,
             stale_transition_is_refused,
@@ -614,6 +615,44 @@ pub async fn replayed_body_or_business_key_is_a_duplicate_of_the_first_run<S: Ru
     assert_eq!(
         create(&*store, &next, "d-3", &key).await.unwrap(),
         Created::New
+    );
+}
+
+pub async fn a_business_key_is_held_by_the_first_run_that_claims_it<S: RunStore>(store: Arc<S>) {
+    let (first, second) = (RunId("run-mailed".into()), RunId("run-again".into()));
+    let claim = |run: &RunId, key: &str| {
+        let (store, run, key) = (store.clone(), run.clone(), key.to_string());
+        async move {
+            store
+                .claim_business_key("invoices", &key, &run)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim(&first, "sha256:inv-1").await, first, "a new claim");
+    assert_eq!(claim(&first, "sha256:inv-1").await, first, "claimed again");
+    assert_eq!(claim(&second, "sha256:inv-1").await, first, "taken");
+    assert_eq!(claim(&second, "sha256:inv-2").await, second, "another key");
+    assert_eq!(
+        store
+            .claim_business_key("billing", "sha256:inv-1", &second)
+            .await
+            .unwrap(),
+        second,
+        "another workflow's key"
+    );
+
+    // A key claimed with its run at intake is the same record.
+    let relayed = run("run-relayed", "invoices", None, t(0));
+    let key = claiming("d-1", "body-1", Some("inv-3"));
+    create(&*store, &relayed, "d-1", &key).await.unwrap();
+    assert_eq!(claim(&second, "sha256:inv-3").await, relayed.id);
+    // And one claimed after extraction makes a later delivery a duplicate.
+    let late = run("run-late", "invoices", None, t(1));
+    let key = claiming("d-2", "body-2", Some("inv-2"));
+    assert_eq!(
+        create(&*store, &late, "d-2", &key).await.unwrap(),
+        Created::Duplicate(second)
     );
 }
 

@@ -171,6 +171,46 @@ impl Runs for SqliteStore {
         self.write(move |conn| new.insert(conn)).await
     }
 
+    /// One conditional upsert: it takes the record only if the record is
+    /// free, or past its expiry (a delivery id may look like a key's
+    /// record); whoever holds it then is the answer.
+    async fn claim_business_key(
+        &self,
+        workflow: &str,
+        key: &str,
+        run: &RunId,
+    ) -> Result<RunId, StoreError> {
+        let claim = DedupeClaim::business_key(key);
+        let (workflow, run) = (workflow.to_string(), run.0.clone());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO dedupe (workflow, delivery_id, run_id, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (workflow, delivery_id) DO UPDATE
+                 SET run_id = excluded.run_id, expires_at = excluded.expires_at
+                 WHERE dedupe.expires_at < ?5",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    workflow,
+                    claim.key,
+                    run,
+                    i64::MAX,
+                    Utc::now().timestamp()
+                ])
+            })
+            .map_err(unavailable)?;
+            let holder: String = conn
+                .prepare_cached(
+                    "SELECT run_id FROM dedupe WHERE workflow = ?1 AND delivery_id = ?2",
+                )
+                .and_then(|mut st| st.query_row(params![workflow, claim.key], |row| row.get(0)))
+                .map_err(unavailable)?;
+            Ok(RunId(holder))
+        })
+        .await
+    }
+
     async fn get_run(&self, id: &RunId) -> Result<Option<Run>, StoreError> {
         let id = id.0.clone();
         self.lookup(move |conn| load_run(conn, &id)).await
