@@ -88,6 +88,10 @@ async fn the_page_shows_each_document_page_beside_the_extracted_fields() {
     );
     assert!(page.contains(&input), "no {input} in {page}");
     assert!(page.contains("name=\"field.invoice.tax\""), "{page}");
+    assert!(
+        !page.contains("name=\"draft\""),
+        "invoice-approval drafts nothing: {page}"
+    );
     let csp = resp.header("content-security-policy").unwrap();
     assert!(csp.contains("img-src 'self'"), "{csp}");
 }

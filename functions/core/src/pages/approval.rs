@@ -160,9 +160,9 @@ pub fn render(view: &ApprovalView<'_>) -> String {
                 form #decision method="post" action=(view.form_action) {
                     h2 { "Your decision" }
                     p.muted { "Signed in as " (view.reviewer) ". Nothing is decided until you press a button." }
-                    label for="draft" { "Draft (edit before it is sent)" }
-                    textarea id="draft" name="draft" {
-                        (view.draft.as_deref().unwrap_or(""))
+                    @if let Some(draft) = &view.draft {
+                        label for="draft" { "Draft (edit before it is sent)" }
+                        textarea id="draft" name="draft" { (draft) }
                     }
                     @if !view.labels.is_empty() {
                         p {
