@@ -15,9 +15,11 @@ mod media;
 mod pdf;
 mod raster;
 mod refused;
+mod render;
 
 pub use media::{sniff, MediaType};
 pub use refused::Refused;
+pub use render::{page_count, page_image, MAX_RENDERED_SIDE};
 
 /// The bounds intake enforces on one attachment.
 #[derive(Debug, Clone)]
@@ -162,4 +164,17 @@ fn media_type_or_refuse(bytes: &[u8]) -> Result<MediaType, Refused> {
     sniff(bytes).ok_or_else(|| Refused::UnsupportedType {
         sniffed: media::sniffed_mime(bytes),
     })
+}
+
+/// `lopdf` and `hayro` forbid unsafe code, but a file they did not foresee
+/// can still make them panic (an index out of range, an overflow); intake
+/// and the approval page must answer, not crash, so every call into them
+/// runs here and a panic is a file that cannot be read (`failed` says which
+/// part failed).
+fn guarded<T>(
+    failed: &'static str,
+    work: impl FnOnce() -> Result<T, Refused>,
+) -> Result<T, Refused> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .unwrap_or_else(|_| Err(Refused::malformed(failed)))
 }

@@ -7,4 +7,5 @@ mod fixtures;
 mod intake;
 mod malformed;
 mod reading;
+mod rendering;
 mod sniffing;

@@ -4,11 +4,11 @@ mod objstm;
 mod scan;
 mod text;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use lopdf::{DecompressError, Document, Error, LoadOptions, Object, ObjectId};
 
-use crate::{inflate, Limits, Page, PageContent, Refused};
+use crate::{guarded, inflate, Limits, Page, PageContent, Refused};
+
+const PARSER_FAILED: &str = "the PDF parser failed on this file";
 
 /// A page with fewer non-space characters than this has no text layer to
 /// speak of (a page number, a stamp); its scan is what should be read.
@@ -24,19 +24,11 @@ const OTHER_EXPANDING_FILTERS: &[&[u8]] = &[
 ];
 
 pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), Refused> {
-    guarded(|| Pdf::load(bytes, limits).map(drop))
+    guarded(PARSER_FAILED, || Pdf::load(bytes, limits).map(drop))
 }
 
 pub(crate) fn pages(bytes: &[u8], limits: &Limits) -> Result<Vec<Page>, Refused> {
-    guarded(|| Pdf::load(bytes, limits)?.pages())
-}
-
-/// `lopdf` is `forbid(unsafe_code)`, but a file it did not foresee can still
-/// make it panic (an index out of range, an overflow); intake must answer,
-/// not crash, so every use of it runs here and a panic is a malformed file.
-fn guarded<T>(work: impl FnOnce() -> Result<T, Refused>) -> Result<T, Refused> {
-    catch_unwind(AssertUnwindSafe(work))
-        .unwrap_or_else(|_| Err(Refused::malformed("the PDF parser failed on this file")))
+    guarded(PARSER_FAILED, || Pdf::load(bytes, limits)?.pages())
 }
 
 /// A parsed PDF that passed intake's checks.
