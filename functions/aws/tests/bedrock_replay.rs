@@ -74,6 +74,7 @@ fn prompt() -> Prompt {
             "required": ["label"],
         }),
         max_output_tokens: 300,
+        documents: Vec::new(),
     }
 }
 

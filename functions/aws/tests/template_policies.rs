@@ -58,10 +58,14 @@ fn actions_of(operation: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Calls an adapter can make that a function holding it never makes, and is
-/// not allowed to: the context stage and the read side hold the document
-/// store to read a run's documents (the stage's text and OCR, the run
-/// pages); only ingest stores them.
-const NEVER_CALLED: [(&str, &str); 2] = [("context", "s3:PutObject"), ("api", "s3:PutObject")];
+/// not allowed to: the context and reason stages and the read side hold the
+/// document store to read a run's documents (the stage's text and OCR, the
+/// pages a model is shown, the run pages); only ingest stores them.
+const NEVER_CALLED: [(&str, &str); 3] = [
+    ("context", "s3:PutObject"),
+    ("reason", "s3:PutObject"),
+    ("api", "s3:PutObject"),
+];
 
 /// Items a DynamoDB transaction may carry → the action each needs.
 const TRANSACT_ITEMS: [(&str, &str); 4] = [
@@ -438,12 +442,13 @@ fn only_ingest_stores_documents_and_the_readers_read_them() {
     );
     assert_eq!(
         allowed_on(&template, "s3:GetObject", objects),
-        ["ApiFunction", "ContextFunction"],
-        "the context stage reads documents, the run pages show them"
+        ["ApiFunction", "ContextFunction", "ReasonFunction"],
+        "the context stage reads documents, the reason stage shows them to models, \
+         the run pages show them"
     );
     assert_eq!(
         allowed_on(&template, "s3:ListBucket", "DocumentsBucket.Arn"),
-        ["ApiFunction", "ContextFunction"],
+        ["ApiFunction", "ContextFunction", "ReasonFunction"],
         "an expired document is not found, not denied"
     );
     assert_eq!(

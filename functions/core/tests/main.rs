@@ -11,6 +11,7 @@ mod attachments;
 mod autonomy_simulation;
 mod blind_audit;
 mod dashboard;
+mod document_pages;
 mod documents;
 mod email_intake;
 mod intake_sweep;

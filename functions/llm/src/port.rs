@@ -76,7 +76,7 @@ impl From<CallError> for ModelError {
 mod tests {
     use std::time::Duration;
 
-    use handoff_core::model::{build_prompt, PromptInput, Redactor};
+    use handoff_core::model::{build_prompt, PromptInput, Redactor, ShownDocuments};
     use serde_json::json;
 
     use super::*;
@@ -98,6 +98,7 @@ mod tests {
             ai: &json!({}),
             feedback: &[],
             redactor: &Redactor::for_workflow(&workflow),
+            documents: &ShownDocuments::default(),
         });
         let mut prompt = built.prompt;
         prompt.turns.push(Turn::Assistant("{}".into()));
