@@ -1,7 +1,10 @@
 //! [`Model`] on Bedrock's Converse API: the task's prompt as system text and
-//! turns, the answer as the input of one forced tool whose schema is the
-//! task's. Validation, the repair turn and what a failure means are the
-//! reason stage's; this adapter only maps the wire and its errors.
+//! turns (the documents it shows as document and image blocks), the answer
+//! as the input of one forced tool whose schema is the task's. Validation,
+//! the repair turn and what a failure means are the reason stage's; this
+//! adapter only maps the wire and its errors.
+
+mod documents;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -43,14 +46,25 @@ impl Model for BedrockModel {
     async fn answer(&self, request: &ModelRequest<'_>) -> Result<ModelAnswer, ModelError> {
         let t0 = Instant::now();
         let prompt = request.prompt;
+        let shown = documents::shown(&prompt.documents).map_err(build_error)?;
+        let mut documents = Some(shown.blocks).filter(|blocks| !blocks.is_empty());
         let messages = prompt
             .turns
             .iter()
             .map(|turn| match turn {
-                Turn::User(text) => message(ConversationRole::User, text),
-                Turn::Assistant(text) => message(ConversationRole::Assistant, text),
+                Turn::User(text) => {
+                    // The documents go with the first user turn only.
+                    let mut content = documents.take().unwrap_or_default();
+                    content.push(ContentBlock::Text(text.clone()));
+                    message(ConversationRole::User, content)
+                }
+                Turn::Assistant(text) => message(
+                    ConversationRole::Assistant,
+                    vec![ContentBlock::Text(text.clone())],
+                ),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let note = (!shown.notes.is_empty()).then(|| shown.notes.join("; "));
         let call = self
             .client
             .converse()
@@ -97,7 +111,7 @@ impl Model for BedrockModel {
                 value: document_to_value(input),
                 usage,
                 model: self.model_id.clone(),
-                note: None,
+                note,
             }),
             None => {
                 let said = said(reply);
@@ -167,10 +181,10 @@ fn tool_config(name: &str, schema: &Value) -> Result<ToolConfiguration, ModelErr
         .map_err(build_error)
 }
 
-fn message(role: ConversationRole, text: &str) -> Result<Message, ModelError> {
+fn message(role: ConversationRole, content: Vec<ContentBlock>) -> Result<Message, ModelError> {
     Message::builder()
         .role(role)
-        .content(ContentBlock::Text(text.to_string()))
+        .set_content(Some(content))
         .build()
         .map_err(build_error)
 }

@@ -7,8 +7,13 @@ use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime::client::http::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use handoff_aws::bedrock::BedrockModel;
-use handoff_core::ports::{Model, ModelAnswer, ModelError, ModelRequest, Prompt, Turn};
+use handoff_core::ports::{
+    DocumentBytes, Model, ModelAnswer, ModelError, ModelRequest, Prompt, PromptDocument,
+    PromptImage, Turn,
+};
 use serde_json::{json, Value};
 
 fn reply(status: u16, body: Value) -> ReplayEvent {
@@ -74,10 +79,15 @@ fn prompt() -> Prompt {
             "required": ["label"],
         }),
         max_output_tokens: 300,
+        documents: Vec::new(),
     }
 }
 
 async fn ask(model: &BedrockModel) -> Result<ModelAnswer, ModelError> {
+    ask_with(model, &prompt()).await
+}
+
+async fn ask_with(model: &BedrockModel, prompt: &Prompt) -> Result<ModelAnswer, ModelError> {
     let workflow = handoff_workflows::catalog()
         .get("support-triage")
         .expect("shipped workflow");
@@ -88,7 +98,7 @@ async fn ask(model: &BedrockModel) -> Result<ModelAnswer, ModelError> {
             task,
             text: "refund me",
             feedback: &[],
-            prompt: &prompt(),
+            prompt,
             models: None,
         })
         .await
@@ -173,4 +183,88 @@ async fn a_service_fault_is_a_server_error() {
 async fn sdk_failure_is_unavailable() {
     let (model, _http) = model(vec![]);
     assert!(matches!(ask(&model).await, Err(ModelError::Unavailable(_))));
+}
+
+fn png_page(bytes: &[u8]) -> PromptImage {
+    PromptImage {
+        media_type: "image/png",
+        bytes: DocumentBytes::from(bytes.to_vec()),
+    }
+}
+
+/// The prompt showing a PDF (whole, and its page rendered) and a PNG scan.
+fn prompt_showing(pdf: &[u8]) -> Prompt {
+    Prompt {
+        documents: vec![
+            PromptDocument {
+                number: 1,
+                sha256: "sha256:01".into(),
+                pdf: Some(DocumentBytes::from(pdf.to_vec())),
+                pages: vec![png_page(b"\x89PNG page one")],
+                page_count: 1,
+            },
+            PromptDocument {
+                number: 2,
+                sha256: "sha256:02".into(),
+                pdf: None,
+                pages: vec![png_page(b"\x89PNG a scan")],
+                page_count: 1,
+            },
+        ],
+        ..prompt()
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn a_pdf_goes_as_a_named_document_block_and_a_scan_as_an_image_block() {
+    let (model, http) = model(vec![tool_answer(json!({ "label": "other" }))]);
+    let pdf = b"%PDF-1.7 one page";
+    let answer = ask_with(&model, &prompt_showing(pdf)).await.unwrap();
+    assert_eq!(answer.note, None, "all went as offered");
+
+    let body = &sent(&http)[0];
+    let first = &body["messages"][0]["content"];
+    assert_eq!(
+        first,
+        &json!([
+            { "text": "[document 1]" },
+            // Numbered, never the sender's file name: Bedrock reads the name.
+            { "document": { "format": "pdf", "name": "document-1", "source": { "bytes": base64(pdf) } } },
+            { "text": "[document 2]" },
+            { "image": { "format": "png", "source": { "bytes": base64(b"\x89PNG a scan") } } },
+            { "text": "<<DATA-1>>{\"text\": \"refund me\"}<<END-DATA-1>>" },
+        ])
+    );
+    // The repair turn is text alone.
+    assert_eq!(
+        body["messages"][2]["content"],
+        json!([{ "text": "That answer does not match the schema." }])
+    );
+}
+
+#[tokio::test]
+async fn a_pdf_over_the_document_limit_goes_as_its_pages_and_the_answer_says_so() {
+    let (model, http) = model(vec![tool_answer(json!({ "label": "other" }))]);
+    let mut big = b"%PDF-1.7 ".to_vec();
+    big.resize(4_600_000, b' ');
+    let answer = ask_with(&model, &prompt_showing(&big)).await.unwrap();
+
+    let first = sent(&http)[0]["messages"][0]["content"].clone();
+    let kinds: Vec<String> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|block| block.as_object().unwrap().keys().next().unwrap().clone())
+        .collect();
+    assert_eq!(kinds, ["text", "image", "text", "image", "text"]);
+    assert_eq!(
+        first[1]["image"]["source"]["bytes"],
+        base64(b"\x89PNG page one")
+    );
+    let note = answer.note.expect("a note for the audit trail");
+    assert!(note.contains("document 1 went as page images"), "{note}");
 }

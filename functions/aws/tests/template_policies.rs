@@ -58,11 +58,13 @@ fn actions_of(operation: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Calls an adapter can make that a function holding it never makes, and is
-/// not allowed to: the context stage, the read side and the callback hold
-/// the document store to read a run's documents (the stage's text and OCR,
-/// the run and approval pages); only ingest stores them.
-const NEVER_CALLED: [(&str, &str); 3] = [
+/// not allowed to: the context and reason stages, the read side and the
+/// callback hold the document store to read a run's documents (the stage's
+/// text and OCR, the pages a model is shown, the run and approval pages);
+/// only ingest stores them.
+const NEVER_CALLED: [(&str, &str); 4] = [
     ("context", "s3:PutObject"),
+    ("reason", "s3:PutObject"),
     ("api", "s3:PutObject"),
     ("callback", "s3:PutObject"),
 ];
@@ -442,12 +444,13 @@ fn only_ingest_stores_documents_and_the_readers_read_them() {
     );
     assert_eq!(
         allowed_on(&template, "s3:GetObject", objects),
-        ["ApiFunction", "CallbackFunction", "ContextFunction"],
-        "the context stage reads documents, the run and approval pages show them"
+        ["ApiFunction", "CallbackFunction", "ContextFunction", "ReasonFunction"],
+        "the context stage reads documents, the reason stage shows them to models, \
+         the run and approval pages show them"
     );
     assert_eq!(
         allowed_on(&template, "s3:ListBucket", "DocumentsBucket.Arn"),
-        ["ApiFunction", "CallbackFunction", "ContextFunction"],
+        ["ApiFunction", "CallbackFunction", "ContextFunction", "ReasonFunction"],
         "an expired document is not found, not denied"
     );
     assert_eq!(

@@ -12,6 +12,7 @@ mod attachments;
 mod autonomy_simulation;
 mod blind_audit;
 mod dashboard;
+mod document_pages;
 mod documents;
 mod duplicate_after_extraction;
 mod email_intake;

@@ -8,8 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use crate::attachment::base64;
 use crate::http::{self, quote};
-use crate::{Call, CallError, Provider, Reply, Role};
+use crate::{Attachment, Call, CallError, Provider, Reply, Role};
 
 const API_VERSION: &str = "2023-06-01";
 
@@ -78,15 +79,21 @@ impl Provider for Anthropic {
 }
 
 fn request_body(model: &str, call: &Call<'_>) -> Value {
+    let first_user = call.turns.iter().position(|(role, _)| *role == Role::User);
     let messages: Vec<Value> = call
         .turns
         .iter()
-        .map(|(role, text)| {
+        .enumerate()
+        .map(|(i, (role, text))| {
             let role = match role {
                 Role::User => "user",
                 Role::Assistant => "assistant",
             };
-            json!({"role": role, "content": text})
+            let content = match first_user == Some(i) && !call.attachments.is_empty() {
+                true => with_attachments(text, call.attachments),
+                false => json!(text),
+            };
+            json!({"role": role, "content": content})
         })
         .collect();
     let name = http::wire_name(call.name);
@@ -106,6 +113,37 @@ fn request_body(model: &str, call: &Call<'_>) -> Value {
         body["system"] = json!(call.system);
     }
     body
+}
+
+/// A user message's content as blocks: each document, a PDF whole as a
+/// `document` block (Claude reads its pages as images and text both), else
+/// its pages as `image` blocks; then the text, after the documents as
+/// Anthropic advises.
+fn with_attachments(text: &str, attachments: &[Attachment<'_>]) -> Value {
+    let mut blocks = Vec::new();
+    for attachment in attachments {
+        let shown: Vec<Value> = match attachment.pdf {
+            Some(pdf) => vec![base64_block("document", "application/pdf", pdf)],
+            None => attachment
+                .pages
+                .iter()
+                .map(|page| base64_block("image", page.media_type, page.bytes))
+                .collect(),
+        };
+        if !shown.is_empty() {
+            blocks.push(json!({"type": "text", "text": attachment.label()}));
+            blocks.extend(shown);
+        }
+    }
+    blocks.push(json!({"type": "text", "text": text}));
+    Value::Array(blocks)
+}
+
+fn base64_block(kind: &str, media_type: &str, bytes: &[u8]) -> Value {
+    json!({
+        "type": kind,
+        "source": {"type": "base64", "media_type": media_type, "data": base64(bytes)},
+    })
 }
 
 fn parse_reply(body: &Value, model: &str, call: &Call<'_>) -> Result<Reply, CallError> {

@@ -26,6 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 mod anthropic;
+mod attachment;
 #[cfg(feature = "port")]
 pub mod config;
 mod http;
@@ -38,6 +39,7 @@ mod schema;
 pub mod testing;
 
 pub use anthropic::Anthropic;
+pub use attachment::{Attachment, Image};
 pub use openai::{Auth, OpenAiCompatible, Structured};
 #[cfg(feature = "port")]
 pub use port::LlmModel;
@@ -62,6 +64,8 @@ pub struct Call<'a> {
     /// The conversation so far, oldest first. A repair attempt appends the
     /// model's bad answer and a user turn saying what was wrong with it.
     pub turns: &'a [(Role, String)],
+    /// Documents shown with the first user turn, before its text.
+    pub attachments: &'a [Attachment<'a>],
     /// The JSON Schema the answer object must meet; sent as is.
     pub schema: &'a serde_json::Value,
     /// A hard cap on the answer's length, and so on its cost.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::http::{self, quote};
-use crate::{Call, CallError, Provider, Reply, Role};
+use crate::{Attachment, Call, CallError, Provider, Reply, Role};
 
 /// An endpoint that speaks OpenAI's `/chat/completions`.
 ///
@@ -139,12 +139,17 @@ fn request_body(model: &str, call: &Call<'_>, mode: Structured) -> Value {
     if !call.system.is_empty() {
         messages.push(json!({"role": "system", "content": call.system}));
     }
-    for (role, text) in call.turns {
+    let first_user = call.turns.iter().position(|(role, _)| *role == Role::User);
+    for (i, (role, text)) in call.turns.iter().enumerate() {
         let role = match role {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        messages.push(json!({"role": role, "content": text}));
+        let content = match first_user == Some(i) && !call.attachments.is_empty() {
+            true => with_attachments(text, call.attachments),
+            false => json!(text),
+        };
+        messages.push(json!({"role": role, "content": content}));
     }
     let name = http::wire_name(call.name);
     let mut body = json!({
@@ -173,6 +178,21 @@ fn request_body(model: &str, call: &Call<'_>, mode: Structured) -> Value {
         }
     }
     body
+}
+
+/// A user message's content as parts: each document's pages as inline
+/// images (what OpenAI-compatible servers that read images all take; few
+/// take a PDF), then the text.
+fn with_attachments(text: &str, attachments: &[Attachment<'_>]) -> Value {
+    let mut parts = Vec::new();
+    for attachment in attachments.iter().filter(|a| !a.pages.is_empty()) {
+        parts.push(json!({"type": "text", "text": attachment.label()}));
+        for page in attachment.pages {
+            parts.push(json!({"type": "image_url", "image_url": {"url": page.data_url()}}));
+        }
+    }
+    parts.push(json!({"type": "text", "text": text}));
+    Value::Array(parts)
 }
 
 fn parse_reply(body: &Value, model: &str, max_output_tokens: u32) -> Result<Reply, CallError> {

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use handoff_core::ports::{Model, ModelAnswer, ModelError, ModelRequest, ModelUsage, Turn};
+use handoff_core::ports::{
+    Model, ModelAnswer, ModelError, ModelRequest, ModelUsage, PromptImage, Turn,
+};
 
-use crate::{Call, CallError, Provider, Role};
+use crate::{Attachment, Call, CallError, Image, Provider, Role};
 
 /// An LLM tier: one [`Provider`] answering the reason stage's prompts.
 #[derive(Clone)]
@@ -35,10 +37,26 @@ impl Model for LlmModel {
                 Turn::Assistant(text) => (Role::Assistant, text.clone()),
             })
             .collect();
+        let pages: Vec<Vec<Image>> = prompt
+            .documents
+            .iter()
+            .map(|doc| doc.pages.iter().map(image).collect())
+            .collect();
+        let attachments: Vec<Attachment> = prompt
+            .documents
+            .iter()
+            .zip(&pages)
+            .map(|(doc, pages)| Attachment {
+                number: doc.number,
+                pdf: doc.pdf.as_deref(),
+                pages,
+            })
+            .collect();
         let call = Call {
             name: &prompt.name,
             system: &prompt.system,
             turns: &turns,
+            attachments: &attachments,
             schema: &prompt.schema,
             max_output_tokens: prompt.max_output_tokens,
         };
@@ -54,6 +72,13 @@ impl Model for LlmModel {
             model: reply.model,
             note: None,
         })
+    }
+}
+
+fn image(page: &PromptImage) -> Image<'_> {
+    Image {
+        media_type: page.media_type,
+        bytes: &page.bytes,
     }
 }
 
@@ -76,7 +101,7 @@ impl From<CallError> for ModelError {
 mod tests {
     use std::time::Duration;
 
-    use handoff_core::model::{build_prompt, PromptInput, Redactor};
+    use handoff_core::model::{build_prompt, show_document, PromptInput, Redactor, ShownDocuments};
     use serde_json::json;
 
     use super::*;
@@ -84,6 +109,13 @@ mod tests {
     use crate::{Anthropic, OpenAiCompatible};
 
     async fn ask(provider: Arc<dyn Provider>) -> (Result<ModelAnswer, ModelError>, String) {
+        ask_showing(provider, &ShownDocuments::default()).await
+    }
+
+    async fn ask_showing(
+        provider: Arc<dyn Provider>,
+        documents: &ShownDocuments,
+    ) -> (Result<ModelAnswer, ModelError>, String) {
         let workflow = handoff_workflows::catalog()
             .get("support-triage")
             .expect("the seed workflow")
@@ -98,6 +130,7 @@ mod tests {
             ai: &json!({}),
             feedback: &[],
             redactor: &Redactor::for_workflow(&workflow),
+            documents,
         });
         let mut prompt = built.prompt;
         prompt.turns.push(Turn::Assistant("{}".into()));
@@ -144,6 +177,65 @@ mod tests {
             .contains("My card was stolen"));
         assert_eq!(messages[2]["content"], "{}");
         assert_eq!(sent["response_format"]["json_schema"]["name"], "issue_type");
+    }
+
+    /// A real invoice PDF as the core shows it: whole, and its page
+    /// rendered.
+    fn invoice_shown() -> (Vec<u8>, ShownDocuments) {
+        let invoice = handoff_invoices::Invoice::sample(3);
+        let pdf = handoff_invoices::pdf(&invoice, handoff_invoices::Layout::Classic);
+        let doc = show_document(1, "sha256:ab", &pdf, 20).expect("a PDF the core renders");
+        let shown = ShownDocuments {
+            documents: vec![doc],
+            left_out: Vec::new(),
+        };
+        (pdf, shown)
+    }
+
+    fn decoded(base64: &str) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(base64)
+            .expect("valid base64")
+    }
+
+    #[tokio::test]
+    async fn a_pdf_reaches_openai_as_its_rendered_png_page() {
+        let server = ScriptedServer::start().await;
+        let provider = OpenAiCompatible::new(server.openai_url(), "gpt-test");
+        let (_, shown) = invoice_shown();
+        let (answer, system) = ask_showing(Arc::new(provider), &shown).await;
+        answer.expect("an answer");
+
+        assert!(system.contains("[document N]"), "{system}");
+        let content = &server.requests()[0]["messages"][1]["content"];
+        assert_eq!(content[0], json!({"type": "text", "text": "[document 1]"}));
+        let url = content[1]["image_url"]["url"].as_str().unwrap();
+        let png = decoded(url.strip_prefix("data:image/png;base64,").unwrap());
+        assert!(png.starts_with(b"\x89PNG\r\n"), "a PNG");
+        assert_eq!(png, &*shown.documents[0].pages[0].bytes);
+        assert!(content[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("My card was stolen"));
+        assert_eq!(content.as_array().unwrap().len(), 3, "one page, one text");
+    }
+
+    #[tokio::test]
+    async fn a_whole_pdf_reaches_anthropic_as_a_document_block() {
+        let server = ScriptedServer::start().await;
+        let provider = Anthropic {
+            endpoint: server.base_url(),
+            ..Anthropic::new("claude-test", "sk-ant-test")
+        };
+        let (pdf, shown) = invoice_shown();
+        let (answer, _) = ask_showing(Arc::new(provider), &shown).await;
+        answer.expect("an answer");
+
+        let content = &server.requests()[0]["messages"][0]["content"];
+        assert_eq!(content[1]["type"], "document");
+        assert_eq!(content[1]["source"]["media_type"], "application/pdf");
+        assert_eq!(decoded(content[1]["source"]["data"].as_str().unwrap()), pdf);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 use handoff_aws::dynamo::DynamoStore;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::s3::S3Documents;
 use handoff_core::ports::SystemClock;
 use handoff_core::stages::reason::Reason;
 use lambda_runtime::{service_fn, Error};
@@ -15,6 +16,7 @@ async fn main() -> Result<(), Error> {
     let stage = Reason {
         catalog: handoff_workflows::shared(),
         store: Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?)),
+        documents: Arc::new(S3Documents::from_env(&config)?),
         tiers: reason::tiers(&config).await?,
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),

@@ -30,6 +30,7 @@ async fn a_configured_tier_sends_the_key_from_its_secret() {
         turns: vec![Turn::User("data".into())],
         schema: task.answer_schema(),
         max_output_tokens: 100,
+        documents: Vec::new(),
     };
     fast.model
         .answer(&ModelRequest {

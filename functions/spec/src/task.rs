@@ -123,7 +123,23 @@ pub struct TaskSpec {
     pub include_sensitive: bool,
     /// What the task is for, in the author's words, for the LLM tiers.
     pub instructions: Option<String>,
+    /// How the LLM tiers see the run's documents.
+    pub documents: DocumentView,
     pub kind: TaskKind,
+}
+
+/// How a task's LLM tiers see the run's documents (invoice PDFs, scans).
+/// The embedded tier reads their text either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentView {
+    /// Their text (the PDF's text layer, OCR) inside the prompt's data.
+    #[default]
+    Text,
+    /// The text as well as the documents themselves: each PDF whole or as
+    /// page images, each scan or photo as an image, for models that read
+    /// them (tables, stamps, handwriting the text misses).
+    Pages,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -484,6 +500,8 @@ struct RawTask {
     include_sensitive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     instructions: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    documents: Option<DocumentView>,
     // classify
     #[serde(default, skip_serializing_if = "Option::is_none")]
     labels: Option<Vec<LabelSpec>>,
@@ -596,6 +614,7 @@ impl TryFrom<RawTask> for TaskSpec {
             max_chars: raw.max_chars.unwrap_or(DEFAULT_MAX_CHARS),
             include_sensitive: raw.include_sensitive,
             instructions: raw.instructions,
+            documents: raw.documents.unwrap_or_default(),
             kind,
         })
     }
@@ -612,6 +631,8 @@ impl From<TaskSpec> for RawTask {
             max_chars: Some(t.max_chars),
             include_sensitive: t.include_sensitive,
             instructions: t.instructions,
+            // Only when set, so a spec that never set it serialises as before.
+            documents: (t.documents != DocumentView::Text).then_some(t.documents),
             labels: None,
             review_below: None,
             accept_at: None,

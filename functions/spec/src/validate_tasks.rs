@@ -22,6 +22,7 @@ pub(crate) fn check_reason(reason: &ReasonSpec, p: &mut Problems) {
             check_when(&format!("{at}.when"), when, &earlier, reason, p);
         }
         check_models(&at, task, p);
+        check_documents(&at, task, p);
         if task.max_chars == 0 {
             p.add(format!("{at}.max_chars"), "must be positive");
         }
@@ -125,6 +126,19 @@ fn check_models(at: &str, task: &TaskSpec, p: &mut Problems) {
     }
     if task.models.is_empty() && !matches!(task.kind, TaskKind::Draft(_)) {
         p.add(format!("{at}.models"), "at least one model tier is needed");
+    }
+}
+
+/// Documents as pages are for LLM tiers: a task the embedded tier alone
+/// answers would never send them, which an author would not expect.
+fn check_documents(at: &str, task: &TaskSpec, p: &mut Problems) {
+    let asks_llm = task.models.iter().any(|m| m != EMBEDDED_TIER);
+    if task.documents == DocumentView::Pages && !asks_llm {
+        p.add(
+            format!("{at}.documents"),
+            "`pages` is for LLM tiers, and `models` names none: the embedded tier reads the \
+             documents' text",
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! Each kind of spec mistake is reported with the file, the YAML path and a
 //! reason a workflow author can act on.
 
-use handoff_spec::{SpecError, Workflow};
+use handoff_spec::{DocumentView, SpecError, Workflow};
 
 const FILE: &str = "workflows/demo.yaml";
 
@@ -530,6 +530,39 @@ fn a_default_answer_must_meet_the_task_schema() {
     let ok =
         with_task("  - { name: gist, kind: summarize, on_failure: { default: { text: n/a } } }");
     Workflow::from_yaml(FILE, &ok).expect("a valid default loads");
+}
+
+#[test]
+fn documents_default_to_text_and_pages_need_an_llm_tier() {
+    let w = Workflow::from_yaml(FILE, VALID).expect("valid");
+    assert_eq!(w.spec.reason.tasks()[0].documents, DocumentView::Text);
+
+    let pages = with_task(
+        "  - { name: gist, kind: summarize, models: [embedded, fast], documents: pages }",
+    );
+    let w = Workflow::from_yaml(FILE, &pages).expect("an LLM tier reads pages");
+    let gist = w.spec.reason.task("gist").unwrap();
+    assert_eq!(gist.documents, DocumentView::Pages);
+    // As written, and read back the same.
+    let yaml = serde_yaml_ng::to_string(gist).unwrap();
+    assert!(yaml.contains("documents: pages"), "{yaml}");
+    assert!(!serde_yaml_ng::to_string(&w.spec.reason.tasks()[0])
+        .unwrap()
+        .contains("documents"));
+
+    let embedded_only = with_task("  - { name: gist, kind: summarize, documents: pages }");
+    assert_reported(
+        &embedded_only,
+        "reason[1].documents",
+        "`pages` is for LLM tiers",
+    );
+    let unknown =
+        with_task("  - { name: gist, kind: summarize, models: [fast], documents: images }");
+    assert_reported(
+        &unknown,
+        "reason[1].documents",
+        "expected `text` or `pages`",
+    );
 }
 
 #[test]

@@ -298,6 +298,7 @@ impl Stack {
             reason: Reason {
                 catalog: catalog.clone(),
                 store: store.clone(),
+                documents: documents.clone(),
                 tiers,
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),

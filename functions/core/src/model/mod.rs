@@ -3,9 +3,11 @@
 
 mod embedded;
 mod prompt;
+mod shown;
 mod tiers;
 
 pub use embedded::{load_encoder, EmbeddedModel};
 pub use handoff_embedded::encoder;
 pub use prompt::{build_prompt, mask_answer, BuiltPrompt, PromptInput, Redactor};
+pub use shown::{show_document, ShownDocuments, MAX_PAGES_SHOWN};
 pub use tiers::{Tier, Tiers};

@@ -2,10 +2,12 @@
 //! stage builds the prompt, validates every answer against the task's
 //! schema and decides what a failure means; an adapter only transports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::domain::Feedback;
@@ -24,6 +26,77 @@ pub struct Prompt {
     pub schema: Value,
     /// Upper bound on the answer's tokens.
     pub max_output_tokens: u32,
+    /// The run's documents as themselves, for a task that reads them as
+    /// pages: shown with the first user turn, beside its text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<PromptDocument>,
+}
+
+/// One document as a model sees it, in a provider-neutral shape: each
+/// adapter picks what its provider reads (the PDF whole, or its pages).
+///
+/// It serialises as what identifies it (its hash and the pages shown),
+/// never its bytes: a prompt's serialised form keys the answer cache and
+/// goes into traces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptDocument {
+    /// As the prompt's text numbers it: `[document N, …]`.
+    pub number: usize,
+    /// `sha256:<hex>` of the document's bytes.
+    pub sha256: String,
+    /// The PDF itself when every page of it is shown; `None` for an image
+    /// or a PDF cut to the page bound.
+    pub pdf: Option<DocumentBytes>,
+    /// Its first pages as images, in order: a PDF's rendered as PNG, a TIFF
+    /// as PNG, a PNG or JPEG as it is.
+    pub pages: Vec<PromptImage>,
+    /// Pages the document has; more than `pages.len()` when it was cut.
+    pub page_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptImage {
+    /// `image/png` or `image/jpeg`.
+    pub media_type: &'static str,
+    pub bytes: DocumentBytes,
+}
+
+/// A document's or a page's bytes: cheap to clone (a prompt is cloned per
+/// call), and shown by `Debug` as their length only, so a logged prompt
+/// never carries them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DocumentBytes(Arc<[u8]>);
+
+impl From<Vec<u8>> for DocumentBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes.into())
+    }
+}
+
+impl std::ops::Deref for DocumentBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DocumentBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+impl Serialize for PromptDocument {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("PromptDocument", 5)?;
+        out.serialize_field("document", &self.number)?;
+        out.serialize_field("sha256", &self.sha256)?;
+        out.serialize_field("whole_pdf", &self.pdf.is_some())?;
+        out.serialize_field("pages_shown", &self.pages.len())?;
+        out.serialize_field("pages", &self.page_count)?;
+        out.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -161,11 +161,12 @@ pub async fn kept_readings(
 
 /// The text the AI step reads: the event's, then each document's under a
 /// line numbering it. Not its file name: that is the sender's, and one like
-/// `INV-1.pdf` would read as the invoice's number.
+/// `INV-1.pdf` would read as the invoice's number. A document with no text
+/// keeps its number, so the numbers match the documents a model is shown.
 pub fn text_with_documents(event_text: &str, readings: &[DocumentReading]) -> String {
     let mut text = event_text.to_string();
-    let readable = readings.iter().filter(|r| !r.text.trim().is_empty());
-    for (n, reading) in readable.enumerate() {
+    let numbered = readings.iter().enumerate();
+    for (n, reading) in numbered.filter(|(_, r)| !r.text.trim().is_empty()) {
         if !text.is_empty() {
             text.push_str("\n\n");
         }

@@ -158,6 +158,7 @@ impl Harness {
         Reason {
             catalog: self.catalog.clone(),
             store: self.store.clone(),
+            documents: self.documents.clone(),
             tiers: self.tiers.clone(),
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),

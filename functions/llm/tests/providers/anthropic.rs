@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::{
     ask, assert_cannot_connect, assert_key_hidden, auto_answer_meets_the_schema, call, closed_port,
-    error_for, invalid_prose, refusal_is_refused, schema, scripted, slow_server_times_out, status,
-    turns, valid_answer_comes_back,
+    decoded, error_for, invalid_prose, refusal_is_refused, schema, scripted, sent_with_documents,
+    slow_server_times_out, status, turns, valid_answer_comes_back, PDF, PHOTO,
 };
 
 const KEY: &str = "sk-ant-test-SECRET-0123456789";
@@ -184,4 +184,27 @@ async fn one_server_serves_both_wire_formats() {
     assert_eq!(a.value, b.value);
     let paths: Vec<_> = server.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/v1/messages", "/v1/chat/completions"]);
+}
+
+#[tokio::test]
+async fn anthropic_reads_a_whole_pdf_as_a_document_and_a_photo_as_an_image() {
+    let sent = sent_with_documents(provider).await;
+
+    let messages = sent["messages"].as_array().unwrap();
+    let blocks = &messages[0]["content"];
+    let data = |i: usize| blocks[i]["source"]["data"].clone();
+    assert_eq!(decoded(&data(1)), PDF);
+    assert_eq!(decoded(&data(3)), PHOTO);
+    assert_eq!(
+        blocks,
+        &json!([
+            {"type": "text", "text": "[document 1]"},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data(1)}},
+            {"type": "text", "text": "[document 2]"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": data(3)}},
+            {"type": "text", "text": "Read the invoice."},
+        ])
+    );
+    assert_eq!(messages[1]["content"], "{}");
+    assert_eq!(messages[2]["content"], "Try again.");
 }

@@ -8,7 +8,7 @@ mod openai;
 use std::time::{Duration, Instant};
 
 use handoff_llm::testing::{ScriptedServer, Step};
-use handoff_llm::{Call, CallError, Provider, Reply, Role};
+use handoff_llm::{Attachment, Call, CallError, Image, Provider, Reply, Role};
 use serde_json::{json, Value};
 
 /// A task schema of the shape the AI step sends.
@@ -33,9 +33,62 @@ fn call<'a>(schema: &'a Value, turns: &'a [(Role, String)]) -> Call<'a> {
         name: "triage",
         system: "Classify the support ticket.",
         turns,
+        attachments: &[],
         schema,
         max_output_tokens: 256,
     }
+}
+
+/// A one-page PDF shown whole, its page rendered; then a photo. The bytes
+/// only need to survive the trip: the transport never decodes them.
+const PDF: &[u8] = b"%PDF-1.7 one page";
+const RENDERED: &[u8] = b"\x89PNG page one";
+const PHOTO: &[u8] = b"\xff\xd8\xff a photo";
+
+/// What the provider sends for a repaired call that shows the documents:
+/// they go with the first user turn only.
+async fn sent_with_documents<P: Provider>(provider: fn(&ScriptedServer) -> P) -> Value {
+    let server = ScriptedServer::start().await;
+    let rendered = [Image {
+        media_type: "image/png",
+        bytes: RENDERED,
+    }];
+    let photo = [Image {
+        media_type: "image/jpeg",
+        bytes: PHOTO,
+    }];
+    let attachments = [
+        Attachment {
+            number: 1,
+            pdf: Some(PDF),
+            pages: &rendered,
+        },
+        Attachment {
+            number: 2,
+            pdf: None,
+            pages: &photo,
+        },
+    ];
+    let schema = schema();
+    let turns = [
+        (Role::User, "Read the invoice.".to_string()),
+        (Role::Assistant, "{}".to_string()),
+        (Role::User, "Try again.".to_string()),
+    ];
+    let call = Call {
+        attachments: &attachments,
+        ..call(&schema, &turns)
+    };
+    provider(&server).call(&call).await.unwrap();
+    server.requests().remove(0)
+}
+
+/// The bytes a base64 string holds.
+fn decoded(base64: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(base64.as_str().expect("a base64 string"))
+        .expect("valid base64")
 }
 
 /// The triage call, asked once.

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::{
     ask, assert_cannot_connect, assert_key_hidden, auto_answer_meets_the_schema, call, closed_port,
-    error_for, invalid_prose, refusal_is_refused, schema, scripted, slow_server_times_out, status,
-    valid_answer_comes_back,
+    decoded, error_for, invalid_prose, refusal_is_refused, schema, scripted, sent_with_documents,
+    slow_server_times_out, status, valid_answer_comes_back, PHOTO, RENDERED,
 };
 
 const KEY: &str = "sk-test-SECRET-0123456789";
@@ -314,4 +314,36 @@ async fn openai_api_key_never_appears_in_an_error() {
         "{}",
         errors[0]
     );
+}
+
+#[tokio::test]
+async fn openai_documents_go_as_inline_page_images_before_the_first_user_text() {
+    let sent = sent_with_documents(provider).await;
+
+    let messages = sent["messages"].as_array().unwrap();
+    let parts = &messages[1]["content"];
+    let url = |i: usize| parts[i]["image_url"]["url"].as_str().unwrap().to_string();
+    let png = url(1)
+        .strip_prefix("data:image/png;base64,")
+        .unwrap()
+        .to_string();
+    let jpeg = url(3)
+        .strip_prefix("data:image/jpeg;base64,")
+        .unwrap()
+        .to_string();
+    // The rendered page, not the PDF: few such servers read a PDF.
+    assert_eq!(decoded(&json!(png)), RENDERED);
+    assert_eq!(decoded(&json!(jpeg)), PHOTO);
+    assert_eq!(
+        parts,
+        &json!([
+            {"type": "text", "text": "[document 1]"},
+            {"type": "image_url", "image_url": {"url": url(1)}},
+            {"type": "text", "text": "[document 2]"},
+            {"type": "image_url", "image_url": {"url": url(3)}},
+            {"type": "text", "text": "Read the invoice."},
+        ])
+    );
+    assert_eq!(messages[2]["content"], "{}");
+    assert_eq!(messages[3]["content"], "Try again.");
 }

@@ -12,7 +12,9 @@ use handoff_spec::{TaskFailure, TaskKind, TaskSpec, EMBEDDED_TIER};
 
 use super::ask::{ask, cached, not_called, Asked, TierCall};
 use crate::model::{mask_answer, Tier, Tiers};
-use crate::ports::{CachedAnswer, Clock, ModelRequest, Prompt, RunStore, StoreError};
+use crate::ports::{
+    CachedAnswer, Clock, ModelRequest, Prompt, PromptDocument, RunStore, StoreError,
+};
 
 /// Characters of a prompt or an answer kept in a trace.
 const TRACE_CHARS: usize = 8_000;
@@ -77,6 +79,10 @@ pub struct Trace {
     pub outcome: &'static str,
     pub system: String,
     pub turns: Vec<Value>,
+    /// The documents shown with the first turn, by hash and pages: never
+    /// their bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<PromptDocument>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<Value>,
 }
@@ -265,8 +271,8 @@ async fn record_spend(costs: &Costs<'_>, now: DateTime<Utc>, tokens: u64) {
 
 /// The answer cache's key for one tier asked one task's question: SHA-256
 /// (hex) of the tier, the model it is configured to call, the task and the
-/// prompt (instructions, turns, schema), so only an identical question to
-/// the same model reuses an answer.
+/// prompt (instructions, turns, schema, and the hashes of the documents it
+/// shows), so only an identical question to the same model reuses an answer.
 pub fn cache_key(tier: &Tier, task: &str, prompt: &Prompt) -> String {
     let question = json!({
         "tier": tier.name,
@@ -285,7 +291,12 @@ fn trace(task: &TaskSpec, asked: &Asked) -> Trace {
             format!("{}… [cut]", s.chars().take(TRACE_CHARS).collect::<String>())
         }
     };
-    let Prompt { system, turns, .. } = &asked.conversation;
+    let Prompt {
+        system,
+        turns,
+        documents,
+        ..
+    } = &asked.conversation;
     Trace {
         task: task.name.clone(),
         tier: asked.call.tier.clone(),
@@ -302,6 +313,7 @@ fn trace(task: &TaskSpec, asked: &Asked) -> Trace {
                 v
             })
             .collect(),
+        documents: documents.clone(),
         answer: asked.last_raw.as_ref().map(|a| {
             let masked = mask_answer(task, a);
             let text = masked.to_string();

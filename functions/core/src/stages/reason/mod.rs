@@ -6,16 +6,17 @@
 mod ask;
 mod cascade;
 mod replay;
+mod shown;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use handoff_spec::{Catalog, RuleInput, RuleScope, TaskKind, Workflow};
+use handoff_spec::{Catalog, DocumentView, RuleInput, RuleScope, TaskKind, Workflow};
 
 use crate::domain::*;
-use crate::model::{build_prompt, BuiltPrompt, PromptInput, Redactor, Tiers};
+use crate::model::{build_prompt, BuiltPrompt, PromptInput, Redactor, ShownDocuments, Tiers};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
 use crate::stages::{audit, documents, render, summarise, StageError};
@@ -32,6 +33,8 @@ pub const FEEDBACK_WINDOW: usize = 500;
 pub struct Reason {
     pub catalog: Arc<Catalog>,
     pub store: Arc<dyn RunStore>,
+    /// Where the run's documents are, for tasks that read them as pages.
+    pub documents: Arc<dyn DocumentStore>,
     pub tiers: Tiers,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
@@ -100,6 +103,9 @@ impl Reason {
                     .unwrap_or(chrono::TimeDelta::MAX)
             }),
         };
+        let no_documents = ShownDocuments::default();
+        // Loaded and rendered when the first task that reads pages asks.
+        let mut shown: Option<ShownDocuments> = None;
         for task in workflow.spec.reason.tasks() {
             let ai_json = ai.to_value();
             if let Some(when) = &task.when {
@@ -108,6 +114,17 @@ impl Reason {
                     continue;
                 }
             }
+            let reads_pages =
+                task.documents == DocumentView::Pages && has_llm_tier(&self.tiers, task);
+            if reads_pages && shown.is_none() {
+                let docs = &event.documents;
+                let loaded = shown::load(self.documents.as_ref(), &input.workflow, docs).await?;
+                shown = Some(loaded);
+            }
+            let documents = match &shown {
+                Some(shown) if reads_pages => shown,
+                _ => &no_documents,
+            };
             let (asks_llm, built) = prompt_for(
                 &self.tiers,
                 &PromptInput {
@@ -118,6 +135,7 @@ impl Reason {
                     ai: &ai_json,
                     feedback: &feedback,
                     redactor: &redactor,
+                    documents,
                 },
             );
             let request = ModelRequest {
@@ -163,6 +181,14 @@ impl Reason {
             }
             if built.redacted > 0 {
                 record["redacted"] = json!(built.redacted);
+            }
+            if reads_pages {
+                // Which reader read what: the text readers are in
+                // `context.documents`; these pages the model read itself.
+                record["documents_shown"] = json!(documents.documents);
+                if !documents.left_out.is_empty() {
+                    record["documents_left_out"] = json!(documents.left_out);
+                }
             }
             records.push(record);
             traces.extend(run.traces);
@@ -260,6 +286,7 @@ async fn answer_outside_run(
             ai,
             feedback: &[],
             redactor: &Redactor::for_workflow(workflow),
+            documents: &ShownDocuments::default(),
         },
     );
     let request = ModelRequest {
@@ -288,16 +315,18 @@ async fn answer_outside_run(
 /// The task's prompt, built only when one of its tiers is an LLM: the
 /// embedded tier reads the text itself. The flag says whether it was built.
 fn prompt_for(tiers: &Tiers, input: &PromptInput<'_>) -> (bool, BuiltPrompt) {
-    let asks_llm = input
-        .task
-        .models
-        .iter()
-        .any(|m| tiers.get(m).is_some_and(|t| t.billed));
-    if asks_llm {
+    if has_llm_tier(tiers, input.task) {
         (true, build_prompt(input))
     } else {
         (false, BuiltPrompt::unused(input.task))
     }
+}
+
+/// Whether one of the task's tiers is an LLM this deployment has.
+fn has_llm_tier(tiers: &Tiers, task: &handoff_spec::TaskSpec) -> bool {
+    task.models
+        .iter()
+        .any(|m| tiers.get(m).is_some_and(|t| t.billed))
 }
 
 fn condition_holds(
