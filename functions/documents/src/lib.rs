@@ -19,7 +19,7 @@ mod render;
 
 pub use media::{sniff, MediaType};
 pub use refused::Refused;
-pub use render::{page_count, page_image, MAX_RENDERED_SIDE};
+pub use render::{page_count, page_image, page_images, MAX_RENDERED_SIDE};
 
 /// The bounds intake enforces on one attachment.
 #[derive(Debug, Clone)]

@@ -25,53 +25,73 @@ pub fn page_image(
     number: usize,
     limits: &Limits,
 ) -> Result<Option<PageImage>, Refused> {
-    let media_type = check(bytes, None, limits)?;
-    match media_type {
-        MediaType::Pdf => rendered_pdf_page(bytes, number),
-        _ if number != 1 => Ok(None),
-        MediaType::Tiff => tiff_as_png(bytes).map(Some),
-        image => Ok(Some(PageImage {
-            media_type: image,
-            bytes: bytes.to_vec(),
-        })),
+    if number == 0 {
+        return Ok(None);
     }
+    let (_, mut pages) = page_images(bytes, number, number, limits)?;
+    Ok(pages.pop())
 }
 
 /// How many pages [`page_image`] can render.
 pub fn page_count(bytes: &[u8], limits: &Limits) -> Result<usize, Refused> {
-    match check(bytes, None, limits)? {
-        MediaType::Pdf => guarded(RENDERER_FAILED, || Ok(load(bytes)?.pages().len())),
-        _ => Ok(1),
-    }
+    page_images(bytes, 1, 0, limits).map(|(count, _)| count)
 }
 
-fn rendered_pdf_page(bytes: &[u8], number: usize) -> Result<Option<PageImage>, Refused> {
+/// The document's page count and its pages `first` to `last` (1-based; as
+/// many as it has) as images: checked and parsed once, however many pages
+/// are drawn.
+pub fn page_images(
+    bytes: &[u8],
+    first: usize,
+    last: usize,
+    limits: &Limits,
+) -> Result<(usize, Vec<PageImage>), Refused> {
+    let numbers = first..=last;
+    let image = match check(bytes, None, limits)? {
+        MediaType::Pdf => return rendered_pdf_pages(bytes, numbers),
+        _ if !numbers.contains(&1) => return Ok((1, Vec::new())),
+        MediaType::Tiff => tiff_as_png(bytes)?,
+        image => PageImage {
+            media_type: image,
+            bytes: bytes.to_vec(),
+        },
+    };
+    Ok((1, vec![image]))
+}
+
+fn rendered_pdf_pages(
+    bytes: &[u8],
+    numbers: std::ops::RangeInclusive<usize>,
+) -> Result<(usize, Vec<PageImage>), Refused> {
     guarded(RENDERER_FAILED, || {
         let pdf = load(bytes)?;
         let pages = pdf.pages();
-        let Some(page) = number.checked_sub(1).and_then(|i| pages.get(i)) else {
-            return Ok(None);
-        };
-        let (width, height) = page.render_dimensions();
-        let scale = (MAX_RENDERED_SIDE / width.max(height).max(1.0)).min(4.0);
-        let pixmap = hayro::render(
-            page,
-            &RenderCache::new(),
-            &InterpreterSettings::default(),
-            &RenderSettings::default(),
-            &PixmapSettings {
-                x_scale: scale,
-                y_scale: scale,
-                bg_color: WHITE,
-            },
-        );
-        let png = pixmap
-            .into_png()
-            .map_err(|e| Refused::malformed(format!("encoding the rendered page: {e}")))?;
-        Ok(Some(PageImage {
-            media_type: MediaType::Png,
-            bytes: png,
-        }))
+        let cache = RenderCache::new();
+        let mut images = Vec::new();
+        for number in numbers.filter(|n| (1..=pages.len()).contains(n)) {
+            let page = &pages[number - 1];
+            let (width, height) = page.render_dimensions();
+            let scale = (MAX_RENDERED_SIDE / width.max(height).max(1.0)).min(4.0);
+            let pixmap = hayro::render(
+                page,
+                &cache,
+                &InterpreterSettings::default(),
+                &RenderSettings::default(),
+                &PixmapSettings {
+                    x_scale: scale,
+                    y_scale: scale,
+                    bg_color: WHITE,
+                },
+            );
+            let png = pixmap
+                .into_png()
+                .map_err(|e| Refused::malformed(format!("encoding the rendered page: {e}")))?;
+            images.push(PageImage {
+                media_type: MediaType::Png,
+                bytes: png,
+            });
+        }
+        Ok((pages.len(), images))
     })
 }
 

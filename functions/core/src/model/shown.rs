@@ -2,7 +2,7 @@
 //! as rendered pages, a scan or a photo as an image, at most
 //! [`MAX_PAGES_SHOWN`] pages over all of them.
 
-use handoff_documents::{page_count, page_image, sniff, Limits, MediaType, Refused};
+use handoff_documents::{page_images, sniff, Limits, MediaType, Refused};
 
 use crate::ports::{PromptDocument, PromptImage};
 
@@ -28,17 +28,14 @@ pub fn show_document(
     bytes: &[u8],
     max_pages: usize,
 ) -> Result<PromptDocument, Refused> {
-    let limits = Limits::default();
-    let page_count = page_count(bytes, &limits)?;
-    let mut pages = Vec::new();
-    for page in 1..=page_count.min(max_pages) {
-        if let Some(image) = page_image(bytes, page, &limits)? {
-            pages.push(PromptImage {
-                media_type: image.media_type.mime(),
-                bytes: image.bytes.into(),
-            });
-        }
-    }
+    let (page_count, images) = page_images(bytes, 1, max_pages, &Limits::default())?;
+    let pages: Vec<PromptImage> = images
+        .into_iter()
+        .map(|image| PromptImage {
+            media_type: image.media_type.mime(),
+            bytes: image.bytes.into(),
+        })
+        .collect();
     let whole_pdf = sniff(bytes) == Some(MediaType::Pdf) && pages.len() == page_count;
     Ok(PromptDocument {
         number,
