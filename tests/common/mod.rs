@@ -24,13 +24,19 @@ pub fn repo_root() -> PathBuf {
 /// The seed specs copied to a fresh folder, with each `(from, to)` made in
 /// support-triage.yaml (every `from` must be there).
 pub fn specs_with_support_triage(tag: &str, replacements: &[(&str, String)]) -> Scratch {
+    specs_with("support-triage.yaml", tag, replacements)
+}
+
+/// The seed specs copied to a fresh folder, with each `(from, to)` made in
+/// the seed `file` (every `from` must be there).
+pub fn specs_with(file: &str, tag: &str, replacements: &[(&str, String)]) -> Scratch {
     let specs = temp_dir(tag);
     for entry in std::fs::read_dir(repo_root().join("workflows")).unwrap() {
         let path = entry.unwrap().path();
         let mut text = std::fs::read_to_string(&path).unwrap();
-        if path.file_name().unwrap() == "support-triage.yaml" {
+        if path.file_name().unwrap() == file {
             for (from, to) in replacements {
-                assert!(text.contains(from), "support-triage.yaml has `{from}`");
+                assert!(text.contains(from), "{file} has `{from}`");
                 text = text.replace(from, to);
             }
         }

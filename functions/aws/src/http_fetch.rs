@@ -25,12 +25,12 @@ impl Fetcher for HttpFetcher {
     async fn get(&self, request: &FetchRequest) -> Result<FetchResponse, FetchError> {
         self.policy
             .check(&request.url)
-            .map_err(|e| FetchError::Failed(e.to_string()))?;
+            .map_err(|e| FetchError::Refused(e.to_string()))?;
         let failed = |e: reqwest::Error| {
             if e.is_timeout() {
                 FetchError::Timeout(request.timeout)
             } else if let Some(refused) = Refused::within(&e) {
-                FetchError::Failed(refused.to_string())
+                FetchError::Refused(refused.to_string())
             } else {
                 FetchError::Failed(describe(e))
             }

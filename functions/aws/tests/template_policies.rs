@@ -378,22 +378,29 @@ fn every_route_that_shows_run_data_passes_the_reviewer_token_authorizer() {
 }
 
 #[test]
-fn the_ingest_function_reads_webhook_secrets_and_nothing_else() {
+fn the_ingest_function_reads_webhook_and_document_link_secrets_and_nothing_else() {
     let template = template();
     let resources: Vec<String> = allowing(&template["Resources"]["IngestFunction"])
         .filter(|s| text_of(&s["Action"]).contains("secretsmanager:"))
-        .map(|s| text_of(&s["Resource"]))
+        .flat_map(|s| match &s["Resource"] {
+            Value::Sequence(many) => many.iter().map(text_of).collect(),
+            one => vec![text_of(one)],
+        })
         .collect();
-    assert_eq!(resources.len(), 1, "{resources:?}");
-    assert!(
-        resources[0].ends_with(":secret:${SecretPrefix}*/webhook-??????"),
-        "{resources:?}"
-    );
+    let suffixes = [
+        handoff_spec::TRIGGER_SECRET_SUFFIX,
+        handoff_spec::DOCUMENT_SECRET_SUFFIX,
+    ];
+    let expected: Vec<String> = suffixes
+        .iter()
+        .map(|suffix| format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{SecretPrefix}}*{suffix}-??????"))
+        .collect();
+    assert_eq!(resources, expected);
     // Every seed's trigger secret is one of those.
     let catalog = handoff_workflows::catalog();
     for name in catalog.names() {
         let secret = &catalog.get(name).unwrap().spec.trigger.signature.secret;
-        assert!(secret.ends_with("/webhook"), "{name}: {secret}");
+        assert!(secret.ends_with(suffixes[0]), "{name}: {secret}");
     }
 }
 

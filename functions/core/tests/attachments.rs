@@ -4,9 +4,10 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use handoff_core::trigger::{
-    check_content_type, parse_body, parse_form_data, take_json_documents, BodyError,
+    check_content_type, parse_body, parse_form_data, take_json_documents, take_linked_documents,
+    BodyError,
 };
-use handoff_spec::{DocumentIntakeSpec, JsonDocumentsSpec, TriggerSpec};
+use handoff_spec::{DocumentIntakeSpec, JsonDocumentsSpec, TriggerSpec, UrlDocumentsSpec};
 use serde_json::{json, Value};
 
 const PDF: &[u8] = b"%PDF-1.7\n%%EOF\n";
@@ -292,4 +293,55 @@ fn a_form_with_files_is_taken_only_where_documents_are_declared() {
     let parsed = parse_body(&spec, Some(&ct), &body).unwrap();
     assert_eq!(parsed.attachments[0].bytes, PDF);
     assert!(check_content_type(&spec, Some("message/rfc822")).is_err());
+}
+
+fn linked_documents(max_count: usize) -> DocumentIntakeSpec {
+    DocumentIntakeSpec {
+        urls: Some(UrlDocumentsSpec {
+            items: "$.attachments[*]".into(),
+            url: "url".into(),
+            name: Some("filename".into()),
+            media_type: None,
+            allow: vec!["https://files.example/".into()],
+            auth: None,
+            timeout_ms: 5_000,
+        }),
+        ..json_documents(max_count, 1024)
+    }
+}
+
+#[test]
+fn links_are_numbered_after_the_inline_documents() {
+    let spec = linked_documents(10);
+    let mut payload = invoice_event();
+    let inline = take_json_documents(&spec, &mut payload).unwrap();
+    let linked = take_linked_documents(&spec, &mut payload, inline.len()).unwrap();
+
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].index, 2);
+    assert_eq!(linked[0].url.as_str(), "https://files.example/x");
+    assert_eq!(linked[0].name.as_deref(), Some("link-only.pdf"));
+    assert_eq!(payload["attachments"][1]["document"], 2);
+    assert_eq!(payload["attachments"][0]["document"], 0);
+}
+
+#[test]
+fn a_link_counts_against_the_limit_before_anything_is_fetched() {
+    let spec = linked_documents(2);
+    let mut payload = invoice_event();
+    let inline = take_json_documents(&spec, &mut payload).unwrap();
+    let err = take_linked_documents(&spec, &mut payload, inline.len()).unwrap_err();
+    assert_eq!(err, BodyError::TooManyDocuments { limit: 2 });
+}
+
+#[test]
+fn a_link_elsewhere_is_refused_by_its_index() {
+    let spec = linked_documents(10);
+    let mut payload = json!({"attachments": [
+        {"url": "https://files.example/a.pdf"},
+        {"url": "https://files.example.attacker.example/b.pdf"},
+    ]});
+    let err = take_linked_documents(&spec, &mut payload, 0).unwrap_err();
+    assert_eq!(err, BodyError::LinkNotAllowed { index: 1 });
+    assert_eq!(err.code(), "document_link_not_allowed");
 }

@@ -17,6 +17,7 @@ mod documents;
 mod duplicate_after_extraction;
 mod email_intake;
 mod intake_sweep;
+mod linked_documents;
 mod metrics;
 mod outbound;
 mod pipeline;

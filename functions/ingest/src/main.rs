@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use handoff_aws::dynamo::DynamoStore;
+use handoff_aws::http_fetch::HttpFetcher;
 use handoff_aws::lambda::{self, env};
+use handoff_aws::outbound::OutboundPolicy;
 use handoff_aws::s3::{S3Documents, S3Mailbox};
 use handoff_aws::secrets::SecretsManager;
 use handoff_aws::sqs::SqsQueue;
@@ -15,8 +17,10 @@ async fn main() -> Result<(), Error> {
     let config = lambda::aws_config().await;
     let store = Arc::new(DynamoStore::from_config(&config, env("HANDOFF_TABLE")?));
     let queue = Arc::new(SqsQueue::from_config(&config, env("HANDOFF_QUEUE_URL")?));
+    let catalog = handoff_workflows::shared();
+    let fetcher = HttpFetcher::new(OutboundPolicy::for_catalog(&catalog))?;
     let stage = Ingest {
-        catalog: handoff_workflows::shared(),
+        catalog,
         intake: Arc::new(StoreThenQueue {
             store: store.clone(),
             queue,
@@ -26,6 +30,7 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         metrics: Arc::new(lambda::EmfStdout),
         documents: Arc::new(S3Documents::from_env(&config)?),
+        fetcher: Arc::new(fetcher),
     };
     let mailbox = S3Mailbox::from_env(&config)?;
     lambda_runtime::run(service_fn(|event| {

@@ -25,3 +25,4 @@ pub use model::*;
 pub use origin::{has_template, literal_origin};
 pub use rules::{evaluate_condition, CompiledRule, RuleError, RuleInput, RuleScope};
 pub use task::*;
+pub use validate::{DOCUMENT_SECRET_SUFFIX, TRIGGER_SECRET_SUFFIX};

@@ -120,6 +120,9 @@ pub struct DocumentIntakeSpec {
     /// Base64 documents inside a JSON body: where each one is.
     #[serde(default)]
     pub json: Option<JsonDocumentsSpec>,
+    /// Documents a JSON body links to, fetched while the delivery is taken.
+    #[serde(default)]
+    pub urls: Option<UrlDocumentsSpec>,
     /// At most this many documents per delivery.
     #[serde(default = "default_max_documents")]
     pub max_count: usize,
@@ -135,6 +138,7 @@ impl Default for DocumentIntakeSpec {
     fn default() -> Self {
         Self {
             json: None,
+            urls: None,
             max_count: default_max_documents(),
             max_bytes: default_max_document_bytes(),
             types: default_document_types(),
@@ -173,6 +177,66 @@ pub struct JsonDocumentsSpec {
     /// The member holding the sender's declared media type.
     #[serde(default)]
     pub media_type: Option<String>,
+}
+
+/// Documents a JSON body links to, e.g. `items: $.attachments[*]`,
+/// `url: content_url`, fetched before the delivery is answered: a link that
+/// cannot be fetched refuses the delivery, so the sender retries it. The
+/// link is the sender's, so only the origins and paths `allow` names are
+/// fetched, under the outbound rules every call follows (https, public
+/// addresses unless `outbound.allow_private_hosts` names the host,
+/// redirects within the origin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlDocumentsSpec {
+    /// JSONPath to the objects that each link to one document.
+    pub items: String,
+    /// The member of such an object holding the document's URL.
+    pub url: String,
+    /// The member holding the document's file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The member holding the sender's declared media type.
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// URL prefixes a link must start with: an origin and a path ending in
+    /// `/`, e.g. `https://files.example.com/attachments/`.
+    pub allow: Vec<String>,
+    /// A header sent with each fetch whose value is a secret; the secret is
+    /// named `<something>/documents`.
+    #[serde(default)]
+    pub auth: Option<LookupAuth>,
+    /// Each fetch, connect to last byte; the links are fetched together.
+    #[serde(default = "default_document_fetch_ms")]
+    pub timeout_ms: u64,
+}
+
+/// The longest a spec may let a document fetch take: the webhook's sender
+/// waits for it, and the function that takes deliveries stops at 30 s.
+pub const MAX_DOCUMENT_FETCH_MS: u64 = 20_000;
+
+fn default_document_fetch_ms() -> u64 {
+    10_000
+}
+
+impl UrlDocumentsSpec {
+    /// Whether `url` starts with one of the `allow` prefixes: the same
+    /// scheme, host and port, and a path under the prefix's. The URL is
+    /// compared parsed (dot segments resolved, host lower-cased), so
+    /// `https://files.example.com.evil.test/` and `/attachments/../admin`
+    /// do not pass.
+    pub fn allows(&self, url: &url::Url) -> bool {
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        self.allow.iter().any(|prefix| {
+            url::Url::parse(prefix).is_ok_and(|prefix| {
+                prefix.origin().is_tuple()
+                    && prefix.origin() == url.origin()
+                    && url.path().starts_with(prefix.path())
+            })
+        })
+    }
 }
 
 /// E-mail delivered as a raw message.

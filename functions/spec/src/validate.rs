@@ -194,6 +194,9 @@ fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
             }
         }
     }
+    if let Some(urls) = &d.urls {
+        check_document_urls(urls, p);
+    }
     if d.max_count == 0 {
         p.add("trigger.documents.max_count", "must be at least 1");
     }
@@ -223,6 +226,80 @@ fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
             );
         }
     }
+}
+
+/// How the secret of a document fetch's header is named: the ingest
+/// function's policy allows `${SecretPrefix}*/documents` besides webhooks'.
+pub const DOCUMENT_SECRET_SUFFIX: &str = "/documents";
+
+fn check_document_urls(urls: &UrlDocumentsSpec, p: &mut Problems) {
+    check_json_path("trigger.documents.urls.items", &urls.items, p);
+    let members = [
+        ("url", Some(&urls.url)),
+        ("name", urls.name.as_ref()),
+        ("media_type", urls.media_type.as_ref()),
+    ];
+    for (key, member) in members {
+        if member.is_some_and(|m| m.trim().is_empty()) {
+            p.add(
+                format!("trigger.documents.urls.{key}"),
+                "name the member of each item, e.g. `content_url`",
+            );
+        }
+    }
+    if urls.allow.is_empty() {
+        p.add(
+            "trigger.documents.urls.allow",
+            "name at least one URL prefix the links may start with, e.g. `https://files.example.com/attachments/`",
+        );
+    }
+    for (i, prefix) in urls.allow.iter().enumerate() {
+        if let Err(why) = check_url_prefix(prefix) {
+            p.add(format!("trigger.documents.urls.allow[{i}]"), why);
+        }
+    }
+    if let Some(auth) = &urls.auth {
+        if !auth.secret.ends_with(DOCUMENT_SECRET_SUFFIX) {
+            // The ingest function may read only secrets named so (template.yaml).
+            p.add(
+                "trigger.documents.urls.auth.secret",
+                format!(
+                    "`{}`: a document fetch's secret is named `<something>{DOCUMENT_SECRET_SUFFIX}`, e.g. `crm{DOCUMENT_SECRET_SUFFIX}`; the function that takes deliveries may read no other",
+                    auth.secret
+                ),
+            );
+        }
+    }
+    if urls.timeout_ms == 0 || urls.timeout_ms > MAX_DOCUMENT_FETCH_MS {
+        p.add(
+            "trigger.documents.urls.timeout_ms",
+            format!(
+                "{} is out of range: 1 to {MAX_DOCUMENT_FETCH_MS}",
+                urls.timeout_ms
+            ),
+        );
+    }
+}
+
+/// An `allow` entry: an http(s) origin and a path ending in `/`, nothing
+/// else, so what it lets through is plain to read.
+fn check_url_prefix(prefix: &str) -> Result<(), String> {
+    let url = url::Url::parse(prefix).map_err(|e| format!("`{prefix}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err(format!("`{prefix}` is not an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("`{prefix}` holds user info"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{prefix}` holds a query or fragment"));
+    }
+    if !url.path().ends_with('/') {
+        return Err(format!(
+            "`{prefix}`: end the path with `/`, so `/files` does not also allow `/files-private`"
+        ));
+    }
+    Ok(())
 }
 
 fn check_email(e: &EmailIntakeSpec, p: &mut Problems) {

@@ -713,6 +713,12 @@ fn with_intake(intake: &str) -> String {
 
 const INTAKE: &str = "  documents:
     json: { items: '$.attachments[*]', content: content_base64, name: filename, media_type: type }
+    urls:
+      items: '$.links[*]'
+      url: href
+      allow: ['https://files.example.com/att/']
+      auth: { secret: crm/documents, prefix: 'Bearer ' }
+      timeout_ms: 5000
     max_count: 3
     max_bytes: 1048576
     types: [pdf, png]
@@ -725,6 +731,18 @@ fn document_and_email_intake_load_with_their_defaults() {
     let d = w.spec.trigger.documents.as_ref().unwrap();
     assert_eq!((d.max_count, d.max_bytes), (3, 1_048_576));
     assert_eq!(d.json.as_ref().unwrap().items, "$.attachments[*]");
+    let urls = d.urls.as_ref().unwrap();
+    assert_eq!((urls.url.as_str(), urls.timeout_ms), ("href", 5000));
+    let allowed = |u: &str| urls.allows(&url::Url::parse(u).unwrap());
+    assert!(allowed("https://files.example.com/att/inv.pdf"));
+    assert!(allowed("https://FILES.example.com:443/att/x/../inv.pdf"));
+    assert!(!allowed("https://files.example.com/att/../inv.pdf"));
+    assert!(!allowed("https://files.example.com/attic/inv.pdf"));
+    assert!(!allowed(
+        "https://files.example.com.evil.example/att/inv.pdf"
+    ));
+    assert!(!allowed("https://me@files.example.com/att/inv.pdf"));
+    assert!(!allowed("http://files.example.com/att/inv.pdf"));
     let email = w.spec.trigger.email.as_ref().unwrap();
     assert_eq!(email.authserv_id.as_deref(), Some("mx.example.com"));
 
@@ -789,6 +807,48 @@ const INTAKE_MISTAKES: &[Mistake] = &[
         "max_bytes: 52428801",
         "trigger.documents.max_bytes",
         "1 to 52428800 (50 MiB)",
+    ),
+    (
+        "a link prefix whose path does not end in /",
+        "allow: ['https://files.example.com/att/']",
+        "allow: ['https://files.example.com/att']",
+        "trigger.documents.urls.allow[0]",
+        "end the path with `/`",
+    ),
+    (
+        "a link prefix that is not http(s)",
+        "allow: ['https://files.example.com/att/']",
+        "allow: ['ftp://files.example.com/att/']",
+        "trigger.documents.urls.allow[0]",
+        "not an http(s) URL with a host",
+    ),
+    (
+        "a link prefix with a query",
+        "allow: ['https://files.example.com/att/']",
+        "allow: ['https://files.example.com/att/?sig=1']",
+        "trigger.documents.urls.allow[0]",
+        "holds a query or fragment",
+    ),
+    (
+        "links with no prefix allowed",
+        "allow: ['https://files.example.com/att/']",
+        "allow: []",
+        "trigger.documents.urls.allow",
+        "name at least one URL prefix",
+    ),
+    (
+        "a link secret the ingest function may not read",
+        "secret: crm/documents",
+        "secret: crm/token",
+        "trigger.documents.urls.auth.secret",
+        "named `<something>/documents`",
+    ),
+    (
+        "a fetch longer than the sender waits",
+        "timeout_ms: 5000",
+        "timeout_ms: 25000",
+        "trigger.documents.urls.timeout_ms",
+        "1 to 20000",
     ),
     (
         "a misspelt documents key",

@@ -12,7 +12,7 @@ use handoff_aws::http_sink::HttpActionSink;
 use handoff_aws::outbound::OutboundPolicy;
 use handoff_core::model::{EmbeddedModel, Tiers};
 use handoff_core::notify::ChannelNotifier;
-use handoff_core::ports::{Clock, DocumentStore, NoMetrics, Notifier, SystemClock};
+use handoff_core::ports::{Clock, DocumentStore, Fetcher, NoMetrics, Notifier, SystemClock};
 use handoff_core::roles::{role_of, Role};
 use handoff_core::stages::{
     act::Act, approval::ApprovalTasks, callback::Callback, context::LoadContext, decide::Decide,
@@ -190,6 +190,10 @@ impl Stack {
                     other => names.extend(other.secret().map(str::to_string)),
                 }
             }
+            let document_links = wf.spec.trigger.documents.as_ref();
+            if let Some(auth) = document_links.and_then(|d| d.urls.as_ref()?.auth.as_ref()) {
+                names.push(auth.secret.clone());
+            }
             for lookup in &wf.spec.context.lookups {
                 if let LookupSpec::Http(HttpLookup {
                     auth: Some(auth), ..
@@ -279,6 +283,10 @@ impl Stack {
             public_url: public_url.trim_end_matches('/').to_string(),
         };
         let reminders = Arc::new(approval_stage());
+        let fetcher: Arc<dyn Fetcher> = Arc::new(
+            HttpFetcher::new(outbound.clone())
+                .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
+        );
         let documents: Arc<dyn DocumentStore> = Arc::new(FileDocuments {
             root: data_dir.join("documents"),
         });
@@ -286,10 +294,7 @@ impl Stack {
             context: LoadContext {
                 catalog: catalog.clone(),
                 store: store.clone(),
-                fetcher: Arc::new(
-                    HttpFetcher::new(outbound.clone())
-                        .map_err(|e| anyhow!("building the HTTP client: {e}"))?,
-                ),
+                fetcher: fetcher.clone(),
                 secrets: secrets.clone(),
                 clock: clock.clone(),
                 documents: documents.clone(),
@@ -348,6 +353,7 @@ impl Stack {
                 clock: clock.clone(),
                 metrics: Arc::new(NoMetrics),
                 documents: documents.clone(),
+                fetcher: fetcher.clone(),
             },
             callback: Callback {
                 catalog: catalog.clone(),

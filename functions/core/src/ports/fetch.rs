@@ -33,6 +33,10 @@ pub enum FetchError {
     TooLarge(usize),
     #[error("request failed: {0}")]
     Failed(String),
+    /// The outbound rules stopped it (a private address, plain http):
+    /// never worth retrying.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Outbound reads for context lookups (a CRM, a billing API).

@@ -12,6 +12,7 @@ use crate::domain::*;
 use crate::http::{ApiError, HttpRequest, HttpResponse};
 use crate::observe::emf::{Metric, MetricDoc};
 use crate::ports::*;
+use crate::stages::linked_documents::{fetch_linked, FetchRefusal};
 use crate::trigger::{self, BodyError, MappingError, SignatureError};
 use handoff_documents::Refused as DocumentRefused;
 
@@ -19,10 +20,11 @@ use handoff_documents::Refused as DocumentRefused;
 pub const DEDUPE_RETENTION: Duration = Duration::days(4);
 
 /// How long the first attempt at a delivery may still be on its way from
-/// storing the run to enqueueing it. Past the function's timeout (10 s) it
-/// has either enqueued or died; before, a duplicate must not enqueue again,
+/// storing the run to enqueueing it. Past the function's timeout (30 s, most
+/// of it for fetching linked documents, which happens before the run is
+/// stored) it has either enqueued or died; before, a duplicate must not enqueue again,
 /// or ten concurrent copies of one delivery would queue ten messages.
-pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(30);
+pub const INTAKE_IN_FLIGHT: Duration = Duration::seconds(40);
 
 /// A run still `RECEIVED` this long after it was stored lost its queue
 /// message (the send failed after the store write, or the process died in
@@ -79,6 +81,8 @@ pub enum Refusal {
         index: usize,
         refused: DocumentRefused,
     },
+    #[error(transparent)]
+    Linked(#[from] FetchRefusal),
     #[error("the run could not be stored; retry later")]
     Unavailable,
 }
@@ -101,7 +105,15 @@ impl ApiError for Refusal {
             }
             Refusal::ContentType(_) => 415,
             Refusal::Signature(_) => 401,
+            Refusal::Body(BodyError::DocumentTooLarge { .. }) => 413,
             Refusal::Body(_) => 400,
+            Refusal::Linked(refusal) => match refusal {
+                FetchRefusal::Refused { .. } => 422,
+                FetchRefusal::TooLarge { .. } => 413,
+                // The sender's retry may find it.
+                FetchRefusal::Unreachable { .. } => 502,
+                FetchRefusal::SecretUnavailable => 503,
+            },
             Refusal::Field(_) => 422,
             Refusal::SecretUnavailable | Refusal::Unavailable => 503,
         }
@@ -125,7 +137,13 @@ impl ApiError for Refusal {
             Refusal::SecretUnavailable => "secret_unavailable",
             Refusal::ContentType(_) => "unsupported_media_type",
             Refusal::Signature(e) => e.code(),
-            Refusal::Body(_) => "malformed_body",
+            Refusal::Body(e) => e.code(),
+            Refusal::Linked(refusal) => match refusal {
+                FetchRefusal::Refused { .. } => "document_link_refused",
+                FetchRefusal::TooLarge { .. } => "document_too_large",
+                FetchRefusal::Unreachable { .. } => "document_unreachable",
+                FetchRefusal::SecretUnavailable => "secret_unavailable",
+            },
             Refusal::Field(_) => "missing_field",
             Refusal::Unavailable => "unavailable",
         }
@@ -144,6 +162,8 @@ pub struct Ingest {
     pub metrics: Arc<dyn Metrics>,
     /// Where the documents that come with a delivery are kept.
     pub documents: Arc<dyn DocumentStore>,
+    /// Fetches the documents a delivery links to.
+    pub fetcher: Arc<dyn Fetcher>,
 }
 
 impl Ingest {
@@ -200,8 +220,15 @@ impl Ingest {
         let content_type = req.header("content-type");
         trigger::check_content_type(trigger_spec, content_type).map_err(Refusal::ContentType)?;
         trigger::verify(&trigger_spec.signature, &secret, req, self.clock.now())?;
-        let parsed =
+        let mut parsed =
             trigger::parse_body(trigger_spec, content_type, &req.body).map_err(Refusal::Body)?;
+        let linked = std::mem::take(&mut parsed.linked);
+        if !linked.is_empty() {
+            let spec = trigger::documents_spec(trigger_spec);
+            let fetched =
+                fetch_linked(self.fetcher.as_ref(), self.secrets.as_ref(), &spec, linked).await?;
+            parsed.attachments.extend(fetched);
+        }
         let email = trigger::is_email(content_type);
         self.take_in(name, trigger_spec, req, parsed, email).await
     }
@@ -239,6 +266,7 @@ impl Ingest {
         let parsed = trigger::ParsedBody {
             payload: email.payload,
             attachments: email.attachments,
+            linked: Vec::new(),
         };
         self.take_in(name, trigger_spec, &req, parsed, true).await
     }
@@ -257,6 +285,7 @@ impl Ingest {
         let trigger::ParsedBody {
             payload,
             attachments,
+            ..
         } = parsed;
         let fields = trigger::map_fields(trigger_spec, &payload)?;
         let delivery_id = match payload_message_id(email, &payload) {

@@ -15,6 +15,7 @@ pub mod documents;
 pub mod duplicate;
 pub mod finalize;
 pub mod ingest;
+pub mod linked_documents;
 pub mod lookup_http;
 pub mod read;
 pub mod reason;

@@ -130,6 +130,7 @@ impl Harness {
             clock: self.clock.clone(),
             metrics: self.metrics.clone(),
             documents: self.documents.clone(),
+            fetcher: self.fetcher.clone(),
         }
     }
 

@@ -3,6 +3,7 @@
 mod attachments;
 mod delivery;
 mod email;
+mod linked;
 mod multipart;
 mod normalize;
 mod paths;
@@ -11,6 +12,7 @@ mod signature;
 pub use attachments::{take_json_documents, Attachment};
 pub use delivery::{delivery_id, MAX_DELIVERY_ID_BYTES};
 pub use email::{authentication_results, parse_email, Authentication, Email, Verdict};
+pub use linked::{take_linked_documents, LinkedDocument};
 pub use multipart::parse_form_data;
 pub use normalize::{
     accepted_types, check_content_type, is_email, map_fields, parse_body, BodyError, MappingError,

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::attachments::{take_json_documents, Attachment};
 use super::email::{authentication_results, parse_email, Authentication};
+use super::linked::{take_linked_documents, LinkedDocument};
 use super::multipart::parse_form_data;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum BodyError {
     DocumentTooLarge { index: usize, limit: usize },
     #[error("document {index} is not base64")]
     NotBase64 { index: usize },
+    #[error("document {index}: the link is not a URL under one of the prefixes this workflow fetches from")]
+    LinkNotAllowed { index: usize },
 }
 
 impl BodyError {
@@ -33,6 +36,7 @@ impl BodyError {
             BodyError::TooManyDocuments { .. } => "too_many_documents",
             BodyError::DocumentTooLarge { .. } => "document_too_large",
             BodyError::NotBase64 { .. } => "document_not_base64",
+            BodyError::LinkNotAllowed { .. } => "document_link_not_allowed",
         }
     }
 }
@@ -44,12 +48,14 @@ pub struct MappingError {
     pub path: String,
 }
 
-/// A body read: the payload the spec maps, and the documents taken out of
-/// it, which are stored apart (the payload never carries their bytes).
+/// A body read: the payload the spec maps, the documents taken out of it,
+/// which are stored apart (the payload never carries their bytes), and the
+/// documents it links to, still to be fetched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedBody {
     pub payload: Value,
     pub attachments: Vec<Attachment>,
+    pub linked: Vec<LinkedDocument>,
 }
 
 const JSON: &str = "application/json";
@@ -125,18 +131,24 @@ pub fn parse_body(
         (JSON, _, _) => {
             let mut payload: Value =
                 serde_json::from_slice(body).map_err(|e| BodyError::Malformed(e.to_string()))?;
-            let attachments = match documents {
-                Some(spec) => take_json_documents(spec, &mut payload)?,
-                None => Vec::new(),
+            let (attachments, linked) = match documents {
+                Some(spec) => {
+                    let attachments = take_json_documents(spec, &mut payload)?;
+                    let linked = take_linked_documents(spec, &mut payload, attachments.len())?;
+                    (attachments, linked)
+                }
+                None => (Vec::new(), Vec::new()),
             };
             Ok(ParsedBody {
                 payload,
                 attachments,
+                linked,
             })
         }
         (FORM, _, _) => Ok(ParsedBody {
             payload: parse_form(body)?,
             attachments: Vec::new(),
+            linked: Vec::new(),
         }),
         (FORM_DATA, Some(spec), _) => {
             let (payload, attachments) =
@@ -144,6 +156,7 @@ pub fn parse_body(
             Ok(ParsedBody {
                 payload,
                 attachments,
+                linked: Vec::new(),
             })
         }
         (EMAIL, _, Some(email)) => {
@@ -161,6 +174,7 @@ pub fn parse_body(
             Ok(ParsedBody {
                 payload: email.payload,
                 attachments: email.attachments,
+                linked: Vec::new(),
             })
         }
         _ => Err(unsupported(trigger, got)),
