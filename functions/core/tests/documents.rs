@@ -212,7 +212,7 @@ async fn a_document_no_longer_stored_is_unreadable_not_a_failure() {
 }
 
 /// A delivery to invoice-approval, signed as its relay signs.
-fn signed(content_type: &str, body: Vec<u8>) -> HttpRequest {
+pub(crate) fn signed(content_type: &str, body: Vec<u8>) -> HttpRequest {
     let signature = format!("sha256={}", hmac_hex(TEST_SECRET, &body));
     HttpRequest {
         method: "POST".into(),
@@ -233,7 +233,7 @@ fn invoice_mail(seed: u64, attachment: (&str, &str, &[u8]), trusted: bool) -> Ve
     handoff_invoices::eml(&Invoice::sample(seed), attachment, authserv)
 }
 
-async fn post(h: &Harness, req: &HttpRequest) -> (u16, Value) {
+pub(crate) async fn post(h: &Harness, req: &HttpRequest) -> (u16, Value) {
     let res = h.ingest().handle(req).await;
     (res.status, serde_json::from_slice(&res.body).unwrap())
 }

@@ -10,10 +10,11 @@ use async_trait::async_trait;
 use handoff_core::domain::*;
 use handoff_core::http::HttpRequest;
 use handoff_core::ports::*;
-use handoff_core::testing::{Harness, TEST_SECRET};
-use handoff_core::trigger::hmac_hex;
+use handoff_core::testing::Harness;
 use handoff_invoices::{Invoice, Layout};
 use serde_json::{json, Value};
+
+use crate::documents::{post, signed};
 
 const STORE: &str = "https://relay.finance.example.com/attachments/";
 
@@ -83,26 +84,10 @@ fn relay(id: &str, links: &[&str]) -> HttpRequest {
         "body": "Invoice attached.",
         "attachments": attachments,
     });
-    let body = serde_json::to_vec(&payload).unwrap();
-    let signature = format!("sha256={}", hmac_hex(TEST_SECRET, &body));
-    HttpRequest {
-        method: "POST".into(),
-        path: "/webhooks/invoice-approval".into(),
-        path_params: [("workflow".to_string(), "invoice-approval".to_string())].into(),
-        headers: [
-            ("content-type".to_string(), "application/json".to_string()),
-            ("x-signature".to_string(), signature),
-            ("x-delivery-id".to_string(), format!("relay-{id}")),
-        ]
-        .into(),
-        body,
-        ..HttpRequest::default()
-    }
-}
-
-async fn post(h: &Harness, req: &HttpRequest) -> (u16, Value) {
-    let res = h.ingest().handle(req).await;
-    (res.status, serde_json::from_slice(&res.body).unwrap())
+    let mut req = signed("application/json", serde_json::to_vec(&payload).unwrap());
+    req.headers
+        .insert("x-delivery-id".into(), format!("relay-{id}"));
+    req
 }
 
 async fn nothing_stored(h: &Harness) {

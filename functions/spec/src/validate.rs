@@ -185,14 +185,7 @@ fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
             ("name", json.name.as_ref()),
             ("media_type", json.media_type.as_ref()),
         ];
-        for (key, member) in members {
-            if member.is_some_and(|m| m.trim().is_empty()) {
-                p.add(
-                    format!("trigger.documents.json.{key}"),
-                    "name the member of each item, e.g. `content_base64`",
-                );
-            }
-        }
+        check_item_members("trigger.documents.json", members, "content_base64", p);
     }
     if let Some(urls) = &d.urls {
         check_document_urls(urls, p);
@@ -228,6 +221,23 @@ fn check_documents(d: &DocumentIntakeSpec, p: &mut Problems) {
     }
 }
 
+/// Each member name given for a document item must name something.
+fn check_item_members(
+    at: &str,
+    members: [(&str, Option<&String>); 3],
+    example: &str,
+    p: &mut Problems,
+) {
+    for (key, member) in members {
+        if member.is_some_and(|m| m.trim().is_empty()) {
+            p.add(
+                format!("{at}.{key}"),
+                format!("name the member of each item, e.g. `{example}`"),
+            );
+        }
+    }
+}
+
 /// How the secret of a document fetch's header is named: the ingest
 /// function's policy allows `${SecretPrefix}*/documents` besides webhooks'.
 pub const DOCUMENT_SECRET_SUFFIX: &str = "/documents";
@@ -239,14 +249,7 @@ fn check_document_urls(urls: &UrlDocumentsSpec, p: &mut Problems) {
         ("name", urls.name.as_ref()),
         ("media_type", urls.media_type.as_ref()),
     ];
-    for (key, member) in members {
-        if member.is_some_and(|m| m.trim().is_empty()) {
-            p.add(
-                format!("trigger.documents.urls.{key}"),
-                "name the member of each item, e.g. `content_url`",
-            );
-        }
-    }
+    check_item_members("trigger.documents.urls", members, "content_url", p);
     if urls.allow.is_empty() {
         p.add(
             "trigger.documents.urls.allow",

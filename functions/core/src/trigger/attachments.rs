@@ -127,21 +127,26 @@ pub fn take_json_documents(
         };
         documents.check_size(decoded_len(&content))?;
         let bytes = decode(&content).ok_or(BodyError::NotBase64 { index })?;
-        let member = |name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| item.get(n))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
         let attachment = Attachment {
-            name: member(&json.name),
-            declared_type: member(&json.media_type),
+            name: string_member(item, &json.name),
+            declared_type: string_member(item, &json.media_type),
             bytes,
         };
         item.insert("document".into(), Value::from(index));
         documents.push(attachment)?;
     }
     Ok(documents.into_vec())
+}
+
+/// The string at an item's optional member (a file name, a media type).
+pub(crate) fn string_member(
+    item: &serde_json::Map<String, Value>,
+    name: &Option<String>,
+) -> Option<String> {
+    name.as_ref()
+        .and_then(|n| item.get(n))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// What `encoded` decodes to, in bytes, counted without decoding: three

@@ -5,6 +5,7 @@ use handoff_spec::DocumentIntakeSpec;
 use serde_json::Value;
 use url::Url;
 
+use super::attachments::string_member;
 use super::BodyError;
 
 /// A link to one document, allowed by the spec and not yet fetched.
@@ -59,17 +60,11 @@ pub fn take_linked_documents(
             .ok()
             .filter(|url| urls.allows(url))
             .ok_or(BodyError::LinkNotAllowed { index })?;
-        let member = |name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| item.get(n))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
         let document = LinkedDocument {
             index,
             url,
-            name: member(&urls.name),
-            declared_type: member(&urls.media_type),
+            name: string_member(item, &urls.name),
+            declared_type: string_member(item, &urls.media_type),
         };
         item.insert("document".into(), Value::from(index));
         linked.push(document);
