@@ -243,7 +243,7 @@ async fn unchanged_fields_are_no_edit_and_an_emptied_one_is_not_stated() {
     let ai = h.stored_ai(&run.run_id).await;
     let po = ai_field(&ai, "po_number");
     let form = format!(
-        "verdict=approve&field.invoice.po_number=&field.invoice.tax=&field.invoice.amount={}",
+        "verdict=approve&field.invoice.po_number=&field.invoice.line_items=&field.invoice.amount={}",
         urlencoding::encode(&ai_field(&ai, "amount").to_string()),
     );
     assert!(po.is_string());
@@ -253,7 +253,8 @@ async fn unchanged_fields_are_no_edit_and_an_emptied_one_is_not_stated() {
         .await;
     assert_eq!(resp.status, 202, "{}", html(&resp));
     let approval = h.store.approvals_of_run(&run.run_id).await.unwrap()[0].clone();
-    // The tax was not found and stays empty; the PO was, and is cleared.
+    // The line items were not found and stay empty; the PO was, and is
+    // cleared.
     assert_eq!(
         approval.votes[0].edits,
         Some(json!({"fields": {"invoice": {"po_number": null}}}))

@@ -392,4 +392,43 @@ async fn the_embedded_tier_takes_the_amount_and_date_their_labels_name() {
     );
     assert_eq!(invoice["due_date"], "2026-02-01", "{invoice}");
     assert_eq!(invoice["invoice_id"], "INV-2026-0412", "{invoice}");
+    assert_eq!(invoice["tax"], json!(190.0), "{invoice}");
+}
+
+/// The reason stage's output for an invoice-approval run whose text is
+/// `text`.
+async fn invoice_read_from(h: &Harness, id: &str, text: &str) -> Value {
+    let at = chrono::DateTime::parse_from_rfc3339(SIGNED_AT)
+        .unwrap()
+        .into();
+    let run = seed::running(id, "invoice-approval", Some("a@acme-supplies.example"), at);
+    let fields = [
+        ("sender".to_string(), json!("a@acme-supplies.example")),
+        ("text".to_string(), json!(text)),
+    ]
+    .into();
+    h.store_run(&run, fields, json!({})).await;
+    let run = RunRef {
+        run_id: run.id,
+        workflow: run.workflow,
+    };
+    h.context().run(&run).await.unwrap();
+    h.reason().run(&run).await.unwrap();
+    ai_of(h, &run).await.outputs["invoice"].clone()
+}
+
+#[tokio::test]
+async fn the_embedded_tier_takes_a_tax_only_from_a_line_that_names_it() {
+    let h = Harness::new();
+    let vat = "Invoice INV-7 for PO-4471\nSubtotal EUR 1,000.00\n\
+               VAT 20% EUR 200.00\nTotal EUR 1,200.00";
+    let invoice = invoice_read_from(&h, "run-vat", vat).await;
+    assert_eq!(invoice["tax"], json!(200.0), "{invoice}");
+    assert_eq!(invoice["amount"]["value"], json!(1200.0), "{invoice}");
+
+    // No tax line: no tax, rather than the total or a line's amount.
+    let untaxed = "Invoice INV-8 for PO-4471\nConsulting EUR 900.00\nTotal due EUR 900.00";
+    let invoice = invoice_read_from(&h, "run-untaxed", untaxed).await;
+    assert!(invoice.get("tax").is_none(), "{invoice}");
+    assert_eq!(invoice["amount"]["value"], json!(900.0), "{invoice}");
 }

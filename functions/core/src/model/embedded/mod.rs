@@ -148,7 +148,11 @@ impl EmbeddedModel {
 /// the first amount is a line's or the subtotal and the first date the
 /// issue date: `Total due EUR 1,250.00` and `Due date 2026-02-14` are the
 /// ones `amount` and `due_date` mean. A label counts as whole words before
-/// the match on its line (`Subtotal` is not `total`).
+/// the match on its line (`Subtotal` is not `total`). A tax field is the
+/// exception: only an amount on a line naming the tax (`VAT 19%`,
+/// `Sales tax`, `MwSt`, `GST`) is one, since the first amount, or the
+/// total, read as the tax would be a wrong figure where "not stated" is
+/// the truth.
 fn labelled<'f>(
     text: &str,
     name: &str,
@@ -156,7 +160,12 @@ fn labelled<'f>(
     candidates: impl Iterator<Item = &'f Field>,
 ) -> Option<&'f Field> {
     let mut label: Vec<&str> = name.split('_').filter(|w| !w.is_empty()).collect();
-    if pattern == Pattern::Money {
+    let is_tax = label
+        .iter()
+        .any(|w| TAX_WORDS.iter().any(|t| w.eq_ignore_ascii_case(t)));
+    if is_tax {
+        label.extend(TAX_WORDS);
+    } else if pattern == Pattern::Money {
         label.push("total");
     }
     let score = |field: &Field| {
@@ -173,8 +182,12 @@ fn labelled<'f>(
             best = Some((field, s));
         }
     }
-    best.map(|(field, _)| field)
+    best.filter(|(_, s)| !is_tax || *s > 0)
+        .map(|(field, _)| field)
 }
+
+/// How invoices name their tax line.
+const TAX_WORDS: [&str; 4] = ["tax", "vat", "gst", "mwst"];
 
 /// Loads the process's sentence encoder now (a Lambda's init, `handoff
 /// up`'s start) rather than on the first message, and logs where it came
