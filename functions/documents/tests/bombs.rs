@@ -83,7 +83,7 @@ fn an_object_stream_whose_index_points_many_times_into_one_array_is_refused() {
 /// A PDF whose catalog (object 3) is the first object of object stream 1,
 /// found through a cross-reference stream (2). By hand: lopdf compresses
 /// the object streams it writes itself.
-fn object_stream_pdf(entries: usize, first: usize, flate: &[u8]) -> Vec<u8> {
+pub(crate) fn object_stream_pdf(entries: usize, first: usize, flate: &[u8]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.5\n".to_vec();
     let objstm_at = pdf.len();
     pdf.extend_from_slice(

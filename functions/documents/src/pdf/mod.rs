@@ -3,6 +3,7 @@
 mod objstm;
 mod scan;
 mod text;
+mod tokens;
 
 use lopdf::{DecompressError, Document, Error, LoadOptions, Object, ObjectId};
 
@@ -52,10 +53,23 @@ impl<'a> Pdf<'a> {
         if declares_encryption(bytes) {
             return Err(Refused::Encrypted);
         }
-        if !objstm::all_well_formed(bytes, limits.max_inflated_bytes) {
-            return Err(Refused::malformed(
-                "an object stream's index overlaps its objects",
-            ));
+        let too_many_objects = || {
+            Refused::malformed(format!(
+                "the PDF has more than {} objects",
+                tokens::MAX_OBJECTS
+            ))
+        };
+        if tokens::count(bytes, tokens::MAX_OBJECTS).is_none() {
+            return Err(too_many_objects());
+        }
+        match objstm::check(bytes, limits.max_inflated_bytes, tokens::MAX_OBJECTS) {
+            Ok(()) => {}
+            Err(objstm::Bad::Overlapping) => {
+                return Err(Refused::malformed(
+                    "an object stream's index overlaps its objects",
+                ))
+            }
+            Err(objstm::Bad::TooManyObjects) => return Err(too_many_objects()),
         }
         let options = LoadOptions::with_max_decompressed_size(limits.max_inflated_bytes);
         let doc = Document::load_mem_with_options(bytes, options)
