@@ -15,8 +15,12 @@
 //! would keep: those of every top-level object, and the tokens of every
 //! object stream, before it is expanded (see `tokens`).
 //!
-//! It does not see an object stream `lopdf` opens on its own to resolve an
-//! indirect `/Length` while parsing another stream; that path remains.
+//! `lopdf` also opens an object stream on its own, unfiltered, to resolve a
+//! stream's indirect `/Length` (`/Length 5 0 R` with object 5 compressed)
+//! while it parses that stream, in this pass as in the real load. The
+//! filter cannot see that, so the parser is never given an indirect length
+//! (see [`super::direct_lengths`]): every object stream it expands is one
+//! this pass checked first.
 
 use std::cell::Cell;
 
