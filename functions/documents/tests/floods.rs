@@ -103,3 +103,33 @@ fn a_long_invoice_is_well_under_the_bound() {
     let pdf = fixtures::pdf(&pages);
     assert_eq!(read(&pdf, &Limits::default()).unwrap().pages.len(), 50);
 }
+
+#[test]
+fn a_page_drawing_one_operation_of_millions_of_operands_is_refused() {
+    // A content stream is read one operation at a time, but an operation
+    // holds all its operands: 60 MB of zeros before one `Tj` (read, it held
+    // 4 GB).
+    let mut doc = fixtures::document(&[Fixture::Text(fixtures::INVOICE[0])]);
+    let page_id = doc.page_iter().next().unwrap();
+    let mut content = b"BT /F1 12 Tf ".to_vec();
+    content.extend(b"0 ".repeat(30_000_000));
+    content.extend_from_slice(b"(x) Tj ET");
+    let flood = doc.add_object(lopdf::Stream::new(
+        lopdf::dictionary! { "Filter" => "FlateDecode" },
+        fixtures::zlib(&content),
+    ));
+    drop(content);
+    doc.get_dictionary_mut(page_id)
+        .unwrap()
+        .set("Contents", flood);
+    let pdf = fixtures::save(&mut doc);
+    let (result, peak) = peak_during(|| read(&pdf, &Limits::default()).map(drop));
+    assert!(
+        matches!(result, Err(Refused::Malformed(_))),
+        "{result:?}, held {peak} bytes at once"
+    );
+    // The content, inflated and then joined into the page's (lopdf copies
+    // it), and no more.
+    let twice_inflated = inflated_and_a_little() + Limits::default().max_inflated_bytes;
+    assert!(peak < twice_inflated, "held {peak} bytes at once");
+}

@@ -55,12 +55,6 @@ impl<'a> Pdf<'a> {
         if declares_encryption(bytes) {
             return Err(Refused::Encrypted);
         }
-        let too_many_objects = || {
-            Refused::malformed(format!(
-                "the PDF has more than {} objects",
-                tokens::MAX_OBJECTS
-            ))
-        };
         if tokens::count(bytes, tokens::MAX_OBJECTS).is_none() {
             return Err(too_many_objects());
         }
@@ -159,8 +153,18 @@ impl<'a> Pdf<'a> {
             Err(_) => return Ok(String::new()),
         };
         *budget -= content.len().min(*budget);
+        if tokens::count_in_content(&content, tokens::MAX_OBJECTS).is_none() {
+            return Err(too_many_objects());
+        }
         Ok(text::page_text(&self.doc, page_id, &content, budget))
     }
+}
+
+fn too_many_objects() -> Refused {
+    Refused::malformed(format!(
+        "the PDF has more than {} objects",
+        tokens::MAX_OBJECTS
+    ))
 }
 
 /// Why `lopdf` could not load the file, as intake's refusal.

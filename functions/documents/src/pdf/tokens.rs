@@ -8,7 +8,10 @@
 //! first, on the raw bytes here and on each object stream's content as it is
 //! checked (`objstm`), and a document with more than [`MAX_OBJECTS`] is
 //! refused; what the parser then keeps is counted too (`objstm`), so objects
-//! the raw count could not see are bounded as well.
+//! the raw count could not see are bounded as well. A page's content stream
+//! is parsed an operation at a time, but one operation can be all of it
+//! (sixty million zeros, then `Tj`), so each page's is counted before its
+//! text is read, against the same bound.
 
 /// Objects (numbers, names, strings, arrays, dictionaries, references: each
 /// token a parser makes one of) a PDF may have. Ten pages of a dense invoice
@@ -22,6 +25,17 @@ pub(super) const MAX_OBJECTS: usize = 1_000_000;
 /// `stream` keyword and its end of line to the next `endstream`. `None`
 /// once the count passes `limit`.
 pub(super) fn count(bytes: &[u8], limit: usize) -> Option<usize> {
+    count_tokens(bytes, limit, true)
+}
+
+/// The same count over a page's content stream, whose operators are read
+/// into objects one operation at a time, but each with all its operands:
+/// nothing is skipped there (`stream` is no keyword in a content stream).
+pub(super) fn count_in_content(content: &[u8], limit: usize) -> Option<usize> {
+    count_tokens(content, limit, false)
+}
+
+fn count_tokens(bytes: &[u8], limit: usize, skip_streams: bool) -> Option<usize> {
     let mut count = 0usize;
     let mut at = 0;
     while at < bytes.len() {
@@ -45,7 +59,7 @@ pub(super) fn count(bytes: &[u8], limit: usize) -> Option<usize> {
         while at < bytes.len() && !is_space(bytes[at]) && !is_delimiter(bytes[at]) {
             at += 1;
         }
-        if &bytes[start..at] == b"stream" {
+        if skip_streams && &bytes[start..at] == b"stream" {
             if let Some(data) = stream_data(bytes, at) {
                 at = find(&bytes[data..], b"endstream").map_or(bytes.len(), |end| data + end);
             }
@@ -81,7 +95,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, count_in_content};
 
     #[test]
     fn counts_each_object_a_parser_would_build() {
@@ -97,5 +111,7 @@ mod tests {
         let pdf = b"1 0 obj << /Length 9 >> stream\r\n[0 0 0 0]\nendstream endobj";
         assert_eq!(count(pdf, 100), Some(10));
         assert_eq!(count(b"streamed [0 0]", 100), Some(4));
+        let content = b"stream\n0 0 0 Tj endstream";
+        assert_eq!(count_in_content(content, 100), Some(6));
     }
 }
