@@ -71,6 +71,26 @@ fn an_array_of_millions_of_numbers_in_an_object_stream_is_refused() {
 }
 
 #[test]
+fn a_stream_keyword_in_an_object_stream_hides_nothing() {
+    // No stream is in an object stream, so its parser does not skip data
+    // after the keyword: neither does the count.
+    let catalog = b"<< /Type /Catalog /Pages 4 0 R >>";
+    let mut content = format!("3 0 4 {} ", catalog.len() + 1).into_bytes();
+    let first = content.len();
+    content.extend_from_slice(catalog);
+    content.extend_from_slice(b" stream\n");
+    content.extend(zeros(1_500_000));
+    let pdf = crate::bombs::object_stream_pdf(2, first, &fixtures::zlib(&content));
+    let (result, _) = peak_during(|| check(&pdf, None, &Limits::default()));
+    assert_eq!(
+        result,
+        Err(Refused::Malformed(
+            "the PDF has more than 1000000 objects".into()
+        ))
+    );
+}
+
+#[test]
 fn a_document_of_many_objects_of_a_few_numbers_is_refused() {
     // The same flood spread over many small objects of an object stream:
     // 40 MB inflated; checked, it held 6 GB.

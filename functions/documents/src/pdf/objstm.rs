@@ -74,7 +74,7 @@ fn inspect(_: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
             // anything.
             if let Ok(content) = stream.decompressed_content_with_limit(max) {
                 let left = OBJECTS_LEFT.with(Cell::get);
-                match tokens::count(&content, left) {
+                match tokens::count_in_content(&content, left) {
                     Some(count) if spend(count) => {
                         if !well_formed(stream, &content) {
                             FOUND_BAD.with(|found| found.set(Some(Bad::Overlapping)));

@@ -3,8 +3,8 @@
 //!
 //! Every number in `[0 0 0 ...]` takes two bytes to write and, parsed by
 //! `lopdf`, an `Object` of tens of bytes plus its share of the array's
-//! growth: 8 MB of zeros in the file hold a gigabyte once parsed, and the
-//! 60 MB an object stream may inflate to, eight. So the tokens are counted
+//! growth: 8 MB of zeros in the file held half a gigabyte once parsed, and
+//! the 60 MB an object stream may inflate to, eight gigabytes. So the tokens are counted
 //! first, on the raw bytes here and on each object stream's content as it is
 //! checked (`objstm`), and a document with more than [`MAX_OBJECTS`] is
 //! refused; what the parser then keeps is counted too (`objstm`), so objects
@@ -28,9 +28,10 @@ pub(super) fn count(bytes: &[u8], limit: usize) -> Option<usize> {
     count_tokens(bytes, limit, true)
 }
 
-/// The same count over a page's content stream, whose operators are read
-/// into objects one operation at a time, but each with all its operands:
-/// nothing is skipped there (`stream` is no keyword in a content stream).
+/// The same count over decoded content the parser reads whole, an object
+/// stream's or a page's (whose operators are read into objects one
+/// operation at a time, but each with all its operands): nothing is skipped
+/// there, `stream` being no keyword in either.
 pub(super) fn count_in_content(content: &[u8], limit: usize) -> Option<usize> {
     count_tokens(content, limit, false)
 }
