@@ -299,3 +299,44 @@ fn a_stream_whose_length_is_an_object_of_its_own_still_reads() {
         "{layout:?}"
     );
 }
+
+#[test]
+fn many_cross_reference_entries_on_one_large_object_are_refused_quickly() {
+    // lopdf parses an object once per entry giving its offset: a thousand
+    // entries on one array of 200,000 numbers would parse it a thousand
+    // times. The parse stops once the objects parsed pass the bound.
+    let entries = 1000;
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = vec![pdf.len()];
+    pdf.extend_from_slice(b"1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
+    offsets.push(pdf.len());
+    pdf.extend_from_slice(b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n");
+    let array = pdf.len();
+    pdf.extend_from_slice(b"3 0 obj [");
+    pdf.extend(b"0 ".repeat(200_000));
+    pdf.extend_from_slice(b"] endobj\n");
+    offsets.extend(std::iter::repeat_n(array, entries));
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for offset in &offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    let started = Instant::now();
+    let (result, peak) = peak_during(|| check(&pdf, None, &Limits::default()));
+    assert!(matches!(result, Err(Refused::Malformed(_))), "{result:?}");
+    assert!(peak < 64 * MIB, "held {peak} bytes at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -23,6 +23,7 @@
 //! this pass checked first.
 
 use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 
 use lopdf::{Document, LoadOptions, Object, ObjectId, Stream};
 
@@ -55,38 +56,52 @@ pub(super) fn check(bytes: &[u8], max_decoded: usize, max_objects: usize) -> Res
     FOUND_BAD.with(|bad| bad.set(None));
     let mut options = LoadOptions::with_max_decompressed_size(max_decoded);
     options.filter = Some(inspect);
-    // Its errors are the real load's to report.
-    let _ = Document::load_mem_with_options(bytes, options);
+    // Its errors are the real load's to report; a panic of its own is
+    // `guarded`'s to catch.
+    let load = || Document::load_mem_with_options(bytes, options);
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(load)) {
+        if !payload.is::<Stop>() {
+            std::panic::resume_unwind(payload);
+        }
+    }
     FOUND_BAD.with(Cell::get).map_or(Ok(()), Err)
+}
+
+/// Unwound with out of `lopdf`'s load as soon as the filter finds the
+/// document bad: the filter cannot otherwise end the load, and `lopdf`
+/// parses every cross-reference entry, as many times as there are entries
+/// giving one object's offset (two hundred entries on one 400 KB array took
+/// two minutes). Stopping at the bound makes the count bound the work too.
+/// `resume_unwind` runs no panic hook: nothing is printed, and a fuzzer
+/// does not take it for a crash.
+struct Stop;
+
+fn found(bad: Bad) -> ! {
+    FOUND_BAD.with(|found| found.set(Some(bad)));
+    std::panic::resume_unwind(Box::new(Stop))
 }
 
 /// Looks at an object and keeps none: the first pass only inspects. Dropping
 /// an object stream here also keeps `lopdf` from expanding it in this pass.
 fn inspect(_: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
-    if FOUND_BAD.with(Cell::get).is_some() {
-        return None;
+    if !spend(objects_in(object)) {
+        found(Bad::TooManyObjects);
     }
-    let mut bad = !spend(objects_in(object));
     if let Object::Stream(stream) = object {
-        if !bad && stream.dict.has_type(b"ObjStm") {
+        if stream.dict.has_type(b"ObjStm") {
             let max = MAX_DECODED.with(Cell::get);
             // Undecodable: `lopdf` will fail on it too, without expanding
             // anything.
             if let Ok(content) = stream.decompressed_content_with_limit(max) {
                 let left = OBJECTS_LEFT.with(Cell::get);
-                match tokens::count_in_content(&content, left) {
-                    Some(count) if spend(count) => {
-                        if !well_formed(stream, &content) {
-                            FOUND_BAD.with(|found| found.set(Some(Bad::Overlapping)));
-                        }
-                    }
-                    _ => bad = true,
+                if !tokens::count_in_content(&content, left).is_some_and(spend) {
+                    found(Bad::TooManyObjects);
+                }
+                if !well_formed(stream, &content) {
+                    found(Bad::Overlapping);
                 }
             }
         }
-    }
-    if bad {
-        FOUND_BAD.with(|found| found.set(Some(Bad::TooManyObjects)));
     }
     None
 }
