@@ -4,6 +4,7 @@
 mod allocations;
 mod bombs;
 mod fixtures;
+mod floods;
 mod intake;
 mod malformed;
 mod reading;

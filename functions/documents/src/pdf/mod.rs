@@ -3,6 +3,9 @@
 mod objstm;
 mod scan;
 mod text;
+mod tokens;
+
+use std::borrow::Cow;
 
 use lopdf::{DecompressError, Document, Error, LoadOptions, Object, ObjectId};
 
@@ -52,13 +55,22 @@ impl<'a> Pdf<'a> {
         if declares_encryption(bytes) {
             return Err(Refused::Encrypted);
         }
-        if !objstm::all_well_formed(bytes, limits.max_inflated_bytes) {
-            return Err(Refused::malformed(
-                "an object stream's index overlaps its objects",
-            ));
+        if tokens::count(bytes, tokens::MAX_OBJECTS).is_none() {
+            return Err(too_many_objects());
+        }
+        // What the parser reads from here on: see `objstm` for why.
+        let bytes = direct_lengths(bytes);
+        match objstm::check(&bytes, limits.max_inflated_bytes, tokens::MAX_OBJECTS) {
+            Ok(()) => {}
+            Err(objstm::Bad::Overlapping) => {
+                return Err(Refused::malformed(
+                    "an object stream's index overlaps its objects",
+                ))
+            }
+            Err(objstm::Bad::TooManyObjects) => return Err(too_many_objects()),
         }
         let options = LoadOptions::with_max_decompressed_size(limits.max_inflated_bytes);
-        let doc = Document::load_mem_with_options(bytes, options)
+        let doc = Document::load_mem_with_options(&bytes, options)
             .map_err(|error| refusal(error, limits))?;
         // Refused whether or not `lopdf` could open it with an empty
         // password: intake takes no document that someone locked. (The
@@ -141,8 +153,18 @@ impl<'a> Pdf<'a> {
             Err(_) => return Ok(String::new()),
         };
         *budget -= content.len().min(*budget);
+        if tokens::count_in_content(&content, tokens::MAX_OBJECTS).is_none() {
+            return Err(too_many_objects());
+        }
         Ok(text::page_text(&self.doc, page_id, &content, budget))
     }
+}
+
+fn too_many_objects() -> Refused {
+    Refused::malformed(format!(
+        "the PDF has more than {} objects",
+        tokens::MAX_OBJECTS
+    ))
 }
 
 /// Why `lopdf` could not load the file, as intake's refusal.
@@ -182,6 +204,71 @@ fn declares_encryption(bytes: &[u8]) -> bool {
     false
 }
 
+/// `bytes` with every indirect `/Length` (`/Length 5 0 R`) made `0`, spaces
+/// keeping every offset: resolving one, `lopdf` would expand the object
+/// stream holding it unchecked (see `objstm`). It then finds the data's end
+/// by the `endstream endobj` that closes it, as for any length that does
+/// not fit, and that is what a producer writes an indirect length for: the
+/// length was not known when the stream was started.
+fn direct_lengths(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut rewritten = Cow::Borrowed(bytes);
+    let mut at = 0;
+    while let Some(slash) = bytes[at..].iter().position(|&b| b == b'/') {
+        let (name, end) = name_at(bytes, at + slash + 1);
+        at = end;
+        if name != b"Length" {
+            continue;
+        }
+        let Some(reference) = reference_at(bytes, end) else {
+            continue;
+        };
+        let span = &mut rewritten.to_mut()[reference];
+        span.fill(b' ');
+        span[0] = b'0';
+    }
+    rewritten
+}
+
+/// The span of an indirect reference (`12 0 R`) after `at`'s white space
+/// and comments, as the parser reads one.
+fn reference_at(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    let skip_space = |mut at: usize| loop {
+        match bytes.get(at) {
+            Some(b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' | b'\0') => at += 1,
+            Some(b'%') => {
+                while !matches!(bytes.get(at), None | Some(b'\r' | b'\n')) {
+                    at += 1;
+                }
+            }
+            _ => return at,
+        }
+    };
+    let digits = |at: usize| {
+        let end = at
+            + bytes[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        (end > at).then_some(end)
+    };
+    let start = skip_space(at);
+    let after_number = digits(start)?;
+    let generation = skip_space(after_number);
+    if generation == after_number {
+        return None;
+    }
+    let after_generation = digits(generation)?;
+    let r = skip_space(after_generation);
+    if r == after_generation || bytes.get(r) != Some(&b'R') {
+        return None;
+    }
+    let end = r + 1;
+    match bytes.get(end) {
+        Some(&b) if !b.is_ascii_whitespace() && !b"()<>[]{}/%".contains(&b) && b != 0 => None,
+        _ => Some(start..end),
+    }
+}
+
 /// The name starting at `start` (after its `/`), decoded, and where it ends.
 /// Only names up to `Encrypt`'s length are decoded in full.
 fn name_at(bytes: &[u8], start: usize) -> (Vec<u8>, usize) {
@@ -217,5 +304,23 @@ fn resolve<'d>(doc: &'d Document, object: &'d Object) -> Option<&'d Object> {
     match object {
         Object::Reference(id) => doc.get_object(*id).ok(),
         direct => Some(direct),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_lengths;
+
+    #[test]
+    fn indirect_lengths_become_zero_in_place() {
+        let pdf = b"<< /Length 12 0 R >> << /Len#67th %c\n 5 0 R/Filter /F >> [/Length 5 0 Rx]";
+        let rewritten = direct_lengths(pdf);
+        assert_eq!(rewritten.len(), pdf.len());
+        assert_eq!(
+            &*rewritten,
+            b"<< /Length 0      >> << /Len#67th %c\n 0    /Filter /F >> [/Length 5 0 Rx]"
+        );
+        let direct = b"<< /Length 42 /Length2 5 0 R >>";
+        assert_eq!(&*direct_lengths(direct), direct);
     }
 }

@@ -11,50 +11,127 @@
 //! The check runs as `lopdf`'s load filter, which sees every top-level
 //! object before an object stream is expanded, in a first pass that keeps
 //! nothing (the filter drops every object once it has looked at it), so it
-//! costs a parse, not memory. It does not see an object stream `lopdf` opens
-//! on its own to resolve an indirect `/Length` while parsing another stream;
-//! that path remains.
+//! costs a parse, not memory. The same pass counts the objects the real load
+//! would keep: those of every top-level object, and the tokens of every
+//! object stream, before it is expanded (see `tokens`).
+//!
+//! `lopdf` also opens an object stream on its own, unfiltered, to resolve a
+//! stream's indirect `/Length` (`/Length 5 0 R` with object 5 compressed)
+//! while it parses that stream, in this pass as in the real load. The
+//! filter cannot see that, so the parser is never given an indirect length
+//! (see [`super::direct_lengths`]): every object stream it expands is one
+//! this pass checked first.
 
 use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 
 use lopdf::{Document, LoadOptions, Object, ObjectId, Stream};
+
+use super::tokens;
 
 thread_local! {
     /// The filter's state: `lopdf` takes it as a plain `fn`, so it cannot
     /// carry any. Without the `rayon` feature, `lopdf` loads on the calling
     /// thread.
     static MAX_DECODED: Cell<usize> = const { Cell::new(0) };
-    static FOUND_BAD: Cell<bool> = const { Cell::new(false) };
+    static OBJECTS_LEFT: Cell<usize> = const { Cell::new(0) };
+    static FOUND_BAD: Cell<Option<Bad>> = const { Cell::new(None) };
 }
 
-/// Whether every object stream in `bytes` is well formed, read with `lopdf`
-/// the way [`Document::load_mem_with_options`] will read it next.
-pub(super) fn all_well_formed(bytes: &[u8], max_decoded: usize) -> bool {
+/// Why the first pass refuses a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bad {
+    /// An object stream's index overlaps its objects.
+    Overlapping,
+    /// More than the objects allowed, counted as the parser would build them.
+    TooManyObjects,
+}
+
+/// Whether every object stream in `bytes` is well formed and the document
+/// has at most `max_objects` objects, read with `lopdf` the way
+/// [`Document::load_mem_with_options`] will read it next.
+pub(super) fn check(bytes: &[u8], max_decoded: usize, max_objects: usize) -> Result<(), Bad> {
     MAX_DECODED.with(|max| max.set(max_decoded));
-    FOUND_BAD.with(|bad| bad.set(false));
+    OBJECTS_LEFT.with(|left| left.set(max_objects));
+    FOUND_BAD.with(|bad| bad.set(None));
     let mut options = LoadOptions::with_max_decompressed_size(max_decoded);
     options.filter = Some(inspect);
-    // Its errors are the real load's to report.
-    let _ = Document::load_mem_with_options(bytes, options);
-    !FOUND_BAD.with(Cell::get)
+    // Its errors are the real load's to report; a panic of its own is
+    // `guarded`'s to catch.
+    let load = || Document::load_mem_with_options(bytes, options);
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(load)) {
+        if !payload.is::<Stop>() {
+            std::panic::resume_unwind(payload);
+        }
+    }
+    FOUND_BAD.with(Cell::get).map_or(Ok(()), Err)
 }
 
-/// Looks at an object and keeps none: the first pass only inspects.
+/// Unwound with out of `lopdf`'s load as soon as the filter finds the
+/// document bad: the filter cannot otherwise end the load, and `lopdf`
+/// parses every cross-reference entry, as many times as there are entries
+/// giving one object's offset (two hundred entries on one 400 KB array took
+/// two minutes). Stopping at the bound makes the count bound the work too.
+/// `resume_unwind` runs no panic hook: nothing is printed, and a fuzzer
+/// does not take it for a crash.
+struct Stop;
+
+fn found(bad: Bad) -> ! {
+    FOUND_BAD.with(|found| found.set(Some(bad)));
+    std::panic::resume_unwind(Box::new(Stop))
+}
+
+/// Looks at an object and keeps none: the first pass only inspects. Dropping
+/// an object stream here also keeps `lopdf` from expanding it in this pass.
 fn inspect(_: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    if !spend(objects_in(object)) {
+        found(Bad::TooManyObjects);
+    }
     if let Object::Stream(stream) = object {
-        if stream.dict.has_type(b"ObjStm") && !well_formed(stream) {
-            FOUND_BAD.with(|bad| bad.set(true));
+        if stream.dict.has_type(b"ObjStm") {
+            let max = MAX_DECODED.with(Cell::get);
+            // Undecodable: `lopdf` will fail on it too, without expanding
+            // anything.
+            if let Ok(content) = stream.decompressed_content_with_limit(max) {
+                let left = OBJECTS_LEFT.with(Cell::get);
+                if !tokens::count_in_content(&content, left).is_some_and(spend) {
+                    found(Bad::TooManyObjects);
+                }
+                if !well_formed(stream, &content) {
+                    found(Bad::Overlapping);
+                }
+            }
         }
     }
     None
 }
 
-fn well_formed(stream: &Stream) -> bool {
-    let max = MAX_DECODED.with(Cell::get);
-    let Ok(content) = stream.decompressed_content_with_limit(max) else {
-        // `lopdf` will fail on it too, without expanding anything.
-        return true;
-    };
+/// Takes `count` objects from what is left; false when not that many are.
+fn spend(count: usize) -> bool {
+    OBJECTS_LEFT.with(|left| match left.get().checked_sub(count) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    })
+}
+
+/// How many objects `object` is, counting what it holds.
+fn objects_in(object: &Object) -> usize {
+    1 + match object {
+        Object::Array(items) => items.iter().map(objects_in).sum(),
+        Object::Dictionary(dict) => dict.iter().map(|(_, value)| 1 + objects_in(value)).sum(),
+        Object::Stream(stream) => stream
+            .dict
+            .iter()
+            .map(|(_, value)| 1 + objects_in(value))
+            .sum(),
+        _ => 0,
+    }
+}
+
+fn well_formed(stream: &Stream, content: &[u8]) -> bool {
     let number = |key: &[u8]| {
         stream
             .dict
