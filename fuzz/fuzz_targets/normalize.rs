@@ -11,7 +11,7 @@ use handoff_core::http::HttpRequest;
 use handoff_core::trigger::{check_content_type, delivery_id, map_fields, parse_body};
 use handoff_spec::{
     DeliveryIdSpec, DocumentIntakeSpec, EmailIntakeSpec, JsonDocumentsSpec, SignatureScheme,
-    SignatureSpec, TriggerSpec,
+    SignatureSpec, TriggerSpec, UrlDocumentsSpec,
 };
 use libfuzzer_sys::{arbitrary, fuzz_target};
 
@@ -61,6 +61,9 @@ impl Path {
         }
     }
 }
+
+/// The one link prefix the fuzzed trigger fetches from.
+const ALLOWED_LINKS: &str = "https://files.example/att/";
 
 const SCHEMES: [SignatureScheme; 7] = [
     SignatureScheme::Github,
@@ -117,6 +120,15 @@ fuzz_target!(|input: Input| {
                 name: Some("name".into()),
                 media_type: None,
             }),
+            urls: Some(UrlDocumentsSpec {
+                items: items.render(),
+                url: "url".into(),
+                name: Some("name".into()),
+                media_type: None,
+                allow: vec![ALLOWED_LINKS.into()],
+                auth: None,
+                timeout_ms: 1_000,
+            }),
             max_count: usize::from(limits % 4) + 1,
             max_bytes: usize::from(limits / 4) * 16 + 1,
             ..DocumentIntakeSpec::default()
@@ -134,8 +146,15 @@ fuzz_target!(|input: Input| {
     };
     assert!(accepted, "a body was parsed under a refused content type");
     let limits = trigger.documents.clone().unwrap_or_default();
-    assert!(parsed.attachments.len() <= limits.max_count);
+    assert!(parsed.attachments.len() + parsed.linked.len() <= limits.max_count);
     assert!(parsed.attachments.iter().all(|a| a.bytes.len() <= limits.max_bytes));
+    // A link is only ever one under the allowed prefix, numbered after the
+    // inline documents, and its item says which document it is.
+    for (i, link) in parsed.linked.iter().enumerate() {
+        assert_eq!(link.index, parsed.attachments.len() + i);
+        assert!(link.url.as_str().starts_with(ALLOWED_LINKS), "{}", link.url);
+        assert!(link.url.username().is_empty() && link.url.password().is_none());
+    }
     let payload = parsed.payload;
     if let Ok(mapped) = map_fields(&trigger, &payload) {
         for name in &input.required {
