@@ -451,23 +451,13 @@ fn only_ingest_stores_documents_and_the_readers_read_them() {
     );
     assert_eq!(
         allowed_on(&template, "s3:GetObject", objects),
-        [
-            "ApiFunction",
-            "CallbackFunction",
-            "ContextFunction",
-            "ReasonFunction"
-        ],
+        ["CallbackFunction", "ContextFunction", "ReasonFunction"],
         "the context stage reads documents, the reason stage shows them to models, \
-         the run and approval pages show them"
+         the approval page shows them"
     );
     assert_eq!(
         allowed_on(&template, "s3:ListBucket", "DocumentsBucket.Arn"),
-        [
-            "ApiFunction",
-            "CallbackFunction",
-            "ContextFunction",
-            "ReasonFunction"
-        ],
+        ["CallbackFunction", "ContextFunction", "ReasonFunction"],
         "an expired document is not found, not denied"
     );
     assert_eq!(
