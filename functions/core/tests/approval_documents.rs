@@ -240,10 +240,19 @@ async fn a_field_that_does_not_fit_its_schema_is_refused_and_nothing_is_recorded
 async fn unchanged_fields_are_no_edit_and_an_emptied_one_is_not_stated() {
     let h = Harness::new();
     let (run, _) = awaiting_approval(&h, "run-same").await;
-    let ai = h.stored_ai(&run.run_id).await;
+    // Say the AI found no tax on this invoice.
+    let mut ai = h.stored_ai(&run.run_id).await;
+    if let Some(Value::Object(invoice)) = ai.outputs.get_mut("invoice") {
+        invoice.remove("tax");
+    }
+    let stored = serde_json::to_value(&ai).unwrap();
+    h.store
+        .put_slot(&run.run_id, &Slot::Ai, &stored)
+        .await
+        .unwrap();
     let po = ai_field(&ai, "po_number");
     let form = format!(
-        "verdict=approve&field.invoice.po_number=&field.invoice.line_items=&field.invoice.amount={}",
+        "verdict=approve&field.invoice.po_number=&field.invoice.tax=&field.invoice.amount={}",
         urlencoding::encode(&ai_field(&ai, "amount").to_string()),
     );
     assert!(po.is_string());
@@ -253,8 +262,7 @@ async fn unchanged_fields_are_no_edit_and_an_emptied_one_is_not_stated() {
         .await;
     assert_eq!(resp.status, 202, "{}", html(&resp));
     let approval = h.store.approvals_of_run(&run.run_id).await.unwrap()[0].clone();
-    // The line items were not found and stay empty; the PO was, and is
-    // cleared.
+    // The tax was not found and stays empty; the PO was, and is cleared.
     assert_eq!(
         approval.votes[0].edits,
         Some(json!({"fields": {"invoice": {"po_number": null}}}))

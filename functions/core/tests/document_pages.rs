@@ -56,8 +56,9 @@ impl Model for Capturing {
 }
 
 /// invoice-approval with a `fast` vision tier: its classify task asks only
-/// that tier, and reads the text; its extract task reads pages, and is
-/// asked on every run.
+/// that tier, and reads the text; its extract task reads pages, and asks
+/// only that tier too (the embedded tier would fill every field from the
+/// text layer and answer first).
 fn harness(model: Arc<Capturing>) -> Harness {
     let mut h = Harness::new();
     h.tiers = Tiers::embedded_only().with("fast", "vision-1", model, Default::default());
@@ -72,11 +73,11 @@ fn harness(model: Arc<Capturing>) -> Harness {
             1,
         )
         .replacen(
-            "    when: ai.document.label == \"invoice\"\n",
-            "    documents: pages\n",
+            "    when: ai.document.label == \"invoice\"\n    models: [embedded, fast]\n",
+            "    documents: pages\n    models: [fast]\n",
             1,
         );
-    assert_eq!(edited.matches("models: [fast]").count(), 1);
+    assert_eq!(edited.matches("models: [fast]").count(), 2);
     assert_eq!(edited.matches("documents: pages").count(), 1);
     let spec = handoff_core::spec::Workflow::from_yaml(file, &edited).unwrap();
     let mut catalog = (*h.catalog).clone();

@@ -55,6 +55,10 @@ fn money_in_symbol_code_and_word_forms() {
         ]
     );
     assert_eq!(values("GBP 3.5 fee"), [money("GBP", 350)]);
+    assert_eq!(
+        values("Gesamt 1.250,00 € und EUR 12.345.678,90"),
+        [money("EUR", 125_000), money("EUR", 1_234_567_890)]
+    );
 }
 
 #[test]

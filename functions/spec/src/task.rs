@@ -363,6 +363,9 @@ pub enum Pattern {
     InvoiceId,
     PoId,
     Date,
+    /// An invoice table's rows, for an array field: each
+    /// `{description, quantity, unit_price, total}`.
+    LineItems,
 }
 
 impl FieldSchema {

@@ -237,12 +237,13 @@ fn check_field(at: &str, f: &FieldSchema, p: &mut Problems) {
     if let Some(pattern) = f.embedded {
         let fits = match pattern {
             Pattern::Money => matches!(f.ty, FieldType::Number | FieldType::Object),
+            Pattern::LineItems => f.ty == FieldType::Array,
             _ => f.ty == FieldType::String,
         };
         if !fits {
             p.add(
                 format!("{at}.embedded"),
-                "money fills a number or a `{value, currency}` object; the other patterns fill strings",
+                "money fills a number or a `{value, currency}` object, line_items an array; the other patterns fill strings",
             );
         }
     }

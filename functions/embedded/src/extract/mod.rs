@@ -1,5 +1,6 @@
 //! Typed field extraction by patterns: e-mail addresses, money amounts with
-//! their currency, order / invoice / purchase-order ids, and dates.
+//! their currency, order / invoice / purchase-order ids, dates, and an
+//! invoice table's line items ([`line_items`]).
 //!
 //! Every field carries its byte span so a reviewer page can highlight it.
 //! Where two patterns claim overlapping text, the earlier and then longer
@@ -8,12 +9,14 @@
 mod date;
 mod email;
 mod id;
+mod lines;
 mod money;
 
 use serde::{Deserialize, Serialize};
 
 pub use date::Date;
 pub use id::{IdKind, IdPrefix};
+pub use lines::{line_items, LineItem};
 pub use money::Money;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

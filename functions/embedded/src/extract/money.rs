@@ -16,9 +16,11 @@ pub struct Money {
 pub struct Pattern(Regex);
 
 const CODES: &str = "USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|INR|CNY|SGD|HKD";
-// Grouped thousands with an optional decimal part, a plain number with an
+// Grouped thousands with an optional decimal part, thousands grouped by
+// points before a decimal comma (`1.250,00 €`), a plain number with an
 // optional decimal point, or a decimal comma (as in `12,50 €`).
-const AMOUNT: &str = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?|\d+,\d{2}";
+const AMOUNT: &str =
+    r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+,\d{2}|\d+(?:\.\d{1,2})?|\d+,\d{2}";
 
 impl Pattern {
     pub fn new() -> Self {
@@ -80,11 +82,11 @@ fn currency(unit: &str) -> Option<String> {
 }
 
 fn cents(amount: &str) -> Option<i64> {
-    // A comma followed by exactly two final digits is a decimal comma;
-    // otherwise commas group thousands.
+    // A comma followed by exactly two final digits is a decimal comma, and
+    // any points before it group thousands; otherwise commas group them.
     let normalised = match amount.rsplit_once(',') {
         Some((whole, frac)) if frac.len() == 2 && !whole.contains(',') => {
-            format!("{whole}.{frac}")
+            format!("{}.{frac}", whole.replace('.', ""))
         }
         _ => amount.replace(',', ""),
     };

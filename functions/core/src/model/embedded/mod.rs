@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use handoff_embedded::encoder::{self, Availability, EmbeddingTable};
-use handoff_embedded::extract::{Field, IdKind};
+use handoff_embedded::extract::{line_items, Field, IdKind, LineItem};
 use handoff_embedded::{Example, Extractor, FieldValue, TrainConfig};
 use handoff_spec::{ClassifyTask, ExtractTask, FieldSchema, FieldType, Pattern, TaskKind};
 use serde_json::{json, Map, Value};
@@ -135,6 +135,13 @@ impl EmbeddedModel {
             let Some(pattern) = schema.embedded else {
                 continue;
             };
+            if pattern == Pattern::LineItems {
+                let items = line_items(text);
+                if !items.is_empty() {
+                    fields.insert(name.clone(), items.iter().map(line_item_json).collect());
+                }
+                continue;
+            }
             let candidates = found.iter().filter(|f| pattern_matches(pattern, &f.value));
             if let Some(field) = labelled(text, name, pattern, candidates) {
                 fields.insert(name.clone(), field_json(schema, &field.value));
@@ -236,6 +243,19 @@ pub(super) fn pattern_matches(pattern: Pattern, value: &FieldValue) -> bool {
                 }
             )
     )
+}
+
+/// A table row as the invoice task's `line_items` items: amounts as numbers.
+fn line_item_json(item: &LineItem) -> Value {
+    let mut row = json!({
+        "description": item.description,
+        "unit_price": item.unit_price_cents as f64 / 100.0,
+        "total": item.total_cents as f64 / 100.0,
+    });
+    if let Some(quantity) = item.quantity {
+        row["quantity"] = json!(quantity);
+    }
+    row
 }
 
 /// Money fills a number with the amount, an object with `{value, currency}`.
