@@ -358,33 +358,10 @@ async fn a_body_over_the_document_limit_is_refused_before_it_is_read() {
 #[tokio::test]
 async fn the_embedded_tier_takes_the_amount_and_date_their_labels_name() {
     let h = Harness::new();
-    let at = chrono::DateTime::parse_from_rfc3339(SIGNED_AT)
-        .unwrap()
-        .into();
-    let run = seed::running(
-        "run-labels",
-        "invoice-approval",
-        Some("a@acme-supplies.example"),
-        at,
-    );
     let text = "Invoice INV-2026-0412 for PO-4471\nInvoice date 2026-01-02\n\
                 Office chairs 2 x EUR 500.00 EUR 1,000.00\nSubtotal EUR 1,000.00\n\
                 Tax 19% EUR 190.00\nTotal due EUR 1,190.00\nDue date 2026-02-01";
-    let fields = [
-        ("sender".to_string(), json!("a@acme-supplies.example")),
-        ("text".to_string(), json!(text)),
-    ]
-    .into();
-    h.store_run(&run, fields, json!({})).await;
-    let run = RunRef {
-        run_id: run.id,
-        workflow: run.workflow,
-    };
-
-    h.context().run(&run).await.unwrap();
-    h.reason().run(&run).await.unwrap();
-
-    let invoice = &ai_of(&h, &run).await.outputs["invoice"];
+    let invoice = &invoice_read_from(&h, "run-labels", text).await;
     assert_eq!(
         invoice["amount"],
         json!({ "value": 1190.0, "currency": "EUR" }),
